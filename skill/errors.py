@@ -1,0 +1,145 @@
+"""One exception tree for the whole package.
+
+Every error carries a stable ``code`` (for ``--json`` and tool errors), the request ``field``
+at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Callers catch
+:class:`Kling3Error` for everything, or a branch for one family.
+
+    Kling3Error
+    ├── UsageError           64  wrong command-line usage
+    ├── InputError           65  a request refused before anything is sent (policy refusals)
+    ├── ConfigError          78  a broken rules, catalog or template file
+    ├── AuthError            77  no token, or the API rejected it
+    ├── ApiError                 the API answered with an error
+    │   ├── ApiClientError   65  4xx (402: no balance)
+    │   └── ApiServerError   69  5xx
+    ├── TransientError       75  worth retrying later: rate limits, network, time-outs
+    │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
+    │   ├── SubmitUnconfirmed 75 the submit may have reached the server; it is not repeated
+    │   └── DownloadError    75  the job is done and paid; the file could not be saved
+    ├── JobFailed             1  the job ended failed or cancelled
+    └── Interrupted         130  Ctrl-C
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiClientError",
+    "ApiError",
+    "ApiServerError",
+    "AuthError",
+    "ConfigError",
+    "DownloadError",
+    "InputError",
+    "Interrupted",
+    "JobFailed",
+    "Kling3Error",
+    "SubmitUnconfirmed",
+    "TransientError",
+    "UsageError",
+    "WaitTimeout",
+]
+
+
+class Kling3Error(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code: str = "error"
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+        self.request_id = request_id
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of an error: ``{"code", "field", "message", ...}``."""
+        out: dict[str, Any] = {"code": self.code, "field": self.field, "message": self.message}
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
+        out.update(self.details)
+        return out
+
+
+class UsageError(Kling3Error):
+    code = "usage"
+    exit_code = 64
+
+
+class InputError(Kling3Error):
+    """A refusal: the request cannot run as asked, so nothing is sent and nothing is paid."""
+
+    code = "invalid_input"
+    exit_code = 65
+
+
+class ConfigError(Kling3Error):
+    code = "config_error"
+    exit_code = 78
+
+
+class AuthError(Kling3Error):
+    code = "auth"
+    exit_code = 77
+
+
+class ApiError(Kling3Error):
+    """The API answered with an error status; ``status`` is the HTTP status."""
+
+    code = "api_error"
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+        if status is not None:
+            self.details.setdefault("http_status", status)
+
+
+class ApiClientError(ApiError):
+    code = "api_rejected"
+    exit_code = 65
+
+
+class ApiServerError(ApiError):
+    code = "api_unavailable"
+    exit_code = 69
+
+
+class TransientError(Kling3Error):
+    code = "temporary_failure"
+    exit_code = 75
+
+
+class WaitTimeout(TransientError):
+    code = "timeout"
+
+
+class SubmitUnconfirmed(TransientError):
+    code = "submit_unconfirmed"
+
+
+class DownloadError(TransientError):
+    code = "download_failed"
+
+
+class JobFailed(Kling3Error):
+    code = "job_failed"
+    exit_code = 1
+
+
+class Interrupted(Kling3Error):
+    code = "interrupted"
+    exit_code = 130

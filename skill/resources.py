@@ -1,0 +1,50 @@
+"""Where the data files live, installed or in a source checkout.
+
+The wheel carries ``routing_rules.yaml`` and ``prompt_templates/`` under ``skill/data/``; a source
+checkout keeps them at the repository root, where people edit them. Both are looked up here so
+the rest of the package never guesses paths.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["data_path", "load_yaml"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_DATA_DIR = _PACKAGE_DIR / "data"
+_REPO_ROOT = _PACKAGE_DIR.parent
+
+
+def data_path(name: str) -> Path:
+    """Path of a bundled data file or folder (``catalog.yaml``, ``routing_rules.yaml``, ...)."""
+    for base in (_DATA_DIR, _REPO_ROOT):
+        candidate = base / name
+        if candidate.exists():
+            return candidate
+    raise ConfigError(f"data file {name!r} is missing from the installation", code="missing_data")
+
+
+@functools.lru_cache(maxsize=32)
+def _load_yaml_cached(path: str, mtime_ns: int) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=loader)  # noqa: S506 - safe loader
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", code="bad_data_file") from exc
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file with the C loader when present; cached per path and mtime."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", code="bad_data_file") from exc
+    return _load_yaml_cached(str(path), mtime)
