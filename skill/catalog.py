@@ -31,7 +31,7 @@ Mode = Literal["t2v", "i2v"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class FieldSpec(_Strict):

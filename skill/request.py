@@ -70,7 +70,7 @@ def image_url_problem(url: str, extensions: list[str] | tuple[str, ...] = IMAGE_
 class Shot(BaseModel):
     """One shot of a multi-shot call: what it shows and, optionally, how long it lasts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     prompt: str = Field(min_length=1, description="What this shot shows: framing, subject, action.")
     duration: int | None = Field(default=None, ge=1, le=15, description="Seconds; >= 1.")
@@ -87,7 +87,7 @@ class Shot(BaseModel):
 class VideoRequest(BaseModel):
     """A video request in the friendly schema. Structured fields always beat the text."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     text: str = Field(
         default="",

@@ -36,7 +36,7 @@ def _load_yaml_cached(path: str, mtime_ns: int) -> Any:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=loader)  # noqa: S506 - safe loader
+            return yaml.load(fh, Loader=loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", code="bad_data_file") from exc
 

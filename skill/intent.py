@@ -1,0 +1,220 @@
+"""Intent extraction: the signals a request's text carries, each with the words behind it.
+
+Mechanism only: what to look for comes from the ``signals`` and ``image_urls`` sections of the
+rules file. Every signal records its span and its state, because "not 4K" and "4K later" must
+be reported as seen yet not acted on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rules import URL_MASK, CompiledRules, CompiledSignal
+
+__all__ = ["Intent", "Signal", "extract"]
+
+_TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+
+
+# URL roles read a whole sentence ("start from A, end on B"), so commas do not cut there.
+_SENTENCE_BREAK = re.compile(r"[.;!?\n](?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One thing the text says: ``name`` and ``value``, the ``words`` that said it, and ``state``."""
+
+    name: str
+    value: Any
+    words: str
+    start: int
+    end: int
+    state: str = "plain"
+    in_shots: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "value": self.value, "words": self.words}
+        if self.state != "plain":
+            out["state"] = self.state
+        return out
+
+
+@dataclass(frozen=True)
+class Intent:
+    text: str
+    signals: tuple[Signal, ...]
+    excludes: dict[str, str] = field(default_factory=dict)
+    shots_total: int | None = None
+    shot_count: int = 0
+    by_name: dict[str, tuple[Signal, ...]] = field(default_factory=dict)
+
+    def first(self, name: str) -> Signal | None:
+        return next((s for s in self.signals if s.name == name and s.state == "plain"), None)
+
+
+def _clause_before(rules: CompiledRules, text: str, start: int, window: int) -> str:
+    chunk = text[max(0, start - window) : start]
+    cut = 0
+    for m in rules.clause_break.finditer(chunk):
+        cut = m.end()
+    return chunk[cut:]
+
+
+def _clause_after(rules: CompiledRules, text: str, end: int, window: int) -> str:
+    chunk = text[end : end + window]
+    m = rules.clause_break.search(chunk)
+    return chunk[: m.start()] if m else chunk
+
+
+def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
+    for name in spec_mods:
+        mod = rules.modifiers[name]
+        before = _clause_before(rules, text, start, mod.window)
+        after = _clause_after(rules, text, end, mod.window)
+        if any(p.search(before) for p in mod.before) or any(p.search(after) for p in mod.after):
+            return name
+    return "plain"
+
+
+def _number(rules: CompiledRules, raw: str) -> float | None:
+    raw = raw.strip().lower()
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    key = " ".join(raw.replace("-", " ").split())
+    for word, value in rules.number_words.items():
+        if " ".join(word.replace("-", " ").split()) == key:
+            return float(value)
+    return None
+
+
+def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> Any:
+    spec = csig.spec
+    groups = m.groupdict()
+    if spec.kind == "ratio":
+        return f"{int(groups['a'])}:{int(groups['b'])}"
+    if spec.kind == "number":
+        if groups.get("n") is None:
+            return int(fixed) if isinstance(fixed, str) and fixed.isdigit() else fixed
+        n = _number(rules, groups["n"])
+        if n is None:
+            return None
+        unit = (groups.get("unit") or "").lower()
+        mult = (spec.units or {}).get(unit, 1.0) if unit else 1.0
+        total = n * mult
+        if csig.spec.units and all(v >= 1 for v in csig.spec.units.values()):
+            return math.floor(total + 0.5)
+        return round(total, 2) if not float(total).is_integer() else int(total)
+    return fixed
+
+
+def _lower(text: str) -> str:
+    """Lower-case without changing any offset (a few characters grow when lower-cased)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _classify_urls(rules: CompiledRules, text: str, lowered: str, masked: str) -> list[Signal]:
+    out: list[Signal] = []
+    have_source = False
+    for m in rules.image_url.finditer(lowered):
+        before = _clause_before_urls(rules, masked, m.start())
+        after = _clause_after_urls(rules, masked, m.end())
+        role = rules.default_role
+        for r in rules.roles:
+            if any(p.search(before) for p in r.before) or any(p.search(after) for p in r.after):
+                role = r.role
+                break
+        name = f"image_{role}"
+        if role == rules.default_role:
+            if have_source:
+                name = "image_extra"
+            have_source = True
+        url = text[m.start() : m.end()]
+        out.append(Signal(name, url, url, m.start(), m.end()))
+    return out
+
+
+def _clause_before_urls(rules: CompiledRules, masked: str, start: int) -> str:
+    chunk = masked[max(0, start - rules.url_window) : start]
+    cut = 0
+    for m in _SENTENCE_BREAK.finditer(chunk):
+        cut = m.end()
+    return chunk[cut:]
+
+
+def _clause_after_urls(rules: CompiledRules, masked: str, end: int) -> str:
+    chunk = masked[end : end + rules.url_window]
+    m = _SENTENCE_BREAK.search(chunk)
+    return chunk[: m.start()] if m else chunk
+
+
+def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
+    """All signals in ``text``, in order of appearance. Pure and deterministic."""
+    text = text.translate(_TRANSLATE)
+    lowered = _lower(text)
+    masked = lowered
+    for m in rules.any_url.finditer(lowered):
+        masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
+    signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
+
+    excludes: dict[str, str] = {}
+    for csig in rules.signals:
+        spec = csig.spec
+        if spec.excludes:
+            excludes[spec.name] = spec.excludes
+        taken: list[tuple[int, int]] = []
+        for fixed, pattern in csig.patterns:
+            for m in pattern.finditer(masked):
+                if m.end() == m.start():
+                    continue
+                if any(m.start() < e and s < m.end() for s, e in taken):
+                    continue
+                value = _value(rules, csig, fixed, m)
+                if value is None:
+                    continue
+                state = _state(rules, spec.modifiers, masked, m.start(), m.end()) if spec.modifiers else "plain"
+                taken.append((m.start(), m.end()))
+                signals.append(Signal(spec.name, value, text[m.start() : m.end()].strip(), m.start(), m.end(), state))
+
+    markers = sorted((s for s in signals if s.name == "shot_marker"), key=lambda s: s.start)
+    shots_start = markers[0].start if markers else None
+    if shots_start is not None:
+        signals = [
+            Signal(s.name, s.value, s.words, s.start, s.end, s.state, True) if s.start >= shots_start else s
+            for s in signals
+        ]
+    signals.sort(key=lambda s: (s.start, s.name))
+
+    shots_total = None
+    if shot_durations:
+        if all(d is not None for d in shot_durations):
+            shots_total = sum(d for d in shot_durations if d is not None)
+    elif markers:
+        bounds = [m.start for m in markers] + [len(masked)]
+        per_shot: list[int] = []
+        for a, b in itertools.pairwise(bounds):
+            d = next((s.value for s in signals if s.name == "duration" and a <= s.start < b), None)
+            if not isinstance(d, int):
+                break
+            per_shot.append(d)
+        else:
+            shots_total = sum(per_shot)
+    by_name: dict[str, list[Signal]] = {}
+    for sig in signals:
+        by_name.setdefault(sig.name, []).append(sig)
+    return Intent(
+        by_name={k: tuple(v) for k, v in by_name.items()},
+        text=text,
+        signals=tuple(signals),
+        excludes=excludes,
+        shots_total=shots_total,
+        shot_count=len({s.value for s in markers}),
+    )

@@ -1,0 +1,309 @@
+"""Planning: from a request to the exact calls that would be made, their cost and the reasons.
+
+Pure: no network, no files beyond the bundled data read once. ``make_plan`` is what
+``kling3 plan`` prints and what ``kling3 run`` executes, so what a caller sees for free is
+exactly what would be paid for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .catalog import Catalog, Endpoint, load_catalog
+from .errors import ConfigError, InputError
+from .intent import Intent, extract
+from .request import VideoRequest, parse_request
+from .rules import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
+
+__all__ = ["Decision", "Params", "Plan", "Segment", "make_plan", "plan_many"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+
+class Segment(_Out):
+    """One paid call: its seconds, prompt, exact wire body and cost."""
+
+    index: int
+    duration: int
+    prompt: str
+    payload: dict[str, Any]
+    cost_usd: float
+    shots: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Params(_Out):
+    """The friendly parameters after routing. ``duration`` is the total asked."""
+
+    duration: int
+    aspect_ratio: str
+    render_aspect_ratio: str
+    generate_audio: bool
+    cfg_scale: float | None = None
+    negative_prompt: str | None = None
+    image_url: str | None = None
+    tail_image_url: str | None = None
+    max_cost_usd: float | None = None
+    seed: int | None = None
+
+
+class Decision(_Out):
+    """Why: the rule that decided each slot, every signal found, every change made."""
+
+    rules: dict[str, str]
+    signals: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    ruled_out: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class Plan(_Out):
+    """Everything ``run`` would do, priced, with the reasons. Costs nothing to make."""
+
+    endpoint: str
+    tier: str
+    mode: str
+    resolution: str
+    params: Params
+    payload: dict[str, Any]
+    prompt: str
+    negative_prompt: str | None = None
+    prompt_parts: dict[str, Any] | None = None
+    cost_usd: float
+    segments: list[Segment]
+    decision: Decision
+    warnings: list[str]
+    warning_details: list[WarningItem]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _split_seconds(total: int, max_call: int) -> list[int]:
+    calls = -(-total // max_call)
+    base, extra = divmod(total, calls)
+    return [base + (1 if i < extra else 0) for i in range(calls)]
+
+
+def _compose_prompt(req: VideoRequest) -> str:
+    """The caller's text; a shots list is numbered after it."""
+    parts = [req.text.strip()] if req.text.strip() else []
+    for i, shot in enumerate(req.shots or [], 1):
+        parts.append(f"Shot {i}: {shot.prompt}")
+    return " ".join(parts)
+
+
+def _wire_field_to_friendly(catalog: Catalog, ep: Endpoint, wire: str) -> str:
+    for friendly, w in catalog.field_maps[ep.mode].items():
+        if w == wire:
+            return "text" if friendly == "prompt" else friendly
+    return wire
+
+
+def _payload(catalog: Catalog, ep: Endpoint, friendly: dict[str, Any]) -> dict[str, Any]:
+    body = catalog.to_wire(ep, friendly)
+    schema = catalog.schema_for(ep)
+    missing = [f for f in schema.always_send if f not in body]
+    if missing:
+        raise ConfigError(f"{ep.model_id}: payload lacks always-sent fields {missing}", code="bad_catalog")
+    problems = catalog.validate_wire(ep, body)
+    if problems:
+        p = problems[0]
+        field = _wire_field_to_friendly(catalog, ep, p.field)
+        raise InputError(f"{field}: {p.message}", code="invalid_input", field=field)
+    return body
+
+
+def _segments(
+    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: dict[str, Any], prompt: str
+) -> list[Segment]:
+    total = int(slots["duration"])
+    durations = _split_seconds(total, catalog.limits.max_duration)
+    audio = bool(slots["generate_audio"])
+    render = catalog.render_ratio(slots["aspect_ratio"])
+    out = []
+    for i, secs in enumerate(durations):
+        last = i == len(durations) - 1
+        friendly = {
+            "prompt": prompt,
+            "negative_prompt": req.negative_prompt,
+            "duration": secs,
+            "aspect_ratio": render,
+            "cfg_scale": req.cfg_scale,
+            "generate_audio": audio,
+            "image_url": slots.get("image_url"),
+            "tail_image_url": slots.get("tail_image_url") if last else None,
+        }
+        out.append(
+            Segment(
+                index=i + 1,
+                duration=secs,
+                prompt=prompt,
+                payload=_payload(catalog, ep, friendly),
+                cost_usd=catalog.cost(ep, secs, audio),
+            )
+        )
+    return out
+
+
+def _apply_budget(
+    catalog: Catalog, rules: CompiledRules, outcome: Outcome, req: VideoRequest, prompt: str
+) -> tuple[Endpoint, list[Segment]]:
+    slots = outcome.slots
+    mode = slots["mode"]
+    ep = catalog.endpoint(slots["tier"], mode)
+    segments = _segments(catalog, ep, req, slots, prompt)
+    cap = slots.get("max_cost_usd")
+    if cap is None:
+        return ep, segments
+    cost = round(sum(s.cost_usd for s in segments), 4)
+    if cost <= cap + 1e-9:
+        return ep, segments
+    budget = rules.data.budget
+    order = budget.step_down
+    start = order.index(slots["tier"]) if slots["tier"] in order else len(order)
+    needs = [f for f in ("tail_image_url",) if slots.get(f)]
+    ruled_out = outcome.excluded.get("tier", [])
+    cheapest: tuple[Endpoint, float] | None = None
+    for tier in order[start + 1 :]:
+        cand = catalog.endpoint(tier, mode)
+        if tier in ruled_out or not all(catalog.supports(cand, f) for f in needs):
+            continue
+        cand_segments = _segments(catalog, cand, req, slots, prompt)
+        cand_cost = round(sum(s.cost_usd for s in cand_segments), 4)
+        cheapest = (cand, cand_cost)
+        if cand_cost <= cap + 1e-9:
+            outcome.changes.append(
+                _change(
+                    "budget.step_down",
+                    "tier",
+                    slots["tier"],
+                    tier,
+                    fill_message(
+                        budget.change, cap=_money(cap), to=tier, to_cost=_money(cand_cost),
+                        from_cost=_money(cost), **{"from": slots["tier"]},
+                    ),
+                )
+            )
+            slots["tier"] = tier
+            outcome.decided_by["tier"] = outcome.decided_by.get("tier", "") + "+budget.step_down"
+            return cand, cand_segments
+    best_ep, best_cost = cheapest if cheapest else (ep, cost)
+    raise InputError(
+        fill_message(
+            budget.refuse.message,
+            tier=best_ep.tier, mode=mode, seconds=slots["duration"],
+            audio="on" if slots["generate_audio"] else "off", cost=_money(best_cost), cap=_money(cap),
+        ),
+        code=budget.refuse.code,
+        field=budget.refuse.field,
+        details={"cost_usd": best_cost, "cap_usd": cap, "tier": best_ep.tier},
+    )
+
+
+def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
+    from .rules import Change
+
+    return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
+
+
+def _money(x: float) -> str:
+    return f"{x:.2f}" if round(x, 2) == round(x, 4) else f"{x:.4f}".rstrip("0")
+
+
+def _fields(req: VideoRequest) -> dict[str, Any]:
+    return {k: v for k, v in req.model_dump(exclude={"text", "shots"}).items() if v is not None}
+
+
+def make_plan(
+    request: VideoRequest | dict[str, Any] | str,
+    *,
+    rules_path: Path | str | None = None,
+) -> Plan:
+    """Route, price and write the calls for one request. Raises :class:`InputError` on refusal."""
+    if isinstance(request, str):
+        request = {"text": request}
+    req = parse_request(request)
+    rules = load_rules(rules_path)
+    catalog = load_catalog()
+    shot_durations = [s.duration for s in req.shots] if req.shots else None
+    intent: Intent = extract(req.text, rules, shot_durations=shot_durations)
+    outcome = route(_fields(req), intent, rules)
+    slots = outcome.slots
+    for needed in ("mode", "tier", "duration", "aspect_ratio", "generate_audio"):
+        if needed not in slots:
+            raise ConfigError(f"{rules.source}: no rule decided {needed!r}", code="bad_rules")
+    if slots["mode"] != "i2v":
+        slots.pop("image_url", None)
+        slots.pop("tail_image_url", None)
+
+    prompt = _compose_prompt(req)
+    ep, segments = _apply_budget(catalog, rules, outcome, req, prompt)
+    warnings = list(outcome.warnings)
+    messages = rules.data.messages
+    asked = slots["aspect_ratio"]
+    render = catalog.render_ratio(asked)
+    if render != asked and "crop_locally" in messages:
+        warnings.append(
+            WarningItem(code="crop_locally", message=fill_message(messages["crop_locally"], asked=asked, native=render))
+        )
+    if len(segments) > 1 and "segmented" in messages:
+        durations = "+".join(str(s.duration) for s in segments)
+        warnings.append(
+            WarningItem(
+                code="segmented",
+                message=fill_message(messages["segmented"], seconds=slots["duration"], calls=len(segments), durations=durations),
+            )
+        )
+        if slots.get("tail_image_url") and "tail_on_last_segment" in messages:
+            warnings.append(WarningItem(code="tail_on_last_segment", message=fill_message(messages["tail_on_last_segment"])))
+    if ep.tier != "4k":
+        warnings = [w for w in warnings if w.code != "4k_cost"]
+
+    params = Params(
+        duration=int(slots["duration"]),
+        aspect_ratio=asked,
+        render_aspect_ratio=render,
+        generate_audio=bool(slots["generate_audio"]),
+        cfg_scale=req.cfg_scale,
+        negative_prompt=req.negative_prompt,
+        image_url=slots.get("image_url"),
+        tail_image_url=slots.get("tail_image_url"),
+        max_cost_usd=slots.get("max_cost_usd"),
+        seed=req.seed,
+    )
+    decision = Decision(
+        rules=dict(outcome.decided_by),
+        signals=[s.to_dict() for s in intent.signals],
+        changes=[c.model_dump(by_alias=True) for c in outcome.changes],
+        ruled_out=dict(outcome.excluded),
+    )
+    return Plan(
+        endpoint=ep.model_id,
+        tier=ep.tier,
+        mode=ep.mode,
+        resolution=catalog.tiers[ep.tier].resolution,
+        params=params,
+        payload=segments[0].payload,
+        prompt=segments[0].prompt,
+        negative_prompt=req.negative_prompt,
+        cost_usd=round(sum(s.cost_usd for s in segments), 4),
+        segments=segments,
+        decision=decision,
+        warnings=[f"{w.code}: {w.message}" for w in warnings],
+        warning_details=warnings,
+    )
+
+
+def plan_many(requests: list[dict[str, Any]]) -> list[Plan | InputError]:
+    """Plan each request independently; a refusal is returned in place, not raised."""
+    out: list[Plan | InputError] = []
+    for r in requests:
+        try:
+            out.append(make_plan(r))
+        except InputError as exc:
+            out.append(exc)
+    return out

@@ -1,0 +1,108 @@
+"""The `kling3 plan` contract that agents and outside tests rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clihelp import run_cli
+
+
+def test_plan_json_has_the_contract_fields() -> None:
+    r = run_cli("plan", "a quick vertical draft of a barista pulling espresso, with cafe sound", "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    for key in ("endpoint", "tier", "mode", "params", "payload", "prompt", "cost_usd", "segments", "decision", "warnings"):
+        assert key in doc
+    assert doc["endpoint"] == "kling/kling-3.0/standard/text-to-video"
+    assert doc["params"]["duration"] == 5 and doc["params"]["aspect_ratio"] == "9:16"
+    assert doc["params"]["generate_audio"] is True
+    assert doc["payload"] == {"prompt": doc["prompt"], "duration": 5, "aspect_ratio": "9:16", "sound": True}
+    assert doc["cost_usd"] == 0.63
+    assert len(doc["segments"]) == 1 and doc["segments"][0]["payload"] == doc["payload"]
+    assert {"rules", "signals", "changes"} <= set(doc["decision"])
+    assert any(s["words"] == "with cafe sound" for s in doc["decision"]["signals"])
+
+
+def test_flags_override_text() -> None:
+    r = run_cli(
+        "plan", "vertical 4K billboard with music", "--tier", "pro", "--aspect-ratio", "1:1", "--no-audio", "--duration", "7", "--json"
+    )
+    doc = r.json()
+    assert (doc["tier"], doc["params"]["aspect_ratio"], doc["params"]["generate_audio"], doc["params"]["duration"]) == ("pro", "1:1", False, 7)
+
+
+def test_image_flags_route_to_image_to_video_wire_names() -> None:
+    r = run_cli(
+        "plan", "product hero shot, slow orbit", "--image-url", "https://cdn.example.com/p.png",
+        "--tail-image-url", "https://cdn.example.com/q.png", "--json",
+    )
+    doc = r.json()
+    assert doc["endpoint"] == "kling/kling-3.0/pro/image-to-video"
+    assert doc["payload"]["start_image_url"] == "https://cdn.example.com/p.png"
+    assert doc["payload"]["end_image_url"] == "https://cdn.example.com/q.png"
+    assert doc["payload"]["generate_audio"] is False
+
+
+def test_refusal_exits_65_with_stable_json_error() -> None:
+    r = run_cli("plan", "animate this photo", "--json")
+    assert r.code == 65
+    err = r.json()["error"]
+    assert err["code"] == "missing_image" and err["field"] == "image_url" and err["message"]
+    assert "missing" not in r.out.split("\n", 1)[1]  # exactly one JSON document on stdout
+
+
+def test_refusal_without_json_explains_on_stderr() -> None:
+    r = run_cli("plan", "a dog", "--aspect-ratio", "4:5")
+    assert r.code == 65 and r.out == ""
+    assert "aspect_ratio" in r.err and "16:9" in r.err
+
+
+def test_usage_error_exits_64() -> None:
+    r = run_cli("plan", "--duration", "ten", "--json")
+    assert r.code == 64
+    assert r.json()["error"]["code"] == "usage"
+
+
+def test_human_output_shows_endpoint_cost_and_reasons() -> None:
+    r = run_cli("plan", "hero shot of a red sneaker, 8 seconds")
+    assert r.code == 0
+    assert "kling/kling-3.0/pro/text-to-video" in r.out and "$0.896" in r.out and "tier.hero_role" in r.out
+
+
+def test_batch_prints_one_line_per_input_line_in_order(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"text": "a dog on a beach"}),
+        json.dumps({"text": "animate this photo"}),
+        "not json",
+        json.dumps({"text": "billboard of a car", "duration": 10}),
+        json.dumps(["not", "an", "object"]),
+    ]
+    f = tmp_path / "reqs.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    r = run_cli("plan", "--batch", str(f), "--json")
+    assert r.code == 0, r.err
+    out = [json.loads(x) for x in r.out.splitlines()]
+    assert len(out) == 5
+    assert out[0]["tier"] == "standard"
+    assert out[1]["error"]["code"] == "missing_image"
+    assert out[2]["error"]["code"] == "invalid_input" and out[2]["error"]["line"] == 3
+    assert out[3]["tier"] == "4k" and out[3]["cost_usd"] == 4.2
+    assert out[4]["error"]["code"] == "invalid_input"
+
+
+def test_batch_from_stdin() -> None:
+    r = run_cli("plan", "--batch", "-", "--json", stdin='{"text": "a cat"}\n{"text": "a cat", "tier": "pro"}\n')
+    assert [json.loads(x)["tier"] for x in r.out.splitlines()] == ["standard", "pro"]
+
+
+def test_batch_unreadable_file_fails() -> None:
+    r = run_cli("plan", "--batch", "/nonexistent/reqs.jsonl", "--json")
+    assert r.code == 66
+    assert r.json()["error"]["code"] == "no_input"
+
+
+def test_help_teaches_exit_codes_and_examples() -> None:
+    r = run_cli("plan", "--help")
+    assert r.code == 0
+    assert "examples:" in r.out and "65" in r.out and "--max-cost-usd" in r.out

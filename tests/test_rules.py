@@ -1,0 +1,313 @@
+"""Rule families of the routing policy, refusals, and the rules file's own validation."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skill.errors import ConfigError, InputError
+from skill.plan import make_plan
+from skill.resources import data_path
+from skill.rules import load_rules
+
+
+def plan(text: str, **fields: object):  # type: ignore[no-untyped-def]
+    return make_plan({"text": text, **fields})
+
+
+def refusal(text: str, **fields: object) -> InputError:
+    with pytest.raises(InputError) as info:
+        make_plan({"text": text, **fields})
+    return info.value
+
+
+# -- tier ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "rule"),
+    [
+        ("a fox in snow, Kling 4K please", "4k", "tier.named"),
+        ("V3.0 Pro: a fox in snow", "pro", "tier.named"),
+        ("Kling 3.0 Standard, a fox in snow", "standard", "tier.named"),
+        ("a fox in snow for an LED wall", "4k", "tier.native_4k"),
+        ("a fox in snow, 3840x2160 master", "4k", "tier.native_4k"),
+        ("hero shot of a fox in snow", "pro", "tier.hero_role"),
+        ("a talking head explainer", "pro", "tier.hero_role"),
+        ("rough storyboard of a fox in snow", "standard", "tier.draft_role"),
+        ("a fox in snow", "standard", "tier.default"),
+    ],
+)
+def test_tier_rules_in_policy_order(text: str, tier: str, rule: str) -> None:
+    p = plan(text)
+    assert p.tier == tier
+    assert p.decision.rules["tier"] == rule
+
+
+def test_explicit_tier_name_beats_4k_need_and_role() -> None:
+    p = plan("billboard hero ad, use Kling Pro")
+    assert p.tier == "pro" and p.decision.rules["tier"] == "tier.named"
+
+
+def test_field_beats_text() -> None:
+    p = plan("Kling 4K billboard", tier="standard")
+    assert p.tier == "standard" and p.decision.rules["tier"] == "tier.field"
+
+
+@pytest.mark.parametrize("text", ["not 4K, a hero shot", "no need for 4K: hero shot", "skip the 4K tier, hero shot"])
+def test_negated_tier_is_ruled_out_and_next_rule_decides(text: str) -> None:
+    p = plan(text)
+    assert p.tier == "pro"
+    assert "4k" in p.decision.ruled_out["tier"]
+    assert any(s.get("state") == "negated" for s in p.decision.signals)
+
+
+def test_without_going_pro_rules_out_pro() -> None:
+    p = plan("a premium look without going pro")
+    assert p.tier == "standard"
+
+
+@pytest.mark.parametrize("text", ["shot on a GoPro", "a professional chef", "filmed on an iPhone 15 Pro", "a superhero lands"])
+def test_words_containing_a_tier_name_do_not_select_it(text: str) -> None:
+    assert plan(text).tier == "standard"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a quick draft before we commit to the 4K render", "rough cut now, will upscale to 4K later", "preview now, 4K version later"],
+)
+def test_4k_later_does_not_decide_this_call(text: str) -> None:
+    p = plan(text)
+    assert p.tier == "standard"
+    assert any(s.get("state") == "deferred" for s in p.decision.signals)
+
+
+# -- mode and images -------------------------------------------------------------------------
+
+
+def test_image_url_in_text_makes_i2v_and_is_sent_as_start_image() -> None:
+    p = plan("animate https://cdn.example.com/a/product.jpg?v=2 with a slow push-in")
+    assert p.mode == "i2v"
+    assert p.payload["start_image_url"] == "https://cdn.example.com/a/product.jpg?v=2"
+    assert "aspect_ratio" not in p.payload
+
+
+def test_second_url_introduced_as_end_frame_is_the_tail_and_raises_to_pro() -> None:
+    p = plan("start on https://x.example.com/a.png and end on https://x.example.com/b.png")
+    assert (p.mode, p.tier) == ("i2v", "pro")
+    assert p.payload["end_image_url"] == "https://x.example.com/b.png"
+    assert p.decision.changes and p.decision.changes[0]["rule"] == "tier.end_frame_needs_pro"
+
+
+def test_reference_only_url_is_not_a_source() -> None:
+    p = plan("a misty forest; https://x.example.com/mood.webp is only a colour reference, don't animate it")
+    assert p.mode == "t2v"
+    assert any(w.startswith("reference_image_not_sent") for w in p.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "code", "field"),
+    [
+        ("animate this photo of my dog", {}, "missing_image", "image_url"),
+        ("a dog", {"mode": "i2v"}, "missing_image", "image_url"),
+        ("a dog", {"tail_image_url": "https://x.example.com/b.png"}, "tail_without_source", "tail_image_url"),
+        (
+            "a dog",
+            {"image_url": "https://x.example.com/a.png", "tail_image_url": "https://x.example.com/b.png", "tier": "standard"},
+            "end_frame_unsupported",
+            "tail_image_url",
+        ),
+        ("a dog in 4:5", {}, "bad_aspect_ratio", "aspect_ratio"),
+        ("a 2 second clip of a dog", {}, "duration_out_of_range", "duration"),
+        ("a 3 minute film of a dog", {}, "duration_out_of_range", "duration"),
+        ("a 15 s dog video in 4K under $1", {}, "over_budget", "max_cost_usd"),
+        ("a dog", {"image_url": "http://x.example.com/a.png"}, "invalid_input", "image_url"),
+        ("a dog", {"image_url": "https://x.example.com/a.gif"}, "invalid_input", "image_url"),
+        ("a dog", {"cfg_scale": 1.5}, "invalid_input", "cfg_scale"),
+    ],
+)
+def test_refusals_carry_code_and_field(text: str, fields: dict[str, object], code: str, field: str) -> None:
+    err = refusal(text, **fields)
+    assert (err.code, err.field) == (code, field)
+    assert err.exit_code == 65
+    assert err.message
+
+
+# -- budget ----------------------------------------------------------------------------------
+
+
+def test_budget_steps_down_and_says_so() -> None:
+    p = plan("a billboard of a city at night, 10 seconds, under $2")
+    assert p.tier == "pro"  # 4k $4.20 > $2; pro $1.12 fits
+    assert p.cost_usd == pytest.approx(1.12)
+    change = p.decision.changes[-1]
+    assert change["rule"] == "budget.step_down" and change["from"] == "4k" and change["to"] == "pro"
+
+
+def test_over_budget_refusal_gives_the_figures() -> None:
+    err = refusal("a 10 second clip with music", max_cost_usd=0.5)
+    assert err.code == "over_budget"
+    assert "1.26" in err.message and "0.50" in err.message
+
+
+def test_end_frame_stops_step_down_at_pro() -> None:
+    err = refusal(
+        "a dog", image_url="https://x.example.com/a.png", tail_image_url="https://x.example.com/b.png", max_cost_usd=0.5
+    )
+    assert err.code == "over_budget" and err.details["tier"] == "pro"
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("8 seconds", 8), ("an 8s clip", 8), ("an 8-second clip", 8), ("eight seconds", 8), ("twelve secs", 12), ("half a minute", 30)],
+)
+def test_durations_in_digits_and_words(text: str, seconds: int) -> None:
+    assert plan(f"a dog, {text}").params.duration == seconds
+
+
+def test_90s_style_is_not_a_duration() -> None:
+    assert plan("a 90s style music video").params.duration == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [("for TikTok", "9:16"), ("square", "1:1"), ("for YouTube", "16:9"), ("YouTube Shorts", "9:16"), ("anamorphic", "21:9"), ("in 3:4", "3:4")],
+)
+def test_aspect_words(text: str, ratio: str) -> None:
+    assert plan(f"a dog running {text}").params.aspect_ratio == ratio
+
+
+def test_cropped_ratio_renders_nearest_native_and_warns() -> None:
+    p = plan("a dog running, cinemascope")
+    assert p.params.render_aspect_ratio == "16:9" and p.payload["aspect_ratio"] == "16:9"
+    assert any(w.startswith("crop_locally") for w in p.warnings)
+
+
+@pytest.mark.parametrize(("text", "audio"), [("with sound", True), ("voiceover", True), ("silent", False), ("no audio", False), ("", False)])
+def test_audio_words(text: str, audio: bool) -> None:
+    p = plan(f"a dog running {text}")
+    assert p.params.generate_audio is audio
+    assert p.payload["sound"] is audio
+
+
+def test_audio_flag_and_duration_always_sent_explicitly() -> None:
+    for p in (plan("a dog"), plan("a dog", image_url="https://x.example.com/a.png")):
+        flag = "sound" if p.mode == "t2v" else "generate_audio"
+        assert p.payload[flag] is False and p.payload["duration"] == 5
+
+
+def test_seed_is_accepted_warned_and_never_sent() -> None:
+    p = plan("a dog", seed=42)
+    assert "seed" not in p.payload
+    assert any(w.startswith("seed_ignored") for w in p.warnings)
+
+
+def test_long_request_is_segmented_into_balanced_calls() -> None:
+    p = plan("a 40-second film of a lighthouse")
+    assert [s.duration for s in p.segments] == [14, 13, 13]
+    assert all(s.payload["duration"] == s.duration for s in p.segments)
+    assert p.cost_usd == pytest.approx(40 * 0.084)
+
+
+# -- rules file ------------------------------------------------------------------------------
+
+
+def _rules_copy(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(data_path("routing_rules.yaml").read_text(encoding="utf-8"))
+    mutate(data)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_bad_rules_file_names_the_rule(tmp_path: Path) -> None:
+    def mutate(d):  # type: ignore[no-untyped-def]
+        d["rules"][1]["colour"] = "red"
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(_rules_copy(tmp_path, mutate))
+    assert "mode.source_field" in info.value.message and "colour" in info.value.message
+
+
+def test_rule_referring_to_unknown_signal_is_rejected(tmp_path: Path) -> None:
+    def mutate(d):  # type: ignore[no-untyped-def]
+        d["rules"][2]["when"] = {"signal": "no_such_signal"}
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(_rules_copy(tmp_path, mutate))
+    assert "no_such_signal" in info.value.message
+
+
+def test_bad_regex_names_the_signal(tmp_path: Path) -> None:
+    def mutate(d):  # type: ignore[no-untyped-def]
+        d["signals"][0]["values"]["i2v"].append("(unclosed")
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(_rules_copy(tmp_path, mutate))
+    assert "mode_named" in info.value.message
+
+
+def test_vocabulary_is_data_a_new_synonym_needs_no_code(tmp_path: Path) -> None:
+    def mutate(d):  # type: ignore[no-untyped-def]
+        for sig in d["signals"]:
+            if sig["name"] == "needs_4k":
+                sig["patterns"].append(r"\bstadium screen\b")
+
+    path = _rules_copy(tmp_path, mutate)
+    assert make_plan({"text": "a goal replay for the stadium screen"}, rules_path=path).tier == "4k"
+    assert make_plan({"text": "a goal replay for the stadium screen"}).tier == "standard"
+
+
+def test_python_holds_no_policy_vocabulary() -> None:
+    src = Path(__file__).resolve().parent.parent / "skill"
+    engine = (src / "rules.py").read_text() + (src / "intent.py").read_text() + (src / "plan.py").read_text()
+    for word in ("billboard", "hero", "draft", "vertical", "kling", "tiktok"):
+        assert not re.search(rf"\\b{word}\\b", engine, re.IGNORECASE), word
+
+
+def test_shipped_rules_are_copied_not_shared(tmp_path: Path) -> None:
+    copy = tmp_path / "r.yaml"
+    shutil.copy(data_path("routing_rules.yaml"), copy)
+    assert load_rules(copy).data == load_rules().data
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_plans_or_refuses_and_is_deterministic(text: str) -> None:
+    def once() -> object:
+        try:
+            return make_plan({"text": text or "x"}).to_json_dict()
+        except InputError as exc:
+            return exc.to_dict()
+
+    assert once() == once()
+
+
+words = st.sampled_from(
+    ["4K", "not", "pro", "Kling", "draft", "hero", "vertical", "8 seconds", "with sound", "silent", "under $2",
+     "https://x.example.com/a.jpg", "end on", "later", "billboard", "square", "21:9", "no need for", ",", "."]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(words, max_size=14))
+def test_keyword_soup_never_crashes(parts: list[str]) -> None:
+    text = " ".join(parts) or "x"
+    try:
+        p = make_plan({"text": text})
+    except InputError as exc:
+        assert exc.code in {"missing_image", "tail_without_source", "over_budget", "bad_aspect_ratio", "duration_out_of_range", "invalid_input", "end_frame_unsupported"}
+    else:
+        assert p.cost_usd > 0 and 3 <= p.segments[0].duration <= 15
