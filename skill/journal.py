@@ -1,0 +1,781 @@
+"""The job journal: one SQLite file recording every job this user submits, from every process.
+
+A job is written *before* its HTTP submit (state ``submitting``) so a crash, a Ctrl-C or a lost
+response can never leave a paid job unknown locally; ``kling3 resume`` and the spend report
+read it back. Several CLI runs, a batch and the MCP server may write at the same moment, so:
+WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
+lock up front (a deferred transaction that upgrades can fail without waiting).
+
+Stored text is passed through :func:`skill.auth.redact`, so even a payload or error detail that
+somehow carries the API token is stored with ``***`` instead. Times are ISO-8601 UTC with
+microseconds and a ``+00:00`` offset, so they sort as text and parse with
+``datetime.fromisoformat`` on Python 3.10.
+
+What counts as spent (:meth:`Journal.spend`, the daily cap): a job the server may have
+accepted. That is any job with a ``request_id`` whatever its later state (failed or cancelled
+jobs included: the cost is an estimate and the cap must err on the safe side), a job marked
+``unconfirmed`` (the submit may have arrived), and a ``submitting`` job less than an hour old
+(another process is submitting it right now, and concurrent runs must see each other's jobs
+against the cap). A ``submitting`` row older than that belongs to a process that died before
+its submit returned, and is not counted; a refused submit (``failed`` without a
+``request_id``) is not counted either.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from . import settings
+from .auth import redact
+from .errors import ConfigError, InputError, TransientError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STALE_SUBMIT_AFTER",
+    "STATES",
+    "UNFINISHED_STATES",
+    "EventRecord",
+    "FileRecord",
+    "JobRecord",
+    "JobState",
+    "Journal",
+    "SpendRow",
+]
+
+JobState = Literal[
+    "submitting",
+    "submitted",
+    "unconfirmed",
+    "in_queue",
+    "in_progress",
+    "completed",
+    "downloaded",
+    "failed",
+    "cancelled",
+    "download_failed",
+    "timeout",
+]
+STATES: tuple[str, ...] = get_args(JobState)
+UNFINISHED_STATES: tuple[str, ...] = (
+    "submitted",
+    "in_queue",
+    "in_progress",
+    "completed",
+    "download_failed",
+    "timeout",
+)
+"""States :meth:`Journal.unfinished` returns: the server has the job and we lack its files."""
+
+_DONE = frozenset({"completed", "downloaded", "download_failed", "failed", "cancelled"})
+_WAITING = frozenset(
+    {"submitting", "submitted", "unconfirmed", "in_queue", "in_progress", "timeout"}
+)
+
+SCHEMA_VERSION = 1
+STALE_SUBMIT_AFTER = timedelta(hours=1)
+_BUSY_TIMEOUT_S = 10.0
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id INTEGER PRIMARY KEY,
+            job_key TEXT NOT NULL UNIQUE,
+            request_id TEXT UNIQUE,
+            state TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            payload_json TEXT NOT NULL,
+            cost_usd REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status_detail TEXT,
+            output_dir TEXT,
+            batch_id TEXT,
+            label TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS jobs_created_at ON jobs (created_at)",
+        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)",
+        "CREATE INDEX IF NOT EXISTS jobs_batch_id ON jobs (batch_id)",
+        """CREATE TABLE IF NOT EXISTS files (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT,
+            size INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (job_id, path)
+        )""",
+        """CREATE TABLE IF NOT EXISTS events (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS events_job_id ON events (job_id)",
+    ),
+}
+
+_JOB_COLUMNS = (
+    "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
+    "created_at, updated_at, status_detail, output_dir, batch_id, label"
+)
+_FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
+_COUNTED = (
+    "(request_id IS NOT NULL OR state = 'unconfirmed'"
+    " OR (state = 'submitting' AND created_at >= :stale_cutoff))"
+)
+_MIN_PREFIX = 6
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One job as the journal knows it; ``payload`` is the exact wire body sent."""
+
+    id: int
+    job_key: str
+    request_id: str | None
+    state: str
+    model_id: str
+    tier: str
+    mode: str
+    payload: dict[str, Any]
+    cost_usd: float
+    created_at: str
+    updated_at: str
+    status_detail: dict[str, Any] | None
+    output_dir: str | None
+    batch_id: str | None
+    label: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json`` output and MCP tool results."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One saved output file of a job."""
+
+    id: int
+    job_id: int
+    url: str
+    path: str
+    sha256: str | None
+    size: int | None
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One state change of a job, in the order it was recorded."""
+
+    id: int
+    job_id: int
+    at: str
+    state: str
+    detail: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """Estimated spend of one tier on one UTC day (``YYYY-MM-DD``)."""
+
+    day: str
+    tier: str
+    jobs: int
+    cost_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _usd(amount: float) -> str:
+    whole, _, frac = f"{amount:.4f}".rstrip("0").partition(".")
+    return f"${whole}.{frac.ljust(2, '0')}"
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
+    if detail is None:
+        return None
+    return redact(json.dumps(dict(detail), ensure_ascii=False, default=str))
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        job_key=row["job_key"],
+        request_id=row["request_id"],
+        state=row["state"],
+        model_id=row["model_id"],
+        tier=row["tier"],
+        mode=row["mode"],
+        payload=_loads(row["payload_json"]) or {},
+        cost_usd=row["cost_usd"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        status_detail=_loads(row["status_detail"]),
+        output_dir=row["output_dir"],
+        batch_id=row["batch_id"],
+        label=row["label"],
+    )
+
+
+def _file(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+
+
+def _check_state(state: str) -> None:
+    if state not in STATES:
+        raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(STATES)}")
+
+
+@contextlib.contextmanager
+def _db_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite failures into the package's errors, naming the file and what to do."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise TransientError(
+                f"the job journal {path} stayed locked by another process for over "
+                f"{_BUSY_TIMEOUT_S:g} s; try again",
+                code="journal_busy",
+            ) from exc
+        raise ConfigError(
+            f"the job journal {path} cannot be used: {exc}", code="journal_unusable"
+        ) from exc
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"the job journal {path} is damaged or not a journal: {exc}; move it aside to start a new one",
+            code="journal_unusable",
+        ) from exc
+
+
+class Journal:
+    """The journal file, opened for one process; safe to share between its threads.
+
+    Every method is one short transaction, so holding a ``Journal`` open for hours (the MCP
+    server) does not block other processes.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """Open (creating if needed) the journal at ``path``, default :func:`settings.journal_path`.
+
+        ``clock`` returns the current time; tests inject one to place jobs on given days.
+        """
+        self.path = Path(path) if path is not None else settings.journal_path()
+        self._clock = clock
+        self._lock = threading.RLock()
+        try:
+            settings.ensure_private_dir(self.path.parent)
+            self._create_private_file()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the job journal {self.path}: {exc.strerror or exc}",
+                code="journal_unusable",
+            ) from None
+        with _db_errors(self.path):
+            self._conn = sqlite3.connect(
+                str(self.path),
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                self._conn.row_factory = sqlite3.Row
+                self._setup()
+            except BaseException:
+                self._conn.close()
+                raise
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _create_private_file(self) -> None:
+        """Create the file 0600 before SQLite does; its WAL and SHM files copy that mode."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        os.close(fd)
+
+    def _setup(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self._schema_version() != SCHEMA_VERSION:
+            self._migrate()
+
+    def _schema_version(self) -> int:
+        exists = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = int(
+                conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            )
+            if current > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the job journal {self.path} was written by a newer kling3 "
+                    f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade kling3",
+                    code="journal_too_new",
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _db_errors(self.path):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _db_errors(self.path):
+            yield self._conn
+
+    def _now(self) -> str:
+        return _iso(self._clock())
+
+    def _stale_cutoff(self) -> str:
+        return _iso(self._clock() - STALE_SUBMIT_AFTER)
+
+    @staticmethod
+    def _exact(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row | None:
+        if isinstance(ref, int):
+            row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (ref,)).fetchone()
+        else:
+            row = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_key = ?1 OR request_id = ?1 LIMIT 1",
+                (ref,),
+            ).fetchone()
+        return row  # type: ignore[no-any-return]
+
+    def _require(self, conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
+        row = self._exact(conn, ref)
+        if row is None:
+            raise InputError(f"no job {ref!r} in the journal {self.path}", code="unknown_job")
+        return row
+
+    @staticmethod
+    def _event(
+        conn: sqlite3.Connection, job_id: int, at: str, state: str, detail: str | None
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+            (job_id, at, state, detail),
+        )
+
+    @staticmethod
+    def _reload(conn: sqlite3.Connection, job_id: int) -> JobRecord:
+        row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row)
+
+    def begin(
+        self,
+        model_id: str,
+        tier: str,
+        mode: str,
+        payload: Mapping[str, Any],
+        cost_usd: float,
+        output_dir: str | os.PathLike[str] | None = None,
+        batch_id: str | None = None,
+        label: str | None = None,
+        *,
+        daily_cap_usd: float | None = None,
+    ) -> JobRecord:
+        """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
+
+        With ``daily_cap_usd`` the cap is checked in the same transaction as the insert, so
+        concurrent runs cannot each pass the check and together exceed it.
+        """
+        try:
+            payload_json = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
+        cost = float(cost_usd)
+        if not math.isfinite(cost) or cost < 0:
+            raise InputError(
+                f"cost_usd must be a finite amount >= 0, got {cost_usd!r}", code="invalid_cost"
+            )
+        now = self._now()
+        with self._write() as conn:
+            if daily_cap_usd is not None:
+                self._check_cap(conn, cost, daily_cap_usd)
+            cursor = conn.execute(
+                "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
+                " created_at, updated_at, output_dir, batch_id, label)"
+                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    model_id,
+                    tier,
+                    mode,
+                    redact(payload_json),
+                    cost,
+                    now,
+                    now,
+                    None if output_dir is None else os.fspath(output_dir),
+                    batch_id,
+                    label,
+                ),
+            )
+            job_id = int(cursor.lastrowid or 0)
+            self._event(conn, job_id, now, "submitting", None)
+            return self._reload(conn, job_id)
+
+    def set_request_id(self, job_key: str, request_id: str) -> JobRecord:
+        """Attach the server's ``request_id``; the job becomes ``submitted`` unless already further."""
+        now = self._now()
+        with self._write() as conn:
+            row = self._require(conn, job_key)
+            if row["request_id"] not in (None, request_id):
+                raise InputError(
+                    f"job {job_key} already has request_id {row['request_id']}",
+                    code="request_id_mismatch",
+                )
+            state = "submitted" if row["state"] in ("submitting", "unconfirmed") else row["state"]
+            try:
+                conn.execute(
+                    "UPDATE jobs SET request_id = ?, state = ?, updated_at = ? WHERE id = ?",
+                    (request_id, state, now, row["id"]),
+                )
+            except sqlite3.IntegrityError:
+                raise InputError(
+                    f"request_id {request_id} is already recorded for another job",
+                    code="duplicate_request_id",
+                ) from None
+            if state != row["state"]:
+                self._event(conn, row["id"], now, state, None)
+            return self._reload(conn, row["id"])
+
+    def mark_unconfirmed(self, job_key: str, detail: Mapping[str, Any] | None = None) -> JobRecord:
+        """The submit may or may not have reached the server: keep it, never resend it blindly."""
+        return self.update_state(job_key, "unconfirmed", detail)
+
+    def update_state(
+        self,
+        key_or_request_id: int | str,
+        state: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Record an observed state and its detail (status JSON, error JSON); returns the job.
+
+        An event is appended when the state changes. A stale observation is ignored: once
+        the job is done (completed, downloaded, download_failed, failed, cancelled), a
+        waiting state reported late by a slower process does not move it back.
+        Raises ``ValueError`` for a state outside :data:`STATES` (a programming error).
+        """
+        _check_state(state)
+        now = self._now()
+        detail_json = _detail_json(detail)
+        with self._write() as conn:
+            row = self._require(conn, key_or_request_id)
+            current = row["state"]
+            if current in _DONE and state in _WAITING:
+                return _job(row)
+            conn.execute(
+                "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
+                " updated_at = ? WHERE id = ?",
+                (state, detail_json, now, row["id"]),
+            )
+            if state != current:
+                self._event(conn, row["id"], now, state, detail_json)
+            return self._reload(conn, row["id"])
+
+    def add_file(
+        self,
+        request_id: int | str,
+        url: str,
+        path: str | os.PathLike[str],
+        sha256: str | None,
+        size: int | None,
+    ) -> FileRecord:
+        """Record a saved output file; saving to the same path again replaces the entry."""
+        now = self._now()
+        with self._write() as conn:
+            row = self._require(conn, request_id)
+            file_path = os.fspath(path)
+            conn.execute(
+                "INSERT INTO files (job_id, url, path, sha256, size, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_id, path) DO UPDATE SET url = excluded.url,"
+                " sha256 = excluded.sha256, size = excluded.size, created_at = excluded.created_at",
+                (row["id"], redact(url), file_path, sha256, size, now),
+            )
+            saved = conn.execute(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE job_id = ? AND path = ?",
+                (row["id"], file_path),
+            ).fetchone()
+            return _file(saved)
+
+    def get(self, ref: int | str) -> JobRecord | None:
+        """A job by id, job_key, request_id, or a unique request_id prefix of 6+ characters.
+
+        An ambiguous prefix raises :class:`InputError` listing the matches rather than
+        guessing: acting on the wrong job could cancel or re-download someone's video.
+        """
+        with self._read() as conn:
+            if isinstance(ref, int):
+                row = self._exact(conn, ref)
+                return None if row is None else _job(row)
+            ref = ref.strip()
+            if not ref:
+                return None
+            row = self._exact(conn, ref)
+            if row is None and ref.isdigit():
+                row = self._exact(conn, int(ref))
+            if row is not None:
+                return _job(row)
+            if len(ref) < _MIN_PREFIX:
+                return None
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?) = ?"
+                " ORDER BY id DESC LIMIT 6",
+                (len(ref), ref),
+            ).fetchall()
+        if len(rows) > 1:
+            matches = [r["request_id"] for r in rows]
+            raise InputError(
+                f"{ref!r} matches several jobs ({', '.join(matches)}); give more characters",
+                code="ambiguous_job",
+                details={"matches": matches},
+            )
+        return _job(rows[0]) if rows else None
+
+    def list(
+        self,
+        limit: int | None = 50,
+        states: Iterable[str] | None = None,
+        *,
+        batch_id: str | None = None,
+    ) -> builtins.list[JobRecord]:
+        """Jobs newest first, optionally only some states or one batch; ``limit=None`` for all."""
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if states is not None:
+            wanted = builtins.list(states)
+            for state in wanted:
+                _check_state(state)
+            clauses.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+            params.extend(wanted)
+        if batch_id is not None:
+            clauses.append("batch_id = ?")
+            params.append(batch_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        params.append(-1 if limit is None else max(int(limit), 0))
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY id DESC LIMIT ?", params
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def unfinished(self) -> builtins.list[JobRecord]:
+        """Jobs the server has (a request_id) whose files we do not have yet, oldest first.
+
+        This is the work list of ``kling3 resume``; ``unconfirmed`` jobs are not in it because
+        without a request_id there is nothing to poll.
+        """
+        marks = ", ".join("?" * len(UNFINISHED_STATES))
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id IS NOT NULL"
+                f" AND state IN ({marks}) ORDER BY id",
+                UNFINISHED_STATES,
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def _job_id(self, job: JobRecord | int | str) -> int | None:
+        if isinstance(job, JobRecord):
+            return job.id
+        found = self.get(job)
+        return None if found is None else found.id
+
+    def files(self, job: JobRecord | int | str) -> builtins.list[FileRecord]:
+        """Saved files of a job, in the order they were saved."""
+        job_id = self._job_id(job)
+        if job_id is None:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE job_id = ? ORDER BY id", (job_id,)
+            ).fetchall()
+        return [_file(r) for r in rows]
+
+    def events(self, job: JobRecord | int | str) -> builtins.list[EventRecord]:
+        """State changes of a job, oldest first."""
+        job_id = self._job_id(job)
+        if job_id is None:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, job_id, at, state, detail FROM events WHERE job_id = ? ORDER BY id",
+                (job_id,),
+            ).fetchall()
+        return [
+            EventRecord(
+                id=r["id"],
+                job_id=r["job_id"],
+                at=r["at"],
+                state=r["state"],
+                detail=_loads(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    def spend(self, days: int | None = None) -> builtins.list[SpendRow]:
+        """Estimated spend per UTC day and tier, newest day first.
+
+        ``days=N`` covers today and the N-1 days before it; ``None`` covers all history.
+        Which jobs count is explained in the module docstring.
+        """
+        since = ""
+        if days is not None:
+            if days < 1:
+                raise InputError("days must be at least 1", code="invalid_days", field="days")
+            since = (
+                self._clock().astimezone(timezone.utc).date() - timedelta(days=days - 1)
+            ).isoformat()
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT substr(created_at, 1, 10) AS day, tier, COUNT(*) AS jobs,"
+                " SUM(cost_usd) AS cost FROM jobs"
+                f" WHERE created_at >= :since AND {_COUNTED}"
+                " GROUP BY day, tier ORDER BY day DESC, tier",
+                {"since": since, "stale_cutoff": self._stale_cutoff()},
+            ).fetchall()
+        return [
+            SpendRow(day=r["day"], tier=r["tier"], jobs=r["jobs"], cost_usd=round(r["cost"], 6))
+            for r in rows
+        ]
+
+    def _spent_today(self, conn: sqlite3.Connection) -> tuple[str, float]:
+        today = self._clock().astimezone(timezone.utc).date()
+        row = conn.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs"
+            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED}",
+            {
+                "start": today.isoformat(),
+                "end": (today + timedelta(days=1)).isoformat(),
+                "stale_cutoff": self._stale_cutoff(),
+            },
+        ).fetchone()
+        return today.isoformat(), round(float(row[0]), 6)
+
+    def spent_today(self) -> float:
+        """Estimated spend of the current UTC day, in US dollars."""
+        with self._read() as conn:
+            return self._spent_today(conn)[1]
+
+    def _check_cap(self, conn: sqlite3.Connection, extra_cost: float, cap: float) -> None:
+        day, spent = self._spent_today(conn)
+        total = spent + extra_cost
+        if total <= cap + 1e-9:
+            return
+        raise InputError(
+            f"daily spending cap reached: {_usd(spent)} already spent today ({day} UTC) plus "
+            f"{_usd(extra_cost)} for this request makes {_usd(total)}, over the cap of {_usd(cap)} "
+            "(KLING3_DAILY_CAP_USD); raise the cap or wait for the next UTC day",
+            code="daily_cap_exceeded",
+            field="max_cost_usd",
+            details={
+                "day": day,
+                "spent_today_usd": spent,
+                "extra_usd": extra_cost,
+                "cap_usd": cap,
+            },
+        )
+
+    def check_daily_cap(self, extra_cost: float, cap: float | None) -> None:
+        """Refuse (``daily_cap_exceeded``) when today's spend plus ``extra_cost`` exceeds ``cap``.
+
+        For an early, friendly refusal; :meth:`begin` with ``daily_cap_usd`` is the race-free
+        check to use right before submitting.
+        """
+        if cap is None:
+            return
+        with self._read() as conn:
+            self._check_cap(conn, float(extra_cost), float(cap))

@@ -1,0 +1,177 @@
+"""Every environment variable the package reads, in one place.
+
+Each setting is read when its helper is called, not at import, so tests and long-lived hosts
+(the MCP server) see changes without reloading. Nothing here touches the network or imports
+httpx: planning and pricing must work offline and fast.
+
+=============================  ==============================================================
+``KLING3_HOME``                state directory (job journal); default: the platform state dir
+``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
+``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
+``KLING3_TEMPLATES``           extra prompt-template directory
+``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.auth`)
+``RUNCOMFY_CONFIG_DIR``        where ``token.json`` lives, shared with the official ``runcomfy`` CLI
+``RUNCOMFY_MODEL_API_BASE``    Model API base URL, including ``/v1`` (point it at an emulator)
+``RUNCOMFY_WEB_BASE``          website base used by ``kling3 login``
+=============================  ==============================================================
+
+The ``RUNCOMFY_*`` names and defaults are the official CLI's, so one sign-in and one set of
+overrides serve both tools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+
+import platformdirs
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_API_BASE",
+    "DEFAULT_DOWNLOAD_CAP_BYTES",
+    "DEFAULT_WEB_BASE",
+    "ENVIRONMENT",
+    "api_base",
+    "daily_cap_usd",
+    "download_cap_bytes",
+    "ensure_private_dir",
+    "journal_path",
+    "kling3_home",
+    "runcomfy_config_dir",
+    "templates_dir",
+    "web_base",
+]
+
+DEFAULT_API_BASE = "https://model-api.runcomfy.net/v1"
+DEFAULT_WEB_BASE = "https://www.runcomfy.com"
+DEFAULT_DOWNLOAD_CAP_BYTES = 2 * 1024**3
+
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("KLING3_HOME", "state directory holding the job journal (jobs.sqlite3)"),
+    ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
+    ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
+    ("KLING3_TEMPLATES", "extra prompt-template directory"),
+    ("RUNCOMFY_TOKEN", "API token; overrides the token file"),
+    ("RUNCOMFY_CONFIG_DIR", "directory of token.json, shared with the runcomfy CLI"),
+    ("RUNCOMFY_MODEL_API_BASE", f"Model API base URL (default {DEFAULT_API_BASE})"),
+    ("RUNCOMFY_WEB_BASE", f"website base for login (default {DEFAULT_WEB_BASE})"),
+)
+"""(name, description) pairs, for ``--help`` and the docs."""
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _base_url(name: str, default: str) -> str:
+    value = _env(name)
+    return value.rstrip("/") if value else default
+
+
+def _invalid(name: str, raw: str, expected: str) -> ConfigError:
+    return ConfigError(
+        f"{name}={raw!r} is not valid: expected {expected}",
+        code="invalid_setting",
+        details={"setting": name, "value": raw},
+    )
+
+
+def kling3_home() -> Path:
+    """The state directory: ``KLING3_HOME``, else the platform's per-user state dir."""
+    value = _env("KLING3_HOME")
+    if value:
+        return Path(value).expanduser()
+    return platformdirs.user_state_path("kling3", appauthor=False)
+
+
+def journal_path() -> Path:
+    """Where the job journal lives; every process of one user shares it."""
+    return kling3_home() / "jobs.sqlite3"
+
+
+def api_base() -> str:
+    """Model API base, ``/v1`` included, without a trailing slash (same rule as the CLI)."""
+    return _base_url("RUNCOMFY_MODEL_API_BASE", DEFAULT_API_BASE)
+
+
+def web_base() -> str:
+    """Website base for the device-code login, without a trailing slash."""
+    return _base_url("RUNCOMFY_WEB_BASE", DEFAULT_WEB_BASE)
+
+
+def runcomfy_config_dir() -> Path:
+    """The official CLI's config dir, so ``runcomfy login`` and ``kling3 login`` share a token.
+
+    Same lookup on every OS, as the CLI does: ``RUNCOMFY_CONFIG_DIR``, then
+    ``$XDG_CONFIG_HOME/runcomfy``, then ``~/.config/runcomfy``.
+    """
+    value = _env("RUNCOMFY_CONFIG_DIR")
+    if value:
+        return Path(value).expanduser()
+    xdg = _env("XDG_CONFIG_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "runcomfy"
+    return Path.home() / ".config" / "runcomfy"
+
+
+def daily_cap_usd() -> float | None:
+    """``KLING3_DAILY_CAP_USD`` as dollars, or ``None`` when unset.
+
+    A malformed cap raises instead of being ignored: a typo must not silently remove a
+    spending limit the user believes is in force.
+    """
+    raw = _env("KLING3_DAILY_CAP_USD")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise _invalid(
+            "KLING3_DAILY_CAP_USD", raw, "a positive number of US dollars, e.g. 5 or 12.50"
+        )
+    return value
+
+
+def download_cap_bytes() -> int:
+    """``KLING3_MAX_DOWNLOAD_BYTES`` (default 2 GiB, the official CLI's limit)."""
+    raw = _env("KLING3_MAX_DOWNLOAD_BYTES")
+    if raw is None:
+        return DEFAULT_DOWNLOAD_CAP_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise _invalid("KLING3_MAX_DOWNLOAD_BYTES", raw, "a positive whole number of bytes")
+    return value
+
+
+def templates_dir() -> Path | None:
+    """``KLING3_TEMPLATES``: an extra prompt-template directory, or ``None``."""
+    value = _env("KLING3_TEMPLATES")
+    return Path(value).expanduser() if value else None
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents as 0700; leave existing directories alone.
+
+    Tokens and the journal (prompts, costs) are private to the user, but chmod-ing a directory
+    the user already owns, like ``~/.config``, would be rude, so only new ones are restricted.
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
