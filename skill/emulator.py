@@ -1,0 +1,749 @@
+"""A local RunComfy Model API: same routes, bodies and error codes, plus scripted faults.
+
+The real CLI cannot run here and the live API costs money, so the client, the CLI and the tests
+all talk to this server over real sockets instead. It follows the documented protocol (submit,
+status, result, cancel, model schema; absolute URLs in the submit answer; ``completed`` on the
+status route but ``succeeded`` on the result route; cancel only while queued) and validates
+bodies with the same catalog the client uses, so a body the emulator accepts is one the planner
+would build. Jobs move through their states by elapsed time; the finished job's output URL
+serves a real, playable MP4 (see :mod:`skill.mp4`) without asking for a token, as RunComfy's CDN
+does.
+
+Faults (:class:`Fault`) make a route fail on its Nth call: an HTTP error (optionally with
+``Retry-After``), a dropped connection, a hang, a body cut short, or a body that claims 3 GiB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, get_args
+from urllib.parse import quote, unquote, urlsplit
+
+from .catalog import Endpoint, FieldSpec, load_catalog
+from .mp4 import Mp4Stream, mp4_stream
+
+__all__ = [
+    "OVERSIZE_BYTES",
+    "ROUTES",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "FaultKind",
+    "Route",
+    "serve_forever",
+]
+
+Route = Literal["submit", "status", "result", "cancel", "schema", "download"]
+FaultKind = Literal["http", "drop", "hang", "truncate", "oversize"]
+ROUTES: tuple[Route, ...] = get_args(Route)
+
+OVERSIZE_BYTES = 3 * 1024**3
+"""The Content-Length an ``oversize`` fault claims: above the 2 GiB download cap clients use."""
+
+_MAX_BODY = 64 << 20
+_FILLER_CHUNK = 1 << 16
+
+
+@dataclass
+class Fault:
+    """Make ``route`` misbehave on its ``on_call``-th call and the ``times - 1`` calls after it.
+
+    Calls are counted per route from the emulator's start, faulted calls included. Kinds:
+
+    - ``http``: answer ``status`` with ``body`` (default ``{"error_code", "error_message"}``) and,
+      when ``retry_after`` is set, a ``Retry-After`` header; a faulted submit creates no job.
+    - ``drop``: close the connection without answering. On submit the job *is* created first:
+      that is the case a client cannot tell from a lost request, so it must not resubmit.
+    - ``hang``: wait ``hang_seconds``, then answer normally (a client should time out first).
+    - ``truncate``: answer normally but close after about half the bytes promised by
+      Content-Length.
+    - ``oversize``: claim a Content-Length of 3 GiB and stream until the client hangs up.
+    """
+
+    route: Route
+    kind: FaultKind = "http"
+    status: int = 500
+    retry_after: float | None = None
+    body: dict[str, Any] | None = None
+    on_call: int = 1
+    times: int = 1
+    hang_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}, not {self.route!r}")
+        if self.kind not in get_args(FaultKind):
+            raise ValueError(
+                f"kind must be one of {', '.join(get_args(FaultKind))}, not {self.kind!r}"
+            )
+        if self.on_call < 1 or self.times < 0:
+            raise ValueError("on_call must be >= 1 and times >= 0")
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status code, not {self.status}")
+
+    def fires_on(self, call: int) -> bool:
+        """Whether the ``call``-th call (1-based) of the route is hit."""
+        if call < self.on_call:
+            return False
+        return self.times == 0 or call < self.on_call + self.times
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves. Timings and failure settings are captured per job at submit."""
+
+    token: str = "test-token"
+    queue_seconds: float = 0.2
+    run_seconds: float = 0.3
+    queue_position: int = 2
+    fail_job: dict[str, Any] | None = None
+    no_balance: bool = False
+    output_host: str | None = None
+    redirect_to: str | None = None
+    output_filename: str = "output.mp4"
+    output_bytes: int | None = None
+    video_fps: int = 8
+    faults: list[Fault] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    request_id: str
+    model_id: str
+    body: dict[str, Any]
+    created: float  # wall clock, for created_at/finished_at
+    started: float  # monotonic, for the state machine
+    queue_seconds: float
+    run_seconds: float
+    queue_position: int
+    error: dict[str, Any] | None
+    duration: int
+    aspect_ratio: str
+    output_filename: str
+    output_url: str
+    cancelled: bool = False
+
+    def state(self, now: float) -> tuple[str, int | None]:
+        """Current status and, while queued, the queue position (counting down to 1)."""
+        if self.cancelled:
+            return "cancelled", None
+        elapsed = now - self.started
+        if elapsed < self.queue_seconds:
+            left = 1.0 - elapsed / self.queue_seconds
+            return "in_queue", max(
+                min(1, self.queue_position), math.ceil(self.queue_position * left)
+            )
+        if elapsed < self.queue_seconds + self.run_seconds:
+            return "in_progress", None
+        return ("failed" if self.error is not None else "completed"), None
+
+
+@dataclass
+class _Reply:
+    """A response before delivery, so faults can mangle how it is sent."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    stream: Mp4Stream | None = None
+
+    @property
+    def length(self) -> int:
+        return self.stream.size if self.stream is not None else len(self.body)
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.stream is not None:
+            yield from self.stream.chunks()
+        elif self.body:
+            yield self.body
+
+
+def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> _Reply:
+    return _Reply(
+        status,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(payload).encode("utf-8"),
+    )
+
+
+def _error(status: int, code: int, message: str, **extra: Any) -> _Reply:
+    return _json(status, {"error_code": code, "error_message": message, **extra})
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _json_schema(spec: FieldSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": spec.type}
+    for key, value in (
+        ("maxLength", spec.max_length),
+        ("minimum", spec.minimum),
+        ("maximum", spec.maximum),
+        ("enum", spec.enum),
+        ("format", spec.format),
+        ("default", spec.default),
+    ):
+        if value is not None:
+            out[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+    return out
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(
+        self, address: tuple[str, int], emulator: Emulator, family: socket.AddressFamily
+    ) -> None:
+        self.address_family = family
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-answer is what the faults are for; only report real bugs.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; no 40 ms stalls
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.emulator._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.emulator._track(self.connection, add=False)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); ``None`` after answering a bad one."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = bytearray()
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    self._deliver(_error(400, 400, "bad chunked encoding"), True)
+                    self.close_connection = True
+                    return None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                if len(data) + size > _MAX_BODY:
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline(1024)
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._deliver(_error(400, 400, "bad Content-Length"), True)
+                self.close_connection = True
+                return None
+            if length <= _MAX_BODY:
+                return self.rfile.read(length) if length else b""
+        self._deliver(_error(413, 413, f"request body is larger than {_MAX_BODY} bytes"), True)
+        self.close_connection = True
+        return None
+
+    def _dispatch(self, method: str) -> None:
+        emu = self.server.emulator
+        body = self._read_body()
+        if body is None:
+            return
+        path = urlsplit(self.path).path
+        route, arg = emu._route(method, path)
+        if route is None:
+            self._deliver(_error(404, 404, f"no route for {method} {path}"), method != "HEAD")
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        fault = emu._register(route, headers)
+        if fault is not None and fault.kind == "http":
+            self._deliver(emu._fault_reply(fault), method != "HEAD")
+            return
+        if fault is not None and fault.kind == "hang" and emu._stopping.wait(fault.hang_seconds):
+            self.close_connection = True
+            return
+        oversize = fault is not None and fault.kind == "oversize"
+        reply = emu._answer(route, method, arg, headers, body, oversize=oversize)
+        send_body = method != "HEAD"
+        if fault is None or fault.kind == "hang":
+            self._deliver(reply, send_body)
+        elif fault.kind == "drop":
+            self.close_connection = True
+        elif fault.kind == "truncate":
+            total = reply.length
+            self._deliver(reply, send_body, claim=max(total, 1), limit=total // 2)
+            self.close_connection = True
+        else:
+            self._deliver(reply, send_body, claim=OVERSIZE_BYTES, limit=OVERSIZE_BYTES, fill=True)
+            self.close_connection = True
+
+    def _deliver(
+        self,
+        reply: _Reply,
+        send_body: bool,
+        *,
+        claim: int | None = None,
+        limit: int | None = None,
+        fill: bool = False,
+    ) -> None:
+        """Send ``reply``; ``claim`` overrides Content-Length, ``limit`` caps the bytes sent, and
+        ``fill`` pads with filler bytes up to ``limit`` (until the client hangs up)."""
+        stopping = self.server.emulator._stopping
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(reply.length if claim is None else claim))
+            self.end_headers()
+            if not send_body:
+                return
+            budget = reply.length if limit is None else limit
+            sent = 0
+            for chunk in reply.chunks():
+                if sent >= budget or stopping.is_set():
+                    return
+                piece = memoryview(chunk)[: budget - sent]  # a view: no copy of big chunks
+                self.wfile.write(piece)
+                sent += len(piece)
+            if fill:
+                filler = memoryview((b"\x00" if reply.stream is not None else b" ") * _FILLER_CHUNK)
+                while sent < budget and not stopping.is_set():
+                    piece = filler[: budget - sent]
+                    self.wfile.write(piece)
+                    sent += len(piece)
+        except OSError:
+            self.close_connection = True
+
+
+class Emulator:
+    """A RunComfy Model API on a loopback port; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        self.host = host
+        self.port = port
+        self.download_saw_auth = False
+        self._lock = threading.Condition()
+        self._counts: dict[str, int] = dict.fromkeys(ROUTES, 0)
+        self._last_headers: dict[str, dict[str, str]] = {}
+        self._faults: list[Fault] = list(self.config.faults)
+        self._jobs: dict[str, _Job] = {}
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), self, family)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="kling3-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cut open connections, so hung or streaming handlers end at once."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests read -----------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        if self._server is None:
+            raise RuntimeError("emulator is not running")
+        host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/v1"
+
+    @property
+    def token(self) -> str:
+        return self.config.token
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Calls per route so far, faulted ones included (a snapshot)."""
+        with self._lock:
+            return dict(self._counts)
+
+    def last_headers(self, route: str) -> dict[str, str]:
+        """Headers (lower-cased names) of the latest call of ``route``; empty if none yet."""
+        with self._lock:
+            return dict(self._last_headers.get(route, {}))
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def job(self, request_id: str) -> dict[str, Any]:
+        """A snapshot of one job; ``KeyError`` for an unknown id."""
+        with self._lock:
+            return self._snapshot(self._jobs[request_id])
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Snapshots of every submitted job, oldest first."""
+        with self._lock:
+            return [self._snapshot(job) for job in self._jobs.values()]
+
+    def wait_for_requests(self, route: str, n: int, timeout: float = 5.0) -> bool:
+        """Block until ``route`` has been called ``n`` times; False on timeout."""
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}")
+        with self._lock:
+            return self._lock.wait_for(lambda: self._counts[route] >= n, timeout=timeout)
+
+    # -- internals (called by the handler) -----------------------------------------------------
+
+    def _snapshot(self, job: _Job) -> dict[str, Any]:
+        status, position = job.state(time.monotonic())
+        return {
+            "request_id": job.request_id,
+            "model_id": job.model_id,
+            "body": copy.deepcopy(job.body),
+            "status": status,
+            "queue_position": position,
+            "created": job.created,
+            "cancelled": job.cancelled,
+            "duration": job.duration,
+            "aspect_ratio": job.aspect_ratio,
+            "output_url": job.output_url,
+        }
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _route(self, method: str, path: str) -> tuple[Route | None, str]:
+        if path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
+            model_id = unquote(path[len("/v1/models/") :]).strip("/")
+            if method == "POST":
+                return "submit", model_id
+            if method in ("GET", "HEAD"):
+                return "schema", model_id
+            return None, ""
+        parts = path.split("/")
+        if len(parts) == 5 and parts[:3] == ["", "v1", "requests"] and parts[3]:
+            action = parts[4]
+            if (action, method) in (("status", "GET"), ("result", "GET"), ("cancel", "POST")):
+                return action, parts[3]  # type: ignore[return-value]
+            return None, ""
+        if (
+            len(parts) == 4
+            and parts[1] == "files"
+            and parts[2]
+            and parts[3]
+            and method in ("GET", "HEAD")
+        ):
+            return "download", f"{parts[2]}/{parts[3]}"
+        return None, ""
+
+    def _register(self, route: Route, headers: dict[str, str]) -> Fault | None:
+        """Count a call of ``route`` and return the fault it triggers, if any."""
+        with self._lock:
+            self._counts[route] += 1
+            call = self._counts[route]
+            self._last_headers[route] = dict(headers)
+            if route == "download" and "authorization" in headers:
+                self.download_saw_auth = True
+            fault = next((f for f in self._faults if f.route == route and f.fires_on(call)), None)
+            self._lock.notify_all()
+        return fault
+
+    def _fault_reply(self, fault: Fault) -> _Reply:
+        try:
+            phrase = HTTPStatus(fault.status).phrase
+        except ValueError:
+            phrase = "Error"
+        body = (
+            fault.body
+            if fault.body is not None
+            else {
+                "error_code": fault.status,
+                "error_message": f"{phrase} (injected by the emulator)",
+            }
+        )
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            seconds = fault.retry_after
+            headers["Retry-After"] = (
+                str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+            )
+        return _json(fault.status, body, headers)
+
+    def _authorized(self, headers: dict[str, str]) -> bool:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and value.strip() == self.config.token
+
+    def _answer(
+        self,
+        route: Route,
+        method: str,
+        arg: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        oversize: bool = False,
+    ) -> _Reply:
+        if route == "download":
+            return self._download(arg, oversize=oversize)
+        if not self._authorized(headers):
+            return _error(401, 400004, "missing, expired or revoked API token")
+        if route == "submit":
+            return self._submit(arg, body)
+        if route == "schema":
+            return self._schema(arg)
+        with self._lock:
+            job = self._jobs.get(arg)
+            if job is None:
+                return _error(404, 404001, f"request {arg!r} not found")
+            if route == "cancel":
+                return self._cancel(job)
+            status, position = job.state(time.monotonic())
+            if route == "status":
+                return _json(200, self._status_record(job, status, position))
+            return _json(200, self._result_record(job, status, position))
+
+    def _endpoint(self, model_id: str) -> Endpoint | None:
+        return load_catalog().by_model_id(model_id)
+
+    def _schema(self, model_id: str) -> _Reply:
+        ep = self._endpoint(model_id)
+        if ep is None:
+            return _error(404, 400001, f"unknown model_id {model_id!r}")
+        schema = load_catalog().schema_for(ep)
+        return _json(
+            200,
+            {
+                "model_id": ep.model_id,
+                "base_price_usd": ep.usd_per_second,
+                "price_unit": "second",
+                "input_schema": {
+                    "type": "object",
+                    "required": list(schema.required),
+                    "properties": {
+                        name: _json_schema(spec) for name, spec in schema.fields.items()
+                    },
+                },
+            },
+        )
+
+    def _submit(self, model_id: str, raw: bytes) -> _Reply:
+        catalog = load_catalog()
+        ep = self._endpoint(model_id)
+        if ep is None:
+            return _error(404, 400001, f"unknown model_id {model_id!r}")
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        if not isinstance(body, dict):
+            msg = "request body must be a JSON object"
+            return _error(422, 422, msg, detail=[{"loc": ["body"], "msg": msg}])
+        problems = catalog.validate_wire(ep, body)
+        if problems:
+            first = problems[0]
+            return _error(
+                422,
+                422,
+                f"{first.field} {first.message}",
+                detail=[{"loc": [p.field], "msg": p.message} for p in problems],
+            )
+        cfg = self.config
+        if cfg.no_balance:
+            return _error(402, 400002, "Insufficient balance")
+        fields = catalog.schema_for(ep).fields
+        duration = int(body.get("duration", fields["duration"].default))
+        aspect = str(body.get("aspect_ratio", "16:9")) if ep.mode == "t2v" else "16:9"
+        request_id = str(uuid.uuid4())
+        files_origin = self.origin
+        if cfg.output_host:
+            files_origin = (
+                cfg.output_host if "://" in cfg.output_host else f"https://{cfg.output_host}"
+            )
+        job = _Job(
+            request_id=request_id,
+            model_id=ep.model_id,
+            body=copy.deepcopy(body),
+            created=time.time(),
+            started=time.monotonic(),
+            queue_seconds=cfg.queue_seconds,
+            run_seconds=cfg.run_seconds,
+            queue_position=cfg.queue_position,
+            error=copy.deepcopy(cfg.fail_job),
+            duration=duration,
+            aspect_ratio=aspect,
+            output_filename=cfg.output_filename,
+            output_url=f"{files_origin.rstrip('/')}/files/{request_id}/{quote(cfg.output_filename, safe='')}",
+        )
+        with self._lock:
+            self._jobs[request_id] = job
+        base = f"{self.base_url}/requests/{request_id}"
+        return _json(
+            200,
+            {
+                "request_id": request_id,
+                "status_url": f"{base}/status",
+                "result_url": f"{base}/result",
+                "cancel_url": f"{base}/cancel",
+            },
+        )
+
+    def _status_record(self, job: _Job, status: str, position: int | None) -> dict[str, Any]:
+        base = f"{self.base_url}/requests/{job.request_id}"
+        record: dict[str, Any] = {"request_id": job.request_id, "status": status}
+        if position is not None:
+            record["queue_position"] = position
+        record["status_url"] = f"{base}/status"
+        record["result_url"] = f"{base}/result"
+        return record
+
+    def _result_record(self, job: _Job, status: str, position: int | None) -> dict[str, Any]:
+        record: dict[str, Any] = {"request_id": job.request_id}
+        finished_at = _iso(job.created + job.queue_seconds + job.run_seconds)
+        if status == "completed":
+            record["status"] = "succeeded"
+            record["output"] = {"video": job.output_url}
+            record["created_at"] = _iso(job.created)
+            record["finished_at"] = finished_at
+        elif status == "failed":
+            record.update(
+                status="failed", error=copy.deepcopy(job.error), created_at=_iso(job.created)
+            )
+            record["finished_at"] = finished_at
+        else:
+            record["status"] = status
+            if position is not None:
+                record["queue_position"] = position
+            record["created_at"] = _iso(job.created)
+        return record
+
+    def _cancel(self, job: _Job) -> _Reply:
+        status, _ = job.state(time.monotonic())
+        if status == "in_queue":
+            job.cancelled = True
+            return _json(
+                202, {"request_id": job.request_id, "status": "cancelled", "outcome": "cancelled"}
+            )
+        return _json(
+            202, {"request_id": job.request_id, "status": status, "outcome": "not_cancellable"}
+        )
+
+    def _download(self, arg: str, *, oversize: bool) -> _Reply:
+        if self.config.redirect_to:
+            return _Reply(302, {"Location": self.config.redirect_to})
+        request_id, _, name = arg.partition("/")
+        with self._lock:
+            job = self._jobs.get(request_id)
+            status = job.state(time.monotonic())[0] if job is not None else None
+        if job is None or status != "completed" or unquote(name) != job.output_filename:
+            return _error(404, 404001, "no such file")
+        pad = OVERSIZE_BYTES if oversize else self.config.output_bytes
+        stream = mp4_stream(
+            job.duration, job.aspect_ratio, fps=self.config.video_fps, pad_to_bytes=pad
+        )
+        return _Reply(200, {"Content-Type": "video/mp4"}, stream=stream)
+
+
+def serve_forever(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> None:
+    """Run an emulator until Ctrl-C or SIGTERM; the first stdout line is its base URL."""
+    done = threading.Event()
+    previous: Any = None
+    in_main = threading.current_thread() is threading.main_thread()
+    with Emulator(config, host=host, port=port) as emu:
+        print(emu.base_url, flush=True)
+        if in_main:
+            previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+        try:
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
