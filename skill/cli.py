@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .errors import Kling3Error, UsageError
@@ -148,7 +149,7 @@ def _print_plan(plan: Any) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import make_plan
+    from .planning import make_plan
 
     if args.batch:
         return _plan_batch(args)
@@ -163,7 +164,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _plan_batch(args: argparse.Namespace) -> int:
-    from .plan import make_plan
+    from .planning import make_plan
 
     if args.text:
         raise UsageError("kling3 plan: give either TEXT or --batch FILE, not both")
@@ -195,6 +196,270 @@ def _plan_batch(args: argparse.Namespace) -> int:
                 doc = {"error": err}
             write(dumps(doc) + "\n")
     out.flush()
+    return 0
+
+
+def _progress_printer(as_json: bool) -> Callable[[dict[str, Any]], None]:
+    """Progress on stderr: JSON lines with --json, short lines for people otherwise."""
+    tty = sys.stderr.isatty()
+    last_bar = [0.0]
+
+    def show(event: dict[str, Any]) -> None:
+        if as_json:
+            _emit_json(event, sys.stderr)
+            return
+        kind = event.get("event")
+        if kind == "download_progress":
+            if not tty:
+                return
+            import time as _t
+
+            now = _t.monotonic()
+            if now - last_bar[0] < 0.1 and event.get("total") != event.get("bytes"):
+                return
+            last_bar[0] = now
+            done, total = event.get("bytes", 0), event.get("total")
+            if total:
+                width = 30
+                filled = int(width * done / total)
+                sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+                if done >= total:
+                    sys.stderr.write("\n")
+            else:
+                sys.stderr.write(f"\r  {done / 2**20:.1f} MiB")
+            sys.stderr.flush()
+            return
+        if kind == "status":
+            pos = event.get("queue_position")
+            _say(f"[poll] {event['status']}" + (f" (position {pos})" if pos is not None else "") + f"  {event.get('elapsed_s', 0)} s")
+        elif kind == "submitting":
+            _say(f"[submit] {event['endpoint']} (segment {event['segment']}, ${event['cost_usd']})")
+        elif kind == "submitted":
+            _say(f"[submit] request_id: {event['request_id']}")
+        elif kind == "downloading":
+            _say(f"[download] to {event['output_dir']}")
+        elif kind == "done":
+            for f in event.get("files", []):
+                _say(f"[ok] {f}")
+        elif kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
+            _say(f"[{kind}] {event.get('message', event.get('request_id', ''))}")
+
+    return show
+
+
+def _confirm_if_needed(plan: Any, yes: bool) -> None:
+    """4K or over $2 asks on a TTY; without a TTY (agents) it proceeds, the plan already shown."""
+    costly = plan.tier == "4k" or plan.cost_usd > 2.0
+    if yes or not costly or not sys.stdin.isatty():
+        return
+    sys.stderr.write(f"This will spend about ${plan.cost_usd:.2f} on {plan.endpoint}. Proceed? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not confirmed: nothing was sent (pass --yes to skip the question)", code="not_confirmed")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .execute import run
+    from .planning import make_plan
+
+    if not args.text and not args.shot:
+        raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
+    plan = make_plan(_request_from_args(args), rules_path=args.rules)
+    if args.json:
+        _emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
+    else:
+        sys.stdout.flush()
+        out = sys.stdout
+        sys.stdout = sys.stderr
+        try:
+            _print_plan(plan)
+        finally:
+            sys.stdout = out
+    _confirm_if_needed(plan, args.yes)
+    result = run(
+        plan,
+        output_dir=args.output_dir,
+        wait=not args.no_wait,
+        poll_interval=args.poll_interval,
+        timeout=args.timeout,
+        on_event=_progress_printer(args.json),
+    )
+    if args.json:
+        _emit_json(result.to_json_dict())
+    else:
+        _say(f"[{result.status}] request_id {result.request_id}  cost ${result.cost_usd:g}")
+        for f in result.files:
+            sys.stdout.write(f + "\n")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .execute import status
+
+    doc = status(args.id)
+    if args.json:
+        _emit_json(doc)
+    else:
+        pos = doc.get("queue_position")
+        sys.stdout.write(f"{doc['request_id']}  {doc['status']}" + (f" (position {pos})" if pos is not None else "") + "\n")
+    return 0
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    from .execute import fetch
+
+    res = fetch(args.id, output_dir=args.output_dir, wait=args.wait, poll_interval=args.poll_interval,
+                timeout=args.timeout, on_event=_progress_printer(args.json))
+    if args.json:
+        _emit_json(res.model_dump(mode="json"))
+    else:
+        if res.status != "completed":
+            _say(f"not finished yet (status: {res.status}); try again later or pass --wait")
+        for f in res.files:
+            sys.stdout.write(f.path + "\n")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .execute import cancel
+
+    doc = cancel(args.id)
+    if args.json:
+        _emit_json(doc)
+    elif doc["outcome"] == "cancelled":
+        _say(f"cancelled {doc['request_id']}")
+    else:
+        _say(f"{doc['request_id']} could not be cancelled ({doc['outcome']}): it will run to completion and be "
+             f"charged; fetch it with `kling3 result {doc['request_id']}`")
+    return 0 if doc["outcome"] == "cancelled" else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .execute import jobs
+
+    rows = jobs(limit=args.limit)
+    if args.json:
+        _emit_json({"jobs": rows})
+        return 0
+    for r in rows:
+        sys.stdout.write(
+            f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  ${r['cost_usd']:<7g} "
+            f"{r['request_id'] or '(no request_id: ' + r['job_key'][:8] + ')'}\n"
+        )
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .execute import resume
+
+    if not args.id and not args.all:
+        raise UsageError("kling3 resume: give a request_id or --all")
+    outcomes = resume(None if args.all else args.id, output_dir=args.output_dir, poll_interval=args.poll_interval,
+                      timeout=args.timeout, on_event=_progress_printer(args.json))
+    if args.json:
+        _emit_json({"resumed": outcomes})
+    else:
+        if not outcomes:
+            _say("nothing to resume")
+        for o in outcomes:
+            line = f"{o['request_id']}  {o['status']}"
+            if o.get("error"):
+                line += f"  {o['error']['message']}"
+            sys.stdout.write(line + "\n" + "".join(f"  {f}\n" for f in o.get("files", [])))
+    failed = [o for o in outcomes if o["status"] == "error"]
+    return 0 if not failed else 75
+
+
+def cmd_spend(args: argparse.Namespace) -> int:
+    from . import settings
+    from .journal import Journal
+
+    jr = Journal()
+    rows = [r.to_dict() for r in jr.spend(days=args.days)]
+    today = jr.spent_today()
+    cap = settings.daily_cap_usd()
+    if args.json:
+        _emit_json({"spend": rows, "today_usd": today, "daily_cap_usd": cap})
+        return 0
+    for r in rows:
+        sys.stdout.write(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  ${r['cost_usd']:.2f}\n")
+    sys.stdout.write(f"today ${today:.2f}" + (f" of a ${cap:.2f} cap" if cap else "") + " (estimates)\n")
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from . import auth, settings
+
+    if args.with_token:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise UsageError("kling3 login --with-token: no token on stdin")
+        path = auth.save_token(token)
+    else:
+        import httpx
+
+        def on_code(user_code: str, verify_url: str) -> None:
+            _say(f"Open {verify_url} and enter the code {user_code}")
+
+        with httpx.Client(timeout=30) as client:
+            token = auth.device_login(settings.web_base(), client=client, on_code=on_code)
+        path = auth.save_token(token)
+    if args.json:
+        _emit_json({"logged_in": True, "token_file": str(path)})
+    else:
+        _say(f"signed in; token saved to {path} (mode 0600)")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from . import auth
+
+    removed = auth.delete_token()
+    if args.json:
+        _emit_json({"logged_out": removed})
+    else:
+        _say("token removed" if removed else "no token file to remove")
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from .emulator import EmulatorConfig, serve_forever
+
+    config = EmulatorConfig(token=args.token, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds)
+    serve_forever(config, args.host, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """One request end to end against the built-in emulator: nothing leaves this machine."""
+    import tempfile
+
+    from .emulator import Emulator, EmulatorConfig
+    from .execute import run
+    from .journal import Journal
+    from .planning import make_plan
+    from .runcomfy import RunComfyClient
+
+    text = args.text or "a quick vertical draft of a barista pulling espresso, with cafe sound"
+    out_dir = Path(args.output_dir or "kling3-demo").resolve()
+    plan = make_plan({"text": text})
+    events = _progress_printer(args.json)
+    if not args.json:
+        _say(f"demo: {plan.endpoint}, ${plan.cost_usd:g} (emulated: nothing is spent)")
+    with (
+        tempfile.TemporaryDirectory() as home,
+        Emulator(EmulatorConfig(queue_seconds=0.5, run_seconds=1.0)) as emu,
+        Journal(Path(home) / "jobs.sqlite3") as journal,
+        RunComfyClient(base_url=emu.base_url, token=emu.token) as client,
+    ):
+        result = run(plan, output_dir=out_dir, poll_interval=0.25, on_event=events, client=client,
+                     journal=journal, check_live_schema=True)
+    if args.json:
+        _emit_json({"demo": True, **result.to_json_dict()})
+    else:
+        for f in result.files:
+            sys.stdout.write(f + "\n")
     return 0
 
 
@@ -238,7 +503,105 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p)
     p.set_defaults(handler=cmd_plan)
 
+    p = sub.add_parser(
+        "run",
+        help="spend: plan, submit, wait and download the video",
+        description=(
+            "Plan, then submit to RunComfy, wait, and download the MP4. The plan is printed first "
+            "(stderr). 4K or calls over $2 ask for confirmation on a TTY unless --yes; without a "
+            "TTY (agents) it proceeds. Every paid job is recorded in the journal before it is "
+            "submitted: `kling3 jobs`, `kling3 resume`.\n\n"
+            "examples:\n"
+            "  kling3 run \"a fox trotting through snow, 8 seconds\" --output-dir ./videos\n"
+            "  kling3 run \"hero shot of a watch\" --no-wait --json   # returns the request_id at once"
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("text", nargs="?", help="what the video shows, in plain words")
+    _add_request_flags(p)
+    _add_wait_flags(p)
+    p.add_argument("--no-wait", action="store_true", help="submit and return the request_id without waiting")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or calls over $2")
+    _add_json(p)
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("status", help="live status of a job (request_id or a unique prefix)", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("id", help="request_id (or a prefix of 6+ characters from `kling3 jobs`)")
+    _add_json(p)
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("result", help="fetch a finished job's video (again)", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("id", help="request_id (or a prefix of 6+ characters)")
+    _add_wait_flags(p)
+    p.add_argument("--wait", action="store_true", help="wait for the job to finish first")
+    _add_json(p)
+    p.set_defaults(handler=cmd_result)
+
+    p = sub.add_parser("cancel", help="cancel a queued job (running jobs finish and are charged)", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("id", help="request_id (or a prefix of 6+ characters)")
+    _add_json(p)
+    p.set_defaults(handler=cmd_cancel)
+
+    p = sub.add_parser("jobs", help="recent jobs from the local journal", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--limit", type=int, default=50)
+    _add_json(p)
+    p.set_defaults(handler=cmd_jobs)
+
+    p = sub.add_parser("resume", help="re-poll and download unfinished jobs; never resubmits", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("id", nargs="?", help="one request_id; or --all")
+    p.add_argument("--all", action="store_true", help="every unfinished job in the journal")
+    _add_wait_flags(p)
+    _add_json(p)
+    p.set_defaults(handler=cmd_resume)
+
+    p = sub.add_parser("spend", help="estimated spend by day and tier (from the journal)", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--days", type=int, default=None, help="only the last N days")
+    _add_json(p)
+    p.set_defaults(handler=cmd_spend)
+
+    p = sub.add_parser("login", help="sign in to RunComfy (shares the official CLI's token file)", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--with-token", action="store_true", help="read an API token from stdin instead of the browser flow")
+    _add_json(p)
+    p.set_defaults(handler=cmd_login)
+
+    p = sub.add_parser("logout", help="delete the saved token", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_json(p)
+    p.set_defaults(handler=cmd_logout)
+
+    p = sub.add_parser("emulator", help="serve the built-in RunComfy API emulator on 127.0.0.1",
+                       description="Serve the emulator; the first stdout line is the base URL to put in RUNCOMFY_MODEL_API_BASE.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--token", default="test-token", help="the Bearer token it accepts")
+    p.add_argument("--queue-seconds", type=float, default=1.0)
+    p.add_argument("--run-seconds", type=float, default=3.0)
+    _add_json(p)
+    p.set_defaults(handler=cmd_emulator)
+
+    p = sub.add_parser("demo", help="run one request end to end against the built-in emulator (offline, free)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", nargs="?", help="what the video shows (default: the barista example)")
+    p.add_argument("--output-dir", default=None, help="where the MP4 goes (default ./kling3-demo)")
+    _add_json(p)
+    p.set_defaults(handler=cmd_demo)
+
     return parser
+
+
+def _add_wait_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", default=None, help="where videos go (default: the current directory)")
+    p.add_argument("--poll-interval", type=float, default=2.0, metavar="S", help="seconds between status polls (default 2)")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+                   help="stop waiting after S seconds (default 1800); the job keeps running, exit 75")
 
 
 def _version() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from skill.errors import InputError
-from skill.plan import make_plan
+from skill.planning import make_plan
 
 CORPUS = Path(__file__).parent / "corpus" / "routing.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]

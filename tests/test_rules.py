@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skill.errors import ConfigError, InputError
-from skill.plan import make_plan
+from skill.planning import make_plan
 from skill.resources import data_path
 from skill.rules import load_rules
 
@@ -269,7 +269,7 @@ def test_vocabulary_is_data_a_new_synonym_needs_no_code(tmp_path: Path) -> None:
 
 def test_python_holds_no_policy_vocabulary() -> None:
     src = Path(__file__).resolve().parent.parent / "skill"
-    engine = (src / "rules.py").read_text() + (src / "intent.py").read_text() + (src / "plan.py").read_text()
+    engine = (src / "rules.py").read_text() + (src / "intent.py").read_text() + (src / "planning.py").read_text()
     for word in ("billboard", "hero", "draft", "vertical", "kling", "tiktok"):
         assert not re.search(rf"\\b{word}\\b", engine, re.IGNORECASE), word
 

@@ -1,0 +1,822 @@
+"""Saving a finished job's videos: only from trusted hosts, atomically, verified, size-capped.
+
+By the time a download starts the job is paid for, so every refusal is loud (an exception the
+caller must handle), never a silent skip as in the official CLI. The rules:
+
+- Trust: ``https`` on ``*.runcomfy.net`` / ``*.runcomfy.com`` (the real host, on a dot
+  boundary), or the API base's own origin (so the emulator works; plain ``http`` only when that
+  host is loopback). Every redirect hop is checked with the same rule, at most 10 hops.
+- No credentials: download requests never carry ``Authorization`` or cookies, even through a
+  client shared with the API.
+- Atomic: bytes stream into ``.{name}.part-{random}`` in the destination directory, are
+  fsync'ed, checked to be an MP4, then hard-linked to a free final name (``name-1.mp4``, ...)
+  so no file is ever overwritten, half-written under its final name, or raced by another
+  process. Whatever fails, the temporary file is removed.
+- Bounded: a ``Content-Length`` over the cap is refused before writing, and counting bytes
+  stops a body that grows past it. Memory stays flat (1 MiB chunks); the SHA-256 is computed
+  while streaming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import ipaddress
+import os
+import queue
+import secrets
+import threading
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from . import settings
+from .errors import DownloadError
+from .mp4 import Mp4Error, probe_mp4
+from .runcomfy import DEFAULT_USER_AGENT, RetryPolicy, default_tls_context, retry_after_seconds
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_RETRY",
+    "MAX_NAME_CHARS",
+    "MAX_REDIRECTS",
+    "TRUSTED_HOST_SUFFIXES",
+    "DownloadedFile",
+    "ProgressCallback",
+    "adownload_outputs",
+    "check_download_url",
+    "download_outputs",
+    "output_urls",
+    "safe_filename",
+]
+
+CHUNK_SIZE = 1 << 20
+MAX_REDIRECTS = 10
+MAX_NAME_CHARS = 120
+TRUSTED_HOST_SUFFIXES = (".runcomfy.net", ".runcomfy.com")
+
+ProgressCallback = Callable[[str, int, int | None], None]
+"""``on_progress(url, bytes_so_far, total_or_None)``, called at most about 10 times a second."""
+
+DEFAULT_RETRY = RetryPolicy()
+
+_MAX_NAME_BYTES = 200  # leaves room for ".part-…" and "-N" under the usual 255-byte limit
+_PROGRESS_INTERVAL = 0.1
+_QUEUE_BLOCKS = 8
+_WRITEBACK_BYTES = 16 << 20
+_FADVISE = hasattr(os, "posix_fadvise")
+_DEFAULT_NAME = "output.mp4"
+_UNSAFE_CHARS = frozenset('/\\:*?"<>|')
+_RESERVED_STEMS = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
+_NO_HARDLINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EOPNOTSUPP}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_STRIP_HEADERS = ("authorization", "cookie")
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """One saved output: where it came from, where it is, and what it is."""
+
+    url: str
+    path: Path
+    size: int
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_s: float | None
+
+
+# -- finding and vetting URLs --------------------------------------------------------------------
+
+
+def output_urls(output: Any) -> list[str]:
+    """Every ``http(s)`` string inside ``output`` (dicts and lists, recursively), in document
+    order, without duplicates. Only the result's ``output`` object should be passed: the
+    record's own ``status_url``/``result_url`` are API URLs, not files."""
+    found: dict[str, None] = {}
+
+    def walk(value: Any, depth: int) -> None:
+        if depth > 32:
+            return
+        if isinstance(value, str):
+            text = value.strip()
+            if text[:8].lower().startswith(("http://", "https://")):
+                found.setdefault(text, None)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, depth + 1)
+
+    walk(output, 0)
+    return list(found)
+
+
+def _display(url: str) -> str:
+    """``url`` without query or fragment (pre-signed URLs carry signatures there)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:120]
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]
+
+
+def _host(url: httpx.URL) -> str:
+    host = url.raw_host.decode("ascii", "replace").lower()
+    return host[:-1] if host.endswith(".") else host
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _untrusted(url: str, api_base: str) -> tuple[str, str] | None:
+    """``(host, reason)`` when ``url`` must not be fetched, else ``None``."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url) or "\\" in url:
+        return "", "the URL contains spaces, control characters or backslashes"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "", "the URL cannot be parsed"
+    host = _host(parsed)
+    if parsed.scheme not in ("http", "https") or not host:
+        return host, "only http(s) URLs with a host can be downloaded"
+    if parsed.userinfo:
+        return host, "the URL carries user credentials"
+    try:
+        base = httpx.URL(api_base.strip())
+    except (httpx.InvalidURL, TypeError, ValueError):
+        base = None
+    if (
+        base is not None
+        and base.scheme == parsed.scheme
+        and _host(base) == host
+        and _port(base) == _port(parsed)
+    ):
+        if parsed.scheme == "https" or _is_loopback(host):
+            return None
+        return host, "plain http is only allowed from a loopback API base"
+    if _is_ip(host):
+        return host, "IP addresses are not trusted download hosts"
+    if not host.endswith(TRUSTED_HOST_SUFFIXES):
+        return host, "the host is not a RunComfy host (*.runcomfy.net, *.runcomfy.com)"
+    if parsed.scheme != "https":
+        return host, "RunComfy files must be fetched over https"
+    return None
+
+
+def check_download_url(url: str, *, api_base: str) -> None:
+    """Raise :class:`DownloadError` (code ``untrusted_url``) unless ``url`` may be downloaded."""
+    problem = _untrusted(url, api_base)
+    if problem is None:
+        return
+    host, reason = problem
+    where = f"host {host!r}" if host else "a malformed URL"
+    raise DownloadError(
+        f"refusing to download {_display(url)} from {where}: {reason}. The job is done and "
+        "paid; fetch its result again later, or download the file yourself if you trust it.",
+        code="untrusted_url",
+        details={"url": _display(url), "host": host},
+    )
+
+
+# -- file names ------------------------------------------------------------------------------------
+
+
+def _truncate(text: str, chars: int, max_bytes: int) -> str:
+    text = text[:chars]
+    while len(text.encode("utf-8")) > max_bytes:
+        text = text[:-1]
+    return text
+
+
+def _trim(name: str, *, leading: bool = False) -> str:
+    """Drop trailing (and, if asked, leading) dots and whitespace."""
+    while name and (name[-1] == "." or name[-1].isspace()):
+        name = name[:-1]
+    while leading and name and (name[0] == "." or name[0].isspace()):
+        name = name[1:]
+    return name
+
+
+def safe_filename(url: str) -> str:
+    """The local name for ``url``: its last path segment, percent-decoded and made harmless.
+
+    No separators, traversal, control or format characters, leading dots, or characters
+    Windows forbids; at most 120 characters (and 200 UTF-8 bytes); always ending ``.mp4``.
+    """
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = ""
+    segment = next((s for s in reversed(path.split("/")) if s), "")
+    name = unquote(segment, errors="replace")
+    name = "".join(
+        "_" if c in _UNSAFE_CHARS or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+        for c in name
+    )
+    while ".." in name:
+        name = name.replace("..", ".")
+    if name.lower().endswith(".mp4"):
+        name = name[:-4]
+    name = _trim(name, leading=True)
+    stem = _trim(_truncate(name, MAX_NAME_CHARS - 4, _MAX_NAME_BYTES - 4))
+    if not stem:
+        return _DEFAULT_NAME
+    if stem.split(".")[0].lower() in _RESERVED_STEMS:
+        stem = _truncate("_" + stem, MAX_NAME_CHARS - 4, _MAX_NAME_BYTES - 4)
+    return stem + ".mp4"
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """One try failed in a way another try may fix."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _candidates(name: str) -> Iterable[str]:
+    stem = name[:-4]
+    yield name
+    for n in range(1, 10000):
+        yield f"{stem}-{n}.mp4"
+    yield f"{stem}-{secrets.token_hex(6)}.mp4"
+
+
+def _publish(tmp: Path, dest_dir: Path, name: str) -> Path:
+    """Give ``tmp`` a free name in ``dest_dir`` without ever replacing an existing file.
+
+    ``os.link`` fails if the name exists, so two processes cannot claim one name; where the
+    filesystem has no hard links, an ``O_EXCL`` placeholder claims the name and the finished
+    file replaces it.
+    """
+    for candidate in _candidates(name):
+        final = dest_dir / candidate
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_HARDLINKS:
+                raise
+            try:
+                fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    final.unlink()
+                raise
+        else:
+            tmp.unlink()
+        _fsync_dir(dest_dir)
+        return final
+    raise DownloadError(f"no free file name for {name} in {dest_dir}", code="download_failed")
+
+
+class _Sink:
+    """The temporary file of one try.
+
+    The network side (:meth:`add`) counts, caps and reports progress, and gathers chunks into
+    1 MiB blocks; a writer thread hashes and writes them. Hashing and writing release the GIL,
+    so disk and network overlap (the bounded queue keeps memory flat), and the asyncio twin
+    never blocks its loop on the disk.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        dest_dir: Path,
+        name: str,
+        total: int | None,
+        max_bytes: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.url = url
+        self.dest_dir = dest_dir
+        self.name = name
+        self.total = total
+        self.max_bytes = max_bytes
+        self.on_progress = on_progress
+        self.size = 0
+        self._parts: list[bytes] = []
+        self._pending = 0
+        self._hash = hashlib.sha256()
+        self._last_progress = 0.0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self._error: Exception | None = None
+        self.tmp = dest_dir / f".{name}.part-{secrets.token_hex(6)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        self._fd: int | None = os.open(self.tmp, flags, 0o666)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._writer, name="kling3-download-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _writer(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        written = flushed = 0
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            if self._error is not None:
+                continue  # keep draining so the network side never blocks on a dead writer
+            try:
+                self._hash.update(block)
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view) :]
+                written += len(block)
+                if _FADVISE and written - flushed >= _WRITEBACK_BYTES:
+                    # Start writeback now and drop the pages: the final fsync is then nearly
+                    # free, and a huge video does not evict the page cache.
+                    with contextlib.suppress(OSError):
+                        os.posix_fadvise(fd, flushed, written - flushed, os.POSIX_FADV_DONTNEED)
+                    flushed = written
+            except Exception as exc:
+                self._error = exc
+
+    def _check_writer(self) -> None:
+        if self._error is not None:
+            exc = self._error
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise DownloadError(
+                f"cannot write {self.tmp}: {reason}; nothing was saved",
+                code="download_failed",
+                details={"url": _display(self.url)},
+            )
+
+    def add(self, chunk: bytes) -> bytes | None:
+        """Account for ``chunk``; return a full block for :meth:`put` when one is ready."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise _too_large(self.url, self.max_bytes, "the body grew past it")
+        self._progress(final=False)
+        self._parts.append(chunk)
+        self._pending += len(chunk)
+        if self._pending < CHUNK_SIZE:
+            return None
+        return self._take()
+
+    def _take(self) -> bytes | None:
+        if not self._parts:
+            return None
+        block = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        self._parts, self._pending = [], 0
+        return block
+
+    def offer(self, block: bytes) -> bool:
+        """Queue ``block`` if there is room now (for the event loop); ``False`` if full."""
+        self._check_writer()
+        try:
+            self._queue.put_nowait(block)
+        except queue.Full:
+            return False
+        return True
+
+    def put(self, block: bytes) -> None:
+        """Queue ``block``, waiting for the writer if it is behind."""
+        self._check_writer()
+        self._queue.put(block)
+
+    def _progress(self, *, final: bool) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if final or now - self._last_progress >= _PROGRESS_INTERVAL:
+            self._last_progress = now
+            self.on_progress(self.url, self.size, self.total)
+
+    def _stop_writer(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> DownloadedFile:
+        """Write the rest, flush to disk, check it is an MP4, move it to its final name.
+
+        Blocking (disk and a thread join): the asyncio twin runs it in a thread.
+        """
+        tail = self._take()
+        if tail is not None:
+            self.put(tail)
+        self._stop_writer()
+        self._check_writer()
+        assert self._fd is not None
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        try:
+            info = probe_mp4(self.tmp)
+        except Mp4Error as exc:
+            raise DownloadError(
+                f"{_display(self.url)} is not a usable MP4 ({exc}); nothing was saved",
+                code="not_mp4",
+                details={"url": _display(self.url)},
+            ) from None
+        final = _publish(self.tmp, self.dest_dir, self.name)
+        self._progress(final=True)
+        return DownloadedFile(
+            url=self.url,
+            path=final,
+            size=self.size,
+            sha256=self._hash.hexdigest(),
+            width=info.width,
+            height=info.height,
+            duration_s=info.duration_s,
+        )
+
+    def discard(self) -> None:
+        """Stop the writer and remove the temporary file; safe to call more than once."""
+        self._parts = []
+        self._stop_writer()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+
+def _too_large(url: str, cap: int, how: str) -> DownloadError:
+    return DownloadError(
+        f"{_display(url)} is larger than the {cap}-byte download cap ({how}); nothing was saved. "
+        "Raise KLING3_MAX_DOWNLOAD_BYTES to allow it.",
+        code="too_large",
+        details={"url": _display(url), "max_bytes": cap},
+    )
+
+
+# -- one HTTP exchange, shared by both twins ---------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """Everything the fetch of one URL needs."""
+
+    url: str
+    name: str
+    dest_dir: Path
+    api_base: str
+    max_bytes: int
+    retry: RetryPolicy
+    on_progress: ProgressCallback | None
+
+
+def _request(client: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
+    request = client.build_request(
+        "GET",
+        url,
+        headers={
+            "User-Agent": DEFAULT_USER_AGENT,
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",
+        },
+    )
+    for name in _STRIP_HEADERS:
+        request.headers.pop(name, None)
+    return request
+
+
+def _next_hop(current: str, response: httpx.Response, hops: int) -> str:
+    if hops >= MAX_REDIRECTS:
+        raise DownloadError(
+            f"{_display(current)}: more than {MAX_REDIRECTS} redirects; nothing was saved",
+            code="too_many_redirects",
+        )
+    location = response.headers.get("Location", "")
+    try:
+        return str(httpx.URL(current).join(location))
+    except (httpx.InvalidURL, ValueError):
+        raise DownloadError(
+            f"{_display(current)} redirects to an unusable location {location[:200]!r}",
+            code="untrusted_url",
+        ) from None
+
+
+def _check_response(job: _Job, current: str, response: httpx.Response) -> int | None:
+    """Raise for a status that is not a file; return the declared length."""
+    status = response.status_code
+    if status in (408, 429) or status >= 500:
+        raise _Retry(
+            f"HTTP {status} from {_display(current)}",
+            retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if not 200 <= status < 300:
+        raise DownloadError(
+            f"{_display(current)} answered HTTP {status}; nothing was saved",
+            code="download_failed",
+            details={"url": _display(current), "http_status": status},
+        )
+    raw = response.headers.get("Content-Length")
+    total = int(raw) if raw is not None and raw.strip().isdigit() else None
+    if total is not None and total > job.max_bytes:
+        raise _too_large(job.url, job.max_bytes, f"Content-Length is {total}")
+    return total
+
+
+def _encoded(response: httpx.Response) -> bool:
+    return response.headers.get("Content-Encoding", "identity").strip().lower() not in (
+        "",
+        "identity",
+    )
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    """Raw bytes as they arrive, unless the server compressed despite ``identity``.
+
+    No ``chunk_size``: httpx's re-chunking copies through a BytesIO and halves throughput;
+    :class:`_Sink` gathers 1 MiB blocks itself.
+    """
+    if _encoded(response):
+        return response.iter_bytes()
+    return response.iter_raw()
+
+
+def _achunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    if _encoded(response):
+        return response.aiter_bytes()
+    return response.aiter_raw()
+
+
+def _check_complete(current: str, response: httpx.Response, total: int | None) -> None:
+    received = response.num_bytes_downloaded
+    if total is not None and received != total:
+        raise _Retry(f"{_display(current)} sent {received} of {total} bytes")
+
+
+def _transport_retry(current: str, exc: httpx.HTTPError) -> _Retry:
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
+        raise DownloadError(
+            f"cannot fetch {_display(current)}: {type(exc).__name__}: {exc}",
+            code="download_failed",
+        ) from None
+    text = str(exc)
+    return _Retry(f"{type(exc).__name__} from {_display(current)}" + (f": {text}" if text else ""))
+
+
+def _next_delay(job: _Job, retry: _Retry, number: int) -> float | None:
+    if number >= job.retry.attempts:
+        return None
+    if retry.retry_after is not None:
+        return None if retry.retry_after > job.retry.max_retry_after else retry.retry_after
+    return job.retry.backoff(number)
+
+
+def _failed(job: _Job, retry: _Retry, number: int) -> DownloadError:
+    return DownloadError(
+        f"could not download {_display(job.url)} after {number} "
+        f"{'try' if number == 1 else 'tries'}: {retry.reason}; nothing was saved. The job is "
+        "done and paid: fetch its result again later to retry the download.",
+        code="download_failed",
+        details={"url": _display(job.url), "attempts": number},
+    )
+
+
+def _prepare(
+    output: Any, dest_dir: Path, api_base: str | None, max_bytes: int | None
+) -> tuple[list[str], Path, str, int]:
+    urls = output_urls(output)
+    base = api_base if api_base is not None else settings.api_base()
+    for url in urls:  # all vetted before any byte is fetched
+        check_download_url(url, api_base=base)
+    cap = max_bytes if max_bytes is not None else settings.download_cap_bytes()
+    if cap <= 0:
+        raise ValueError("max_bytes must be > 0")
+    dest = Path(dest_dir)
+    if urls:
+        dest.mkdir(mode=0o755, parents=True, exist_ok=True)
+    return urls, dest, base, cap
+
+
+def _with_saved(exc: DownloadError, saved: list[DownloadedFile]) -> DownloadError:
+    if saved:
+        exc.details.setdefault("saved", [str(f.path) for f in saved])
+    return exc
+
+
+def _default_client_kwargs() -> dict[str, Any]:
+    return {
+        "timeout": httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=60.0),
+        "verify": default_tls_context(),
+        "follow_redirects": False,
+    }
+
+
+# -- blocking ------------------------------------------------------------------------------------------
+
+
+def download_outputs(
+    output: Any,
+    dest_dir: Path,
+    *,
+    api_base: str | None = None,
+    http: httpx.Client | None = None,
+    max_bytes: int | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    sleep: Callable[[float], None] = time.sleep,
+    on_progress: ProgressCallback | None = None,
+) -> list[DownloadedFile]:
+    """Download every URL in a result's ``output`` into ``dest_dir``; one entry per URL.
+
+    Every URL is vetted before anything is fetched, so an untrusted one fails the call with
+    nothing written. Files already saved when a later one fails stay (they are complete and
+    paid for) and are listed in the error's ``details["saved"]``.
+    """
+    urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
+    client = http if http is not None else httpx.Client(**_default_client_kwargs())
+    saved: list[DownloadedFile] = []
+    try:
+        for url in urls:
+            job = _Job(url, safe_filename(url), dest, base, cap, retry, on_progress)
+            try:
+                saved.append(_download_one(client, job, sleep))
+            except DownloadError as exc:
+                raise _with_saved(exc, saved) from None
+    finally:
+        if http is None:
+            client.close()
+    return saved
+
+
+def _download_one(
+    client: httpx.Client, job: _Job, sleep: Callable[[float], None]
+) -> DownloadedFile:
+    number = 0
+    while True:
+        number += 1
+        try:
+            return _fetch(client, job)
+        except _Retry as retry:
+            delay = _next_delay(job, retry, number)
+            if delay is None:
+                raise _failed(job, retry, number) from None
+        sleep(delay)
+
+
+def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
+    current = job.url
+    for hops in range(MAX_REDIRECTS + 1):
+        check_download_url(current, api_base=job.api_base)
+        try:
+            response = client.send(
+                _request(client, current), stream=True, auth=None, follow_redirects=False
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_retry(current, exc) from None
+        try:
+            if response.is_redirect:
+                current = _next_hop(current, response, hops)
+                continue
+            total = _check_response(job, current, response)
+            sink = _Sink(job.url, job.dest_dir, job.name, total, job.max_bytes, job.on_progress)
+            try:
+                try:
+                    for chunk in _chunks(response):
+                        block = sink.add(chunk)
+                        if block is not None:
+                            sink.put(block)
+                except httpx.HTTPError as exc:
+                    raise _transport_retry(current, exc) from None
+                _check_complete(current, response, total)
+                return sink.finish()
+            except BaseException:
+                sink.discard()
+                raise
+        finally:
+            response.close()
+    raise AssertionError("unreachable")  # _next_hop raises on the last hop
+
+
+# -- asyncio -------------------------------------------------------------------------------------------
+
+
+async def adownload_outputs(
+    output: Any,
+    dest_dir: Path,
+    *,
+    api_base: str | None = None,
+    http: httpx.AsyncClient | None = None,
+    max_bytes: int | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_progress: ProgressCallback | None = None,
+) -> list[DownloadedFile]:
+    """The asyncio twin of :func:`download_outputs`; fsync and the MP4 check run in a thread."""
+    urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
+    client = http if http is not None else httpx.AsyncClient(**_default_client_kwargs())
+    saved: list[DownloadedFile] = []
+    try:
+        for url in urls:
+            job = _Job(url, safe_filename(url), dest, base, cap, retry, on_progress)
+            try:
+                saved.append(await _adownload_one(client, job, sleep))
+            except DownloadError as exc:
+                raise _with_saved(exc, saved) from None
+    finally:
+        if http is None:
+            await client.aclose()
+    return saved
+
+
+async def _adownload_one(
+    client: httpx.AsyncClient, job: _Job, sleep: Callable[[float], Awaitable[None]]
+) -> DownloadedFile:
+    number = 0
+    while True:
+        number += 1
+        try:
+            return await _afetch(client, job)
+        except _Retry as retry:
+            delay = _next_delay(job, retry, number)
+            if delay is None:
+                raise _failed(job, retry, number) from None
+        await sleep(delay)
+
+
+async def _afetch(client: httpx.AsyncClient, job: _Job) -> DownloadedFile:
+    current = job.url
+    for hops in range(MAX_REDIRECTS + 1):
+        check_download_url(current, api_base=job.api_base)
+        try:
+            response = await client.send(
+                _request(client, current), stream=True, auth=None, follow_redirects=False
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_retry(current, exc) from None
+        try:
+            if response.is_redirect:
+                current = _next_hop(current, response, hops)
+                continue
+            total = _check_response(job, current, response)
+            sink = _Sink(job.url, job.dest_dir, job.name, total, job.max_bytes, job.on_progress)
+            try:
+                try:
+                    async for chunk in _achunks(response):
+                        block = sink.add(chunk)
+                        if block is not None and not sink.offer(block):
+                            await asyncio.to_thread(sink.put, block)
+                except httpx.HTTPError as exc:
+                    raise _transport_retry(current, exc) from None
+                _check_complete(current, response, total)
+                finishing = asyncio.ensure_future(asyncio.to_thread(sink.finish))
+                try:
+                    return await asyncio.shield(finishing)
+                except asyncio.CancelledError:
+                    await asyncio.wait([finishing])  # a thread cannot be stopped; let it settle
+                    raise
+            except BaseException:
+                sink.discard()
+                raise
+        finally:
+            await response.aclose()
+    raise AssertionError("unreachable")  # _next_hop raises on the last hop

@@ -1,0 +1,637 @@
+"""Execution: submit a plan's calls, wait, download, and journal every step.
+
+The flow of one paid call is written once, as a generator that yields I/O operations
+("submit", "status", "sleep", ...) and receives their results. A sync driver and an async driver
+perform those operations with :class:`~skill.runcomfy.RunComfyClient` or its async twin, so
+``run`` and ``arun`` cannot drift apart. The journal row exists before the submit and gets the
+request_id right after the response, so no paid job is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import settings
+from .errors import (
+    DownloadError,
+    InputError,
+    Interrupted,
+    JobFailed,
+    Kling3Error,
+    SubmitUnconfirmed,
+    TransientError,
+    WaitTimeout,
+)
+from .journal import JobRecord, Journal
+from .planning import Plan, Segment, make_plan
+from .request import VideoRequest
+
+__all__ = [
+    "CallResult",
+    "Event",
+    "RunResult",
+    "arun",
+    "cancel",
+    "fetch",
+    "jobs",
+    "resume",
+    "run",
+    "status",
+]
+
+Event = dict[str, Any]
+EventSink = Callable[[Event], None]
+Op = tuple[Any, ...]
+
+DONE = ("succeeded", "completed")
+WAITING = ("in_queue", "in_progress")
+CANCELLED = ("cancelled", "canceled")
+UNKNOWN_STATUS_LIMIT = 10
+
+
+class FileInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    url: str
+    size: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+
+
+class CallResult(BaseModel):
+    """The outcome of one paid call (one segment of a plan)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    segment: int
+    job_key: str
+    request_id: str | None
+    status: str
+    cost_usd: float
+    files: list[FileInfo] = Field(default_factory=list)
+    queue_position: int | None = None
+
+
+class RunResult(BaseModel):
+    """What ``kling3 run --json`` prints: ids, status, absolute file paths, cost, warnings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str | None
+    request_ids: list[str]
+    endpoint: str
+    tier: str
+    mode: str
+    status: str
+    files: list[str]
+    cost_usd: float
+    warnings: list[str]
+    calls: list[CallResult]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+@dataclass
+class _Ctx:
+    journal: Journal
+    on_event: EventSink
+    poll_interval: float
+    timeout: float | None
+    output_dir: Path
+    wait: bool
+    download: bool = True
+    clock: Callable[[], float] = time.monotonic
+    track: bool = True
+
+    def record(self, ref: str, state: str, detail: dict[str, Any] | None = None) -> None:
+        """Journal a state change; a job the journal never saw (fetched by id) is not tracked."""
+        if self.track:
+            self.journal.update_state(ref, state, detail)
+
+    def record_file(self, request_id: str, url: str, path: str, sha256: str, size: int) -> None:
+        if self.track:
+            self.journal.add_file(request_id, url, path, sha256, size)
+
+
+def _emit(ctx: _Ctx, event: str, **data: Any) -> None:
+    ctx.on_event({"event": event, **data})
+
+
+# -- the flow of one call, I/O as yielded operations -----------------------------------------
+
+
+def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Generator[Op, Any, CallResult]:
+    cap = settings.daily_cap_usd()
+    job = ctx.journal.begin(
+        plan.endpoint, plan.tier, plan.mode, seg.payload, seg.cost_usd,
+        output_dir=str(ctx.output_dir), batch_id=batch_id, label=f"segment {seg.index}/{len(plan.segments)}",
+        daily_cap_usd=cap,
+    )
+    _emit(ctx, "submitting", endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd, job_key=job.job_key)
+    try:
+        sub = yield ("submit", plan.endpoint, seg.payload)
+    except SubmitUnconfirmed as exc:
+        ctx.journal.mark_unconfirmed(job.job_key, {"error": exc.to_dict()})
+        exc.details.setdefault("job_key", job.job_key)
+        raise
+    except Kling3Error as exc:
+        ctx.journal.update_state(job.job_key, "failed", {"error": exc.to_dict(), "sent": False})
+        raise
+    ctx.journal.set_request_id(job.job_key, sub.request_id)
+    _emit(ctx, "submitted", request_id=sub.request_id, segment=seg.index)
+    if not ctx.wait:
+        return CallResult(segment=seg.index, job_key=job.job_key, request_id=sub.request_id, status="submitted", cost_usd=seg.cost_usd)
+    return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
+
+
+def _wait_flow(
+    ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
+) -> Generator[Op, Any, CallResult]:
+    """Poll until a terminal status, then fetch the result and download. Never resubmits."""
+    started = ctx.clock()
+    deadline = None if ctx.timeout is None else started + ctx.timeout
+    last: tuple[str, int | None] | None = None
+    unknown = 0
+    try:
+        while True:
+            st = yield ("status", request_id)
+            key = (st.status, st.queue_position)
+            if key != last:
+                last = key
+                ctx.record(request_id, st.status if st.status in _JOURNAL_STATES else "submitted", {"status": st.raw})
+                _emit(
+                    ctx, "status", request_id=request_id, status=st.status, queue_position=st.queue_position,
+                    elapsed_s=round(ctx.clock() - started, 1),
+                )
+            if st.status in DONE or st.status == "failed" or st.status in CANCELLED:
+                break
+            if st.status in WAITING:
+                unknown = 0
+            else:
+                unknown += 1
+                if unknown >= UNKNOWN_STATUS_LIMIT:
+                    raise TransientError(
+                        f"the API keeps answering an unknown status {st.status!r}; the job is left as is: "
+                        f"check it later with `kling3 status {request_id}`",
+                        code="unknown_status", request_id=request_id,
+                    )
+            now = ctx.clock()
+            if deadline is not None and now + ctx.poll_interval > deadline:
+                ctx.record(request_id, "timeout", {"waited_s": round(now - started, 1)})
+                raise WaitTimeout(
+                    f"still {st.status} after {round(now - started)} s; the job keeps running: "
+                    f"fetch it later with `kling3 result {request_id}` or `kling3 resume {request_id}`",
+                    request_id=request_id,
+                )
+            yield ("sleep", ctx.poll_interval)
+    except (KeyboardInterrupt, asyncio.CancelledError) as interrupt:
+        yield from _cancel_on_interrupt(ctx, request_id)
+        if isinstance(interrupt, asyncio.CancelledError):
+            raise
+        raise Interrupted("interrupted while waiting", request_id=request_id) from None
+    return (yield from _finish_flow(ctx, job_key, request_id, segment, cost))
+
+
+_JOURNAL_STATES = ("in_queue", "in_progress", "completed", "failed", "cancelled")
+
+
+def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]:
+    try:
+        out = yield ("cancel", request_id)
+    except Kling3Error as exc:
+        _emit(ctx, "cancel_failed", request_id=request_id, message=exc.message)
+        ctx.record(request_id, "submitted", {"cancel_error": exc.to_dict()})
+        return
+    if out.outcome == "cancelled":
+        ctx.record(request_id, "cancelled", {"cancel": out.raw})
+        _emit(ctx, "cancelled", request_id=request_id)
+    else:
+        ctx.record(request_id, "in_progress", {"cancel": out.raw})
+        _emit(
+            ctx, "not_cancellable", request_id=request_id,
+            message=f"the job is already running and will finish (and be charged); fetch it later with `kling3 result {request_id}`",
+        )
+
+
+def _finish_flow(
+    ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
+) -> Generator[Op, Any, CallResult]:
+    res = yield ("result", request_id)
+    if res.status in CANCELLED:
+        ctx.record(request_id, "cancelled", {"result": res.raw})
+        raise JobFailed(f"job {request_id} was cancelled", code="cancelled", request_id=request_id)
+    if res.status == "failed":
+        ctx.record(request_id, "failed", {"result": res.raw})
+        detail = json.dumps(res.error, ensure_ascii=False)[:300] if res.error is not None else "(no detail)"
+        raise JobFailed(f"job {request_id} failed: {detail}", request_id=request_id, details={"api_error": res.error})
+    if res.status not in DONE:
+        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status=res.status, cost_usd=cost)
+    ctx.record(request_id, "completed", {"result": res.raw})
+    if not ctx.download:
+        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost)
+    _emit(ctx, "downloading", request_id=request_id, output_dir=str(ctx.output_dir))
+    try:
+        def progress(url: str, done: int, total: int | None) -> None:
+            _emit(ctx, "download_progress", request_id=request_id, url=url, bytes=done, total=total)
+
+        files = yield ("download", res.output or {}, ctx.output_dir, progress)
+    except DownloadError as exc:
+        ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
+        exc.request_id = request_id
+        exc.message = f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches it again"
+        exc.args = (exc.message,)
+        raise
+    infos = []
+    for f in files:
+        ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
+        infos.append(
+            FileInfo(path=str(Path(f.path).resolve()), url=f.url, size=f.size, sha256=f.sha256,
+                     width=f.width, height=f.height, duration_s=f.duration_s)
+        )
+    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
+    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
+    return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost, files=infos)
+
+
+# -- drivers ---------------------------------------------------------------------------------
+
+
+def _do_sync(op: Op, client: Any) -> Any:
+    kind = op[0]
+    if kind == "submit":
+        return client.submit(op[1], op[2])
+    if kind == "status":
+        return client.status(op[1])
+    if kind == "result":
+        return client.result(op[1])
+    if kind == "cancel":
+        return client.cancel(op[1])
+    if kind == "sleep":
+        time.sleep(op[1])
+        return None
+    if kind == "download":
+        from .downloads import download_outputs
+
+        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+    raise AssertionError(kind)
+
+
+async def _do_async(op: Op, client: Any) -> Any:
+    kind = op[0]
+    if kind == "submit":
+        return await client.submit(op[1], op[2])
+    if kind == "status":
+        return await client.status(op[1])
+    if kind == "result":
+        return await client.result(op[1])
+    if kind == "cancel":
+        return await client.cancel(op[1])
+    if kind == "sleep":
+        await asyncio.sleep(op[1])
+        return None
+    if kind == "download":
+        from .downloads import adownload_outputs
+
+        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+    raise AssertionError(kind)
+
+
+def _drive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            op = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            value = _do_sync(op, client)
+        except (Exception, KeyboardInterrupt) as exc:
+            error = exc
+
+
+async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            op = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            value = await _do_async(op, client)
+        except (Exception, asyncio.CancelledError) as exc:
+            error = exc
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
+    return request if isinstance(request, Plan) else make_plan(request)
+
+
+def _live_schema_problems(schema: dict[str, Any], payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """Check a payload against the live JSON schema's properties (types, enums, ranges)."""
+    input_schema = schema.get("input_schema") or {}
+    props: dict[str, Any] = input_schema.get("properties") or {}
+    if not props:
+        return []
+    out = []
+    for name in input_schema.get("required") or []:
+        if name not in payload:
+            out.append((name, "is required by the live schema"))
+    for name, value in payload.items():
+        spec = props.get(name)
+        if spec is None:
+            out.append((name, "is not in the live schema"))
+            continue
+        enum = spec.get("enum")
+        if enum is not None and value not in enum:
+            out.append((name, f"must be one of {', '.join(map(str, enum))}"))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo, hi = spec.get("minimum"), spec.get("maximum")
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                out.append((name, f"must be between {lo} and {hi}"))
+    return out
+
+
+def _refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
+    for seg in plan.segments:
+        problems = _live_schema_problems(schema, seg.payload)
+        if problems:
+            field_name, msg = problems[0]
+            raise InputError(
+                f"{field_name}: {msg} ({plan.endpoint}); nothing was sent", code="schema_mismatch", field=field_name
+            )
+
+
+def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> None:
+    if exc.exit_code == 77:
+        raise exc
+    on_event({"event": "schema_unavailable", "endpoint": plan.endpoint, "message": exc.message})
+
+
+def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
+    """Validate against the live schema when reachable (cached a day); refuse before paying."""
+    from .schema_cache import cached_schema
+
+    try:
+        schema = cached_schema(client.base_url, plan.endpoint, client.model_schema)
+    except Kling3Error as exc:
+        _schema_unavailable(exc, plan, on_event)
+        return
+    _refuse_schema_mismatch(schema, plan)
+
+
+def _summarise(plan: Plan, calls: list[CallResult]) -> RunResult:
+    ids = [c.request_id for c in calls if c.request_id]
+    statuses = {c.status for c in calls}
+    status = statuses.pop() if len(statuses) == 1 else "partial"
+    return RunResult(
+        request_id=ids[0] if ids else None,
+        request_ids=ids,
+        endpoint=plan.endpoint,
+        tier=plan.tier,
+        mode=plan.mode,
+        status=status,
+        files=[f.path for c in calls for f in c.files],
+        cost_usd=plan.cost_usd,
+        warnings=plan.warnings,
+        calls=calls,
+    )
+
+
+def _ctx(journal: Journal | None, on_event: EventSink | None, poll_interval: float, timeout: float | None,
+         output_dir: Path | str | None, wait: bool, download: bool = True) -> _Ctx:
+    return _Ctx(
+        journal=journal or Journal(),
+        on_event=on_event or (lambda _e: None),
+        poll_interval=max(0.01, poll_interval),
+        timeout=timeout,
+        output_dir=Path(output_dir or Path.cwd()).resolve(),
+        wait=wait,
+        download=download,
+    )
+
+
+def run(
+    request: Plan | VideoRequest | dict[str, Any] | str,
+    *,
+    output_dir: Path | str | None = None,
+    wait: bool = True,
+    poll_interval: float = 2.0,
+    timeout: float | None = 1800.0,
+    on_event: EventSink | None = None,
+    client: Any = None,
+    journal: Journal | None = None,
+    check_live_schema: bool = True,
+) -> RunResult:
+    """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
+    from .runcomfy import RunComfyClient
+
+    plan = _plan_of(request)
+    ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
+    own = client is None
+    cl = client or RunComfyClient()
+    try:
+        if check_live_schema:
+            _check_live_schema(cl, plan, ctx.on_event)
+        calls = [_drive(_call_flow(ctx, plan, seg, None), cl) for seg in plan.segments]
+    finally:
+        if own:
+            cl.close()
+    return _summarise(plan, calls)
+
+
+async def arun(
+    request: Plan | VideoRequest | dict[str, Any] | str,
+    *,
+    output_dir: Path | str | None = None,
+    wait: bool = True,
+    poll_interval: float = 2.0,
+    timeout: float | None = 1800.0,
+    on_event: EventSink | None = None,
+    client: Any = None,
+    journal: Journal | None = None,
+    check_live_schema: bool = True,
+) -> RunResult:
+    """The async twin of :func:`run`: same flow, same journal, same results."""
+    from .runcomfy import AsyncRunComfyClient
+
+    plan = _plan_of(request)
+    ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
+    own = client is None
+    cl = client or AsyncRunComfyClient()
+    try:
+        if check_live_schema:
+            await _acheck_live_schema(cl, plan, ctx.on_event)
+        calls = [await _adrive(_call_flow(ctx, plan, seg, None), cl) for seg in plan.segments]
+    finally:
+        if own:
+            await cl.aclose()
+    return _summarise(plan, calls)
+
+
+async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
+    from .schema_cache import acached_schema
+
+    try:
+        schema = await acached_schema(client.base_url, plan.endpoint, client.model_schema)
+    except Kling3Error as exc:
+        _schema_unavailable(exc, plan, on_event)
+        return
+    _refuse_schema_mismatch(schema, plan)
+
+
+def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
+    job = journal.get(ref)
+    if job is not None and job.request_id:
+        return job.request_id, job
+    if job is not None:
+        raise InputError(
+            f"job {ref} has no request_id (state {job.state}): it was never confirmed by the API",
+            code="no_request_id", field="request_id",
+        )
+    return ref, None
+
+
+def status(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+    """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
+    from .runcomfy import RunComfyClient
+
+    jr = journal or Journal()
+    request_id, job = _request_id(jr, ref)
+    own = client is None
+    cl = client or RunComfyClient()
+    try:
+        st = cl.status(request_id)
+    finally:
+        if own:
+            cl.close()
+    if job is not None and st.status in _JOURNAL_STATES and job.state not in ("downloaded",):
+        jr.update_state(request_id, st.status, {"status": st.raw})
+    return {"request_id": request_id, "status": st.status, "queue_position": st.queue_position,
+            "journal": job.to_dict() if job else None}
+
+
+def fetch(
+    ref: str,
+    *,
+    output_dir: Path | str | None = None,
+    wait: bool = False,
+    poll_interval: float = 2.0,
+    timeout: float | None = 1800.0,
+    on_event: EventSink | None = None,
+    client: Any = None,
+    journal: Journal | None = None,
+) -> CallResult:
+    """Fetch (and optionally wait for) a job's result by request_id and download its files."""
+    from .runcomfy import RunComfyClient
+
+    jr = journal or Journal()
+    request_id, job = _request_id(jr, ref)
+    out_dir = output_dir or (job.output_dir if job and job.output_dir else None)
+    ctx = _ctx(jr, on_event, poll_interval, timeout, out_dir, True)
+    ctx.track = job is not None
+    own = client is None
+    cl = client or RunComfyClient()
+    key = job.job_key if job else request_id
+    cost = job.cost_usd if job else 0.0
+    try:
+        flow = _wait_flow(ctx, key, request_id, 1, cost) if wait else _finish_flow(ctx, key, request_id, 1, cost)
+        return _drive(flow, cl)  # type: ignore[no-any-return]
+    finally:
+        if own:
+            cl.close()
+
+
+def cancel(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+    """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
+    from .runcomfy import RunComfyClient
+
+    jr = journal or Journal()
+    request_id, job = _request_id(jr, ref)
+    own = client is None
+    cl = client or RunComfyClient()
+    try:
+        out = cl.cancel(request_id)
+    finally:
+        if own:
+            cl.close()
+    if job is not None:
+        jr.update_state(request_id, "cancelled" if out.outcome == "cancelled" else job.state, {"cancel": out.raw})
+    return {"request_id": request_id, "outcome": out.outcome, "status": out.status}
+
+
+def resume(
+    ref: str | None = None,
+    *,
+    output_dir: Path | str | None = None,
+    poll_interval: float = 2.0,
+    timeout: float | None = 1800.0,
+    on_event: EventSink | None = None,
+    client: Any = None,
+    journal: Journal | None = None,
+) -> list[dict[str, Any]]:
+    """Re-poll and download unfinished jobs (one, or all). Never resubmits anything."""
+    from .runcomfy import RunComfyClient
+
+    jr = journal or Journal()
+    if ref is not None:
+        _, job = _request_id(jr, ref)
+        if job is None:
+            raise InputError(f"no job {ref!r} in the journal", code="unknown_job", field="request_id")
+        targets = [job]
+    else:
+        targets = jr.unfinished()
+    own = client is None
+    cl = client or RunComfyClient()
+    outcomes: list[dict[str, Any]] = []
+    try:
+        for job in targets:
+            assert job is not None and job.request_id is not None
+            ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
+            try:
+                res: CallResult = _drive(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl)
+                outcomes.append({"request_id": job.request_id, "status": res.status, "files": [f.path for f in res.files]})
+            except Interrupted:
+                raise
+            except Kling3Error as exc:
+                outcomes.append({"request_id": job.request_id, "status": "error", "error": exc.to_dict()})
+    finally:
+        if own:
+            cl.close()
+    return outcomes
+
+
+def jobs(limit: int = 50, *, journal: Journal | None = None) -> list[dict[str, Any]]:
+    """Recent jobs from the local journal, newest first, with their files."""
+    jr = journal or Journal()
+    out = []
+    for job in jr.list(limit=limit):
+        d = job.to_dict()
+        d["files"] = [f.path for f in jr.files(job)]
+        out.append(d)
+    return out
+
+
+def estimate_check(plan: Plan) -> None:
+    """Refuse a plan that would pass today's cap, before anything is sent."""
+    cap = settings.daily_cap_usd()
+    if cap is not None:
+        Journal().check_daily_cap(plan.cost_usd, cap)
