@@ -463,6 +463,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tools(args: argparse.Namespace) -> int:
+    from .tools import cli_tools
+
+    sys.stdout.write(cli_tools(args.format) + "\n")
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcp_server import serve
+
+    serve(http=args.http, host=args.host, port=args.port, poll_interval=args.poll_interval, output_dir=args.output_dir)
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 Handler = Callable[[argparse.Namespace], int]
@@ -593,6 +607,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default=None, help="where the MP4 goes (default ./kling3-demo)")
     _add_json(p)
     p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser(
+        "tools",
+        help="print the function-calling tool schemas (OpenAI or Anthropic format)",
+        description="Print the six tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
+        "examples:\n  kling3 tools --format openai > tools.json\n  kling3 tools --format anthropic",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--format", choices=["openai", "anthropic"], default="openai")
+    _add_json(p)
+    p.set_defaults(handler=cmd_tools)
+
+    p = sub.add_parser(
+        "mcp",
+        help="serve the tools over MCP (stdio, or streamable HTTP on 127.0.0.1)",
+        description="Serve kling_plan_video, kling_generate_video, kling_video_status, kling_fetch_video, "
+        "kling_cancel_video and kling_list_jobs over MCP. Needs the [mcp] extra.\n\n"
+        "examples:\n  kling3 mcp                 # stdio, for Claude Desktop and other hosts\n"
+        "  kling3 mcp --http --port 8765",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--poll-interval", type=float, default=2.0, metavar="S")
+    p.add_argument("--output-dir", default=None, help="where generated videos go")
+    _add_json(p)
+    p.set_defaults(handler=cmd_mcp)
 
     return parser
 

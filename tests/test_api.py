@@ -1,0 +1,92 @@
+"""The public Python API: `skill.__all__` is exactly what the package exports, and it works."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import skill
+from skill.emulator import Emulator
+from skill.runcomfy import AsyncRunComfyClient, RunComfyClient
+
+
+def test_all_matches_what_the_package_exports() -> None:
+    exported = set(skill.__all__)
+    assert len(exported) == len(skill.__all__), "duplicates in __all__"
+    for name in skill.__all__:
+        assert getattr(skill, name) is not None, name
+        ns: dict[str, Any] = {}
+        exec(f"from skill import {name}", ns)  # the spelling users write
+    assert set(dir(skill)) >= exported
+    with pytest.raises(AttributeError):
+        _ = skill.not_a_real_name
+    # Nothing public is missing: the API module's own surface and every Kling3Error subclass.
+    api = importlib.import_module("skill.api")
+    assert set(api.__all__) <= exported
+    errors = importlib.import_module("skill.errors")
+    assert set(errors.__all__) <= exported
+    for name in ("VideoRequest", "Shot", "Plan", "RunResult", "CallResult"):
+        assert name in exported
+    # Every exported class comes from a real module of the package.
+    for name in exported - {"__version__"}:
+        obj = getattr(skill, name)
+        assert inspect.getmodule(obj).__name__.startswith("skill."), name  # type: ignore[union-attr]
+
+
+def test_every_submodule_imports() -> None:
+    names = [m.name for m in pkgutil.iter_modules(skill.__path__, "skill.")]
+    for name in names:
+        if name == "skill.mcp_server":
+            pytest.importorskip("mcp")
+        importlib.import_module(name)
+
+
+def test_plan_is_free_and_offline() -> None:
+    p = skill.plan("a quick vertical draft of a barista pulling espresso, with cafe sound")
+    assert isinstance(p, skill.Plan)
+    assert (p.endpoint, p.cost_usd) == ("kling/kling-3.0/standard/text-to-video", 0.63)
+    assert skill.plan({"text": "a fox", "tier": "pro", "duration": 8}).cost_usd == pytest.approx(0.896)
+    assert skill.plan("a fox", tier="4k").tier == "4k"
+    assert skill.plan(skill.VideoRequest(text="a fox", aspect_ratio="1:1")).params.aspect_ratio == "1:1"
+    with pytest.raises(skill.InputError) as info:
+        skill.plan("animate this photo")
+    assert info.value.code == "missing_image" and info.value.exit_code == 65
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KLING3_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RUNCOMFY_CONFIG_DIR", str(tmp_path / "rc"))
+    monkeypatch.delenv("KLING3_DAILY_CAP_USD", raising=False)
+    return tmp_path
+
+
+def test_run_and_arun_give_the_same_structure(emulator: Emulator, home: Path) -> None:
+    with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+        sync = skill.run("a fox in snow", output_dir=home / "s", poll_interval=0.02, client=client)
+
+    async def go() -> Any:
+        async with AsyncRunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+            return await skill.arun("a fox in snow", output_dir=home / "a", poll_interval=0.02, client=client)
+
+    asynced = asyncio.run(go())
+    assert isinstance(sync, skill.RunResult) and isinstance(asynced, skill.RunResult)
+    s, a = sync.to_json_dict(), asynced.to_json_dict()
+    assert s.keys() == a.keys()
+    assert s["status"] == a["status"] == "completed"
+    assert (s["endpoint"], s["cost_usd"]) == (a["endpoint"], a["cost_usd"])
+    assert [c.keys() for c in s["calls"]] == [c.keys() for c in a["calls"]]
+    assert len(s["files"]) == len(a["files"]) == 1
+    # The rest of the API follows the job by its request_id.
+    with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+        assert skill.status(sync.request_id, client=client)["status"] == "completed"  # type: ignore[arg-type]
+        again = skill.result(sync.request_id, output_dir=home / "again", client=client)  # type: ignore[arg-type]
+    assert isinstance(again, skill.CallResult) and again.files
+    assert {j["request_id"] for j in skill.jobs()} == {sync.request_id, asynced.request_id}
+    assert skill.resume() == []
