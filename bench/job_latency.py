@@ -22,12 +22,16 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=0.5)
     args = ap.parse_args()
     n = args.seconds
-    with tempfile.TemporaryDirectory() as d, Emulator(EmulatorConfig(queue_seconds=n / 3, run_seconds=2 * n / 3)) as emu:
-        with RunComfyClient(base_url=emu.base_url, token=emu.token) as client, Journal(Path(d) / "j.sqlite3") as jr:
-            t0 = time.perf_counter()
-            res = run("a dog on a beach", output_dir=d, poll_interval=args.poll, client=client, journal=jr,
-                      check_live_schema=False)
-            elapsed = time.perf_counter() - t0
+    with (
+        tempfile.TemporaryDirectory() as d,
+        Emulator(EmulatorConfig(queue_seconds=n / 3, run_seconds=2 * n / 3)) as emu,
+        RunComfyClient(base_url=emu.base_url, token=emu.token) as client,
+        Journal(Path(d) / "j.sqlite3") as jr,
+    ):
+        t0 = time.perf_counter()
+        res = run("a dog on a beach", output_dir=d, poll_interval=args.poll, client=client, journal=jr,
+                  check_live_schema=False)
+        elapsed = time.perf_counter() - t0
     budget = n + args.poll + 0.5
     print(f"job of {n:g} s (poll {args.poll:g} s): finished in {elapsed:.2f} s incl. download "
           f"({res.status}); target <= {budget:.2f} s -> {'ok' if elapsed <= budget else 'MISSED'}")

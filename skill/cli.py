@@ -265,6 +265,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.text and not args.shot:
         raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
+    if args.variants and args.variants > 1:
+        return _run_variants(args)
     plan = make_plan(_request_from_args(args), rules_path=args.rules)
     if args.json:
         _emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
@@ -292,6 +294,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         for f in result.files:
             sys.stdout.write(f + "\n")
     return 0
+
+
+def _run_variants(args: argparse.Namespace) -> int:
+    """K variants of one request, each planned and shown, then run as one batch."""
+    from .batch import make_variants
+    from .planning import make_plan
+
+    variants = make_variants(_request_from_args(args), args.variants)
+    plans = [make_plan(v, rules_path=args.rules) for v in variants]
+    for i, (v, p) in enumerate(zip(variants, plans, strict=True), 1):
+        line = {"event": "variant", "index": i, "cfg_scale": v.get("cfg_scale"), "endpoint": p.endpoint, "cost_usd": p.cost_usd}
+        if args.json:
+            _emit_json(line, sys.stderr)
+        else:
+            _say(f"variant {i}: cfg_scale {v.get('cfg_scale')}  {p.endpoint}  ${p.cost_usd:g}")
+    total = round(sum(p.cost_usd for p in plans), 4)
+    if not args.json:
+        _say(f"{len(plans)} variants, ${total:g} in all")
+    probe = plans[0].model_copy(update={"cost_usd": total})
+    _confirm_if_needed(probe, args.yes)
+    args.concurrency = min(len(variants), 4)
+    return _run_batch_and_report(variants, args, one_document=True)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -477,6 +501,50 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, *, one_document: bool) -> int:
+    import asyncio
+
+    from .batch import BatchReport, run_batch
+
+    collected: dict[int, Any] = {}
+
+    def on_item(item: Any) -> None:
+        collected[item.index] = item
+        if not args.json and item.status not in ("queued", "running"):
+            _say(f"[{item.index}] {item.status}" + (f"  {item.files[0]}" if getattr(item, "files", None) else ""))
+
+    try:
+        report = asyncio.run(
+            run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
+                      max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
+                      on_item=on_item)
+        )
+    except KeyboardInterrupt:
+        partial = BatchReport.from_items(sorted(collected.values(), key=lambda i: i.index))
+        _print_report(partial, args, one_document=one_document)
+        _say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
+        return 130
+    _print_report(report, args, one_document=one_document)
+    return 0 if report.ok else 1
+
+
+def _print_report(report: Any, args: argparse.Namespace, *, one_document: bool) -> None:
+    if not args.json:
+        sys.stdout.write(report.table() + "\n")
+    elif one_document:
+        _emit_json(report.model_dump(mode="json"))
+    else:
+        text = report.to_json_lines()
+        if text:
+            sys.stdout.write(text + "\n")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import read_jsonl
+
+    return _run_batch_and_report(read_jsonl(args.file), args, one_document=False)
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 Handler = Callable[[argparse.Namespace], int]
@@ -537,8 +605,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_flags(p)
     p.add_argument("--no-wait", action="store_true", help="submit and return the request_id without waiting")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or calls over $2")
+    p.add_argument("--variants", type=int, default=None, metavar="K",
+                   help="make K variants (cfg_scale spread 0.3-0.8, stated in the plan); K x the cost")
     _add_json(p)
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser(
+        "batch",
+        help="run many requests (JSON lines) with bounded concurrency and one budget check",
+        description=(
+            "Run every request of FILE (one JSON object per line, the same fields as `plan`). All are "
+            "planned and priced first; the whole batch is checked against --max-cost-usd and the "
+            "daily cap before anything is sent. Each job is journaled and resumable.\n\n"
+            "examples:\n  kling3 batch ads.jsonl --concurrency 8 --output-dir ./ads --json\n"
+            "  kling3 batch ads.jsonl --max-cost-usd 20"
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", help="JSON lines file, or - for stdin")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight at once (default 4)")
+    p.add_argument("--max-cost-usd", type=float, default=None, metavar="X", help="refuse the batch if it would cost more")
+    _add_wait_flags(p)
+    _add_json(p)
+    p.set_defaults(handler=cmd_batch)
 
     p = sub.add_parser("status", help="live status of a job (request_id or a unique prefix)", epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

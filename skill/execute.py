@@ -84,7 +84,12 @@ class CallResult(BaseModel):
 
 
 class RunResult(BaseModel):
-    """What ``kling3 run --json`` prints: ids, status, absolute file paths, cost, warnings."""
+    """What ``kling3 run --json`` prints: ids, status, absolute file paths, cost, warnings.
+
+    ``files`` holds the deliverable: the stitched/cropped video when the plan needed several
+    calls or a non-native ratio, else the downloaded file(s). ``segment_files`` keeps every call's
+    own download.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -95,6 +100,8 @@ class RunResult(BaseModel):
     mode: str
     status: str
     files: list[str]
+    segment_files: list[str] = Field(default_factory=list)
+    video: dict[str, Any] | None = None
     cost_usd: float
     warnings: list[str]
     calls: list[CallResult]
@@ -148,6 +155,9 @@ def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Gen
         raise
     except Kling3Error as exc:
         ctx.journal.update_state(job.job_key, "failed", {"error": exc.to_dict(), "sent": False})
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        ctx.journal.mark_unconfirmed(job.job_key, {"error": "interrupted during the submit: it may have reached the API"})
         raise
     ctx.journal.set_request_id(job.job_key, sub.request_id)
     _emit(ctx, "submitted", request_id=sub.request_id, segment=seg.index)
@@ -398,10 +408,14 @@ def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
     _refuse_schema_mismatch(schema, plan)
 
 
-def _summarise(plan: Plan, calls: list[CallResult]) -> RunResult:
+def _summarise(plan: Plan, calls: list[CallResult], ctx: _Ctx, finish_video: bool) -> RunResult:
     ids = [c.request_id for c in calls if c.request_id]
     statuses = {c.status for c in calls}
     status = statuses.pop() if len(statuses) == 1 else "partial"
+    segment_files = [f.path for c in calls for f in c.files]
+    files, video, warnings = segment_files, None, list(plan.warnings)
+    if finish_video and status == "completed":
+        files, video, warnings = _finish_video(plan, segment_files, ctx, warnings)
     return RunResult(
         request_id=ids[0] if ids else None,
         request_ids=ids,
@@ -409,11 +423,37 @@ def _summarise(plan: Plan, calls: list[CallResult]) -> RunResult:
         tier=plan.tier,
         mode=plan.mode,
         status=status,
-        files=[f.path for c in calls for f in c.files],
+        files=files,
+        segment_files=segment_files,
+        video=video,
         cost_usd=plan.cost_usd,
-        warnings=plan.warnings,
+        warnings=warnings,
         calls=calls,
     )
+
+
+def _finish_video(
+    plan: Plan, segment_files: list[str], ctx: _Ctx, warnings: list[str]
+) -> tuple[list[str], dict[str, Any] | None, list[str]]:
+    """Stitch the calls of a long plan and crop a non-native ratio; on failure keep the segments."""
+    from .video import finish, needs_finishing
+
+    if not segment_files or not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
+        return segment_files, None, warnings
+    name = f"kling3-{(plan.endpoint.rsplit('/', 2)[-2])}-{len(plan.segments)}x-{plan.params.duration}s"
+    _emit(ctx, "finishing", segments=len(segment_files), aspect_ratio=plan.params.aspect_ratio)
+    try:
+        done = finish(
+            [Path(p) for p in segment_files], asked_ratio=plan.params.aspect_ratio,
+            expected_duration=float(plan.params.duration), out_dir=ctx.output_dir, name=name,
+        )
+    except Kling3Error as exc:
+        warnings = [*warnings, f"{exc.code}: {exc.message}; the segments are kept as separate files"]
+        _emit(ctx, "finish_failed", code=exc.code, message=exc.message)
+        return segment_files, None, warnings
+    info = done.to_json_dict()
+    _emit(ctx, "finished", path=str(done.path))
+    return [str(Path(done.path).resolve())], info, warnings
 
 
 def _ctx(journal: Journal | None, on_event: EventSink | None, poll_interval: float, timeout: float | None,
@@ -440,6 +480,8 @@ def run(
     client: Any = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
+    batch_id: str | None = None,
+    finish_video: bool = True,
 ) -> RunResult:
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
     from .runcomfy import RunComfyClient
@@ -451,11 +493,11 @@ def run(
     try:
         if check_live_schema:
             _check_live_schema(cl, plan, ctx.on_event)
-        calls = [_drive(_call_flow(ctx, plan, seg, None), cl) for seg in plan.segments]
+        calls = [_drive(_call_flow(ctx, plan, seg, batch_id), cl) for seg in plan.segments]
     finally:
         if own:
             cl.close()
-    return _summarise(plan, calls)
+    return _summarise(plan, calls, ctx, finish_video and wait)
 
 
 async def arun(
@@ -469,6 +511,8 @@ async def arun(
     client: Any = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
+    batch_id: str | None = None,
+    finish_video: bool = True,
 ) -> RunResult:
     """The async twin of :func:`run`: same flow, same journal, same results."""
     from .runcomfy import AsyncRunComfyClient
@@ -480,11 +524,11 @@ async def arun(
     try:
         if check_live_schema:
             await _acheck_live_schema(cl, plan, ctx.on_event)
-        calls = [await _adrive(_call_flow(ctx, plan, seg, None), cl) for seg in plan.segments]
+        calls = [await _adrive(_call_flow(ctx, plan, seg, batch_id), cl) for seg in plan.segments]
     finally:
         if own:
             await cl.aclose()
-    return _summarise(plan, calls)
+    return _summarise(plan, calls, ctx, finish_video and wait)
 
 
 async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:

@@ -214,6 +214,12 @@ def _money(x: float) -> str:
     return f"{x:.2f}" if round(x, 2) == round(x, 4) else f"{x:.4f}".rstrip("0")
 
 
+def _video_tools() -> bool:
+    from .video import video_tools_available
+
+    return video_tools_available()
+
+
 def _fields(req: VideoRequest) -> dict[str, Any]:
     return {k: v for k, v in req.model_dump(exclude={"text", "shots"}).items() if v is not None}
 
@@ -262,6 +268,10 @@ def make_plan(
             warnings.append(WarningItem(code="tail_on_last_segment", message=fill_message(messages["tail_on_last_segment"])))
     if ep.tier != "4k":
         warnings = [w for w in warnings if w.code != "4k_cost"]
+    if (len(segments) > 1 or render != asked) and not _video_tools():
+        from .video import VIDEO_TOOLS_MISSING
+
+        warnings.append(WarningItem(code="video_tools_missing", message=VIDEO_TOOLS_MISSING))
 
     params = Params(
         duration=int(slots["duration"]),

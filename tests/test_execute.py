@@ -91,7 +91,7 @@ def test_async_twin_behaves_the_same(emulator: Emulator, home: Path, tmp_path: P
     ares = asyncio.run(go())
     with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
         sres = run(TEXT, output_dir=tmp_path / "s", poll_interval=0.02, client=client)
-    strip = {"request_id", "request_ids", "files", "calls"}
+    strip = {"request_id", "request_ids", "files", "segment_files", "calls"}
     assert {k: v for k, v in ares.to_json_dict().items() if k not in strip} == {
         k: v for k, v in sres.to_json_dict().items() if k not in strip
     }

@@ -1,0 +1,662 @@
+"""Many requests at once: plan all, check the whole budget once, run with bounded concurrency.
+
+:func:`run_batch` is what ``kling3 batch FILE.jsonl`` runs:
+
+1. Every request is planned first (:func:`skill.planning.make_plan`). A refusal becomes an item
+   with status ``refused`` and its error; it costs nothing and does not stop the batch.
+2. The sum of the plannable items' costs is checked against ``max_cost_usd`` and against the
+   daily cap (``KLING3_DAILY_CAP_USD`` minus what the journal says was spent today) *before the
+   first submit*. Over either: :class:`InputError` (``over_budget`` / ``daily_cap_exceeded``,
+   field ``max_cost_usd``), nothing sent. The live model schema is then checked once per
+   endpoint; an item that does not match it is ``refused`` (also before any submit).
+3. Plans run through :func:`skill.execute.arun` under an ``asyncio.Semaphore(concurrency)`` with
+   ONE shared :class:`AsyncRunComfyClient` (one connection pool) and one journal, so every call is
+   journaled before it is sent. One failing item does not stop the others.
+4. Cancellation (Ctrl-C, task cancel) stops the batch: items not started yet are never sent
+   (``not_started``); running items get the flow's usual treatment (a queued job is cancelled
+   at the API; a job already running is left running, in the journal, for
+   ``kling3 resume --all``) and are reported ``interrupted``. Every item is delivered to
+   ``on_item`` before the ``CancelledError`` propagates, so a caller can still print a report
+   (:meth:`BatchReport.from_items`).
+
+Item statuses:
+
+===============  ===========================================================================
+``completed``    every call done and downloaded (``video``: the stitched/cropped file, if any)
+``failed``       the API refused the submit (4xx) or the job ended failed / cancelled
+``timeout``      still running after ``timeout`` s; ``kling3 resume`` fetches it later
+``refused``      refused before anything was sent (planning, live schema, daily cap); free
+``error``        anything else: network, unconfirmed submit, download, internal error
+``interrupted``  the batch was stopped while this item ran (``error.running`` lists the jobs
+                 left running at the API for ``kling3 resume --all``)
+``not_started``  the batch was stopped before this item was sent; free
+===============  ===========================================================================
+
+An item's ``cost_usd`` is estimated the way the journal counts spend: every call the API
+accepted (or may have accepted), cancelled and failed jobs included.
+
+While running, ``on_item`` also sees ``queued`` (planned, waiting for a slot) and ``running``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from . import settings
+from .errors import (
+    ApiClientError,
+    InputError,
+    JobFailed,
+    Kling3Error,
+    SubmitUnconfirmed,
+    WaitTimeout,
+)
+from .execute import Event, arun
+from .journal import Journal
+from .planning import Plan, make_plan
+
+if TYPE_CHECKING:
+    from .runcomfy import AsyncRunComfyClient
+
+__all__ = [
+    "FINAL_STATUSES",
+    "MAX_CONCURRENCY",
+    "MAX_VARIANTS",
+    "VARIANT_CFG_RANGE",
+    "BatchItem",
+    "BatchReport",
+    "make_variants",
+    "read_jsonl",
+    "run_batch",
+]
+
+MAX_CONCURRENCY = 32
+MAX_VARIANTS = 10
+VARIANT_CFG_RANGE = (0.3, 0.8)
+FINAL_STATUSES: tuple[str, ...] = (
+    "completed", "failed", "timeout", "refused", "error", "interrupted", "not_started",
+)  # fmt: skip
+
+
+def _usd(x: float) -> str:
+    return f"${x:.2f}" if round(x, 2) == round(x, 4) else f"${x:.4f}".rstrip("0")
+
+
+class BatchItem(BaseModel):
+    """One request of a batch and what became of it. ``index`` is 1-based, in input order."""
+
+    index: int
+    status: str = "queued"
+    label: str = ""
+    endpoint: str | None = None
+    tier: str | None = None
+    duration: int | None = None
+    aspect_ratio: str | None = None
+    calls: int = 0
+    planned_cost_usd: float = 0.0
+    cost_usd: float = 0.0
+    """Estimated spend: the cost of every call the API accepted (or may have accepted)."""
+    request_ids: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    video: str | None = None
+    """The finished (stitched and/or cropped) video, when the plan needed one and it worked."""
+    output_dir: str | None = None
+    error: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class BatchReport(BaseModel):
+    """The outcome of a batch: items in input order, costs and counts by status."""
+
+    batch_id: str
+    items: list[BatchItem]
+    planned_cost_usd: float
+    total_cost_usd: float
+    counts: dict[str, int]
+    elapsed_s: float = 0.0
+
+    @classmethod
+    def from_items(
+        cls, items: list[BatchItem], *, batch_id: str = "", elapsed_s: float = 0.0
+    ) -> BatchReport:
+        ordered = sorted(items, key=lambda i: i.index)
+        counts: dict[str, int] = {}
+        for item in ordered:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        return cls(
+            batch_id=batch_id,
+            items=ordered,
+            planned_cost_usd=round(sum(i.planned_cost_usd for i in ordered), 4),
+            total_cost_usd=round(sum(i.cost_usd for i in ordered), 4),
+            counts=counts,
+            elapsed_s=round(elapsed_s, 2),
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every item completed."""
+        return all(i.status == "completed" for i in self.items)
+
+    def to_json_lines(self) -> str:
+        """One compact JSON object per item, in input order, joined by newlines (no trailing one)."""
+        return "\n".join(
+            json.dumps(i.to_json_dict(), ensure_ascii=False, separators=(",", ":"))
+            for i in self.items
+        )
+
+    def table(self) -> str:
+        """A plain-text summary for a terminal."""
+        rows = [("#", "status", "cost", "tier", "ratio", "secs", "result")]
+        for i in self.items:
+            if i.error is not None:
+                result = f"{i.error.get('code')}: {i.error.get('message', '')}"
+            else:
+                result = i.video or ", ".join(i.files) or ", ".join(i.request_ids)
+            if len(result) > 100:
+                result = result[:97] + "..."
+            rows.append((
+                str(i.index), i.status, _usd(i.cost_usd),
+                i.tier or "-", i.aspect_ratio or "-", str(i.duration or "-"), result,
+            ))  # fmt: skip
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
+            for r in rows
+        ]
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
+        lines.append(
+            f"{len(self.items)} item(s): {counts}; spent ~{_usd(self.total_cost_usd)} "
+            f"of {_usd(self.planned_cost_usd)} planned"
+            + (f", in {self.elapsed_s:g} s" if self.elapsed_s else "")
+        )
+        if any(i.status == "timeout" or (i.error or {}).get("running") for i in self.items):
+            lines.append("unfinished jobs keep running: `kling3 resume --all` fetches them")
+        return "\n".join(lines)
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+def read_jsonl(path_or_dash: str | Path) -> list[dict[str, Any]]:
+    """Requests from a JSON Lines file (``-`` for stdin): one object per line.
+
+    Blank lines are skipped; a line that is a JSON string is taken as ``{"text": ...}``. A bad
+    line raises :class:`InputError` (code ``bad_jsonl``) naming the file and line number.
+    """
+    name = str(path_or_dash)
+    if name == "-":
+        text = sys.stdin.read()
+        name = "<stdin>"
+    else:
+        try:
+            text = Path(path_or_dash).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise InputError(f"no such file: {name}", code="file_not_found", field="file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"cannot read {name}: {exc}", code="unreadable_file", field="file"
+            ) from None
+    out: list[dict[str, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise InputError(
+                f"{name}:{lineno}: not valid JSON ({exc.args[0] if exc.args else exc})",
+                code="bad_jsonl",
+                field="file",
+                details={"line": lineno},
+            ) from None
+        if isinstance(value, str):
+            value = {"text": value}
+        if not isinstance(value, dict):
+            raise InputError(
+                f"{name}:{lineno}: each line must be a JSON object (a request), not {type(value).__name__}",
+                code="bad_jsonl",
+                field="file",
+                details={"line": lineno},
+            )
+        out.append(value)
+    if not out:
+        raise InputError(f"{name}: no requests in the file", code="empty_batch", field="file")
+    return out
+
+
+def make_variants(request: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    """``k`` variants of one request that differ only in ``cfg_scale``, stated in each dict.
+
+    The values are evenly spaced over 0.3..0.8 (rounded to 2 decimals): for k=3, 0.3, 0.55,
+    0.8. ``k=1`` returns the request unchanged. Kling 3.0 takes no seed, so ``cfg_scale`` is
+    the only knob to spread; when the request already fixes ``cfg_scale`` there is nothing to
+    vary and :class:`InputError` (code ``variants_conflict``, field ``variants``) says so
+    rather than silently running k identical, separately paid copies.
+    """
+    if not isinstance(request, dict):
+        raise InputError("a request must be a JSON object", field="variants")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_VARIANTS:
+        raise InputError(
+            f"variants must be a whole number from 1 to {MAX_VARIANTS}, not {k!r}",
+            code="invalid_input",
+            field="variants",
+        )
+    if k == 1:
+        return [dict(request)]
+    if request.get("cfg_scale") is not None:
+        raise InputError(
+            f"variants spread cfg_scale over {VARIANT_CFG_RANGE[0]}-{VARIANT_CFG_RANGE[1]}, but the "
+            f"request fixes cfg_scale={request['cfg_scale']}; drop cfg_scale or drop --variants",
+            code="variants_conflict",
+            field="variants",
+        )
+    lo, hi = VARIANT_CFG_RANGE
+    return [{**request, "cfg_scale": round(lo + (hi - lo) * n / (k - 1), 2)} for n in range(k)]
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def _label(request: Any) -> str:
+    text = ""
+    if isinstance(request, dict):
+        text = str(request.get("text") or request.get("prompt") or "")
+        if not text and isinstance(request.get("shots"), list) and request["shots"]:
+            text = (
+                str(request["shots"][0].get("prompt", ""))
+                if isinstance(request["shots"][0], dict)
+                else ""
+            )
+    elif isinstance(request, str):
+        text = request
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Plan | None]]:
+    items: list[BatchItem] = []
+    plans: list[Plan | None] = []
+    for n, request in enumerate(requests, 1):
+        item = BatchItem(index=n, label=_label(request))
+        try:
+            plan = make_plan(request)
+        except InputError as exc:
+            item.status, item.error = "refused", exc.to_dict()
+            plans.append(None)
+        else:
+            item.endpoint, item.tier = plan.endpoint, plan.tier
+            item.duration, item.aspect_ratio = plan.params.duration, plan.params.aspect_ratio
+            item.calls, item.planned_cost_usd = len(plan.segments), plan.cost_usd
+            item.warnings = list(plan.warnings)
+            plans.append(plan)
+        items.append(item)
+    return items, plans
+
+
+def _check_budget(total: float, count: int, max_cost_usd: float | None, journal: Journal) -> None:
+    if max_cost_usd is not None:
+        if not math.isfinite(max_cost_usd) or max_cost_usd <= 0:
+            raise InputError(
+                f"max_cost_usd must be a positive amount, not {max_cost_usd!r}",
+                code="invalid_input",
+                field="max_cost_usd",
+            )
+        if total > max_cost_usd + 1e-9:
+            raise InputError(
+                f"the batch would cost {_usd(total)} for {count} video(s), over the cap of "
+                f"{_usd(max_cost_usd)}; nothing was sent. Raise --max-cost-usd, drop requests, "
+                "or make them cheaper (`kling3 plan` shows each one's price)",
+                code="over_budget",
+                field="max_cost_usd",
+                details={"cost_usd": total, "cap_usd": max_cost_usd, "items": count},
+            )
+    cap = settings.daily_cap_usd()
+    if cap is not None:
+        spent = journal.spent_today()
+        if spent + total > cap + 1e-9:
+            raise InputError(
+                f"daily spending cap: {_usd(spent)} already spent today (UTC) plus {_usd(total)} for "
+                f"this batch of {count} video(s) makes {_usd(spent + total)}, over the cap of "
+                f"{_usd(cap)} (KLING3_DAILY_CAP_USD); nothing was sent",
+                code="daily_cap_exceeded",
+                field="max_cost_usd",
+                details={
+                    "spent_today_usd": spent,
+                    "extra_usd": total,
+                    "cap_usd": cap,
+                    "items": count,
+                },
+            )
+
+
+async def _check_schemas(
+    client: Any,
+    plans: list[Plan | None],
+    items: list[BatchItem],
+    emit: Callable[[int, Event], None],
+) -> None:
+    """Fetch each endpoint's live schema once (cached a day); refuse items that do not match."""
+    from .execute import _refuse_schema_mismatch
+    from .schema_cache import acached_schema
+
+    schemas: dict[str, dict[str, Any] | None] = {}
+    for plan, item in zip(plans, items, strict=True):
+        if plan is None:
+            continue
+        if plan.endpoint not in schemas:
+            try:
+                schemas[plan.endpoint] = await acached_schema(
+                    client.base_url, plan.endpoint, client.model_schema
+                )
+            except Kling3Error as exc:
+                if exc.exit_code == 77:  # no token or a rejected one: nothing would work
+                    raise
+                schemas[plan.endpoint] = None
+                emit(
+                    item.index,
+                    {
+                        "event": "schema_unavailable",
+                        "endpoint": plan.endpoint,
+                        "message": exc.message,
+                    },
+                )
+        schema = schemas[plan.endpoint]
+        if schema is None:
+            continue
+        try:
+            _refuse_schema_mismatch(schema, plan)
+        except InputError as exc:
+            item.status, item.error = "refused", exc.to_dict()
+
+
+def _classify(exc: Kling3Error, sent: bool) -> str:
+    if isinstance(exc, WaitTimeout):
+        return "timeout"
+    if isinstance(exc, (JobFailed, ApiClientError)):
+        return "failed"
+    if isinstance(exc, InputError) and not sent:
+        return "refused"
+    return "error"
+
+
+async def run_batch(
+    requests: list[dict[str, Any]],
+    *,
+    concurrency: int = 4,
+    output_dir: Path | str,
+    max_cost_usd: float | None = None,
+    poll_interval: float = 2.0,
+    timeout: float | None = 1800,
+    on_item: Callable[[BatchItem], None] | None = None,
+    on_event: Callable[[int, Event], None] | None = None,
+    client: AsyncRunComfyClient | None = None,
+    journal: Journal | None = None,
+    check_live_schema: bool = True,
+    finish_videos: bool = True,
+) -> BatchReport:
+    """Plan, budget-check and run ``requests``; see the module docstring for the rules.
+
+    ``output_dir/<index>`` (zero-padded to the batch size, e.g. ``03``) receives each item's
+    files. ``on_item`` gets a copy of an item at each change (queued → running → final);
+    ``on_event`` gets ``(index, event)`` for every event of :func:`skill.execute.arun`.
+    ``finish_videos`` stitches a multi-call item and crops a non-native ratio with
+    :func:`skill.video.finish` (``item.video``); without ffmpeg the segments are kept and a
+    warning says so. Raises :class:`InputError` before anything is sent for an empty batch, a
+    bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap.
+    """
+    started = time.monotonic()
+    if not requests:
+        raise InputError("the batch has no requests", code="empty_batch", field="requests")
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        raise InputError(
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
+            code="invalid_input",
+            field="concurrency",
+        )
+    batch_id = uuid.uuid4().hex
+    items, plans = _plan_all(requests)
+    runnable = [p for p in plans if p is not None]
+    own_journal = journal is None
+    jr = journal if journal is not None else Journal()
+    own_client = client is None
+    cl: Any = client
+    try:
+        _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr)
+
+        def notify(item: BatchItem) -> None:
+            if on_item is not None:
+                on_item(item.model_copy(deep=True))
+
+        def emit(index: int, event: Event) -> None:
+            if on_event is not None:
+                on_event(index, event)
+
+        if cl is None and runnable:
+            from .runcomfy import AsyncRunComfyClient
+
+            cl = AsyncRunComfyClient()
+        if check_live_schema and runnable:
+            await _check_schemas(cl, plans, items, emit)
+        for item in items:
+            notify(item)
+
+        width = len(str(len(items)))
+        root = Path(output_dir)
+        sem = asyncio.Semaphore(concurrency)
+        tasks = [
+            asyncio.ensure_future(
+                _run_item(
+                    item,
+                    plan,
+                    sem,
+                    cl,
+                    jr,
+                    root / f"{item.index:0{width}d}",
+                    batch_id,
+                    poll_interval,
+                    timeout,
+                    finish_videos,
+                    notify,
+                    emit,
+                )
+            )
+            for item, plan in zip(items, plans, strict=True)
+            if plan is not None and item.status == "queued"
+        ]
+        if tasks:
+            await _wait_all(tasks)
+    finally:
+        if own_client and cl is not None:
+            await cl.aclose()
+        if own_journal:
+            jr.close()
+    return BatchReport.from_items(items, batch_id=batch_id, elapsed_s=time.monotonic() - started)
+
+
+async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
+    """Wait for every item; when cancelled, cancel each item ONCE and let it clean up.
+
+    Not ``gather``: a gather resumes its caller as soon as the first child is cancelled, and a
+    second ``cancel()`` would interrupt a running item in the middle of its own clean-up (the
+    API cancel of a queued job, the journal update).
+    """
+    try:
+        await asyncio.wait(tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if not task.done() and (cancelling is None or cancelling() == 0):
+                task.cancel()
+        await asyncio.wait(tasks)
+        raise
+    for task in tasks:
+        task.result()  # items catch their own errors; anything else is a bug worth raising
+
+
+async def _run_item(
+    item: BatchItem,
+    plan: Plan,
+    sem: asyncio.Semaphore,
+    client: Any,
+    journal: Journal,
+    out: Path,
+    batch_id: str,
+    poll_interval: float,
+    timeout: float | None,
+    finish_videos: bool,
+    notify: Callable[[BatchItem], None],
+    emit: Callable[[int, Event], None],
+) -> None:
+    seg_cost = {s.index: s.cost_usd for s in plan.segments}
+    submitted: dict[int, str] = {}
+    submitting: list[int] = []
+    files: list[str] = []
+    cancelled: set[str] = set()
+
+    def hook(event: Event) -> None:
+        kind = event.get("event")
+        if kind == "submitting":
+            submitting.append(int(event.get("segment", 0)))
+        elif kind == "submitted" and event.get("request_id"):
+            submitted[int(event.get("segment", 0))] = str(event["request_id"])
+        elif kind == "done":
+            files.extend(str(f) for f in event.get("files") or [])
+        elif kind == "cancelled" and event.get("request_id"):
+            cancelled.add(str(event["request_id"]))
+        emit(item.index, event)
+
+    def settle(
+        status: str, error: dict[str, Any] | None = None, *, unconfirmed: bool = False
+    ) -> None:
+        item.status, item.error = status, error
+        item.request_ids = [submitted[k] for k in sorted(submitted)]
+        item.files = list(files)
+        paid = set(submitted) | ({submitting[-1]} if unconfirmed and submitting else set())
+        item.cost_usd = round(sum(seg_cost.get(k, 0.0) for k in paid), 4)
+
+    try:
+        async with sem:
+            item.status, item.output_dir = "running", str(out.resolve())
+            notify(item)
+            try:
+                result = await arun(
+                    plan,
+                    output_dir=out,
+                    poll_interval=poll_interval,
+                    timeout=timeout,
+                    on_event=hook,
+                    client=client,
+                    journal=journal,
+                    check_live_schema=False,
+                    batch_id=batch_id,
+                    finish_video=False,
+                )
+            except Kling3Error as exc:
+                settle(
+                    _classify(exc, bool(submitted)),
+                    exc.to_dict(),
+                    unconfirmed=isinstance(exc, SubmitUnconfirmed),
+                )
+            except Exception as exc:  # a bug must not take the other items down
+                settle(
+                    "error",
+                    {
+                        "code": "internal_error",
+                        "field": None,
+                        "message": f"{type(exc).__name__}: {exc}",
+                    },
+                )
+            else:
+                files[:] = list(result.files)
+                settle(
+                    "completed" if result.status == "completed" else "error",
+                    None
+                    if result.status == "completed"
+                    else {
+                        "code": "unexpected_status",
+                        "field": None,
+                        "message": f"run ended {result.status}",
+                    },
+                )
+                if item.status == "completed" and finish_videos:
+                    await _finish(item, plan, out)
+    except asyncio.CancelledError:
+        if item.status in ("queued", "running"):
+            if submitted or submitting:
+                left = [r for r in submitted.values() if r not in cancelled]
+                if left:
+                    message = (
+                        f"the batch was stopped; job(s) {', '.join(left)} keep running at the "
+                        "API: `kling3 resume --all` fetches them"
+                    )
+                elif len(submitting) > len(submitted):
+                    message = (
+                        "the batch was stopped during a submit, which may or may not have reached "
+                        "the API: check `kling3 jobs` before running this request again"
+                    )
+                else:
+                    message = "the batch was stopped; its queued job(s) were cancelled at the API"
+                settle(
+                    "interrupted",
+                    {
+                        "code": "interrupted",
+                        "field": None,
+                        "message": message,
+                        "running": left,
+                        "cancelled": sorted(cancelled),
+                    },
+                    unconfirmed=True,
+                )
+            else:
+                settle(
+                    "not_started",
+                    {
+                        "code": "not_started",
+                        "field": None,
+                        "message": "the batch was stopped before this item was sent",
+                    },
+                )
+        notify(item)
+        raise
+    notify(item)
+
+
+async def _finish(item: BatchItem, plan: Plan, out: Path) -> None:
+    """Stitch/crop a completed item when its plan needs it; a failure is a warning, not a loss."""
+    from .video import VIDEO_TOOLS_MISSING, finish, needs_finishing, video_tools_available
+
+    if not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
+        return
+    if not video_tools_available():
+        item.warnings.append(VIDEO_TOOLS_MISSING)
+        return
+    try:
+        done = await asyncio.to_thread(
+            finish,
+            item.files,
+            asked_ratio=plan.params.aspect_ratio,
+            expected_duration=plan.params.duration,
+            out_dir=out,
+            name="video",
+        )
+    except Kling3Error as exc:
+        item.warnings.append(f"{exc.code}: {exc.message}")
+    else:
+        item.video = str(done.path)

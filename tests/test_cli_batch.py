@@ -1,0 +1,80 @@
+"""Long films, crops, batches and variants through the CLI, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from clihelp import run_cli
+
+from skill.emulator import Emulator
+from skill.mp4 import probe_mp4
+from skill.video import find_ffmpeg, probe_video
+
+needs_ffmpeg = pytest.mark.skipif(find_ffmpeg() is None, reason="no ffmpeg (install kling3-skill[video])")
+
+
+def env_for(emu: Emulator, tmp_path: Path) -> dict[str, str]:
+    return {"RUNCOMFY_MODEL_API_BASE": emu.base_url, "RUNCOMFY_TOKEN": emu.token,
+            "KLING3_HOME": str(tmp_path / "home"), "RUNCOMFY_CONFIG_DIR": str(tmp_path / "rc")}
+
+
+@needs_ffmpeg
+def test_40_second_film_is_three_calls_stitched_into_one_verified_mp4(emulator: Emulator, tmp_path: Path) -> None:
+    r = run_cli("run", "a 40-second film of a lighthouse at dusk, slow push-in", "--poll-interval", "0.05",
+                "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert emulator.counts["submit"] == 3 and len(doc["request_ids"]) == 3 and len(doc["segment_files"]) == 3
+    (final,) = doc["files"]
+    info = probe_video(final)
+    assert abs(info.duration_s - 40) <= 0.5 and (info.width, info.height) == (128, 72)
+    assert doc["video"]["stitched"] is True
+
+
+@needs_ffmpeg
+def test_21_9_request_is_rendered_16_9_and_cropped(emulator: Emulator, tmp_path: Path) -> None:
+    r = run_cli("run", "a car on a desert road, cinemascope, 5 seconds", "--poll-interval", "0.05",
+                "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert emulator.jobs()[0]["body"]["aspect_ratio"] == "16:9"
+    info = probe_video(doc["files"][0])
+    assert abs(info.width / info.height - 21 / 9) < 21 / 9 * 0.02
+    assert doc["video"]["cropped"] is True
+
+
+def test_batch_jsonl_reports_each_item_in_order(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    emu = make_emulator()
+    f = tmp_path / "b.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in [
+        {"text": "a red kite over a beach"}, {"text": "animate this photo"}, {"text": "a blue kite", "duration": 3},
+    ]) + "\n")
+    r = run_cli("batch", str(f), "--concurrency", "2", "--poll-interval", "0.05", "--output-dir", str(tmp_path / "o"),
+                "--json", env=env_for(emu, tmp_path))
+    items = [json.loads(line) for line in r.out.splitlines()]
+    assert [i["status"] for i in items] == ["completed", "refused", "completed"]
+    assert r.code == 1  # not every item completed
+    assert emu.counts["submit"] == 2
+    assert all(Path(p).exists() for i in items for p in i.get("files", []))
+
+
+def test_batch_over_budget_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    f = tmp_path / "b.jsonl"
+    f.write_text("\n".join(json.dumps({"text": f"kite {i}", "duration": 10}) for i in range(5)) + "\n")
+    r = run_cli("batch", str(f), "--max-cost-usd", "2", "--json", env=env_for(emulator, tmp_path))
+    assert r.code == 65 and r.json()["error"]["code"] == "over_budget"
+    assert emulator.counts["submit"] == 0
+
+
+def test_variants_make_k_jobs_with_the_stated_spread(emulator: Emulator, tmp_path: Path) -> None:
+    r = run_cli("run", "a paper boat in rain", "--variants", "3", "--poll-interval", "0.05",
+                "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert len(doc["items"]) == 3 and all(i["status"] == "completed" for i in doc["items"])
+    sent = sorted(j["body"]["cfg_scale"] for j in emulator.jobs())
+    assert sent == [0.3, 0.55, 0.8]
+    assert all(probe_mp4(p).duration_s > 4 for i in doc["items"] for p in i["files"])
