@@ -63,6 +63,7 @@ def _add_request_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="accepted but not sent: Kling 3.0 takes no seed")
     g.add_argument("--shot", action="append", metavar="TEXT[@SECONDS]", help="add a shot (repeatable), e.g. --shot 'wide cafe@3'")
     g.add_argument("--rules", metavar="FILE", default=os.environ.get("KLING3_RULES"), help="use another routing_rules.yaml (env KLING3_RULES)")
+    g.add_argument("--templates", metavar="DIR", default=None, help="use your own prompt templates (env KLING3_TEMPLATES)")
 
 
 _FIELD_FLAGS = (
@@ -155,11 +156,33 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return _plan_batch(args)
     if not args.text and not args.shot:
         raise UsageError("kling3 plan: give TEXT (what the video shows), --shot, or --batch FILE")
-    plan = make_plan(_request_from_args(args), rules_path=args.rules)
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
     if args.json:
         _emit_json(plan.to_json_dict())
     else:
         _print_plan(plan)
+    return 0
+
+
+def cmd_prompt(args: argparse.Namespace) -> int:
+    from .planning import make_plan
+
+    if not args.text and not args.shot:
+        raise UsageError("kling3 prompt: give TEXT (what the video shows) or --shot")
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    if args.json:
+        _emit_json({
+            "prompt": plan.prompt,
+            "negative_prompt": plan.negative_prompt,
+            "prompt_parts": plan.prompt_parts,
+            "segments": [{"index": s.index, "duration": s.duration, "prompt": s.prompt} for s in plan.segments],
+            "warnings": plan.warnings,
+        })
+    else:
+        for seg in plan.segments:
+            sys.stdout.write(seg.prompt + "\n")
+        for w in plan.warnings:
+            _say(f"warning: {w}")
     return 0
 
 
@@ -187,7 +210,7 @@ def _plan_batch(args: argparse.Namespace) -> int:
             try:
                 if not isinstance(obj, dict):
                     raise UsageError("a request line must be a JSON object")
-                doc = make_plan(obj, rules_path=args.rules).to_json_dict()
+                doc = make_plan(obj, rules_path=args.rules, template_dir=args.templates).to_json_dict()
             except Kling3Error as exc:
                 err = exc.to_dict()
                 err["line"] = lineno
@@ -267,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
     if args.variants and args.variants > 1:
         return _run_variants(args)
-    plan = make_plan(_request_from_args(args), rules_path=args.rules)
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
     if args.json:
         _emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
     else:
@@ -302,7 +325,7 @@ def _run_variants(args: argparse.Namespace) -> int:
     from .planning import make_plan
 
     variants = make_variants(_request_from_args(args), args.variants)
-    plans = [make_plan(v, rules_path=args.rules) for v in variants]
+    plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates) for v in variants]
     for i, (v, p) in enumerate(zip(variants, plans, strict=True), 1):
         line = {"event": "variant", "index": i, "cfg_scale": v.get("cfg_scale"), "endpoint": p.endpoint, "cost_usd": p.cost_usd}
         if args.json:
@@ -584,6 +607,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_request_flags(p)
     _add_json(p)
     p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser(
+        "prompt",
+        help="free: print only the prompt that would be sent (one line per call)",
+        description=(
+            "Print the prompt an expert would write from the request: camera and framing first, "
+            "numbered shots, identity anchors for image-to-video, the audio described, exclusions "
+            "moved to the negative prompt. Lint warnings go to stderr.\n\n"
+            "examples:\n"
+            "  kling3 prompt \"she walks to the window, slow push-in, golden hour, no text overlays\"\n"
+            "  kling3 prompt \"Shot 1: wide cafe. Shot 2: close-up on the cup\" --json"
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("text", nargs="?", help="what the video shows, in plain words")
+    _add_request_flags(p)
+    _add_json(p)
+    p.set_defaults(handler=cmd_prompt)
 
     p = sub.add_parser(
         "run",

@@ -7,16 +7,21 @@ exactly what would be paid for.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import Catalog, Endpoint, load_catalog
 from .errors import ConfigError, InputError
 from .intent import Intent, extract
-from .request import VideoRequest, parse_request
+from .request import Shot, VideoRequest, parse_request
 from .rules import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
+
+if TYPE_CHECKING:
+    from .prompts import BuiltPrompt
 
 __all__ = ["Decision", "Params", "Plan", "Segment", "make_plan", "plan_many"]
 
@@ -88,14 +93,6 @@ def _split_seconds(total: int, max_call: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(calls)]
 
 
-def _compose_prompt(req: VideoRequest) -> str:
-    """The caller's text; a shots list is numbered after it."""
-    parts = [req.text.strip()] if req.text.strip() else []
-    for i, shot in enumerate(req.shots or [], 1):
-        parts.append(f"Shot {i}: {shot.prompt}")
-    return " ".join(parts)
-
-
 def _wire_field_to_friendly(catalog: Catalog, ep: Endpoint, wire: str) -> str:
     for friendly, w in catalog.field_maps[ep.mode].items():
         if w == wire:
@@ -117,51 +114,176 @@ def _payload(catalog: Catalog, ep: Endpoint, friendly: dict[str, Any]) -> dict[s
     return body
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One planned call before pricing: its seconds and, for multi-shot films, its shots."""
+
+    seconds: int
+    shots: tuple[Shot, ...] | None
+    carry: str = ""
+
+
+def _pack_shots(durations: list[int], limits: Any) -> list[tuple[int, int]]:
+    """Split consecutive shots into calls: fewest calls, then the most even lengths.
+
+    Each call lasts min..max seconds and holds at most max_shots shots; a shot is never split.
+    """
+    n = len(durations)
+    best: list[tuple[int, int, int] | None] = [None] * (n + 1)
+    best[0] = (0, 0, -1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - limits.max_shots), i):
+            prev = best[j]
+            secs = sum(durations[j:i])
+            if prev is None or not limits.min_duration <= secs <= limits.max_duration:
+                continue
+            cand = (prev[0] + 1, prev[1] + secs * secs, j)
+            cur = best[i]
+            if cur is None or cand[:2] < cur[:2]:
+                best[i] = cand
+    if best[n] is None:
+        raise InputError(
+            f"the shots ({'+'.join(map(str, durations))} s) cannot be grouped into calls of "
+            f"{limits.min_duration}-{limits.max_duration} s with at most {limits.max_shots} shots each "
+            "without splitting a shot: shorten the long shots or merge the short ones",
+            code="invalid_input", field="shots",
+        )
+    spans = []
+    i = n
+    while i > 0:
+        entry = best[i]
+        assert entry is not None
+        spans.append((entry[2], i))
+        i = entry[2]
+    return spans[::-1]
+
+
+def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
+    """Seconds (and shots) of each call. Long multi-shot films are cut between shots."""
+    limits = catalog.limits
+    if total <= limits.max_duration:
+        return [_Call(total, None)]
+    from .prompts import parse_description
+
+    drafts = parse_description(req.text, req.shots).shots
+    if len(drafts) < 2:
+        return [_Call(secs, None) for secs in _split_seconds(total, limits.max_duration)]
+    given = [d.duration for d in drafts]
+    known = sum(d for d in given if d is not None)
+    missing = [k for k, d in enumerate(given) if d is None]
+    if not missing and known != total:
+        raise InputError(
+            f"the shot durations add up to {known} s but the video is {total} s long",
+            code="invalid_input", field="shots", details={"shots_total": known, "duration": total},
+        )
+    if missing:
+        rest = total - known
+        if rest < len(missing):
+            raise InputError(
+                f"{len(missing)} shots without a duration get {rest} s in all: at least 1 s each",
+                code="invalid_input", field="shots",
+            )
+        base, extra = divmod(rest, len(missing))
+        for n, k in enumerate(missing):
+            given[k] = base + (1 if n < extra else 0)
+    durations = [int(d or 0) for d in given]
+    # Calls share no context: what the first shot establishes is restated at the head of the others.
+    first = drafts[0].parts
+    carry = ". ".join(x for x in [first.subject, first.scene, *first.lighting, *first.atmosphere] if x)
+    return [
+        _Call(
+            sum(durations[a:b]),
+            tuple(Shot(prompt=d.text, duration=durations[k]) for k, d in enumerate(drafts[a:b], a)),
+            carry if a > 0 else "",
+        )
+        for a, b in _pack_shots(durations, limits)
+    ]
+
+
+def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> BuiltPrompt:
+    """Build the expert prompt; when the text is only routing words, send it as written and say so."""
+    from .prompts import BuiltPrompt, LintWarning, PromptParts
+
+    try:
+        return build(inp, template_dir=template_dir)  # type: ignore[no-any-return]
+    except InputError as err:
+        if err.code != "nothing_to_show":
+            raise
+        exc = err
+    return BuiltPrompt(
+        prompt=inp.text.strip(),
+        negative_prompt=inp.negative_prompt,
+        parts=PromptParts(),
+        shots=[],
+        anchor=None,
+        warnings=[LintWarning(code="thin_prompt", message=f"{exc.message}: the text is sent as written")],
+    )
+
+
 def _segments(
-    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: dict[str, Any], prompt: str
-) -> list[Segment]:
-    total = int(slots["duration"])
-    durations = _split_seconds(total, catalog.limits.max_duration)
+    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: dict[str, Any], template_dir: Path | None
+) -> tuple[list[Segment], list[BuiltPrompt]]:
+    from .prompts import PromptInput, build_prompt
+
     audio = bool(slots["generate_audio"])
     render = catalog.render_ratio(slots["aspect_ratio"])
-    out = []
-    for i, secs in enumerate(durations):
-        last = i == len(durations) - 1
+    calls = _calls(catalog, req, int(slots["duration"]))
+    out, built_all = [], []
+    for i, call in enumerate(calls):
+        last = i == len(calls) - 1
+        tail = slots.get("tail_image_url") if last else None
+        built = _build_or_fallback(
+            build_prompt,
+            PromptInput(
+                text=f"{call.carry}. {req.text}" if call.carry else req.text,
+                shots=list(call.shots) if call.shots is not None else req.shots,
+                mode=ep.mode,
+                tier=ep.tier,
+                duration=call.seconds,
+                generate_audio=audio,
+                negative_prompt=req.negative_prompt,
+                has_tail_image=tail is not None,
+                cfg_scale=req.cfg_scale,
+            ),
+            template_dir=template_dir,
+        )
         friendly = {
-            "prompt": prompt,
-            "negative_prompt": req.negative_prompt,
-            "duration": secs,
+            "prompt": built.prompt,
+            "negative_prompt": built.negative_prompt,
+            "duration": call.seconds,
             "aspect_ratio": render,
             "cfg_scale": req.cfg_scale,
             "generate_audio": audio,
             "image_url": slots.get("image_url"),
-            "tail_image_url": slots.get("tail_image_url") if last else None,
+            "tail_image_url": tail,
         }
         out.append(
             Segment(
                 index=i + 1,
-                duration=secs,
-                prompt=prompt,
+                duration=call.seconds,
+                prompt=built.prompt,
                 payload=_payload(catalog, ep, friendly),
-                cost_usd=catalog.cost(ep, secs, audio),
+                cost_usd=catalog.cost(ep, call.seconds, audio),
+                shots=[s.model_dump() for s in built.shots],
             )
         )
-    return out
+        built_all.append(built)
+    return out, built_all
 
 
 def _apply_budget(
-    catalog: Catalog, rules: CompiledRules, outcome: Outcome, req: VideoRequest, prompt: str
-) -> tuple[Endpoint, list[Segment]]:
+    catalog: Catalog, rules: CompiledRules, outcome: Outcome, req: VideoRequest, template_dir: Path | None
+) -> tuple[Endpoint, list[Segment], list[BuiltPrompt]]:
     slots = outcome.slots
     mode = slots["mode"]
     ep = catalog.endpoint(slots["tier"], mode)
-    segments = _segments(catalog, ep, req, slots, prompt)
+    segments, built = _segments(catalog, ep, req, slots, template_dir)
     cap = slots.get("max_cost_usd")
     if cap is None:
-        return ep, segments
+        return ep, segments, built
     cost = round(sum(s.cost_usd for s in segments), 4)
     if cost <= cap + 1e-9:
-        return ep, segments
+        return ep, segments, built
     budget = rules.data.budget
     order = budget.step_down
     start = order.index(slots["tier"]) if slots["tier"] in order else len(order)
@@ -172,7 +294,7 @@ def _apply_budget(
         cand = catalog.endpoint(tier, mode)
         if tier in ruled_out or not all(catalog.supports(cand, f) for f in needs):
             continue
-        cand_segments = _segments(catalog, cand, req, slots, prompt)
+        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir)
         cand_cost = round(sum(s.cost_usd for s in cand_segments), 4)
         cheapest = (cand, cand_cost)
         if cand_cost <= cap + 1e-9:
@@ -190,7 +312,7 @@ def _apply_budget(
             )
             slots["tier"] = tier
             outcome.decided_by["tier"] = outcome.decided_by.get("tier", "") + "+budget.step_down"
-            return cand, cand_segments
+            return cand, cand_segments, cand_built
     best_ep, best_cost = cheapest if cheapest else (ep, cost)
     raise InputError(
         fill_message(
@@ -214,6 +336,11 @@ def _money(x: float) -> str:
     return f"{x:.2f}" if round(x, 2) == round(x, 4) else f"{x:.4f}".rstrip("0")
 
 
+def _templates_from_env() -> Path | None:
+    value = os.environ.get("KLING3_TEMPLATES", "").strip()
+    return Path(value) if value else None
+
+
 def _video_tools() -> bool:
     from .video import video_tools_available
 
@@ -228,6 +355,7 @@ def make_plan(
     request: VideoRequest | dict[str, Any] | str,
     *,
     rules_path: Path | str | None = None,
+    template_dir: Path | str | None = None,
 ) -> Plan:
     """Route, price and write the calls for one request. Raises :class:`InputError` on refusal."""
     if isinstance(request, str):
@@ -246,9 +374,17 @@ def make_plan(
         slots.pop("image_url", None)
         slots.pop("tail_image_url", None)
 
-    prompt = _compose_prompt(req)
-    ep, segments = _apply_budget(catalog, rules, outcome, req, prompt)
+    tdir = Path(template_dir) if template_dir else _templates_from_env()
+    ep, segments, built = _apply_budget(catalog, rules, outcome, req, tdir)
     warnings = list(outcome.warnings)
+    seen = {w.code for w in warnings}
+    for b in built:
+        for lw in b.warnings:
+            if lw.code == "shots_field_overrides_text" and len(segments) > 1 and not req.shots:
+                continue
+            if lw.code not in seen:
+                seen.add(lw.code)
+                warnings.append(WarningItem(code=lw.code, message=lw.message, rule="prompt"))
     messages = rules.data.messages
     asked = slots["aspect_ratio"]
     render = catalog.render_ratio(asked)
@@ -299,7 +435,8 @@ def make_plan(
         params=params,
         payload=segments[0].payload,
         prompt=segments[0].prompt,
-        negative_prompt=req.negative_prompt,
+        negative_prompt=built[0].negative_prompt,
+        prompt_parts=built[0].parts.model_dump(),
         cost_usd=round(sum(s.cost_usd for s in segments), 4),
         segments=segments,
         decision=decision,
