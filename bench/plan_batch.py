@@ -19,13 +19,17 @@ CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "routing.
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=10_000)
+    ap.add_argument("--unique", action="store_true", help="make every line distinct (defeats the prompt memo)")
     args = ap.parse_args()
     requests = [json.loads(line)["request"] for line in CORPUS.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batch.jsonl"
         with path.open("w") as fh:
             for i in range(args.lines):
-                fh.write(json.dumps(requests[i % len(requests)]) + "\n")
+                req = dict(requests[i % len(requests)])
+                if args.unique and req.get("text"):
+                    req["text"] = f"{req['text']} (take {i})"
+                fh.write(json.dumps(req) + "\n")
         script = Path(sys.executable).parent / "kling3"
         kling = [str(script)] if script.exists() else [sys.executable, "-m", "skill.cli"]
         t0 = time.perf_counter()
@@ -34,7 +38,8 @@ def main() -> None:
     out = proc.stdout.splitlines()
     errors = sum(1 for line in out if line.startswith('{"error"'))
     assert len(out) == args.lines, (len(out), args.lines)
-    print(f"{args.lines} lines in {elapsed:.2f} s (process start included): {args.lines / elapsed:,.0f} plans/s "
+    kind = "distinct" if args.unique else f"cycling {len(requests)} corpus"
+    print(f"{args.lines} {kind} lines in {elapsed:.2f} s (process start included): {args.lines / elapsed:,.0f} plans/s "
           f"({errors} refusals among them); target >= 2,000 plans/s")
 
 

@@ -106,3 +106,21 @@ def test_help_teaches_exit_codes_and_examples() -> None:
     r = run_cli("plan", "--help")
     assert r.code == 0
     assert "examples:" in r.out and "65" in r.out and "--max-cost-usd" in r.out
+
+
+def test_large_batch_uses_workers_and_keeps_order_and_content(tmp_path: Path) -> None:
+    from skill.cli import PARALLEL_BATCH_LINES
+
+    reqs = [{"text": f"a red kite number {i} over a beach", "duration": 3 + i % 13} for i in range(PARALLEL_BATCH_LINES + 50)]
+    reqs[7] = {"text": "animate this photo"}
+    f = tmp_path / "big.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in reqs) + "\n")
+    big = run_cli("plan", "--batch", str(f), "--json", timeout=300)
+    assert big.code == 0, big.err
+    out = [json.loads(x) for x in big.out.splitlines()]
+    assert len(out) == len(reqs)
+    assert out[7]["error"]["code"] == "missing_image" and out[7]["error"]["line"] == 8
+    assert [o["params"]["duration"] for i, o in enumerate(out) if i != 7] == [r["duration"] for i, r in enumerate(reqs) if i != 7]
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(json.dumps(r) for r in reqs[:20]) + "\n")
+    assert run_cli("plan", "--batch", str(small), "--json").out.splitlines() == big.out.splitlines()[:20]
