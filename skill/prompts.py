@@ -26,7 +26,9 @@ Warning codes (``BuiltPrompt.warnings``): ``hype_words``, ``style_conflict``, ``
 durations that do not add up, nothing left to show). Template trouble: :class:`ConfigError`
 ``bad_template``; a broken vocabulary file: ``bad_data_file``.
 
-Speed: the vocabulary is compiled once per file and the templates once per folder. Patterns run
+Speed: the vocabulary is compiled once per file and the templates once per folder; what compiling
+the vocabulary derives (parsed vocabulary, compiled pattern code, pre-check sets) is also kept on
+disk under ``KLING3_HOME/cache``, so a new process skips the parsing (see ``_LexCache``). Patterns run
 case-sensitively on lowercased text (CPython's alternations are several times faster that way),
 and one scan per text decides which patterns can match at all, so most passes are skipped.
 Whole builds are memoised, since they are pure.
@@ -34,10 +36,17 @@ Whole builds are memoised, since they are pure.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import hashlib
 import importlib
 import itertools
+import marshal
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,17 +415,37 @@ def _w(p: str) -> str:
     return rf"(?<![\w'])(?:{p})(?![\w])"
 
 
+def _re_internals() -> tuple[Any, Any, Any, Any] | None:
+    """``(parser, compiler, constants, _sre)`` of this Python's ``re``, or None when they look unfamiliar."""
+    parser: Any = getattr(re, "_parser", None)
+    compiler: Any = getattr(re, "_compiler", None)
+    consts: Any = getattr(re, "_constants", None)
+    try:
+        if parser is None or compiler is None or consts is None:  # Python 3.10
+            parser = importlib.import_module("sre_parse")
+            compiler = importlib.import_module("sre_compile")
+            consts = importlib.import_module("sre_constants")
+        sre = importlib.import_module("_sre")
+    except ImportError:  # pragma: no cover - another implementation
+        return None
+    if not all(callable(getattr(m, n, None)) for m, n in ((parser, "parse"), (compiler, "_code"), (sre, "compile"))):
+        return None  # pragma: no cover
+    return parser, compiler, consts, sre
+
+
 def _needs(pattern: str, flags: int) -> frozenset[str] | None:
     """Substrings one of which every match must contain (lowercase), or None when unknown.
 
     Read from the pattern's parse tree, so no keyword list has to be kept in step with the
     vocabulary: a pass whose needed substrings are all absent from the text is skipped.
     """
-    parser: Any = getattr(re, "_parser", None)
-    consts: Any = getattr(re, "_constants", None)
-    if parser is None or consts is None:  # Python 3.10
-        parser = importlib.import_module("sre_parse")
-        consts = importlib.import_module("sre_constants")
+    cache = _BUILD_CACHE.get()
+    if cache is not None:
+        return cache.needs(pattern, flags)
+    internals = _re_internals()
+    if internals is None:  # pragma: no cover
+        return None
+    parser, _compiler, consts, _sre = internals
     try:
         tree = parser.parse(pattern, flags)
     except Exception:  # pragma: no cover - the pattern compiled already
@@ -582,6 +611,156 @@ class _Hit:
         return self.m.lastgroup
 
 
+# -- the on-disk cache of the compiled vocabulary -------------------------------------------------
+#
+# Compiling the vocabulary parses ~190 large patterns twice (once by ``re``, once for ``_needs``),
+# which costs far more than the rest of a plan. Everything derived from it depends only on the
+# pattern strings, so one build keeps, per (pattern, flags), the needs set and the compiled form
+# that ``re`` hands to ``_sre.compile``, plus the parsed vocabulary; the next process rebuilds the
+# same pattern objects in C without parsing anything. The file is keyed by the vocabulary bytes,
+# this module's source, the package version and the Python build; any problem reading or writing
+# it (missing, corrupt, stale, read-only home) means a normal build, never an error.
+
+_CACHE_FORMAT = 1
+_BUILD_CACHE: contextvars.ContextVar[_LexCache | None] = contextvars.ContextVar("_BUILD_CACHE", default=None)
+
+
+class _LexCache:
+    """The ingredients of one vocabulary build, reused when ``key`` matches what was stored."""
+
+    def __init__(self, key: str, stored: object = None) -> None:
+        self.key = key
+        old: dict[str, Any] = {}
+        if isinstance(stored, dict) and stored.get("key") == key and stored.get("format") == _CACHE_FORMAT:
+            old = stored
+        self.raw: Any = old.get("raw")
+        self.old_codes: dict[Any, Any] = old.get("codes") if isinstance(old.get("codes"), dict) else {}  # type: ignore[assignment]
+        self.old_needs: dict[Any, Any] = old.get("needs") if isinstance(old.get("needs"), dict) else {}  # type: ignore[assignment]
+        self.old_memo: dict[Any, Any] = old.get("memo") if isinstance(old.get("memo"), dict) else {}  # type: ignore[assignment]
+        self.memo: dict[Any, Any] = {}
+        self.codes: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self.needs_of: dict[tuple[str, int], frozenset[str] | None] = {}
+        self.dirty = not old
+        self.internals = _re_internals()
+        self._trees: dict[tuple[str, int], Any] = {}
+
+    def needs(self, pattern: str, flags: int) -> frozenset[str] | None:
+        flags = int(flags)
+        k = (pattern, flags)
+        if k in self.needs_of:
+            return self.needs_of[k]
+        got = self.old_needs.get(k, False)
+        if got is None or (isinstance(got, frozenset) and all(isinstance(x, str) for x in got)):
+            self.needs_of[k] = got
+            return got
+        self.dirty = True
+        if self.internals is None:  # pragma: no cover
+            return None
+        parser, _compiler, consts, _sre = self.internals
+        try:
+            tree = parser.parse(pattern, flags)
+        except Exception:  # the compile that follows reports it
+            return None
+        self._trees[k] = tree
+        needs = _seq_needs(list(tree), consts)
+        self.needs_of[k] = needs
+        return needs
+
+    def compile(self, pattern: str, flags: int) -> re.Pattern[str]:
+        flags = int(flags)
+        k = (pattern, flags)
+        if self.internals is None:  # pragma: no cover
+            return re.compile(pattern, flags)
+        parser, compiler, _consts, sre = self.internals
+        got = self.codes.get(k) or self.old_codes.get(k)
+        if isinstance(got, tuple) and len(got) == 5:
+            try:
+                rx: re.Pattern[str] = sre.compile(pattern, *got)
+            except Exception:  # not what this Python's _sre accepts: compile afresh
+                pass
+            else:
+                self.codes[k] = got
+                return rx
+        self.dirty = True
+        tree = self._trees.pop(k, None)
+        try:
+            if tree is None:
+                tree = parser.parse(pattern, flags)
+            # as re._compiler.compile does it
+            code = compiler._code(tree, flags)
+            groupindex = dict(tree.state.groupdict)
+            indexgroup: list[str | None] = [None] * tree.state.groups
+            for name, i in groupindex.items():
+                indexgroup[i] = name
+            ingredients = (int(flags | tree.state.flags), [int(x) for x in code], tree.state.groups - 1, groupindex, tuple(indexgroup))
+            rx = sre.compile(pattern, *ingredients)
+        except re.error:
+            raise
+        except Exception:  # pragma: no cover - an unfamiliar re internals: the public way
+            return re.compile(pattern, flags)
+        self.codes[k] = ingredients
+        return rx
+
+    def remember(self, key: Any, make: Callable[[], Any], check: Callable[[Any], bool]) -> Any:
+        if key in self.memo:
+            return self.memo[key]
+        got = self.old_memo.get(key)
+        if got is None or not check(got):
+            self.dirty = True
+            got = make()
+        self.memo[key] = got
+        return got
+
+    def dump(self, raw: Any) -> bytes:
+        """The file's bytes: a SHA-256 of the payload, then the payload (so a damaged file is never used)."""
+        payload = marshal.dumps(
+            {
+                "format": _CACHE_FORMAT,
+                "key": self.key,
+                "raw": raw,
+                "codes": self.codes,
+                "needs": self.needs_of,
+                "memo": self.memo,
+            }
+        )
+        return hashlib.sha256(payload).digest() + payload
+
+    @staticmethod
+    def load(blob: bytes) -> object:
+        digest, payload = blob[:32], blob[32:]
+        if hashlib.sha256(payload).digest() != digest:
+            return None
+        return marshal.loads(payload)
+
+
+def _remember(key: Any, make: Callable[[], Any], check: Callable[[Any], bool]) -> Any:
+    """``make()``, kept in the build cache under ``key`` (``check`` vets a stored value)."""
+    cache = _BUILD_CACHE.get()
+    return make() if cache is None else cache.remember(key, make, check)
+
+
+def _is_str(x: object) -> bool:
+    return isinstance(x, str)
+
+
+def _is_scanner(x: object) -> bool:
+    return (
+        isinstance(x, tuple)
+        and len(x) == 3
+        and isinstance(x[0], dict)
+        and isinstance(x[1], frozenset)
+        and (x[2] is None or isinstance(x[2], str))
+    )
+
+
+def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile``, served from the build cache while a vocabulary is being compiled."""
+    cache = _BUILD_CACHE.get()
+    if cache is None:
+        return re.compile(pattern, flags)
+    return cache.compile(pattern, flags)
+
+
 class _Rx:
     """A pattern matched case-sensitively on lowercased text, with a cheap pre-check.
 
@@ -600,14 +779,16 @@ class _Rx:
         self.at_start: re.Pattern[str] | None = None
         if clause:
             # led by the punctuation itself: CPython then skips every other position in C
-            self.at_start = re.compile(rf"\s*(?P<cl>{pattern})", flags)
+            self.at_start = _compile(rf"\s*(?P<cl>{pattern})", flags)
             pattern = rf"[,.;:!?\n{_M}]\s*(?P<cl>{pattern})"
         if _UPPER.search(_ESCAPES.sub("", _GROUP_NAMES.sub("", pattern))):
             raise re.error(f"pattern has an uppercase letter but is matched on lowercased text: {pattern[:80]}")
-        self.rx = re.compile(pattern, flags)
-        needs = _needs(pattern, flags)
+        needs = _needs(pattern, flags)  # first: a cached build parses the pattern once for both
+        self.rx = _compile(pattern, flags)
         self.needs: tuple[str, ...] | None = tuple(sorted(needs)) if needs else None
-        self.needs_rx = re.compile(_trie(needs)) if needs and len(needs) > 6 else None
+        self.needs_rx = (
+            _compile(_remember(("trie", self.needs), lambda: _trie(needs), _is_str)) if needs and len(needs) > 6 else None
+        )
 
     def may(self, low: str) -> bool:
         present = getattr(low, "present", None)
@@ -641,7 +822,7 @@ class _Which:
     __slots__ = ("memo", "rxs")
 
     def __init__(self, entries: Sequence[Sequence[str]]) -> None:
-        self.rxs = [re.compile(_alt(pats)) if pats else None for pats in entries]
+        self.rxs = [_compile(_alt(pats)) if pats else None for pats in entries]
         self.memo: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
@@ -702,7 +883,7 @@ class _Lex:
         polite = rf"(?:(?:{_alt(li.polite)})[\s,!{_M}]+)*"
         verbs = _alt(li.verbs)
         tail = rf"(?:{ws}*(?:{conn})(?![\w'])|{ws}*(?=[.!?\n]|$))"
-        self.lead_in = re.compile(
+        self.lead_in = _compile(
             rf"^[\s,{_M}]*{polite}(?:"
             rf"(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{_M}]+){{0,5}}(?:[\w'-]+{ws}+)?(?:{cont}){tail}"
             rf"|(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{_M}]+){{1,5}}(?:[\w'-]+{ws}+)?(?:{cont}){tail}"
@@ -728,18 +909,18 @@ class _Lex:
             r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n))",
             f,
         )
-        self.list_item = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]|[-*•])\s+(.+?)\s*$")
-        self.inline_num = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
+        self.list_item = _compile(r"^\s*(?:\(?(\d{1,2})[.)]|[-*•])\s+(.+?)\s*$")
+        self.inline_num = _compile(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
         self.opener = _Rx(_w(_alt(v.sequence.openers)) + r"\s*", f)
         self.cut = _Rx(rf"\s*(?:,\s*)?(?:and\s+)?{_w(_alt(v.sequence.cuts))}[\s,:]*", f)
         self.step = _Rx(
             rf"(?:^|[,.;:!?]|\s-)\s*(?:and\s+)?{_w(_alt(v.sequence.steps))}[\s,:]*", f
         )
-        self.paren_dur = re.compile(
+        self.paren_dur = _compile(
             r"\(\s*(?:duration\s*:?\s*)?(?:(\d{1,2})\s*(?:s|sec|secs|seconds?)?\s*[-\u2013]\s*)?(\d{1,2})\s*(?:s|sec|secs|seconds?)\s*\)",
             f,
         )
-        self.dur_text = re.compile(r"(?:(\d{1,2})\s*(?:s|sec|secs|seconds?)?\s*[-\u2013]\s*)?(\d{1,2})\s*(?:s|sec|secs|seconds?)?", f)
+        self.dur_text = _compile(r"(?:(\d{1,2})\s*(?:s|sec|secs|seconds?)?\s*[-\u2013]\s*)?(\d{1,2})\s*(?:s|sec|secs|seconds?)?", f)
 
         # --- dialogue -------------------------------------------------------------------------
         d = v.dialogue
@@ -770,13 +951,13 @@ class _Lex:
             + r"(?i:\s*,?\s*(?P<rspk>she|he|they|i|we|(?:the|a|an|her|his|their)\s+[\w'-]+(?:\s+[\w'-]+)?|[a-z][\w'-]+)\s+"
             rf"(?:(?P<radv1>\w+ly)\s+)?(?P<rverb>{sv})(?![\w'])(?:\s+(?P<radv2>\w+ly))?(?:\s+in\s+(?P<rlang>{langs}))?)"
         )
-        self.dialogue = re.compile(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
+        self.dialogue = _compile(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
         self.not_speech = {w.lower() for w in d.not_speech_before}
 
         # --- camera -----------------------------------------------------------------------------
         cam = v.camera
         pace_alt = "|".join(f"(?:{p})" for p in cam.pace.values())
-        self.pace = [(k, re.compile(rf"^(?:{p})$", f)) for k, p in cam.pace.items()]
+        self.pace = [(k, _compile(rf"^(?:{p})$", f)) for k, p in cam.pace.items()]
         self.moves = cam.moves
         noun_groups = [f"(?P<nn>{_ordered(mv.match for mv in cam.moves)})"] if any(mv.match for mv in cam.moves) else []
         verb_groups = [f"(?P<vv>{_ordered(mv.verb for mv in cam.moves)})"] if any(mv.verb for mv in cam.moves) else []
@@ -809,7 +990,7 @@ class _Lex:
 
         # Three forms, each its own pattern with its own pre-check. Pacing words in front of a
         # noun form ("a slow, steady push-in") are collected leftwards in Python.
-        self.pace_word = re.compile(rf"(?:{pace_alt}|very|and)", f)
+        self.pace_word = _compile(rf"(?:{pace_alt}|very|and)", f)
         self.cam_forms: list[tuple[str, _Rx]] = []
         self.cam_again: _Rx | None = None
         self.cam_subject_words: frozenset[str] = frozenset()
@@ -833,17 +1014,17 @@ class _Lex:
         self.framing = _Rx(_w(_ordered(e.match for e in fe)), f)
         self.framing_which = _Which([e.match for e in fe])
         conj = _words(sorted(self.conj))
-        self.of_np = re.compile(
+        self.of_np = _compile(
             rf"\s+of\s+(?P<np>(?:(?!(?:{conj})(?![\w']))[\w'-]+\s*){{1,6}}?)(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:{conj})(?![\w']))",
             f,
         )
-        self.list_sep = re.compile(r"\s*(,|;|\.(?=\s)|(?<![\w'])(?:and\s+)?then(?![\w']))\s*", f)
+        self.list_sep = _compile(r"\s*(,|;|\.(?=\s)|(?<![\w'])(?:and\s+)?then(?![\w']))\s*", f)
         self.sizes = _Rx(_w(_alt(p for e in fe if e.kind in ("size", "composition") for p in e.match)), f)
 
         # --- lighting: found by its head, modifiers collected leftwards in Python -----------------
         li_ = v.lighting
         self.li_mods = {m.lower() for m in li_.modifiers}
-        self.li_next = re.compile(rf"\s+({_alt(li_.need_modifier)})(?![\w'])", f)
+        self.li_next = _compile(rf"\s+({_alt(li_.need_modifier)})(?![\w'])", f)
         self.li_drop = frozenset(d.lower() for d in li_.drop_prefix)
         self.lighting = _Rx(
             _w(
@@ -852,7 +1033,7 @@ class _Lex:
             ),
             f,
         )
-        self.li_src = re.compile(
+        self.li_src = _compile(
             rf"\s+(?:{_alt(li_.source_preps)})\s+(?:(?:the|a|an|her|his|their)\s+)?"
             rf"{nonstop_word}(?:\s+{nonstop_word})?(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:{stop})(?![\w']))",
             f,
@@ -895,18 +1076,18 @@ class _Lex:
         self.excl_trigger = _Rx(_w(rf"(?P<t>{_alt(ex.triggers)})") + r"\s+", f)
         self.excl_not_after = {w.lower() for w in ex.not_after}
         self.excl_not_before = {w.lower() for w in ex.not_before}
-        self.excl_audio = [(k, re.compile(rf"^(?:{p})$", f)) for k, p in ex.audio.items()]
-        self.excl_camera = re.compile(rf"^(?:{ex.camera})$", f)
-        self.excl_item_stop = re.compile(rf"\s+(?:{_words(ex.item_stop)})(?![\w']).*$", f)
+        self.excl_audio = [(k, _compile(rf"^(?:{p})$", f)) for k, p in ex.audio.items()]
+        self.excl_camera = _compile(rf"^(?:{ex.camera})$", f)
+        self.excl_item_stop = _compile(rf"\s+(?:{_words(ex.item_stop)})(?![\w']).*$", f)
         self.excl_max = ex.max_items
-        self.trigger_word = re.compile(rf"^\s*(?:(?:or|and|nor)\s+)?(?:{_alt(ex.triggers)})\s+", f)
+        self.trigger_word = _compile(rf"^\s*(?:(?:or|and|nor)\s+)?(?:{_alt(ex.triggers)})\s+", f)
 
         # --- audio cues: found by their head word, modifiers collected leftwards in Python ---------
         au = v.audio
         self.au_tones = {t.lower() for t in au.voice_tones}
-        self.au_music_mod = re.compile(rf"(?:{_alt(au.music_mods)})", f)
-        self.au_need_mod = re.compile(rf"(?:{_alt(au.music_need_modifier)})", f)
-        self.au_effect_free = re.compile(rf"(?:{_alt(au.effect_free)})", f)
+        self.au_music_mod = _compile(rf"(?:{_alt(au.music_mods)})", f)
+        self.au_need_mod = _compile(rf"(?:{_alt(au.music_need_modifier)})", f)
+        self.au_effect_free = _compile(rf"(?:{_alt(au.effect_free)})", f)
         self.au_drop = {w.lower() for w in au.drop_prefix}
         self.audio = _Rx(
             _w(
@@ -919,9 +1100,9 @@ class _Lex:
             ),
             f,
         )
-        self.au_music_next = re.compile(rf"\s+(?:{_alt(au.music_heads)})(?![\w'])")
-        self.au_lang = re.compile(rf"\s+in\s+(?:{langs})(?![\w'])", f)
-        self.au_of_tail = re.compile(
+        self.au_music_next = _compile(rf"\s+(?:{_alt(au.music_heads)})(?![\w'])")
+        self.au_lang = _compile(rf"\s+in\s+(?:{langs})(?![\w'])", f)
+        self.au_of_tail = _compile(
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f
         )
 
@@ -937,7 +1118,7 @@ class _Lex:
             rf"|{_SEG_START}\s*(?:and\s+)?only\s+(?P<m>{clause}{{1,40}}?)\s+(?:{_alt(idn.only_moving)}){_BOUND}",
             f,
         )
-        self.items = [(re.compile(_w(it.match), f), it.say) for it in idn.items]
+        self.items = [(_compile(_w(it.match), f), it.say) for it in idn.items]
 
         # --- scene -----------------------------------------------------------------------------------------
         sc = v.scene
@@ -963,14 +1144,14 @@ class _Lex:
              "along", "behind"]
         )
         # around a lifted span: "a <wide shot> of", "with <cafe sound>.", ", <camera move> as she"
-        self.c_around = re.compile(
+        self.c_around = _compile(
             rf"(?<![\w'])(?:a|an|the)\s*(?:{_M}\s*)+of\s+"
             rf"|(?<![\w'])(?:{dangle})\s*(?:{_M}\s*)+(?=[,.;:!?\n]|$|{_M})"
             rf"|{_SEG_START}\s*(?:{_M}\s*)+(?:(?:{lead})\s+)+",
             f,
         )
-        self.c_article = re.compile(rf"(?<![\w'])(a|an|A|An)\s*(?:{_M}\s*)+(?=(\w))")
-        self.c_start_conn = re.compile(rf"^\s*(?:(?:{lead})\s+)+", f)
+        self.c_article = _compile(rf"(?<![\w'])(a|an|A|An)\s*(?:{_M}\s*)+(?=(\w))")
+        self.c_start_conn = _compile(rf"^\s*(?:(?:{lead})\s+)+", f)
 
         # --- lint -------------------------------------------------------------------------------------------------
         self.lint = v.lint
@@ -980,21 +1161,35 @@ class _Lex:
         """One regex that finds, in a single pass, every pattern whose needed substrings occur."""
         rxs: list[_Rx] = [x for x in vars(self).values() if isinstance(x, _Rx)]
         rxs += [rx for _k, rx, _p in self.meta] + [rx for _f, rx in self.cam_forms]
+        base = min((rx.uid for rx in rxs), default=0)
+        # kept with ids counted from this vocabulary's first pattern (0 in the first one of a process)
+        spec = tuple((rx.uid - base, rx.needs) for rx in rxs)
+        ids, always, trie = _remember(("scanner", spec), lambda: self._scanner(spec), _is_scanner)
+        if base:
+            ids = {w: frozenset(i + base for i in s) for w, s in ids.items()}
+            always = frozenset(i + base for i in always)
+        self.scan_ids: dict[str, frozenset[int]] = ids
+        self.scan_always: frozenset[int] = always
+        self.scan_rx = _compile(f"(?=({trie}))") if trie is not None else None
+
+    @staticmethod
+    def _scanner(
+        spec: tuple[tuple[int, tuple[str, ...] | None], ...],
+    ) -> tuple[dict[str, frozenset[int]], frozenset[int], str | None]:
         by_word: dict[str, set[int]] = {}
         always: set[int] = set()
-        for rx in rxs:
-            if rx.needs is None or any(len(n) < 2 and not n.isdigit() for n in rx.needs):
-                always.add(rx.uid)
+        for uid, needs in spec:
+            if needs is None or any(len(n) < 2 and not n.isdigit() for n in needs):
+                always.add(uid)
                 continue
-            for n in rx.needs:
-                by_word.setdefault(n, set()).add(rx.uid)
+            for n in needs:
+                by_word.setdefault(n, set()).add(uid)
         # the scan reports the longest need at each position; it implies every need that prefixes it
-        self.scan_ids: dict[str, frozenset[int]] = {
+        ids = {
             w: frozenset().union(*(by_word[w[:k]] for k in range(1, len(w) + 1) if w[:k] in by_word))
             for w in by_word
         }
-        self.scan_always = frozenset(always)
-        self.scan_rx = re.compile(f"(?=({_trie_longest(by_word)}))") if by_word else None
+        return ids, frozenset(always), (_trie_longest(by_word) if by_word else None)
 
     def scan(self, text: str) -> _Low:
         """``text`` lowercased, with the set of patterns that may match it."""
@@ -1024,17 +1219,92 @@ def _default_vocab_path() -> str:
     return str(data_path(VOCABULARY_FILE))
 
 
+@functools.lru_cache(maxsize=1)
+def _module_digest() -> bytes:
+    try:
+        with open(__file__, "rb") as fh:
+            return hashlib.sha256(fh.read()).digest()
+    except OSError:  # pragma: no cover - no source: the version alone keys the cache
+        return b""
+
+
+def _cache_file(path: str) -> Path:
+    from . import settings
+
+    name = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return settings.kling3_home() / "cache" / f"prompt-vocabulary-{name}.marshal"
+
+
+def _open_cache(path: str) -> _LexCache | None:
+    """The build cache for the vocabulary file ``path`` (empty when nothing usable is stored)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None  # load_yaml reports it
+    from . import __version__
+
+    h = hashlib.sha256(data)
+    h.update(_module_digest())
+    h.update(f"\0{__version__}\0{sys.version}\0{sys.implementation.cache_tag}\0{_CACHE_FORMAT}".encode())
+    key = h.hexdigest()
+    stored: object = None
+    try:
+        with open(_cache_file(path), "rb") as fh:
+            stored = _LexCache.load(fh.read())
+    except Exception:  # missing, unreadable or corrupt: build afresh
+        stored = None
+    return _LexCache(key, stored)
+
+
+def _save_cache(path: str, cache: _LexCache, raw: Any) -> None:
+    """Store the cache atomically; a cache that cannot be written is simply not written."""
+    tmp: str | None = None
+    try:
+        from . import settings
+
+        target = _cache_file(path)
+        blob = cache.dump(raw)
+        settings.ensure_private_dir(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".prompt-vocabulary-", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, target)
+        tmp = None
+    except Exception:
+        pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 @functools.lru_cache(maxsize=8)
 def _lex_for(path: str) -> _Lex:
-    raw = load_yaml(Path(path))
+    cache = _open_cache(path)
+    if cache is not None and cache.raw is not None:
+        try:
+            return _lex_from(path, cache.raw, cache)
+        except Exception:  # a stored build that does not build again: start afresh
+            cache = _LexCache(cache.key)
+    return _lex_from(path, load_yaml(Path(path)), cache)
+
+
+def _lex_from(path: str, raw: Any, cache: _LexCache | None) -> _Lex:
     try:
         vocab = Vocabulary.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid prompt vocabulary: {exc}", code="bad_data_file") from exc
+    token = _BUILD_CACHE.set(cache)
     try:
-        return _Lex(vocab)
+        lex = _Lex(vocab)
     except re.error as exc:
         raise ConfigError(f"{path}: a pattern does not compile: {exc}", code="bad_data_file") from exc
+    finally:
+        _BUILD_CACHE.reset(token)
+    if cache is not None and cache.dirty:
+        _save_cache(path, cache, raw)
+    return lex
 
 
 def _lex(vocabulary: Path | str | None = None) -> _Lex:
