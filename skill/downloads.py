@@ -319,6 +319,24 @@ def _publish(tmp: Path, dest_dir: Path, name: str) -> Path:
     raise DownloadError(f"no free file name for {name} in {dest_dir}", code="download_failed")
 
 
+_Block = bytes | list[bytes]
+
+
+def _write_all(fd: int, parts: list[bytes]) -> int:
+    """Write every byte of ``parts`` (writev where the OS has it); return the count."""
+    total = sum(len(p) for p in parts)
+    if hasattr(os, "writev") and 1 < len(parts) <= 512:
+        done = os.writev(fd, parts)
+        if done == total:
+            return total
+        rest = memoryview(b"".join(parts))[done:]
+    else:
+        rest = memoryview(b"".join(parts)) if len(parts) > 1 else memoryview(parts[0])
+    while rest:
+        rest = rest[os.write(fd, rest) :]
+    return total
+
+
 class _Sink:
     """The temporary file of one try.
 
@@ -348,7 +366,7 @@ class _Sink:
         self._pending = 0
         self._hash = hashlib.sha256()
         self._last_progress = 0.0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self._queue: queue.Queue[_Block | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._error: Exception | None = None
         self.tmp = dest_dir / f".{name}.part-{secrets.token_hex(6)}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -370,11 +388,10 @@ class _Sink:
             if self._error is not None:
                 continue  # keep draining so the network side never blocks on a dead writer
             try:
-                self._hash.update(block)
-                view = memoryview(block)
-                while view:
-                    view = view[os.write(fd, view) :]
-                written += len(block)
+                parts = block if isinstance(block, list) else [block]
+                for part in parts:
+                    self._hash.update(part)
+                written += _write_all(fd, parts)
                 if _FADVISE and written - flushed >= _WRITEBACK_BYTES:
                     # Start writeback now and drop the pages: the final fsync is then nearly
                     # free, and a huge video does not evict the page cache.
@@ -394,7 +411,7 @@ class _Sink:
                 details={"url": _display(self.url)},
             )
 
-    def add(self, chunk: bytes) -> bytes | None:
+    def add(self, chunk: bytes) -> _Block | None:
         """Account for ``chunk``; return a full block for :meth:`put` when one is ready."""
         self.size += len(chunk)
         if self.size > self.max_bytes:
@@ -406,14 +423,15 @@ class _Sink:
             return None
         return self._take()
 
-    def _take(self) -> bytes | None:
+    def _take(self) -> _Block | None:
         if not self._parts:
             return None
-        block = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        # The chunks go to the writer as a list (one writev, no joined copy of the block).
+        block: _Block = self._parts[0] if len(self._parts) == 1 else self._parts
         self._parts, self._pending = [], 0
         return block
 
-    def offer(self, block: bytes) -> bool:
+    def offer(self, block: _Block) -> bool:
         """Queue ``block`` if there is room now (for the event loop); ``False`` if full."""
         self._check_writer()
         try:
@@ -422,7 +440,7 @@ class _Sink:
             return False
         return True
 
-    def put(self, block: bytes) -> None:
+    def put(self, block: _Block) -> None:
         """Queue ``block``, waiting for the writer if it is behind."""
         self._check_writer()
         self._queue.put(block)
