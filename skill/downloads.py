@@ -40,6 +40,7 @@ import httpx
 
 from . import settings
 from .errors import DownloadError
+from .fsutil import fsync_dir
 from .mp4 import Mp4Error, probe_mp4
 from .runcomfy import DEFAULT_USER_AGENT, RetryPolicy, default_tls_context, retry_after_seconds
 
@@ -268,15 +269,6 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _candidates(name: str) -> Iterable[str]:
     stem = name[:-4]
     yield name
@@ -314,7 +306,7 @@ def _publish(tmp: Path, dest_dir: Path, name: str) -> Path:
                 raise
         else:
             tmp.unlink()
-        _fsync_dir(dest_dir)
+        fsync_dir(dest_dir)
         return final
     raise DownloadError(f"no free file name for {name} in {dest_dir}", code="download_failed")
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ConfigError, InputError, Kling3Error
+from .fsutil import fsync_dir
 from .mp4 import Mp4Error, probe_mp4
 
 __all__ = [
@@ -336,15 +337,6 @@ def _os_errors(what: str, segments: Sequence[Path]) -> Iterator[None]:
         ) from None
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _publish_free(tmp: Path, directory: Path, name: str) -> Path:
     """Give ``tmp`` the first free name among ``name``, ``name-1``...; never replace a file."""
     stem = name[:-4] if name.lower().endswith(".mp4") else name
@@ -363,7 +355,7 @@ def _publish_free(tmp: Path, directory: Path, name: str) -> Path:
             os.replace(tmp, final)
         else:
             tmp.unlink()
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return final
     raise VideoError(f"no free file name for {stem}.mp4 in {directory}", code="video_write_failed")
 
@@ -520,7 +512,7 @@ def stitch(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str])
             _stitch_into(segs, infos, tmp)
             probe_video(tmp)
         os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return dest
 
 
@@ -577,7 +569,7 @@ def crop_to_ratio(src: str | os.PathLike[str], out: str | os.PathLike[str], rati
         _crop_into(source, info, tmp, ratio)
         probe_video(tmp)
         os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return dest
 
 

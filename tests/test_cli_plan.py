@@ -124,3 +124,18 @@ def test_large_batch_uses_workers_and_keeps_order_and_content(tmp_path: Path) ->
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(json.dumps(r) for r in reqs[:20]) + "\n")
     assert run_cli("plan", "--batch", str(small), "--json").out.splitlines() == big.out.splitlines()[:20]
+
+
+def test_plan_path_imports_no_network_or_mcp_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from skill.cli import main\n"
+        "main(['plan', 'a 40 second film of a kite, cinemascope, with music', '--json'])\n"
+        "heavy = sorted(m for m in ('httpx', 'httpcore', 'mcp', 'rich', 'anyio') if m in sys.modules)\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip().endswith("[]"), proc.stderr
