@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,30 @@ def _wait_flow(
 
 
 _JOURNAL_STATES = ("in_queue", "in_progress", "completed", "failed", "cancelled")
+
+
+def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
+    """Every call of a plan. Several calls are all submitted first, so they render side by side,
+    then collected in order; an interrupt cancels the ones still queued."""
+    out: list[CallResult] = []
+    if not ctx.wait or len(plan.segments) == 1:
+        for seg in plan.segments:
+            out.append((yield from _call_flow(ctx, plan, seg, batch_id)))
+        return out
+    submit_ctx = replace(ctx, wait=False)
+    submitted = []
+    for seg in plan.segments:
+        submitted.append((yield from _call_flow(submit_ctx, plan, seg, batch_id)))
+    for k, call in enumerate(submitted):
+        assert call.request_id is not None
+        try:
+            out.append((yield from _wait_flow(ctx, call.job_key, call.request_id, call.segment, call.cost_usd)))
+        except (Interrupted, asyncio.CancelledError):
+            for other in submitted[k + 1 :]:
+                if other.request_id is not None:
+                    yield from _cancel_on_interrupt(ctx, other.request_id)
+            raise
+    return out
 
 
 def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]:
@@ -493,7 +517,7 @@ def run(
     try:
         if check_live_schema:
             _check_live_schema(cl, plan, ctx.on_event)
-        calls = [_drive(_call_flow(ctx, plan, seg, batch_id), cl) for seg in plan.segments]
+        calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
     finally:
         if own:
             cl.close()
@@ -524,7 +548,7 @@ async def arun(
     try:
         if check_live_schema:
             await _acheck_live_schema(cl, plan, ctx.on_event)
-        calls = [await _adrive(_call_flow(ctx, plan, seg, batch_id), cl) for seg in plan.segments]
+        calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
     finally:
         if own:
             await cl.aclose()

@@ -295,3 +295,14 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     assert r.code == 0, r.err
     doc = r.json()
     assert doc["status"] == "completed" and probe_mp4(doc["files"][0]).height > probe_mp4(doc["files"][0]).width
+
+
+def test_a_long_plan_submits_every_call_before_waiting(make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path) -> None:
+    emu = make_emulator(queue_seconds=0.2, run_seconds=0.2)
+    events: list[dict[str, Any]] = []
+    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+        res = run("a 40-second film of a lighthouse at dusk", output_dir=tmp_path, poll_interval=0.02, client=client,
+                  on_event=events.append, finish_video=False)
+    kinds = [e["event"] for e in events]
+    assert kinds[:6] == ["submitting", "submitted"] * 3
+    assert res.status == "completed" and len(res.segment_files) == 3 and emu.counts["submit"] == 3
