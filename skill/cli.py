@@ -849,6 +849,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        _warn_token_file()
+
+
+def _warn_token_file() -> None:
+    """A token file that others can read is used, but the user hears about it (stderr)."""
+    auth = sys.modules.get("skill.auth")
+    warning = auth.token_file_warning() if auth is not None else None
+    if warning:
+        _say(f"warning: {warning}")
 
 
 if __name__ == "__main__":
