@@ -120,7 +120,6 @@ class _Call:
 
     seconds: int
     shots: tuple[Shot, ...] | None
-    carry: str = ""
 
 
 def _pack_shots(durations: list[int], limits: Any) -> list[tuple[int, int]]:
@@ -190,14 +189,13 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
     # Calls share no context: what the first shot establishes is restated at the head of the others.
     first = drafts[0].parts
     carry = ". ".join(x for x in [first.subject, first.scene, *first.lighting, *first.atmosphere] if x)
-    return [
-        _Call(
-            sum(durations[a:b]),
-            tuple(Shot(prompt=d.text, duration=durations[k]) for k, d in enumerate(drafts[a:b], a)),
-            carry if a > 0 else "",
-        )
-        for a, b in _pack_shots(durations, limits)
-    ]
+    calls = []
+    for a, b in _pack_shots(durations, limits):
+        shots = [Shot(prompt=d.text, duration=durations[k]) for k, d in enumerate(drafts[a:b], a)]
+        if a > 0 and carry:
+            shots[0] = Shot(prompt=f"{carry}. {shots[0].prompt}", duration=shots[0].duration)
+        calls.append(_Call(sum(durations[a:b]), tuple(shots)))
+    return calls
 
 
 def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> BuiltPrompt:
@@ -235,7 +233,7 @@ def _segments(
         built = _build_or_fallback(
             build_prompt,
             PromptInput(
-                text=f"{call.carry}. {req.text}" if call.carry else req.text,
+                text=req.text,
                 shots=list(call.shots) if call.shots is not None else req.shots,
                 mode=ep.mode,
                 tier=ep.tier,
