@@ -1893,16 +1893,7 @@ def _extract_audio(lx: _Lex, s: str, seg: _Seg, low: str) -> str:
                 seg.audio.append((name, text))
         spans.append((start, end))
         last = end
-    if not spans:
-        return s
-    out: list[str] = []
-    pos = 0
-    for a, b in spans:
-        out.append(s[pos:a])
-        out.append(_MS)
-        pos = b
-    out.append(s[pos:])
-    return "".join(out)
+    return _splice(s, spans)
 
 
 # --- style -----------------------------------------------------------------------------------
