@@ -566,7 +566,7 @@ async def _run_item(
                     journal=journal,
                     check_live_schema=False,
                     batch_id=batch_id,
-                    finish_video=False,
+                    finish_video=finish_videos,
                 )
             except Kling3Error as exc:
                 settle(
@@ -584,7 +584,10 @@ async def _run_item(
                     },
                 )
             else:
-                files[:] = list(result.files)
+                files[:] = list(result.segment_files)
+                if result.video is not None:
+                    item.video = str(result.video["path"])
+                item.warnings.extend(w for w in result.warnings if w not in item.warnings)
                 settle(
                     "completed" if result.status == "completed" else "error",
                     None
@@ -595,8 +598,6 @@ async def _run_item(
                         "message": f"run ended {result.status}",
                     },
                 )
-                if item.status == "completed" and finish_videos:
-                    await _finish(item, plan, out)
     except asyncio.CancelledError:
         if item.status in ("queued", "running"):
             if submitted or submitting:
@@ -636,27 +637,3 @@ async def _run_item(
         notify(item)
         raise
     notify(item)
-
-
-async def _finish(item: BatchItem, plan: Plan, out: Path) -> None:
-    """Stitch/crop a completed item when its plan needs it; a failure is a warning, not a loss."""
-    from .video import VIDEO_TOOLS_MISSING, finish, needs_finishing, video_tools_available
-
-    if not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
-        return
-    if not video_tools_available():
-        item.warnings.append(VIDEO_TOOLS_MISSING)
-        return
-    try:
-        done = await asyncio.to_thread(
-            finish,
-            item.files,
-            asked_ratio=plan.params.aspect_ratio,
-            expected_duration=plan.params.duration,
-            out_dir=out,
-            name="video",
-        )
-    except Kling3Error as exc:
-        item.warnings.append(f"{exc.code}: {exc.message}")
-    else:
-        item.video = str(done.path)

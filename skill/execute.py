@@ -432,14 +432,14 @@ def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
     _refuse_schema_mismatch(schema, plan)
 
 
-def _summarise(plan: Plan, calls: list[CallResult], ctx: _Ctx, finish_video: bool) -> RunResult:
+def _summarise(
+    plan: Plan, calls: list[CallResult], finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None
+) -> RunResult:
     ids = [c.request_id for c in calls if c.request_id]
     statuses = {c.status for c in calls}
     status = statuses.pop() if len(statuses) == 1 else "partial"
     segment_files = [f.path for c in calls for f in c.files]
-    files, video, warnings = segment_files, None, list(plan.warnings)
-    if finish_video and status == "completed":
-        files, video, warnings = _finish_video(plan, segment_files, ctx, warnings)
+    files, video, warnings = finished or (segment_files, None, list(plan.warnings))
     return RunResult(
         request_id=ids[0] if ids else None,
         request_ids=ids,
@@ -456,28 +456,64 @@ def _summarise(plan: Plan, calls: list[CallResult], ctx: _Ctx, finish_video: boo
     )
 
 
-def _finish_video(
-    plan: Plan, segment_files: list[str], ctx: _Ctx, warnings: list[str]
-) -> tuple[list[str], dict[str, Any] | None, list[str]]:
-    """Stitch the calls of a long plan and crop a non-native ratio; on failure keep the segments."""
-    from .video import finish, needs_finishing
+def _finish_job(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> dict[str, Any] | None:
+    """The arguments of :func:`skill.video.finish` when this run's video needs stitching or cropping."""
+    from .video import needs_finishing
 
-    if not segment_files or not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
-        return segment_files, None, warnings
-    name = f"kling3-{(plan.endpoint.rsplit('/', 2)[-2])}-{len(plan.segments)}x-{plan.params.duration}s"
+    segment_files = [f.path for c in calls for f in c.files]
+    if not wanted or not segment_files or any(c.status != "completed" for c in calls):
+        return None
+    if not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
+        return None
     _emit(ctx, "finishing", segments=len(segment_files), aspect_ratio=plan.params.aspect_ratio)
+    return {
+        "paths": [Path(p) for p in segment_files],
+        "asked_ratio": plan.params.aspect_ratio,
+        "expected_duration": float(plan.params.duration),
+        "out_dir": ctx.output_dir,
+        "name": f"kling3-{plan.tier}-{len(plan.segments)}x-{plan.params.duration}s",
+    }
+
+
+def _finished(
+    plan: Plan, calls: list[CallResult], ctx: _Ctx, outcome: Any
+) -> tuple[list[str], dict[str, Any] | None, list[str]]:
+    """Files, video and warnings after finishing; a failure keeps the segments and says why."""
+    segment_files = [f.path for c in calls for f in c.files]
+    if isinstance(outcome, Kling3Error):
+        _emit(ctx, "finish_failed", code=outcome.code, message=outcome.message)
+        return segment_files, None, [
+            *plan.warnings, f"{outcome.code}: {outcome.message}; the segments are kept as separate files"
+        ]
+    _emit(ctx, "finished", path=str(outcome.path))
+    return [str(Path(outcome.path).resolve())], outcome.to_json_dict(), list(plan.warnings)
+
+
+def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
+    from .video import finish
+
+    args = _finish_job(plan, calls, ctx, wanted)
+    if args is None:
+        return _summarise(plan, calls)
     try:
-        done = finish(
-            [Path(p) for p in segment_files], asked_ratio=plan.params.aspect_ratio,
-            expected_duration=float(plan.params.duration), out_dir=ctx.output_dir, name=name,
-        )
+        outcome: Any = finish(**args)
     except Kling3Error as exc:
-        warnings = [*warnings, f"{exc.code}: {exc.message}; the segments are kept as separate files"]
-        _emit(ctx, "finish_failed", code=exc.code, message=exc.message)
-        return segment_files, None, warnings
-    info = done.to_json_dict()
-    _emit(ctx, "finished", path=str(done.path))
-    return [str(Path(done.path).resolve())], info, warnings
+        outcome = exc
+    return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
+
+
+async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
+    """As :func:`_finish_sync`, with ffmpeg off the event loop (MCP servers keep answering)."""
+    from .video import finish
+
+    args = _finish_job(plan, calls, ctx, wanted)
+    if args is None:
+        return _summarise(plan, calls)
+    try:
+        outcome: Any = await asyncio.to_thread(lambda: finish(**args))
+    except Kling3Error as exc:
+        outcome = exc
+    return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
 
 
 def _ctx(journal: Journal | None, on_event: EventSink | None, poll_interval: float, timeout: float | None,
@@ -521,7 +557,7 @@ def run(
     finally:
         if own:
             cl.close()
-    return _summarise(plan, calls, ctx, finish_video and wait)
+    return _finish_sync(plan, calls, ctx, finish_video and wait)
 
 
 async def arun(
@@ -552,7 +588,7 @@ async def arun(
     finally:
         if own:
             await cl.aclose()
-    return _summarise(plan, calls, ctx, finish_video and wait)
+    return await _finish_async(plan, calls, ctx, finish_video and wait)
 
 
 async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
