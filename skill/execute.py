@@ -277,6 +277,11 @@ def _finish_flow(
         return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost)
     _emit(ctx, "downloading", request_id=request_id, output_dir=str(ctx.output_dir))
     try:
+        if not _has_urls(res.output):
+            raise DownloadError(
+                "the job finished but its result names no file to download", code="no_output",
+                details={"output": res.output},
+            )
         def progress(url: str, done: int, total: int | None) -> None:
             _emit(ctx, "download_progress", request_id=request_id, url=url, bytes=done, total=total)
 
@@ -297,6 +302,12 @@ def _finish_flow(
     ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
     _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
     return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost, files=infos)
+
+
+def _has_urls(output: Any) -> bool:
+    from .downloads import output_urls
+
+    return bool(output_urls(output or {}))
 
 
 # -- drivers ---------------------------------------------------------------------------------

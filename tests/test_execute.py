@@ -306,3 +306,15 @@ def test_a_long_plan_submits_every_call_before_waiting(make_emulator: Callable[.
     kinds = [e["event"] for e in events]
     assert kinds[:6] == ["submitting", "submitted"] * 3
     assert res.status == "completed" and len(res.segment_files) == 3 and emu.counts["submit"] == 3
+
+
+def test_a_finished_job_without_a_file_url_is_reported_not_silently_empty(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.add_fault(Fault(route="result", status=200, body={"status": "succeeded", "output": {}}))
+    r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(tmp_path / "o"), "--json",
+                env=env_for(emulator, tmp_path))
+    assert r.code == 75
+    err = r.json()["error"]
+    assert err["code"] == "no_output" and "kling3 result" in err["message"]
+    assert journal_rows(tmp_path)[0]["state"] == "download_failed"
+    again = run_cli("result", err["request_id"], "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
+    assert again.code == 0 and Path(again.json()["files"][0]["path"]).exists()
