@@ -440,7 +440,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if not outcomes:
             _say("nothing to resume")
         for o in outcomes:
-            line = f"{o['request_id']}  {o['status']}"
+            line = f"{o.get('request_id') or 'run ' + str(o.get('run_id'))}  {o['status']}"
             if o.get("error"):
                 line += f"  {o['error']['message']}"
             sys.stdout.write(line + "\n" + "".join(f"  {f}\n" for f in o.get("files", [])))

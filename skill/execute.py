@@ -121,6 +121,7 @@ class _Ctx:
     download: bool = True
     clock: Callable[[], float] = time.monotonic
     track: bool = True
+    run_id: str | None = None
 
     def record(self, ref: str, state: str, detail: dict[str, Any] | None = None) -> None:
         """Journal a state change; a job the journal never saw (fetched by id) is not tracked."""
@@ -144,7 +145,7 @@ def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Gen
     job = ctx.journal.begin(
         plan.endpoint, plan.tier, plan.mode, seg.payload, seg.cost_usd,
         output_dir=str(ctx.output_dir), batch_id=batch_id, label=f"segment {seg.index}/{len(plan.segments)}",
-        daily_cap_usd=cap,
+        daily_cap_usd=cap, run_id=ctx.run_id,
     )
     _emit(ctx, "submitting", endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd, job_key=job.job_key)
     try:
@@ -220,7 +221,14 @@ _JOURNAL_STATES = ("in_queue", "in_progress", "completed", "failed", "cancelled"
 def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
     """Every call of a plan. Several calls are all submitted first, so they render side by side,
     then collected in order; an interrupt cancels the ones still queued."""
+    from .video import needs_finishing
+
     out: list[CallResult] = []
+    if ctx.track and needs_finishing(len(plan.segments), plan.params.aspect_ratio):
+        ctx.run_id = ctx.journal.begin_run(
+            aspect_ratio=plan.params.aspect_ratio, duration=plan.params.duration, segments=len(plan.segments),
+            tier=plan.tier, output_dir=str(ctx.output_dir),
+        )
     if not ctx.wait or len(plan.segments) == 1:
         for seg in plan.segments:
             out.append((yield from _call_flow(ctx, plan, seg, batch_id)))
@@ -497,6 +505,8 @@ def _finished(
             *plan.warnings, f"{outcome.code}: {outcome.message}; the segments are kept as separate files"
         ]
     _emit(ctx, "finished", path=str(outcome.path))
+    if ctx.run_id is not None:
+        ctx.journal.set_run_video(ctx.run_id, str(Path(outcome.path).resolve()))
     return [str(Path(outcome.path).resolve())], outcome.to_json_dict(), list(plan.warnings)
 
 
@@ -731,7 +741,34 @@ def resume(
     finally:
         if own:
             cl.close()
+    for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
+        done = _finish_run(jr, run_id, on_event or (lambda _e: None))
+        if done is not None:
+            outcomes.append(done)
     return outcomes
+
+
+def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any] | None:
+    """Stitch/crop a run once every one of its calls is downloaded (after an interrupted run)."""
+    from .video import finish
+
+    info = jr.run_info(run_id)
+    calls = jr.run_jobs(run_id)
+    if info is None or info["video"] or len(calls) != info["segments"]:
+        return None
+    if any(c.state != "downloaded" for c in calls):
+        return None
+    paths = [Path(f.path) for c in calls for f in jr.files(c)]
+    on_event({"event": "finishing", "run_id": run_id, "segments": len(paths), "aspect_ratio": info["aspect_ratio"]})
+    try:
+        video = finish(paths, asked_ratio=info["aspect_ratio"], expected_duration=float(info["duration"]),
+                       out_dir=Path(info["output_dir"] or Path.cwd()),
+                       name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s")
+    except Kling3Error as exc:
+        return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
+    path = str(Path(video.path).resolve())
+    jr.set_run_video(run_id, path)
+    return {"run_id": run_id, "status": "completed", "files": [path], "video": video.to_json_dict()}
 
 
 def jobs(limit: int = 50, *, journal: Journal | None = None) -> list[dict[str, Any]]:

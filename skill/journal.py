@@ -84,7 +84,7 @@ _WAITING = frozenset(
     {"submitting", "submitted", "unconfirmed", "in_queue", "in_progress", "timeout"}
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STALE_SUBMIT_AFTER = timedelta(hours=1)
 _BUSY_TIMEOUT_S = 10.0
 
@@ -129,11 +129,27 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX IF NOT EXISTS events_job_id ON events (job_id)",
     ),
+    # A run groups the calls of one plan that are finished together (stitched, cropped), so that
+    # `resume` can finish the video of a run that was interrupted.
+    2: (
+        """CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            aspect_ratio TEXT NOT NULL,
+            duration INTEGER NOT NULL,
+            segments INTEGER NOT NULL,
+            tier TEXT NOT NULL,
+            output_dir TEXT,
+            video TEXT
+        )""",
+        "ALTER TABLE jobs ADD COLUMN run_id TEXT",
+        "CREATE INDEX IF NOT EXISTS jobs_run_id ON jobs (run_id)",
+    ),
 }
 
 _JOB_COLUMNS = (
     "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
-    "created_at, updated_at, status_detail, output_dir, batch_id, label"
+    "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id"
 )
 _FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
 _COUNTED = (
@@ -162,6 +178,7 @@ class JobRecord:
     output_dir: str | None
     batch_id: str | None
     label: str | None
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``--json`` output and MCP tool results."""
@@ -256,6 +273,7 @@ def _job(row: sqlite3.Row) -> JobRecord:
         output_dir=row["output_dir"],
         batch_id=row["batch_id"],
         label=row["label"],
+        run_id=row["run_id"],
     )
 
 
@@ -466,6 +484,7 @@ class Journal:
         label: str | None = None,
         *,
         daily_cap_usd: float | None = None,
+        run_id: str | None = None,
     ) -> JobRecord:
         """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
 
@@ -487,8 +506,8 @@ class Journal:
                 self._check_cap(conn, cost, daily_cap_usd)
             cursor = conn.execute(
                 "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
-                " created_at, updated_at, output_dir, batch_id, label)"
-                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, output_dir, batch_id, label, run_id)"
+                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     model_id,
@@ -501,11 +520,43 @@ class Journal:
                     None if output_dir is None else os.fspath(output_dir),
                     batch_id,
                     label,
+                    run_id,
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
             self._event(conn, job_id, now, "submitting", None)
             return self._reload(conn, job_id)
+
+    def begin_run(
+        self, *, aspect_ratio: str, duration: int, segments: int, tier: str, output_dir: str | None
+    ) -> str:
+        """Record a plan whose calls are finished together; returns its ``run_id``."""
+        run_id = uuid.uuid4().hex
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, created_at, aspect_ratio, duration, segments, tier, output_dir)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, self._now(), aspect_ratio, int(duration), int(segments), tier, output_dir),
+            )
+        return run_id
+
+    def run_info(self, run_id: str) -> dict[str, Any] | None:
+        """The run's plan facts and finished ``video`` (None until finished)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return dict(row) if row is not None else None
+
+    def run_jobs(self, run_id: str) -> builtins.list[JobRecord]:
+        """The calls of a run, in submit order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def set_run_video(self, run_id: str, path: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET video = ? WHERE run_id = ?", (path, run_id))
 
     def set_request_id(self, job_key: str, request_id: str) -> JobRecord:
         """Attach the server's ``request_id``; the job becomes ``submitted`` unless already further."""

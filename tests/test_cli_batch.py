@@ -78,3 +78,30 @@ def test_variants_make_k_jobs_with_the_stated_spread(emulator: Emulator, tmp_pat
     sent = sorted(j["body"]["cfg_scale"] for j in emulator.jobs())
     assert sent == [0.3, 0.55, 0.8]
     assert all(probe_mp4(p).duration_s > 4 for i in doc["items"] for p in i["files"])
+
+
+@needs_ffmpeg
+def test_kill_9_during_a_long_film_then_resume_stitches_it(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from clihelp import kling3_cmd
+
+    emu = make_emulator(queue_seconds=0.6, run_seconds=0.6)
+    env = {**os.environ, **env_for(emu, tmp_path)}
+    out = tmp_path / "o"
+    proc = subprocess.Popen([*kling3_cmd(), "run", "a 40-second film of a lighthouse at dusk", "--poll-interval", "0.1",
+                             "--output-dir", str(out), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert emu.wait_for_requests("status", 1, timeout=20)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert emu.counts["submit"] == 3
+    r = run_cli("resume", "--all", "--poll-interval", "0.1", "--json", env=env_for(emu, tmp_path))
+    assert r.code == 0, r.err
+    resumed = r.json()["resumed"]
+    assert sorted(o["status"] for o in resumed) == ["completed"] * 4
+    (film,) = [o for o in resumed if "run_id" in o]
+    info = probe_video(film["files"][0])
+    assert abs(info.duration_s - 40) <= 0.5
+    assert emu.counts["submit"] == 3
