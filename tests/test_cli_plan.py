@@ -139,3 +139,20 @@ def test_plan_path_imports_no_network_or_mcp_library() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stderr.strip().endswith("[]"), proc.stderr
+
+
+def test_own_template_folder_by_flag_and_env(tmp_path: Path) -> None:
+    import shutil
+
+    from skill.resources import data_path
+
+    mine = tmp_path / "templates"
+    shutil.copytree(data_path("prompt_templates"), mine)
+    (mine / "t2v.j2").write_text("HOUSE STYLE. " + (mine / "t2v.j2").read_text())
+    by_flag = run_cli("prompt", "a red kite over the dunes, slow pan left", "--templates", str(mine))
+    assert by_flag.code == 0 and by_flag.out.startswith("HOUSE STYLE.")
+    by_env = run_cli("plan", "a red kite over the dunes", "--json", env={"KLING3_TEMPLATES": str(mine)})
+    assert by_env.json()["payload"]["prompt"].startswith("HOUSE STYLE.")
+    (mine / "t2v.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    hostile = run_cli("plan", "a red kite", "--templates", str(mine), "--json")
+    assert hostile.code == 78 and hostile.json()["error"]["code"] == "bad_template"
