@@ -203,7 +203,7 @@ def _plan_line(item: tuple[int, str]) -> str:
     try:
         if not isinstance(obj, dict):
             raise UsageError("a request line must be a JSON object")
-        doc = make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates")).to_json_dict()
+        return make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates")).model_dump_json(by_alias=True)
     except Kling3Error as exc:
         err = exc.to_dict()
         err["line"] = lineno
