@@ -235,6 +235,9 @@ def _plan_batch(args: argparse.Namespace) -> int:
     if len(lines) >= PARALLEL_BATCH_LINES and workers > 1 and _can_fork():
         import multiprocessing
 
+        from .intent import enable_prefilter
+
+        enable_prefilter()
         _plan_line((0, '{"text": "warm up the shared caches"}'))
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for doc in pool.imap(_plan_line, lines, chunksize=64):

@@ -71,6 +71,7 @@ __all__ = [
     "build_prompt",
     "detect_camera_moves",
     "parse_description",
+    "required_substrings",
     "split_shots",
 ]
 
@@ -451,6 +452,14 @@ def _needs(pattern: str, flags: int) -> frozenset[str] | None:
     except Exception:  # pragma: no cover - the pattern compiled already
         return None
     return _seq_needs(list(tree), consts)
+
+
+def required_substrings(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Lower-case substrings one of which every match of ``pattern`` contains (None: unknown).
+
+    Shared with the router, whose batch mode skips signal scans that cannot match.
+    """
+    return _needs(pattern, flags)
 
 
 def _prefixes(items: list[Any], c: Any) -> set[str] | None:

@@ -311,3 +311,35 @@ def test_keyword_soup_never_crashes(parts: list[str]) -> None:
         assert exc.code in {"missing_image", "tail_without_source", "over_budget", "bad_aspect_ratio", "duration_out_of_range", "invalid_input", "end_frame_unsupported"}
     else:
         assert p.cost_usd > 0 and 3 <= p.segments[0].duration <= 15
+
+
+def _extract_both(text: str) -> tuple[object, object]:
+    from skill import intent
+
+    rules = load_rules()
+    plain = intent.extract(text, rules)
+    saved = intent._PREFILTER
+    intent._PREFILTER = True
+    try:
+        filtered = intent.extract(text, rules)
+    finally:
+        intent._PREFILTER = saved
+    return plain, filtered
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(words, max_size=14).map(" ".join)))
+def test_batch_prefilter_never_changes_what_is_found(text: str) -> None:
+    plain, filtered = _extract_both(text)
+    assert plain == filtered
+
+
+def test_batch_prefilter_agrees_on_the_whole_corpus() -> None:
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).parent / "corpus" / "routing.jsonl"
+    for line in corpus.read_text().splitlines():
+        text = json.loads(line)["request"].get("text", "")
+        plain, filtered = _extract_both(text)
+        assert plain == filtered, text
