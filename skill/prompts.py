@@ -542,14 +542,20 @@ def _charset(av: Any, c: Any) -> frozenset[str] | None:
     return frozenset(chars) if chars else None
 
 
-def _trie_longest(words: Iterable[str]) -> str:
-    """A pattern matching the longest of ``words`` that starts here."""
+def _build_trie(words: Iterable[str]) -> dict[str, Any]:
+    """Nested dicts, one level per character; ``""`` marks the end of a word."""
     root: dict[str, Any] = {}
     for w in words:
         node = root
         for ch in w:
             node = node.setdefault(ch, {})
         node[""] = {}
+    return root
+
+
+def _trie_longest(words: Iterable[str]) -> str:
+    """A pattern matching the longest of ``words`` that starts here."""
+    root = _build_trie(words)
 
     def emit(node: dict[str, Any]) -> str:
         kids = [re.escape(k) + emit(node[k]) for k in sorted(node) if k]
@@ -565,12 +571,7 @@ def _trie_longest(words: Iterable[str]) -> str:
 
 def _trie(words: Iterable[str]) -> str:
     """A pattern matching where any of ``words`` starts (a word that has a shorter one as prefix is dropped)."""
-    root: dict[str, Any] = {}
-    for w in words:
-        node = root
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+    root = _build_trie(words)
 
     def emit(node: dict[str, Any]) -> str:
         if "" in node:
