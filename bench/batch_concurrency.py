@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from skill.batch import BatchItem, BatchReport, run_batch
-from skill.emulator import Emulator, EmulatorConfig
-from skill.journal import Journal
-from skill.runcomfy import AsyncRunComfyClient
+from skill.execution.batch import BatchItem, BatchReport, run_batch
+from skill.execution.client import AsyncRunComfyClient
+from skill.execution.journal import Journal
+from skill.testing.emulator import Emulator, EmulatorConfig
 
 
 def main() -> int:

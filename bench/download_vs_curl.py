@@ -16,12 +16,12 @@ import sys
 import tempfile
 import time
 
-from skill.emulator import Emulator, EmulatorConfig
+from skill.testing.emulator import Emulator, EmulatorConfig
 
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from skill.downloads import download_outputs
+from skill.execution.downloads import download_outputs
 url, api_base, dest = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 t0 = time.perf_counter()
 (f,) = download_outputs({"video": url}, dest, api_base=api_base)

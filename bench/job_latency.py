@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from skill.emulator import Emulator, EmulatorConfig
-from skill.execute import run
-from skill.journal import Journal
-from skill.runcomfy import RunComfyClient
+from skill.execution.client import RunComfyClient
+from skill.execution.flow import run
+from skill.execution.journal import Journal
+from skill.testing.emulator import Emulator, EmulatorConfig
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from skill._version import __version__
 
 _EXPORTS: dict[str, str] = {
     "plan": "skill.api",
@@ -30,8 +30,8 @@ _EXPORTS: dict[str, str] = {
     "Segment": "skill.planning",
     "Params": "skill.planning",
     "Decision": "skill.planning",
-    "RunResult": "skill.execute",
-    "CallResult": "skill.execute",
+    "RunResult": "skill.execution.flow",
+    "CallResult": "skill.execution.flow",
     "Kling3Error": "skill.errors",
     "UsageError": "skill.errors",
     "InputError": "skill.errors",
@@ -97,8 +97,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import arun, cancel, jobs, plan, result, resume, run, status
-    from .errors import (
+    from skill.api import arun, cancel, jobs, plan, result, resume, run, status
+    from skill.errors import (
         ApiClientError,
         ApiError,
         ApiServerError,
@@ -114,6 +114,6 @@ if TYPE_CHECKING:
         UsageError,
         WaitTimeout,
     )
-    from .execute import CallResult, RunResult
-    from .planning import Decision, Params, Plan, Segment
-    from .request import Shot, VideoRequest
+    from skill.execution.flow import CallResult, RunResult
+    from skill.planning import Decision, Params, Plan, Segment
+    from skill.request import Shot, VideoRequest

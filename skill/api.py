@@ -12,9 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .execute import CallResult, RunResult, arun, cancel, fetch, jobs, resume, run, status
-from .planning import Plan, make_plan
-from .request import VideoRequest
+from skill.execution.flow import (
+    CallResult,
+    RunResult,
+    arun,
+    cancel,
+    fetch,
+    jobs,
+    resume,
+    run,
+    status,
+)
+from skill.planning import Plan, make_plan
+from skill.request import VideoRequest
 
 __all__ = ["arun", "cancel", "jobs", "plan", "result", "resume", "run", "status"]
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError
-from .resources import data_path, load_yaml
+from skill.data import data_path, load_yaml
+from skill.errors import ConfigError
 
 __all__ = [
     "Catalog",
@@ -203,7 +203,7 @@ def _check_value(spec: FieldSpec, value: Any, image_exts: list[str]) -> str | No
         if spec.enum is not None and value not in spec.enum:
             return f"must be one of {', '.join(spec.enum)}"
         if spec.format == "image_uri":
-            from .request import image_url_problem
+            from skill.request import image_url_problem
 
             return image_url_problem(value, image_exts)
         return None

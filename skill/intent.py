@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rules import URL_MASK, CompiledRules, CompiledSignal
+from skill.rulebook import URL_MASK, CompiledRules, CompiledSignal
 
 __all__ = ["Intent", "Signal", "enable_prefilter", "extract"]
 
@@ -131,7 +131,7 @@ def _may_match(pattern: re.Pattern[str], text: str) -> bool:
     try:
         needs = _NEEDS[pattern]
     except KeyError:
-        from .prompts import required_substrings
+        from skill.prompts import required_substrings
 
         needs = _NEEDS[pattern] = required_substrings(pattern.pattern, pattern.flags & ~re.UNICODE)
     return needs is None or any(n in text for n in needs)

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import tools
-from .errors import ConfigError, Kling3Error
+from skill import tools
+from skill.errors import ConfigError, Kling3Error
 
 if TYPE_CHECKING:
     from mcp.server import Server
@@ -88,19 +88,19 @@ log = logging.getLogger("skill.mcp_server")
 
 
 def _catalog_json() -> str:
-    from .resources import data_path, load_yaml
+    from skill.data import data_path, load_yaml
 
     return json.dumps(load_yaml(data_path("catalog.yaml")), indent=2, ensure_ascii=False)
 
 
 def _rules_text() -> str:
-    from .resources import data_path
+    from skill.data import data_path
 
     return data_path("routing_rules.yaml").read_text(encoding="utf-8")
 
 
 def _guide_text() -> str:
-    from .resources import data_path
+    from skill.data import data_path
 
     return data_path("prompting-guide.md").read_text(encoding="utf-8")
 
@@ -331,7 +331,7 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
         known = ", ".join(r.uri for r in RESOURCES)
         raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
 
-    from . import __version__
+    from skill._version import __version__
 
     return Server(
         SERVER_NAME,

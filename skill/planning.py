@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .catalog import Catalog, Endpoint, load_catalog
-from .errors import ConfigError, InputError
-from .intent import Intent, extract
-from .request import Shot, VideoRequest, parse_request
-from .rules import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
+from skill.catalog import Catalog, Endpoint, load_catalog
+from skill.errors import ConfigError, InputError
+from skill.intent import Intent, extract
+from skill.request import Shot, VideoRequest, parse_request
+from skill.rulebook import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
 
 if TYPE_CHECKING:
-    from .prompts import BuiltPrompt
+    from skill.prompts import BuiltPrompt
 
 __all__ = ["Decision", "Params", "Plan", "Segment", "make_plan", "plan_many"]
 
@@ -162,7 +162,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
     limits = catalog.limits
     if total <= limits.max_duration:
         return [_Call(total, None)]
-    from .prompts import parse_description
+    from skill.prompts import parse_description
 
     drafts = parse_description(req.text, req.shots).shots
     if len(drafts) < 2:
@@ -200,7 +200,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
 
 def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> BuiltPrompt:
     """Build the expert prompt; when the text is only routing words, send it as written and say so."""
-    from .prompts import BuiltPrompt, LintWarning, PromptParts
+    from skill.prompts import BuiltPrompt, LintWarning, PromptParts
 
     try:
         return build(inp, template_dir=template_dir)  # type: ignore[no-any-return]
@@ -221,7 +221,7 @@ def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> Bu
 def _segments(
     catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: dict[str, Any], template_dir: Path | None
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
-    from .prompts import PromptInput, build_prompt
+    from skill.prompts import PromptInput, build_prompt
 
     audio = bool(slots["generate_audio"])
     render = catalog.render_ratio(slots["aspect_ratio"])
@@ -325,7 +325,7 @@ def _apply_budget(
 
 
 def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
-    from .rules import Change
+    from skill.rulebook import Change
 
     return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
 
@@ -340,7 +340,7 @@ def _templates_from_env() -> Path | None:
 
 
 def _video_tools() -> bool:
-    from .video import video_tools_available
+    from skill.media.video import video_tools_available
 
     return video_tools_available()
 
@@ -403,7 +403,7 @@ def make_plan(
     if ep.tier != "4k":
         warnings = [w for w in warnings if w.code != "4k_cost"]
     if (len(segments) > 1 or render != asked) and not _video_tools():
-        from .video import VIDEO_TOOLS_MISSING
+        from skill.media.video import VIDEO_TOOLS_MISSING
 
         warnings.append(WarningItem(code="video_tools_missing", message=VIDEO_TOOLS_MISSING))
 

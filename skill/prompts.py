@@ -54,10 +54,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .catalog import load_catalog
-from .errors import ConfigError, InputError, Kling3Error
-from .request import Shot
-from .resources import data_path, load_yaml
+from skill.catalog import load_catalog
+from skill.data import data_path, load_yaml
+from skill.errors import ConfigError, InputError, Kling3Error
+from skill.request import Shot
 
 __all__ = [
     "BuiltPrompt",
@@ -1239,7 +1239,7 @@ def _module_digest() -> bytes:
 
 
 def _cache_file(path: str) -> Path:
-    from . import settings
+    from skill import settings
 
     name = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return settings.kling3_home() / "cache" / f"prompt-vocabulary-{name}.marshal"
@@ -1252,7 +1252,7 @@ def _open_cache(path: str) -> _LexCache | None:
             data = fh.read()
     except OSError:
         return None  # load_yaml reports it
-    from . import __version__
+    from skill._version import __version__
 
     h = hashlib.sha256(data)
     h.update(_module_digest())
@@ -1271,7 +1271,7 @@ def _save_cache(path: str, cache: _LexCache, raw: Any) -> None:
     """Store the cache atomically; a cache that cannot be written is simply not written."""
     tmp: str | None = None
     try:
-        from . import settings
+        from skill import settings
 
         target = _cache_file(path)
         blob = cache.dump(raw)

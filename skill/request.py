@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import InputError
+from skill.errors import InputError
 
 __all__ = [
     "ASPECT_RATIOS",

@@ -9,7 +9,7 @@ httpx: planning and pricing must work offline and fast.
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
-``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.auth`)
+``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.execution.auth`)
 ``RUNCOMFY_CONFIG_DIR``        where ``token.json`` lives, shared with the official ``runcomfy`` CLI
 ``RUNCOMFY_MODEL_API_BASE``    Model API base URL, including ``/v1`` (point it at an emulator)
 ``RUNCOMFY_WEB_BASE``          website base used by ``kling3 login``
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError
+from skill.errors import ConfigError
 
 __all__ = [
     "DEFAULT_API_BASE",

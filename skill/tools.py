@@ -33,8 +33,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from .errors import InputError, Kling3Error, UsageError, WaitTimeout
-from .request import VideoRequest
+from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
+from skill.request import VideoRequest
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
@@ -196,7 +196,7 @@ def _money(x: float) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _pricing() -> str:
-    from .catalog import load_catalog
+    from skill.catalog import load_catalog
 
     cat = load_catalog()
     std, pro, uhd = (cat.endpoint(t, "t2v") for t in ("standard", "pro", "4k"))
@@ -427,7 +427,7 @@ def default_output_dir() -> Path:
     cwd = Path.cwd()
     if cwd.parent != cwd and os.access(cwd, os.W_OK):
         return cwd
-    from .settings import kling3_home
+    from skill.settings import kling3_home
 
     return kling3_home() / "videos"
 
@@ -607,15 +607,15 @@ def _out_dir(given: str | None, opts: _Options) -> Path:
 
 
 def _plan(args: dict[str, Any]) -> dict[str, Any]:
-    from .planning import make_plan
+    from skill.planning import make_plan
 
     _check_known(args, PlanVideoInput, _REQUEST_KEYS)
     return _plan_dict(make_plan(args))
 
 
 def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
-    from .execute import run
-    from .planning import make_plan
+    from skill.execution.flow import run
+    from skill.planning import make_plan
 
     request, options = _split_request(args)
     plan = make_plan(request)
@@ -632,8 +632,8 @@ def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
 
 
 async def _generate_async(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
-    from .execute import arun
-    from .planning import make_plan
+    from skill.execution.flow import arun
+    from skill.planning import make_plan
 
     request, options = _split_request(args)
     plan = make_plan(request)
@@ -679,14 +679,14 @@ async def _cancel_safely(coro: Awaitable[_T]) -> _T:
 
 
 def _status(args: dict[str, Any]) -> dict[str, Any]:
-    from .execute import status
+    from skill.execution.flow import status
 
     inp = _validate(VideoStatusInput, args)
     return _status_dict(status(inp.request_id.strip()))
 
 
 def _fetch(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
-    from .execute import fetch
+    from skill.execution.flow import fetch
 
     inp = _validate(FetchVideoInput, args)
     rid = inp.request_id.strip()
@@ -712,7 +712,7 @@ def _fetch(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
 
 def _known_job(ref: str) -> bool:
     """Whether the journal has this job (then its own output_dir is used for the download)."""
-    from .journal import Journal
+    from skill.execution.journal import Journal
 
     with contextlib.suppress(Kling3Error):
         job = Journal().get(ref)
@@ -721,14 +721,14 @@ def _known_job(ref: str) -> bool:
 
 
 def _cancel(args: dict[str, Any]) -> dict[str, Any]:
-    from .execute import cancel
+    from skill.execution.flow import cancel
 
     inp = _validate(CancelVideoInput, args)
     return _cancel_dict(cancel(inp.request_id.strip()))
 
 
 def _jobs(args: dict[str, Any]) -> dict[str, Any]:
-    from .execute import jobs
+    from skill.execution.flow import jobs
 
     inp = _validate(ListJobsInput, args)
     return {"jobs": [_job_dict(r) for r in jobs(limit=inp.limit)]}
@@ -792,7 +792,7 @@ async def acall(
 ) -> dict[str, Any]:
     """The async twin of :func:`call`. ``on_event`` is always called on the event loop's thread.
 
-    ``kling_generate_video`` runs on :func:`skill.execute.arun`: cancelling the awaiting task
+    ``kling_generate_video`` runs on :func:`skill.execution.flow.arun`: cancelling the awaiting task
     while the job is queued cancels the job at the API. The other tools run in a worker thread.
     """
     if name not in TOOL_NAMES:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from skill.emulator import Emulator, EmulatorConfig
+from skill.testing.emulator import Emulator, EmulatorConfig
 
 
 def pytest_configure(config: pytest.Config) -> None:

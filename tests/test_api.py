@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import skill
-from skill.emulator import Emulator
-from skill.runcomfy import AsyncRunComfyClient, RunComfyClient
+from skill.execution.client import AsyncRunComfyClient, RunComfyClient
+from skill.testing.emulator import Emulator
 
 
 def test_all_matches_what_the_package_exports() -> None:

@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from skill import auth, settings
+from skill import settings
 from skill.errors import ApiServerError, AuthError, TransientError
+from skill.execution import auth
 
 TOKEN = "rc_live_Zm9vYmFyYmF6cXV4"
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from skill.batch import BatchItem, BatchReport, make_variants, read_jsonl, run_batch
-from skill.emulator import Emulator, Fault
 from skill.errors import InputError
-from skill.execute import resume
-from skill.journal import Journal
-from skill.mp4 import probe_mp4
-from skill.runcomfy import AsyncRunComfyClient, RunComfyClient
-from skill.video import find_ffmpeg
+from skill.execution.batch import BatchItem, BatchReport, make_variants, read_jsonl, run_batch
+from skill.execution.client import AsyncRunComfyClient, RunComfyClient
+from skill.execution.flow import resume
+from skill.execution.journal import Journal
+from skill.media.mp4probe import probe_mp4
+from skill.media.video import find_ffmpeg
+from skill.testing.emulator import Emulator, Fault
 
 TEXTS = [
     f"a {animal} running on a beach, 5 seconds"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clihelp import run_cli
 
-from skill.emulator import Emulator
+from skill.testing.emulator import Emulator
 
 
 def test_login_with_token_writes_the_shared_file_0600_and_logout_removes_it(tmp_path: Path) -> None:

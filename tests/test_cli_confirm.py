@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clihelp import kling3_cmd, run_cli
 
-from skill.emulator import Emulator
+from skill.testing.emulator import Emulator
 
 
 def _env(emu: Emulator, tmp_path: Path) -> dict[str, str]:

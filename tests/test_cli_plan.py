@@ -144,7 +144,7 @@ def test_plan_path_imports_no_network_or_mcp_library() -> None:
 def test_own_template_folder_by_flag_and_env(tmp_path: Path) -> None:
     import shutil
 
-    from skill.resources import data_path
+    from skill.data import data_path
 
     mine = tmp_path / "templates"
     shutil.copytree(data_path("prompt_templates"), mine)

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from skill.downloads import (
+from skill.errors import DownloadError
+from skill.execution.client import RetryPolicy, RunComfyClient
+from skill.execution.downloads import (
     MAX_NAME_CHARS,
     MAX_REDIRECTS,
     DownloadedFile,
@@ -26,10 +28,8 @@ from skill.downloads import (
     output_urls,
     safe_filename,
 )
-from skill.emulator import Emulator, EmulatorConfig, Fault
-from skill.errors import DownloadError
-from skill.mp4 import make_mp4
-from skill.runcomfy import RetryPolicy, RunComfyClient
+from skill.media.mp4probe import make_mp4
+from skill.testing.emulator import Emulator, EmulatorConfig, Fault
 
 T2V = "kling/kling-3.0/standard/text-to-video"
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.004, max_retry_after=1.0)

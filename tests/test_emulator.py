@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from skill.emulator import OVERSIZE_BYTES, Emulator, Fault
-from skill.mp4 import probe_mp4
+from skill.media.mp4probe import probe_mp4
+from skill.testing.emulator import OVERSIZE_BYTES, Emulator, Fault
 
 T2V = "kling/kling-3.0/standard/text-to-video"
 I2V = "kling/kling-3.0/standard/image-to-video"
@@ -543,7 +543,7 @@ def test_stop_does_not_wait_for_a_hung_handler(
 
 
 def test_serve_forever_prints_the_base_url_and_stops_on_sigterm(plain: httpx.Client) -> None:
-    code = "from skill.emulator import serve_forever; serve_forever()"
+    code = "from skill.testing.emulator import serve_forever; serve_forever()"
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen(

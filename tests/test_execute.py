@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from clihelp import kling3_cmd, run_cli
 
-from skill.emulator import Emulator, Fault
 from skill.errors import JobFailed, WaitTimeout
-from skill.execute import arun, fetch, resume, run
-from skill.journal import Journal
-from skill.mp4 import probe_mp4
-from skill.runcomfy import AsyncRunComfyClient, RunComfyClient
+from skill.execution.client import AsyncRunComfyClient, RunComfyClient
+from skill.execution.flow import arun, fetch, resume, run
+from skill.execution.journal import Journal
+from skill.media.mp4probe import probe_mp4
+from skill.testing.emulator import Emulator, Fault
 
 TEXT = "a quick vertical draft of a barista pulling espresso, 6 seconds"
 

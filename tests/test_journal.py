@@ -16,7 +16,7 @@ import pytest
 
 from skill import settings
 from skill.errors import ConfigError, InputError
-from skill.journal import Journal
+from skill.execution.journal import Journal
 
 MODEL = "kling/kling-3.0/standard/text-to-video"
 PAYLOAD = {"prompt": "a red fox runs through snow, ünïcode", "duration": 5, "aspect_ratio": "16:9"}
@@ -279,7 +279,7 @@ def test_newer_or_damaged_journal_is_refused(tmp_path: Path) -> None:
 
 _WORKER = """
 import sys
-from skill.journal import Journal
+from skill.execution.journal import Journal
 path, worker = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 sys.stdin.readline()

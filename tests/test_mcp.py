@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from skill import tools
-from skill.emulator import Emulator
+from skill.testing.emulator import Emulator
 
 pytest.importorskip("mcp", reason="the [mcp] extra (official MCP SDK) is not installed")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skill.mp4 import (
+from skill.media.mp4probe import (
     RESOLUTIONS,
     Mp4Error,
     iter_mp4_chunks,

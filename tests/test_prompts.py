@@ -601,8 +601,8 @@ def test_user_templates_override_and_fall_back(tmp_path: Path) -> None:
 
 
 def test_vocabulary_is_validated(tmp_path: Path) -> None:
+    from skill.data import data_path
     from skill.prompts import _lex_for
-    from skill.resources import data_path
 
     good = data_path("prompt_vocabulary.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "vocab.yaml"

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from skill import __version__
-from skill.emulator import Emulator, Fault
 from skill.errors import (
     ApiClientError,
     ApiServerError,
@@ -24,7 +23,7 @@ from skill.errors import (
     SubmitUnconfirmed,
     TransientError,
 )
-from skill.runcomfy import (
+from skill.execution.client import (
     AsyncRunComfyClient,
     JobResult,
     JobStatus,
@@ -32,6 +31,7 @@ from skill.runcomfy import (
     RunComfyClient,
     retry_after_seconds,
 )
+from skill.testing.emulator import Emulator, Fault
 
 T2V = "kling/kling-3.0/standard/text-to-video"
 I2V = "kling/kling-3.0/standard/image-to-video"

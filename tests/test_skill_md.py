@@ -22,7 +22,7 @@ import pytest
 import yaml
 from clihelp import kling3_cmd
 
-from skill.emulator import Emulator
+from skill.testing.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL_MD = ROOT / "SKILL.md"

@@ -13,9 +13,9 @@ import pytest
 
 import skill
 from skill import tools
-from skill.emulator import Emulator
 from skill.errors import UsageError
 from skill.request import VideoRequest
+from skill.testing.emulator import Emulator
 
 NAMES = [
     "kling_plan_video",

@@ -1,4 +1,4 @@
-"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.mp4."""
+"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.media.mp4probe."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from skill import video
 from skill.errors import ConfigError
-from skill.mp4 import write_mp4
-from skill.video import (
+from skill.media import video
+from skill.media.mp4probe import write_mp4
+from skill.media.video import (
     VideoError,
     crop_size,
     crop_to_ratio,

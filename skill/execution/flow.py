@@ -2,7 +2,7 @@
 
 The flow of one paid call is written once, as a generator that yields I/O operations
 ("submit", "status", "sleep", ...) and receives their results. A sync driver and an async driver
-perform those operations with :class:`~skill.runcomfy.RunComfyClient` or its async twin, so
+perform those operations with :class:`~skill.execution.client.RunComfyClient` or its async twin, so
 ``run`` and ``arun`` cannot drift apart. The journal row exists before the submit and gets the
 request_id right after the response, so no paid job is ever lost.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import settings
-from .errors import (
+from skill import settings
+from skill.errors import (
     DownloadError,
     InputError,
     Interrupted,
@@ -30,9 +30,9 @@ from .errors import (
     TransientError,
     WaitTimeout,
 )
-from .journal import JobRecord, Journal
-from .planning import Plan, Segment, make_plan
-from .request import VideoRequest
+from skill.execution.journal import JobRecord, Journal
+from skill.planning import Plan, Segment, make_plan
+from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
@@ -221,7 +221,7 @@ _JOURNAL_STATES = ("in_queue", "in_progress", "completed", "failed", "cancelled"
 def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
     """Every call of a plan. Several calls are all submitted first, so they render side by side,
     then collected in order; an interrupt cancels the ones still queued."""
-    from .video import needs_finishing
+    from skill.media.video import needs_finishing
 
     out: list[CallResult] = []
     if ctx.track and needs_finishing(len(plan.segments), plan.params.aspect_ratio):
@@ -313,7 +313,7 @@ def _finish_flow(
 
 
 def _has_urls(output: Any) -> bool:
-    from .downloads import output_urls
+    from skill.execution.downloads import output_urls
 
     return bool(output_urls(output or {}))
 
@@ -335,7 +335,7 @@ def _do_sync(op: Op, client: Any) -> Any:
         time.sleep(op[1])
         return None
     if kind == "download":
-        from .downloads import download_outputs
+        from skill.execution.downloads import download_outputs
 
         return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
     raise AssertionError(kind)
@@ -355,7 +355,7 @@ async def _do_async(op: Op, client: Any) -> Any:
         await asyncio.sleep(op[1])
         return None
     if kind == "download":
-        from .downloads import adownload_outputs
+        from skill.execution.downloads import adownload_outputs
 
         return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
     raise AssertionError(kind)
@@ -441,7 +441,7 @@ def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> No
 
 def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
     """Validate against the live schema when reachable (cached a day); refuse before paying."""
-    from .schema_cache import cached_schema
+    from skill.execution.live_schema import cached_schema
 
     try:
         schema = cached_schema(client.base_url, plan.endpoint, client.model_schema)
@@ -476,8 +476,8 @@ def _summarise(
 
 
 def _finish_job(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> dict[str, Any] | None:
-    """The arguments of :func:`skill.video.finish` when this run's video needs stitching or cropping."""
-    from .video import needs_finishing
+    """The arguments of :func:`skill.media.video.finish` when this run's video needs stitching or cropping."""
+    from skill.media.video import needs_finishing
 
     segment_files = [f.path for c in calls for f in c.files]
     if not wanted or not segment_files or any(c.status != "completed" for c in calls):
@@ -511,7 +511,7 @@ def _finished(
 
 
 def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
-    from .video import finish
+    from skill.media.video import finish
 
     args = _finish_job(plan, calls, ctx, wanted)
     if args is None:
@@ -525,7 +525,7 @@ def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -
 
 async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
     """As :func:`_finish_sync`, with ffmpeg off the event loop (MCP servers keep answering)."""
-    from .video import finish
+    from skill.media.video import finish
 
     args = _finish_job(plan, calls, ctx, wanted)
     if args is None:
@@ -565,7 +565,7 @@ def run(
     finish_video: bool = True,
 ) -> RunResult:
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
 
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
@@ -596,7 +596,7 @@ async def arun(
     finish_video: bool = True,
 ) -> RunResult:
     """The async twin of :func:`run`: same flow, same journal, same results."""
-    from .runcomfy import AsyncRunComfyClient
+    from skill.execution.client import AsyncRunComfyClient
 
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
@@ -613,7 +613,7 @@ async def arun(
 
 
 async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
-    from .schema_cache import acached_schema
+    from skill.execution.live_schema import acached_schema
 
     try:
         schema = await acached_schema(client.base_url, plan.endpoint, client.model_schema)
@@ -637,7 +637,7 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
 
 def status(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
     """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
 
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
@@ -666,7 +666,7 @@ def fetch(
     journal: Journal | None = None,
 ) -> CallResult:
     """Fetch (and optionally wait for) a job's result by request_id and download its files."""
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
 
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
@@ -687,7 +687,7 @@ def fetch(
 
 def cancel(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
     """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
 
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
@@ -714,7 +714,7 @@ def resume(
     journal: Journal | None = None,
 ) -> list[dict[str, Any]]:
     """Re-poll and download unfinished jobs (one, or all). Never resubmits anything."""
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
 
     jr = journal or Journal()
     if ref is not None:
@@ -750,7 +750,7 @@ def resume(
 
 def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any] | None:
     """Stitch/crop a run once every one of its calls is downloaded (after an interrupted run)."""
-    from .video import finish
+    from skill.media.video import finish
 
     info = jr.run_info(run_id)
     calls = jr.run_jobs(run_id)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from skill.errors import (
     ApiClientError,
     ApiServerError,
     AuthError,
@@ -29,7 +29,7 @@ from .errors import (
     Kling3Error,
     TransientError,
 )
-from .settings import ensure_private_dir, runcomfy_config_dir
+from skill.settings import ensure_private_dir, runcomfy_config_dir
 
 if TYPE_CHECKING:
     import httpx

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError, InputError
-from .resources import data_path, load_yaml
+from skill.data import data_path, load_yaml
+from skill.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from .intent import Intent, Signal
+    from skill.intent import Intent, Signal
 
 __all__ = [
     "Change",

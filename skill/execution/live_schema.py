@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from skill import settings
 
 __all__ = ["acached_schema", "cache_path", "cached_schema"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from .errors import Kling3Error, UsageError
+from skill.errors import Kling3Error, UsageError
 
 __all__ = ["main"]
 
@@ -150,7 +150,7 @@ def _print_plan(plan: Any) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .planning import make_plan
+    from skill.planning import make_plan
 
     if args.batch:
         return _plan_batch(args)
@@ -165,7 +165,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_prompt(args: argparse.Namespace) -> int:
-    from .planning import make_plan
+    from skill.planning import make_plan
 
     if not args.text and not args.shot:
         raise UsageError("kling3 prompt: give TEXT (what the video shows) or --shot")
@@ -191,7 +191,7 @@ _BATCH_OPTS: dict[str, Any] = {}
 
 def _plan_line(item: tuple[int, str]) -> str:
     """One batch line -> one JSON line (a plan or an error). Runs in worker processes too."""
-    from .planning import make_plan
+    from skill.planning import make_plan
 
     lineno, line = item
     try:
@@ -235,7 +235,7 @@ def _plan_batch(args: argparse.Namespace) -> int:
     if len(lines) >= PARALLEL_BATCH_LINES and workers > 1 and _can_fork():
         import multiprocessing
 
-        from .intent import enable_prefilter
+        from skill.intent import enable_prefilter
 
         enable_prefilter()
         _plan_line((0, '{"text": "warm up the shared caches"}'))
@@ -316,8 +316,8 @@ def _confirm_if_needed(plan: Any, yes: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .execute import run
-    from .planning import make_plan
+    from skill.execution.flow import run
+    from skill.planning import make_plan
 
     if not args.text and not args.shot:
         raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
@@ -354,8 +354,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_variants(args: argparse.Namespace) -> int:
     """K variants of one request, each planned and shown, then run as one batch."""
-    from .batch import make_variants
-    from .planning import make_plan
+    from skill.execution.batch import make_variants
+    from skill.planning import make_plan
 
     variants = make_variants(_request_from_args(args), args.variants)
     plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates) for v in variants]
@@ -375,7 +375,7 @@ def _run_variants(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .execute import status
+    from skill.execution.flow import status
 
     doc = status(args.id)
     if args.json:
@@ -387,7 +387,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_result(args: argparse.Namespace) -> int:
-    from .execute import fetch
+    from skill.execution.flow import fetch
 
     res = fetch(args.id, output_dir=args.output_dir, wait=args.wait, poll_interval=args.poll_interval,
                 timeout=args.timeout, on_event=_progress_printer(args.json))
@@ -402,7 +402,7 @@ def cmd_result(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from .execute import cancel
+    from skill.execution.flow import cancel
 
     doc = cancel(args.id)
     if args.json:
@@ -416,7 +416,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from .execute import jobs
+    from skill.execution.flow import jobs
 
     rows = jobs(limit=args.limit)
     if args.json:
@@ -431,7 +431,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .execute import resume
+    from skill.execution.flow import resume
 
     if not args.id and not args.all:
         raise UsageError("kling3 resume: give a request_id or --all")
@@ -452,8 +452,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_spend(args: argparse.Namespace) -> int:
-    from . import settings
-    from .journal import Journal
+    from skill import settings
+    from skill.execution.journal import Journal
 
     jr = Journal()
     rows = [r.to_dict() for r in jr.spend(days=args.days)]
@@ -469,7 +469,8 @@ def cmd_spend(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from . import auth, settings
+    from skill import settings
+    from skill.execution import auth
 
     if args.with_token:
         token = sys.stdin.readline().strip()
@@ -493,7 +494,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from . import auth
+    from skill.execution import auth
 
     removed = auth.delete_token()
     if args.json:
@@ -504,7 +505,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from .emulator import EmulatorConfig, serve_forever
+    from skill.testing.emulator import EmulatorConfig, serve_forever
 
     config = EmulatorConfig(token=args.token, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds)
     serve_forever(config, args.host, args.port)
@@ -515,11 +516,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """One request end to end against the built-in emulator: nothing leaves this machine."""
     import tempfile
 
-    from .emulator import Emulator, EmulatorConfig
-    from .execute import run
-    from .journal import Journal
-    from .planning import make_plan
-    from .runcomfy import RunComfyClient
+    from skill.execution.client import RunComfyClient
+    from skill.execution.flow import run
+    from skill.execution.journal import Journal
+    from skill.planning import make_plan
+    from skill.testing.emulator import Emulator, EmulatorConfig
 
     text = args.text or "a quick vertical draft of a barista pulling espresso, with cafe sound"
     out_dir = Path(args.output_dir or "kling3-demo").resolve()
@@ -544,14 +545,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from .tools import cli_tools
+    from skill.tools import cli_tools
 
     sys.stdout.write(cli_tools(args.format) + "\n")
     return 0
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from .mcp_server import serve
+    from skill.mcp_server import serve
 
     serve(http=args.http, host=args.host, port=args.port, poll_interval=args.poll_interval, output_dir=args.output_dir)
     return 0
@@ -560,7 +561,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, *, one_document: bool) -> int:
     import asyncio
 
-    from .batch import BatchReport, run_batch
+    from skill.execution.batch import BatchReport, run_batch
 
     collected: dict[int, Any] = {}
 
@@ -596,7 +597,7 @@ def _print_report(report: Any, args: argparse.Namespace, *, one_document: bool) 
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import read_jsonl
+    from skill.execution.batch import read_jsonl
 
     return _run_batch_and_report(read_jsonl(args.file), args, one_document=False)
 
@@ -814,7 +815,7 @@ def _add_wait_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _version() -> str:
-    from . import __version__
+    from skill._version import __version__
 
     return __version__
 
@@ -858,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _warn_token_file() -> None:
     """A token file that others can read is used, but the user hears about it (stderr)."""
-    auth = sys.modules.get("skill.auth")
+    auth = sys.modules.get("skill.execution.auth")
     warning = auth.token_file_warning() if auth is not None else None
     if warning:
         _say(f"warning: {warning}")

@@ -9,7 +9,7 @@
    first submit*. Over either: :class:`InputError` (``over_budget`` / ``daily_cap_exceeded``,
    field ``max_cost_usd``), nothing sent. The live model schema is then checked once per
    endpoint; an item that does not match it is ``refused`` (also before any submit).
-3. Plans run through :func:`skill.execute.arun` under an ``asyncio.Semaphore(concurrency)`` with
+3. Plans run through :func:`skill.execution.flow.arun` under an ``asyncio.Semaphore(concurrency)`` with
    ONE shared :class:`AsyncRunComfyClient` (one connection pool) and one journal, so every call is
    journaled before it is sent. One failing item does not stop the others.
 4. Cancellation (Ctrl-C, task cancel) stops the batch: items not started yet are never sent
@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from . import settings
-from .errors import (
+from skill import settings
+from skill.errors import (
     ApiClientError,
     InputError,
     JobFailed,
@@ -61,12 +61,12 @@ from .errors import (
     SubmitUnconfirmed,
     WaitTimeout,
 )
-from .execute import Event, arun
-from .journal import Journal
-from .planning import Plan, make_plan
+from skill.execution.flow import Event, arun
+from skill.execution.journal import Journal
+from skill.planning import Plan, make_plan
 
 if TYPE_CHECKING:
-    from .runcomfy import AsyncRunComfyClient
+    from skill.execution.client import AsyncRunComfyClient
 
 __all__ = [
     "FINAL_STATUSES",
@@ -349,8 +349,8 @@ async def _check_schemas(
     emit: Callable[[int, Event], None],
 ) -> None:
     """Fetch each endpoint's live schema once (cached a day); refuse items that do not match."""
-    from .execute import _refuse_schema_mismatch
-    from .schema_cache import acached_schema
+    from skill.execution.flow import _refuse_schema_mismatch
+    from skill.execution.live_schema import acached_schema
 
     schemas: dict[str, dict[str, Any] | None] = {}
     for plan, item in zip(plans, items, strict=True):
@@ -411,9 +411,9 @@ async def run_batch(
 
     ``output_dir/<index>`` (zero-padded to the batch size, e.g. ``03``) receives each item's
     files. ``on_item`` gets a copy of an item at each change (queued → running → final);
-    ``on_event`` gets ``(index, event)`` for every event of :func:`skill.execute.arun`.
+    ``on_event`` gets ``(index, event)`` for every event of :func:`skill.execution.flow.arun`.
     ``finish_videos`` stitches a multi-call item and crops a non-native ratio with
-    :func:`skill.video.finish` (``item.video``); without ffmpeg the segments are kept and a
+    :func:`skill.media.video.finish` (``item.video``); without ffmpeg the segments are kept and a
     warning says so. Raises :class:`InputError` before anything is sent for an empty batch, a
     bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap.
     """
@@ -449,7 +449,7 @@ async def run_batch(
                 on_event(index, event)
 
         if cl is None and runnable:
-            from .runcomfy import AsyncRunComfyClient
+            from skill.execution.client import AsyncRunComfyClient
 
             cl = AsyncRunComfyClient()
         if check_live_schema and runnable:

@@ -6,7 +6,7 @@ read it back. Several CLI runs, a batch and the MCP server may write at the same
 WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
 lock up front (a deferred transaction that upgrades can fail without waiting).
 
-Stored text is passed through :func:`skill.auth.redact`, so even a payload or error detail that
+Stored text is passed through :func:`skill.execution.auth.redact`, so even a payload or error detail that
 somehow carries the API token is stored with ``***`` instead. Times are ISO-8601 UTC with
 microseconds and a ``+00:00`` offset, so they sort as text and parse with
 ``datetime.fromisoformat`` on Python 3.10.
@@ -38,9 +38,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from . import settings
-from .auth import redact
-from .errors import ConfigError, InputError, TransientError
+from skill import settings
+from skill.errors import ConfigError, InputError, TransientError
+from skill.execution.auth import redact
 
 __all__ = [
     "SCHEMA_VERSION",

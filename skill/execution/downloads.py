@@ -38,11 +38,16 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from . import settings
-from .errors import DownloadError
-from .fsutil import fsync_dir
-from .mp4 import Mp4Error, probe_mp4
-from .runcomfy import DEFAULT_USER_AGENT, RetryPolicy, default_tls_context, retry_after_seconds
+from skill import settings
+from skill.errors import DownloadError
+from skill.execution.client import (
+    DEFAULT_USER_AGENT,
+    RetryPolicy,
+    default_tls_context,
+    retry_after_seconds,
+)
+from skill.fsutil import fsync_dir
+from skill.media.mp4probe import Mp4Error, probe_mp4
 
 __all__ = [
     "CHUNK_SIZE",

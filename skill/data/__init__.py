@@ -11,12 +11,12 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from skill.errors import ConfigError
 
 __all__ = ["data_path", "load_yaml"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_DATA_DIR = _PACKAGE_DIR / "data"
+_DATA_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = _DATA_DIR.parent
 _REPO_ROOT = _PACKAGE_DIR.parent
 
 

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import ConfigError, InputError, Kling3Error
-from .fsutil import fsync_dir
-from .mp4 import Mp4Error, probe_mp4
+from skill.errors import ConfigError, InputError, Kling3Error
+from skill.fsutil import fsync_dir
+from skill.media.mp4probe import Mp4Error, probe_mp4
 
 __all__ = [
     "CROP_RATIOS",
@@ -212,7 +212,7 @@ def _encode_timeout(seconds: float) -> float:
 
 def _tracks(path: Path) -> tuple[bytes | None, bytes | None]:
     """The stsd payloads of the first video and first audio track (pure Python)."""
-    from .mp4 import _child, _children, _top_level
+    from skill.media.mp4probe import _child, _children, _top_level
 
     with open(path, "rb") as fh:
         moov = _top_level(fh, os.fstat(fh.fileno()).st_size).get(b"moov")

@@ -36,9 +36,9 @@ from typing import Any, NoReturn
 
 import httpx
 
-from . import __version__, settings
-from .auth import redact, require_token
-from .errors import (
+from skill import settings
+from skill._version import __version__
+from skill.errors import (
     ApiClientError,
     ApiServerError,
     AuthError,
@@ -48,6 +48,7 @@ from .errors import (
     SubmitUnconfirmed,
     TransientError,
 )
+from skill.execution.auth import redact, require_token
 
 __all__ = [
     "DEFAULT_USER_AGENT",

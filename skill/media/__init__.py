@@ -1,0 +1,1 @@
+"""Local video work after a download: find ffmpeg, stitch, crop, verify, and read MP4 headers."""
