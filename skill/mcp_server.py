@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from skill import tools
 from skill.errors import ConfigError, Kling3Error
+from skill.money import usd
 
 if TYPE_CHECKING:
     from mcp.server import Server
@@ -175,7 +176,7 @@ def _require_mcp() -> None:
 def _describe(event: dict[str, Any]) -> str | None:
     kind = event.get("event")
     if kind == "submitting":
-        return f"submitting to {event.get('endpoint')} (${event.get('cost_usd')})"
+        return f"submitting to {event.get('endpoint')} ({usd(event.get('cost_usd'))})"
     if kind == "submitted":
         return f"submitted: request_id {event.get('request_id')}"
     if kind == "status":

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.catalog import Catalog, Endpoint, load_catalog
 from skill.errors import ConfigError, InputError
 from skill.intent import Intent, extract
+from skill.money import amount
 from skill.request import Shot, VideoRequest, parse_request
 from skill.rulebook import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
 
@@ -303,8 +304,8 @@ def _apply_budget(
                     slots["tier"],
                     tier,
                     fill_message(
-                        budget.change, cap=_money(cap), to=tier, to_cost=_money(cand_cost),
-                        from_cost=_money(cost), **{"from": slots["tier"]},
+                        budget.change, cap=amount(cap), to=tier, to_cost=amount(cand_cost),
+                        from_cost=amount(cost), **{"from": slots["tier"]},
                     ),
                 )
             )
@@ -316,7 +317,7 @@ def _apply_budget(
         fill_message(
             budget.refuse.message,
             tier=best_ep.tier, mode=mode, seconds=slots["duration"],
-            audio="on" if slots["generate_audio"] else "off", cost=_money(best_cost), cap=_money(cap),
+            audio="on" if slots["generate_audio"] else "off", cost=amount(best_cost), cap=amount(cap),
         ),
         code=budget.refuse.code,
         field=budget.refuse.field,
@@ -328,10 +329,6 @@ def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
     from skill.rulebook import Change
 
     return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
-
-
-def _money(x: float) -> str:
-    return f"{x:.2f}" if round(x, 2) == round(x, 4) else f"{x:.4f}".rstrip("0")
 
 
 def _templates_from_env() -> Path | None:

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
+from skill.money import usd
 from skill.request import VideoRequest
 
 __all__ = [
@@ -190,10 +191,6 @@ GenerateVideoInput: type[BaseModel] = create_model(
 # -- descriptions ----------------------------------------------------------------------------
 
 
-def _money(x: float) -> str:
-    return f"${x:.3f}".rstrip("0").rstrip(".") if round(x, 2) != round(x, 3) else f"${x:.2f}"
-
-
 @functools.lru_cache(maxsize=1)
 def _pricing() -> str:
     from skill.catalog import load_catalog
@@ -202,9 +199,9 @@ def _pricing() -> str:
     std, pro, uhd = (cat.endpoint(t, "t2v") for t in ("standard", "pro", "4k"))
     ratio = uhd.usd_per_second / std.usd_per_second
     return (
-        f"Price per second of video: standard {_money(std.usd_per_second)} ({_money(std.usd_per_second_audio)} with "
-        f"audio), pro {_money(pro.usd_per_second)} ({_money(pro.usd_per_second_audio)} with audio), "
-        f"4k {_money(uhd.usd_per_second)} (audio included): 4k is ~{ratio:.0f}x standard, audio adds 50% on "
+        f"Price per second of video: standard {usd(std.usd_per_second)} ({usd(std.usd_per_second_audio)} with "
+        f"audio), pro {usd(pro.usd_per_second)} ({usd(pro.usd_per_second_audio)} with audio), "
+        f"4k {usd(uhd.usd_per_second)} (audio included): 4k is ~{ratio:.0f}x standard, audio adds 50% on "
         f"standard and pro. Default length {cat.limits.default_duration} s; {cat.limits.min_duration}-"
         f"{cat.limits.max_duration} s per call, up to {cat.limits.max_total_duration} s as several calls."
     )
@@ -827,14 +824,6 @@ async def acall(
 # -- summaries -------------------------------------------------------------------------------
 
 
-def _usd(x: Any) -> str:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return "$?"
-    return f"${value:.2f}" if round(value, 2) == round(value, 4) else f"${value:.4f}".rstrip("0")
-
-
 def _status_words(doc: dict[str, Any]) -> str:
     pos = doc.get("queue_position")
     return f"{doc.get('status')}" + (f" (queue position {pos})" if pos is not None else "")
@@ -850,7 +839,7 @@ def summarize(name: str, result: dict[str, Any]) -> str:
         audio = ", audio" if result.get("generate_audio") else ""
         calls = f", {len(result['calls'])} calls" if result.get("calls") else ""
         return (
-            f"{result.get('tier')} {result.get('mode')}, {_usd(result.get('cost_usd'))}, {result.get('duration_s')} s, "
+            f"{result.get('tier')} {result.get('mode')}, {usd(result.get('cost_usd'))}, {result.get('duration_s')} s, "
             f"{result.get('aspect_ratio')}{audio}{calls} (free plan: nothing was sent)"
         )
     if name in ("kling_generate_video", "kling_fetch_video"):
@@ -858,7 +847,7 @@ def summarize(name: str, result: dict[str, Any]) -> str:
         if result.get("done"):
             files = result.get("files") or []
             where = ", ".join(files) if files else "no file"
-            cost = f", {_usd(result['cost_usd'])}" if "cost_usd" in result else ""
+            cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
             return f"completed (request_id {rid}{cost}): {where}"
         return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
     if name == "kling_video_status":
@@ -868,6 +857,6 @@ def summarize(name: str, result: dict[str, Any]) -> str:
     if name == "kling_list_jobs":
         rows = result.get("jobs") or []
         lines = [f"{len(rows)} job(s)"]
-        lines += [f"{r.get('request_id')}  {r.get('state')}  {r.get('tier')}  {_usd(r.get('cost_usd'))}" for r in rows[:20]]
+        lines += [f"{r.get('request_id')}  {r.get('state')}  {r.get('tier')}  {usd(r.get('cost_usd'))}" for r in rows[:20]]
         return "\n".join(lines)
     return json.dumps(result, ensure_ascii=False)[:200]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from skill.errors import Kling3Error, UsageError
+from skill.money import usd
 
 __all__ = ["main"]
 
@@ -118,8 +119,7 @@ def _print_plan(plan: Any) -> None:
     lines = [
         f"endpoint   {plan.endpoint}",
         f"tier       {plan.tier} ({plan.resolution}), {plan.mode}",
-        f"cost       ${plan.cost_usd:.4f}".rstrip("0").rstrip(".")
-        + f" for {p.duration} s, audio {'on' if p.generate_audio else 'off'}",
+        f"cost       {usd(plan.cost_usd)} for {p.duration} s, audio {'on' if p.generate_audio else 'off'}",
         f"aspect     {p.aspect_ratio}" + ("" if p.render_aspect_ratio == p.aspect_ratio else f" (rendered {p.render_aspect_ratio}, cropped)"),
     ]
     if p.image_url:
@@ -127,7 +127,7 @@ def _print_plan(plan: Any) -> None:
     if p.tail_image_url:
         lines.append(f"end frame  {p.tail_image_url}")
     if len(plan.segments) > 1:
-        lines.append(f"calls      {len(plan.segments)}: " + ", ".join(f"{s.duration} s ${s.cost_usd:g}" for s in plan.segments))
+        lines.append(f"calls      {len(plan.segments)}: " + ", ".join(f"{s.duration} s {usd(s.cost_usd)}" for s in plan.segments))
     lines.append("why")
     for slot, rule in plan.decision.rules.items():
         lines.append(f"  {slot:<15} {rule}")
@@ -289,7 +289,7 @@ def _progress_printer(as_json: bool) -> Callable[[dict[str, Any]], None]:
             pos = event.get("queue_position")
             _say(f"[poll] {event['status']}" + (f" (position {pos})" if pos is not None else "") + f"  {event.get('elapsed_s', 0)} s")
         elif kind == "submitting":
-            _say(f"[submit] {event['endpoint']} (segment {event['segment']}, ${event['cost_usd']})")
+            _say(f"[submit] {event['endpoint']} (segment {event['segment']}, {usd(event['cost_usd'])})")
         elif kind == "submitted":
             _say(f"[submit] request_id: {event['request_id']}")
         elif kind == "downloading":
@@ -308,7 +308,7 @@ def _confirm_if_needed(plan: Any, yes: bool) -> None:
     costly = plan.tier == "4k" or plan.cost_usd > 2.0
     if yes or not costly or not sys.stdin.isatty():
         return
-    sys.stderr.write(f"This will spend about ${plan.cost_usd:.2f} on {plan.endpoint}. Proceed? [y/N] ")
+    sys.stderr.write(f"This will spend about {usd(plan.cost_usd)} on {plan.endpoint}. Proceed? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
@@ -346,7 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(result.to_json_dict())
     else:
-        _say(f"[{result.status}] request_id {result.request_id}  cost ${result.cost_usd:g}")
+        _say(f"[{result.status}] request_id {result.request_id}  cost {usd(result.cost_usd)}")
         for f in result.files:
             sys.stdout.write(f + "\n")
     return 0
@@ -364,10 +364,10 @@ def _run_variants(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(line, sys.stderr)
         else:
-            _say(f"variant {i}: cfg_scale {v.get('cfg_scale')}  {p.endpoint}  ${p.cost_usd:g}")
+            _say(f"variant {i}: cfg_scale {v.get('cfg_scale')}  {p.endpoint}  {usd(p.cost_usd)}")
     total = round(sum(p.cost_usd for p in plans), 4)
     if not args.json:
-        _say(f"{len(plans)} variants, ${total:g} in all")
+        _say(f"{len(plans)} variants, {usd(total)} in all")
     probe = plans[0].model_copy(update={"cost_usd": total})
     _confirm_if_needed(probe, args.yes)
     args.concurrency = min(len(variants), 4)
@@ -424,7 +424,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         sys.stdout.write(
-            f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  ${r['cost_usd']:<7g} "
+            f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  {usd(r['cost_usd']):<8} "
             f"{r['request_id'] or '(no request_id: ' + r['job_key'][:8] + ')'}\n"
         )
     return 0
@@ -463,8 +463,8 @@ def cmd_spend(args: argparse.Namespace) -> int:
         _emit_json({"spend": rows, "today_usd": today, "daily_cap_usd": cap})
         return 0
     for r in rows:
-        sys.stdout.write(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  ${r['cost_usd']:.2f}\n")
-    sys.stdout.write(f"today ${today:.2f}" + (f" of a ${cap:.2f} cap" if cap else "") + " (estimates)\n")
+        sys.stdout.write(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n")
+    sys.stdout.write(f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n")
     return 0
 
 
@@ -527,7 +527,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     plan = make_plan({"text": text})
     events = _progress_printer(args.json)
     if not args.json:
-        _say(f"demo: {plan.endpoint}, ${plan.cost_usd:g} (emulated: nothing is spent)")
+        _say(f"demo: {plan.endpoint}, {usd(plan.cost_usd)} (emulated: nothing is spent)")
     with (
         tempfile.TemporaryDirectory() as home,
         Emulator(EmulatorConfig(queue_seconds=0.5, run_seconds=1.0)) as emu,

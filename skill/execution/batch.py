@@ -63,6 +63,7 @@ from skill.errors import (
 )
 from skill.execution.flow import Event, arun
 from skill.execution.journal import Journal
+from skill.money import usd
 from skill.planning import Plan, make_plan
 
 if TYPE_CHECKING:
@@ -86,10 +87,6 @@ VARIANT_CFG_RANGE = (0.3, 0.8)
 FINAL_STATUSES: tuple[str, ...] = (
     "completed", "failed", "timeout", "refused", "error", "interrupted", "not_started",
 )  # fmt: skip
-
-
-def _usd(x: float) -> str:
-    return f"${x:.2f}" if round(x, 2) == round(x, 4) else f"${x:.4f}".rstrip("0")
 
 
 class BatchItem(BaseModel):
@@ -168,7 +165,7 @@ class BatchReport(BaseModel):
             if len(result) > 100:
                 result = result[:97] + "..."
             rows.append((
-                str(i.index), i.status, _usd(i.cost_usd),
+                str(i.index), i.status, usd(i.cost_usd),
                 i.tier or "-", i.aspect_ratio or "-", str(i.duration or "-"), result,
             ))  # fmt: skip
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
@@ -178,8 +175,8 @@ class BatchReport(BaseModel):
         ]
         counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
         lines.append(
-            f"{len(self.items)} item(s): {counts}; spent ~{_usd(self.total_cost_usd)} "
-            f"of {_usd(self.planned_cost_usd)} planned"
+            f"{len(self.items)} item(s): {counts}; spent ~{usd(self.total_cost_usd)} "
+            f"of {usd(self.planned_cost_usd)} planned"
             + (f", in {self.elapsed_s:g} s" if self.elapsed_s else "")
         )
         if any(i.status == "timeout" or (i.error or {}).get("running") for i in self.items):
@@ -316,8 +313,8 @@ def _check_budget(total: float, count: int, max_cost_usd: float | None, journal:
             )
         if total > max_cost_usd + 1e-9:
             raise InputError(
-                f"the batch would cost {_usd(total)} for {count} video(s), over the cap of "
-                f"{_usd(max_cost_usd)}; nothing was sent. Raise --max-cost-usd, drop requests, "
+                f"the batch would cost {usd(total)} for {count} video(s), over the cap of "
+                f"{usd(max_cost_usd)}; nothing was sent. Raise --max-cost-usd, drop requests, "
                 "or make them cheaper (`kling3 plan` shows each one's price)",
                 code="over_budget",
                 field="max_cost_usd",
@@ -328,9 +325,9 @@ def _check_budget(total: float, count: int, max_cost_usd: float | None, journal:
         spent = journal.spent_today()
         if spent + total > cap + 1e-9:
             raise InputError(
-                f"daily spending cap: {_usd(spent)} already spent today (UTC) plus {_usd(total)} for "
-                f"this batch of {count} video(s) makes {_usd(spent + total)}, over the cap of "
-                f"{_usd(cap)} (KLING3_DAILY_CAP_USD); nothing was sent",
+                f"daily spending cap: {usd(spent)} already spent today (UTC) plus {usd(total)} for "
+                f"this batch of {count} video(s) makes {usd(spent + total)}, over the cap of "
+                f"{usd(cap)} (KLING3_DAILY_CAP_USD); nothing was sent",
                 code="daily_cap_exceeded",
                 field="max_cost_usd",
                 details={

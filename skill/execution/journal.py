@@ -41,6 +41,7 @@ from typing import Any, Literal, get_args
 from skill import settings
 from skill.errors import ConfigError, InputError, TransientError
 from skill.execution.auth import redact
+from skill.money import usd
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -236,11 +237,6 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _usd(amount: float) -> str:
-    whole, _, frac = f"{amount:.4f}".rstrip("0").partition(".")
-    return f"${whole}.{frac.ljust(2, '0')}"
 
 
 def _loads(text: str | None) -> dict[str, Any] | None:
@@ -807,8 +803,8 @@ class Journal:
         if total <= cap + 1e-9:
             return
         raise InputError(
-            f"daily spending cap reached: {_usd(spent)} already spent today ({day} UTC) plus "
-            f"{_usd(extra_cost)} for this request makes {_usd(total)}, over the cap of {_usd(cap)} "
+            f"daily spending cap reached: {usd(spent)} already spent today ({day} UTC) plus "
+            f"{usd(extra_cost)} for this request makes {usd(total)}, over the cap of {usd(cap)} "
             "(KLING3_DAILY_CAP_USD); raise the cap or wait for the next UTC day",
             code="daily_cap_exceeded",
             field="max_cost_usd",
