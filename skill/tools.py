@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
+from skill.execution.states import API_DONE
 from skill.money import usd
 from skill.request import VideoRequest
 
@@ -83,7 +84,6 @@ ToolFormat = Literal["openai", "anthropic"]
 # Fields of VideoRequest an LLM should not be offered: Kling 3.0 takes no seed, so the field would
 # only suggest a reproducibility that does not exist.
 _HIDDEN_REQUEST_FIELDS = frozenset({"seed"})
-_DONE = ("completed", "succeeded")
 
 
 # -- input models ----------------------------------------------------------------------------
@@ -505,7 +505,7 @@ def _pending(plan: Any, exc: WaitTimeout, tracker: _Tracker, waited: int) -> dic
 
 
 def _run_dict(plan: Any, res: Any) -> dict[str, Any]:
-    done = res.status in _DONE
+    done = res.status in API_DONE
     out: dict[str, Any] = {
         "request_id": res.request_id,
         "request_ids": res.request_ids,
@@ -530,7 +530,7 @@ def _run_dict(plan: Any, res: Any) -> dict[str, Any]:
 
 
 def _call_dict(res: Any, request_id: str) -> dict[str, Any]:
-    done = res.status in _DONE
+    done = res.status in API_DONE
     out: dict[str, Any] = {
         "request_id": res.request_id or request_id,
         "status": res.status,
@@ -549,7 +549,7 @@ def _status_dict(doc: dict[str, Any]) -> dict[str, Any]:
         "request_id": doc["request_id"],
         "status": doc["status"],
         "queue_position": doc.get("queue_position"),
-        "done": doc["status"] in _DONE,
+        "done": doc["status"] in API_DONE,
     }
     if job:
         out.update(endpoint=job.get("model_id"), tier=job.get("tier"), cost_usd=job.get("cost_usd"),

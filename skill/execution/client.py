@@ -49,6 +49,7 @@ from skill.errors import (
     TransientError,
 )
 from skill.execution.auth import redact, require_token
+from skill.execution.states import API_CANCELLED, API_DONE
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -74,8 +75,6 @@ _MAX_MESSAGE_CHARS = 300
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MESSAGE_KEYS = ("error_message", "message", "error", "detail")
-_DONE = frozenset({"succeeded", "completed"})
-_CANCELLED = frozenset({"cancelled", "canceled"})
 # The RunComfy error codes of the docs, as the HTTP status they mean.
 _ERROR_CODE_STATUS = {400001: 404, 400002: 402, 400004: 401, 403001: 403, 404001: 404}
 # Failures raised before a byte of the request left this machine: safe to repeat even a submit.
@@ -156,7 +155,7 @@ class JobResult:
 
     @property
     def done(self) -> bool:
-        return self.status in _DONE
+        return self.status in API_DONE
 
     @property
     def failed(self) -> bool:
@@ -164,7 +163,7 @@ class JobResult:
 
     @property
     def cancelled(self) -> bool:
-        return self.status in _CANCELLED
+        return self.status in API_CANCELLED
 
 
 @dataclass(frozen=True)
@@ -738,7 +737,7 @@ class _Base:
         status = _status_text(data.get("status")) or None
         outcome = _status_text(data.get("outcome"))
         if not outcome:
-            if status in _CANCELLED or status == "cancellation_requested":
+            if status in API_CANCELLED or status == "cancellation_requested":
                 outcome = "cancelled"
             else:
                 outcome = status or "unknown"

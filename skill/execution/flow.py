@@ -31,6 +31,7 @@ from skill.errors import (
     WaitTimeout,
 )
 from skill.execution.journal import JobRecord, Journal
+from skill.execution.states import API_WAITING, JOURNALED_API_STATES
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
 
@@ -52,7 +53,6 @@ EventSink = Callable[[Event], None]
 Op = tuple[Any, ...]
 
 DONE = ("succeeded", "completed")
-WAITING = ("in_queue", "in_progress")
 CANCELLED = ("cancelled", "canceled")
 UNKNOWN_STATUS_LIMIT = 10
 
@@ -181,14 +181,14 @@ def _wait_flow(
             key = (st.status, st.queue_position)
             if key != last:
                 last = key
-                ctx.record(request_id, st.status if st.status in _JOURNAL_STATES else "submitted", {"status": st.raw})
+                ctx.record(request_id, st.status if st.status in JOURNALED_API_STATES else "submitted", {"status": st.raw})
                 _emit(
                     ctx, "status", request_id=request_id, status=st.status, queue_position=st.queue_position,
                     elapsed_s=round(ctx.clock() - started, 1),
                 )
             if st.status in DONE or st.status == "failed" or st.status in CANCELLED:
                 break
-            if st.status in WAITING:
+            if st.status in API_WAITING:
                 unknown = 0
             else:
                 unknown += 1
@@ -215,7 +215,6 @@ def _wait_flow(
     return (yield from _finish_flow(ctx, job_key, request_id, segment, cost))
 
 
-_JOURNAL_STATES = ("in_queue", "in_progress", "completed", "failed", "cancelled")
 
 
 def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
@@ -648,7 +647,7 @@ def status(ref: str, *, client: Any = None, journal: Journal | None = None) -> d
     finally:
         if own:
             cl.close()
-    if job is not None and st.status in _JOURNAL_STATES and job.state not in ("downloaded",):
+    if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
         jr.update_state(request_id, st.status, {"status": st.raw})
     return {"request_id": request_id, "status": st.status, "queue_position": st.queue_position,
             "journal": job.to_dict() if job else None}

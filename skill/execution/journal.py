@@ -36,54 +36,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from skill import settings
 from skill.errors import ConfigError, InputError, TransientError
 from skill.execution.auth import redact
+from skill.execution.states import (
+    SETTLED_STATES,
+    STATES,
+    UNFINISHED_STATES,
+    WAITING_STATES,
+)
 from skill.money import usd
 
 __all__ = [
     "SCHEMA_VERSION",
     "STALE_SUBMIT_AFTER",
-    "STATES",
-    "UNFINISHED_STATES",
     "EventRecord",
     "FileRecord",
     "JobRecord",
-    "JobState",
     "Journal",
     "SpendRow",
 ]
 
-JobState = Literal[
-    "submitting",
-    "submitted",
-    "unconfirmed",
-    "in_queue",
-    "in_progress",
-    "completed",
-    "downloaded",
-    "failed",
-    "cancelled",
-    "download_failed",
-    "timeout",
-]
-STATES: tuple[str, ...] = get_args(JobState)
-UNFINISHED_STATES: tuple[str, ...] = (
-    "submitted",
-    "in_queue",
-    "in_progress",
-    "completed",
-    "download_failed",
-    "timeout",
-)
-"""States :meth:`Journal.unfinished` returns: the server has the job and we lack its files."""
-
-_DONE = frozenset({"completed", "downloaded", "download_failed", "failed", "cancelled"})
-_WAITING = frozenset(
-    {"submitting", "submitted", "unconfirmed", "in_queue", "in_progress", "timeout"}
-)
 
 SCHEMA_VERSION = 2
 STALE_SUBMIT_AFTER = timedelta(hours=1)
@@ -602,7 +577,7 @@ class Journal:
         with self._write() as conn:
             row = self._require(conn, key_or_request_id)
             current = row["state"]
-            if current in _DONE and state in _WAITING:
+            if current in SETTLED_STATES and state in WAITING_STATES:
                 return _job(row)
             conn.execute(
                 "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
