@@ -7,13 +7,13 @@ exactly what would be paid for.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skill import settings
 from skill.catalog import Catalog, Endpoint, load_catalog
 from skill.errors import ConfigError, InputError
 from skill.intent import Intent, extract
@@ -24,7 +24,7 @@ from skill.rulebook import CompiledRules, Outcome, WarningItem, fill_message, lo
 if TYPE_CHECKING:
     from skill.prompts import BuiltPrompt
 
-__all__ = ["Decision", "Params", "Plan", "Segment", "make_plan", "plan_many"]
+__all__ = ["Decision", "Params", "Plan", "Segment", "make_plan"]
 
 
 class _Out(BaseModel):
@@ -331,11 +331,6 @@ def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
     return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
 
 
-def _templates_from_env() -> Path | None:
-    value = os.environ.get("KLING3_TEMPLATES", "").strip()
-    return Path(value) if value else None
-
-
 def _video_tools() -> bool:
     from skill.media.video import video_tools_available
 
@@ -369,7 +364,7 @@ def make_plan(
         slots.pop("image_url", None)
         slots.pop("tail_image_url", None)
 
-    tdir = Path(template_dir) if template_dir else _templates_from_env()
+    tdir = Path(template_dir) if template_dir else settings.templates_dir()
     ep, segments, built = _apply_budget(catalog, rules, outcome, req, tdir)
     warnings = list(outcome.warnings)
     seen = {w.code for w in warnings}
@@ -438,14 +433,3 @@ def make_plan(
         warnings=[f"{w.code}: {w.message}" for w in warnings],
         warning_details=warnings,
     )
-
-
-def plan_many(requests: list[dict[str, Any]]) -> list[Plan | InputError]:
-    """Plan each request independently; a refusal is returned in place, not raised."""
-    out: list[Plan | InputError] = []
-    for r in requests:
-        try:
-            out.append(make_plan(r))
-        except InputError as exc:
-            out.append(exc)
-    return out

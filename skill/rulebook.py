@@ -499,16 +499,16 @@ def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outco
         if not ev.test(rule.when):
             continue
         if rule.refuse is not None:
-            message = _fill(rule.refuse.message, value=ev.witness)
+            message = fill_message(rule.refuse.message, value=ev.witness)
             raise InputError(message, code=rule.refuse.code, field=rule.refuse.field, details={"rule": rule.id})
         if rule.warn is not None:
             outcome.warnings.append(
-                WarningItem(code=rule.warn.code, message=_fill(rule.warn.message, value=ev.witness), rule=rule.id)
+                WarningItem(code=rule.warn.code, message=fill_message(rule.warn.message, value=ev.witness), rule=rule.id)
             )
     return outcome
 
 
-def _fill(template: str, **values: Any) -> str:
+def fill_message(template: str, **values: Any) -> str:
     """Fill ``{name}`` placeholders in a message from the rules file; unknown ones stay as written."""
 
     def sub(m: re.Match[str]) -> str:
@@ -516,8 +516,3 @@ def _fill(template: str, **values: Any) -> str:
         return str(values[key]) if key in values and values[key] is not None else m.group(0)
 
     return re.sub(r"\{(\w+)\}", sub, " ".join(template.split()))
-
-
-def fill_message(template: str, **values: Any) -> str:
-    """Public wrapper used by the planner for budget messages."""
-    return _fill(template, **values)

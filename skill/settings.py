@@ -9,10 +9,12 @@ httpx: planning and pricing must work offline and fast.
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
+``KLING3_RULES``               another ``routing_rules.yaml`` for the CLI (``--rules``)
 ``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.execution.auth`)
 ``RUNCOMFY_CONFIG_DIR``        where ``token.json`` lives, shared with the official ``runcomfy`` CLI
 ``RUNCOMFY_MODEL_API_BASE``    Model API base URL, including ``/v1`` (point it at an emulator)
 ``RUNCOMFY_WEB_BASE``          website base used by ``kling3 login``
+``SSL_CERT_FILE``, ``SSL_CERT_DIR``  CA bundle for the API and downloads (corporate proxies)
 =============================  ==============================================================
 
 The ``RUNCOMFY_*`` names and defaults are the official CLI's, so one sign-in and one set of
@@ -36,13 +38,16 @@ __all__ = [
     "DEFAULT_WEB_BASE",
     "ENVIRONMENT",
     "api_base",
+    "ca_bundle",
     "daily_cap_usd",
     "download_cap_bytes",
     "ensure_private_dir",
     "journal_path",
     "kling3_home",
+    "rules_path",
     "runcomfy_config_dir",
     "templates_dir",
+    "token_from_env",
     "web_base",
 ]
 
@@ -55,10 +60,14 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
+    ("KLING3_RULES", "another routing_rules.yaml for the CLI (--rules)"),
     ("RUNCOMFY_TOKEN", "API token; overrides the token file"),
     ("RUNCOMFY_CONFIG_DIR", "directory of token.json, shared with the runcomfy CLI"),
+    ("XDG_CONFIG_HOME", "where RUNCOMFY_CONFIG_DIR defaults to (XDG_CONFIG_HOME/runcomfy)"),
     ("RUNCOMFY_MODEL_API_BASE", f"Model API base URL (default {DEFAULT_API_BASE})"),
     ("RUNCOMFY_WEB_BASE", f"website base for login (default {DEFAULT_WEB_BASE})"),
+    ("SSL_CERT_FILE", "CA bundle file for HTTPS (default: the system's)"),
+    ("SSL_CERT_DIR", "CA certificate directory for HTTPS"),
 )
 """(name, description) pairs, for ``--help`` and the docs."""
 
@@ -157,6 +166,21 @@ def templates_dir() -> Path | None:
     """``KLING3_TEMPLATES``: an extra prompt-template directory, or ``None``."""
     value = _env("KLING3_TEMPLATES")
     return Path(value).expanduser() if value else None
+
+
+def rules_path() -> str | None:
+    """``KLING3_RULES``: the CLI's default for ``--rules`` (another ``routing_rules.yaml``)."""
+    return _env("KLING3_RULES")
+
+
+def token_from_env() -> str | None:
+    """``RUNCOMFY_TOKEN``: the API token, which wins over the token file."""
+    return _env("RUNCOMFY_TOKEN")
+
+
+def ca_bundle() -> tuple[str | None, str | None]:
+    """``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` as read by OpenSSL (unset: the system's CAs)."""
+    return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from skill import settings
 from skill.errors import Kling3Error, UsageError
 from skill.money import usd
 
@@ -63,7 +64,7 @@ def _add_request_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-cost-usd", type=float, metavar="X", help="spend cap for this request; the tier steps down to fit")
     g.add_argument("--seed", type=int, help="accepted but not sent: Kling 3.0 takes no seed")
     g.add_argument("--shot", action="append", metavar="TEXT[@SECONDS]", help="add a shot (repeatable), e.g. --shot 'wide cafe@3'")
-    g.add_argument("--rules", metavar="FILE", default=os.environ.get("KLING3_RULES"), help="use another routing_rules.yaml (env KLING3_RULES)")
+    g.add_argument("--rules", metavar="FILE", default=settings.rules_path(), help="use another routing_rules.yaml (env KLING3_RULES)")
     g.add_argument("--templates", metavar="DIR", default=None, help="use your own prompt templates (env KLING3_TEMPLATES)")
 
 

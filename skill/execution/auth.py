@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from skill import settings
 from skill.errors import (
     ApiClientError,
     ApiServerError,
@@ -100,7 +101,7 @@ def _read_token_file(path: Path) -> tuple[str | None, str | None]:
 
 
 def _find_token() -> tuple[str | None, str | None]:
-    env = os.environ.get("RUNCOMFY_TOKEN", "").strip()
+    env = settings.token_from_env()
     if env:
         return env, None
     for path in _candidate_files():

@@ -55,6 +55,7 @@ from pydantic import BaseModel, Field
 from skill import settings
 from skill.errors import (
     ApiClientError,
+    AuthError,
     InputError,
     JobFailed,
     Kling3Error,
@@ -359,7 +360,7 @@ async def _check_schemas(
                     client.base_url, plan.endpoint, client.model_schema
                 )
             except Kling3Error as exc:
-                if exc.exit_code == 77:  # no token or a rejected one: nothing would work
+                if isinstance(exc, AuthError):  # no token or a rejected one: nothing would work
                     raise
                 schemas[plan.endpoint] = None
                 emit(

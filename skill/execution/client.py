@@ -23,7 +23,6 @@ import email.utils
 import functools
 import json
 import math
-import os
 import random
 import re
 import ssl
@@ -182,7 +181,7 @@ def default_tls_context() -> ssl.SSLContext:
     Building one costs ~30 ms, paid by every new client otherwise; a client-side context is
     safe to share between clients and threads.
     """
-    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _tls_context(*settings.ca_bundle())
 
 
 @functools.lru_cache(maxsize=4)
@@ -292,10 +291,6 @@ class _Attempt:
     error: Kling3Error | None = None
     retry: bool = False
     retry_after: float | None = None
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class _Base:

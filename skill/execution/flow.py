@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import settings
 from skill.errors import (
+    AuthError,
     DownloadError,
     InputError,
     Interrupted,
@@ -433,7 +434,7 @@ def _refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
 
 
 def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> None:
-    if exc.exit_code == 77:
+    if isinstance(exc, AuthError):
         raise exc
     on_event({"event": "schema_unavailable", "endpoint": plan.endpoint, "message": exc.message})
 
@@ -779,10 +780,3 @@ def jobs(limit: int = 50, *, journal: Journal | None = None) -> list[dict[str, A
         d["files"] = [f.path for f in jr.files(job)]
         out.append(d)
     return out
-
-
-def estimate_check(plan: Plan) -> None:
-    """Refuse a plan that would pass today's cap, before anything is sent."""
-    cap = settings.daily_cap_usd()
-    if cap is not None:
-        Journal().check_daily_cap(plan.cost_usd, cap)
