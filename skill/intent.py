@@ -131,7 +131,7 @@ def _may_match(pattern: re.Pattern[str], text: str) -> bool:
     try:
         needs = _NEEDS[pattern]
     except KeyError:
-        from skill.prompts import required_substrings
+        from skill.textmatch import required_substrings
 
         needs = _NEEDS[pattern] = required_substrings(pattern.pattern, pattern.flags & ~re.UNICODE)
     return needs is None or any(n in text for n in needs)

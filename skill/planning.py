@@ -19,7 +19,8 @@ from skill.errors import ConfigError, InputError
 from skill.intent import Intent, extract
 from skill.money import amount
 from skill.request import Shot, VideoRequest, parse_request
-from skill.rulebook import CompiledRules, Outcome, WarningItem, fill_message, load_rules, route
+from skill.routing import Outcome, WarningItem, fill_message, route
+from skill.rulebook import CompiledRules, Slots, load_rules
 
 if TYPE_CHECKING:
     from skill.prompts import BuiltPrompt
@@ -220,17 +221,17 @@ def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> Bu
 
 
 def _segments(
-    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: dict[str, Any], template_dir: Path | None
+    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
     from skill.prompts import PromptInput, build_prompt
 
-    audio = bool(slots["generate_audio"])
-    render = catalog.render_ratio(slots["aspect_ratio"])
-    calls = _calls(catalog, req, int(slots["duration"]))
+    audio = bool(slots.generate_audio)
+    render = catalog.render_ratio(slots.aspect_ratio)
+    calls = _calls(catalog, req, int(slots.duration))
     out, built_all = [], []
     for i, call in enumerate(calls):
         last = i == len(calls) - 1
-        tail = slots.get("tail_image_url") if last else None
+        tail = slots.tail_image_url if last else None
         built = _build_or_fallback(
             build_prompt,
             PromptInput(
@@ -253,7 +254,7 @@ def _segments(
             "aspect_ratio": render,
             "cfg_scale": req.cfg_scale,
             "generate_audio": audio,
-            "image_url": slots.get("image_url"),
+            "image_url": slots.image_url,
             "tail_image_url": tail,
         }
         out.append(
@@ -270,14 +271,46 @@ def _segments(
     return out, built_all
 
 
+@dataclass
+class _Chosen:
+    """The decided slots, with the ones every plan needs known to be set."""
+
+    tier: str
+    mode: str
+    duration: int
+    aspect_ratio: str
+    generate_audio: bool
+    image_url: str | None
+    tail_image_url: str | None
+    max_cost_usd: float | None
+
+
+def _chosen(slots: Slots, rules: CompiledRules) -> _Chosen:
+    for needed in ("mode", "tier", "duration", "aspect_ratio", "generate_audio"):
+        if not slots.is_set(needed):
+            raise ConfigError(f"{rules.source}: no rule decided {needed!r}", code="bad_rules")
+    assert slots.tier is not None and slots.mode is not None and slots.aspect_ratio is not None
+    i2v = slots.mode == "i2v"
+    return _Chosen(
+        tier=slots.tier,
+        mode=slots.mode,
+        duration=int(slots.duration or 0),
+        aspect_ratio=slots.aspect_ratio,
+        generate_audio=bool(slots.generate_audio),
+        image_url=slots.image_url if i2v else None,
+        tail_image_url=slots.tail_image_url if i2v else None,
+        max_cost_usd=slots.max_cost_usd,
+    )
+
+
 def _apply_budget(
-    catalog: Catalog, rules: CompiledRules, outcome: Outcome, req: VideoRequest, template_dir: Path | None
+    catalog: Catalog, rules: CompiledRules, outcome: Outcome, slots: _Chosen, req: VideoRequest,
+    template_dir: Path | None,
 ) -> tuple[Endpoint, list[Segment], list[BuiltPrompt]]:
-    slots = outcome.slots
-    mode = slots["mode"]
-    ep = catalog.endpoint(slots["tier"], mode)
+    mode = slots.mode
+    ep = catalog.endpoint(slots.tier, mode)
     segments, built = _segments(catalog, ep, req, slots, template_dir)
-    cap = slots.get("max_cost_usd")
+    cap = slots.max_cost_usd
     if cap is None:
         return ep, segments, built
     cost = round(sum(s.cost_usd for s in segments), 4)
@@ -285,8 +318,8 @@ def _apply_budget(
         return ep, segments, built
     budget = rules.data.budget
     order = budget.step_down
-    start = order.index(slots["tier"]) if slots["tier"] in order else len(order)
-    needs = [f for f in ("tail_image_url",) if slots.get(f)]
+    start = order.index(slots.tier) if slots.tier in order else len(order)
+    needs = [f for f in ("tail_image_url",) if getattr(slots, f)]
     ruled_out = outcome.excluded.get("tier", [])
     cheapest: tuple[Endpoint, float] | None = None
     for tier in order[start + 1 :]:
@@ -301,23 +334,23 @@ def _apply_budget(
                 _change(
                     "budget.step_down",
                     "tier",
-                    slots["tier"],
+                    slots.tier,
                     tier,
                     fill_message(
                         budget.change, cap=amount(cap), to=tier, to_cost=amount(cand_cost),
-                        from_cost=amount(cost), **{"from": slots["tier"]},
+                        from_cost=amount(cost), **{"from": slots.tier},
                     ),
                 )
             )
-            slots["tier"] = tier
+            slots.tier = tier
             outcome.decided_by["tier"] = outcome.decided_by.get("tier", "") + "+budget.step_down"
             return cand, cand_segments, cand_built
     best_ep, best_cost = cheapest if cheapest else (ep, cost)
     raise InputError(
         fill_message(
             budget.refuse.message,
-            tier=best_ep.tier, mode=mode, seconds=slots["duration"],
-            audio="on" if slots["generate_audio"] else "off", cost=amount(best_cost), cap=amount(cap),
+            tier=best_ep.tier, mode=mode, seconds=slots.duration,
+            audio="on" if slots.generate_audio else "off", cost=amount(best_cost), cap=amount(cap),
         ),
         code=budget.refuse.code,
         field=budget.refuse.field,
@@ -326,7 +359,7 @@ def _apply_budget(
 
 
 def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
-    from skill.rulebook import Change
+    from skill.routing import Change
 
     return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
 
@@ -356,16 +389,10 @@ def make_plan(
     shot_durations = [s.duration for s in req.shots] if req.shots else None
     intent: Intent = extract(req.text, rules, shot_durations=shot_durations)
     outcome = route(_fields(req), intent, rules)
-    slots = outcome.slots
-    for needed in ("mode", "tier", "duration", "aspect_ratio", "generate_audio"):
-        if needed not in slots:
-            raise ConfigError(f"{rules.source}: no rule decided {needed!r}", code="bad_rules")
-    if slots["mode"] != "i2v":
-        slots.pop("image_url", None)
-        slots.pop("tail_image_url", None)
+    slots = _chosen(outcome.slots, rules)
 
     tdir = Path(template_dir) if template_dir else settings.templates_dir()
-    ep, segments, built = _apply_budget(catalog, rules, outcome, req, tdir)
+    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir)
     warnings = list(outcome.warnings)
     seen = {w.code for w in warnings}
     for b in built:
@@ -376,7 +403,7 @@ def make_plan(
                 seen.add(lw.code)
                 warnings.append(WarningItem(code=lw.code, message=lw.message, rule="prompt"))
     messages = rules.data.messages
-    asked = slots["aspect_ratio"]
+    asked = slots.aspect_ratio
     render = catalog.render_ratio(asked)
     if render != asked and "crop_locally" in messages:
         warnings.append(
@@ -387,10 +414,10 @@ def make_plan(
         warnings.append(
             WarningItem(
                 code="segmented",
-                message=fill_message(messages["segmented"], seconds=slots["duration"], calls=len(segments), durations=durations),
+                message=fill_message(messages["segmented"], seconds=slots.duration, calls=len(segments), durations=durations),
             )
         )
-        if slots.get("tail_image_url") and "tail_on_last_segment" in messages:
+        if slots.tail_image_url and "tail_on_last_segment" in messages:
             warnings.append(WarningItem(code="tail_on_last_segment", message=fill_message(messages["tail_on_last_segment"])))
     if ep.tier != "4k":
         warnings = [w for w in warnings if w.code != "4k_cost"]
@@ -400,15 +427,15 @@ def make_plan(
         warnings.append(WarningItem(code="video_tools_missing", message=VIDEO_TOOLS_MISSING))
 
     params = Params(
-        duration=int(slots["duration"]),
+        duration=int(slots.duration),
         aspect_ratio=asked,
         render_aspect_ratio=render,
-        generate_audio=bool(slots["generate_audio"]),
+        generate_audio=bool(slots.generate_audio),
         cfg_scale=req.cfg_scale,
         negative_prompt=req.negative_prompt,
-        image_url=slots.get("image_url"),
-        tail_image_url=slots.get("tail_image_url"),
-        max_cost_usd=slots.get("max_cost_usd"),
+        image_url=slots.image_url,
+        tail_image_url=slots.tail_image_url,
+        max_cost_usd=slots.max_cost_usd,
         seed=req.seed,
     )
     decision = Decision(

@@ -40,7 +40,6 @@ import contextlib
 import contextvars
 import functools
 import hashlib
-import importlib
 import itertools
 import marshal
 import os
@@ -58,6 +57,16 @@ from skill.catalog import load_catalog
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError, InputError, Kling3Error
 from skill.request import Shot
+from skill.textmatch import (
+    alternation,
+    bounded,
+    regex_internals,
+    required_substrings,
+    tree_needs,
+    trie_longest,
+    trie_starts,
+    word_alternation,
+)
 
 __all__ = [
     "BuiltPrompt",
@@ -71,7 +80,6 @@ __all__ = [
     "build_prompt",
     "detect_camera_moves",
     "parse_description",
-    "required_substrings",
     "split_shots",
 ]
 
@@ -380,206 +388,15 @@ class Vocabulary(_V):
 # =====================================================================================
 
 
-_QUANT = frozenset("?*+{")
-
-
-def _alt(patterns: Iterable[str], *, ordered: bool = False) -> str:
-    """An alternation of patterns, longest first (or in the given order), factored by first letter.
-
-    CPython tries every alternative at every position; grouping the alternatives that start
-    with the same plain letter ("c(?:lose-up|rane)") makes most positions fail after one test.
-    """
-    items = [p for p in patterns if p]
-    if not ordered:
-        # Longest first, so "medium close-up" wins over "medium" at the same position.
-        items.sort(key=len, reverse=True)
-    groups: dict[str, list[str]] = {}
-    rest: list[str] = []
-    for p in items:
-        if len(p) > 1 and p[0].isalnum() and p[0].isascii() and p[1] not in _QUANT:
-            groups.setdefault(p[0].lower(), []).append(p[1:])
-        else:
-            rest.append(p)
-    out = [
-        f"{k}(?:{'|'.join(f'(?:{t})' for t in tails)})" if len(tails) > 1 else f"{k}(?:{tails[0]})"
-        for k, tails in groups.items()
-    ]
-    return "|".join([*(f"(?:{x})" for x in out), *(f"(?:{p})" for p in rest)])
-
-
-def _words(words: Iterable[str]) -> str:
-    return _alt(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-
-
-def _w(p: str) -> str:
-    """A pattern that must start and end on word boundaries."""
-    return rf"(?<![\w'])(?:{p})(?![\w])"
-
-
-def _re_internals() -> tuple[Any, Any, Any, Any] | None:
-    """``(parser, compiler, constants, _sre)`` of this Python's ``re``, or None when they look unfamiliar."""
-    parser: Any = getattr(re, "_parser", None)
-    compiler: Any = getattr(re, "_compiler", None)
-    consts: Any = getattr(re, "_constants", None)
-    try:
-        if parser is None or compiler is None or consts is None:  # Python 3.10
-            parser = importlib.import_module("sre_parse")
-            compiler = importlib.import_module("sre_compile")
-            consts = importlib.import_module("sre_constants")
-        sre = importlib.import_module("_sre")
-    except ImportError:  # pragma: no cover - another implementation
-        return None
-    if not all(callable(getattr(m, n, None)) for m, n in ((parser, "parse"), (compiler, "_code"), (sre, "compile"))):
-        return None  # pragma: no cover
-    return parser, compiler, consts, sre
-
-
 def _needs(pattern: str, flags: int) -> frozenset[str] | None:
     """Substrings one of which every match must contain (lowercase), or None when unknown.
 
-    Read from the pattern's parse tree, so no keyword list has to be kept in step with the
-    vocabulary: a pass whose needed substrings are all absent from the text is skipped.
+    Answered from the on-disk build cache when one is open, else read from the pattern.
     """
     cache = _BUILD_CACHE.get()
     if cache is not None:
         return cache.needs(pattern, flags)
-    internals = _re_internals()
-    if internals is None:  # pragma: no cover
-        return None
-    parser, _compiler, consts, _sre = internals
-    try:
-        tree = parser.parse(pattern, flags)
-    except Exception:  # pragma: no cover - the pattern compiled already
-        return None
-    return _seq_needs(list(tree), consts)
-
-
-def required_substrings(pattern: str, flags: int = 0) -> frozenset[str] | None:
-    """Lower-case substrings one of which every match of ``pattern`` contains (None: unknown).
-
-    Shared with the router, whose batch mode skips signal scans that cannot match.
-    """
-    return _needs(pattern, flags)
-
-
-def _prefixes(items: list[Any], c: Any) -> set[str] | None:
-    """The literal strings a sequence can start with ({""} when it may start otherwise)."""
-    run = ""
-    for op, av in items:
-        if op is c.LITERAL:
-            run += chr(av).lower()
-            continue
-        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-            continue
-        sub: set[str] | None = None
-        if op is c.SUBPATTERN:
-            sub = _prefixes(list(av[-1]), c)
-        elif op is c.BRANCH:
-            parts = [_prefixes(list(a), c) for a in av[1]]
-            sub = set().union(*parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
-        if sub is None or len(sub) > 64:
-            return {run}
-        return {run + x for x in sub}
-    return {run}
-
-
-def _seq_needs(items: list[Any], c: Any) -> frozenset[str] | None:
-    cands: list[frozenset[str]] = []
-    run = ""
-    zero_width = {c.AT, c.ASSERT, c.ASSERT_NOT}
-    repeats = {c.MAX_REPEAT, c.MIN_REPEAT} | ({c.POSSESSIVE_REPEAT} if hasattr(c, "POSSESSIVE_REPEAT") else set())
-    for op, av in items:
-        if op is c.LITERAL:
-            run += chr(av).lower()
-            continue
-        if op in zero_width:
-            continue
-        if op in (c.SUBPATTERN, c.BRANCH):
-            # a literal run followed by an alternation: "c(?:lose-up|rane)" needs "close-up" or "crane"
-            pre = _prefixes([(op, av)], c)
-            if pre and all(run + x for x in pre):
-                cands.append(frozenset(run + x for x in pre))
-        if run:
-            cands.append(frozenset({run}))
-            run = ""
-        if op is c.SUBPATTERN:
-            sub = _seq_needs(list(av[-1]), c)
-        elif op is c.BRANCH:
-            alts = [_seq_needs(list(a), c) for a in av[1]]
-            sub = frozenset().union(*alts) if alts and all(a is not None for a in alts) else None  # type: ignore[arg-type]
-        elif op in repeats and av[0] >= 1:
-            sub = _seq_needs(list(av[2]), c)
-        elif op is c.IN:
-            sub = _charset(av, c)
-        else:
-            sub = None
-        if sub:
-            cands.append(sub)
-    if run:
-        cands.append(frozenset({run}))
-    if not cands:
-        return None
-    return max(cands, key=_selectivity)
-
-
-def _selectivity(st: frozenset[str]) -> tuple[int, int]:
-    """Rank a needs set: longest shortest member (a digit counts as rare), then fewest members."""
-    return (min(len(x) + (3 if x.isdigit() else 0) for x in st), -len(st))
-
-
-def _charset(av: Any, c: Any) -> frozenset[str] | None:
-    """The characters of a small character class (``\\d``, ``[0-9]``, ``[$€]``), or None."""
-    chars: set[str] = set()
-    for op, a in av:
-        if op is c.LITERAL:
-            chars.add(chr(a).lower())
-        elif op is c.RANGE and a[1] - a[0] <= 12:
-            chars.update(chr(x).lower() for x in range(a[0], a[1] + 1))
-        elif op is c.CATEGORY and a is c.CATEGORY_DIGIT:
-            chars.update("0123456789")
-        else:
-            return None
-    return frozenset(chars) if chars else None
-
-
-def _build_trie(words: Iterable[str]) -> dict[str, Any]:
-    """Nested dicts, one level per character; ``""`` marks the end of a word."""
-    root: dict[str, Any] = {}
-    for w in words:
-        node = root
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    return root
-
-
-def _trie_longest(words: Iterable[str]) -> str:
-    """A pattern matching the longest of ``words`` that starts here."""
-    root = _build_trie(words)
-
-    def emit(node: dict[str, Any]) -> str:
-        kids = [re.escape(k) + emit(node[k]) for k in sorted(node) if k]
-        if not kids:
-            return ""
-        body = kids[0] if len(kids) == 1 else "(?:" + "|".join(kids) + ")"
-        if "" in node:
-            return f"(?:{body})?"
-        return body if len(kids) == 1 or body.startswith("(?:") else f"(?:{body})"
-
-    return emit(root)
-
-
-def _trie(words: Iterable[str]) -> str:
-    """A pattern matching where any of ``words`` starts (a word that has a shorter one as prefix is dropped)."""
-    root = _build_trie(words)
-
-    def emit(node: dict[str, Any]) -> str:
-        if "" in node:
-            return ""
-        parts = [re.escape(k) + emit(node[k]) for k in sorted(node)]
-        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
-
-    return emit(root)
+    return required_substrings(pattern, flags)
 
 
 _UPPER = re.compile(r"[A-Z]")
@@ -651,7 +468,7 @@ class _LexCache:
         self.codes: dict[tuple[str, int], tuple[Any, ...]] = {}
         self.needs_of: dict[tuple[str, int], frozenset[str] | None] = {}
         self.dirty = not old
-        self.internals = _re_internals()
+        self.internals = regex_internals()
         self._trees: dict[tuple[str, int], Any] = {}
 
     def needs(self, pattern: str, flags: int) -> frozenset[str] | None:
@@ -672,7 +489,7 @@ class _LexCache:
         except Exception:  # the compile that follows reports it
             return None
         self._trees[k] = tree
-        needs = _seq_needs(list(tree), consts)
+        needs = tree_needs(list(tree), consts)
         self.needs_of[k] = needs
         return needs
 
@@ -797,7 +614,7 @@ class _Rx:
         self.rx = _compile(pattern, flags)
         self.needs: tuple[str, ...] | None = tuple(sorted(needs)) if needs else None
         self.needs_rx = (
-            _compile(_remember(("trie", self.needs), lambda: _trie(needs), _is_str)) if needs and len(needs) > 6 else None
+            _compile(_remember(("trie", self.needs), lambda: trie_starts(needs), _is_str)) if needs and len(needs) > 6 else None
         )
 
     def may(self, low: str) -> bool:
@@ -832,7 +649,7 @@ class _Which:
     __slots__ = ("memo", "rxs")
 
     def __init__(self, entries: Sequence[Sequence[str]]) -> None:
-        self.rxs = [_compile(_alt(pats)) if pats else None for pats in entries]
+        self.rxs = [_compile(alternation(pats)) if pats else None for pats in entries]
         self.memo: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
@@ -848,7 +665,7 @@ class _Which:
 
 def _ordered(entries: Iterable[Sequence[str]]) -> str:
     """One alternation over several entries' patterns, entries in order, each entry's longest first."""
-    return _alt((p for pats in entries for p in sorted(pats, key=len, reverse=True)), ordered=True)
+    return alternation((p for pats in entries for p in sorted(pats, key=len, reverse=True)), ordered=True)
 
 
 _BOUND = rf"(?=\s*(?:[,.;:!?\n{_M}]|$))"  # clause boundary ahead
@@ -879,19 +696,19 @@ class _Lex:
         )
         # words after which a word ending in -s is a verb ("pulls a shot", "rises from")
         self.light = self.dets | self.preps | self.conj | {"it", "them", "him", "her", "me", "us"}
-        stop = _words(sorted(self.function_words))
+        stop = word_alternation(sorted(self.function_words))
         nonstop_word = rf"(?!(?:{stop})(?![\w'-]))[\w'-]+"
-        num_words = _words(self.numbers)
+        num_words = word_alternation(self.numbers)
 
         # --- lead-in -------------------------------------------------------------------
         li = v.lead_in
-        adj = _alt(li.adjectives)
-        cont = _alt(li.containers)
-        conn = _alt(re.escape(c) if not c.isalpha() and " " not in c else _words([c]) for c in li.connectors)
-        det = _words(["a", "an", "the", "one", "some", "this", "my", "our"])
+        adj = alternation(li.adjectives)
+        cont = alternation(li.containers)
+        conn = alternation(re.escape(c) if not c.isalpha() and " " not in c else word_alternation([c]) for c in li.connectors)
+        det = word_alternation(["a", "an", "the", "one", "some", "this", "my", "our"])
         ws = rf"[\s{_M}]"  # routing words are lifted first, so markers may sit between the words
-        polite = rf"(?:(?:{_alt(li.polite)})[\s,!{_M}]+)*"
-        verbs = _alt(li.verbs)
+        polite = rf"(?:(?:{alternation(li.polite)})[\s,!{_M}]+)*"
+        verbs = alternation(li.verbs)
         tail = rf"(?:{ws}*(?:{conn})(?![\w'])|{ws}*(?=[.!?\n]|$))"
         self.lead_in = _compile(
             rf"^[\s,{_M}]*{polite}(?:"
@@ -906,11 +723,11 @@ class _Lex:
         # --- meta (routing words) ---------------------------------------------------------
         # one pattern per kind, each with its own pre-check; prefix words are absorbed leftwards
         self.meta = [
-            (m.kind, _Rx(_w(_alt(m.match)), f), frozenset(w.lower() for w in m.prefix)) for m in v.meta if m.match
+            (m.kind, _Rx(bounded(alternation(m.match)), f), frozenset(w.lower() for w in m.prefix)) for m in v.meta if m.match
         ]
 
         # --- shots --------------------------------------------------------------------------
-        hw = _alt(v.shot_headers.words)
+        hw = alternation(v.shot_headers.words)
         numtok = rf"(?:\d{{1,2}}|{num_words})"
         dur = r"(?:\d{1,2}(?:\.\d+)?\s*(?:s|sec|secs|seconds?))"
         self.header = _Rx(
@@ -921,10 +738,10 @@ class _Lex:
         )
         self.list_item = _compile(r"^\s*(?:\(?(\d{1,2})[.)]|[-*•])\s+(.+?)\s*$")
         self.inline_num = _compile(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
-        self.opener = _Rx(_w(_alt(v.sequence.openers)) + r"\s*", f)
-        self.cut = _Rx(rf"\s*(?:,\s*)?(?:and\s+)?{_w(_alt(v.sequence.cuts))}[\s,:]*", f)
+        self.opener = _Rx(bounded(alternation(v.sequence.openers)) + r"\s*", f)
+        self.cut = _Rx(rf"\s*(?:,\s*)?(?:and\s+)?{bounded(alternation(v.sequence.cuts))}[\s,:]*", f)
         self.step = _Rx(
-            rf"(?:^|[,.;:!?]|\s-)\s*(?:and\s+)?{_w(_alt(v.sequence.steps))}[\s,:]*", f
+            rf"(?:^|[,.;:!?]|\s-)\s*(?:and\s+)?{bounded(alternation(v.sequence.steps))}[\s,:]*", f
         )
         self.paren_dur = _compile(
             r"\(\s*(?:duration\s*:?\s*)?(?:(\d{1,2})\s*(?:s|sec|secs|seconds?)?\s*[-\u2013]\s*)?(\d{1,2})\s*(?:s|sec|secs|seconds?)\s*\)",
@@ -935,9 +752,9 @@ class _Lex:
         # --- dialogue -------------------------------------------------------------------------
         d = v.dialogue
         self.speech_tone = {k.lower(): t for k, t in d.speech_verbs.items()}
-        sv = _words(d.speech_verbs)
-        langs = _words(v.audio.languages)
-        addressee = _words(d.addressee)
+        sv = word_alternation(d.speech_verbs)
+        langs = word_alternation(v.audio.languages)
+        addressee = word_alternation(d.addressee)
 
         def line(p: str) -> str:
             return rf"\"(?P<{p}line>[^\"\n]{{1,{d.max_line_chars}}})\""
@@ -978,11 +795,11 @@ class _Lex:
             "imp": _Which([mv.imperative for mv in cam.moves]),
         }
         self.particles = frozenset(d.lower() for d in cam.verb_particles)
-        direction = rf"(?:\s+(?:to\s+the\s+)?(?P<dir{{s}}>{_words(cam.directions)}))?".replace("{{s}}", "{s}")
-        tprep = _alt(_words([p]) for p in cam.target_preps)
+        direction = rf"(?:\s+(?:to\s+the\s+)?(?P<dir{{s}}>{word_alternation(cam.directions)}))?".replace("{{s}}", "{s}")
+        tprep = alternation(word_alternation([p]) for p in cam.target_preps)
         boundary = rf"(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:as|while|and|then|before|until|where|when|who|to\s+reveal|revealing)(?![\w']))"
         tword = r"(?:\"[^\"\n]{1,60}\"|[\w'-]+)"
-        objdet = _words(["the", "a", "an", "her", "him", "them", "his", "their", "its", "it", "this", "that", "me", "us"])
+        objdet = word_alternation(["the", "a", "an", "her", "him", "them", "his", "their", "its", "it", "this", "that", "me", "us"])
 
         def suffix(s: str, allow_object: bool) -> str:
             # a direct object: after a verb form, or after an -ing noun ("orbiting a lighthouse")
@@ -995,7 +812,7 @@ class _Lex:
                 direction.format(s=s)
                 + rf"(?:\s+(?P<q{s}>{pace_alt}))?"
                 + rf"(?:\s+(?:(?P<tp{s}>{tprep})\s+{obj}(?P<tg{s}>{tword}(?:\s+{tword}){{0,11}}?){boundary})?"
-                + rf"(?:\s*,?\s*(?P<rv{s}>{_alt(cam.reveal)})\s+(?P<rt{s}>{tword}(?:\s+{tword}){{0,7}}?){boundary})?"
+                + rf"(?:\s*,?\s*(?P<rv{s}>{alternation(cam.reveal)})\s+(?P<rt{s}>{tword}(?:\s+{tword}){{0,7}}?){boundary})?"
             )
 
         # Three forms, each its own pattern with its own pre-check. Pacing words in front of a
@@ -1006,12 +823,12 @@ class _Lex:
         self.cam_subject_words: frozenset[str] = frozenset()
         if verb_groups:
             verb = rf"\s+(?:(?P<pb>{pace_alt})\s+)?(?:(?:begins?|starts?)\s+to\s+)?(?:{'|'.join(verb_groups)})" + suffix("b", True)
-            self.cam_forms.append(("verb", _Rx(_w(rf"{_words([cam.subject_word])}{verb}"), f)))
+            self.cam_forms.append(("verb", _Rx(bounded(rf"{word_alternation([cam.subject_word])}{verb}"), f)))
             self.cam_subject_words = frozenset(w.lower() for w in cam.subject_prefix)
             # "... zooms in and pans left": a second verb after a lifted move
             self.cam_again = _Rx(rf"(?<={_M})\s*,?\s*(?:and\s+then|and|then){verb}", f)
         if noun_groups:
-            self.cam_forms.append(("noun", _Rx(_w(rf"(?:{'|'.join(noun_groups)})" + suffix("a", False)), f)))
+            self.cam_forms.append(("noun", _Rx(bounded(rf"(?:{'|'.join(noun_groups)})" + suffix("a", False)), f)))
         if imp_groups:
             self.cam_forms.append(
                 ("imp", _Rx(rf"(?:(?P<pc>{pace_alt})\s+)?(?:{'|'.join(imp_groups)})" + suffix("c", False), f, clause=True))
@@ -1021,44 +838,44 @@ class _Lex:
         fe = v.framing.entries
         self.framing_entries = fe
         self.framing_prefix = frozenset(w.lower() for w in v.framing.prefix)
-        self.framing = _Rx(_w(_ordered(e.match for e in fe)), f)
+        self.framing = _Rx(bounded(_ordered(e.match for e in fe)), f)
         self.framing_which = _Which([e.match for e in fe])
-        conj = _words(sorted(self.conj))
+        conj = word_alternation(sorted(self.conj))
         self.of_np = _compile(
             rf"\s+of\s+(?P<np>(?:(?!(?:{conj})(?![\w']))[\w'-]+\s*){{1,6}}?)(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:{conj})(?![\w']))",
             f,
         )
         self.list_sep = _compile(r"\s*(,|;|\.(?=\s)|(?<![\w'])(?:and\s+)?then(?![\w']))\s*", f)
-        self.sizes = _Rx(_w(_alt(p for e in fe if e.kind in ("size", "composition") for p in e.match)), f)
+        self.sizes = _Rx(bounded(alternation(p for e in fe if e.kind in ("size", "composition") for p in e.match)), f)
 
         # --- lighting: found by its head, modifiers collected leftwards in Python -----------------
         li_ = v.lighting
         self.li_mods = {m.lower() for m in li_.modifiers}
-        self.li_next = _compile(rf"\s+({_alt(li_.need_modifier)})(?![\w'])", f)
+        self.li_next = _compile(rf"\s+({alternation(li_.need_modifier)})(?![\w'])", f)
         self.li_drop = frozenset(d.lower() for d in li_.drop_prefix)
         self.lighting = _Rx(
-            _w(
-                rf"(?P<ph>{_alt(li_.phrases)})|(?P<hd>{_alt(li_.heads)})"
-                rf"|(?P<nm>{_alt(li_.need_modifier)})|(?P<sg>{_alt(li_.segment)})"
+            bounded(
+                rf"(?P<ph>{alternation(li_.phrases)})|(?P<hd>{alternation(li_.heads)})"
+                rf"|(?P<nm>{alternation(li_.need_modifier)})|(?P<sg>{alternation(li_.segment)})"
             ),
             f,
         )
         self.li_src = _compile(
-            rf"\s+(?:{_alt(li_.source_preps)})\s+(?:(?:the|a|an|her|his|their)\s+)?"
+            rf"\s+(?:{alternation(li_.source_preps)})\s+(?:(?:the|a|an|her|his|their)\s+)?"
             rf"{nonstop_word}(?:\s+{nonstop_word})?(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:{stop})(?![\w']))",
             f,
         )
 
         # --- atmosphere -----------------------------------------------------------------------------
         at = v.atmosphere
-        self.atmosphere = _Rx(_w(_alt(at.phrases)), f)
+        self.atmosphere = _Rx(bounded(alternation(at.phrases)), f)
         self.atmosphere_prefix = frozenset({"with", "in", "and", "a", "an"})
-        self.atmosphere_seg = _Rx(rf"(?:and\s+)?(?P<seg>{_alt(at.segment)})(?=\s*(?:[,.;:!?\n{_M}]|$))", f, clause=True)
+        self.atmosphere_seg = _Rx(rf"(?:and\s+)?(?P<seg>{alternation(at.segment)})(?=\s*(?:[,.;:!?\n{_M}]|$))", f, clause=True)
 
         # --- style ------------------------------------------------------------------------------------
         st = v.style
         self.families = st.families
-        self.style = _Rx(_w(rf"(?P<st>{_ordered(fam.match for fam in st.families)})(?:[\s-]+(?:style|look|aesthetic))?"), f)
+        self.style = _Rx(bounded(rf"(?P<st>{_ordered(fam.match for fam in st.families)})(?:[\s-]+(?:style|look|aesthetic))?"), f)
         self.style_which = _Which([fam.match for fam in st.families])
         segs = [fam.segment for fam in st.families]
         self.style_seg_which = _Which(segs)
@@ -1076,41 +893,41 @@ class _Lex:
 
         # --- hype --------------------------------------------------------------------------------------
         hy = v.hype
-        self.hype = _Rx(_w(_alt(hy.always)), f)
-        soup = _alt(hy.soup)
+        self.hype = _Rx(bounded(alternation(hy.always)), f)
+        soup = alternation(hy.soup)
         self.soup = _Rx(rf"(?:and\s+)?{soup}(?=\s*(?:[,.;:!?\n{_M}]|$))", f, clause=True)
-        self.soup_head = _Rx(rf"(?<![\w'])(?:{soup})(?=\s+(?:{_alt(hy.soup_heads)})(?![\w]))", f)
+        self.soup_head = _Rx(rf"(?<![\w'])(?:{soup})(?=\s+(?:{alternation(hy.soup_heads)})(?![\w]))", f)
 
         # --- exclusions ---------------------------------------------------------------------------------
         ex = v.exclusions
-        self.excl_trigger = _Rx(_w(rf"(?P<t>{_alt(ex.triggers)})") + r"\s+", f)
+        self.excl_trigger = _Rx(bounded(rf"(?P<t>{alternation(ex.triggers)})") + r"\s+", f)
         self.excl_not_after = {w.lower() for w in ex.not_after}
         self.excl_not_before = {w.lower() for w in ex.not_before}
         self.excl_audio = [(k, _compile(rf"^(?:{p})$", f)) for k, p in ex.audio.items()]
         self.excl_camera = _compile(rf"^(?:{ex.camera})$", f)
-        self.excl_item_stop = _compile(rf"\s+(?:{_words(ex.item_stop)})(?![\w']).*$", f)
+        self.excl_item_stop = _compile(rf"\s+(?:{word_alternation(ex.item_stop)})(?![\w']).*$", f)
         self.excl_max = ex.max_items
-        self.trigger_word = _compile(rf"^\s*(?:(?:or|and|nor)\s+)?(?:{_alt(ex.triggers)})\s+", f)
+        self.trigger_word = _compile(rf"^\s*(?:(?:or|and|nor)\s+)?(?:{alternation(ex.triggers)})\s+", f)
 
         # --- audio cues: found by their head word, modifiers collected leftwards in Python ---------
         au = v.audio
         self.au_tones = {t.lower() for t in au.voice_tones}
-        self.au_music_mod = _compile(rf"(?:{_alt(au.music_mods)})", f)
-        self.au_need_mod = _compile(rf"(?:{_alt(au.music_need_modifier)})", f)
-        self.au_effect_free = _compile(rf"(?:{_alt(au.effect_free)})", f)
+        self.au_music_mod = _compile(rf"(?:{alternation(au.music_mods)})", f)
+        self.au_need_mod = _compile(rf"(?:{alternation(au.music_need_modifier)})", f)
+        self.au_effect_free = _compile(rf"(?:{alternation(au.effect_free)})", f)
         self.au_drop = {w.lower() for w in au.drop_prefix}
         self.audio = _Rx(
-            _w(
-                rf"(?P<vo>{_alt(au.voiceover_heads)})"
-                rf"|(?P<of>{_alt(au.of_heads)})(?=\s+of\s)"
-                rf"|(?P<mu>{_alt(au.music_heads)})"
-                rf"|(?P<amb>{_alt(au.ambience_heads)})"
-                rf"|(?P<fx>{_alt(au.effect_heads)})"
-                rf"|(?P<dl>{_alt(au.dialogue_words)})"
+            bounded(
+                rf"(?P<vo>{alternation(au.voiceover_heads)})"
+                rf"|(?P<of>{alternation(au.of_heads)})(?=\s+of\s)"
+                rf"|(?P<mu>{alternation(au.music_heads)})"
+                rf"|(?P<amb>{alternation(au.ambience_heads)})"
+                rf"|(?P<fx>{alternation(au.effect_heads)})"
+                rf"|(?P<dl>{alternation(au.dialogue_words)})"
             ),
             f,
         )
-        self.au_music_next = _compile(rf"\s+(?:{_alt(au.music_heads)})(?![\w'])")
+        self.au_music_next = _compile(rf"\s+(?:{alternation(au.music_heads)})(?![\w'])")
         self.au_lang = _compile(rf"\s+in\s+(?:{langs})(?![\w'])", f)
         self.au_of_tail = _compile(
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f
@@ -1118,25 +935,25 @@ class _Lex:
 
         # --- identity -------------------------------------------------------------------------------------
         idn = v.identity
-        keep_tail = rf"(?:\s*(?:{_alt(idn.keep_tail)}))*"
+        keep_tail = rf"(?:\s*(?:{alternation(idn.keep_tail)}))*"
         clause = rf"[^,.;:!?\n{_M}]"
         self.identity = _Rx(
-            rf"(?:{_SEG_START}|(?<=\sand))\s*(?:and\s+)?(?:please\s+)?(?:{_words(idn.keep_verbs)})\s+(?!{_alt(idn.not_kept)})(?P<k>{clause}{{1,60}}?){keep_tail}{_BOUND}"
-            rf"|(?<![\w'])(?P<s>(?:her|his|their|its|the)\s+(?:[\w'-]+\s+){{0,3}}?[\w'-]+)\s+(?:{_alt(idn.stay_verbs)})\s+(?:exactly\s+)?(?:{_alt(idn.keep_tail)})"
-            rf"|(?<![\w'])(?:{_alt(idn.negations)})\s+(?:{_alt(idn.change_verbs)})(?:ing)?\s+(?P<c>{clause}{{1,60}}?){_BOUND}"
-            rf"|{_SEG_START}\s*(?:and\s+)?(?:keep\s+)?(?:the\s+)?same\s+(?P<a>{_alt(idn.same_objects)})(?:\s+{idn.same_scope})?{_BOUND}"
-            rf"|{_SEG_START}\s*(?:and\s+)?only\s+(?P<m>{clause}{{1,40}}?)\s+(?:{_alt(idn.only_moving)}){_BOUND}",
+            rf"(?:{_SEG_START}|(?<=\sand))\s*(?:and\s+)?(?:please\s+)?(?:{word_alternation(idn.keep_verbs)})\s+(?!{alternation(idn.not_kept)})(?P<k>{clause}{{1,60}}?){keep_tail}{_BOUND}"
+            rf"|(?<![\w'])(?P<s>(?:her|his|their|its|the)\s+(?:[\w'-]+\s+){{0,3}}?[\w'-]+)\s+(?:{alternation(idn.stay_verbs)})\s+(?:exactly\s+)?(?:{alternation(idn.keep_tail)})"
+            rf"|(?<![\w'])(?:{alternation(idn.negations)})\s+(?:{alternation(idn.change_verbs)})(?:ing)?\s+(?P<c>{clause}{{1,60}}?){_BOUND}"
+            rf"|{_SEG_START}\s*(?:and\s+)?(?:keep\s+)?(?:the\s+)?same\s+(?P<a>{alternation(idn.same_objects)})(?:\s+{idn.same_scope})?{_BOUND}"
+            rf"|{_SEG_START}\s*(?:and\s+)?only\s+(?P<m>{clause}{{1,40}}?)\s+(?:{alternation(idn.only_moving)}){_BOUND}",
             f,
         )
-        self.items = [(_compile(_w(it.match), f), it.say) for it in idn.items]
+        self.items = [(_compile(bounded(it.match), f), it.say) for it in idn.items]
 
         # --- scene -----------------------------------------------------------------------------------------
         sc = v.scene
         self.scene_nouns = sorted({n.lower() for n in sc.nouns}, key=len, reverse=True)
         self.scene = _Rx(
-            _w(
-                rf"(?P<prep>{_words(sc.preps)})\s+(?P<core>(?:(?:{_words(sorted(self.dets))})\s+)?"
-                rf"(?:{nonstop_word}[\s-]+){{0,3}}?(?:{_words(sc.nouns)})s?)"
+            bounded(
+                rf"(?P<prep>{word_alternation(sc.preps)})\s+(?P<core>(?:(?:{word_alternation(sorted(self.dets))})\s+)?"
+                rf"(?:{nonstop_word}[\s-]+){{0,3}}?(?:{word_alternation(sc.nouns)})s?)"
             )
             + rf"(?=\s*(?:[,.;:!?\n{_M}]|$)|\s+(?:{stop})(?![\w']))",
             f,
@@ -1146,8 +963,8 @@ class _Lex:
 
         # --- cleanup ------------------------------------------------------------------------------------------
         articles = {"a", "an", "the", "this", "these", "those", "some", "another", "each", "every"}
-        dangle = _words(sorted(self.preps | self.conj | articles | {"so", "very", "plus", "featuring", "showing"}))
-        lead = _words(
+        dangle = word_alternation(sorted(self.preps | self.conj | articles | {"so", "very", "plus", "featuring", "showing"}))
+        lead = word_alternation(
             ["of", "as", "while", "and", "with", "then", "where", "that", "which", "in which", "showing",
              "featuring", "to", "for", "plus", "so", "but", "also", "as well as", "over", "under", "amid",
              "on", "onto", "toward", "towards", "into", "at", "around", "across", "through", "past", "from",
@@ -1199,7 +1016,7 @@ class _Lex:
             w: frozenset().union(*(by_word[w[:k]] for k in range(1, len(w) + 1) if w[:k] in by_word))
             for w in by_word
         }
-        return ids, frozenset(always), (_trie_longest(by_word) if by_word else None)
+        return ids, frozenset(always), (trie_longest(by_word) if by_word else None)
 
     def scan(self, text: str) -> _Low:
         """``text`` lowercased, with the set of patterns that may match it."""
@@ -1231,11 +1048,17 @@ def _default_vocab_path() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _module_digest() -> bytes:
+    """Key of the build cache: this module's and the shared toolkit's source."""
+    import skill.textmatch
+
+    digest = hashlib.sha256()
     try:
-        with open(__file__, "rb") as fh:
-            return hashlib.sha256(fh.read()).digest()
+        for source in (__file__, skill.textmatch.__file__):
+            with open(source, "rb") as fh:
+                digest.update(fh.read())
     except OSError:  # pragma: no cover - no source: the version alone keys the cache
         return b""
+    return digest.digest()
 
 
 def _cache_file(path: str) -> Path:
@@ -2766,7 +2589,7 @@ def _audio_ctx(on: bool, cues: list[tuple[str, str]], dialogue: list[dict[str, s
     }
 
 
-def _content_words(lx: _Lex, s: str) -> set[str]:
+def _contentword_alternation(lx: _Lex, s: str) -> set[str]:
     out = set()
     for w in re.findall(r"[\w'-]+", s.lower()):
         if len(w) < 3 or w in lx.function_words:
@@ -3185,8 +3008,8 @@ def _lint(
                 f"consider cfg_scale {lo}-{hi} ({why}); not applied, and Kling 3.0 may ignore it",
             )
     if parts.exclusions:
-        words = _content_words(lx, prompt)
-        clash = _uniq(x for x in parts.exclusions if _content_words(lx, x) & words)
+        words = _contentword_alternation(lx, prompt)
+        clash = _uniq(x for x in parts.exclusions if _contentword_alternation(lx, x) & words)
         if clash:
             warn("exclusion_conflict", f"excluded but also described: {', '.join(clash)}")
     if inp.has_tail_image and multi:

@@ -1,40 +1,73 @@
-"""The rule engine: ``routing_rules.yaml`` validated, compiled once, and evaluated.
+"""The rule book: ``routing_rules.yaml`` validated and compiled once.
 
 The engine knows no video words. Vocabulary (signals and their patterns) and policy (ordered
-rules) both live in the YAML file; this module only checks that file, compiles its regexes and
-walks its rules in order, recording which rule decided each slot and why.
+rules) both live in the YAML file; this module only checks that file (every reference, every
+slot a rule decides) and compiles its regexes. :mod:`skill.intent` reads signals with the
+compiled patterns and :mod:`skill.routing` walks the rules.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from skill.data import data_path, load_yaml
-from skill.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from skill.intent import Intent, Signal
+from skill.errors import ConfigError
 
 __all__ = [
-    "Change",
+    "URL_MASK",
+    "URL_SIGNALS",
+    "CompiledModifier",
+    "CompiledRole",
     "CompiledRules",
+    "CompiledSignal",
     "Condition",
-    "Outcome",
     "Rule",
     "RulesFile",
-    "WarningItem",
+    "Slots",
+    "compile_rules",
     "load_rules",
-    "route",
 ]
 
 URL_MASK = "\ue000"
 URL_SIGNALS = ("image_source", "image_tail", "image_reference", "image_extra")
+
+
+@dataclass
+class Slots:
+    """The parameters the rules decide; ``None`` until a rule sets one.
+
+    Typed so that the planner reads ``slots.tier`` rather than a dict key; rules name slots
+    by these field names, and a rules file naming any other slot is refused when loaded.
+    """
+
+    tier: str | None = None
+    mode: str | None = None
+    duration: int | None = None
+    aspect_ratio: str | None = None
+    generate_audio: bool | None = None
+    image_url: str | None = None
+    tail_image_url: str | None = None
+    max_cost_usd: float | None = None
+
+    def get(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def put(self, name: str, value: Any) -> None:
+        if name not in SLOT_NAMES:
+            raise KeyError(name)
+        setattr(self, name, value)
+
+    def is_set(self, name: str) -> bool:
+        return getattr(self, name) is not None
+
+
+SLOT_NAMES = frozenset(f.name for f in fields(Slots))
 
 
 class _Model(BaseModel):
@@ -166,6 +199,9 @@ class RulesFile(_Model):
                 if mod not in self.modifiers:
                     raise ValueError(f"signal {spec.name!r}: unknown modifier {mod!r}")
         slots = {r.slot for r in self.rules if r.slot}
+        unknown = sorted(slots - SLOT_NAMES)
+        if unknown:
+            raise ValueError(f"rules decide unknown slot(s) {unknown}; slots are {sorted(SLOT_NAMES)}")
         ids: set[str] = set()
         for rule in self.rules:
             if rule.id in ids:
@@ -352,167 +388,3 @@ def _describe(exc: ValidationError, raw: Any) -> str:
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
-
-
-# -- evaluation ------------------------------------------------------------------------------
-
-
-class Change(_Model):
-    rule: str
-    slot: str
-    before: Any = Field(alias="from")
-    after: Any = Field(alias="to")
-    reason: str
-
-
-class WarningItem(_Model):
-    code: str
-    message: str
-    rule: str | None = None
-
-
-@dataclass
-class Outcome:
-    """What the rules decided: slot values, the rule behind each, changes and warnings."""
-
-    slots: dict[str, Any] = field(default_factory=dict)
-    decided_by: dict[str, str] = field(default_factory=dict)
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[WarningItem] = field(default_factory=list)
-    excluded: dict[str, list[Any]] = field(default_factory=dict)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-
-
-_MISSING = object()
-
-
-class _Evaluator:
-    def __init__(self, fields: dict[str, Any], intent: Intent, outcome: Outcome) -> None:
-        self.fields = fields
-        self.intent = intent
-        self.outcome = outcome
-        self.witness: Any = None
-
-    def _signals(self, name: str, state: str, scope: str) -> list[Signal]:
-        return [
-            s
-            for s in self.intent.by_name.get(name, ())
-            if (state == "any" or s.state == state)
-            and (scope == "anywhere" or not s.in_shots)
-        ]
-
-    def _value_ok(self, c: Condition, value: Any) -> bool:
-        if c.equals is not None and value != c.equals:
-            return False
-        if c.in_ is not None and value not in c.in_:
-            return False
-        if c.not_in is not None and value in c.not_in:
-            return False
-        if c.lt is not None and not (isinstance(value, (int, float)) and value < c.lt):
-            return False
-        if c.gt is not None and not (isinstance(value, (int, float)) and value > c.gt):  # noqa: SIM103
-            return False
-        return True
-
-    def test(self, c: Condition | None) -> bool:
-        if c is None or c.always:
-            return True
-        if c.all_ is not None:
-            return all(self.test(sub) for sub in c.all_)
-        if c.any_ is not None:
-            return any(self.test(sub) for sub in c.any_)
-        if c.not_ is not None:
-            return not self.test(c.not_)
-        if c.field_ is not None:
-            value = self.fields.get(c.field_)
-            return self._hit(c, [value] if value is not None else [])
-        if c.slot is not None:
-            value = self.outcome.slots.get(c.slot, _MISSING)
-            return self._hit(c, [] if value is _MISSING or value is None else [value])
-        if c.shots_total is not None:
-            return (self.intent.shots_total is not None) == c.shots_total
-        assert c.signal is not None
-        return self._hit(c, [s.value for s in self._signals(c.signal, c.state, c.scope)])
-
-    def _hit(self, c: Condition, values: list[Any]) -> bool:
-        for value in values:
-            if self._value_ok(c, value):
-                self.witness = value
-                return True
-        return False
-
-    def resolve(self, rule: Rule) -> Any:
-        src = rule.set
-        slot = rule.slot or ""
-        excluded = self.outcome.excluded.get(slot, []) if rule.respect_exclusions else []
-        if not isinstance(src, dict):
-            return None if src in excluded else src
-        if "field" in src:
-            return self.fields.get(src["field"])
-        if "slot" in src:
-            return self.outcome.slots.get(src["slot"])
-        if "shots_total" in src:
-            return self.intent.shots_total
-        if "first_allowed" in src:
-            return next((v for v in src["first_allowed"] if v not in excluded), None)
-        scope = src.get("scope", "anywhere")
-        for sig in self._signals(src["signal"], "plain", scope):
-            if sig.value not in excluded:
-                return sig.value
-        return None
-
-
-def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outcome:
-    """Walk the rules in order. Raises :class:`InputError` on the first refusal that applies."""
-    outcome = Outcome()
-    for sig in intent.signals:
-        spec_excludes = intent.excludes.get(sig.name)
-        if sig.state == "negated" and spec_excludes:
-            bucket = outcome.excluded.setdefault(spec_excludes, [])
-            if sig.value not in bucket:
-                bucket.append(sig.value)
-    ev = _Evaluator(fields, intent, outcome)
-    for rule in rules.data.rules:
-        if rule.slot is not None:
-            if rule.slot in outcome.slots and not rule.override:
-                continue
-            if not ev.test(rule.when):
-                continue
-            value = ev.resolve(rule)
-            if value is None:
-                if rule.respect_exclusions and outcome.excluded.get(rule.slot):
-                    outcome.skipped.append({"rule": rule.id, "slot": rule.slot, "reason": "ruled out"})
-                continue
-            if rule.override:
-                before = outcome.slots.get(rule.slot)
-                if before == value:
-                    continue
-                outcome.changes.append(
-                    Change.model_validate(
-                        {"rule": rule.id, "slot": rule.slot, "from": before, "to": value, "reason": rule.change or rule.id}
-                    )
-                )
-            outcome.slots[rule.slot] = value
-            outcome.decided_by[rule.slot] = rule.id
-            continue
-        ev.witness = None
-        if not ev.test(rule.when):
-            continue
-        if rule.refuse is not None:
-            message = fill_message(rule.refuse.message, value=ev.witness)
-            raise InputError(message, code=rule.refuse.code, field=rule.refuse.field, details={"rule": rule.id})
-        if rule.warn is not None:
-            outcome.warnings.append(
-                WarningItem(code=rule.warn.code, message=fill_message(rule.warn.message, value=ev.witness), rule=rule.id)
-            )
-    return outcome
-
-
-def fill_message(template: str, **values: Any) -> str:
-    """Fill ``{name}`` placeholders in a message from the rules file; unknown ones stay as written."""
-
-    def sub(m: re.Match[str]) -> str:
-        key = m.group(1)
-        return str(values[key]) if key in values and values[key] is not None else m.group(0)
-
-    return re.sub(r"\{(\w+)\}", sub, " ".join(template.split()))

@@ -726,12 +726,12 @@ def test_vocabulary_cache_is_written_and_used(vocab_copy: Path, monkeypatch: pyt
     def boom(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the warm cache should have been used")
 
-    internals = p._re_internals()
+    internals = p.regex_internals()
     assert internals is not None
     monkeypatch.setattr(internals[0], "parse", boom)
     monkeypatch.setattr(p, "load_yaml", boom)
-    monkeypatch.setattr(p, "_trie", boom)
-    monkeypatch.setattr(p, "_trie_longest", boom)
+    monkeypatch.setattr(p, "trie_starts", boom)
+    monkeypatch.setattr(p, "trie_longest", boom)
     warm = _fresh_lex(vocab_copy)
     monkeypatch.undo()
     monkeypatch.setenv("KLING3_HOME", str(cache_file.parent.parent))

@@ -229,6 +229,16 @@ def _rules_copy(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+def test_a_rule_deciding_an_unknown_slot_is_refused(tmp_path: Path) -> None:
+    def mutate(d):  # type: ignore[no-untyped-def]
+        d["rules"].append({"id": "colour.always", "slot": "colour", "set": "red"})
+
+    with pytest.raises(ConfigError) as info:
+        load_rules(_rules_copy(tmp_path, mutate))
+    assert "unknown slot(s) ['colour']" in info.value.message
+    assert "tier" in info.value.message  # the allowed slots are named
+
+
 def test_bad_rules_file_names_the_rule(tmp_path: Path) -> None:
     def mutate(d):  # type: ignore[no-untyped-def]
         d["rules"][1]["colour"] = "red"
@@ -269,7 +279,7 @@ def test_vocabulary_is_data_a_new_synonym_needs_no_code(tmp_path: Path) -> None:
 
 def test_python_holds_no_policy_vocabulary() -> None:
     src = Path(__file__).resolve().parent.parent / "skill"
-    engine = "".join((src / name).read_text() for name in ("rulebook.py", "intent.py", "planning.py"))
+    engine = "".join((src / name).read_text() for name in ("rulebook.py", "routing.py", "intent.py", "textmatch.py", "planning.py"))
     for word in ("billboard", "hero", "draft", "vertical", "kling", "tiktok"):
         assert not re.search(rf"\b{word}\b", engine, re.IGNORECASE), word
 
