@@ -241,6 +241,7 @@ def _segments(
                 tier=ep.tier,
                 duration=call.seconds,
                 generate_audio=audio,
+                usd_per_second=ep.rate(audio),
                 negative_prompt=req.negative_prompt,
                 has_tail_image=tail is not None,
                 cfg_scale=req.cfg_scale,

@@ -56,6 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from skill.catalog import load_catalog
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError, InputError, Kling3Error
+from skill.money import usd
 from skill.request import Shot
 from skill.textmatch import (
     alternation,
@@ -110,6 +111,9 @@ class PromptInput(_Frozen):
     tier: Literal["standard", "pro", "4k"] = "standard"
     duration: int = Field(default=5, ge=1, description="Seconds of this call.")
     generate_audio: bool = False
+    usd_per_second: float | None = Field(
+        default=None, ge=0, description="This call's price, from the planner, for the costly-call lint."
+    )
     negative_prompt: str | None = None
     has_tail_image: bool = False
     cfg_scale: float | None = Field(default=None, ge=0, le=1)
@@ -2610,7 +2614,7 @@ def build_prompt(inp: PromptInput, *, template_dir: Path | None = None) -> Built
     tdir = _resolved(str(template_dir)) if template_dir is not None else None
     shots = tuple((s.prompt, s.duration) for s in inp.shots) if inp.shots is not None else None
     key = (inp.text, shots, inp.mode, inp.tier, inp.duration, inp.generate_audio, inp.negative_prompt,
-           inp.has_tail_image, inp.cfg_scale, tdir)
+           inp.has_tail_image, inp.cfg_scale, inp.usd_per_second, tdir)
     return _build_memo(key, inp)
 
 
@@ -2900,7 +2904,7 @@ def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:
         anchor = "; ".join(restated) if restated else None
 
     # -- lint -----------------------------------------------------------------------------------------
-    _lint(lx, inp, parts, plans, all_segs, prompt, warn, cat, multi, audio_on, d.source)
+    _lint(lx, inp, parts, plans, all_segs, prompt, warn, multi, audio_on, d.source)
 
     return BuiltPrompt(
         prompt=prompt,
@@ -2944,7 +2948,6 @@ def _lint(
     segs: list[_Seg],
     prompt: str,
     warn: Callable[[str, str], None],
-    cat: Any,
     multi: bool,
     audio_on: bool,
     source: str,
@@ -2988,14 +2991,11 @@ def _lint(
         and n_dialogue
         and audio_on
     ):
-        try:
-            rate = float(cat.endpoint(inp.tier, inp.mode).rate(audio_on))
-        except KeyError:  # pragma: no cover - the catalog has every tier
-            rate = 0.0
+        rate = inp.usd_per_second
+        price = f"costs {usd(rate)}/s x {inp.duration} s = {usd(rate * inp.duration)}" if rate is not None else "is costly"
         warn(
             "costly_4k_call",
-            f"a {inp.tier} call with {len(plans)} cuts, {inp.duration} s and dialogue costs "
-            f"{rate:.2f} USD/s x {inp.duration} s = {rate * inp.duration:.2f} USD; validate it on standard first",
+            f"a {inp.tier} call with {len(plans)} cuts, {inp.duration} s and dialogue {price}; validate it on standard first",
         )
     adher = {lx.adherence.get(f) for f in families} - {None}
     if len(adher) == 1:

@@ -164,6 +164,7 @@ CASES: dict[str, dict[str, Any]] = {
         "tier": "4k",
         "duration": 15,
         "generate_audio": True,
+        "usd_per_second": 0.42,
     },
     # --- audio -----------------------------------------------------------------------------------------
     "voiceover_spanish": {
@@ -393,7 +394,9 @@ def test_stacked_camera_moves_warning() -> None:
 def test_costly_4k_warning_states_the_cost() -> None:
     built = build_prompt(_inp(CASES["four_k_many_cuts_dialogue"]))
     msg = next(w.message for w in built.warnings if w.code == "costly_4k_call")
-    assert "0.42 USD/s x 15 s = 6.30 USD" in msg
+    assert "costs $0.42/s x 15 s = $6.30;" in msg
+    unpriced = build_prompt(_inp({**CASES["four_k_many_cuts_dialogue"], "usd_per_second": None}))
+    assert "dialogue is costly; validate" in next(w.message for w in unpriced.warnings if w.code == "costly_4k_call")
 
 
 def test_cfg_scale_is_suggested_never_applied() -> None:
