@@ -2,7 +2,13 @@
 
 Public API (imported lazily, so ``import skill`` stays light)::
 
-    from skill import plan, run, arun, status, result, cancel, jobs, resume
+    >>> from skill import plan
+    >>> p = plan("a quick vertical draft of a barista pulling espresso, with cafe sound")
+    >>> p.endpoint, p.cost_usd
+    ('kling/kling-3.0/standard/text-to-video', 0.63)
+
+``plan`` is free; ``run``/``arun`` take the same request (text, dict of friendly fields, or a
+``Plan``) and spend; ``status``, ``result``, ``cancel``, ``jobs`` and ``resume`` follow the job.
 
 Models: ``VideoRequest``, ``Shot``, ``Plan``, ``Segment``, ``Params``, ``Decision``,
 ``RunResult``, ``CallResult``. Errors: see :mod:`skill.errors` (``Kling3Error`` and its tree).
@@ -16,14 +22,12 @@ from typing import TYPE_CHECKING, Any
 from skill._version import __version__
 
 _EXPORTS: dict[str, str] = {
-    "plan": "skill.api",
-    "run": "skill.api",
-    "arun": "skill.api",
-    "status": "skill.api",
-    "result": "skill.api",
-    "cancel": "skill.api",
-    "jobs": "skill.api",
-    "resume": "skill.api",
+    "run": "skill.execution.flow",
+    "arun": "skill.execution.flow",
+    "status": "skill.execution.flow",
+    "cancel": "skill.execution.flow",
+    "jobs": "skill.execution.flow",
+    "resume": "skill.execution.flow",
     "VideoRequest": "skill.request",
     "Shot": "skill.request",
     "Plan": "skill.planning",
@@ -83,6 +87,27 @@ __all__ = [
 ]
 
 
+def plan(request: str | dict[str, Any] | VideoRequest | None = None, /, **fields: Any) -> Plan:
+    """Plan without spending: ``plan("text", tier="pro", duration=8)`` or ``plan({...})``."""
+    from skill.planning import make_plan
+    from skill.request import VideoRequest
+
+    if isinstance(request, VideoRequest):
+        data: dict[str, Any] = {**request.model_dump(exclude_none=True), **fields}
+    elif isinstance(request, dict):
+        data = {**request, **fields}
+    else:
+        data = {"text": request or "", **fields}
+    return make_plan(data)
+
+
+def result(request_id: str, **options: Any) -> CallResult:
+    """Fetch a job's video by request_id (``wait=True`` to wait for it); downloads the files."""
+    from skill.execution.flow import fetch
+
+    return fetch(request_id, **options)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -97,7 +122,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from skill.api import arun, cancel, jobs, plan, result, resume, run, status
     from skill.errors import (
         ApiClientError,
         ApiError,
@@ -114,6 +138,6 @@ if TYPE_CHECKING:
         UsageError,
         WaitTimeout,
     )
-    from skill.execution.flow import CallResult, RunResult
+    from skill.execution.flow import CallResult, RunResult, arun, cancel, jobs, resume, run, status
     from skill.planning import Decision, Params, Plan, Segment
     from skill.request import Shot, VideoRequest
