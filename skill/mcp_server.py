@@ -91,6 +91,8 @@ def _guide_text() -> str:
 
 @dataclass(frozen=True)
 class _Resource:
+    """One read-only reference document a model can read before it plans (read lazily, on request)."""
+
     uri: str
     name: str
     title: str

@@ -204,6 +204,10 @@ def _request_field_definitions() -> dict[str, Any]:
 
 
 def _option_definitions(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields as ``create_model`` takes them.
+
+    The FieldInfo objects are copies, so building the new model leaves the source model's alone.
+    """
     return {name: (info.annotation, copy.copy(info)) for name, info in model.model_fields.items()}
 
 
@@ -311,7 +315,7 @@ class ToolSpec:
     ``run`` and ``arun`` take the parsed arguments (a dict) and the call's :class:`CallOptions`,
     and return the result dict or raise :class:`~skill.errors.Kling3Error` (dispatch turns that
     into an error result). ``on_event`` reaches ``arun`` unchanged: an ``arun`` that runs its work
-    in a thread must hand events back to the loop itself (see :func:`_in_thread`).
+    in a thread must hand the events back to the loop itself, as the blocking tools here do.
     ``reports_progress`` marks the tools that wait for a job, so MCP streams progress for them.
     """
 
@@ -329,10 +333,12 @@ class ToolSpec:
 
     @functools.cached_property
     def description(self) -> str:
+        """The description written for a model, built once per process."""
         return self.describe()
 
     @functools.cached_property
     def input_schema(self) -> dict[str, Any]:
+        """The input model's JSON Schema, cleaned for strict consumers (shared: copy before changing it)."""
         return _clean_schema(self.input_model.model_json_schema())
 
 
@@ -467,10 +473,12 @@ def default_output_dir() -> Path:
 
 
 def _out_dir(given: str | None, opts: CallOptions) -> Path:
+    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`."""
     return Path(given).expanduser() if given else (opts.output_dir or default_output_dir())
 
 
 def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Plans offline; the arguments are checked by name only, the request model does the rest."""
     from skill.planning import make_plan
 
     _check_known(args, PlanVideoInput, _REQUEST_KEYS)
@@ -478,6 +486,7 @@ def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
 
 
 def _generate_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Submits and waits at most ``wait_seconds``; several calls are submitted at once, not awaited."""
     from skill.execution.flow import run
     from skill.planning import make_plan
 
@@ -547,6 +556,7 @@ async def _cancel_safely(coro: Awaitable[_T]) -> _T:
 
 
 def _status(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """One status request; free, and never waits."""
     from skill.execution.flow import status
 
     inp = _validate(VideoStatusInput, args)
@@ -554,6 +564,7 @@ def _status(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
 
 
 def _fetch(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Waits at most ``wait_seconds``, then downloads where the job's own run meant to, if known."""
     from skill.execution.flow import fetch
 
     inp = _validate(FetchVideoInput, args)
@@ -581,6 +592,7 @@ def _known_job(ref: str) -> bool:
 
 
 def _cancel(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Asks the API to cancel; the result says whether the job will still be charged."""
     from skill.execution.flow import cancel
 
     inp = _validate(CancelVideoInput, args)
@@ -588,6 +600,7 @@ def _cancel(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
 
 
 def _jobs(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Reads the local journal only: no network, no token needed."""
     from skill.execution.flow import jobs
 
     inp = _validate(ListJobsInput, args)
@@ -763,11 +776,13 @@ def cli_tools(format: str) -> str:
 
 
 def _unknown(name: str) -> dict[str, Any]:
+    """The error for a name that is no tool, listing the real ones so a model can correct itself."""
     names = ", ".join(spec.name for spec in TOOLS)
     return error_result(Kling3Error(f"unknown tool {name!r}; tools: {names}", code="unknown_tool", field="name"))
 
 
 def _options(poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None) -> CallOptions:
+    """The call's options, with a floor on the poll interval so a bad value cannot spin on the API."""
     return CallOptions(
         poll_interval=DEFAULT_POLL_INTERVAL if poll_interval is None else max(0.01, float(poll_interval)),
         output_dir=Path(output_dir).expanduser() if output_dir else None,
