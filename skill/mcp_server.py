@@ -1,21 +1,25 @@
-"""The MCP server: the six tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide.
+"""The MCP server: the tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide.
 
 Run it over stdio (what desktop hosts and IDEs launch) or streamable HTTP on 127.0.0.1::
 
     python -m skill.mcp_server                  # stdio
     python -m skill.mcp_server --http --port 8765   # http://127.0.0.1:8765/mcp
 
-Tools, names and input schemas are exactly those of :mod:`skill.tools` (one source of truth).
-Every result carries structured content plus a short text summary; refusals and API errors are
-tool errors (``isError``) whose structured content is ``{"error": {"code", "field", "message"}}``.
+This module is an adapter over :data:`skill.tools.TOOLS` and holds no tool facts of its own: each
+:class:`~skill.tools.ToolSpec` gives the tool's name, title, description, input schema and
+annotations, and calls go through :func:`skill.tools.acall`. Every result carries structured
+content plus a short text summary; refusals and API errors are tool errors (``isError``) whose
+structured content is ``{"error": {"code", "field", "message"}}``.
 
-``kling_generate_video`` and ``kling_fetch_video`` wait at most ``wait_seconds`` and send a progress
-notification on every status change and every few seconds in between, so hosts that reset their
-time-out on progress keep the call alive. A cancelled ``kling_generate_video`` (the client's
-``notifications/cancelled``) cancels its job at the API while it is still queued.
+The tools that wait for a job (``ToolSpec.reports_progress``) wait at most ``wait_seconds`` and
+send a progress notification on every status change and every few seconds in between, so hosts
+that reset their time-out on progress keep the call alive. A cancelled call (the client's
+``notifications/cancelled``) cancels the tool's task, and a generation still queued is cancelled
+at the API.
 
 Needs the ``mcp`` extra (``pip install 'kling3-skill[mcp]'``, the official MCP Python SDK 2.x);
-nothing else in the package imports it.
+nothing else in the package imports it, and this module imports it only inside functions, so a
+missing or old SDK is reported as a :class:`~skill.errors.ConfigError`, not an ImportError.
 """
 
 from __future__ import annotations
@@ -26,16 +30,21 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from skill import tools
 from skill.errors import ConfigError, Kling3Error
 from skill.money import usd
 
 if TYPE_CHECKING:
-    from mcp.server import Server
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from mcp import types
+    from mcp.server import Server, ServerRequestContext
+
+    Context = ServerRequestContext[Any, Any]
 
 __all__ = [
     "DEFAULT_HOST",
@@ -54,33 +63,7 @@ DEFAULT_PROGRESS_INTERVAL = 5.0
 """Seconds between heartbeat progress notifications while a tool waits."""
 
 SERVER_NAME = "kling3"
-INSTRUCTIONS = (
-    "Kling 3.0 text-to-video and image-to-video on RunComfy. Call kling_plan_video first: it is free "
-    "and shows the endpoint, prompt, payload and cost. Show the user the tier and the cost, and only "
-    "then call kling_generate_video (it spends money; get an explicit OK for 4k, about 5x standard). "
-    "If kling_generate_video answers before the video is ready, call kling_fetch_video with its "
-    "request_id instead of generating again. Resources: kling3://catalog (endpoints and prices), "
-    "kling3://routing-rules (how a request is routed), kling3://prompting-guide (how to write prompts)."
-)
-
-_TOOL_TITLES = {
-    "kling_plan_video": "Plan a Kling video (free)",
-    "kling_generate_video": "Generate a Kling video (spends)",
-    "kling_video_status": "Kling job status",
-    "kling_fetch_video": "Fetch a Kling video",
-    "kling_cancel_video": "Cancel a queued Kling job",
-    "kling_list_jobs": "List recent Kling jobs",
-}
-# (read_only, destructive, idempotent, open_world)
-_TOOL_HINTS: dict[str, tuple[bool, bool, bool, bool]] = {
-    "kling_plan_video": (True, False, True, False),
-    "kling_generate_video": (False, False, False, True),
-    "kling_video_status": (True, False, True, True),
-    "kling_fetch_video": (False, False, True, True),
-    "kling_cancel_video": (False, True, True, True),
-    "kling_list_jobs": (True, False, True, False),
-}
-_WAITING_TOOLS = ("kling_generate_video", "kling_fetch_video")
+SERVER_TITLE = "Kling 3.0 video (RunComfy)"
 
 log = logging.getLogger("skill.mcp_server")
 
@@ -108,12 +91,16 @@ def _guide_text() -> str:
 
 @dataclass(frozen=True)
 class _Resource:
+    """One read-only reference document a model can read before it plans (read lazily, on request)."""
+
     uri: str
     name: str
     title: str
     description: str
     mime_type: str
-    read: Any  # Callable[[], str]
+    read: Callable[[], str]
+    gist: str
+    """What it is for, in a few words: how the server's instructions point a model at it."""
 
 
 RESOURCES: tuple[_Resource, ...] = (
@@ -121,21 +108,178 @@ RESOURCES: tuple[_Resource, ...] = (
         "kling3://catalog", "catalog", "Kling 3.0 endpoint catalog",
         "The six Kling 3.0 endpoints on RunComfy: model ids, per-second prices with and without audio, "
         "limits, aspect ratios and the wire schema of each (skill/data/catalog.yaml as JSON).",
-        "application/json", _catalog_json,
+        "application/json", _catalog_json, "endpoints and prices",
     ),
     _Resource(
         "kling3://routing-rules", "routing-rules", "Routing rules",
         "The routing policy as implemented: the YAML rules that pick mode, tier, length, ratio and "
         "audio from a request, and the refusals (routing_rules.yaml).",
-        "application/yaml", _rules_text,
+        "application/yaml", _rules_text, "how a request is routed",
     ),
     _Resource(
         "kling3://prompting-guide", "prompting-guide", "Kling 3.0 prompting guide",
         "How to write prompts for Kling 3.0: motion and camera first, numbered shots, identity "
         "anchors for image-to-video, audio and dialogue tags.",
-        "text/markdown", _guide_text,
+        "text/markdown", _guide_text, "how to write prompts",
     ),
 )
+
+INSTRUCTIONS = (
+    f"{tools.WORKFLOW} Resources: " + ", ".join(f"{r.uri} ({r.gist})" for r in RESOURCES) + "."
+)
+"""What the server tells a model when it connects: the tools' workflow, then where the references are."""
+
+
+def _resource_list() -> list[types.Resource]:
+    from mcp import types
+
+    return [
+        types.Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type)
+        for r in RESOURCES
+    ]
+
+
+def _read_resource(uri: str) -> types.ReadResourceResult:
+    """The resource's text; an unknown URI or an unreadable file is an MCP error, as the spec asks."""
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
+    for r in RESOURCES:
+        if r.uri == uri:
+            try:
+                text = r.read()
+            except Kling3Error as exc:
+                raise MCPError(code=types.INTERNAL_ERROR, message=exc.message, data={"uri": uri}) from None
+            return types.ReadResourceResult(
+                contents=[types.TextResourceContents(uri=uri, mime_type=r.mime_type, text=text)]
+            )
+    known = ", ".join(r.uri for r in RESOURCES)
+    raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
+
+
+# -- tools -----------------------------------------------------------------------------------
+
+
+def _tool(spec: tools.ToolSpec) -> types.Tool:
+    """A :class:`~skill.tools.ToolSpec` as MCP lists it."""
+    from mcp import types
+
+    hints = spec.hints
+    return types.Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=tools.input_schema(spec.name),
+        annotations=types.ToolAnnotations(
+            title=spec.title,
+            read_only_hint=hints.read_only,
+            destructive_hint=hints.destructive,
+            idempotent_hint=hints.idempotent,
+            open_world_hint=hints.open_world,
+        ),
+    )
+
+
+def _input_schema_of(name: str) -> dict[str, Any] | None:
+    """The SDK validates call arguments against this; ``None`` for a name that is no tool."""
+    return tools.input_schema(name) if tools.find_tool(name) is not None else None
+
+
+def _tool_result(name: str, doc: dict[str, Any]) -> types.CallToolResult:
+    """A tool's result dict as MCP returns it: the summary line, the JSON, and structured content."""
+    from mcp import types
+
+    return types.CallToolResult(
+        content=[
+            types.TextContent(type="text", text=tools.summarize(name, doc)),
+            types.TextContent(type="text", text=json.dumps(doc, ensure_ascii=False)),
+        ],
+        structured_content=doc,
+        is_error=isinstance(doc.get("error"), dict),
+    )
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+class _Rendered(NamedTuple):
+    message: str | None
+    """The progress message to send, or ``None`` for an event not worth telling."""
+    status: str | None
+    """The job's status in words when the event reports one (what the heartbeat repeats)."""
+
+
+def _render(event: dict[str, Any]) -> _Rendered:
+    """What a progress event says to an MCP client: the one place this module reads an event."""
+    kind = event.get("event")
+    if kind == "status":
+        pos = event.get("queue_position")
+        status = str(event.get("status")) + (f" (queue position {pos})" if pos is not None else "")
+        return _Rendered(f"{status}, {event.get('elapsed_s')} s", status)
+    if kind == "submitting":
+        return _Rendered(f"submitting to {event.get('endpoint')} ({usd(event.get('cost_usd'))})", None)
+    if kind == "submitted":
+        return _Rendered(f"submitted: request_id {event.get('request_id')}", None)
+    if kind == "downloading":
+        return _Rendered("downloading the video", None)
+    if kind == "done":
+        return _Rendered("saved " + ", ".join(str(f) for f in event.get("files", [])), None)
+    if kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
+        return _Rendered(f"{kind}: {event.get('message') or event.get('request_id') or ''}".rstrip(": "), None)
+    return _Rendered(None, None)
+
+
+class _Progress:
+    """The progress notifications of one waiting call: one per event worth telling, and a heartbeat.
+
+    Events arrive on the loop (``acall`` promises that) and are queued without blocking; a side
+    task sends them, so a slow or vanished client never holds up the job.
+    """
+
+    def __init__(self, ctx: Context, interval: float) -> None:
+        import anyio
+
+        self.ctx = ctx
+        self.interval = interval
+        streams = anyio.create_memory_object_stream[dict[str, Any]](256)
+        self.send: MemoryObjectSendStream[dict[str, Any]] = streams[0]
+        self.receive: MemoryObjectReceiveStream[dict[str, Any]] = streams[1]
+        self.started = time.monotonic()
+        self.progress = 0.0
+        self.status = "working"
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        import anyio
+
+        with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.send.send_nowait(event)
+
+    async def notify(self, message: str) -> None:
+        """Send one notification; progress only grows (at least by 0.1), as the spec requires."""
+        elapsed = round(time.monotonic() - self.started, 1)
+        self.progress = max(elapsed, round(self.progress + 0.1, 1))
+        try:
+            await self.ctx.session.report_progress(self.progress, None, message)
+        except Exception as exc:  # a vanished client must not fail the job
+            log.debug("progress notification failed: %r", exc)
+
+    async def pump(self) -> None:
+        """Turn queued events into notifications, with a heartbeat when none comes for a while."""
+        import anyio
+
+        async with self.receive:
+            while True:
+                event: dict[str, Any] | None = None
+                with anyio.move_on_after(self.interval):
+                    event = await self.receive.receive()
+                if event is None:
+                    await self.notify(f"still {self.status} after {round(time.monotonic() - self.started)} s")
+                    continue
+                rendered = _render(event)
+                if rendered.status is not None:
+                    self.status = rendered.status
+                if rendered.message is not None:
+                    await self.notify(rendered.message)
 
 
 # -- server ----------------------------------------------------------------------------------
@@ -148,6 +292,65 @@ class ServerOptions:
     poll_interval: float = tools.DEFAULT_POLL_INTERVAL
     output_dir: Path | None = None
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL
+
+
+async def _call_with_progress(ctx: Context, opts: ServerOptions, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Run a waiting tool while a side task turns its events into progress notifications."""
+    import anyio
+
+    progress = _Progress(ctx, opts.progress_interval)
+    doc: dict[str, Any] = {}
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(progress.pump)
+        try:
+            doc = await tools.acall(
+                name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir,
+                on_event=progress.on_event,
+            )
+        finally:
+            tg.cancel_scope.cancel()
+            progress.send.close()
+    return doc
+
+
+async def _call(ctx: Context, opts: ServerOptions, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One tool call's result dict, whatever happens: a crash becomes an ``internal_error`` result."""
+    spec = tools.find_tool(name)
+    try:
+        if spec is not None and spec.reports_progress:
+            return await _call_with_progress(ctx, opts, name, arguments)
+        return await tools.acall(name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir)
+    except Kling3Error as exc:  # acall returns these; kept as a safety net
+        return {"error": exc.to_dict()}
+    except Exception as exc:
+        log.exception("tool %s crashed", name)
+        return {"error": {"code": "internal_error", "field": None, "message": f"{type(exc).__name__}: {exc}"}}
+
+
+@dataclass(frozen=True)
+class _Handlers:
+    """The MCP request handlers, bound to the server's options (the SDK calls them with ``(ctx, params)``)."""
+
+    opts: ServerOptions
+
+    async def list_tools(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        from mcp import types
+
+        return types.ListToolsResult(tools=[_tool(spec) for spec in tools.tool_specs()])
+
+    async def call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        doc = await _call(ctx, self.opts, params.name, dict(params.arguments or {}))
+        return _tool_result(params.name, doc)
+
+    async def list_resources(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        from mcp import types
+
+        return types.ListResourcesResult(resources=_resource_list())
+
+    async def read_resource(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        return _read_resource(str(params.uri))
 
 
 MIN_MCP_MAJOR = 2
@@ -173,177 +376,24 @@ def _require_mcp() -> None:
         )
 
 
-def _describe(event: dict[str, Any]) -> str | None:
-    kind = event.get("event")
-    if kind == "submitting":
-        return f"submitting to {event.get('endpoint')} ({usd(event.get('cost_usd'))})"
-    if kind == "submitted":
-        return f"submitted: request_id {event.get('request_id')}"
-    if kind == "status":
-        pos = event.get("queue_position")
-        return f"{event.get('status')}" + (f" (queue position {pos})" if pos is not None else "") + (
-            f", {event.get('elapsed_s')} s"
-        )
-    if kind == "downloading":
-        return "downloading the video"
-    if kind == "done":
-        return "saved " + ", ".join(str(f) for f in event.get("files", []))
-    if kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
-        return f"{kind}: {event.get('message') or event.get('request_id') or ''}".rstrip(": ")
-    return None
-
-
 def build_server(options: ServerOptions | None = None) -> Server[Any]:
     """The low-level MCP ``Server`` with the tools and resources wired; not yet running."""
     _require_mcp()
-    import anyio
-    from mcp import types
-    from mcp.server import Server, ServerRequestContext
+    from mcp.server import Server
 
-    opts = options or ServerOptions()
+    from skill import __version__
 
-    def tool_list() -> list[types.Tool]:
-        out = []
-        for spec in tools.tool_specs():
-            ro, destructive, idempotent, open_world = _TOOL_HINTS[spec.name]
-            out.append(
-                types.Tool(
-                    name=spec.name,
-                    title=_TOOL_TITLES[spec.name],
-                    description=spec.description,
-                    input_schema=tools.input_schema(spec.name),
-                    annotations=types.ToolAnnotations(
-                        title=_TOOL_TITLES[spec.name],
-                        read_only_hint=ro,
-                        destructive_hint=destructive,
-                        idempotent_hint=idempotent,
-                        open_world_hint=open_world,
-                    ),
-                )
-            )
-        return out
-
-    async def on_list_tools(
-        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=tool_list())
-
-    def to_result(name: str, doc: dict[str, Any]) -> types.CallToolResult:
-        is_error = isinstance(doc.get("error"), dict)
-        return types.CallToolResult(
-            content=[
-                types.TextContent(type="text", text=tools.summarize(name, doc)),
-                types.TextContent(type="text", text=json.dumps(doc, ensure_ascii=False)),
-            ],
-            structured_content=doc,
-            is_error=is_error,
-        )
-
-    async def with_progress(ctx: ServerRequestContext[Any, Any], name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Run a waiting tool while a side task turns its events into progress notifications."""
-        send, receive = anyio.create_memory_object_stream[dict[str, Any]](256)
-        started = time.monotonic()
-        state: dict[str, Any] = {"progress": 0.0, "status": "working"}
-
-        def on_event(event: dict[str, Any]) -> None:
-            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                send.send_nowait(event)
-
-        async def notify(message: str) -> None:
-            elapsed = round(time.monotonic() - started, 1)
-            state["progress"] = max(elapsed, round(state["progress"] + 0.1, 1))
-            try:
-                await ctx.session.report_progress(state["progress"], None, message)
-            except Exception as exc:  # a vanished client must not fail the job
-                log.debug("progress notification failed: %r", exc)
-
-        async def pump() -> None:
-            async with receive:
-                while True:
-                    event: dict[str, Any] | None = None
-                    with anyio.move_on_after(opts.progress_interval):
-                        event = await receive.receive()
-                    if event is None:
-                        await notify(f"still {state['status']} after {round(time.monotonic() - started)} s")
-                        continue
-                    if event.get("event") == "status":
-                        pos = event.get("queue_position")
-                        state["status"] = str(event.get("status")) + (f" (queue position {pos})" if pos is not None else "")
-                    message = _describe(event)
-                    if message is not None:
-                        await notify(message)
-
-        doc: dict[str, Any] = {}
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump)
-            try:
-                doc = await tools.acall(
-                    name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir, on_event=on_event
-                )
-            finally:
-                tg.cancel_scope.cancel()
-                send.close()
-        return doc
-
-    async def on_call_tool(
-        ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
-        name = params.name
-        arguments = dict(params.arguments or {})
-        try:
-            if name in _WAITING_TOOLS:
-                doc = await with_progress(ctx, name, arguments)
-            else:
-                doc = await tools.acall(
-                    name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir
-                )
-        except Kling3Error as exc:  # acall returns these; kept as a safety net
-            doc = {"error": exc.to_dict()}
-        except Exception as exc:
-            log.exception("tool %s crashed", name)
-            doc = {"error": {"code": "internal_error", "field": None, "message": f"{type(exc).__name__}: {exc}"}}
-        return to_result(name, doc)
-
-    async def on_list_resources(
-        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(
-            resources=[
-                types.Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type)
-                for r in RESOURCES
-            ]
-        )
-
-    async def on_read_resource(
-        ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
-        from mcp.shared.exceptions import MCPError
-
-        uri = str(params.uri)
-        for r in RESOURCES:
-            if r.uri == uri:
-                try:
-                    text = r.read()
-                except Kling3Error as exc:
-                    raise MCPError(code=types.INTERNAL_ERROR, message=exc.message, data={"uri": uri}) from None
-                return types.ReadResourceResult(
-                    contents=[types.TextResourceContents(uri=uri, mime_type=r.mime_type, text=text)]
-                )
-        known = ", ".join(r.uri for r in RESOURCES)
-        raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
-
-    from skill._version import __version__
-
+    handlers = _Handlers(options or ServerOptions())
     return Server(
         SERVER_NAME,
         version=__version__,
-        title="Kling 3.0 video (RunComfy)",
+        title=SERVER_TITLE,
         instructions=INSTRUCTIONS,
-        get_tool_input_schema=lambda name: tools.input_schema(name) if name in tools.TOOL_NAMES else None,
-        on_list_tools=on_list_tools,
-        on_call_tool=on_call_tool,
-        on_list_resources=on_list_resources,
-        on_read_resource=on_read_resource,
+        get_tool_input_schema=_input_schema_of,
+        on_list_tools=handlers.list_tools,
+        on_call_tool=handlers.call_tool,
+        on_list_resources=handlers.list_resources,
+        on_read_resource=handlers.read_resource,
     )
 
 

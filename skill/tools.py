@@ -16,6 +16,11 @@ Results are JSON-serialisable dicts. Errors never raise: they come back as
 
 ``kling_plan_video`` is free; ``kling_generate_video`` spends. The MCP server
 (:mod:`skill.mcp_server`) serves exactly these tools, names and input schemas.
+
+Every fact about a tool lives in its one :class:`ToolSpec` record in :data:`TOOLS` (as a tool is
+one record in the MCP Python SDK): :func:`call`, :func:`acall`, :func:`summarize`,
+:func:`tools_for` and the MCP server all read that table, so adding a tool is adding a record.
+The shape of the answers and their summaries is :mod:`skill.tool_results`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import functools
 import json
 import os
@@ -34,26 +40,48 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
-from skill.execution.states import API_DONE
 from skill.money import usd
 from skill.request import VideoRequest
+from skill.tool_results import (
+    cancel_result,
+    cancel_summary,
+    error_result,
+    error_summary,
+    fallback_summary,
+    fetch_pending_result,
+    fetch_result,
+    generate_pending_result,
+    generate_result,
+    jobs_result,
+    jobs_summary,
+    plan_result,
+    plan_summary,
+    status_result,
+    status_summary,
+    wait_summary,
+)
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_SECONDS",
+    "TOOLS",
     "TOOL_NAMES",
+    "WORKFLOW",
+    "CallOptions",
     "CancelVideoInput",
     "FetchVideoInput",
     "GenerateOptions",
     "GenerateVideoInput",
     "ListJobsInput",
     "PlanVideoInput",
+    "ToolHints",
     "ToolSpec",
     "VideoStatusInput",
     "acall",
     "call",
     "cli_tools",
     "default_output_dir",
+    "find_tool",
     "input_schema",
     "summarize",
     "tool_specs",
@@ -68,14 +96,18 @@ DEFAULT_POLL_INTERVAL = 2.0
 CANCEL_GRACE_SECONDS = 15.0
 """How long a cancelled ``acall`` still waits for the queued job's cancel request to reach the API."""
 
-TOOL_NAMES = (
-    "kling_plan_video",
-    "kling_generate_video",
-    "kling_video_status",
-    "kling_fetch_video",
-    "kling_cancel_video",
-    "kling_list_jobs",
+WORKFLOW = (
+    "Kling 3.0 text-to-video and image-to-video on RunComfy. Call kling_plan_video first: it is free "
+    "and shows the endpoint, prompt, payload and cost. Show the user the tier and the cost, and only "
+    "then call kling_generate_video (it spends money; get an explicit OK for 4k, about 5x standard). "
+    "If kling_generate_video answers before the video is ready, call kling_fetch_video with its "
+    "request_id instead of generating again."
 )
+"""How an agent should use the tools together, in a few sentences: the order, and what spends.
+
+The MCP server's instructions open with it; a framework without server instructions can put it
+in the system prompt. It lives here, with the tools it names, so the server states no tool facts.
+"""
 
 Event = dict[str, Any]
 EventSink = Callable[[Event], None]
@@ -172,6 +204,10 @@ def _request_field_definitions() -> dict[str, Any]:
 
 
 def _option_definitions(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields as ``create_model`` takes them.
+
+    The FieldInfo objects are copies, so building the new model leaves the source model's alone.
+    """
     return {name: (info.annotation, copy.copy(info)) for name, info in model.model_fields.items()}
 
 
@@ -217,46 +253,93 @@ _TIERS = (
 )
 
 
-def _descriptions() -> dict[str, str]:
-    return {
-        "kling_plan_video": (
-            "Plan a Kling 3.0 video on RunComfy for FREE: nothing is sent and nothing is paid. Returns "
-            "the endpoint (tier and mode), the final prompt, the exact API payload, the cost in USD and "
-            "why each choice was made. Call this first, show the user the tier and the cost, and only "
-            "then call kling_generate_video with the same arguments. "
-            f"{_TIERS} {_pricing()} A request that cannot run (no image for image-to-video, over the "
-            "budget, a bad ratio or length) comes back as an error with a stable code and the field at fault."
-        ),
-        "kling_generate_video": (
-            "Generate a Kling 3.0 video on RunComfy. This SPENDS money: the cost kling_plan_video shows. "
-            "Plan first, show the cost, and have the user's go-ahead (always for 4k). Submits the job, "
-            f"waits at most wait_seconds (default {DEFAULT_WAIT_SECONDS}) and always returns the request_id. "
-            "When the video is ready it is downloaded and the local file paths are returned; otherwise the "
-            "answer carries the status and the job keeps running (it is already paid): call "
-            "kling_fetch_video with the request_id to wait for it. Never call kling_generate_video again "
-            "for the same video. Requests over 15 s become several calls, all submitted at once; fetch each "
-            f"request_id. {_TIERS}"
-        ),
-        "kling_video_status": (
-            "Live status of a Kling job by request_id (free): in_queue (with the queue position), "
-            "in_progress, completed, failed or cancelled. Use kling_fetch_video to download a finished video."
-        ),
-        "kling_fetch_video": (
-            "Wait for a submitted Kling job (at most wait_seconds, default "
-            f"{DEFAULT_WAIT_SECONDS}) and download its video by request_id. Free: the job was paid when it "
-            "was submitted. Returns the local file paths when done, else the current status (call it again "
-            "to keep waiting). Also downloads a finished video again."
-        ),
-        "kling_cancel_video": (
-            "Cancel a Kling job by request_id. Only a job still waiting in the queue can be cancelled (it "
-            "is then not charged); a job already in progress runs to completion and is charged. The answer "
-            "says which happened."
-        ),
-        "kling_list_jobs": (
-            "Recent Kling jobs from the local journal, newest first (free): request_id, state, tier, "
-            "cost and saved files. Use it to find a request_id to check, fetch or cancel."
-        ),
-    }
+def _plan_description() -> str:
+    return (
+        "Plan a Kling 3.0 video on RunComfy for FREE: nothing is sent and nothing is paid. Returns "
+        "the endpoint (tier and mode), the final prompt, the exact API payload, the cost in USD and "
+        "why each choice was made. Call this first, show the user the tier and the cost, and only "
+        "then call kling_generate_video with the same arguments. "
+        f"{_TIERS} {_pricing()} A request that cannot run (no image for image-to-video, over the "
+        "budget, a bad ratio or length) comes back as an error with a stable code and the field at fault."
+    )
+
+
+def _generate_description() -> str:
+    return (
+        "Generate a Kling 3.0 video on RunComfy. This SPENDS money: the cost kling_plan_video shows. "
+        "Plan first, show the cost, and have the user's go-ahead (always for 4k). Submits the job, "
+        f"waits at most wait_seconds (default {DEFAULT_WAIT_SECONDS}) and always returns the request_id. "
+        "When the video is ready it is downloaded and the local file paths are returned; otherwise the "
+        "answer carries the status and the job keeps running (it is already paid): call "
+        "kling_fetch_video with the request_id to wait for it. Never call kling_generate_video again "
+        "for the same video. Requests over 15 s become several calls, all submitted at once; fetch each "
+        f"request_id. {_TIERS}"
+    )
+
+
+def _fixed(text: str) -> Callable[[], str]:
+    """A description that needs nothing computed (the catalog is read only for the pricing ones)."""
+    return lambda: text
+
+
+# -- the tool record -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """How one :func:`call` or :func:`acall` runs: its poll interval, default output directory and sink."""
+
+    poll_interval: float
+    output_dir: Path | None
+    on_event: EventSink | None
+
+
+ToolRun = Callable[[dict[str, Any], CallOptions], dict[str, Any]]
+ToolARun = Callable[[dict[str, Any], CallOptions], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ToolHints:
+    """What a tool does to the world, as MCP's tool annotations say it: hints for hosts, no guarantee."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool, whole: everything :func:`call`, :func:`acall`, the exports and MCP need to know.
+
+    ``run`` and ``arun`` take the parsed arguments (a dict) and the call's :class:`CallOptions`,
+    and return the result dict or raise :class:`~skill.errors.Kling3Error` (dispatch turns that
+    into an error result). ``on_event`` reaches ``arun`` unchanged: an ``arun`` that runs its work
+    in a thread must hand the events back to the loop itself, as the blocking tools here do.
+    ``reports_progress`` marks the tools that wait for a job, so MCP streams progress for them.
+    """
+
+    name: str
+    title: str
+    describe: Callable[[], str]
+    """Builds the description written for a model (on first use: the pricing sentence reads the catalog)."""
+    input_model: type[BaseModel]
+    hints: ToolHints
+    run: ToolRun
+    arun: ToolARun
+    summary: Callable[[dict[str, Any]], str]
+    """The short human line for a successful result (errors share one line for every tool)."""
+    reports_progress: bool = False
+
+    @functools.cached_property
+    def description(self) -> str:
+        """The description written for a model, built once per process."""
+        return self.describe()
+
+    @functools.cached_property
+    def input_schema(self) -> dict[str, Any]:
+        """The input model's JSON Schema, cleaned for strict consumers (shared: copy before changing it)."""
+        return _clean_schema(self.input_model.model_json_schema())
 
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -295,68 +378,6 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     cleaned.setdefault("properties", {})
     cleaned["additionalProperties"] = False
     return cleaned
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One tool: its name, a description written for a model, and its input model."""
-
-    name: str
-    description: str
-    input_model: type[BaseModel]
-
-    @functools.cached_property
-    def input_schema(self) -> dict[str, Any]:
-        return _clean_schema(self.input_model.model_json_schema())
-
-
-_INPUT_MODELS: dict[str, type[BaseModel]] = {
-    "kling_plan_video": PlanVideoInput,
-    "kling_generate_video": GenerateVideoInput,
-    "kling_video_status": VideoStatusInput,
-    "kling_fetch_video": FetchVideoInput,
-    "kling_cancel_video": CancelVideoInput,
-    "kling_list_jobs": ListJobsInput,
-}
-
-
-@functools.lru_cache(maxsize=1)
-def tool_specs() -> tuple[ToolSpec, ...]:
-    """The six tools, in the order a model should meet them."""
-    descriptions = _descriptions()
-    return tuple(ToolSpec(name, descriptions[name], _INPUT_MODELS[name]) for name in TOOL_NAMES)
-
-
-def input_schema(name: str) -> dict[str, Any]:
-    """The cleaned JSON Schema of one tool's arguments (a fresh copy)."""
-    for spec in tool_specs():
-        if spec.name == name:
-            return copy.deepcopy(spec.input_schema)
-    raise KeyError(name)
-
-
-def tools_for(format: ToolFormat) -> list[dict[str, Any]]:
-    """Tool definitions for OpenAI (``tools=[...]``) or Anthropic (``tools=[...]``) requests."""
-    out: list[dict[str, Any]] = []
-    for spec in tool_specs():
-        schema = copy.deepcopy(spec.input_schema)
-        if format == "openai":
-            out.append(
-                {"type": "function", "function": {"name": spec.name, "description": spec.description, "parameters": schema}}
-            )
-        elif format == "anthropic":
-            out.append({"name": spec.name, "description": spec.description, "input_schema": schema})
-        else:
-            raise UsageError(f"unknown tool format {format!r}: use openai or anthropic", field="format")
-    return out
-
-
-def cli_tools(format: str) -> str:
-    """The JSON text ``kling3 tools --format openai|anthropic`` prints (raises UsageError, exit 64)."""
-    if format not in ("openai", "anthropic"):
-        raise UsageError(f"unknown tool format {format!r}: use openai or anthropic", field="format")
-    fmt: ToolFormat = "openai" if format == "openai" else "anthropic"
-    return json.dumps(tools_for(fmt), indent=2, ensure_ascii=False)
 
 
 # -- argument handling -----------------------------------------------------------------------
@@ -415,63 +436,14 @@ def _split_request(args: dict[str, Any]) -> tuple[dict[str, Any], GenerateOption
     return args, _validate(GenerateOptions, own)
 
 
-# -- results ---------------------------------------------------------------------------------
-
-
-def default_output_dir() -> Path:
-    """Where videos go when a call names no output_dir: the working directory when it is
-    writable (not ``/``), else ``videos/`` under ``KLING3_HOME``."""
-    cwd = Path.cwd()
-    if cwd.parent != cwd and os.access(cwd, os.W_OK):
-        return cwd
-    from skill.settings import kling3_home
-
-    return kling3_home() / "videos"
-
-
-def _plan_dict(plan: Any) -> dict[str, Any]:
-    p = plan.params
-    out: dict[str, Any] = {
-        "endpoint": plan.endpoint,
-        "tier": plan.tier,
-        "mode": plan.mode,
-        "resolution": plan.resolution,
-        "cost_usd": plan.cost_usd,
-        "duration_s": p.duration,
-        "aspect_ratio": p.aspect_ratio,
-        "generate_audio": p.generate_audio,
-        "prompt": plan.prompt,
-        "negative_prompt": plan.negative_prompt,
-        "payload": plan.payload,
-        "calls": [{"duration_s": s.duration, "cost_usd": s.cost_usd, "payload": s.payload} for s in plan.segments],
-        "why": {
-            "rules": plan.decision.rules,
-            "signals": [f"{s.get('words')!r} -> {s.get('name')}" for s in plan.decision.signals],
-            "changes": [c.get("reason") for c in plan.decision.changes],
-        },
-        "warnings": plan.warnings,
-        "free": True,
-    }
-    if p.render_aspect_ratio != p.aspect_ratio:
-        out["render_aspect_ratio"] = p.render_aspect_ratio
-    if p.image_url:
-        out["image_url"] = p.image_url
-    if p.tail_image_url:
-        out["tail_image_url"] = p.tail_image_url
-    if len(plan.segments) == 1:
-        del out["calls"]
-    return out
-
-
-def _fetch_hint(request_id: str | None) -> str:
-    return (
-        f"The job keeps running (it is charged unless cancelled while still queued): call kling_fetch_video "
-        f"with request_id={request_id!r} to wait for it and download the video. Do not generate it again."
-    )
+# -- progress --------------------------------------------------------------------------------
 
 
 class _Tracker:
-    """Remembers the last status event, to say where a job was when the wait ended."""
+    """Remembers the last status event, to say where a job was when the wait ended.
+
+    The one place in this module that reads a progress event.
+    """
 
     def __init__(self, sink: EventSink | None) -> None:
         self.sink = sink
@@ -486,131 +458,35 @@ class _Tracker:
             self.sink(event)
 
 
-def _pending(plan: Any, exc: WaitTimeout, tracker: _Tracker, waited: int) -> dict[str, Any]:
-    rid = exc.request_id
-    return {
-        "request_id": rid,
-        "request_ids": [rid] if rid else [],
-        "status": tracker.status or "submitted",
-        "queue_position": tracker.queue_position,
-        "done": False,
-        "files": [],
-        "endpoint": plan.endpoint,
-        "tier": plan.tier,
-        "mode": plan.mode,
-        "cost_usd": plan.cost_usd,
-        "waited_s": waited,
-        "hint": _fetch_hint(rid),
-    }
+# -- what each tool runs ---------------------------------------------------------------------
 
 
-def _run_dict(plan: Any, res: Any) -> dict[str, Any]:
-    done = res.status in API_DONE
-    out: dict[str, Any] = {
-        "request_id": res.request_id,
-        "request_ids": res.request_ids,
-        "status": res.status,
-        "done": done,
-        "files": res.files,
-        "endpoint": res.endpoint,
-        "tier": res.tier,
-        "mode": res.mode,
-        "cost_usd": res.cost_usd,
-        "duration_s": plan.params.duration,
-        "aspect_ratio": plan.params.aspect_ratio,
-        "warnings": res.warnings,
-    }
-    if not done:
-        ids = ", ".join(res.request_ids)
-        out["hint"] = (
-            f"{len(res.request_ids)} calls were submitted ({ids}) and keep running; they are paid. Call "
-            "kling_fetch_video for each request_id to wait for and download its part."
-        )
-    return out
+def default_output_dir() -> Path:
+    """Where videos go when a call names no output_dir: the working directory when it is
+    writable (not ``/``), else ``videos/`` under ``KLING3_HOME``."""
+    cwd = Path.cwd()
+    if cwd.parent != cwd and os.access(cwd, os.W_OK):
+        return cwd
+    from skill.settings import kling3_home
+
+    return kling3_home() / "videos"
 
 
-def _call_dict(res: Any, request_id: str) -> dict[str, Any]:
-    done = res.status in API_DONE
-    out: dict[str, Any] = {
-        "request_id": res.request_id or request_id,
-        "status": res.status,
-        "done": done,
-        "files": [f.path for f in res.files],
-    }
-    if not done:
-        out["queue_position"] = res.queue_position
-        out["hint"] = f"Not finished yet: call kling_fetch_video again with request_id={out['request_id']!r} to keep waiting."
-    return out
-
-
-def _status_dict(doc: dict[str, Any]) -> dict[str, Any]:
-    job = doc.get("journal") or {}
-    out: dict[str, Any] = {
-        "request_id": doc["request_id"],
-        "status": doc["status"],
-        "queue_position": doc.get("queue_position"),
-        "done": doc["status"] in API_DONE,
-    }
-    if job:
-        out.update(endpoint=job.get("model_id"), tier=job.get("tier"), cost_usd=job.get("cost_usd"),
-                   journal_state=job.get("state"))
-    if out["done"]:
-        out["hint"] = f"Finished: call kling_fetch_video with request_id={doc['request_id']!r} to download it."
-    return out
-
-
-def _cancel_dict(doc: dict[str, Any]) -> dict[str, Any]:
-    cancelled = doc.get("outcome") == "cancelled"
-    message = (
-        "Cancelled while queued: it will not be charged."
-        if cancelled
-        else "Could not be cancelled: it is already running (or finished) and will be charged. "
-        "Call kling_fetch_video to get the video."
-    )
-    return {**doc, "cancelled": cancelled, "message": message}
-
-
-def _job_dict(row: dict[str, Any]) -> dict[str, Any]:
-    prompt = str((row.get("payload") or {}).get("prompt") or "")
-    return {
-        "request_id": row.get("request_id"),
-        "state": row.get("state"),
-        "endpoint": row.get("model_id"),
-        "tier": row.get("tier"),
-        "mode": row.get("mode"),
-        "cost_usd": row.get("cost_usd"),
-        "created_at": row.get("created_at"),
-        "prompt": prompt if len(prompt) <= 120 else prompt[:117] + "...",
-        "files": row.get("files", []),
-    }
-
-
-def _error(exc: Kling3Error) -> dict[str, Any]:
-    return {"error": exc.to_dict()}
-
-
-# -- dispatch --------------------------------------------------------------------------------
-
-
-@dataclass
-class _Options:
-    poll_interval: float
-    output_dir: Path | None
-    on_event: EventSink | None
-
-
-def _out_dir(given: str | None, opts: _Options) -> Path:
+def _out_dir(given: str | None, opts: CallOptions) -> Path:
+    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`."""
     return Path(given).expanduser() if given else (opts.output_dir or default_output_dir())
 
 
-def _plan(args: dict[str, Any]) -> dict[str, Any]:
+def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Plans offline; the arguments are checked by name only, the request model does the rest."""
     from skill.planning import make_plan
 
     _check_known(args, PlanVideoInput, _REQUEST_KEYS)
-    return _plan_dict(make_plan(args))
+    return plan_result(make_plan(args))
 
 
-def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
+def _generate_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Submits and waits at most ``wait_seconds``; several calls are submitted at once, not awaited."""
     from skill.execution.flow import run
     from skill.planning import make_plan
 
@@ -619,16 +495,18 @@ def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:
-        return _run_dict(plan, run(plan, output_dir=out_dir, wait=False, on_event=tracker))
+        return generate_result(plan, run(plan, output_dir=out_dir, wait=False, on_event=tracker))
     try:
         res = run(plan, output_dir=out_dir, poll_interval=opts.poll_interval, timeout=options.wait_seconds,
                   on_event=tracker)
     except WaitTimeout as exc:
-        return _pending(plan, exc, tracker, options.wait_seconds)
-    return _run_dict(plan, res)
+        return generate_pending_result(plan, exc.request_id, tracker.status, tracker.queue_position,
+                                       options.wait_seconds)
+    return generate_result(plan, res)
 
 
-async def _generate_async(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
+async def _generate_async(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Runs on :func:`skill.execution.flow.arun`, on the loop: a cancelled call cancels the queued job."""
     from skill.execution.flow import arun
     from skill.planning import make_plan
 
@@ -637,15 +515,17 @@ async def _generate_async(args: dict[str, Any], opts: _Options) -> dict[str, Any
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:
-        return _run_dict(plan, await _cancel_safely(arun(plan, output_dir=out_dir, wait=False, on_event=tracker)))
+        res = await _cancel_safely(arun(plan, output_dir=out_dir, wait=False, on_event=tracker))
+        return generate_result(plan, res)
     try:
         res = await _cancel_safely(
             arun(plan, output_dir=out_dir, poll_interval=opts.poll_interval, timeout=options.wait_seconds,
                  on_event=tracker)
         )
     except WaitTimeout as exc:
-        return _pending(plan, exc, tracker, options.wait_seconds)
-    return _run_dict(plan, res)
+        return generate_pending_result(plan, exc.request_id, tracker.status, tracker.queue_position,
+                                       options.wait_seconds)
+    return generate_result(plan, res)
 
 
 _T = TypeVar("_T")
@@ -675,14 +555,16 @@ async def _cancel_safely(coro: Awaitable[_T]) -> _T:
         raise
 
 
-def _status(args: dict[str, Any]) -> dict[str, Any]:
+def _status(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """One status request; free, and never waits."""
     from skill.execution.flow import status
 
     inp = _validate(VideoStatusInput, args)
-    return _status_dict(status(inp.request_id.strip()))
+    return status_result(status(inp.request_id.strip()))
 
 
-def _fetch(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
+def _fetch(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Waits at most ``wait_seconds``, then downloads where the job's own run meant to, if known."""
     from skill.execution.flow import fetch
 
     inp = _validate(FetchVideoInput, args)
@@ -695,16 +577,8 @@ def _fetch(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
         res = fetch(rid, output_dir=out_dir, wait=inp.wait_seconds > 0, poll_interval=opts.poll_interval,
                     timeout=inp.wait_seconds, on_event=tracker)
     except WaitTimeout as exc:
-        return {
-            "request_id": exc.request_id or rid,
-            "status": tracker.status or "unknown",
-            "queue_position": tracker.queue_position,
-            "done": False,
-            "files": [],
-            "waited_s": inp.wait_seconds,
-            "hint": f"Still running: call kling_fetch_video again with request_id={exc.request_id or rid!r} to keep waiting.",
-        }
-    return _call_dict(res, rid)
+        return fetch_pending_result(exc.request_id or rid, tracker.status, tracker.queue_position, inp.wait_seconds)
+    return fetch_result(res, rid)
 
 
 def _known_job(ref: str) -> bool:
@@ -717,28 +591,199 @@ def _known_job(ref: str) -> bool:
     return False
 
 
-def _cancel(args: dict[str, Any]) -> dict[str, Any]:
+def _cancel(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Asks the API to cancel; the result says whether the job will still be charged."""
     from skill.execution.flow import cancel
 
     inp = _validate(CancelVideoInput, args)
-    return _cancel_dict(cancel(inp.request_id.strip()))
+    return cancel_result(cancel(inp.request_id.strip()))
 
 
-def _jobs(args: dict[str, Any]) -> dict[str, Any]:
+def _jobs(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """Reads the local journal only: no network, no token needed."""
     from skill.execution.flow import jobs
 
     inp = _validate(ListJobsInput, args)
-    return {"jobs": [_job_dict(r) for r in jobs(limit=inp.limit)]}
+    return jobs_result(jobs(limit=inp.limit))
+
+
+def _inline(run: ToolRun) -> ToolARun:
+    """The async form of a tool quick enough to run on the loop itself (planning touches no network)."""
+
+    async def arun(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+        return run(args, opts)
+
+    return arun
+
+
+def _in_thread(run: ToolRun) -> ToolARun:
+    """The async form of a blocking tool: a worker thread runs it, so the loop keeps serving.
+
+    Its events are handed back to the loop, so ``on_event`` is always called on the loop's thread
+    (what :func:`acall` promises, and what a sink that touches loop objects needs).
+    """
+
+    async def arun(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        sink = opts.on_event
+        if sink is not None:
+            target = sink
+
+            def threaded_sink(event: Event) -> None:
+                loop.call_soon_threadsafe(target, event)
+
+            opts = dataclasses.replace(opts, on_event=threaded_sink)
+        return await asyncio.to_thread(run, args, opts)
+
+    return arun
+
+
+# -- the table -------------------------------------------------------------------------------
+
+_READ_ONLY_LOCAL = ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False)
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        name="kling_plan_video",
+        title="Plan a Kling video (free)",
+        describe=_plan_description,
+        input_model=PlanVideoInput,
+        hints=_READ_ONLY_LOCAL,
+        run=_plan,
+        arun=_inline(_plan),
+        summary=plan_summary,
+    ),
+    ToolSpec(
+        name="kling_generate_video",
+        title="Generate a Kling video (spends)",
+        describe=_generate_description,
+        input_model=GenerateVideoInput,
+        hints=ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True),
+        run=_generate_sync,
+        arun=_generate_async,
+        summary=wait_summary,
+        reports_progress=True,
+    ),
+    ToolSpec(
+        name="kling_video_status",
+        title="Kling job status",
+        describe=_fixed(
+            "Live status of a Kling job by request_id (free): in_queue (with the queue position), "
+            "in_progress, completed, failed or cancelled. Use kling_fetch_video to download a finished video."
+        ),
+        input_model=VideoStatusInput,
+        hints=ToolHints(read_only=True, destructive=False, idempotent=True, open_world=True),
+        run=_status,
+        arun=_in_thread(_status),
+        summary=status_summary,
+    ),
+    ToolSpec(
+        name="kling_fetch_video",
+        title="Fetch a Kling video",
+        describe=_fixed(
+            "Wait for a submitted Kling job (at most wait_seconds, default "
+            f"{DEFAULT_WAIT_SECONDS}) and download its video by request_id. Free: the job was paid when it "
+            "was submitted. Returns the local file paths when done, else the current status (call it again "
+            "to keep waiting). Also downloads a finished video again."
+        ),
+        input_model=FetchVideoInput,
+        hints=ToolHints(read_only=False, destructive=False, idempotent=True, open_world=True),
+        run=_fetch,
+        arun=_in_thread(_fetch),
+        summary=wait_summary,
+        reports_progress=True,
+    ),
+    ToolSpec(
+        name="kling_cancel_video",
+        title="Cancel a queued Kling job",
+        describe=_fixed(
+            "Cancel a Kling job by request_id. Only a job still waiting in the queue can be cancelled (it "
+            "is then not charged); a job already in progress runs to completion and is charged. The answer "
+            "says which happened."
+        ),
+        input_model=CancelVideoInput,
+        hints=ToolHints(read_only=False, destructive=True, idempotent=True, open_world=True),
+        run=_cancel,
+        arun=_in_thread(_cancel),
+        summary=cancel_summary,
+    ),
+    ToolSpec(
+        name="kling_list_jobs",
+        title="List recent Kling jobs",
+        describe=_fixed(
+            "Recent Kling jobs from the local journal, newest first (free): request_id, state, tier, "
+            "cost and saved files. Use it to find a request_id to check, fetch or cancel."
+        ),
+        input_model=ListJobsInput,
+        hints=_READ_ONLY_LOCAL,
+        run=_jobs,
+        arun=_in_thread(_jobs),
+        summary=jobs_summary,
+    ),
+)
+"""Every tool, in the order a model should meet them. The one table: everything else reads it."""
+
+TOOL_NAMES = tuple(spec.name for spec in TOOLS)
+"""The tools' names, in :data:`TOOLS` order."""
+
+
+def find_tool(name: str) -> ToolSpec | None:
+    """The record of the tool called ``name``, or ``None`` if there is no such tool."""
+    return next((spec for spec in TOOLS if spec.name == name), None)
+
+
+def tool_specs() -> tuple[ToolSpec, ...]:
+    """The tools, in the order a model should meet them (:data:`TOOLS`)."""
+    return TOOLS
+
+
+# -- exports ---------------------------------------------------------------------------------
+
+
+def input_schema(name: str) -> dict[str, Any]:
+    """The cleaned JSON Schema of one tool's arguments (a fresh copy); ``KeyError`` if no such tool."""
+    spec = find_tool(name)
+    if spec is None:
+        raise KeyError(name)
+    return copy.deepcopy(spec.input_schema)
+
+
+def tools_for(format: ToolFormat) -> list[dict[str, Any]]:
+    """Tool definitions for OpenAI (``tools=[...]``) or Anthropic (``tools=[...]``) requests."""
+    out: list[dict[str, Any]] = []
+    for spec in TOOLS:
+        schema = copy.deepcopy(spec.input_schema)
+        if format == "openai":
+            out.append(
+                {"type": "function", "function": {"name": spec.name, "description": spec.description, "parameters": schema}}
+            )
+        elif format == "anthropic":
+            out.append({"name": spec.name, "description": spec.description, "input_schema": schema})
+        else:
+            raise UsageError(f"unknown tool format {format!r}: use openai or anthropic", field="format")
+    return out
+
+
+def cli_tools(format: str) -> str:
+    """The JSON text ``kling3 tools --format openai|anthropic`` prints (raises UsageError, exit 64)."""
+    if format not in ("openai", "anthropic"):
+        raise UsageError(f"unknown tool format {format!r}: use openai or anthropic", field="format")
+    fmt: ToolFormat = "openai" if format == "openai" else "anthropic"
+    return json.dumps(tools_for(fmt), indent=2, ensure_ascii=False)
+
+
+# -- dispatch --------------------------------------------------------------------------------
 
 
 def _unknown(name: str) -> dict[str, Any]:
-    return _error(
-        Kling3Error(f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}", code="unknown_tool", field="name")
-    )
+    """The error for a name that is no tool, listing the real ones so a model can correct itself."""
+    names = ", ".join(spec.name for spec in TOOLS)
+    return error_result(Kling3Error(f"unknown tool {name!r}; tools: {names}", code="unknown_tool", field="name"))
 
 
-def _options(poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None) -> _Options:
-    return _Options(
+def _options(poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None) -> CallOptions:
+    """The call's options, with a floor on the poll interval so a bad value cannot spin on the API."""
+    return CallOptions(
         poll_interval=DEFAULT_POLL_INTERVAL if poll_interval is None else max(0.01, float(poll_interval)),
         output_dir=Path(output_dir).expanduser() if output_dir else None,
         on_event=on_event,
@@ -759,24 +804,14 @@ def call(
     ``{"error": {"code", "field", "message", ...}}`` instead of raising. ``output_dir`` is the
     default download directory when the call names none; ``on_event`` receives progress events.
     """
-    if name not in TOOL_NAMES:
+    spec = find_tool(name)
+    if spec is None:
         return _unknown(name)
     opts = _options(poll_interval, output_dir, on_event)
     try:
-        args = _parse_arguments(arguments)
-        if name == "kling_plan_video":
-            return _plan(args)
-        if name == "kling_generate_video":
-            return _generate_sync(args, opts)
-        if name == "kling_video_status":
-            return _status(args)
-        if name == "kling_fetch_video":
-            return _fetch(args, opts)
-        if name == "kling_cancel_video":
-            return _cancel(args)
-        return _jobs(args)
+        return spec.run(_parse_arguments(arguments), opts)
     except Kling3Error as exc:
-        return _error(exc)
+        return error_result(exc)
 
 
 async def acall(
@@ -792,71 +827,20 @@ async def acall(
     ``kling_generate_video`` runs on :func:`skill.execution.flow.arun`: cancelling the awaiting task
     while the job is queued cancels the job at the API. The other tools run in a worker thread.
     """
-    if name not in TOOL_NAMES:
+    spec = find_tool(name)
+    if spec is None:
         return _unknown(name)
-    loop = asyncio.get_running_loop()
-    sink = on_event
-    threaded_sink: EventSink | None = None
-    if sink is not None:
-        target = sink
-
-        def threaded_sink(event: Event) -> None:
-            loop.call_soon_threadsafe(target, event)
-
     try:
         args = _parse_arguments(arguments)
-        if name == "kling_plan_video":
-            return _plan(args)
-        if name == "kling_generate_video":
-            return await _generate_async(args, _options(poll_interval, output_dir, sink))
-        opts = _options(poll_interval, output_dir, threaded_sink)
-        if name == "kling_video_status":
-            return await asyncio.to_thread(_status, args)
-        if name == "kling_fetch_video":
-            return await asyncio.to_thread(_fetch, args, opts)
-        if name == "kling_cancel_video":
-            return await asyncio.to_thread(_cancel, args)
-        return await asyncio.to_thread(_jobs, args)
+        return await spec.arun(args, _options(poll_interval, output_dir, on_event))
     except Kling3Error as exc:
-        return _error(exc)
-
-
-# -- summaries -------------------------------------------------------------------------------
-
-
-def _status_words(doc: dict[str, Any]) -> str:
-    pos = doc.get("queue_position")
-    return f"{doc.get('status')}" + (f" (queue position {pos})" if pos is not None else "")
+        return error_result(exc)
 
 
 def summarize(name: str, result: dict[str, Any]) -> str:
     """A short human line for a tool result, e.g. ``standard t2v, $0.63, 5 s, 9:16``."""
     err = result.get("error")
     if isinstance(err, dict):
-        field = f" ({err.get('field')})" if err.get("field") else ""
-        return f"error [{err.get('code')}]{field}: {err.get('message')}"
-    if name == "kling_plan_video":
-        audio = ", audio" if result.get("generate_audio") else ""
-        calls = f", {len(result['calls'])} calls" if result.get("calls") else ""
-        return (
-            f"{result.get('tier')} {result.get('mode')}, {usd(result.get('cost_usd'))}, {result.get('duration_s')} s, "
-            f"{result.get('aspect_ratio')}{audio}{calls} (free plan: nothing was sent)"
-        )
-    if name in ("kling_generate_video", "kling_fetch_video"):
-        rid = result.get("request_id")
-        if result.get("done"):
-            files = result.get("files") or []
-            where = ", ".join(files) if files else "no file"
-            cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
-            return f"completed (request_id {rid}{cost}): {where}"
-        return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
-    if name == "kling_video_status":
-        return f"{result.get('request_id')}: {_status_words(result)}"
-    if name == "kling_cancel_video":
-        return f"{result.get('request_id')}: {result.get('message')}"
-    if name == "kling_list_jobs":
-        rows = result.get("jobs") or []
-        lines = [f"{len(rows)} job(s)"]
-        lines += [f"{r.get('request_id')}  {r.get('state')}  {r.get('tier')}  {usd(r.get('cost_usd'))}" for r in rows[:20]]
-        return "\n".join(lines)
-    return json.dumps(result, ensure_ascii=False)[:200]
+        return error_summary(err)
+    spec = find_tool(name)
+    return spec.summary(result) if spec is not None else fallback_summary(result)

@@ -184,6 +184,56 @@ def test_client_cancellation_cancels_the_queued_job_and_cancel_tool(
     assert emu.counts["cancel"] == 2
 
 
+# -- in process: the adapter over skill.tools.TOOLS ------------------------------------------
+
+
+def test_mcp_tools_and_both_exports_are_generated_from_the_one_table() -> None:
+    from skill import mcp_server
+
+    async def go() -> list[Any]:
+        async with Client(mcp_server.build_server()) as client:
+            return list((await client.list_tools()).tools)
+
+    listed = anyio.run(go)
+    openai = tools.tools_for("openai")
+    anthropic = tools.tools_for("anthropic")
+    names = [spec.name for spec in tools.TOOLS]
+    assert [t.name for t in listed] == names == [o["function"]["name"] for o in openai] == [a["name"] for a in anthropic]
+    for spec, t, o, a in zip(tools.TOOLS, listed, openai, anthropic, strict=True):
+        assert t.description == spec.description == o["function"]["description"] == a["description"]
+        assert t.input_schema == spec.input_schema == o["function"]["parameters"] == a["input_schema"]
+        assert t.title == spec.title == t.annotations.title
+        hints = t.annotations
+        assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
+            spec.hints.read_only, spec.hints.destructive, spec.hints.idempotent, spec.hints.open_world
+        )
+
+
+def test_a_record_added_to_tools_is_served_over_mcp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill import mcp_server
+
+    def run(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
+        return {"echo": args}
+
+    async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
+        return run(args, opts)
+
+    echo = tools.ToolSpec(
+        name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=tools.ListJobsInput,
+        hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+    )
+    monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
+
+    async def go() -> tuple[list[Any], Any]:
+        async with Client(mcp_server.build_server()) as client:
+            return list((await client.list_tools()).tools), await client.call_tool("kling_echo", {"limit": 3})
+
+    listed, result = anyio.run(go)
+    assert [t.name for t in listed][-1] == "kling_echo" and listed[-1].annotations.title == "Echo"
+    assert structured(result) == {"echo": {"limit": 3}} and result.content[0].text == "echoed {'limit': 3}"
+
+
 # -- streamable HTTP -------------------------------------------------------------------------
 
 

@@ -147,6 +147,61 @@ def test_errors_come_back_as_data_never_raised(name: str, arguments: Any, code: 
     assert tools.summarize(name, out).startswith(f"error [{code}]")
 
 
+def test_an_unknown_tool_gives_the_same_clear_error_from_call_and_acall() -> None:
+    expected = {
+        "error": {
+            "code": "unknown_tool",
+            "field": "name",
+            "message": "unknown tool 'kling_make_video'; tools: kling_plan_video, kling_generate_video, "
+            "kling_video_status, kling_fetch_video, kling_cancel_video, kling_list_jobs",
+        }
+    }
+    cases: list[dict[str, Any] | str | None] = [{}, '{"text": "a fox"}', "{not json", None]
+    for arguments in cases:
+        assert tools.call("kling_make_video", arguments) == expected
+        assert asyncio.run(tools.acall("kling_make_video", arguments)) == expected
+    assert tools.summarize("kling_make_video", expected) == f"error [unknown_tool] (name): {expected['error']['message']}"
+    assert tools.find_tool("kling_make_video") is None
+    with pytest.raises(KeyError):
+        tools.input_schema("kling_make_video")
+
+
+def test_the_exports_and_dispatch_are_generated_from_the_one_table() -> None:
+    assert [spec.name for spec in tools.TOOLS] == NAMES == list(tools.TOOL_NAMES)
+    assert tools.tool_specs() is tools.TOOLS
+    for spec, o, a in zip(tools.TOOLS, tools.tools_for("openai"), tools.tools_for("anthropic"), strict=True):
+        assert tools.find_tool(spec.name) is spec
+        assert o["function"] == {"name": spec.name, "description": spec.description, "parameters": spec.input_schema}
+        assert a == {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
+        assert spec.title and all(callable(f) for f in (spec.summary, spec.run, spec.arun, spec.describe))
+    assert [s.name for s in tools.TOOLS if s.reports_progress] == ["kling_generate_video", "kling_fetch_video"]
+
+
+def test_adding_a_tool_is_adding_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    class EchoInput(tools.ListJobsInput):
+        """Input of kling_echo."""
+
+    def run(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
+        return {"echo": args, "poll_interval": opts.poll_interval}
+
+    async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
+        return {**run(args, opts), "async": True}
+
+    echo = tools.ToolSpec(
+        name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=EchoInput,
+        hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+    )
+    monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
+    assert [t["name"] for t in tools.tools_for("anthropic")] == [*NAMES, "kling_echo"]
+    assert tools.tools_for("openai")[-1]["function"]["description"] == "Echoes its arguments."
+    assert tools.input_schema("kling_echo")["properties"]["limit"]["maximum"] == 200
+    assert tools.call("kling_echo", '{"limit": 3}', poll_interval=1) == {"echo": {"limit": 3}, "poll_interval": 1.0}
+    assert asyncio.run(tools.acall("kling_echo", {"limit": 3}))["async"] is True
+    assert tools.summarize("kling_echo", {"echo": {"limit": 3}}) == "echoed {'limit': 3}"
+    assert "kling_echo" in tools.call("kling_nope")["error"]["message"]
+
+
 def test_an_openai_tool_call_dispatches_through_call() -> None:
     """The round trip an OpenAI chat loop makes: tools in, tool_calls out, tool messages back."""
     definitions = tools.tools_for("openai")
