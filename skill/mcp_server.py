@@ -381,7 +381,7 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
     _require_mcp()
     from mcp.server import Server
 
-    from skill import __version__
+    from skill._version import __version__
 
     handlers = _Handlers(options or ServerOptions())
     return Server(
