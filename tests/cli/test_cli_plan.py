@@ -109,7 +109,7 @@ def test_help_teaches_exit_codes_and_examples() -> None:
 
 
 def test_large_batch_uses_workers_and_keeps_order_and_content(tmp_path: Path) -> None:
-    from skill.cli import PARALLEL_BATCH_LINES
+    from skill.cli.plan_batch import PARALLEL_BATCH_LINES
 
     reqs = [{"text": f"a red kite number {i} over a beach", "duration": 3 + i % 13} for i in range(PARALLEL_BATCH_LINES + 50)]
     reqs[7] = {"text": "animate this photo"}

@@ -1,0 +1,169 @@
+"""Everything the CLI writes: JSON documents, the plan printout, tables and the progress lines.
+
+Commands decide *what* to say; this module decides how it looks, so the human output and the
+JSON output stay consistent across commands. The stream discipline lives here too: results go
+to stdout, diagnostics and progress to stderr, so ``--json`` stdout is always one parseable
+document. Only the standard library and ``skill.money`` are imported, to keep the plan path light.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from skill.money import usd
+
+__all__ = [
+    "emit_json",
+    "job_line",
+    "print_plan",
+    "print_report",
+    "progress_printer",
+    "resume_lines",
+    "say",
+    "spend_lines",
+    "status_line",
+]
+
+
+def emit_json(doc: Any, out: TextIO | None = None) -> None:
+    """One compact JSON document per line, flushed at once so a reading agent never waits."""
+    stream = out or sys.stdout
+    stream.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+    stream.flush()
+
+
+def say(msg: str) -> None:
+    """A diagnostic for people: stderr, so it never mixes with results on stdout."""
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def print_plan(plan: Any, out: TextIO | None = None) -> None:
+    """The human plan: what is sent, what it costs, and which rule decided each choice."""
+    p = plan.params
+    lines = [
+        f"endpoint   {plan.endpoint}",
+        f"tier       {plan.tier} ({plan.resolution}), {plan.mode}",
+        f"cost       {usd(plan.cost_usd)} for {p.duration} s, audio {'on' if p.generate_audio else 'off'}",
+        f"aspect     {p.aspect_ratio}" + ("" if p.render_aspect_ratio == p.aspect_ratio else f" (rendered {p.render_aspect_ratio}, cropped)"),
+    ]
+    if p.image_url:
+        lines.append(f"image      {p.image_url}")
+    if p.tail_image_url:
+        lines.append(f"end frame  {p.tail_image_url}")
+    if len(plan.segments) > 1:
+        lines.append(f"calls      {len(plan.segments)}: " + ", ".join(f"{s.duration} s {usd(s.cost_usd)}" for s in plan.segments))
+    lines.append("why")
+    for slot, rule in plan.decision.rules.items():
+        lines.append(f"  {slot:<15} {rule}")
+    for change in plan.decision.changes:
+        lines.append(f"  change: {change['reason']}")
+    words = [f"{s['words']!r}->{s['name']}" + (f" ({s['state']})" if s.get("state") else "") for s in plan.decision.signals]
+    if words:
+        lines.append("  signals: " + ", ".join(words))
+    lines.append("prompt")
+    lines.append("  " + plan.prompt)
+    if plan.negative_prompt:
+        lines.append(f"negative   {plan.negative_prompt}")
+    lines.append("payload    " + json.dumps(plan.payload, ensure_ascii=False))
+    for w in plan.warnings:
+        lines.append(f"warning    {w}")
+    (out or sys.stdout).write("\n".join(lines) + "\n")
+
+
+def progress_printer(as_json: bool) -> Callable[[dict[str, Any]], None]:
+    """Progress on stderr: JSON lines with --json, short lines for people otherwise.
+
+    ``show`` is the one place that reads the flow's event dicts; keep it that way so the events
+    can become typed in one edit.
+    """
+    tty = sys.stderr.isatty()
+    last_bar = [0.0]
+
+    def show(event: dict[str, Any]) -> None:
+        if as_json:
+            emit_json(event, sys.stderr)
+            return
+        kind = event.get("event")
+        if kind == "download_progress":
+            if not tty:
+                return
+            now = time.monotonic()
+            if now - last_bar[0] < 0.1 and event.get("total") != event.get("bytes"):
+                return
+            last_bar[0] = now
+            _draw_download_bar(event.get("bytes", 0), event.get("total"))
+            return
+        if kind == "status":
+            pos = event.get("queue_position")
+            say(f"[poll] {event['status']}" + (f" (position {pos})" if pos is not None else "") + f"  {event.get('elapsed_s', 0)} s")
+        elif kind == "submitting":
+            say(f"[submit] {event['endpoint']} (segment {event['segment']}, {usd(event['cost_usd'])})")
+        elif kind == "submitted":
+            say(f"[submit] request_id: {event['request_id']}")
+        elif kind == "downloading":
+            say(f"[download] to {event['output_dir']}")
+        elif kind == "done":
+            for f in event.get("files", []):
+                say(f"[ok] {f}")
+        elif kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
+            say(f"[{kind}] {event.get('message', event.get('request_id', ''))}")
+
+    return show
+
+
+def _draw_download_bar(done: Any, total: Any) -> None:
+    """Redraw the download bar in place (a TTY only); without a known size, just the MiB so far."""
+    if total:
+        width = 30
+        filled = int(width * done / total)
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        if done >= total:
+            sys.stderr.write("\n")
+    else:
+        sys.stderr.write(f"\r  {done / 2**20:.1f} MiB")
+    sys.stderr.flush()
+
+
+def status_line(doc: dict[str, Any]) -> str:
+    """``kling3 status``: the request_id, its status and, while queued, its position."""
+    pos = doc.get("queue_position")
+    return f"{doc['request_id']}  {doc['status']}" + (f" (position {pos})" if pos is not None else "")
+
+
+def job_line(r: dict[str, Any]) -> str:
+    """One journal row of ``kling3 jobs``; a job that never got a request_id shows its key."""
+    return (
+        f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  {usd(r['cost_usd']):<8} "
+        f"{r['request_id'] or '(no request_id: ' + r['job_key'][:8] + ')'}"
+    )
+
+
+def resume_lines(o: dict[str, Any]) -> str:
+    """One ``kling3 resume`` outcome: its id and status, the error if any, then its files."""
+    line = f"{o.get('request_id') or 'run ' + str(o.get('run_id'))}  {o['status']}"
+    if o.get("error"):
+        line += f"  {o['error']['message']}"
+    return line + "\n" + "".join(f"  {f}\n" for f in o.get("files", []))
+
+
+def spend_lines(rows: Iterable[dict[str, Any]], today: float, cap: float | None) -> str:
+    """``kling3 spend``: one line per day and tier, then today's total against the cap."""
+    text = "".join(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n" for r in rows)
+    return text + f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
+
+
+def print_report(report: Any, *, as_json: bool, one_document: bool) -> None:
+    """A batch report: the table for people, or JSON (one document, or one line per item)."""
+    if not as_json:
+        sys.stdout.write(report.table() + "\n")
+    elif one_document:
+        emit_json(report.model_dump(mode="json"))
+    else:
+        text = report.to_json_lines()
+        if text:
+            sys.stdout.write(text + "\n")

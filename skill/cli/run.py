@@ -1,0 +1,181 @@
+"""``kling3 run`` (one request, or ``--variants K`` of it) and ``kling3 batch``: the commands that spend.
+
+Each shows the plan and the price before anything is sent, and asks on a TTY when the call is
+costly. The execution modules (httpx, asyncio) are imported inside the handlers, so loading this
+module for ``kling3 plan`` costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from skill.cli.flags import (
+    SubParsers,
+    add_json,
+    add_request_flags,
+    add_wait_flags,
+    request_from_args,
+)
+from skill.cli.render import emit_json, print_plan, print_report, progress_printer, say
+from skill.errors import UsageError
+from skill.money import usd
+
+__all__ = ["add_batch_parser", "add_run_parser", "cmd_batch", "cmd_run", "register"]
+
+
+def register(sub: SubParsers) -> None:
+    """Add ``run`` and ``batch``, in the order ``kling3 --help`` lists them."""
+    add_run_parser(sub)
+    add_batch_parser(sub)
+
+
+def add_run_parser(sub: SubParsers) -> None:
+    """``run TEXT``: the request fields, the wait flags, ``--no-wait``, ``--yes``, ``--variants``."""
+    p = sub.add_parser(
+        "run",
+        help="spend: plan, submit, wait and download the video",
+        description=(
+            "Plan, then submit to RunComfy, wait, and download the MP4. The plan is printed first "
+            "(stderr). 4K or calls over $2 ask for confirmation on a TTY unless --yes; without a "
+            "TTY (agents) it proceeds. Every paid job is recorded in the journal before it is "
+            "submitted: `kling3 jobs`, `kling3 resume`.\n\n"
+            "examples:\n"
+            "  kling3 run \"a fox trotting through snow, 8 seconds\" --output-dir ./videos\n"
+            "  kling3 run \"hero shot of a watch\" --no-wait --json   # returns the request_id at once"
+        ),
+    )
+    p.add_argument("text", nargs="?", help="what the video shows, in plain words")
+    add_request_flags(p)
+    add_wait_flags(p)
+    p.add_argument("--no-wait", action="store_true", help="submit and return the request_id without waiting")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or calls over $2")
+    p.add_argument("--variants", type=int, default=None, metavar="K",
+                   help="make K variants (cfg_scale spread 0.3-0.8, stated in the plan); K x the cost")
+    add_json(p)
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Plan (shown on stderr), confirm if costly, submit, wait, download; the result on stdout."""
+    from skill.execution.flow import run
+    from skill.planning import make_plan
+
+    if not args.text and not args.shot:
+        raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
+    if args.variants and args.variants > 1:
+        return _run_variants(args)
+    plan = make_plan(request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    if args.json:
+        emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
+    else:
+        sys.stdout.flush()
+        print_plan(plan, sys.stderr)
+    _confirm_if_needed(plan, args.yes)
+    result = run(
+        plan,
+        output_dir=args.output_dir,
+        wait=not args.no_wait,
+        poll_interval=args.poll_interval,
+        timeout=args.timeout,
+        on_event=progress_printer(args.json),
+    )
+    if args.json:
+        emit_json(result.to_json_dict())
+    else:
+        say(f"[{result.status}] request_id {result.request_id}  cost {usd(result.cost_usd)}")
+        for f in result.files:
+            sys.stdout.write(f + "\n")
+    return 0
+
+
+def _run_variants(args: argparse.Namespace) -> int:
+    """K variants of one request, each planned and shown, then run as one batch."""
+    from skill.execution.batch import make_variants
+    from skill.planning import make_plan
+
+    variants = make_variants(request_from_args(args), args.variants)
+    plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates) for v in variants]
+    for i, (v, p) in enumerate(zip(variants, plans, strict=True), 1):
+        line = {"event": "variant", "index": i, "cfg_scale": v.get("cfg_scale"), "endpoint": p.endpoint, "cost_usd": p.cost_usd}
+        if args.json:
+            emit_json(line, sys.stderr)
+        else:
+            say(f"variant {i}: cfg_scale {v.get('cfg_scale')}  {p.endpoint}  {usd(p.cost_usd)}")
+    total = round(sum(p.cost_usd for p in plans), 4)
+    if not args.json:
+        say(f"{len(plans)} variants, {usd(total)} in all")
+    probe = plans[0].model_copy(update={"cost_usd": total})
+    _confirm_if_needed(probe, args.yes)
+    args.concurrency = min(len(variants), 4)
+    return _run_batch_and_report(variants, args, one_document=True)
+
+
+def _confirm_if_needed(plan: Any, yes: bool) -> None:
+    """4K or over $2 asks on a TTY; without a TTY (agents) it proceeds, the plan already shown."""
+    costly = plan.tier == "4k" or plan.cost_usd > 2.0
+    if yes or not costly or not sys.stdin.isatty():
+        return
+    sys.stderr.write(f"This will spend about {usd(plan.cost_usd)} on {plan.endpoint}. Proceed? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not confirmed: nothing was sent (pass --yes to skip the question)", code="not_confirmed")
+
+
+def add_batch_parser(sub: SubParsers) -> None:
+    """``batch FILE``: concurrency, a whole-batch budget, and the wait flags."""
+    p = sub.add_parser(
+        "batch",
+        help="run many requests (JSON lines) with bounded concurrency and one budget check",
+        description=(
+            "Run every request of FILE (one JSON object per line, the same fields as `plan`). All are "
+            "planned and priced first; the whole batch is checked against --max-cost-usd and the "
+            "daily cap before anything is sent. Each job is journaled and resumable.\n\n"
+            "examples:\n  kling3 batch ads.jsonl --concurrency 8 --output-dir ./ads --json\n"
+            "  kling3 batch ads.jsonl --max-cost-usd 20"
+        ),
+    )
+    p.add_argument("file", help="JSON lines file, or - for stdin")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight at once (default 4)")
+    p.add_argument("--max-cost-usd", type=float, default=None, metavar="X", help="refuse the batch if it would cost more")
+    add_wait_flags(p)
+    add_json(p)
+    p.set_defaults(handler=cmd_batch)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run every line of FILE as one budget-checked batch; one JSON line per job with --json."""
+    from skill.execution.batch import read_jsonl
+
+    return _run_batch_and_report(read_jsonl(args.file), args, one_document=False)
+
+
+def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, *, one_document: bool) -> int:
+    """Run the batch, saying each item's end as it comes; Ctrl-C still prints what finished."""
+    import asyncio
+
+    from skill.execution.batch import BatchReport, run_batch
+
+    collected: dict[int, Any] = {}
+
+    def on_item(item: Any) -> None:
+        collected[item.index] = item
+        if not args.json and item.status not in ("queued", "running"):
+            say(f"[{item.index}] {item.status}" + (f"  {item.files[0]}" if getattr(item, "files", None) else ""))
+
+    try:
+        report = asyncio.run(
+            run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
+                      max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
+                      on_item=on_item)
+        )
+    except KeyboardInterrupt:
+        partial = BatchReport.from_items(sorted(collected.values(), key=lambda i: i.index))
+        print_report(partial, as_json=args.json, one_document=one_document)
+        say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
+        return 130
+    print_report(report, as_json=args.json, one_document=one_document)
+    return 0 if report.ok else 1

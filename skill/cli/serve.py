@@ -1,0 +1,149 @@
+"""Commands that serve or describe the tools rather than make one video: ``emulator``, ``demo``,
+``tools`` and ``mcp``.
+
+The emulator and demo run entirely on this machine (nothing is spent); ``tools`` prints the
+function-calling schemas; ``mcp`` serves them. Their heavy imports (the emulator, the mcp SDK)
+happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from skill.cli.flags import SubParsers, add_json
+from skill.cli.render import emit_json, progress_printer, say
+from skill.money import usd
+
+__all__ = [
+    "add_demo_parser",
+    "add_emulator_parser",
+    "add_mcp_parser",
+    "add_tools_parser",
+    "cmd_demo",
+    "cmd_emulator",
+    "cmd_mcp",
+    "cmd_tools",
+    "register",
+]
+
+
+def register(sub: SubParsers) -> None:
+    """Add ``emulator``, ``demo``, ``tools`` and ``mcp``, in the order ``kling3 --help`` lists them."""
+    add_emulator_parser(sub)
+    add_demo_parser(sub)
+    add_tools_parser(sub)
+    add_mcp_parser(sub)
+
+
+def add_emulator_parser(sub: SubParsers) -> None:
+    """``emulator``: the one command whose help has no exit-code epilog and wraps its description."""
+    p = sub.add_parser("emulator", help="serve the built-in RunComfy API emulator on 127.0.0.1",
+                       description="Serve the emulator; the first stdout line is the base URL to put in RUNCOMFY_MODEL_API_BASE.",
+                       epilog=None, formatter_class=argparse.HelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--token", default="test-token", help="the Bearer token it accepts")
+    p.add_argument("--queue-seconds", type=float, default=1.0)
+    p.add_argument("--run-seconds", type=float, default=3.0)
+    add_json(p)
+    p.set_defaults(handler=cmd_emulator)
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    """Serve the RunComfy API emulator until interrupted (tests and offline development)."""
+    from skill.testing.emulator import EmulatorConfig, serve_forever
+
+    config = EmulatorConfig(token=args.token, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds)
+    serve_forever(config, args.host, args.port)
+    return 0
+
+
+def add_demo_parser(sub: SubParsers) -> None:
+    """``demo [TEXT]``."""
+    p = sub.add_parser("demo", help="run one request end to end against the built-in emulator (offline, free)")
+    p.add_argument("text", nargs="?", help="what the video shows (default: the barista example)")
+    p.add_argument("--output-dir", default=None, help="where the MP4 goes (default ./kling3-demo)")
+    add_json(p)
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """One request end to end against the built-in emulator: nothing leaves this machine."""
+    import tempfile
+
+    from skill.execution.client import RunComfyClient
+    from skill.execution.flow import run
+    from skill.execution.journal import Journal
+    from skill.planning import make_plan
+    from skill.testing.emulator import Emulator, EmulatorConfig
+
+    text = args.text or "a quick vertical draft of a barista pulling espresso, with cafe sound"
+    out_dir = Path(args.output_dir or "kling3-demo").resolve()
+    plan = make_plan({"text": text})
+    events = progress_printer(args.json)
+    if not args.json:
+        say(f"demo: {plan.endpoint}, {usd(plan.cost_usd)} (emulated: nothing is spent)")
+    with (
+        tempfile.TemporaryDirectory() as home,
+        Emulator(EmulatorConfig(queue_seconds=0.5, run_seconds=1.0)) as emu,
+        Journal(Path(home) / "jobs.sqlite3") as journal,
+        RunComfyClient(base_url=emu.base_url, token=emu.token) as client,
+    ):
+        result = run(plan, output_dir=out_dir, poll_interval=0.25, on_event=events, client=client,
+                     journal=journal, check_live_schema=True)
+    if args.json:
+        emit_json({"demo": True, **result.to_json_dict()})
+    else:
+        for f in result.files:
+            sys.stdout.write(f + "\n")
+    return 0
+
+
+def add_tools_parser(sub: SubParsers) -> None:
+    """``tools [--format openai|anthropic]``."""
+    p = sub.add_parser(
+        "tools",
+        help="print the function-calling tool schemas (OpenAI or Anthropic format)",
+        description="Print the six tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
+        "examples:\n  kling3 tools --format openai > tools.json\n  kling3 tools --format anthropic",
+    )
+    p.add_argument("--format", choices=["openai", "anthropic"], default="openai")
+    add_json(p)
+    p.set_defaults(handler=cmd_tools)
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    """Print the tool schemas; they come from the same models the CLI validates with."""
+    from skill.tools import cli_tools
+
+    sys.stdout.write(cli_tools(args.format) + "\n")
+    return 0
+
+
+def add_mcp_parser(sub: SubParsers) -> None:
+    """``mcp [--http --host --port]``."""
+    p = sub.add_parser(
+        "mcp",
+        help="serve the tools over MCP (stdio, or streamable HTTP on 127.0.0.1)",
+        description="Serve kling_plan_video, kling_generate_video, kling_video_status, kling_fetch_video, "
+        "kling_cancel_video and kling_list_jobs over MCP. Needs the [mcp] extra.\n\n"
+        "examples:\n  kling3 mcp                 # stdio, for Claude Desktop and other hosts\n"
+        "  kling3 mcp --http --port 8765",
+    )
+    p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--poll-interval", type=float, default=2.0, metavar="S")
+    p.add_argument("--output-dir", default=None, help="where generated videos go")
+    add_json(p)
+    p.set_defaults(handler=cmd_mcp)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the tools over MCP (stdio by default); needs the [mcp] extra."""
+    from skill.mcp_server import serve
+
+    serve(http=args.http, host=args.host, port=args.port, poll_interval=args.poll_interval, output_dir=args.output_dir)
+    return 0
