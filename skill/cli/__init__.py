@@ -2,11 +2,11 @@
 
 The package holds one module per command group (``plan``, ``run``, ``jobs``, ``account``,
 ``serve``), the shared flags (``flags``), the output (``render``), the ``plan --batch`` worker
-pool (``plan_batch``) and the entry point with its exit codes (``main``).
+pool (``plan_batch``) and the entry point with its exit codes (``app``).
 """
 
 from __future__ import annotations
 
-from skill.cli.main import main
+from skill.cli.app import main
 
 __all__ = ["main"]
