@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "SubmitUnconfirmed": "skill.errors",
     "DownloadError": "skill.errors",
     "JobFailed": "skill.errors",
+    "VideoError": "skill.errors",
+    "Mp4Error": "skill.errors",
     "Interrupted": "skill.errors",
 }
 
@@ -61,6 +63,7 @@ __all__ = [
     "Interrupted",
     "JobFailed",
     "Kling3Error",
+    "Mp4Error",
     "Params",
     "Plan",
     "RunResult",
@@ -69,6 +72,7 @@ __all__ = [
     "SubmitUnconfirmed",
     "TransientError",
     "UsageError",
+    "VideoError",
     "VideoRequest",
     "WaitTimeout",
     "__version__",
@@ -109,9 +113,11 @@ if TYPE_CHECKING:
         Interrupted,
         JobFailed,
         Kling3Error,
+        Mp4Error,
         SubmitUnconfirmed,
         TransientError,
         UsageError,
+        VideoError,
         WaitTimeout,
     )
     from skill.execution.flow import CallResult, RunResult

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from skill.errors import Mp4Error
+
 __all__ = [
     "DEFAULT_COLOR",
     "RESOLUTIONS",
@@ -53,10 +55,6 @@ _MAX_HEADER_BOX = 64 << 20  # ftyp/moov bigger than this are not worth reading i
 _PROFILE_BASELINE = 66
 _CONSTRAINT_FLAGS = 0xC0  # constraint_set0 + set1: constrained baseline (no FMO/ASO)
 _LEVEL_IDC = 30
-
-
-class Mp4Error(ValueError):
-    """The bytes are not a complete MP4 with a video track."""
 
 
 @dataclass(frozen=True)

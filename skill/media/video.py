@@ -16,8 +16,8 @@ Rules every function here keeps:
   probe a file that the pure-Python reader cannot read), and a timeout; its stderr is captured
   and summarised in the error.
 
-Errors: ffmpeg failures and failed checks raise :class:`VideoError` (a :class:`Kling3Error`,
-exit code 1; ``errors.py`` is left alone) with ``code`` ``ffmpeg_failed``, ``ffmpeg_timeout``,
+Errors: ffmpeg failures and failed checks raise :class:`~skill.errors.VideoError` (exit code 1,
+defined with the rest of the tree in :mod:`skill.errors` and re-exported here) with ``code`` ``ffmpeg_failed``, ``ffmpeg_timeout``,
 ``video_unreadable``, ``video_write_failed`` or ``video_verify_failed``;
 ``details["segments"]`` lists the kept segment files. No ffmpeg, when one is needed:
 ``ConfigError(code="ffmpeg_missing")`` (exit 78).
@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from skill.errors import ConfigError, InputError, Kling3Error
+from skill.errors import ConfigError, InputError, Mp4Error, VideoError
 from skill.fsutil import fsync_dir
-from skill.media.mp4probe import Mp4Error, probe_mp4
+from skill.media.mp4probe import probe_mp4
 
 __all__ = [
     "CROP_RATIOS",
@@ -80,13 +80,6 @@ _FOURCC = {
     "avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "av01": "av1",
     "vp09": "vp9", "mp4v": "mpeg4",
 }  # fmt: skip
-
-
-class VideoError(Kling3Error):
-    """ffmpeg failed, timed out, or the finished video is not what was asked. Segments are kept."""
-
-    code = "video_failed"
-    exit_code = 1
 
 
 @dataclass(frozen=True)
