@@ -8,6 +8,7 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     ├── UsageError           64  wrong command-line usage
     ├── InputError           65  a request refused before anything is sent (policy refusals)
     ├── ConfigError          78  a broken rules, catalog or template file
+    │                            (also: no usable ffmpeg when a video must be stitched/cropped)
     ├── AuthError            77  no token, or the API rejected it
     ├── ApiError                 the API answered with an error
     │   ├── ApiClientError   65  4xx (402: no balance)
@@ -47,6 +48,14 @@ __all__ = [
     "VideoError",
     "WaitTimeout",
 ]
+
+VIDEO_TOOLS_MISSING = (
+    "stitching/cropping unavailable: segments kept as separate files; install kling3-skill[video]"
+)
+"""The sentence behind ``ConfigError(code="ffmpeg_missing")`` and the plan warning
+``video_tools_missing``. It lives here, the one module both :mod:`skill.planning` (which must
+not import :mod:`skill.media`) and :mod:`skill.media.ffmpeg` depend on. Not in ``__all__``:
+that lists the exception tree the package exports (``tests/test_api.py`` keeps the two equal)."""
 
 
 class Kling3Error(Exception):

@@ -332,7 +332,7 @@ def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
 
 
 def _video_tools() -> bool:
-    from skill.media.video import video_tools_available
+    from skill.media.ffmpeg import video_tools_available
 
     return video_tools_available()
 
@@ -395,7 +395,7 @@ def make_plan(
     if ep.tier != "4k":
         warnings = [w for w in warnings if w.code != "4k_cost"]
     if (len(segments) > 1 or render != asked) and not _video_tools():
-        from skill.media.video import VIDEO_TOOLS_MISSING
+        from skill.errors import VIDEO_TOOLS_MISSING
 
         warnings.append(WarningItem(code="video_tools_missing", message=VIDEO_TOOLS_MISSING))
 

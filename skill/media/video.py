@@ -6,9 +6,9 @@ asked for, then *verifies* it (duration and aspect ratio) before giving it its f
 
 Rules every function here keeps:
 
-- ffmpeg is optional (the ``[video]`` extra brings one through imageio-ffmpeg). Nothing fails at
-  import; :func:`video_tools_available` lets the planner warn up front, and only a call that
-  really needs ffmpeg raises ``ConfigError(code="ffmpeg_missing")``.
+- ffmpeg is optional (the ``[video]`` extra brings one through imageio-ffmpeg); finding it is
+  :mod:`skill.media.ffmpeg`'s job. Nothing fails at import; the planner warns up front, and only
+  a call that really needs ffmpeg raises ``ConfigError(code="ffmpeg_missing")``.
 - The paid segments are never modified, moved or deleted, whatever happens.
 - Output is written to a hidden temporary file in the destination directory and renamed into
   place, so a crash, a Ctrl-C or a failed check never leaves a partial file under a final name.
@@ -26,9 +26,7 @@ defined with the rest of the tree in :mod:`skill.errors` and re-exported here) w
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import importlib
 import math
 import os
 import re
@@ -42,6 +40,8 @@ from typing import Literal
 
 from skill.errors import ConfigError, InputError, Mp4Error, VideoError
 from skill.fsutil import fsync_dir
+from skill.media import ffmpeg
+from skill.media.ffmpeg import find_ffmpeg
 from skill.media.mp4probe import probe_mp4
 
 __all__ = [
@@ -49,19 +49,17 @@ __all__ = [
     "DURATION_TOLERANCE_S",
     "NATIVE_RATIOS",
     "RATIO_TOLERANCE",
-    "VIDEO_TOOLS_MISSING",
     "FinishedVideo",
     "VideoError",
     "VideoInfo",
     "crop_size",
     "crop_to_ratio",
-    "find_ffmpeg",
+    "find_ffmpeg",  # re-exported from skill.media.ffmpeg for code that imported it from here
     "finish",
     "needs_finishing",
     "probe_video",
     "stitch",
     "stitch_method",
-    "video_tools_available",
 ]
 
 NATIVE_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
@@ -69,9 +67,6 @@ NATIVE_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 CROP_RATIOS: tuple[str, ...] = ("4:3", "3:4", "21:9", *NATIVE_RATIOS)
 DURATION_TOLERANCE_S = 0.5
 RATIO_TOLERANCE = 0.02
-VIDEO_TOOLS_MISSING = (
-    "stitching/cropping unavailable: segments kept as separate files; install kling3-skill[video]"
-)
 
 _PROBE_TIMEOUT_S = 60.0
 _ENCODE = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p")
@@ -117,37 +112,7 @@ class FinishedVideo:
         }  # fmt: skip
 
 
-# -- ffmpeg -------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def find_ffmpeg() -> str | None:
-    """A system ``ffmpeg`` on PATH, else imageio-ffmpeg's bundled binary, else ``None`` (cached)."""
-    system = shutil.which("ffmpeg")
-    if system:
-        return system
-    try:
-        module = importlib.import_module("imageio_ffmpeg")
-        exe = module.get_ffmpeg_exe()
-    except Exception:  # not installed, or its binary is missing for this platform
-        return None
-    return str(exe) if exe and os.path.isfile(exe) else None
-
-
-def video_tools_available() -> bool:
-    """Whether stitching and cropping can run here (an ffmpeg was found)."""
-    return find_ffmpeg() is not None
-
-
-def _require_ffmpeg(segments: Sequence[Path] = ()) -> str:
-    exe = find_ffmpeg()
-    if exe is None:
-        raise ConfigError(
-            VIDEO_TOOLS_MISSING + " (or put ffmpeg on PATH)",
-            code="ffmpeg_missing",
-            details={"segments": [str(p) for p in segments]},
-        )
-    return exe
+# -- running ffmpeg -----------------------------------------------------------------------------
 
 
 def _summary(stderr: bytes, limit: int = 600) -> str:
@@ -166,7 +131,7 @@ def _ffmpeg(
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg (list args, no shell, no stdin); raise :class:`VideoError` on failure."""
-    exe = _require_ffmpeg(segments)
+    exe = ffmpeg.require_ffmpeg(segments)
     cmd = [exe, "-nostdin", "-hide_banner", "-v", level, *args]
     kept = {"segments": [str(p) for p in segments]}
     try:
@@ -290,7 +255,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     try:
         return _probe_pure(p)
     except (Mp4Error, OSError):
-        if find_ffmpeg() is None:
+        if ffmpeg.find_ffmpeg() is None:
             raise VideoError(
                 f"{p} is not an MP4 this package can read, and there is no ffmpeg to try",
                 code="video_unreadable",
@@ -501,7 +466,7 @@ def stitch(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str])
             shutil.copyfile(segs[0], tmp)
         else:
             infos = [probe_video(p) for p in segs]
-            _require_ffmpeg(segs)
+            ffmpeg.require_ffmpeg(segs)
             _stitch_into(segs, infos, tmp)
             probe_video(tmp)
         os.replace(tmp, dest)
@@ -688,7 +653,7 @@ def finish(
             code="bad_aspect_ratio",
             field="aspect_ratio",
         )
-    _require_ffmpeg(segs)
+    ffmpeg.require_ffmpeg(segs)
     directory = Path(out_dir)
     stem = Path(name).name.removesuffix(".mp4") or "video"
     stitched = _temp_path(directory, stem, "stitch")
