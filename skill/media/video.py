@@ -42,7 +42,7 @@ from skill.errors import ConfigError, InputError, Mp4Error, VideoError
 from skill.fsutil import fsync_dir
 from skill.media import ffmpeg
 from skill.media.ffmpeg import find_ffmpeg
-from skill.media.mp4probe import probe_mp4
+from skill.media.mp4probe import child_box, child_boxes, probe_mp4, top_level_boxes
 
 __all__ = [
     "CROP_RATIOS",
@@ -170,19 +170,17 @@ def _encode_timeout(seconds: float) -> float:
 
 def _tracks(path: Path) -> tuple[bytes | None, bytes | None]:
     """The stsd payloads of the first video and first audio track (pure Python)."""
-    from skill.media.mp4probe import _child, _children, _top_level
-
     with open(path, "rb") as fh:
-        moov = _top_level(fh, os.fstat(fh.fileno()).st_size).get(b"moov")
+        moov = top_level_boxes(fh, os.fstat(fh.fileno()).st_size).get(b"moov")
     video = audio = None
-    for kind, trak in _children(moov or b""):
+    for kind, trak in child_boxes(moov or b""):
         if kind != b"trak":
             continue
-        mdia = _child(trak, b"mdia")
-        hdlr = _child(mdia, b"hdlr") if mdia is not None else None
-        minf = _child(mdia, b"minf") if mdia is not None else None
-        stbl = _child(minf, b"stbl") if minf is not None else None
-        stsd = _child(stbl, b"stsd") if stbl is not None else None
+        mdia = child_box(trak, b"mdia")
+        hdlr = child_box(mdia, b"hdlr") if mdia is not None else None
+        minf = child_box(mdia, b"minf") if mdia is not None else None
+        stbl = child_box(minf, b"stbl") if minf is not None else None
+        stsd = child_box(stbl, b"stsd") if stbl is not None else None
         if hdlr is None or stsd is None:
             continue
         handler = hdlr[8:12]

@@ -1,4 +1,4 @@
-"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.media.mp4probe."""
+"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.testing.mp4writer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from skill.errors import ConfigError
 from skill.media import ffmpeg
 from skill.media.ffmpeg import find_ffmpeg
-from skill.media.mp4probe import write_mp4
 from skill.media.video import (
     VideoError,
     crop_size,
@@ -20,6 +19,7 @@ from skill.media.video import (
     stitch,
     stitch_method,
 )
+from skill.testing.mp4writer import write_mp4
 
 FFMPEG = find_ffmpeg()
 needs_ffmpeg = pytest.mark.skipif(
