@@ -23,6 +23,7 @@ from skill.execution.flow import (
     run,
     status,
 )
+from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, make_plan
 from skill.request import VideoRequest
 
@@ -37,7 +38,7 @@ def plan(request: str | dict[str, Any] | VideoRequest | None = None, /, **fields
         data = {**request, **fields}
     else:
         data = {"text": request or "", **fields}
-    return make_plan(data)
+    return make_plan(data, video_tools=video_tools_available)
 
 
 def result(request_id: str, **options: Any) -> CallResult:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
 from skill.execution.states import API_DONE
+from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
 
@@ -607,7 +608,7 @@ def _plan(args: dict[str, Any]) -> dict[str, Any]:
     from skill.planning import make_plan
 
     _check_known(args, PlanVideoInput, _REQUEST_KEYS)
-    return _plan_dict(make_plan(args))
+    return _plan_dict(make_plan(args, video_tools=video_tools_available))
 
 
 def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
@@ -615,7 +616,7 @@ def _generate_sync(args: dict[str, Any], opts: _Options) -> dict[str, Any]:
     from skill.planning import make_plan
 
     request, options = _split_request(args)
-    plan = make_plan(request)
+    plan = make_plan(request, video_tools=video_tools_available)
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:
@@ -633,7 +634,7 @@ async def _generate_async(args: dict[str, Any], opts: _Options) -> dict[str, Any
     from skill.planning import make_plan
 
     request, options = _split_request(args)
-    plan = make_plan(request)
+    plan = make_plan(request, video_tools=video_tools_available)
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:

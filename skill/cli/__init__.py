@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from skill import settings
 from skill.errors import Kling3Error, UsageError
+from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 
 __all__ = ["main"]
@@ -157,7 +158,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return _plan_batch(args)
     if not args.text and not args.shot:
         raise UsageError("kling3 plan: give TEXT (what the video shows), --shot, or --batch FILE")
-    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates, video_tools=video_tools_available)
     if args.json:
         _emit_json(plan.to_json_dict())
     else:
@@ -170,7 +171,7 @@ def cmd_prompt(args: argparse.Namespace) -> int:
 
     if not args.text and not args.shot:
         raise UsageError("kling3 prompt: give TEXT (what the video shows) or --shot")
-    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates, video_tools=video_tools_available)
     if args.json:
         _emit_json({
             "prompt": plan.prompt,
@@ -204,7 +205,7 @@ def _plan_line(item: tuple[int, str]) -> str:
     try:
         if not isinstance(obj, dict):
             raise UsageError("a request line must be a JSON object")
-        return make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates")).model_dump_json(by_alias=True)
+        return make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates"), video_tools=video_tools_available).model_dump_json(by_alias=True)
     except Kling3Error as exc:
         err = exc.to_dict()
         err["line"] = lineno
@@ -324,7 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
     if args.variants and args.variants > 1:
         return _run_variants(args)
-    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = make_plan(_request_from_args(args), rules_path=args.rules, template_dir=args.templates, video_tools=video_tools_available)
     if args.json:
         _emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
     else:
@@ -359,7 +360,7 @@ def _run_variants(args: argparse.Namespace) -> int:
     from skill.planning import make_plan
 
     variants = make_variants(_request_from_args(args), args.variants)
-    plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates) for v in variants]
+    plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates, video_tools=video_tools_available) for v in variants]
     for i, (v, p) in enumerate(zip(variants, plans, strict=True), 1):
         line = {"event": "variant", "index": i, "cfg_scale": v.get("cfg_scale"), "endpoint": p.endpoint, "cost_usd": p.cost_usd}
         if args.json:
@@ -525,7 +526,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     text = args.text or "a quick vertical draft of a barista pulling espresso, with cafe sound"
     out_dir = Path(args.output_dir or "kling3-demo").resolve()
-    plan = make_plan({"text": text})
+    plan = make_plan({"text": text}, video_tools=video_tools_available)
     events = _progress_printer(args.json)
     if not args.json:
         _say(f"demo: {plan.endpoint}, {usd(plan.cost_usd)} (emulated: nothing is spent)")
