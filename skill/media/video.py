@@ -16,11 +16,11 @@ Rules every function here keeps:
   probe a file that the pure-Python reader cannot read), and a timeout; its stderr is captured
   and summarised in the error.
 
-Errors: ffmpeg failures and failed checks raise :class:`~skill.errors.VideoError` (exit code 1,
-defined with the rest of the tree in :mod:`skill.errors` and re-exported here) with ``code`` ``ffmpeg_failed``, ``ffmpeg_timeout``,
-``video_unreadable``, ``video_write_failed`` or ``video_verify_failed``;
-``details["segments"]`` lists the kept segment files. No ffmpeg, when one is needed:
-``ConfigError(code="ffmpeg_missing")`` (exit 78).
+Errors: ffmpeg failures and failed checks raise :class:`~skill.errors.VideoError` (exit code 1;
+defined with the rest of the tree in :mod:`skill.errors`, re-exported here) with ``code``
+``ffmpeg_failed``, ``ffmpeg_timeout``, ``video_unreadable``, ``video_write_failed`` or
+``video_verify_failed``; ``details["segments"]`` lists the kept segment files. No ffmpeg, when
+one is needed: ``ConfigError(code="ffmpeg_missing")`` (exit 78).
 """
 
 from __future__ import annotations
@@ -604,6 +604,33 @@ def _verify(
         )
 
 
+def _render(
+    segs: list[Path], asked_ratio: str, stitched: Path, cropped: Path
+) -> tuple[Path, Literal["copy", "reencode"] | None]:
+    """Stitch several segments and/or crop to a non-native ratio, into the temporary files.
+
+    Returns the temporary that holds the result and the stitch method (None: nothing stitched).
+    Only for :func:`finish`, once it knows there is work to do and that ffmpeg is there.
+    """
+    infos = [probe_video(p) for p in segs]
+    need_crop = asked_ratio not in NATIVE_RATIOS
+    if len(segs) == 1:
+        _crop_into(segs[0], infos[0], cropped, asked_ratio)
+        return cropped, None
+    copyable = stitch_method(infos) == "copy"
+    # One encode, not two: a stitch that must re-encode applies the crop in the same pass.
+    crop = (
+        crop_size(_even(infos[0].width), _even(infos[0].height), asked_ratio)
+        if need_crop and not copyable
+        else None
+    )
+    method = _stitch_into(segs, infos, stitched, crop)
+    if need_crop and crop is None:
+        _crop_into(stitched, probe_video(stitched), cropped, asked_ratio)
+        return cropped, method
+    return stitched, method
+
+
 def finish(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -656,26 +683,9 @@ def finish(
     stem = Path(name).name.removesuffix(".mp4") or "video"
     stitched = _temp_path(directory, stem, "stitch")
     cropped = _temp_path(directory, stem, "crop")
-    method: Literal["copy", "reencode"] | None = None
     with _os_errors(f"write the video in {directory}", segs), _cleanup(stitched, cropped):
         directory.mkdir(parents=True, exist_ok=True)
-        infos = [probe_video(p) for p in segs]
-        if need_stitch:
-            copyable = stitch_method(infos) == "copy"
-            # One encode, not two: a stitch that must re-encode applies the crop in the same pass.
-            crop = (
-                crop_size(_even(infos[0].width), _even(infos[0].height), asked_ratio)
-                if need_crop and not copyable
-                else None
-            )
-            method = _stitch_into(segs, infos, stitched, crop)
-            result = stitched
-            if need_crop and crop is None:
-                _crop_into(stitched, probe_video(stitched), cropped, asked_ratio)
-                result = cropped
-        else:
-            _crop_into(segs[0], infos[0], cropped, asked_ratio)
-            result = cropped
+        result, method = _render(segs, asked_ratio, stitched, cropped)
         info = probe_video(result)
         _verify(
             result,
