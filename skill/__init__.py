@@ -49,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "SubmitUnconfirmed": "skill.errors",
     "DownloadError": "skill.errors",
     "JobFailed": "skill.errors",
+    "VideoError": "skill.errors",
+    "Mp4Error": "skill.errors",
     "Interrupted": "skill.errors",
 }
 
@@ -65,6 +67,7 @@ __all__ = [
     "Interrupted",
     "JobFailed",
     "Kling3Error",
+    "Mp4Error",
     "Params",
     "Plan",
     "RunResult",
@@ -73,6 +76,7 @@ __all__ = [
     "SubmitUnconfirmed",
     "TransientError",
     "UsageError",
+    "VideoError",
     "VideoRequest",
     "WaitTimeout",
     "__version__",
@@ -89,6 +93,7 @@ __all__ = [
 
 def plan(request: str | dict[str, Any] | VideoRequest | None = None, /, **fields: Any) -> Plan:
     """Plan without spending: ``plan("text", tier="pro", duration=8)`` or ``plan({...})``."""
+    from skill.media.ffmpeg import video_tools_available
     from skill.planning import make_plan
     from skill.request import VideoRequest
 
@@ -98,7 +103,7 @@ def plan(request: str | dict[str, Any] | VideoRequest | None = None, /, **fields
         data = {**request, **fields}
     else:
         data = {"text": request or "", **fields}
-    return make_plan(data)
+    return make_plan(data, video_tools=video_tools_available)
 
 
 def result(request_id: str, **options: Any) -> CallResult:
@@ -133,9 +138,11 @@ if TYPE_CHECKING:
         Interrupted,
         JobFailed,
         Kling3Error,
+        Mp4Error,
         SubmitUnconfirmed,
         TransientError,
         UsageError,
+        VideoError,
         WaitTimeout,
     )
     from skill.execution.flow import CallResult, RunResult, arun, cancel, jobs, resume, run, status

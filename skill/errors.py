@@ -8,6 +8,7 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     ├── UsageError           64  wrong command-line usage
     ├── InputError           65  a request refused before anything is sent (policy refusals)
     ├── ConfigError          78  a broken rules, catalog or template file
+    │                            (also: no usable ffmpeg when a video must be stitched/cropped)
     ├── AuthError            77  no token, or the API rejected it
     ├── ApiError                 the API answered with an error
     │   ├── ApiClientError   65  4xx (402: no balance)
@@ -17,6 +18,11 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     │   ├── SubmitUnconfirmed 75 the submit may have reached the server; it is not repeated
     │   └── DownloadError    75  the job is done and paid; the file could not be saved
     ├── JobFailed             1  the job ended failed or cancelled
+    ├── VideoError            1  local finishing failed: ffmpeg failed or timed out, or the
+    │                            stitched/cropped video failed its check (segments are kept)
+    ├── Mp4Error              1  bytes that are not a complete MP4 with a video track; also a
+    │                            ValueError. Its callers turn it into DownloadError (not_mp4)
+    │                            or VideoError (video_unreadable), so it never reaches the CLI
     └── Interrupted         130  Ctrl-C
 """
 
@@ -35,11 +41,21 @@ __all__ = [
     "Interrupted",
     "JobFailed",
     "Kling3Error",
+    "Mp4Error",
     "SubmitUnconfirmed",
     "TransientError",
     "UsageError",
+    "VideoError",
     "WaitTimeout",
 ]
+
+VIDEO_TOOLS_MISSING = (
+    "stitching/cropping unavailable: segments kept as separate files; install kling3-skill[video]"
+)
+"""The sentence behind ``ConfigError(code="ffmpeg_missing")`` and the plan warning
+``video_tools_missing``. It lives here, the one module both :mod:`skill.planning` (which must
+not import :mod:`skill.media`) and :mod:`skill.media.ffmpeg` depend on. Not in ``__all__``:
+that lists the exception tree the package exports (``tests/test_api.py`` keeps the two equal)."""
 
 
 class Kling3Error(Exception):
@@ -137,6 +153,30 @@ class DownloadError(TransientError):
 
 class JobFailed(Kling3Error):
     code = "job_failed"
+    exit_code = 1
+
+
+class VideoError(Kling3Error):
+    """ffmpeg failed, timed out, or the finished video is not what was asked. Segments are kept.
+
+    Exit 1 like :class:`JobFailed`: the calls were made and paid; only the local finishing
+    failed, and retrying the same command would fail the same way.
+    """
+
+    code = "video_failed"
+    exit_code = 1
+
+
+class Mp4Error(Kling3Error, ValueError):
+    """The bytes are not a complete MP4 with a video track (:mod:`skill.media.mp4probe`).
+
+    Still a ``ValueError``, as it was before it joined this tree, so code that caught it as
+    one keeps working. Callers translate it: a download becomes ``DownloadError(code="not_mp4")``
+    and a probe falls back to ffmpeg or raises ``VideoError(code="video_unreadable")``. Exit 1
+    is what an uncaught exception gave, should one ever escape.
+    """
+
+    code = "mp4_invalid"
     exit_code = 1
 
 

@@ -3,10 +3,16 @@
 Pure: no network, no files beyond the bundled data read once. ``make_plan`` is what
 ``kling3 plan`` prints and what ``kling3 run`` executes, so what a caller sees for free is
 exactly what would be paid for.
+
+Whether ffmpeg is there to stitch or crop is a fact about the machine, so it is not looked up
+here: the surfaces (``skill.plan``, the CLI, the tools, the run flow) pass
+``video_tools=skill.media.ffmpeg.video_tools_available`` and this module never imports
+:mod:`skill.media`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import settings
 from skill.catalog import Catalog, Endpoint, load_catalog
-from skill.errors import ConfigError, InputError
+from skill.errors import VIDEO_TOOLS_MISSING, ConfigError, InputError
 from skill.intent import Intent, extract
 from skill.money import amount
 from skill.request import Shot, VideoRequest, parse_request
@@ -365,10 +371,11 @@ def _change(rule: str, slot: str, before: Any, after: Any, reason: str) -> Any:
     return Change.model_validate({"rule": rule, "slot": slot, "from": before, "to": after, "reason": reason})
 
 
-def _video_tools() -> bool:
-    from skill.media.video import video_tools_available
-
-    return video_tools_available()
+def _video_tools_missing(video_tools: bool | Callable[[], bool] | None) -> bool:
+    """True only when the caller said ffmpeg is not there; a callable is asked here, lazily."""
+    if video_tools is None:
+        return False
+    return not (video_tools() if callable(video_tools) else video_tools)
 
 
 def _fields(req: VideoRequest) -> dict[str, Any]:
@@ -380,8 +387,15 @@ def make_plan(
     *,
     rules_path: Path | str | None = None,
     template_dir: Path | str | None = None,
+    video_tools: bool | Callable[[], bool] | None = None,
 ) -> Plan:
-    """Route, price and write the calls for one request. Raises :class:`InputError` on refusal."""
+    """Route, price and write the calls for one request. Raises :class:`InputError` on refusal.
+
+    ``video_tools`` says whether stitching/cropping can run here: a bool, or a callable that is
+    asked only when the plan needs that local work (the surfaces pass
+    :func:`skill.media.ffmpeg.video_tools_available`, so a single native clip never looks for
+    ffmpeg). False adds the ``video_tools_missing`` warning; None (unknown) adds nothing.
+    """
     if isinstance(request, str):
         request = {"text": request}
     req = parse_request(request)
@@ -422,9 +436,7 @@ def make_plan(
             warnings.append(WarningItem(code="tail_on_last_segment", message=fill_message(messages["tail_on_last_segment"])))
     if ep.tier != "4k":
         warnings = [w for w in warnings if w.code != "4k_cost"]
-    if (len(segments) > 1 or render != asked) and not _video_tools():
-        from skill.media.video import VIDEO_TOOLS_MISSING
-
+    if (len(segments) > 1 or render != asked) and _video_tools_missing(video_tools):
         warnings.append(WarningItem(code="video_tools_missing", message=VIDEO_TOOLS_MISSING))
 
     params = Params(

@@ -40,6 +40,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
+from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
 from skill.tool_results import (
@@ -482,7 +483,7 @@ def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     from skill.planning import make_plan
 
     _check_known(args, PlanVideoInput, _REQUEST_KEYS)
-    return plan_result(make_plan(args))
+    return plan_result(make_plan(args, video_tools=video_tools_available))
 
 
 def _generate_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
@@ -491,7 +492,7 @@ def _generate_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     from skill.planning import make_plan
 
     request, options = _split_request(args)
-    plan = make_plan(request)
+    plan = make_plan(request, video_tools=video_tools_available)
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:
@@ -511,7 +512,7 @@ async def _generate_async(args: dict[str, Any], opts: CallOptions) -> dict[str, 
     from skill.planning import make_plan
 
     request, options = _split_request(args)
-    plan = make_plan(request)
+    plan = make_plan(request, video_tools=video_tools_available)
     tracker = _Tracker(opts.on_event)
     out_dir = _out_dir(options.output_dir, opts)
     if len(plan.segments) > 1:

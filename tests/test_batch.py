@@ -17,8 +17,8 @@ from skill.execution.batch import BatchItem, BatchReport, make_variants, read_js
 from skill.execution.client import AsyncRunComfyClient, RunComfyClient
 from skill.execution.flow import resume
 from skill.execution.journal import Journal
+from skill.media.ffmpeg import find_ffmpeg
 from skill.media.mp4probe import probe_mp4
-from skill.media.video import find_ffmpeg
 from skill.testing.emulator import Emulator, Fault
 
 TEXTS = [

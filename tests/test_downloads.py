@@ -28,8 +28,8 @@ from skill.execution.downloads import (
     output_urls,
     safe_filename,
 )
-from skill.media.mp4probe import make_mp4
 from skill.testing.emulator import Emulator, EmulatorConfig, Fault
+from skill.testing.mp4writer import make_mp4
 
 T2V = "kling/kling-3.0/standard/text-to-video"
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.004, max_retry_after=1.0)

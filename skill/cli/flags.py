@@ -8,9 +8,12 @@ argparse and the settings module are imported here, so the plan path stays light
 from __future__ import annotations
 
 import argparse
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from skill import settings
+
+if TYPE_CHECKING:
+    from skill.planning import Plan
 
 __all__ = [
     "FIELD_FLAGS",
@@ -18,6 +21,7 @@ __all__ = [
     "add_json",
     "add_request_flags",
     "add_wait_flags",
+    "plan_from_args",
     "request_from_args",
 ]
 
@@ -72,6 +76,22 @@ def add_wait_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll-interval", type=float, default=2.0, metavar="S", help="seconds between status polls (default 2)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                    help="stop waiting after S seconds (default 1800); the job keeps running, exit 75")
+
+
+def plan_from_args(args: argparse.Namespace, request: dict[str, Any] | None = None) -> Plan:
+    """Plan ``request`` (default: the one the flags give) with ``--rules``/``--templates``.
+
+    ffmpeg is looked for only when the plan needs stitching or cropping.
+    """
+    from skill.media.ffmpeg import video_tools_available
+    from skill.planning import make_plan
+
+    return make_plan(
+        request_from_args(args) if request is None else request,
+        rules_path=getattr(args, "rules", None),
+        template_dir=getattr(args, "templates", None),
+        video_tools=video_tools_available,
+    )
 
 
 def request_from_args(args: argparse.Namespace) -> dict[str, Any]:

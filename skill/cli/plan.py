@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skill.cli.flags import SubParsers, add_json, add_request_flags, request_from_args
+from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args
 from skill.cli.plan_batch import plan_batch
 from skill.cli.render import emit_json, print_plan, say
 from skill.errors import UsageError
@@ -48,7 +48,6 @@ def add_plan_parser(sub: SubParsers) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the plan (human or JSON); ``--batch`` hands the file to the batch planner."""
-    from skill.planning import make_plan
 
     if args.batch:
         if args.text:
@@ -56,7 +55,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return plan_batch(args.batch, rules=args.rules, templates=args.templates)
     if not args.text and not args.shot:
         raise UsageError("kling3 plan: give TEXT (what the video shows), --shot, or --batch FILE")
-    plan = make_plan(request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = plan_from_args(args)
     if args.json:
         emit_json(plan.to_json_dict())
     else:
@@ -86,11 +85,10 @@ def add_prompt_parser(sub: SubParsers) -> None:
 
 def cmd_prompt(args: argparse.Namespace) -> int:
     """Print one prompt per call (stdout) and the lint warnings (stderr), or all of it as JSON."""
-    from skill.planning import make_plan
 
     if not args.text and not args.shot:
         raise UsageError("kling3 prompt: give TEXT (what the video shows) or --shot")
-    plan = make_plan(request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = plan_from_args(args)
     if args.json:
         emit_json({
             "prompt": plan.prompt,

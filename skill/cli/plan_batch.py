@@ -26,6 +26,7 @@ _BATCH_OPTS: dict[str, Any] = {}
 
 def _plan_line(item: tuple[int, str]) -> str:
     """One batch line -> one JSON line (a plan or an error). Runs in worker processes too."""
+    from skill.media.ffmpeg import video_tools_available
     from skill.planning import make_plan
 
     lineno, line = item
@@ -38,7 +39,9 @@ def _plan_line(item: tuple[int, str]) -> str:
     try:
         if not isinstance(obj, dict):
             raise UsageError("a request line must be a JSON object")
-        return make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates")).model_dump_json(by_alias=True)
+        plan = make_plan(obj, rules_path=_BATCH_OPTS.get("rules"), template_dir=_BATCH_OPTS.get("templates"),
+                         video_tools=video_tools_available)
+        return plan.model_dump_json(by_alias=True)
     except Kling3Error as exc:
         err = exc.to_dict()
         err["line"] = lineno

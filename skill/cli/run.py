@@ -17,6 +17,7 @@ from skill.cli.flags import (
     add_json,
     add_request_flags,
     add_wait_flags,
+    plan_from_args,
     request_from_args,
 )
 from skill.cli.render import emit_json, print_plan, print_report, progress_printer, say
@@ -61,13 +62,12 @@ def add_run_parser(sub: SubParsers) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Plan (shown on stderr), confirm if costly, submit, wait, download; the result on stdout."""
     from skill.execution.flow import run
-    from skill.planning import make_plan
 
     if not args.text and not args.shot:
         raise UsageError("kling3 run: give TEXT (what the video shows) or --shot")
     if args.variants and args.variants > 1:
         return _run_variants(args)
-    plan = make_plan(request_from_args(args), rules_path=args.rules, template_dir=args.templates)
+    plan = plan_from_args(args)
     if args.json:
         emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
     else:
@@ -94,10 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_variants(args: argparse.Namespace) -> int:
     """K variants of one request, each planned and shown, then run as one batch."""
     from skill.execution.batch import make_variants
-    from skill.planning import make_plan
 
     variants = make_variants(request_from_args(args), args.variants)
-    plans = [make_plan(v, rules_path=args.rules, template_dir=args.templates) for v in variants]
+    plans = [plan_from_args(args, v) for v in variants]
     for i, (v, p) in enumerate(zip(variants, plans, strict=True), 1):
         line = {"event": "variant", "index": i, "cfg_scale": v.get("cfg_scale"), "endpoint": p.endpoint, "cost_usd": p.cost_usd}
         if args.json:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from skill.cli.flags import SubParsers, add_json
+from skill.cli.flags import SubParsers, add_json, plan_from_args
 from skill.cli.render import emit_json, progress_printer, say
 from skill.money import usd
 
@@ -76,12 +76,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from skill.execution.client import RunComfyClient
     from skill.execution.flow import run
     from skill.execution.journal import Journal
-    from skill.planning import make_plan
     from skill.testing.emulator import Emulator, EmulatorConfig
 
     text = args.text or "a quick vertical draft of a barista pulling espresso, with cafe sound"
     out_dir = Path(args.output_dir or "kling3-demo").resolve()
-    plan = make_plan({"text": text})
+    plan = plan_from_args(args, {"text": text})
     events = progress_printer(args.json)
     if not args.json:
         say(f"demo: {plan.endpoint}, {usd(plan.cost_usd)} (emulated: nothing is spent)")

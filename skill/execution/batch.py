@@ -64,6 +64,7 @@ from skill.errors import (
 )
 from skill.execution.flow import Event, arun
 from skill.execution.journal import Journal
+from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.planning import Plan, make_plan
 
@@ -290,7 +291,7 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
     for n, request in enumerate(requests, 1):
         item = BatchItem(index=n, label=_label(request))
         try:
-            plan = make_plan(request)
+            plan = make_plan(request, video_tools=video_tools_available)
         except InputError as exc:
             item.status, item.error = "refused", exc.to_dict()
             plans.append(None)

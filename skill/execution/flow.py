@@ -33,6 +33,7 @@ from skill.errors import (
 )
 from skill.execution.journal import JobRecord, Journal
 from skill.execution.states import API_WAITING, JOURNALED_API_STATES
+from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
 
@@ -395,7 +396,7 @@ async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
 
 
 def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
-    return request if isinstance(request, Plan) else make_plan(request)
+    return request if isinstance(request, Plan) else make_plan(request, video_tools=video_tools_available)
 
 
 def _live_schema_problems(schema: dict[str, Any], payload: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,1 +1,10 @@
-"""Local video work after a download: find ffmpeg, stitch, crop, verify, and read MP4 headers."""
+"""Local video work after a download, in three modules with no test code among them.
+
+- :mod:`skill.media.ffmpeg`: find ffmpeg (PATH or the ``[video]`` extra), cheaply.
+- :mod:`skill.media.mp4probe`: read MP4 headers in pure Python (every download is checked).
+- :mod:`skill.media.video`: stitch, crop, verify and publish a plan's video with ffmpeg.
+
+The package face imports nothing: the modules are the API.
+"""
+
+__all__: list[str] = []

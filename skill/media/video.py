@@ -6,9 +6,9 @@ asked for, then *verifies* it (duration and aspect ratio) before giving it its f
 
 Rules every function here keeps:
 
-- ffmpeg is optional (the ``[video]`` extra brings one through imageio-ffmpeg). Nothing fails at
-  import; :func:`video_tools_available` lets the planner warn up front, and only a call that
-  really needs ffmpeg raises ``ConfigError(code="ffmpeg_missing")``.
+- ffmpeg is optional (the ``[video]`` extra brings one through imageio-ffmpeg); finding it is
+  :mod:`skill.media.ffmpeg`'s job. Nothing fails at import; the planner warns up front, and only
+  a call that really needs ffmpeg raises ``ConfigError(code="ffmpeg_missing")``.
 - The paid segments are never modified, moved or deleted, whatever happens.
 - Output is written to a hidden temporary file in the destination directory and renamed into
   place, so a crash, a Ctrl-C or a failed check never leaves a partial file under a final name.
@@ -16,19 +16,17 @@ Rules every function here keeps:
   probe a file that the pure-Python reader cannot read), and a timeout; its stderr is captured
   and summarised in the error.
 
-Errors: ffmpeg failures and failed checks raise :class:`VideoError` (a :class:`Kling3Error`,
-exit code 1; ``errors.py`` is left alone) with ``code`` ``ffmpeg_failed``, ``ffmpeg_timeout``,
-``video_unreadable``, ``video_write_failed`` or ``video_verify_failed``;
-``details["segments"]`` lists the kept segment files. No ffmpeg, when one is needed:
-``ConfigError(code="ffmpeg_missing")`` (exit 78).
+Errors: ffmpeg failures and failed checks raise :class:`~skill.errors.VideoError` (exit code 1;
+defined with the rest of the tree in :mod:`skill.errors`, re-exported here) with ``code``
+``ffmpeg_failed``, ``ffmpeg_timeout``, ``video_unreadable``, ``video_write_failed`` or
+``video_verify_failed``; ``details["segments"]`` lists the kept segment files. No ffmpeg, when
+one is needed: ``ConfigError(code="ffmpeg_missing")`` (exit 78).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import importlib
 import math
 import os
 import re
@@ -40,28 +38,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from skill.errors import ConfigError, InputError, Kling3Error
+from skill.errors import ConfigError, InputError, Mp4Error, VideoError
 from skill.fsutil import fsync_dir
-from skill.media.mp4probe import Mp4Error, probe_mp4
+from skill.media import ffmpeg
+from skill.media.mp4probe import child_box, child_boxes, probe_mp4, top_level_boxes
 
 __all__ = [
     "CROP_RATIOS",
     "DURATION_TOLERANCE_S",
     "NATIVE_RATIOS",
     "RATIO_TOLERANCE",
-    "VIDEO_TOOLS_MISSING",
     "FinishedVideo",
-    "VideoError",
     "VideoInfo",
     "crop_size",
     "crop_to_ratio",
-    "find_ffmpeg",
     "finish",
     "needs_finishing",
     "probe_video",
     "stitch",
     "stitch_method",
-    "video_tools_available",
 ]
 
 NATIVE_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
@@ -69,9 +64,6 @@ NATIVE_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 CROP_RATIOS: tuple[str, ...] = ("4:3", "3:4", "21:9", *NATIVE_RATIOS)
 DURATION_TOLERANCE_S = 0.5
 RATIO_TOLERANCE = 0.02
-VIDEO_TOOLS_MISSING = (
-    "stitching/cropping unavailable: segments kept as separate files; install kling3-skill[video]"
-)
 
 _PROBE_TIMEOUT_S = 60.0
 _ENCODE = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p")
@@ -80,13 +72,6 @@ _FOURCC = {
     "avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "av01": "av1",
     "vp09": "vp9", "mp4v": "mpeg4",
 }  # fmt: skip
-
-
-class VideoError(Kling3Error):
-    """ffmpeg failed, timed out, or the finished video is not what was asked. Segments are kept."""
-
-    code = "video_failed"
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -124,37 +109,7 @@ class FinishedVideo:
         }  # fmt: skip
 
 
-# -- ffmpeg -------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def find_ffmpeg() -> str | None:
-    """A system ``ffmpeg`` on PATH, else imageio-ffmpeg's bundled binary, else ``None`` (cached)."""
-    system = shutil.which("ffmpeg")
-    if system:
-        return system
-    try:
-        module = importlib.import_module("imageio_ffmpeg")
-        exe = module.get_ffmpeg_exe()
-    except Exception:  # not installed, or its binary is missing for this platform
-        return None
-    return str(exe) if exe and os.path.isfile(exe) else None
-
-
-def video_tools_available() -> bool:
-    """Whether stitching and cropping can run here (an ffmpeg was found)."""
-    return find_ffmpeg() is not None
-
-
-def _require_ffmpeg(segments: Sequence[Path] = ()) -> str:
-    exe = find_ffmpeg()
-    if exe is None:
-        raise ConfigError(
-            VIDEO_TOOLS_MISSING + " (or put ffmpeg on PATH)",
-            code="ffmpeg_missing",
-            details={"segments": [str(p) for p in segments]},
-        )
-    return exe
+# -- running ffmpeg -----------------------------------------------------------------------------
 
 
 def _summary(stderr: bytes, limit: int = 600) -> str:
@@ -173,7 +128,7 @@ def _ffmpeg(
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg (list args, no shell, no stdin); raise :class:`VideoError` on failure."""
-    exe = _require_ffmpeg(segments)
+    exe = ffmpeg.require_ffmpeg(segments)
     cmd = [exe, "-nostdin", "-hide_banner", "-v", level, *args]
     kept = {"segments": [str(p) for p in segments]}
     try:
@@ -212,19 +167,17 @@ def _encode_timeout(seconds: float) -> float:
 
 def _tracks(path: Path) -> tuple[bytes | None, bytes | None]:
     """The stsd payloads of the first video and first audio track (pure Python)."""
-    from skill.media.mp4probe import _child, _children, _top_level
-
     with open(path, "rb") as fh:
-        moov = _top_level(fh, os.fstat(fh.fileno()).st_size).get(b"moov")
+        moov = top_level_boxes(fh, os.fstat(fh.fileno()).st_size).get(b"moov")
     video = audio = None
-    for kind, trak in _children(moov or b""):
+    for kind, trak in child_boxes(moov or b""):
         if kind != b"trak":
             continue
-        mdia = _child(trak, b"mdia")
-        hdlr = _child(mdia, b"hdlr") if mdia is not None else None
-        minf = _child(mdia, b"minf") if mdia is not None else None
-        stbl = _child(minf, b"stbl") if minf is not None else None
-        stsd = _child(stbl, b"stsd") if stbl is not None else None
+        mdia = child_box(trak, b"mdia")
+        hdlr = child_box(mdia, b"hdlr") if mdia is not None else None
+        minf = child_box(mdia, b"minf") if mdia is not None else None
+        stbl = child_box(minf, b"stbl") if minf is not None else None
+        stsd = child_box(stbl, b"stsd") if stbl is not None else None
         if hdlr is None or stsd is None:
             continue
         handler = hdlr[8:12]
@@ -297,7 +250,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     try:
         return _probe_pure(p)
     except (Mp4Error, OSError):
-        if find_ffmpeg() is None:
+        if ffmpeg.find_ffmpeg() is None:
             raise VideoError(
                 f"{p} is not an MP4 this package can read, and there is no ffmpeg to try",
                 code="video_unreadable",
@@ -508,7 +461,7 @@ def stitch(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str])
             shutil.copyfile(segs[0], tmp)
         else:
             infos = [probe_video(p) for p in segs]
-            _require_ffmpeg(segs)
+            ffmpeg.require_ffmpeg(segs)
             _stitch_into(segs, infos, tmp)
             probe_video(tmp)
         os.replace(tmp, dest)
@@ -648,6 +601,33 @@ def _verify(
         )
 
 
+def _render(
+    segs: list[Path], asked_ratio: str, stitched: Path, cropped: Path
+) -> tuple[Path, Literal["copy", "reencode"] | None]:
+    """Stitch several segments and/or crop to a non-native ratio, into the temporary files.
+
+    Returns the temporary that holds the result and the stitch method (None: nothing stitched).
+    Only for :func:`finish`, once it knows there is work to do and that ffmpeg is there.
+    """
+    infos = [probe_video(p) for p in segs]
+    need_crop = asked_ratio not in NATIVE_RATIOS
+    if len(segs) == 1:
+        _crop_into(segs[0], infos[0], cropped, asked_ratio)
+        return cropped, None
+    copyable = stitch_method(infos) == "copy"
+    # One encode, not two: a stitch that must re-encode applies the crop in the same pass.
+    crop = (
+        crop_size(_even(infos[0].width), _even(infos[0].height), asked_ratio)
+        if need_crop and not copyable
+        else None
+    )
+    method = _stitch_into(segs, infos, stitched, crop)
+    if need_crop and crop is None:
+        _crop_into(stitched, probe_video(stitched), cropped, asked_ratio)
+        return cropped, method
+    return stitched, method
+
+
 def finish(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -695,31 +675,14 @@ def finish(
             code="bad_aspect_ratio",
             field="aspect_ratio",
         )
-    _require_ffmpeg(segs)
+    ffmpeg.require_ffmpeg(segs)
     directory = Path(out_dir)
     stem = Path(name).name.removesuffix(".mp4") or "video"
     stitched = _temp_path(directory, stem, "stitch")
     cropped = _temp_path(directory, stem, "crop")
-    method: Literal["copy", "reencode"] | None = None
     with _os_errors(f"write the video in {directory}", segs), _cleanup(stitched, cropped):
         directory.mkdir(parents=True, exist_ok=True)
-        infos = [probe_video(p) for p in segs]
-        if need_stitch:
-            copyable = stitch_method(infos) == "copy"
-            # One encode, not two: a stitch that must re-encode applies the crop in the same pass.
-            crop = (
-                crop_size(_even(infos[0].width), _even(infos[0].height), asked_ratio)
-                if need_crop and not copyable
-                else None
-            )
-            method = _stitch_into(segs, infos, stitched, crop)
-            result = stitched
-            if need_crop and crop is None:
-                _crop_into(stitched, probe_video(stitched), cropped, asked_ratio)
-                result = cropped
-        else:
-            _crop_into(segs[0], infos[0], cropped, asked_ratio)
-            result = cropped
+        result, method = _render(segs, asked_ratio, stitched, cropped)
         info = probe_video(result)
         _verify(
             result,

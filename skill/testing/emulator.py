@@ -6,7 +6,7 @@ status, result, cancel, model schema; absolute URLs in the submit answer; ``comp
 status route but ``succeeded`` on the result route; cancel only while queued) and validates
 bodies with the same catalog the client uses, so a body the emulator accepts is one the planner
 would build. Jobs move through their states by elapsed time; the finished job's output URL
-serves a real, playable MP4 (see :mod:`skill.media.mp4probe`) without asking for a token, as RunComfy's CDN
+serves a real, playable MP4 (see :mod:`skill.testing.mp4writer`) without asking for a token, as RunComfy's CDN
 does.
 
 Faults (:class:`Fault`) make a route fail on its Nth call: an HTTP error (optionally with
@@ -34,7 +34,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote, urlsplit
 
 from skill.catalog import Endpoint, FieldSpec, load_catalog
-from skill.media.mp4probe import Mp4Stream, mp4_stream
+from skill.testing.mp4writer import Mp4Stream, mp4_stream
 
 __all__ = [
     "OVERSIZE_BYTES",

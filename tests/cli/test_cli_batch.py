@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from clihelp import run_cli
 
+from skill.media.ffmpeg import find_ffmpeg
 from skill.media.mp4probe import probe_mp4
-from skill.media.video import find_ffmpeg, probe_video
+from skill.media.video import probe_video
 from skill.testing.emulator import Emulator
 
 needs_ffmpeg = pytest.mark.skipif(find_ffmpeg() is None, reason="no ffmpeg (install kling3-skill[video])")

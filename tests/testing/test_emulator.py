@@ -544,7 +544,7 @@ def test_stop_does_not_wait_for_a_hung_handler(
 
 def test_serve_forever_prints_the_base_url_and_stops_on_sigterm(plain: httpx.Client) -> None:
     code = "from skill.testing.emulator import serve_forever; serve_forever()"
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the repository root
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=root

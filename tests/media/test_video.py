@@ -1,4 +1,4 @@
-"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.media.mp4probe."""
+"""Stitching and cropping with a real ffmpeg on real (tiny) H.264 MP4s from skill.testing.mp4writer."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from skill.errors import ConfigError
-from skill.media import video
-from skill.media.mp4probe import write_mp4
+from skill.media import ffmpeg
+from skill.media.ffmpeg import find_ffmpeg
 from skill.media.video import (
     VideoError,
     crop_size,
     crop_to_ratio,
-    find_ffmpeg,
     finish,
     probe_video,
     stitch,
     stitch_method,
 )
+from skill.testing.mp4writer import write_mp4
 
 FFMPEG = find_ffmpeg()
 needs_ffmpeg = pytest.mark.skipif(
@@ -161,7 +161,7 @@ def test_finish_with_one_native_segment_needs_no_ffmpeg(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (seg,) = segments(tmp_path, [(5, "9:16")])
-    monkeypatch.setattr(video, "find_ffmpeg", lambda: None)
+    monkeypatch.setattr(ffmpeg, "find_ffmpeg", lambda: None)
     done = finish([seg], asked_ratio="9:16", expected_duration=5, out_dir=tmp_path / "o", name="v")
     assert done.path == seg and not (done.stitched or done.cropped)
     with pytest.raises(ConfigError) as info:
@@ -169,7 +169,7 @@ def test_finish_with_one_native_segment_needs_no_ffmpeg(
             [seg, seg], asked_ratio="9:16", expected_duration=10, out_dir=tmp_path / "o", name="v"
         )
     assert info.value.code == "ffmpeg_missing" and "kling3-skill[video]" in info.value.message
-    assert not video.video_tools_available()
+    assert not ffmpeg.video_tools_available()
 
 
 @needs_ffmpeg
