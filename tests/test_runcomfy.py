@@ -7,8 +7,6 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from skill.execution.client import (
     JobStatus,
     RetryPolicy,
     RunComfyClient,
-    retry_after_seconds,
 )
 from skill.testing.emulator import Emulator, Fault
 
@@ -661,30 +658,3 @@ def test_async_submit_to_a_closed_port_is_transient() -> None:
 
     asyncio.run(run())
     assert len(sleeps) == FAST.attempts - 1
-
-
-# -- helpers ---------------------------------------------------------------------------------------------
-
-
-def test_retry_after_parsing() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    assert retry_after_seconds(None) is None
-    assert retry_after_seconds("") is None
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds(" 0.5 ") == 0.5
-    assert retry_after_seconds("-1") is None
-    assert retry_after_seconds("nan") is None
-    assert retry_after_seconds("soon") is None
-    later = format_datetime(now + timedelta(seconds=42), usegmt=True)
-    assert retry_after_seconds(later, now=now) == 42.0
-    earlier = format_datetime(now - timedelta(seconds=42), usegmt=True)
-    assert retry_after_seconds(earlier, now=now) == 0.0
-
-
-def test_backoff_is_capped_full_jitter() -> None:
-    policy = RetryPolicy(attempts=10, base_delay=0.5, max_delay=4.0)
-    for retry in range(1, 12):
-        cap = min(4.0, 0.5 * 2 ** (retry - 1))
-        assert all(0 <= policy.backoff(retry) <= cap for _ in range(50))
-    with pytest.raises(ValueError):
-        RetryPolicy(attempts=0)
