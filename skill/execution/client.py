@@ -1,8 +1,12 @@
 """The RunComfy Model API client: submit, status, result, cancel and model schema.
 
 Two twins with one behaviour, :class:`RunComfyClient` (blocking) and :class:`AsyncRunComfyClient`
-(asyncio, for the MCP server). Everything that decides what a response *means* (error mapping,
-retry decisions, parsing) lives in one shared base, so the twins differ only in how they wait.
+(asyncio, for the MCP server), implementing the :class:`~skill.execution.model_api.ModelApi` and
+:class:`~skill.execution.model_api.AsyncModelApi` protocols the execution flow is written
+against. Everything that decides what a response *means* (error mapping, retry decisions,
+parsing) lives in one shared base, sans I/O, so the twins differ only in how they send and wait.
+The answer records (:class:`Submission`, :class:`JobStatus`, ...) are the protocols' own,
+re-exported here.
 
 Where the official CLI gives up on the first hiccup, this client retries what is safe to retry:
 reads (status, result, schema) and cancel, on network errors, time-outs, 408, 429 and 5xx, with
@@ -27,14 +31,13 @@ import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
 
-from skill import settings
-from skill._version import __version__
+from skill import __version__, settings
 from skill.errors import (
     ApiClientError,
     ApiServerError,
@@ -46,6 +49,7 @@ from skill.errors import (
     TransientError,
 )
 from skill.execution.auth import redact, require_token
+from skill.execution.model_api import CancelOutcome, JobResult, JobStatus, Submission
 from skill.execution.retry import (
     DEFAULT_RETRY,
     NOT_SENT,
@@ -56,7 +60,7 @@ from skill.execution.retry import (
     retrying,
     should_retry,
 )
-from skill.execution.states import API_CANCELLED, API_DONE
+from skill.execution.states import API_CANCELLED
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -84,61 +88,6 @@ _MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MESSAGE_KEYS = ("error_message", "message", "error", "detail")
 # The RunComfy error codes of the docs, as the HTTP status they mean.
 _ERROR_CODE_STATUS = {400001: 404, 400002: 402, 400004: 401, 403001: 403, 404001: 404}
-
-
-@dataclass(frozen=True)
-class Submission:
-    """The submit answer. The URLs are informational: the client builds its own from the base."""
-
-    request_id: str
-    status_url: str | None
-    result_url: str | None
-    cancel_url: str | None
-    raw: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """One status poll; ``status`` is lower-cased and passed through even when unknown."""
-
-    request_id: str
-    status: str
-    queue_position: int | None
-    raw: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """The result record. ``output`` is the output object (a bare URL or list is wrapped as
-    ``{"output": value}``); ``status`` may still be ``in_queue``/``in_progress``."""
-
-    request_id: str
-    status: str
-    output: dict[str, Any] | None
-    error: Any
-    raw: dict[str, Any] = field(repr=False)
-
-    @property
-    def done(self) -> bool:
-        return self.status in API_DONE
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status in API_CANCELLED
-
-
-@dataclass(frozen=True)
-class CancelOutcome:
-    """``outcome`` is ``cancelled``, ``not_cancellable`` or whatever else the API said."""
-
-    request_id: str
-    outcome: str
-    status: str | None
-    raw: dict[str, Any] = field(repr=False)
 
 
 def default_tls_context() -> ssl.SSLContext:

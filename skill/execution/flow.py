@@ -2,17 +2,20 @@
 
 The flow of one paid call is written once, as a generator that yields I/O operations
 ("submit", "status", "sleep", ...) and receives their results. A sync driver and an async driver
-perform those operations with :class:`~skill.execution.client.RunComfyClient` or its async twin, so
-``run`` and ``arun`` cannot drift apart. The journal row exists before the submit and gets the
+perform those operations with any :class:`~skill.execution.model_api.ModelApi` (or
+:class:`~skill.execution.model_api.AsyncModelApi`), by default
+:class:`~skill.execution.client.RunComfyClient` or its async twin, so ``run`` and ``arun`` cannot
+drift apart and the flow does not depend on how requests travel. The journal row exists before the submit and gets the
 request_id right after the response, so no paid job is ever lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from skill.errors import (
     WaitTimeout,
 )
 from skill.execution.journal import JobRecord, Journal
+from skill.execution.model_api import AsyncModelApi, ModelApi
 from skill.execution.states import API_WAITING, JOURNALED_API_STATES
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
@@ -321,7 +325,7 @@ def _has_urls(output: Any) -> bool:
 # -- drivers ---------------------------------------------------------------------------------
 
 
-def _do_sync(op: Op, client: Any) -> Any:
+def _do_sync(op: Op, client: ModelApi) -> Any:
     kind = op[0]
     if kind == "submit":
         return client.submit(op[1], op[2])
@@ -341,7 +345,7 @@ def _do_sync(op: Op, client: Any) -> Any:
     raise AssertionError(kind)
 
 
-async def _do_async(op: Op, client: Any) -> Any:
+async def _do_async(op: Op, client: AsyncModelApi) -> Any:
     kind = op[0]
     if kind == "submit":
         return await client.submit(op[1], op[2])
@@ -361,7 +365,7 @@ async def _do_async(op: Op, client: Any) -> Any:
     raise AssertionError(kind)
 
 
-def _drive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+def _drive(gen: Generator[Op, Any, Any], client: ModelApi) -> Any:
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -376,7 +380,7 @@ def _drive(gen: Generator[Op, Any, Any], client: Any) -> Any:
             error = exc
 
 
-async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+async def _adrive(gen: Generator[Op, Any, Any], client: AsyncModelApi) -> Any:
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -389,6 +393,33 @@ async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
             value = await _do_async(op, client)
         except (Exception, asyncio.CancelledError) as exc:
             error = exc
+
+
+@contextlib.contextmanager
+def _api(client: ModelApi | None) -> Iterator[ModelApi]:
+    """``client``, else a new :class:`~skill.execution.client.RunComfyClient` closed afterwards.
+
+    A caller's client is left open, so one client (one connection pool) can serve many calls.
+    """
+    if client is not None:
+        yield client
+        return
+    from skill.execution.client import RunComfyClient
+
+    with RunComfyClient() as own:
+        yield own
+
+
+@contextlib.asynccontextmanager
+async def _aapi(client: AsyncModelApi | None) -> AsyncIterator[AsyncModelApi]:
+    """The asyncio twin of :func:`_api`."""
+    if client is not None:
+        yield client
+        return
+    from skill.execution.client import AsyncRunComfyClient
+
+    async with AsyncRunComfyClient() as own:
+        yield own
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -439,7 +470,7 @@ def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> No
     on_event({"event": "schema_unavailable", "endpoint": plan.endpoint, "message": exc.message})
 
 
-def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
+def _check_live_schema(client: ModelApi, plan: Plan, on_event: EventSink) -> None:
     """Validate against the live schema when reachable (cached a day); refuse before paying."""
     from skill.execution.live_schema import cached_schema
 
@@ -558,26 +589,19 @@ def run(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
     batch_id: str | None = None,
     finish_video: bool = True,
 ) -> RunResult:
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
-    from skill.execution.client import RunComfyClient
-
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         if check_live_schema:
             _check_live_schema(cl, plan, ctx.on_event)
         calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
-    finally:
-        if own:
-            cl.close()
     return _finish_sync(plan, calls, ctx, finish_video and wait)
 
 
@@ -589,30 +613,23 @@ async def arun(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: AsyncModelApi | None = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
     batch_id: str | None = None,
     finish_video: bool = True,
 ) -> RunResult:
     """The async twin of :func:`run`: same flow, same journal, same results."""
-    from skill.execution.client import AsyncRunComfyClient
-
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    own = client is None
-    cl = client or AsyncRunComfyClient()
-    try:
+    async with _aapi(client) as cl:
         if check_live_schema:
             await _acheck_live_schema(cl, plan, ctx.on_event)
         calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
-    finally:
-        if own:
-            await cl.aclose()
     return await _finish_async(plan, calls, ctx, finish_video and wait)
 
 
-async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
+async def _acheck_live_schema(client: AsyncModelApi, plan: Plan, on_event: EventSink) -> None:
     from skill.execution.live_schema import acached_schema
 
     try:
@@ -635,19 +652,12 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
     return ref, None
 
 
-def status(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+def status(ref: str, *, client: ModelApi | None = None, journal: Journal | None = None) -> dict[str, Any]:
     """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         st = cl.status(request_id)
-    finally:
-        if own:
-            cl.close()
     if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
         jr.update_state(request_id, st.status, {"status": st.raw})
     return {"request_id": request_id, "status": st.status, "queue_position": st.queue_position,
@@ -662,42 +672,28 @@ def fetch(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
 ) -> CallResult:
     """Fetch (and optionally wait for) a job's result by request_id and download its files."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
     out_dir = output_dir or (job.output_dir if job and job.output_dir else None)
     ctx = _ctx(jr, on_event, poll_interval, timeout, out_dir, True)
     ctx.track = job is not None
-    own = client is None
-    cl = client or RunComfyClient()
     key = job.job_key if job else request_id
     cost = job.cost_usd if job else 0.0
-    try:
+    with _api(client) as cl:
         flow = _wait_flow(ctx, key, request_id, 1, cost) if wait else _finish_flow(ctx, key, request_id, 1, cost)
         return _drive(flow, cl)  # type: ignore[no-any-return]
-    finally:
-        if own:
-            cl.close()
 
 
-def cancel(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+def cancel(ref: str, *, client: ModelApi | None = None, journal: Journal | None = None) -> dict[str, Any]:
     """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         out = cl.cancel(request_id)
-    finally:
-        if own:
-            cl.close()
     if job is not None:
         jr.update_state(request_id, "cancelled" if out.outcome == "cancelled" else job.state, {"cancel": out.raw})
     return {"request_id": request_id, "outcome": out.outcome, "status": out.status}
@@ -710,12 +706,10 @@ def resume(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
 ) -> list[dict[str, Any]]:
     """Re-poll and download unfinished jobs (one, or all). Never resubmits anything."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     if ref is not None:
         _, job = _request_id(jr, ref)
@@ -724,10 +718,8 @@ def resume(
         targets = [job]
     else:
         targets = jr.unfinished()
-    own = client is None
-    cl = client or RunComfyClient()
     outcomes: list[dict[str, Any]] = []
-    try:
+    with _api(client) as cl:
         for job in targets:
             assert job is not None and job.request_id is not None
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
@@ -738,9 +730,6 @@ def resume(
                 raise
             except Kling3Error as exc:
                 outcomes.append({"request_id": job.request_id, "status": "error", "error": exc.to_dict()})
-    finally:
-        if own:
-            cl.close()
     for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
