@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import settings
 from skill.errors import (
-    AuthError,
     DownloadError,
     InputError,
     Interrupted,
@@ -35,6 +34,7 @@ from skill.errors import (
     WaitTimeout,
 )
 from skill.execution.journal import JobRecord, Journal
+from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
 from skill.execution.states import API_WAITING, JOURNALED_API_STATES
 from skill.planning import Plan, Segment, make_plan
@@ -429,59 +429,6 @@ def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
     return request if isinstance(request, Plan) else make_plan(request)
 
 
-def _live_schema_problems(schema: dict[str, Any], payload: dict[str, Any]) -> list[tuple[str, str]]:
-    """Check a payload against the live JSON schema's properties (types, enums, ranges)."""
-    input_schema = schema.get("input_schema") or {}
-    props: dict[str, Any] = input_schema.get("properties") or {}
-    if not props:
-        return []
-    out = []
-    for name in input_schema.get("required") or []:
-        if name not in payload:
-            out.append((name, "is required by the live schema"))
-    for name, value in payload.items():
-        spec = props.get(name)
-        if spec is None:
-            out.append((name, "is not in the live schema"))
-            continue
-        enum = spec.get("enum")
-        if enum is not None and value not in enum:
-            out.append((name, f"must be one of {', '.join(map(str, enum))}"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            lo, hi = spec.get("minimum"), spec.get("maximum")
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                out.append((name, f"must be between {lo} and {hi}"))
-    return out
-
-
-def _refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
-    for seg in plan.segments:
-        problems = _live_schema_problems(schema, seg.payload)
-        if problems:
-            field_name, msg = problems[0]
-            raise InputError(
-                f"{field_name}: {msg} ({plan.endpoint}); nothing was sent", code="schema_mismatch", field=field_name
-            )
-
-
-def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> None:
-    if isinstance(exc, AuthError):
-        raise exc
-    on_event({"event": "schema_unavailable", "endpoint": plan.endpoint, "message": exc.message})
-
-
-def _check_live_schema(client: ModelApi, plan: Plan, on_event: EventSink) -> None:
-    """Validate against the live schema when reachable (cached a day); refuse before paying."""
-    from skill.execution.live_schema import cached_schema
-
-    try:
-        schema = cached_schema(client.base_url, plan.endpoint, client.model_schema)
-    except Kling3Error as exc:
-        _schema_unavailable(exc, plan, on_event)
-        return
-    _refuse_schema_mismatch(schema, plan)
-
-
 def _summarise(
     plan: Plan, calls: list[CallResult], finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None
 ) -> RunResult:
@@ -600,7 +547,7 @@ def run(
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
     with _api(client) as cl:
         if check_live_schema:
-            _check_live_schema(cl, plan, ctx.on_event)
+            check_plan(cl, plan, ctx.on_event)
         calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
     return _finish_sync(plan, calls, ctx, finish_video and wait)
 
@@ -624,20 +571,9 @@ async def arun(
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
     async with _aapi(client) as cl:
         if check_live_schema:
-            await _acheck_live_schema(cl, plan, ctx.on_event)
+            await acheck_plan(cl, plan, ctx.on_event)
         calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
     return await _finish_async(plan, calls, ctx, finish_video and wait)
-
-
-async def _acheck_live_schema(client: AsyncModelApi, plan: Plan, on_event: EventSink) -> None:
-    from skill.execution.live_schema import acached_schema
-
-    try:
-        schema = await acached_schema(client.base_url, plan.endpoint, client.model_schema)
-    except Kling3Error as exc:
-        _schema_unavailable(exc, plan, on_event)
-        return
-    _refuse_schema_mismatch(schema, plan)
 
 
 def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
