@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,31 +41,22 @@ MakeEmulator = Callable[..., Emulator]
 
 
 class Clients:
-    """Builds sync clients bound to an emulator; records every backoff sleep."""
+    """Builds sync clients bound to an emulator, retrying fast; records every backoff sleep."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_client: Callable[..., RunComfyClient]) -> None:
         self.sleeps: list[float] = []
-        self._open: list[RunComfyClient] = []
+        self._api_client = api_client
 
     def __call__(self, emu: Emulator, **kw: Any) -> RunComfyClient:
-        kw.setdefault("base_url", emu.base_url)
-        kw.setdefault("token", emu.token)
         kw.setdefault("retry", FAST)
         kw.setdefault("timeout", 5.0)
-        client = RunComfyClient(sleep=self.sleeps.append, **kw)
-        self._open.append(client)
-        return client
-
-    def close(self) -> None:
-        for client in self._open:
-            client.close()
+        return self._api_client(emu, sleep=self.sleeps.append, **kw)
 
 
 @pytest.fixture
-def clients() -> Iterator[Clients]:
-    made = Clients()
-    yield made
-    made.close()
+def clients(api_client: Callable[..., RunComfyClient]) -> Clients:
+    """Sync clients closed at teardown by the shared ``api_client`` factory."""
+    return Clients(api_client)
 
 
 def _async_client(emu: Emulator, sleeps: list[float], **kw: Any) -> AsyncRunComfyClient:
