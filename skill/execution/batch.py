@@ -285,6 +285,8 @@ def _label(request: Any) -> str:
 
 
 def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Plan | None]]:
+    """Plan every request before anything is sent; a refusal is an item, not an exception,
+    so one bad line costs nothing and does not stop the rest."""
     items: list[BatchItem] = []
     plans: list[Plan | None] = []
     for n, request in enumerate(requests, 1):
@@ -305,6 +307,8 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
 
 
 def _check_budget(total: float, count: int, max_cost_usd: float | None, journal: Journal) -> None:
+    """Refuse the whole batch up front when it is over ``max_cost_usd`` or today's cap, rather
+    than stop it half way with some videos paid for and others not."""
     if max_cost_usd is not None:
         if not math.isfinite(max_cost_usd) or max_cost_usd <= 0:
             raise InputError(
@@ -369,6 +373,7 @@ async def _check_schemas(
 
 
 def _classify(exc: Kling3Error, sent: bool) -> str:
+    """The item status for a run's error; an input error before any submit cost nothing."""
     if isinstance(exc, WaitTimeout):
         return "timeout"
     if isinstance(exc, (JobFailed, ApiClientError)):

@@ -266,6 +266,8 @@ class _Base:
     # -- calls ---------------------------------------------------------------------------------
 
     def _submit_call(self, model_id: str, payload: dict[str, Any]) -> _Call:
+        """The submit request, checked and serialised before anything is sent (a payload that
+        is not strict JSON is the caller's mistake, not a reason to send half a request)."""
         model_id = validate_model_id(model_id)
         if not isinstance(payload, dict):
             raise InputError(
@@ -354,6 +356,8 @@ class _Base:
         )
 
     def _too_large(self, call: _Call, status: int) -> _Attempt:
+        """An answer over :data:`MAX_RESPONSE_BYTES`: a read is tried again, a submit may have
+        created a job and is unconfirmed."""
         if call.submit:
             return _Attempt(
                 error=self._unconfirmed(
@@ -388,6 +392,9 @@ class _Base:
         )
 
     def _interpret(self, call: _Call, response: httpx.Response, body: bytes) -> _Attempt:
+        """What a complete answer means, sans I/O: its data, or the error to raise and whether
+        another try may help. Written once for both twins; RunComfy's ``error_code`` can
+        contradict the HTTP status, and the code wins."""
         status = response.status_code
         try:
             data: Any = json.loads(body) if body else None
@@ -494,6 +501,8 @@ class _Base:
         text: str,
         retry_after: float | None,
     ) -> Kling3Error:
+        """The error for a refused call, by its effective status: each says what to do next
+        (sign in, add credit, fix a field, wait), so callers can act on the code alone."""
         message = self._message(data, text) or "(no message)"
         shown = f"HTTP {status}" if status == effective else f"HTTP {status}, error {effective}"
         details: dict[str, Any] = {"http_status": status}
@@ -697,14 +706,17 @@ class RunComfyClient(_Base):
         return self._submission(call, self._run(call))
 
     def status(self, request_id: str) -> JobStatus:
+        """One status poll; retried like every read."""
         call = self._request_call(request_id, "status")
         return self._job_status(call, self._run(call))
 
     def result(self, request_id: str) -> JobResult:
+        """The result record (outputs or error); retried like every read."""
         call = self._request_call(request_id, "result")
         return self._job_result(call, self._run(call))
 
     def cancel(self, request_id: str) -> CancelOutcome:
+        """Ask to cancel; retried, as cancelling twice is harmless."""
         call = self._request_call(request_id, "cancel")
         return self._cancel_outcome(call, self._run(call))
 
@@ -716,6 +728,9 @@ class RunComfyClient(_Base):
         return retrying(lambda: self._settle(self._attempt(call)), self.retry, self._sleep, _final)
 
     def _attempt(self, call: _Call) -> _Attempt:
+        """One try: send, read at most :data:`MAX_RESPONSE_BYTES` within the time-out, and
+        leave the meaning to :meth:`_interpret`. Streaming lets a huge or endless answer be
+        cut short instead of filling memory."""
         client = self._client()
         request = client.build_request(
             call.method,
@@ -798,14 +813,17 @@ class AsyncRunComfyClient(_Base):
         return self._submission(call, await self._run(call))
 
     async def status(self, request_id: str) -> JobStatus:
+        """One status poll; retried like every read."""
         call = self._request_call(request_id, "status")
         return self._job_status(call, await self._run(call))
 
     async def result(self, request_id: str) -> JobResult:
+        """The result record (outputs or error); retried like every read."""
         call = self._request_call(request_id, "result")
         return self._job_result(call, await self._run(call))
 
     async def cancel(self, request_id: str) -> CancelOutcome:
+        """Ask to cancel; retried, as cancelling twice is harmless."""
         call = self._request_call(request_id, "cancel")
         return self._cancel_outcome(call, await self._run(call))
 
@@ -820,6 +838,7 @@ class AsyncRunComfyClient(_Base):
         return await aretrying(attempt, self.retry, self._sleep, _final)
 
     async def _attempt(self, call: _Call) -> _Attempt:
+        """The asyncio twin of :meth:`RunComfyClient._attempt`."""
         client = self._client()
         request = client.build_request(
             call.method,

@@ -707,6 +707,8 @@ def _download_one(
 
 
 def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
+    """One try: follow redirects by hand (each hop vetted, no credentials), stream into a
+    :class:`_Sink`, and publish; raises :class:`TryAgain` for what another try may fix."""
     current = job.url
     for hops in range(MAX_REDIRECTS + 1):
         check_download_url(current, api_base=job.api_base)
@@ -783,6 +785,7 @@ async def _adownload_one(
 
 
 async def _afetch(client: httpx.AsyncClient, job: _Job) -> DownloadedFile:
+    """The asyncio twin of :func:`_fetch`; the disk work runs in threads, off the loop."""
     current = job.url
     for hops in range(MAX_REDIRECTS + 1):
         check_download_url(current, api_base=job.api_base)

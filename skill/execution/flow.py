@@ -63,6 +63,8 @@ UNKNOWN_STATUS_LIMIT = 10
 
 
 class FileInfo(BaseModel):
+    """One downloaded file of a call, as ``--json`` reports it (absolute path, size, hash)."""
+
     model_config = ConfigDict(frozen=True)
 
     path: str
@@ -117,6 +119,9 @@ class RunResult(BaseModel):
 
 @dataclass
 class _Ctx:
+    """What the flow of every call of one run shares: the journal, the event sink, the
+    options; ``track`` is off for a job fetched by id that the journal never saw."""
+
     journal: Journal
     on_event: EventSink
     poll_interval: float
@@ -146,6 +151,8 @@ def _emit(ctx: _Ctx, event: str, **data: Any) -> None:
 
 
 def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Generator[Op, Any, CallResult]:
+    """Submit one segment, journal first: the row (and the daily-cap check) exists before the
+    request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost."""
     cap = settings.daily_cap_usd()
     job = ctx.journal.begin(
         plan.endpoint, plan.tier, plan.mode, seg.payload, seg.cost_usd,
@@ -254,6 +261,8 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
 
 
 def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]:
+    """Ask the API to cancel a job the user stopped waiting for; only a queued job can be, so
+    a running one is recorded as such (it will finish and be charged) for ``kling3 result``."""
     try:
         out = yield ("cancel", request_id)
     except Kling3Error as exc:
@@ -274,6 +283,8 @@ def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]
 def _finish_flow(
     ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
 ) -> Generator[Op, Any, CallResult]:
+    """Fetch the result of a settled job and download its files. A job that is done and paid
+    but could not be saved raises with the ``kling3 result`` command that fetches it again."""
     res = yield ("result", request_id)
     if res.status in CANCELLED:
         ctx.record(request_id, "cancelled", {"result": res.raw})
@@ -326,6 +337,7 @@ def _has_urls(output: Any) -> bool:
 
 
 def _do_sync(op: Op, client: ModelApi) -> Any:
+    """Perform one yielded operation, blocking; the only place the sync flow touches I/O."""
     kind = op[0]
     if kind == "submit":
         return client.submit(op[1], op[2])
@@ -346,6 +358,7 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
 
 
 async def _do_async(op: Op, client: AsyncModelApi) -> Any:
+    """The asyncio twin of :func:`_do_sync`: the same operations, awaited."""
     kind = op[0]
     if kind == "submit":
         return await client.submit(op[1], op[2])
@@ -366,6 +379,8 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
 
 
 def _drive(gen: Generator[Op, Any, Any], client: ModelApi) -> Any:
+    """Run a flow to its end: send each operation's result back in, or throw its error in, so
+    the flow itself decides what a failure means (journal it, cancel, re-raise)."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -381,6 +396,7 @@ def _drive(gen: Generator[Op, Any, Any], client: ModelApi) -> Any:
 
 
 async def _adrive(gen: Generator[Op, Any, Any], client: AsyncModelApi) -> Any:
+    """The asyncio twin of :func:`_drive`; a task cancellation is thrown into the flow too."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -432,6 +448,7 @@ def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
 def _summarise(
     plan: Plan, calls: list[CallResult], finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None
 ) -> RunResult:
+    """The run's result from its calls; ``status`` is theirs when they agree, else ``partial``."""
     ids = [c.request_id for c in calls if c.request_id]
     statuses = {c.status for c in calls}
     status = statuses.pop() if len(statuses) == 1 else "partial"
