@@ -150,16 +150,32 @@ def _emit(ctx: _Ctx, event: str, **data: Any) -> None:
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
 
 
-def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Generator[Op, Any, CallResult]:
+def _call_flow(
+    ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None
+) -> Generator[Op, Any, CallResult]:
     """Submit one segment, journal first: the row (and the daily-cap check) exists before the
     request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost."""
     cap = settings.daily_cap_usd()
     job = ctx.journal.begin(
-        plan.endpoint, plan.tier, plan.mode, seg.payload, seg.cost_usd,
-        output_dir=str(ctx.output_dir), batch_id=batch_id, label=f"segment {seg.index}/{len(plan.segments)}",
-        daily_cap_usd=cap, run_id=ctx.run_id,
+        plan.endpoint,
+        plan.tier,
+        plan.mode,
+        seg.payload,
+        seg.cost_usd,
+        output_dir=str(ctx.output_dir),
+        batch_id=batch_id,
+        label=f"segment {seg.index}/{len(plan.segments)}",
+        daily_cap_usd=cap,
+        run_id=ctx.run_id,
     )
-    _emit(ctx, "submitting", endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd, job_key=job.job_key)
+    _emit(
+        ctx,
+        "submitting",
+        endpoint=plan.endpoint,
+        segment=seg.index,
+        cost_usd=seg.cost_usd,
+        job_key=job.job_key,
+    )
     try:
         sub = yield ("submit", plan.endpoint, seg.payload)
     except SubmitUnconfirmed as exc:
@@ -170,12 +186,20 @@ def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Gen
         ctx.journal.update_state(job.job_key, "failed", {"error": exc.to_dict(), "sent": False})
         raise
     except (KeyboardInterrupt, asyncio.CancelledError):
-        ctx.journal.mark_unconfirmed(job.job_key, {"error": "interrupted during the submit: it may have reached the API"})
+        ctx.journal.mark_unconfirmed(
+            job.job_key, {"error": "interrupted during the submit: it may have reached the API"}
+        )
         raise
     ctx.journal.set_request_id(job.job_key, sub.request_id)
     _emit(ctx, "submitted", request_id=sub.request_id, segment=seg.index)
     if not ctx.wait:
-        return CallResult(segment=seg.index, job_key=job.job_key, request_id=sub.request_id, status="submitted", cost_usd=seg.cost_usd)
+        return CallResult(
+            segment=seg.index,
+            job_key=job.job_key,
+            request_id=sub.request_id,
+            status="submitted",
+            cost_usd=seg.cost_usd,
+        )
     return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
 
 
@@ -193,9 +217,17 @@ def _wait_flow(
             key = (st.status, st.queue_position)
             if key != last:
                 last = key
-                ctx.record(request_id, st.status if st.status in JOURNALED_API_STATES else "submitted", {"status": st.raw})
+                ctx.record(
+                    request_id,
+                    st.status if st.status in JOURNALED_API_STATES else "submitted",
+                    {"status": st.raw},
+                )
                 _emit(
-                    ctx, "status", request_id=request_id, status=st.status, queue_position=st.queue_position,
+                    ctx,
+                    "status",
+                    request_id=request_id,
+                    status=st.status,
+                    queue_position=st.queue_position,
                     elapsed_s=round(ctx.clock() - started, 1),
                 )
             if st.status in DONE or st.status == "failed" or st.status in CANCELLED:
@@ -208,7 +240,8 @@ def _wait_flow(
                     raise TransientError(
                         f"the API keeps answering an unknown status {st.status!r}; the job is left as is: "
                         f"check it later with `kling3 status {request_id}`",
-                        code="unknown_status", request_id=request_id,
+                        code="unknown_status",
+                        request_id=request_id,
                     )
             now = ctx.clock()
             if deadline is not None and now + ctx.poll_interval > deadline:
@@ -227,8 +260,6 @@ def _wait_flow(
     return (yield from _finish_flow(ctx, job_key, request_id, segment, cost))
 
 
-
-
 def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
     """Every call of a plan. Several calls are all submitted first, so they render side by side,
     then collected in order; an interrupt cancels the ones still queued."""
@@ -237,8 +268,11 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
     out: list[CallResult] = []
     if ctx.track and needs_finishing(len(plan.segments), plan.params.aspect_ratio):
         ctx.run_id = ctx.journal.begin_run(
-            aspect_ratio=plan.params.aspect_ratio, duration=plan.params.duration, segments=len(plan.segments),
-            tier=plan.tier, output_dir=str(ctx.output_dir),
+            aspect_ratio=plan.params.aspect_ratio,
+            duration=plan.params.duration,
+            segments=len(plan.segments),
+            tier=plan.tier,
+            output_dir=str(ctx.output_dir),
         )
     if not ctx.wait or len(plan.segments) == 1:
         for seg in plan.segments:
@@ -251,7 +285,13 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
     for k, call in enumerate(submitted):
         assert call.request_id is not None
         try:
-            out.append((yield from _wait_flow(ctx, call.job_key, call.request_id, call.segment, call.cost_usd)))
+            out.append(
+                (
+                    yield from _wait_flow(
+                        ctx, call.job_key, call.request_id, call.segment, call.cost_usd
+                    )
+                )
+            )
         except (Interrupted, asyncio.CancelledError):
             for other in submitted[k + 1 :]:
                 if other.request_id is not None:
@@ -275,7 +315,9 @@ def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]
     else:
         ctx.record(request_id, "in_progress", {"cancel": out.raw})
         _emit(
-            ctx, "not_cancellable", request_id=request_id,
+            ctx,
+            "not_cancellable",
+            request_id=request_id,
             message=f"the job is already running and will finish (and be charged); fetch it later with `kling3 result {request_id}`",
         )
 
@@ -291,24 +333,64 @@ def _finish_flow(
         raise JobFailed(f"job {request_id} was cancelled", code="cancelled", request_id=request_id)
     if res.status == "failed":
         ctx.record(request_id, "failed", {"result": res.raw})
-        detail = json.dumps(res.error, ensure_ascii=False)[:300] if res.error is not None else "(no detail)"
-        raise JobFailed(f"job {request_id} failed: {detail}", request_id=request_id, details={"api_error": res.error})
+        detail = (
+            json.dumps(res.error, ensure_ascii=False)[:300]
+            if res.error is not None
+            else "(no detail)"
+        )
+        raise JobFailed(
+            f"job {request_id} failed: {detail}",
+            request_id=request_id,
+            details={"api_error": res.error},
+        )
     if res.status not in DONE:
-        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status=res.status, cost_usd=cost)
+        return CallResult(
+            segment=segment,
+            job_key=job_key,
+            request_id=request_id,
+            status=res.status,
+            cost_usd=cost,
+        )
     ctx.record(request_id, "completed", {"result": res.raw})
     if not ctx.download:
-        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost)
+        return CallResult(
+            segment=segment,
+            job_key=job_key,
+            request_id=request_id,
+            status="completed",
+            cost_usd=cost,
+        )
+    infos = yield from _download_flow(ctx, request_id, res.output)
+    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
+    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
+    return CallResult(
+        segment=segment,
+        job_key=job_key,
+        request_id=request_id,
+        status="completed",
+        cost_usd=cost,
+        files=infos,
+    )
+
+
+def _download_flow(
+    ctx: _Ctx, request_id: str, output: dict[str, Any] | None
+) -> Generator[Op, Any, list[FileInfo]]:
+    """Download a finished job's files and journal each. A failure is journaled and re-raised
+    with the ``kling3 result`` command that fetches the files again: the job is paid for."""
     _emit(ctx, "downloading", request_id=request_id, output_dir=str(ctx.output_dir))
     try:
-        if not _has_urls(res.output):
+        if not _has_urls(output):
             raise DownloadError(
-                "the job finished but its result names no file to download", code="no_output",
-                details={"output": res.output},
+                "the job finished but its result names no file to download",
+                code="no_output",
+                details={"output": output},
             )
+
         def progress(url: str, done: int, total: int | None) -> None:
             _emit(ctx, "download_progress", request_id=request_id, url=url, bytes=done, total=total)
 
-        files = yield ("download", res.output or {}, ctx.output_dir, progress)
+        files = yield ("download", output or {}, ctx.output_dir, progress)
     except DownloadError as exc:
         ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
         exc.request_id = request_id
@@ -319,12 +401,17 @@ def _finish_flow(
     for f in files:
         ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
         infos.append(
-            FileInfo(path=str(Path(f.path).resolve()), url=f.url, size=f.size, sha256=f.sha256,
-                     width=f.width, height=f.height, duration_s=f.duration_s)
+            FileInfo(
+                path=str(Path(f.path).resolve()),
+                url=f.url,
+                size=f.size,
+                sha256=f.sha256,
+                width=f.width,
+                height=f.height,
+                duration_s=f.duration_s,
+            )
         )
-    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
-    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
-    return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost, files=infos)
+    return infos
 
 
 def _has_urls(output: Any) -> bool:
@@ -446,7 +533,9 @@ def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
 
 
 def _summarise(
-    plan: Plan, calls: list[CallResult], finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None
+    plan: Plan,
+    calls: list[CallResult],
+    finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None,
 ) -> RunResult:
     """The run's result from its calls; ``status`` is theirs when they agree, else ``partial``."""
     ids = [c.request_id for c in calls if c.request_id]
@@ -470,7 +559,9 @@ def _summarise(
     )
 
 
-def _finish_job(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> dict[str, Any] | None:
+def _finish_job(
+    plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool
+) -> dict[str, Any] | None:
     """The arguments of :func:`skill.media.video.finish` when this run's video needs stitching or cropping."""
     from skill.media.video import needs_finishing
 
@@ -496,9 +587,14 @@ def _finished(
     segment_files = [f.path for c in calls for f in c.files]
     if isinstance(outcome, Kling3Error):
         _emit(ctx, "finish_failed", code=outcome.code, message=outcome.message)
-        return segment_files, None, [
-            *plan.warnings, f"{outcome.code}: {outcome.message}; the segments are kept as separate files"
-        ]
+        return (
+            segment_files,
+            None,
+            [
+                *plan.warnings,
+                f"{outcome.code}: {outcome.message}; the segments are kept as separate files",
+            ],
+        )
     _emit(ctx, "finished", path=str(outcome.path))
     if ctx.run_id is not None:
         ctx.journal.set_run_video(ctx.run_id, str(Path(outcome.path).resolve()))
@@ -532,8 +628,15 @@ async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: 
     return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
 
 
-def _ctx(journal: Journal | None, on_event: EventSink | None, poll_interval: float, timeout: float | None,
-         output_dir: Path | str | None, wait: bool, download: bool = True) -> _Ctx:
+def _ctx(
+    journal: Journal | None,
+    on_event: EventSink | None,
+    poll_interval: float,
+    timeout: float | None,
+    output_dir: Path | str | None,
+    wait: bool,
+    download: bool = True,
+) -> _Ctx:
     return _Ctx(
         journal=journal or Journal(),
         on_event=on_event or (lambda _e: None),
@@ -600,12 +703,15 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
     if job is not None:
         raise InputError(
             f"job {ref} has no request_id (state {job.state}): it was never confirmed by the API",
-            code="no_request_id", field="request_id",
+            code="no_request_id",
+            field="request_id",
         )
     return ref, None
 
 
-def status(ref: str, *, client: ModelApi | None = None, journal: Journal | None = None) -> dict[str, Any]:
+def status(
+    ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
     """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
@@ -613,8 +719,12 @@ def status(ref: str, *, client: ModelApi | None = None, journal: Journal | None 
         st = cl.status(request_id)
     if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
         jr.update_state(request_id, st.status, {"status": st.raw})
-    return {"request_id": request_id, "status": st.status, "queue_position": st.queue_position,
-            "journal": job.to_dict() if job else None}
+    return {
+        "request_id": request_id,
+        "status": st.status,
+        "queue_position": st.queue_position,
+        "journal": job.to_dict() if job else None,
+    }
 
 
 def fetch(
@@ -637,18 +747,28 @@ def fetch(
     key = job.job_key if job else request_id
     cost = job.cost_usd if job else 0.0
     with _api(client) as cl:
-        flow = _wait_flow(ctx, key, request_id, 1, cost) if wait else _finish_flow(ctx, key, request_id, 1, cost)
+        flow = (
+            _wait_flow(ctx, key, request_id, 1, cost)
+            if wait
+            else _finish_flow(ctx, key, request_id, 1, cost)
+        )
         return _drive(flow, cl)  # type: ignore[no-any-return]
 
 
-def cancel(ref: str, *, client: ModelApi | None = None, journal: Journal | None = None) -> dict[str, Any]:
+def cancel(
+    ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
     """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
     with _api(client) as cl:
         out = cl.cancel(request_id)
     if job is not None:
-        jr.update_state(request_id, "cancelled" if out.outcome == "cancelled" else job.state, {"cancel": out.raw})
+        jr.update_state(
+            request_id,
+            "cancelled" if out.outcome == "cancelled" else job.state,
+            {"cancel": out.raw},
+        )
     return {"request_id": request_id, "outcome": out.outcome, "status": out.status}
 
 
@@ -667,7 +787,9 @@ def resume(
     if ref is not None:
         _, job = _request_id(jr, ref)
         if job is None:
-            raise InputError(f"no job {ref!r} in the journal", code="unknown_job", field="request_id")
+            raise InputError(
+                f"no job {ref!r} in the journal", code="unknown_job", field="request_id"
+            )
         targets = [job]
     else:
         targets = jr.unfinished()
@@ -677,12 +799,22 @@ def resume(
             assert job is not None and job.request_id is not None
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
             try:
-                res: CallResult = _drive(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl)
-                outcomes.append({"request_id": job.request_id, "status": res.status, "files": [f.path for f in res.files]})
+                res: CallResult = _drive(
+                    _wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl
+                )
+                outcomes.append(
+                    {
+                        "request_id": job.request_id,
+                        "status": res.status,
+                        "files": [f.path for f in res.files],
+                    }
+                )
             except Interrupted:
                 raise
             except Kling3Error as exc:
-                outcomes.append({"request_id": job.request_id, "status": "error", "error": exc.to_dict()})
+                outcomes.append(
+                    {"request_id": job.request_id, "status": "error", "error": exc.to_dict()}
+                )
     for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
@@ -701,11 +833,22 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
     if any(c.state != "downloaded" for c in calls):
         return None
     paths = [Path(f.path) for c in calls for f in jr.files(c)]
-    on_event({"event": "finishing", "run_id": run_id, "segments": len(paths), "aspect_ratio": info["aspect_ratio"]})
+    on_event(
+        {
+            "event": "finishing",
+            "run_id": run_id,
+            "segments": len(paths),
+            "aspect_ratio": info["aspect_ratio"],
+        }
+    )
     try:
-        video = finish(paths, asked_ratio=info["aspect_ratio"], expected_duration=float(info["duration"]),
-                       out_dir=Path(info["output_dir"] or Path.cwd()),
-                       name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s")
+        video = finish(
+            paths,
+            asked_ratio=info["aspect_ratio"],
+            expected_duration=float(info["duration"]),
+            out_dir=Path(info["output_dir"] or Path.cwd()),
+            name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s",
+        )
     except Kling3Error as exc:
         return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
     path = str(Path(video.path).resolve())

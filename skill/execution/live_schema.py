@@ -77,7 +77,9 @@ def _write(key: str, schema: dict[str, Any]) -> None:
         pass
 
 
-def cached_schema(base_url: str, model_id: str, fetch: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+def cached_schema(
+    base_url: str, model_id: str, fetch: Callable[[str], dict[str, Any]]
+) -> dict[str, Any]:
     """The schema of ``model_id`` at ``base_url``, fetched at most once a day."""
     key = f"{base_url}|{model_id}"
     hit = _fresh(_read().get(key))
@@ -137,7 +139,9 @@ def refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
         if problems:
             field_name, msg = problems[0]
             raise InputError(
-                f"{field_name}: {msg} ({plan.endpoint}); nothing was sent", code="schema_mismatch", field=field_name
+                f"{field_name}: {msg} ({plan.endpoint}); nothing was sent",
+                code="schema_mismatch",
+                field=field_name,
             )
 
 
