@@ -36,7 +36,7 @@ from skill.errors import (
 from skill.execution.journal import JobRecord, Journal
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
-from skill.execution.states import API_WAITING, JOURNALED_API_STATES
+from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
 
@@ -57,8 +57,6 @@ Event = dict[str, Any]
 EventSink = Callable[[Event], None]
 Op = tuple[Any, ...]
 
-DONE = ("succeeded", "completed")
-CANCELLED = ("cancelled", "canceled")
 UNKNOWN_STATUS_LIMIT = 10
 
 
@@ -230,7 +228,7 @@ def _wait_flow(
                     queue_position=st.queue_position,
                     elapsed_s=round(ctx.clock() - started, 1),
                 )
-            if st.status in DONE or st.status == "failed" or st.status in CANCELLED:
+            if st.status in API_DONE or st.status == "failed" or st.status in API_CANCELLED:
                 break
             if st.status in API_WAITING:
                 unknown = 0
@@ -328,7 +326,7 @@ def _finish_flow(
     """Fetch the result of a settled job and download its files. A job that is done and paid
     but could not be saved raises with the ``kling3 result`` command that fetches it again."""
     res = yield ("result", request_id)
-    if res.status in CANCELLED:
+    if res.status in API_CANCELLED:
         ctx.record(request_id, "cancelled", {"result": res.raw})
         raise JobFailed(f"job {request_id} was cancelled", code="cancelled", request_id=request_id)
     if res.status == "failed":
@@ -343,7 +341,7 @@ def _finish_flow(
             request_id=request_id,
             details={"api_error": res.error},
         )
-    if res.status not in DONE:
+    if res.status not in API_DONE:
         return CallResult(
             segment=segment,
             job_key=job_key,
