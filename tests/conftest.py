@@ -1,12 +1,18 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures: a private environment, the emulator, clients pointed at it, a private
+journal, and a throwaway local HTTP server."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from skill.execution.client import AsyncRunComfyClient, RunComfyClient
+from skill.execution.journal import Journal
 from skill.testing.emulator import Emulator, EmulatorConfig
 
 
@@ -36,11 +42,15 @@ FAST_TIMINGS: dict[str, Any] = {"queue_seconds": 0.05, "run_seconds": 0.05}
 
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
-    """Factory: ``make_emulator(**EmulatorConfig kwargs)`` -> a started emulator, stopped at teardown."""
+    """Factory: ``make_emulator(**EmulatorConfig kwargs)`` -> a started emulator, stopped at teardown.
+
+    ``make_emulator(SubClass, ...)`` starts an :class:`Emulator` subclass instead, for a test that
+    needs the server to misbehave in a way no config does.
+    """
     started: list[Emulator] = []
 
-    def factory(**kwargs: Any) -> Emulator:
-        emu = Emulator(EmulatorConfig(**{**FAST_TIMINGS, **kwargs})).start()
+    def factory(emulator_class: type[Emulator] = Emulator, /, **kwargs: Any) -> Emulator:
+        emu = emulator_class(EmulatorConfig(**{**FAST_TIMINGS, **kwargs})).start()
         started.append(emu)
         return emu
 
@@ -53,3 +63,78 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
 def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
     """A running emulator with the default config and fast job timings."""
     return make_emulator()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private KLING3_HOME (journal, schema cache) and RunComfy config dir for in-process calls,
+    with no daily cap; ``tmp_path / "home"`` is returned."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("KLING3_HOME", str(h))
+    monkeypatch.setenv("RUNCOMFY_CONFIG_DIR", str(tmp_path / "rc"))
+    monkeypatch.delenv("KLING3_DAILY_CAP_USD", raising=False)
+    return h
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    """A private journal file (``tmp_path / "jobs.sqlite3"``), closed at teardown."""
+    with Journal(tmp_path / "jobs.sqlite3") as jr:
+        yield jr
+
+
+@pytest.fixture
+def api_client() -> Iterator[Callable[..., RunComfyClient]]:
+    """Factory: ``api_client(emu, **kw)`` -> a RunComfyClient pointed at ``emu`` with its token
+    (``kw`` overrides or adds client options), closed at teardown if the test did not."""
+    made: list[RunComfyClient] = []
+
+    def factory(emu: Emulator, **kw: Any) -> RunComfyClient:
+        kw.setdefault("base_url", emu.base_url)
+        kw.setdefault("token", emu.token)
+        client = RunComfyClient(**kw)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def async_api_client() -> Callable[..., AsyncRunComfyClient]:
+    """Factory: ``async_api_client(emu, **kw)`` -> an AsyncRunComfyClient pointed at ``emu``.
+
+    Open it with ``async with`` inside the test's event loop: its connections belong to that
+    loop, so it cannot be closed at teardown.
+    """
+
+    def factory(emu: Emulator, **kw: Any) -> AsyncRunComfyClient:
+        kw.setdefault("base_url", emu.base_url)
+        kw.setdefault("token", emu.token)
+        return AsyncRunComfyClient(**kw)
+
+    return factory
+
+
+@pytest.fixture
+def serve_http() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
+    """Factory: ``serve_http(HandlerClass)`` -> ``http://127.0.0.1:PORT`` of a threaded server
+    running that handler, shut down at teardown; for answers the emulator does not give."""
+    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def factory(handler: type[BaseHTTPRequestHandler]) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield factory
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
-from skill import __version__
+from skill._version import __version__
 from skill.cli import account, jobs, plan, run, serve
 from skill.cli.flags import SubParsers
 from skill.cli.render import emit_json, say

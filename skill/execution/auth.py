@@ -155,6 +155,8 @@ def save_token(token: str, *, email: str | None = None) -> Path:
 
 
 def _write_private(path: Path, token: str, email: str | None) -> Path:
+    """Write the token file atomically and ``0600`` from the first byte (``O_EXCL`` temporary,
+    fsync, rename), so no other user can ever read it and a crash never leaves half a file."""
     ensure_private_dir(path.parent)
     body = {"access_token": token, "refresh_token": None, "expires_at": None, "user_email": email}
     text = json.dumps(body, indent=2) + "\n"
@@ -255,9 +257,17 @@ def device_login(
     ``sleep`` is injectable so tests run without waiting; elapsed time counts the requested
     sleeps as well as the wall clock.
     """
+    base = web_base.strip().rstrip("/")
+    device_code, user_code, verify_url, interval = _start_login(client, base)
+    on_code(user_code, verify_url)
+    return _poll_login(client, base, device_code, interval, sleep, timeout)
+
+
+def _start_login(client: httpx.Client, base: str) -> tuple[str, str, str, float]:
+    """Ask for a device code: ``(device_code, user_code, verify_url, poll interval)``; the
+    interval the server asks for is kept within 1-60 s."""
     import httpx
 
-    base = web_base.strip().rstrip("/")
     try:
         started = client.post(f"{base}/api/cli-auth/start", json={})
     except httpx.HTTPError as exc:
@@ -280,9 +290,20 @@ def device_login(
     interval = start.get("poll_interval")
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
         interval = _DEFAULT_POLL_INTERVAL
-    interval = float(min(max(interval, 1.0), 60.0))
+    return device_code, user_code, verify_url, float(min(max(interval, 1.0), 60.0))
 
-    on_code(user_code, verify_url)
+
+def _poll_login(
+    client: httpx.Client,
+    base: str,
+    device_code: str,
+    interval: float,
+    sleep: Callable[[float], None],
+    timeout: float,
+) -> str:
+    """Poll until the user approves (the token), denies, or lets the code expire; passing
+    failures only count towards ``timeout``, and ``slow_down`` stretches the interval."""
+    import httpx
 
     clock_start = time.monotonic()
     slept = 0.0
@@ -302,41 +323,52 @@ def device_login(
         except httpx.HTTPError as exc:
             last_problem = f"last poll failed: {type(exc).__name__}"
             continue
-        status: object
-        if polled.status_code == 410:
-            status = _gone_status(polled)
-        elif polled.status_code == 429 or polled.status_code >= 500:
+        if polled.status_code == 429 or polled.status_code >= 500:
             last_problem = f"last poll answered HTTP {polled.status_code}"
             continue
-        elif not polled.is_success:
-            raise _status_error(polled, "polling the login")
-        else:
-            body = _json_object(polled, "the login poll")
-            status = body.get("status")
-            if status == "authorized":
-                token = body.get("access_token")
-                if not isinstance(token, str) or not token.strip():
-                    raise ApiServerError(
-                        "the login was authorized but no access_token came back",
-                        code="login_bad_response",
-                    )
-                return token.strip()
+        status, token = _poll_answer(polled)
+        if token is not None:
+            return token
         if status in ("pending", "slow_down"):
             if status == "slow_down":
                 interval = min(interval + 5.0, 60.0)
             last_problem = "the login was not approved in time"
             continue
-        if status == "denied":
-            raise AuthError("the login was denied in the browser", code="login_denied")
-        if status == "expired":
-            raise AuthError(
-                "the login code expired before it was approved: run `kling3 login` again",
-                code="login_expired",
-            )
+        raise _login_ended(status)
+
+
+def _poll_answer(polled: httpx.Response) -> tuple[object, str | None]:
+    """A poll answer's ``(status, token)``; the token only once authorized."""
+    if polled.status_code == 410:
+        return _gone_status(polled), None
+    if not polled.is_success:
+        raise _status_error(polled, "polling the login")
+    body = _json_object(polled, "the login poll")
+    status = body.get("status")
+    if status != "authorized":
+        return status, None
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token.strip():
         raise ApiServerError(
-            f"the login poll answered an unknown status {str(status)[:40]!r}",
+            "the login was authorized but no access_token came back",
             code="login_bad_response",
         )
+    return status, token.strip()
+
+
+def _login_ended(status: object) -> Kling3Error:
+    """The error for a poll status that ends the login without a token."""
+    if status == "denied":
+        return AuthError("the login was denied in the browser", code="login_denied")
+    if status == "expired":
+        return AuthError(
+            "the login code expired before it was approved: run `kling3 login` again",
+            code="login_expired",
+        )
+    return ApiServerError(
+        f"the login poll answered an unknown status {str(status)[:40]!r}",
+        code="login_bad_response",
+    )
 
 
 def _gone_status(response: httpx.Response) -> str:

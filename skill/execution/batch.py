@@ -41,35 +41,35 @@ While running, ``on_item`` also sees ``queued`` (planned, waiting for a slot) an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from skill import settings
 from skill.errors import (
     ApiClientError,
-    AuthError,
     InputError,
     JobFailed,
     Kling3Error,
     SubmitUnconfirmed,
     WaitTimeout,
 )
-from skill.execution.flow import Event, arun
+from skill.execution.flow import Event, RunResult, arun
 from skill.execution.journal import Journal
+from skill.execution.live_schema import acached_schema, refuse_schema_mismatch, schema_unavailable
+from skill.execution.model_api import AsyncModelApi
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.planning import Plan, make_plan
-
-if TYPE_CHECKING:
-    from skill.execution.client import AsyncRunComfyClient
 
 __all__ = [
     "FINAL_STATUSES",
@@ -286,6 +286,8 @@ def _label(request: Any) -> str:
 
 
 def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Plan | None]]:
+    """Plan every request before anything is sent; a refusal is an item, not an exception,
+    so one bad line costs nothing and does not stop the rest."""
     items: list[BatchItem] = []
     plans: list[Plan | None] = []
     for n, request in enumerate(requests, 1):
@@ -306,6 +308,8 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
 
 
 def _check_budget(total: float, count: int, max_cost_usd: float | None, journal: Journal) -> None:
+    """Refuse the whole batch up front when it is over ``max_cost_usd`` or today's cap, rather
+    than stop it half way with some videos paid for and others not."""
     if max_cost_usd is not None:
         if not math.isfinite(max_cost_usd) or max_cost_usd <= 0:
             raise InputError(
@@ -342,15 +346,12 @@ def _check_budget(total: float, count: int, max_cost_usd: float | None, journal:
 
 
 async def _check_schemas(
-    client: Any,
+    client: AsyncModelApi,
     plans: list[Plan | None],
     items: list[BatchItem],
     emit: Callable[[int, Event], None],
 ) -> None:
     """Fetch each endpoint's live schema once (cached a day); refuse items that do not match."""
-    from skill.execution.flow import _refuse_schema_mismatch
-    from skill.execution.live_schema import acached_schema
-
     schemas: dict[str, dict[str, Any] | None] = {}
     for plan, item in zip(plans, items, strict=True):
         if plan is None:
@@ -361,27 +362,19 @@ async def _check_schemas(
                     client.base_url, plan.endpoint, client.model_schema
                 )
             except Kling3Error as exc:
-                if isinstance(exc, AuthError):  # no token or a rejected one: nothing would work
-                    raise
                 schemas[plan.endpoint] = None
-                emit(
-                    item.index,
-                    {
-                        "event": "schema_unavailable",
-                        "endpoint": plan.endpoint,
-                        "message": exc.message,
-                    },
-                )
+                emit(item.index, schema_unavailable(exc, plan.endpoint))
         schema = schemas[plan.endpoint]
         if schema is None:
             continue
         try:
-            _refuse_schema_mismatch(schema, plan)
+            refuse_schema_mismatch(schema, plan)
         except InputError as exc:
             item.status, item.error = "refused", exc.to_dict()
 
 
 def _classify(exc: Kling3Error, sent: bool) -> str:
+    """The item status for a run's error; an input error before any submit cost nothing."""
     if isinstance(exc, WaitTimeout):
         return "timeout"
     if isinstance(exc, (JobFailed, ApiClientError)):
@@ -389,6 +382,22 @@ def _classify(exc: Kling3Error, sent: bool) -> str:
     if isinstance(exc, InputError) and not sent:
         return "refused"
     return "error"
+
+
+def _check_batch(requests: list[dict[str, Any]], concurrency: int) -> None:
+    """Refuse an empty batch or a ``concurrency`` that is not a whole number in range."""
+    if not requests:
+        raise InputError("the batch has no requests", code="empty_batch", field="requests")
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        raise InputError(
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
+            code="invalid_input",
+            field="concurrency",
+        )
 
 
 async def run_batch(
@@ -401,7 +410,7 @@ async def run_batch(
     timeout: float | None = 1800,
     on_item: Callable[[BatchItem], None] | None = None,
     on_event: Callable[[int, Event], None] | None = None,
-    client: AsyncRunComfyClient | None = None,
+    client: AsyncModelApi | None = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
     finish_videos: bool = True,
@@ -417,76 +426,55 @@ async def run_batch(
     bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap.
     """
     started = time.monotonic()
-    if not requests:
-        raise InputError("the batch has no requests", code="empty_batch", field="requests")
-    if (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= MAX_CONCURRENCY
-    ):
-        raise InputError(
-            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
-            code="invalid_input",
-            field="concurrency",
-        )
+    _check_batch(requests, concurrency)
     batch_id = uuid.uuid4().hex
     items, plans = _plan_all(requests)
     runnable = [p for p in plans if p is not None]
-    own_journal = journal is None
-    jr = journal if journal is not None else Journal()
-    own_client = client is None
-    cl: Any = client
-    try:
+    runner = _Runner(
+        batch_id=batch_id,
+        root=Path(output_dir),
+        width=len(str(len(items))),
+        poll_interval=poll_interval,
+        timeout=timeout,
+        finish_videos=finish_videos,
+        on_item=on_item,
+        on_event=on_event,
+    )
+    # A journal or client made here is closed here (the client first); a caller's stays open.
+    async with contextlib.AsyncExitStack() as owned:
+        jr = journal if journal is not None else owned.enter_context(Journal())
         _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr)
-
-        def notify(item: BatchItem) -> None:
-            if on_item is not None:
-                on_item(item.model_copy(deep=True))
-
-        def emit(index: int, event: Event) -> None:
-            if on_event is not None:
-                on_event(index, event)
-
+        cl = client
         if cl is None and runnable:
             from skill.execution.client import AsyncRunComfyClient
 
-            cl = AsyncRunComfyClient()
-        if check_live_schema and runnable:
-            await _check_schemas(cl, plans, items, emit)
+            cl = await owned.enter_async_context(AsyncRunComfyClient())
+        if check_live_schema and cl is not None and runnable:
+            await _check_schemas(cl, plans, items, runner.emit)
         for item in items:
-            notify(item)
-
-        width = len(str(len(items)))
-        root = Path(output_dir)
-        sem = asyncio.Semaphore(concurrency)
-        tasks = [
-            asyncio.ensure_future(
-                _run_item(
-                    item,
-                    plan,
-                    sem,
-                    cl,
-                    jr,
-                    root / f"{item.index:0{width}d}",
-                    batch_id,
-                    poll_interval,
-                    timeout,
-                    finish_videos,
-                    notify,
-                    emit,
-                )
-            )
-            for item, plan in zip(items, plans, strict=True)
-            if plan is not None and item.status == "queued"
-        ]
-        if tasks:
-            await _wait_all(tasks)
-    finally:
-        if own_client and cl is not None:
-            await cl.aclose()
-        if own_journal:
-            jr.close()
+            runner.notify(item)
+        if cl is not None:
+            await _run_items(items, plans, concurrency, cl, jr, runner)
     return BatchReport.from_items(items, batch_id=batch_id, elapsed_s=time.monotonic() - started)
+
+
+async def _run_items(
+    items: list[BatchItem],
+    plans: list[Plan | None],
+    concurrency: int,
+    client: AsyncModelApi,
+    journal: Journal,
+    runner: _Runner,
+) -> None:
+    """Run every item still queued, at most ``concurrency`` at once, and wait for them all."""
+    sem = asyncio.Semaphore(concurrency)
+    tasks = [
+        asyncio.ensure_future(_run_item(item, plan, sem, client, journal, runner))
+        for item, plan in zip(items, plans, strict=True)
+        if plan is not None and item.status == "queued"
+    ]
+    if tasks:
+        await _wait_all(tasks)
 
 
 async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
@@ -509,130 +497,185 @@ async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
         task.result()  # items catch their own errors; anything else is a bug worth raising
 
 
+@dataclass(frozen=True)
+class _Runner:
+    """What every item of one batch shares besides the client and journal: ids, options and
+    the caller's callbacks."""
+
+    batch_id: str
+    root: Path
+    width: int
+    poll_interval: float
+    timeout: float | None
+    finish_videos: bool
+    on_item: Callable[[BatchItem], None] | None
+    on_event: Callable[[int, Event], None] | None
+
+    def out_dir(self, item: BatchItem) -> Path:
+        """``root/<index>``, zero-padded to the batch size so the folders sort in input order."""
+        return self.root / f"{item.index:0{self.width}d}"
+
+    def notify(self, item: BatchItem) -> None:
+        """Show the caller a copy, so its later changes to the item cannot reach the report."""
+        if self.on_item is not None:
+            self.on_item(item.model_copy(deep=True))
+
+    def emit(self, index: int, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(index, event)
+
+
+class _Tracker:
+    """What one item's flow events say about it: the calls submitted (or being submitted), the
+    files saved, the jobs cancelled; and from those, the item's final state and estimated spend.
+
+    Events are the only view into a running :func:`~skill.execution.flow.arun`, and an
+    interrupted item must still be reported with its request ids and its cost.
+    """
+
+    def __init__(self, item: BatchItem, plan: Plan, runner: _Runner) -> None:
+        self.item = item
+        self.runner = runner
+        self.seg_cost = {s.index: s.cost_usd for s in plan.segments}
+        self.submitted: dict[int, str] = {}
+        self.submitting: list[int] = []
+        self.files: list[str] = []
+        self.cancelled: set[str] = set()
+
+    def hook(self, event: Event) -> None:
+        """The ``on_event`` of the item's run: record, then pass the event on."""
+        kind = event.get("event")
+        if kind == "submitting":
+            self.submitting.append(int(event.get("segment", 0)))
+        elif kind == "submitted" and event.get("request_id"):
+            self.submitted[int(event.get("segment", 0))] = str(event["request_id"])
+        elif kind == "done":
+            self.files.extend(str(f) for f in event.get("files") or [])
+        elif kind == "cancelled" and event.get("request_id"):
+            self.cancelled.add(str(event["request_id"]))
+        self.runner.emit(self.item.index, event)
+
+    def settle(
+        self, status: str, error: dict[str, Any] | None = None, *, unconfirmed: bool = False
+    ) -> None:
+        """Give the item its final status; ``unconfirmed``: the last submit may have arrived,
+        so its cost counts (the way the journal counts it against the daily cap)."""
+        item = self.item
+        item.status, item.error = status, error
+        item.request_ids = [self.submitted[k] for k in sorted(self.submitted)]
+        item.files = list(self.files)
+        last = {self.submitting[-1]} if unconfirmed and self.submitting else set()
+        paid = set(self.submitted) | last
+        item.cost_usd = round(sum(self.seg_cost.get(k, 0.0) for k in paid), 4)
+
+    def finished(self, result: RunResult) -> None:
+        """Settle an item whose run returned."""
+        item = self.item
+        self.files[:] = list(result.segment_files)
+        if result.video is not None:
+            item.video = str(result.video["path"])
+        item.warnings.extend(w for w in result.warnings if w not in item.warnings)
+        if result.status == "completed":
+            self.settle("completed", None)
+        else:
+            self.settle(
+                "error",
+                {
+                    "code": "unexpected_status",
+                    "field": None,
+                    "message": f"run ended {result.status}",
+                },
+            )
+
+    def failed(self, exc: Exception) -> None:
+        """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug."""
+        if isinstance(exc, Kling3Error):
+            self.settle(
+                _classify(exc, bool(self.submitted)),
+                exc.to_dict(),
+                unconfirmed=isinstance(exc, SubmitUnconfirmed),
+            )
+        else:
+            self.settle(
+                "error",
+                {
+                    "code": "internal_error",
+                    "field": None,
+                    "message": f"{type(exc).__name__}: {exc}",
+                },
+            )
+
+    def stopped(self) -> None:
+        """Settle an item the batch's cancellation reached before it had settled."""
+        if self.item.status not in ("queued", "running"):
+            return
+        if not (self.submitted or self.submitting):
+            self.settle(
+                "not_started",
+                {
+                    "code": "not_started",
+                    "field": None,
+                    "message": "the batch was stopped before this item was sent",
+                },
+            )
+            return
+        left = [r for r in self.submitted.values() if r not in self.cancelled]
+        if left:
+            message = (
+                f"the batch was stopped; job(s) {', '.join(left)} keep running at the "
+                "API: `kling3 resume --all` fetches them"
+            )
+        elif len(self.submitting) > len(self.submitted):
+            message = (
+                "the batch was stopped during a submit, which may or may not have reached "
+                "the API: check `kling3 jobs` before running this request again"
+            )
+        else:
+            message = "the batch was stopped; its queued job(s) were cancelled at the API"
+        error = {
+            "code": "interrupted",
+            "field": None,
+            "message": message,
+            "running": left,
+            "cancelled": sorted(self.cancelled),
+        }
+        self.settle("interrupted", error, unconfirmed=True)
+
+
 async def _run_item(
     item: BatchItem,
     plan: Plan,
     sem: asyncio.Semaphore,
-    client: Any,
+    client: AsyncModelApi,
     journal: Journal,
-    out: Path,
-    batch_id: str,
-    poll_interval: float,
-    timeout: float | None,
-    finish_videos: bool,
-    notify: Callable[[BatchItem], None],
-    emit: Callable[[int, Event], None],
+    runner: _Runner,
 ) -> None:
-    seg_cost = {s.index: s.cost_usd for s in plan.segments}
-    submitted: dict[int, str] = {}
-    submitting: list[int] = []
-    files: list[str] = []
-    cancelled: set[str] = set()
-
-    def hook(event: Event) -> None:
-        kind = event.get("event")
-        if kind == "submitting":
-            submitting.append(int(event.get("segment", 0)))
-        elif kind == "submitted" and event.get("request_id"):
-            submitted[int(event.get("segment", 0))] = str(event["request_id"])
-        elif kind == "done":
-            files.extend(str(f) for f in event.get("files") or [])
-        elif kind == "cancelled" and event.get("request_id"):
-            cancelled.add(str(event["request_id"]))
-        emit(item.index, event)
-
-    def settle(
-        status: str, error: dict[str, Any] | None = None, *, unconfirmed: bool = False
-    ) -> None:
-        item.status, item.error = status, error
-        item.request_ids = [submitted[k] for k in sorted(submitted)]
-        item.files = list(files)
-        paid = set(submitted) | ({submitting[-1]} if unconfirmed and submitting else set())
-        item.cost_usd = round(sum(seg_cost.get(k, 0.0) for k in paid), 4)
-
+    """Run one item when a slot is free; whatever happens, it ends settled and reported."""
+    tracker = _Tracker(item, plan, runner)
+    out = runner.out_dir(item)
     try:
         async with sem:
             item.status, item.output_dir = "running", str(out.resolve())
-            notify(item)
+            runner.notify(item)
             try:
                 result = await arun(
                     plan,
                     output_dir=out,
-                    poll_interval=poll_interval,
-                    timeout=timeout,
-                    on_event=hook,
+                    poll_interval=runner.poll_interval,
+                    timeout=runner.timeout,
+                    on_event=tracker.hook,
                     client=client,
                     journal=journal,
                     check_live_schema=False,
-                    batch_id=batch_id,
-                    finish_video=finish_videos,
-                )
-            except Kling3Error as exc:
-                settle(
-                    _classify(exc, bool(submitted)),
-                    exc.to_dict(),
-                    unconfirmed=isinstance(exc, SubmitUnconfirmed),
+                    batch_id=runner.batch_id,
+                    finish_video=runner.finish_videos,
                 )
             except Exception as exc:  # a bug must not take the other items down
-                settle(
-                    "error",
-                    {
-                        "code": "internal_error",
-                        "field": None,
-                        "message": f"{type(exc).__name__}: {exc}",
-                    },
-                )
+                tracker.failed(exc)
             else:
-                files[:] = list(result.segment_files)
-                if result.video is not None:
-                    item.video = str(result.video["path"])
-                item.warnings.extend(w for w in result.warnings if w not in item.warnings)
-                settle(
-                    "completed" if result.status == "completed" else "error",
-                    None
-                    if result.status == "completed"
-                    else {
-                        "code": "unexpected_status",
-                        "field": None,
-                        "message": f"run ended {result.status}",
-                    },
-                )
+                tracker.finished(result)
     except asyncio.CancelledError:
-        if item.status in ("queued", "running"):
-            if submitted or submitting:
-                left = [r for r in submitted.values() if r not in cancelled]
-                if left:
-                    message = (
-                        f"the batch was stopped; job(s) {', '.join(left)} keep running at the "
-                        "API: `kling3 resume --all` fetches them"
-                    )
-                elif len(submitting) > len(submitted):
-                    message = (
-                        "the batch was stopped during a submit, which may or may not have reached "
-                        "the API: check `kling3 jobs` before running this request again"
-                    )
-                else:
-                    message = "the batch was stopped; its queued job(s) were cancelled at the API"
-                settle(
-                    "interrupted",
-                    {
-                        "code": "interrupted",
-                        "field": None,
-                        "message": message,
-                        "running": left,
-                        "cancelled": sorted(cancelled),
-                    },
-                    unconfirmed=True,
-                )
-            else:
-                settle(
-                    "not_started",
-                    {
-                        "code": "not_started",
-                        "field": None,
-                        "message": "the batch was stopped before this item was sent",
-                    },
-                )
-        notify(item)
+        tracker.stopped()
+        runner.notify(item)
         raise
-    notify(item)
+    runner.notify(item)

@@ -1,8 +1,12 @@
 """The RunComfy Model API client: submit, status, result, cancel and model schema.
 
 Two twins with one behaviour, :class:`RunComfyClient` (blocking) and :class:`AsyncRunComfyClient`
-(asyncio, for the MCP server). Everything that decides what a response *means* (error mapping,
-retry decisions, parsing) lives in one shared base, so the twins differ only in how they wait.
+(asyncio, for the MCP server), implementing the :class:`~skill.execution.model_api.ModelApi` and
+:class:`~skill.execution.model_api.AsyncModelApi` protocols the execution flow is written
+against. Everything that decides what a response *means* (error mapping, retry decisions,
+parsing) lives in one shared base, sans I/O, so the twins differ only in how they send and wait.
+The answer records (:class:`Submission`, :class:`JobStatus`, ...) are the protocols' own,
+re-exported here.
 
 Where the official CLI gives up on the first hiccup, this client retries what is safe to retry:
 reads (status, result, schema) and cancel, on network errors, time-outs, 408, 429 and 5xx, with
@@ -10,7 +14,9 @@ capped exponential backoff and full jitter, honouring ``Retry-After``. A submit 
 API has no idempotency key, so it is repeated only when the server provably never saw it
 (connection refused, DNS failure, connect time-out) or refused it with 429. Any other failure
 after the request may have left raises :class:`~skill.errors.SubmitUnconfirmed`: resubmitting
-blindly could pay twice.
+blindly could pay twice. Those rules, and the loop that applies them, are
+:mod:`skill.execution.retry`'s, shared with the downloader; :class:`RetryPolicy` and
+:func:`retry_after_seconds` are re-exported here because a client is configured with them.
 
 The token is read lazily (constructing a client never fails), sent only to the configured base
 URL (URLs from API answers are never followed with it), and scrubbed from every message.
@@ -19,17 +25,13 @@ URL (URLs from API answers are never followed with it), and scrubbed from every 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
-import math
-import random
 import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -48,7 +50,18 @@ from skill.errors import (
     TransientError,
 )
 from skill.execution.auth import redact, require_token
-from skill.execution.states import API_CANCELLED, API_DONE
+from skill.execution.model_api import CancelOutcome, JobResult, JobStatus, Submission
+from skill.execution.retry import (
+    DEFAULT_RETRY,
+    NOT_SENT,
+    RetryPolicy,
+    TryAgain,
+    aretrying,
+    retry_after_seconds,
+    retrying,
+    should_retry,
+)
+from skill.execution.states import API_CANCELLED
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -76,103 +89,6 @@ _MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MESSAGE_KEYS = ("error_message", "message", "error", "detail")
 # The RunComfy error codes of the docs, as the HTTP status they mean.
 _ERROR_CODE_STATUS = {400001: 404, 400002: 402, 400004: 401, 403001: 403, 404001: 404}
-# Failures raised before a byte of the request left this machine: safe to repeat even a submit.
-_NOT_SENT: tuple[type[Exception], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
-_RETRYABLE_TRANSPORT: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently retryable calls are repeated.
-
-    ``attempts`` counts every try, the first included. Delays are "full jitter" backoff:
-    uniform in ``[0, min(max_delay, base_delay * 2**(n-1))]`` before the n-th retry, so many
-    clients hitting one outage do not retry in lockstep. A ``Retry-After`` longer than
-    ``max_retry_after`` ends the retries at once (the error carries the wait) instead of
-    blocking the caller for minutes.
-    """
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_retry_after: float = 120.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("attempts must be >= 1")
-        for name in ("base_delay", "max_delay", "max_retry_after"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0")
-
-    def backoff(self, retry: int) -> float:
-        """The jittered wait before the ``retry``-th retry (1-based)."""
-        cap = min(self.max_delay, self.base_delay * 2.0 ** min(max(retry - 1, 0), 60))
-        return random.uniform(0.0, cap)
-
-
-@dataclass(frozen=True)
-class Submission:
-    """The submit answer. The URLs are informational: the client builds its own from the base."""
-
-    request_id: str
-    status_url: str | None
-    result_url: str | None
-    cancel_url: str | None
-    raw: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """One status poll; ``status`` is lower-cased and passed through even when unknown."""
-
-    request_id: str
-    status: str
-    queue_position: int | None
-    raw: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """The result record. ``output`` is the output object (a bare URL or list is wrapped as
-    ``{"output": value}``); ``status`` may still be ``in_queue``/``in_progress``."""
-
-    request_id: str
-    status: str
-    output: dict[str, Any] | None
-    error: Any
-    raw: dict[str, Any] = field(repr=False)
-
-    @property
-    def done(self) -> bool:
-        return self.status in API_DONE
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status in API_CANCELLED
-
-
-@dataclass(frozen=True)
-class CancelOutcome:
-    """``outcome`` is ``cancelled``, ``not_cancellable`` or whatever else the API said."""
-
-    request_id: str
-    outcome: str
-    status: str | None
-    raw: dict[str, Any] = field(repr=False)
 
 
 def default_tls_context() -> ssl.SSLContext:
@@ -217,30 +133,6 @@ def validate_model_id(model_id: object) -> str:
     )
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds, fractional allowed, or an
-    HTTP date); ``None`` when absent or unparsable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now if now is not None else datetime.now(timezone.utc)
-    return max(0.0, (when - current).total_seconds())
-
-
 def _clip(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -265,6 +157,12 @@ def _as_int(value: object) -> int | None:
 def _describe_exc(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _final(failure: TryAgain, tries: int) -> BaseException:
+    """The error to raise when no try is left: the last try's own, as it was built."""
+    assert failure.error is not None
+    return failure.error
 
 
 # -- the shared brain ------------------------------------------------------------------------------
@@ -369,6 +267,8 @@ class _Base:
     # -- calls ---------------------------------------------------------------------------------
 
     def _submit_call(self, model_id: str, payload: dict[str, Any]) -> _Call:
+        """The submit request, checked and serialised before anything is sent (a payload that
+        is not strict JSON is the caller's mistake, not a reason to send half a request)."""
         model_id = validate_model_id(model_id)
         if not isinstance(payload, dict):
             raise InputError(
@@ -433,14 +333,14 @@ class _Base:
                     request_id=call.request_id,
                 )
             )
-        if isinstance(exc, _NOT_SENT):
+        if isinstance(exc, NOT_SENT):
             return _Attempt(
                 error=TransientError(
                     f"{call.what}: cannot reach the Model API at {host}: {reason}",
                     code="network_error",
                     request_id=call.request_id,
                 ),
-                retry=True,
+                retry=should_retry(error=exc, submit=call.submit),
             )
         if call.submit:
             detail = f"{reason} after HTTP {answered}" if answered else reason
@@ -453,10 +353,12 @@ class _Base:
                 code="network_error",
                 request_id=call.request_id,
             ),
-            retry=isinstance(exc, _RETRYABLE_TRANSPORT),
+            retry=should_retry(error=exc),
         )
 
     def _too_large(self, call: _Call, status: int) -> _Attempt:
+        """An answer over :data:`MAX_RESPONSE_BYTES`: a read is tried again, a submit may have
+        created a job and is unconfirmed."""
         if call.submit:
             return _Attempt(
                 error=self._unconfirmed(
@@ -491,6 +393,9 @@ class _Base:
         )
 
     def _interpret(self, call: _Call, response: httpx.Response, body: bytes) -> _Attempt:
+        """What a complete answer means, sans I/O: its data, or the error to raise and whether
+        another try may help. Written once for both twins; RunComfy's ``error_code`` can
+        contradict the HTTP status, and the code wins."""
         status = response.status_code
         try:
             data: Any = json.loads(body) if body else None
@@ -527,7 +432,7 @@ class _Base:
             mapped = _ERROR_CODE_STATUS.get(_as_int(data.get("error_code")) or 0)
             effective = mapped if mapped is not None else status
 
-        retryable = effective == 429 if call.submit else effective in (408, 429) or effective >= 500
+        retryable = should_retry(status=effective, submit=call.submit)
         if call.submit and (effective >= 500 or effective == 408):
             rid = data.get("request_id") if isinstance(data, dict) else None
             message = self._message(data, text)
@@ -597,6 +502,8 @@ class _Base:
         text: str,
         retry_after: float | None,
     ) -> Kling3Error:
+        """The error for a refused call, by its effective status: each says what to do next
+        (sign in, add credit, fix a field, wait), so callers can act on the code alone."""
         message = self._message(data, text) or "(no message)"
         shown = f"HTTP {status}" if status == effective else f"HTTP {status}, error {effective}"
         details: dict[str, Any] = {"http_status": status}
@@ -676,15 +583,17 @@ class _Base:
             **kw,
         )
 
-    def _next_delay(self, attempt: _Attempt, number: int) -> float | None:
-        """Seconds to wait before another try, or ``None`` to give up with ``attempt.error``."""
-        if not attempt.retry or number >= self.retry.attempts:
-            return None
-        if attempt.retry_after is not None:
-            if attempt.retry_after > self.retry.max_retry_after:
-                return None
-            return attempt.retry_after
-        return self.retry.backoff(number)
+    def _settle(self, attempt: _Attempt) -> dict[str, Any]:
+        """The data of a try that worked; else its error, wrapped in :class:`TryAgain` when
+        another try may fix it (the retry loop then decides whether one is left)."""
+        if attempt.data is not None:
+            return attempt.data
+        assert attempt.error is not None
+        if attempt.retry:
+            raise TryAgain(
+                attempt.error.message, error=attempt.error, retry_after=attempt.retry_after
+            )
+        raise attempt.error
 
     # -- parsing ---------------------------------------------------------------------------------
 
@@ -756,7 +665,7 @@ class RunComfyClient(_Base):
         base_url: str | None = None,
         token: str | None = None,
         timeout: float = 60.0,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         http: httpx.Client | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
@@ -798,14 +707,17 @@ class RunComfyClient(_Base):
         return self._submission(call, self._run(call))
 
     def status(self, request_id: str) -> JobStatus:
+        """One status poll; retried like every read."""
         call = self._request_call(request_id, "status")
         return self._job_status(call, self._run(call))
 
     def result(self, request_id: str) -> JobResult:
+        """The result record (outputs or error); retried like every read."""
         call = self._request_call(request_id, "result")
         return self._job_result(call, self._run(call))
 
     def cancel(self, request_id: str) -> CancelOutcome:
+        """Ask to cancel; retried, as cancelling twice is harmless."""
         call = self._request_call(request_id, "cancel")
         return self._cancel_outcome(call, self._run(call))
 
@@ -814,19 +726,12 @@ class RunComfyClient(_Base):
         return self._run(self._schema_call(model_id))
 
     def _run(self, call: _Call) -> dict[str, Any]:
-        number = 0
-        while True:
-            number += 1
-            attempt = self._attempt(call)
-            if attempt.data is not None:
-                return attempt.data
-            assert attempt.error is not None
-            delay = self._next_delay(attempt, number)
-            if delay is None:
-                raise attempt.error
-            self._sleep(delay)
+        return retrying(lambda: self._settle(self._attempt(call)), self.retry, self._sleep, _final)
 
     def _attempt(self, call: _Call) -> _Attempt:
+        """One try: send, read at most :data:`MAX_RESPONSE_BYTES` within the time-out, and
+        leave the meaning to :meth:`_interpret`. Streaming lets a huge or endless answer be
+        cut short instead of filling memory."""
         client = self._client()
         request = client.build_request(
             call.method,
@@ -865,7 +770,7 @@ class AsyncRunComfyClient(_Base):
         base_url: str | None = None,
         token: str | None = None,
         timeout: float = 60.0,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         http: httpx.AsyncClient | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
@@ -909,14 +814,17 @@ class AsyncRunComfyClient(_Base):
         return self._submission(call, await self._run(call))
 
     async def status(self, request_id: str) -> JobStatus:
+        """One status poll; retried like every read."""
         call = self._request_call(request_id, "status")
         return self._job_status(call, await self._run(call))
 
     async def result(self, request_id: str) -> JobResult:
+        """The result record (outputs or error); retried like every read."""
         call = self._request_call(request_id, "result")
         return self._job_result(call, await self._run(call))
 
     async def cancel(self, request_id: str) -> CancelOutcome:
+        """Ask to cancel; retried, as cancelling twice is harmless."""
         call = self._request_call(request_id, "cancel")
         return self._cancel_outcome(call, await self._run(call))
 
@@ -925,19 +833,13 @@ class AsyncRunComfyClient(_Base):
         return await self._run(self._schema_call(model_id))
 
     async def _run(self, call: _Call) -> dict[str, Any]:
-        number = 0
-        while True:
-            number += 1
-            attempt = await self._attempt(call)
-            if attempt.data is not None:
-                return attempt.data
-            assert attempt.error is not None
-            delay = self._next_delay(attempt, number)
-            if delay is None:
-                raise attempt.error
-            await self._sleep(delay)
+        async def attempt() -> dict[str, Any]:
+            return self._settle(await self._attempt(call))
+
+        return await aretrying(attempt, self.retry, self._sleep, _final)
 
     async def _attempt(self, call: _Call) -> _Attempt:
+        """The asyncio twin of :meth:`RunComfyClient._attempt`."""
         client = self._client()
         request = client.build_request(
             call.method,

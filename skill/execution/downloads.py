@@ -40,11 +40,15 @@ import httpx
 
 from skill import settings
 from skill.errors import DownloadError
-from skill.execution.client import (
-    DEFAULT_USER_AGENT,
+from skill.execution.client import DEFAULT_USER_AGENT, default_tls_context
+from skill.execution.retry import (
+    DEFAULT_RETRY,
     RetryPolicy,
-    default_tls_context,
+    TryAgain,
+    aretrying,
     retry_after_seconds,
+    retrying,
+    should_retry,
 )
 from skill.fsutil import fsync_dir
 from skill.media.mp4probe import Mp4Error, probe_mp4
@@ -71,8 +75,6 @@ TRUSTED_HOST_SUFFIXES = (".runcomfy.net", ".runcomfy.com")
 
 ProgressCallback = Callable[[str, int, int | None], None]
 """``on_progress(url, bytes_so_far, total_or_None)``, called at most about 10 times a second."""
-
-DEFAULT_RETRY = RetryPolicy()
 
 _MAX_NAME_BYTES = 200  # leaves room for ".part-…" and "-N" under the usual 255-byte limit
 _PROGRESS_INTERVAL = 0.1
@@ -263,15 +265,6 @@ def safe_filename(url: str) -> str:
 
 
 # -- writing ---------------------------------------------------------------------------------------
-
-
-class _Retry(Exception):
-    """One try failed in a way another try may fix."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 def _candidates(name: str) -> Iterable[str]:
@@ -561,10 +554,10 @@ def _next_hop(current: str, response: httpx.Response, hops: int) -> str:
 def _check_response(job: _Job, current: str, response: httpx.Response) -> int | None:
     """Raise for a status that is not a file; return the declared length."""
     status = response.status_code
-    if status in (408, 429) or status >= 500:
-        raise _Retry(
+    if should_retry(status=status):
+        raise TryAgain(
             f"HTTP {status} from {_display(current)}",
-            retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if not 200 <= status < 300:
         raise DownloadError(
@@ -606,28 +599,27 @@ def _achunks(response: httpx.Response) -> AsyncIterator[bytes]:
 def _check_complete(current: str, response: httpx.Response, total: int | None) -> None:
     received = response.num_bytes_downloaded
     if total is not None and received != total:
-        raise _Retry(f"{_display(current)} sent {received} of {total} bytes")
+        raise TryAgain(f"{_display(current)} sent {received} of {total} bytes")
 
 
-def _transport_retry(current: str, exc: httpx.HTTPError) -> _Retry:
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
+def _transport_retry(current: str, exc: httpx.HTTPError) -> TryAgain:
+    """A transport failure as a retry, or a :class:`DownloadError` when no retry can help.
+
+    Any transport failure but a mistake in the request counts as passing: the file is paid
+    for, and fetching it again costs nothing but time.
+    """
+    if not should_retry(error=exc, any_transport=True):
         raise DownloadError(
             f"cannot fetch {_display(current)}: {type(exc).__name__}: {exc}",
             code="download_failed",
         ) from None
     text = str(exc)
-    return _Retry(f"{type(exc).__name__} from {_display(current)}" + (f": {text}" if text else ""))
+    return TryAgain(
+        f"{type(exc).__name__} from {_display(current)}" + (f": {text}" if text else "")
+    )
 
 
-def _next_delay(job: _Job, retry: _Retry, number: int) -> float | None:
-    if number >= job.retry.attempts:
-        return None
-    if retry.retry_after is not None:
-        return None if retry.retry_after > job.retry.max_retry_after else retry.retry_after
-    return job.retry.backoff(number)
-
-
-def _failed(job: _Job, retry: _Retry, number: int) -> DownloadError:
+def _failed(job: _Job, retry: TryAgain, number: int) -> DownloadError:
     return DownloadError(
         f"could not download {_display(job.url)} after {number} "
         f"{'try' if number == 1 else 'tries'}: {retry.reason}; nothing was saved. The job is "
@@ -706,19 +698,17 @@ def download_outputs(
 def _download_one(
     client: httpx.Client, job: _Job, sleep: Callable[[float], None]
 ) -> DownloadedFile:
-    number = 0
-    while True:
-        number += 1
-        try:
-            return _fetch(client, job)
-        except _Retry as retry:
-            delay = _next_delay(job, retry, number)
-            if delay is None:
-                raise _failed(job, retry, number) from None
-        sleep(delay)
+    return retrying(
+        lambda: _fetch(client, job),
+        job.retry,
+        sleep,
+        lambda failure, tries: _failed(job, failure, tries),
+    )
 
 
 def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
+    """One try: follow redirects by hand (each hop vetted, no credentials), stream into a
+    :class:`_Sink`, and publish; raises :class:`TryAgain` for what another try may fix."""
     current = job.url
     for hops in range(MAX_REDIRECTS + 1):
         check_download_url(current, api_base=job.api_base)
@@ -786,19 +776,16 @@ async def adownload_outputs(
 async def _adownload_one(
     client: httpx.AsyncClient, job: _Job, sleep: Callable[[float], Awaitable[None]]
 ) -> DownloadedFile:
-    number = 0
-    while True:
-        number += 1
-        try:
-            return await _afetch(client, job)
-        except _Retry as retry:
-            delay = _next_delay(job, retry, number)
-            if delay is None:
-                raise _failed(job, retry, number) from None
-        await sleep(delay)
+    return await aretrying(
+        lambda: _afetch(client, job),
+        job.retry,
+        sleep,
+        lambda failure, tries: _failed(job, failure, tries),
+    )
 
 
 async def _afetch(client: httpx.AsyncClient, job: _Job) -> DownloadedFile:
+    """The asyncio twin of :func:`_fetch`; the disk work runs in threads, off the loop."""
     current = job.url
     for hops in range(MAX_REDIRECTS + 1):
         check_download_url(current, api_base=job.api_base)

@@ -2,17 +2,20 @@
 
 The flow of one paid call is written once, as a generator that yields I/O operations
 ("submit", "status", "sleep", ...) and receives their results. A sync driver and an async driver
-perform those operations with :class:`~skill.execution.client.RunComfyClient` or its async twin, so
-``run`` and ``arun`` cannot drift apart. The journal row exists before the submit and gets the
+perform those operations with any :class:`~skill.execution.model_api.ModelApi` (or
+:class:`~skill.execution.model_api.AsyncModelApi`), by default
+:class:`~skill.execution.client.RunComfyClient` or its async twin, so ``run`` and ``arun`` cannot
+drift apart and the flow does not depend on how requests travel. The journal row exists before the submit and gets the
 request_id right after the response, so no paid job is ever lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import settings
 from skill.errors import (
-    AuthError,
     DownloadError,
     InputError,
     Interrupted,
@@ -32,7 +34,9 @@ from skill.errors import (
     WaitTimeout,
 )
 from skill.execution.journal import JobRecord, Journal
-from skill.execution.states import API_WAITING, JOURNALED_API_STATES
+from skill.execution.live_schema import acheck_plan, check_plan
+from skill.execution.model_api import AsyncModelApi, ModelApi
+from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
 from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
@@ -54,12 +58,12 @@ Event = dict[str, Any]
 EventSink = Callable[[Event], None]
 Op = tuple[Any, ...]
 
-DONE = ("succeeded", "completed")
-CANCELLED = ("cancelled", "canceled")
 UNKNOWN_STATUS_LIMIT = 10
 
 
 class FileInfo(BaseModel):
+    """One downloaded file of a call, as ``--json`` reports it (absolute path, size, hash)."""
+
     model_config = ConfigDict(frozen=True)
 
     path: str
@@ -114,6 +118,9 @@ class RunResult(BaseModel):
 
 @dataclass
 class _Ctx:
+    """What the flow of every call of one run shares: the journal, the event sink, the
+    options; ``track`` is off for a job fetched by id that the journal never saw."""
+
     journal: Journal
     on_event: EventSink
     poll_interval: float
@@ -142,14 +149,32 @@ def _emit(ctx: _Ctx, event: str, **data: Any) -> None:
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
 
 
-def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Generator[Op, Any, CallResult]:
+def _call_flow(
+    ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None
+) -> Generator[Op, Any, CallResult]:
+    """Submit one segment, journal first: the row (and the daily-cap check) exists before the
+    request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost."""
     cap = settings.daily_cap_usd()
     job = ctx.journal.begin(
-        plan.endpoint, plan.tier, plan.mode, seg.payload, seg.cost_usd,
-        output_dir=str(ctx.output_dir), batch_id=batch_id, label=f"segment {seg.index}/{len(plan.segments)}",
-        daily_cap_usd=cap, run_id=ctx.run_id,
+        plan.endpoint,
+        plan.tier,
+        plan.mode,
+        seg.payload,
+        seg.cost_usd,
+        output_dir=str(ctx.output_dir),
+        batch_id=batch_id,
+        label=f"segment {seg.index}/{len(plan.segments)}",
+        daily_cap_usd=cap,
+        run_id=ctx.run_id,
     )
-    _emit(ctx, "submitting", endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd, job_key=job.job_key)
+    _emit(
+        ctx,
+        "submitting",
+        endpoint=plan.endpoint,
+        segment=seg.index,
+        cost_usd=seg.cost_usd,
+        job_key=job.job_key,
+    )
     try:
         sub = yield ("submit", plan.endpoint, seg.payload)
     except SubmitUnconfirmed as exc:
@@ -160,12 +185,20 @@ def _call_flow(ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None) -> Gen
         ctx.journal.update_state(job.job_key, "failed", {"error": exc.to_dict(), "sent": False})
         raise
     except (KeyboardInterrupt, asyncio.CancelledError):
-        ctx.journal.mark_unconfirmed(job.job_key, {"error": "interrupted during the submit: it may have reached the API"})
+        ctx.journal.mark_unconfirmed(
+            job.job_key, {"error": "interrupted during the submit: it may have reached the API"}
+        )
         raise
     ctx.journal.set_request_id(job.job_key, sub.request_id)
     _emit(ctx, "submitted", request_id=sub.request_id, segment=seg.index)
     if not ctx.wait:
-        return CallResult(segment=seg.index, job_key=job.job_key, request_id=sub.request_id, status="submitted", cost_usd=seg.cost_usd)
+        return CallResult(
+            segment=seg.index,
+            job_key=job.job_key,
+            request_id=sub.request_id,
+            status="submitted",
+            cost_usd=seg.cost_usd,
+        )
     return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
 
 
@@ -183,12 +216,20 @@ def _wait_flow(
             key = (st.status, st.queue_position)
             if key != last:
                 last = key
-                ctx.record(request_id, st.status if st.status in JOURNALED_API_STATES else "submitted", {"status": st.raw})
+                ctx.record(
+                    request_id,
+                    st.status if st.status in JOURNALED_API_STATES else "submitted",
+                    {"status": st.raw},
+                )
                 _emit(
-                    ctx, "status", request_id=request_id, status=st.status, queue_position=st.queue_position,
+                    ctx,
+                    "status",
+                    request_id=request_id,
+                    status=st.status,
+                    queue_position=st.queue_position,
                     elapsed_s=round(ctx.clock() - started, 1),
                 )
-            if st.status in DONE or st.status == "failed" or st.status in CANCELLED:
+            if st.status in API_DONE or st.status == "failed" or st.status in API_CANCELLED:
                 break
             if st.status in API_WAITING:
                 unknown = 0
@@ -198,7 +239,8 @@ def _wait_flow(
                     raise TransientError(
                         f"the API keeps answering an unknown status {st.status!r}; the job is left as is: "
                         f"check it later with `kling3 status {request_id}`",
-                        code="unknown_status", request_id=request_id,
+                        code="unknown_status",
+                        request_id=request_id,
                     )
             now = ctx.clock()
             if deadline is not None and now + ctx.poll_interval > deadline:
@@ -217,8 +259,6 @@ def _wait_flow(
     return (yield from _finish_flow(ctx, job_key, request_id, segment, cost))
 
 
-
-
 def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any, list[CallResult]]:
     """Every call of a plan. Several calls are all submitted first, so they render side by side,
     then collected in order; an interrupt cancels the ones still queued."""
@@ -227,8 +267,11 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
     out: list[CallResult] = []
     if ctx.track and needs_finishing(len(plan.segments), plan.params.aspect_ratio):
         ctx.run_id = ctx.journal.begin_run(
-            aspect_ratio=plan.params.aspect_ratio, duration=plan.params.duration, segments=len(plan.segments),
-            tier=plan.tier, output_dir=str(ctx.output_dir),
+            aspect_ratio=plan.params.aspect_ratio,
+            duration=plan.params.duration,
+            segments=len(plan.segments),
+            tier=plan.tier,
+            output_dir=str(ctx.output_dir),
         )
     if not ctx.wait or len(plan.segments) == 1:
         for seg in plan.segments:
@@ -241,7 +284,13 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
     for k, call in enumerate(submitted):
         assert call.request_id is not None
         try:
-            out.append((yield from _wait_flow(ctx, call.job_key, call.request_id, call.segment, call.cost_usd)))
+            out.append(
+                (
+                    yield from _wait_flow(
+                        ctx, call.job_key, call.request_id, call.segment, call.cost_usd
+                    )
+                )
+            )
         except (Interrupted, asyncio.CancelledError):
             for other in submitted[k + 1 :]:
                 if other.request_id is not None:
@@ -251,6 +300,8 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
 
 
 def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]:
+    """Ask the API to cancel a job the user stopped waiting for; only a queued job can be, so
+    a running one is recorded as such (it will finish and be charged) for ``kling3 result``."""
     try:
         out = yield ("cancel", request_id)
     except Kling3Error as exc:
@@ -263,7 +314,9 @@ def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]
     else:
         ctx.record(request_id, "in_progress", {"cancel": out.raw})
         _emit(
-            ctx, "not_cancellable", request_id=request_id,
+            ctx,
+            "not_cancellable",
+            request_id=request_id,
             message=f"the job is already running and will finish (and be charged); fetch it later with `kling3 result {request_id}`",
         )
 
@@ -271,30 +324,72 @@ def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]
 def _finish_flow(
     ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
 ) -> Generator[Op, Any, CallResult]:
+    """Fetch the result of a settled job and download its files. A job that is done and paid
+    but could not be saved raises with the ``kling3 result`` command that fetches it again."""
     res = yield ("result", request_id)
-    if res.status in CANCELLED:
+    if res.status in API_CANCELLED:
         ctx.record(request_id, "cancelled", {"result": res.raw})
         raise JobFailed(f"job {request_id} was cancelled", code="cancelled", request_id=request_id)
     if res.status == "failed":
         ctx.record(request_id, "failed", {"result": res.raw})
-        detail = json.dumps(res.error, ensure_ascii=False)[:300] if res.error is not None else "(no detail)"
-        raise JobFailed(f"job {request_id} failed: {detail}", request_id=request_id, details={"api_error": res.error})
-    if res.status not in DONE:
-        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status=res.status, cost_usd=cost)
+        detail = (
+            json.dumps(res.error, ensure_ascii=False)[:300]
+            if res.error is not None
+            else "(no detail)"
+        )
+        raise JobFailed(
+            f"job {request_id} failed: {detail}",
+            request_id=request_id,
+            details={"api_error": res.error},
+        )
+    if res.status not in API_DONE:
+        return CallResult(
+            segment=segment,
+            job_key=job_key,
+            request_id=request_id,
+            status=res.status,
+            cost_usd=cost,
+        )
     ctx.record(request_id, "completed", {"result": res.raw})
     if not ctx.download:
-        return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost)
+        return CallResult(
+            segment=segment,
+            job_key=job_key,
+            request_id=request_id,
+            status="completed",
+            cost_usd=cost,
+        )
+    infos = yield from _download_flow(ctx, request_id, res.output)
+    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
+    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
+    return CallResult(
+        segment=segment,
+        job_key=job_key,
+        request_id=request_id,
+        status="completed",
+        cost_usd=cost,
+        files=infos,
+    )
+
+
+def _download_flow(
+    ctx: _Ctx, request_id: str, output: dict[str, Any] | None
+) -> Generator[Op, Any, list[FileInfo]]:
+    """Download a finished job's files and journal each. A failure is journaled and re-raised
+    with the ``kling3 result`` command that fetches the files again: the job is paid for."""
     _emit(ctx, "downloading", request_id=request_id, output_dir=str(ctx.output_dir))
     try:
-        if not _has_urls(res.output):
+        if not _has_urls(output):
             raise DownloadError(
-                "the job finished but its result names no file to download", code="no_output",
-                details={"output": res.output},
+                "the job finished but its result names no file to download",
+                code="no_output",
+                details={"output": output},
             )
+
         def progress(url: str, done: int, total: int | None) -> None:
             _emit(ctx, "download_progress", request_id=request_id, url=url, bytes=done, total=total)
 
-        files = yield ("download", res.output or {}, ctx.output_dir, progress)
+        files = yield ("download", output or {}, ctx.output_dir, progress)
     except DownloadError as exc:
         ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
         exc.request_id = request_id
@@ -305,12 +400,17 @@ def _finish_flow(
     for f in files:
         ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
         infos.append(
-            FileInfo(path=str(Path(f.path).resolve()), url=f.url, size=f.size, sha256=f.sha256,
-                     width=f.width, height=f.height, duration_s=f.duration_s)
+            FileInfo(
+                path=str(Path(f.path).resolve()),
+                url=f.url,
+                size=f.size,
+                sha256=f.sha256,
+                width=f.width,
+                height=f.height,
+                duration_s=f.duration_s,
+            )
         )
-    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
-    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
-    return CallResult(segment=segment, job_key=job_key, request_id=request_id, status="completed", cost_usd=cost, files=infos)
+    return infos
 
 
 def _has_urls(output: Any) -> bool:
@@ -322,7 +422,8 @@ def _has_urls(output: Any) -> bool:
 # -- drivers ---------------------------------------------------------------------------------
 
 
-def _do_sync(op: Op, client: Any) -> Any:
+def _do_sync(op: Op, client: ModelApi) -> Any:
+    """Perform one yielded operation, blocking; the only place the sync flow touches I/O."""
     kind = op[0]
     if kind == "submit":
         return client.submit(op[1], op[2])
@@ -342,7 +443,8 @@ def _do_sync(op: Op, client: Any) -> Any:
     raise AssertionError(kind)
 
 
-async def _do_async(op: Op, client: Any) -> Any:
+async def _do_async(op: Op, client: AsyncModelApi) -> Any:
+    """The asyncio twin of :func:`_do_sync`: the same operations, awaited."""
     kind = op[0]
     if kind == "submit":
         return await client.submit(op[1], op[2])
@@ -362,7 +464,9 @@ async def _do_async(op: Op, client: Any) -> Any:
     raise AssertionError(kind)
 
 
-def _drive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+def _drive(gen: Generator[Op, Any, Any], client: ModelApi) -> Any:
+    """Run a flow to its end: send each operation's result back in, or throw its error in, so
+    the flow itself decides what a failure means (journal it, cancel, re-raise)."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -377,7 +481,8 @@ def _drive(gen: Generator[Op, Any, Any], client: Any) -> Any:
             error = exc
 
 
-async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
+async def _adrive(gen: Generator[Op, Any, Any], client: AsyncModelApi) -> Any:
+    """The asyncio twin of :func:`_drive`; a task cancellation is thrown into the flow too."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -392,6 +497,33 @@ async def _adrive(gen: Generator[Op, Any, Any], client: Any) -> Any:
             error = exc
 
 
+@contextlib.contextmanager
+def _api(client: ModelApi | None) -> Iterator[ModelApi]:
+    """``client``, else a new :class:`~skill.execution.client.RunComfyClient` closed afterwards.
+
+    A caller's client is left open, so one client (one connection pool) can serve many calls.
+    """
+    if client is not None:
+        yield client
+        return
+    from skill.execution.client import RunComfyClient
+
+    with RunComfyClient() as own:
+        yield own
+
+
+@contextlib.asynccontextmanager
+async def _aapi(client: AsyncModelApi | None) -> AsyncIterator[AsyncModelApi]:
+    """The asyncio twin of :func:`_api`."""
+    if client is not None:
+        yield client
+        return
+    from skill.execution.client import AsyncRunComfyClient
+
+    async with AsyncRunComfyClient() as own:
+        yield own
+
+
 # -- public API ------------------------------------------------------------------------------
 
 
@@ -399,62 +531,12 @@ def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
     return request if isinstance(request, Plan) else make_plan(request, video_tools=video_tools_available)
 
 
-def _live_schema_problems(schema: dict[str, Any], payload: dict[str, Any]) -> list[tuple[str, str]]:
-    """Check a payload against the live JSON schema's properties (types, enums, ranges)."""
-    input_schema = schema.get("input_schema") or {}
-    props: dict[str, Any] = input_schema.get("properties") or {}
-    if not props:
-        return []
-    out = []
-    for name in input_schema.get("required") or []:
-        if name not in payload:
-            out.append((name, "is required by the live schema"))
-    for name, value in payload.items():
-        spec = props.get(name)
-        if spec is None:
-            out.append((name, "is not in the live schema"))
-            continue
-        enum = spec.get("enum")
-        if enum is not None and value not in enum:
-            out.append((name, f"must be one of {', '.join(map(str, enum))}"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            lo, hi = spec.get("minimum"), spec.get("maximum")
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                out.append((name, f"must be between {lo} and {hi}"))
-    return out
-
-
-def _refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
-    for seg in plan.segments:
-        problems = _live_schema_problems(schema, seg.payload)
-        if problems:
-            field_name, msg = problems[0]
-            raise InputError(
-                f"{field_name}: {msg} ({plan.endpoint}); nothing was sent", code="schema_mismatch", field=field_name
-            )
-
-
-def _schema_unavailable(exc: Kling3Error, plan: Plan, on_event: EventSink) -> None:
-    if isinstance(exc, AuthError):
-        raise exc
-    on_event({"event": "schema_unavailable", "endpoint": plan.endpoint, "message": exc.message})
-
-
-def _check_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
-    """Validate against the live schema when reachable (cached a day); refuse before paying."""
-    from skill.execution.live_schema import cached_schema
-
-    try:
-        schema = cached_schema(client.base_url, plan.endpoint, client.model_schema)
-    except Kling3Error as exc:
-        _schema_unavailable(exc, plan, on_event)
-        return
-    _refuse_schema_mismatch(schema, plan)
-
-
 def _summarise(
-    plan: Plan, calls: list[CallResult], finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None
+    plan: Plan,
+    calls: list[CallResult],
+    finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None,
 ) -> RunResult:
+    """The run's result from its calls; ``status`` is theirs when they agree, else ``partial``."""
     ids = [c.request_id for c in calls if c.request_id]
     statuses = {c.status for c in calls}
     status = statuses.pop() if len(statuses) == 1 else "partial"
@@ -476,7 +558,9 @@ def _summarise(
     )
 
 
-def _finish_job(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> dict[str, Any] | None:
+def _finish_job(
+    plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool
+) -> dict[str, Any] | None:
     """The arguments of :func:`skill.media.video.finish` when this run's video needs stitching or cropping."""
     from skill.media.video import needs_finishing
 
@@ -502,9 +586,14 @@ def _finished(
     segment_files = [f.path for c in calls for f in c.files]
     if isinstance(outcome, Kling3Error):
         _emit(ctx, "finish_failed", code=outcome.code, message=outcome.message)
-        return segment_files, None, [
-            *plan.warnings, f"{outcome.code}: {outcome.message}; the segments are kept as separate files"
-        ]
+        return (
+            segment_files,
+            None,
+            [
+                *plan.warnings,
+                f"{outcome.code}: {outcome.message}; the segments are kept as separate files",
+            ],
+        )
     _emit(ctx, "finished", path=str(outcome.path))
     if ctx.run_id is not None:
         ctx.journal.set_run_video(ctx.run_id, str(Path(outcome.path).resolve()))
@@ -538,8 +627,15 @@ async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: 
     return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
 
 
-def _ctx(journal: Journal | None, on_event: EventSink | None, poll_interval: float, timeout: float | None,
-         output_dir: Path | str | None, wait: bool, download: bool = True) -> _Ctx:
+def _ctx(
+    journal: Journal | None,
+    on_event: EventSink | None,
+    poll_interval: float,
+    timeout: float | None,
+    output_dir: Path | str | None,
+    wait: bool,
+    download: bool = True,
+) -> _Ctx:
     return _Ctx(
         journal=journal or Journal(),
         on_event=on_event or (lambda _e: None),
@@ -559,26 +655,19 @@ def run(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
     batch_id: str | None = None,
     finish_video: bool = True,
 ) -> RunResult:
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
-    from skill.execution.client import RunComfyClient
-
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         if check_live_schema:
-            _check_live_schema(cl, plan, ctx.on_event)
+            check_plan(cl, plan, ctx.on_event)
         calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
-    finally:
-        if own:
-            cl.close()
     return _finish_sync(plan, calls, ctx, finish_video and wait)
 
 
@@ -590,38 +679,20 @@ async def arun(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: AsyncModelApi | None = None,
     journal: Journal | None = None,
     check_live_schema: bool = True,
     batch_id: str | None = None,
     finish_video: bool = True,
 ) -> RunResult:
     """The async twin of :func:`run`: same flow, same journal, same results."""
-    from skill.execution.client import AsyncRunComfyClient
-
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    own = client is None
-    cl = client or AsyncRunComfyClient()
-    try:
+    async with _aapi(client) as cl:
         if check_live_schema:
-            await _acheck_live_schema(cl, plan, ctx.on_event)
+            await acheck_plan(cl, plan, ctx.on_event)
         calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
-    finally:
-        if own:
-            await cl.aclose()
     return await _finish_async(plan, calls, ctx, finish_video and wait)
-
-
-async def _acheck_live_schema(client: Any, plan: Plan, on_event: EventSink) -> None:
-    from skill.execution.live_schema import acached_schema
-
-    try:
-        schema = await acached_schema(client.base_url, plan.endpoint, client.model_schema)
-    except Kling3Error as exc:
-        _schema_unavailable(exc, plan, on_event)
-        return
-    _refuse_schema_mismatch(schema, plan)
 
 
 def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
@@ -631,28 +702,28 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
     if job is not None:
         raise InputError(
             f"job {ref} has no request_id (state {job.state}): it was never confirmed by the API",
-            code="no_request_id", field="request_id",
+            code="no_request_id",
+            field="request_id",
         )
     return ref, None
 
 
-def status(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+def status(
+    ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
     """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         st = cl.status(request_id)
-    finally:
-        if own:
-            cl.close()
     if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
         jr.update_state(request_id, st.status, {"status": st.raw})
-    return {"request_id": request_id, "status": st.status, "queue_position": st.queue_position,
-            "journal": job.to_dict() if job else None}
+    return {
+        "request_id": request_id,
+        "status": st.status,
+        "queue_position": st.queue_position,
+        "journal": job.to_dict() if job else None,
+    }
 
 
 def fetch(
@@ -663,44 +734,40 @@ def fetch(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
 ) -> CallResult:
     """Fetch (and optionally wait for) a job's result by request_id and download its files."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
     out_dir = output_dir or (job.output_dir if job and job.output_dir else None)
     ctx = _ctx(jr, on_event, poll_interval, timeout, out_dir, True)
     ctx.track = job is not None
-    own = client is None
-    cl = client or RunComfyClient()
     key = job.job_key if job else request_id
     cost = job.cost_usd if job else 0.0
-    try:
-        flow = _wait_flow(ctx, key, request_id, 1, cost) if wait else _finish_flow(ctx, key, request_id, 1, cost)
+    with _api(client) as cl:
+        flow = (
+            _wait_flow(ctx, key, request_id, 1, cost)
+            if wait
+            else _finish_flow(ctx, key, request_id, 1, cost)
+        )
         return _drive(flow, cl)  # type: ignore[no-any-return]
-    finally:
-        if own:
-            cl.close()
 
 
-def cancel(ref: str, *, client: Any = None, journal: Journal | None = None) -> dict[str, Any]:
+def cancel(
+    ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
     """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    own = client is None
-    cl = client or RunComfyClient()
-    try:
+    with _api(client) as cl:
         out = cl.cancel(request_id)
-    finally:
-        if own:
-            cl.close()
     if job is not None:
-        jr.update_state(request_id, "cancelled" if out.outcome == "cancelled" else job.state, {"cancel": out.raw})
+        jr.update_state(
+            request_id,
+            "cancelled" if out.outcome == "cancelled" else job.state,
+            {"cancel": out.raw},
+        )
     return {"request_id": request_id, "outcome": out.outcome, "status": out.status}
 
 
@@ -711,37 +778,42 @@ def resume(
     poll_interval: float = 2.0,
     timeout: float | None = 1800.0,
     on_event: EventSink | None = None,
-    client: Any = None,
+    client: ModelApi | None = None,
     journal: Journal | None = None,
 ) -> list[dict[str, Any]]:
     """Re-poll and download unfinished jobs (one, or all). Never resubmits anything."""
-    from skill.execution.client import RunComfyClient
-
     jr = journal or Journal()
     if ref is not None:
         _, job = _request_id(jr, ref)
         if job is None:
-            raise InputError(f"no job {ref!r} in the journal", code="unknown_job", field="request_id")
+            raise InputError(
+                f"no job {ref!r} in the journal", code="unknown_job", field="request_id"
+            )
         targets = [job]
     else:
         targets = jr.unfinished()
-    own = client is None
-    cl = client or RunComfyClient()
     outcomes: list[dict[str, Any]] = []
-    try:
+    with _api(client) as cl:
         for job in targets:
             assert job is not None and job.request_id is not None
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
             try:
-                res: CallResult = _drive(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl)
-                outcomes.append({"request_id": job.request_id, "status": res.status, "files": [f.path for f in res.files]})
+                res: CallResult = _drive(
+                    _wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl
+                )
+                outcomes.append(
+                    {
+                        "request_id": job.request_id,
+                        "status": res.status,
+                        "files": [f.path for f in res.files],
+                    }
+                )
             except Interrupted:
                 raise
             except Kling3Error as exc:
-                outcomes.append({"request_id": job.request_id, "status": "error", "error": exc.to_dict()})
-    finally:
-        if own:
-            cl.close()
+                outcomes.append(
+                    {"request_id": job.request_id, "status": "error", "error": exc.to_dict()}
+                )
     for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
@@ -760,11 +832,22 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
     if any(c.state != "downloaded" for c in calls):
         return None
     paths = [Path(f.path) for c in calls for f in jr.files(c)]
-    on_event({"event": "finishing", "run_id": run_id, "segments": len(paths), "aspect_ratio": info["aspect_ratio"]})
+    on_event(
+        {
+            "event": "finishing",
+            "run_id": run_id,
+            "segments": len(paths),
+            "aspect_ratio": info["aspect_ratio"],
+        }
+    )
     try:
-        video = finish(paths, asked_ratio=info["aspect_ratio"], expected_duration=float(info["duration"]),
-                       out_dir=Path(info["output_dir"] or Path.cwd()),
-                       name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s")
+        video = finish(
+            paths,
+            asked_ratio=info["aspect_ratio"],
+            expected_duration=float(info["duration"]),
+            out_dir=Path(info["output_dir"] or Path.cwd()),
+            name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s",
+        )
     except Kling3Error as exc:
         return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
     path = str(Path(video.path).resolve())

@@ -346,6 +346,9 @@ class Journal:
         os.close(fd)
 
     def _setup(self) -> None:
+        """WAL (readers never block the writer), full sync (a journaled submit survives a power
+        cut) and foreign keys; switching to WAL needs a moment's exclusive lock, so a busy
+        file is waited for rather than failed."""
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         deadline = time.monotonic() + _BUSY_TIMEOUT_S
@@ -372,6 +375,8 @@ class Journal:
         return int(row[0] or 0)
 
     def _migrate(self) -> None:
+        """Bring the schema up to :data:`SCHEMA_VERSION` in one write transaction; a journal
+        from a newer kling3 is refused rather than written in a shape it does not expect."""
         with self._write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = int(
@@ -773,6 +778,9 @@ class Journal:
             return self._spent_today(conn)[1]
 
     def _check_cap(self, conn: sqlite3.Connection, extra_cost: float, cap: float) -> None:
+        """Refuse ``extra_cost`` over today's cap as seen on ``conn``. Inside :meth:`begin`'s
+        write transaction this is race-free: two processes cannot both pass with the last
+        dollar."""
         day, spent = self._spent_today(conn)
         total = spent + extra_cost
         if total <= cap + 1e-9:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from skill.errors import DownloadError
-from skill.execution.client import RetryPolicy, RunComfyClient
+from skill.execution.client import RunComfyClient
 from skill.execution.downloads import (
     MAX_NAME_CHARS,
     MAX_REDIRECTS,
@@ -28,7 +27,8 @@ from skill.execution.downloads import (
     output_urls,
     safe_filename,
 )
-from skill.testing.emulator import Emulator, EmulatorConfig, Fault
+from skill.execution.retry import RetryPolicy
+from skill.testing.emulator import Emulator, Fault
 from skill.testing.mp4writer import make_mp4
 
 T2V = "kling/kling-3.0/standard/text-to-video"
@@ -185,10 +185,8 @@ class _RedirectOnce(Emulator):
 
 
 @pytest.fixture
-def redirect_once() -> Iterator[Emulator]:
-    emu = _RedirectOnce(EmulatorConfig(queue_seconds=0.05, run_seconds=0.05)).start()
-    yield emu
-    emu.stop()
+def redirect_once(make_emulator: MakeEmulator) -> Emulator:
+    return make_emulator(_RedirectOnce)
 
 
 def test_redirect_within_the_origin_is_followed(redirect_once: Emulator, tmp_path: Path) -> None:
@@ -474,15 +472,8 @@ class _NoLengthHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def no_length_origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoLengthHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def no_length_origin(serve_http: Callable[[type[BaseHTTPRequestHandler]], str]) -> str:
+    return serve_http(_NoLengthHandler)
 
 
 def test_cap_aborts_mid_stream_without_content_length(

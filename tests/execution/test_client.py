@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from skill.execution.client import (
     JobStatus,
     RetryPolicy,
     RunComfyClient,
-    retry_after_seconds,
 )
 from skill.testing.emulator import Emulator, Fault
 
@@ -44,31 +41,22 @@ MakeEmulator = Callable[..., Emulator]
 
 
 class Clients:
-    """Builds sync clients bound to an emulator; records every backoff sleep."""
+    """Builds sync clients bound to an emulator, retrying fast; records every backoff sleep."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_client: Callable[..., RunComfyClient]) -> None:
         self.sleeps: list[float] = []
-        self._open: list[RunComfyClient] = []
+        self._api_client = api_client
 
     def __call__(self, emu: Emulator, **kw: Any) -> RunComfyClient:
-        kw.setdefault("base_url", emu.base_url)
-        kw.setdefault("token", emu.token)
         kw.setdefault("retry", FAST)
         kw.setdefault("timeout", 5.0)
-        client = RunComfyClient(sleep=self.sleeps.append, **kw)
-        self._open.append(client)
-        return client
-
-    def close(self) -> None:
-        for client in self._open:
-            client.close()
+        return self._api_client(emu, sleep=self.sleeps.append, **kw)
 
 
 @pytest.fixture
-def clients() -> Iterator[Clients]:
-    made = Clients()
-    yield made
-    made.close()
+def clients(api_client: Callable[..., RunComfyClient]) -> Clients:
+    """Sync clients closed at teardown by the shared ``api_client`` factory."""
+    return Clients(api_client)
 
 
 def _async_client(emu: Emulator, sleeps: list[float], **kw: Any) -> AsyncRunComfyClient:
@@ -661,30 +649,3 @@ def test_async_submit_to_a_closed_port_is_transient() -> None:
 
     asyncio.run(run())
     assert len(sleeps) == FAST.attempts - 1
-
-
-# -- helpers ---------------------------------------------------------------------------------------------
-
-
-def test_retry_after_parsing() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    assert retry_after_seconds(None) is None
-    assert retry_after_seconds("") is None
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds(" 0.5 ") == 0.5
-    assert retry_after_seconds("-1") is None
-    assert retry_after_seconds("nan") is None
-    assert retry_after_seconds("soon") is None
-    later = format_datetime(now + timedelta(seconds=42), usegmt=True)
-    assert retry_after_seconds(later, now=now) == 42.0
-    earlier = format_datetime(now - timedelta(seconds=42), usegmt=True)
-    assert retry_after_seconds(earlier, now=now) == 0.0
-
-
-def test_backoff_is_capped_full_jitter() -> None:
-    policy = RetryPolicy(attempts=10, base_delay=0.5, max_delay=4.0)
-    for retry in range(1, 12):
-        cap = min(4.0, 0.5 * 2 ** (retry - 1))
-        assert all(0 <= policy.backoff(retry) <= cap for _ in range(50))
-    with pytest.raises(ValueError):
-        RetryPolicy(attempts=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +27,29 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("KLING3_HOME", str(h))
-    monkeypatch.setenv("RUNCOMFY_CONFIG_DIR", str(tmp_path / "rc"))
-    monkeypatch.delenv("KLING3_DAILY_CAP_USD", raising=False)
-    return h
+pytestmark = pytest.mark.usefixtures("home")  # every test: a private home, no daily cap
+
+ApiClient = Callable[..., RunComfyClient]
+AsyncApiClient = Callable[..., AsyncRunComfyClient]
+Batch = Callable[..., BatchReport]
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    with Journal(tmp_path / "jobs.sqlite3") as jr:
-        yield jr
+def batch(async_api_client: AsyncApiClient) -> Batch:
+    """``batch(emu, requests, **run_batch options)``: run a batch against ``emu``, polling fast."""
 
+    def run(emu: Emulator, requests: list[dict[str, Any]], **kw: Any) -> BatchReport:
+        async def go() -> BatchReport:
+            async with async_api_client(emu) as client:
+                return await run_batch(requests, client=client, poll_interval=0.02, **kw)
 
-def batch(emu: Emulator, requests: list[dict[str, Any]], **kw: Any) -> BatchReport:
-    async def go() -> BatchReport:
-        async with AsyncRunComfyClient(base_url=emu.base_url, token=emu.token) as client:
-            return await run_batch(requests, client=client, poll_interval=0.02, **kw)
+        return asyncio.run(go())
 
-    return asyncio.run(go())
+    return run
 
 
 def test_six_requests_at_concurrency_three_all_complete(
-    make_emulator: Callable[..., Emulator], journal: Journal, tmp_path: Path
+    make_emulator: Callable[..., Emulator], journal: Journal, tmp_path: Path, batch: Batch
 ) -> None:
     emu = make_emulator(queue_seconds=0.1, run_seconds=0.2)
     running: set[int] = set()
@@ -96,7 +94,12 @@ def test_six_requests_at_concurrency_three_all_complete(
 
 @pytest.mark.parametrize("over", ["max_cost_usd", "daily_cap"])
 def test_a_batch_over_budget_is_refused_before_anything_is_sent(
-    emulator: Emulator, journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, over: str
+    emulator: Emulator,
+    journal: Journal,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    over: str,
+    batch: Batch,
 ) -> None:
     kw: dict[str, Any] = {}
     if over == "max_cost_usd":
@@ -117,7 +120,11 @@ def test_a_batch_over_budget_is_refused_before_anything_is_sent(
 
 
 def test_failure_refusal_and_interruption_then_resume_without_resubmitting(
-    make_emulator: Callable[..., Emulator], journal: Journal, tmp_path: Path
+    make_emulator: Callable[..., Emulator],
+    journal: Journal,
+    tmp_path: Path,
+    api_client: ApiClient,
+    async_api_client: AsyncApiClient,
 ) -> None:
     emu = make_emulator(queue_seconds=0.05, run_seconds=1.0)
     emu.add_fault(
@@ -136,7 +143,7 @@ def test_failure_refusal_and_interruption_then_resume_without_resubmitting(
             final[item.index] = item
 
     async def go() -> None:
-        async with AsyncRunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+        async with async_api_client(emu) as client:
             task = asyncio.ensure_future(
                 run_batch(
                     requests,
@@ -175,7 +182,7 @@ def test_failure_refusal_and_interruption_then_resume_without_resubmitting(
     (rid,) = final[3].request_ids
     job = journal.get(rid)
     assert job is not None and job.state == "in_progress"
-    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+    with api_client(emu) as client:
         outcomes = resume(None, poll_interval=0.05, client=client, journal=journal)
     assert [(o["request_id"], o["status"]) for o in outcomes] == [(rid, "completed")]
     assert emu.counts["submit"] == 2  # nothing resubmitted
@@ -185,13 +192,17 @@ def test_failure_refusal_and_interruption_then_resume_without_resubmitting(
 
 
 def test_interrupting_a_batch_cancels_its_queued_jobs_at_the_api(
-    make_emulator: Callable[..., Emulator], journal: Journal, tmp_path: Path
+    make_emulator: Callable[..., Emulator],
+    journal: Journal,
+    tmp_path: Path,
+    api_client: ApiClient,
+    async_api_client: AsyncApiClient,
 ) -> None:
     emu = make_emulator(queue_seconds=30, run_seconds=1)
     final: list[BatchItem] = []
 
     async def go() -> None:
-        async with AsyncRunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+        async with async_api_client(emu) as client:
             task = asyncio.ensure_future(
                 run_batch(
                     [{"text": t} for t in TEXTS[:2]],
@@ -212,14 +223,14 @@ def test_interrupting_a_batch_cancels_its_queued_jobs_at_the_api(
     assert len(final) == 2 and emu.counts["cancel"] == 2
     assert {j["status"] for j in emu.jobs()} == {"cancelled"}
     assert {r.state for r in journal.list(limit=None)} == {"cancelled"}
-    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+    with api_client(emu) as client:
         assert resume(None, client=client, journal=journal) == []
     assert emu.counts["submit"] == 2
 
 
 @pytest.mark.skipif(find_ffmpeg() is None, reason="no ffmpeg: install kling3-skill[video]")
 def test_a_long_cropped_item_is_stitched_and_cropped(
-    emulator: Emulator, journal: Journal, tmp_path: Path
+    emulator: Emulator, journal: Journal, tmp_path: Path, batch: Batch
 ) -> None:
     report = batch(
         emulator,

@@ -26,14 +26,8 @@ from skill.testing.emulator import Emulator, Fault
 TEXT = "a quick vertical draft of a barista pulling espresso, 6 seconds"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Isolated KLING3_HOME and RunComfy config dir for in-process calls."""
-    h = tmp_path / "home"
-    monkeypatch.setenv("KLING3_HOME", str(h))
-    monkeypatch.setenv("RUNCOMFY_CONFIG_DIR", str(tmp_path / "rc"))
-    monkeypatch.delenv("KLING3_DAILY_CAP_USD", raising=False)
-    return h
+ApiClient = Callable[..., RunComfyClient]
+AsyncApiClient = Callable[..., AsyncRunComfyClient]
 
 
 def env_for(emu: Emulator, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -64,9 +58,11 @@ def no_partial_files(out: Path) -> bool:
 # -- python API ------------------------------------------------------------------------------
 
 
-def test_run_end_to_end_downloads_a_verified_video_and_journals_it(emulator: Emulator, home: Path, tmp_path: Path) -> None:
+def test_run_end_to_end_downloads_a_verified_video_and_journals_it(
+    emulator: Emulator, home: Path, tmp_path: Path, api_client: ApiClient
+) -> None:
     events: list[dict[str, Any]] = []
-    with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+    with api_client(emulator) as client:
         res = run(TEXT, output_dir=tmp_path / "out", poll_interval=0.02, client=client, on_event=events.append)
     assert res.status == "completed" and res.request_id
     assert res.endpoint == "kling/kling-3.0/standard/text-to-video"
@@ -83,13 +79,15 @@ def test_run_end_to_end_downloads_a_verified_video_and_journals_it(emulator: Emu
     assert kinds[0] == "submitting" and "submitted" in kinds and kinds[-1] == "done"
 
 
-def test_async_twin_behaves_the_same(emulator: Emulator, home: Path, tmp_path: Path) -> None:
+def test_async_twin_behaves_the_same(
+    emulator: Emulator, home: Path, tmp_path: Path, api_client: ApiClient, async_api_client: AsyncApiClient
+) -> None:
     async def go() -> Any:
-        async with AsyncRunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+        async with async_api_client(emulator) as client:
             return await arun(TEXT, output_dir=tmp_path / "a", poll_interval=0.02, client=client)
 
     ares = asyncio.run(go())
-    with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+    with api_client(emulator) as client:
         sres = run(TEXT, output_dir=tmp_path / "s", poll_interval=0.02, client=client)
     strip = {"request_id", "request_ids", "files", "segment_files", "calls"}
     assert {k: v for k, v in ares.to_json_dict().items() if k not in strip} == {
@@ -99,19 +97,21 @@ def test_async_twin_behaves_the_same(emulator: Emulator, home: Path, tmp_path: P
     assert emulator.counts["submit"] == 2
 
 
-def test_failed_job_raises_with_the_api_error(make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path) -> None:
+def test_failed_job_raises_with_the_api_error(
+    make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path, api_client: ApiClient
+) -> None:
     emu = make_emulator(fail_job={"message": "content policy"})
-    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client, pytest.raises(JobFailed) as info:
+    with api_client(emu) as client, pytest.raises(JobFailed) as info:
         run(TEXT, output_dir=tmp_path, poll_interval=0.02, client=client)
     assert "content policy" in info.value.message and info.value.request_id
     assert Journal().get(info.value.request_id).state == "failed"  # type: ignore[union-attr]
 
 
 def test_timeout_leaves_job_running_and_resume_finishes_it_without_resubmitting(
-    make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path
+    make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path, api_client: ApiClient
 ) -> None:
     emu = make_emulator(queue_seconds=0.3, run_seconds=0.3)
-    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+    with api_client(emu) as client:
         with pytest.raises(WaitTimeout) as info:
             run(TEXT, output_dir=tmp_path, poll_interval=0.05, timeout=0.1, client=client)
         rid = info.value.request_id
@@ -122,8 +122,8 @@ def test_timeout_leaves_job_running_and_resume_finishes_it_without_resubmitting(
     assert Journal().get(rid).state == "downloaded"  # type: ignore[union-attr]
 
 
-def test_no_wait_then_fetch_with_wait(emulator: Emulator, home: Path, tmp_path: Path) -> None:
-    with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
+def test_no_wait_then_fetch_with_wait(emulator: Emulator, home: Path, tmp_path: Path, api_client: ApiClient) -> None:
+    with api_client(emulator) as client:
         res = run(TEXT, output_dir=tmp_path, wait=False, client=client)
         assert res.status == "submitted" and res.files == []
         got = fetch(res.request_id or "", wait=True, poll_interval=0.02, client=client)
@@ -297,10 +297,12 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     assert doc["status"] == "completed" and probe_mp4(doc["files"][0]).height > probe_mp4(doc["files"][0]).width
 
 
-def test_a_long_plan_submits_every_call_before_waiting(make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path) -> None:
+def test_a_long_plan_submits_every_call_before_waiting(
+    make_emulator: Callable[..., Emulator], home: Path, tmp_path: Path, api_client: ApiClient
+) -> None:
     emu = make_emulator(queue_seconds=0.2, run_seconds=0.2)
     events: list[dict[str, Any]] = []
-    with RunComfyClient(base_url=emu.base_url, token=emu.token) as client:
+    with api_client(emu) as client:
         res = run("a 40-second film of a lighthouse at dusk", output_dir=tmp_path, poll_interval=0.02, client=client,
                   on_event=events.append, finish_video=False)
     kinds = [e["event"] for e in events]

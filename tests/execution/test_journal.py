@@ -20,7 +20,7 @@ from skill.execution.journal import Journal
 
 MODEL = "kling/kling-3.0/standard/text-to-video"
 PAYLOAD = {"prompt": "a red fox runs through snow, ünïcode", "duration": 5, "aspect_ratio": "16:9"}
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Clock:

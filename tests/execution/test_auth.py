@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 from collections import deque
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +114,7 @@ def test_redact(monkeypatch: pytest.MonkeyPatch) -> None:
 class _LoginServer:
     """Serves /api/cli-auth/start and /api/cli-auth/poll from a script of answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, serve_http: Callable[[type[BaseHTTPRequestHandler]], str]) -> None:
         self.start: tuple[int, Any] = (
             200,
             {
@@ -153,23 +152,12 @@ class _LoginServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.base = serve_http(Handler) + "/"
 
 
 @pytest.fixture
-def server() -> Iterator[_LoginServer]:
-    srv = _LoginServer()
-    yield srv
-    srv.close()
+def server(serve_http: Callable[[type[BaseHTTPRequestHandler]], str]) -> _LoginServer:
+    return _LoginServer(serve_http)
 
 
 @pytest.fixture
