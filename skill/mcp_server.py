@@ -37,6 +37,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from skill import tools
 from skill.errors import ConfigError, Kling3Error
+from skill.execution.events import (
+    CancelFailed,
+    Cancelled,
+    Done,
+    Downloading,
+    DownloadProgress,
+    Event,
+    Finished,
+    FinishFailed,
+    Finishing,
+    NotCancellable,
+    SchemaUnavailable,
+    Status,
+    Submitted,
+    Submitting,
+    unhandled,
+)
 from skill.money import usd
 
 if TYPE_CHECKING:
@@ -209,24 +226,28 @@ class _Rendered(NamedTuple):
     """The job's status in words when the event reports one (what the heartbeat repeats)."""
 
 
-def _render(event: dict[str, Any]) -> _Rendered:
+def _render(event: Event) -> _Rendered:
     """What a progress event says to an MCP client: the one place this module reads an event."""
-    kind = event.get("event")
-    if kind == "status":
-        pos = event.get("queue_position")
-        status = str(event.get("status")) + (f" (queue position {pos})" if pos is not None else "")
-        return _Rendered(f"{status}, {event.get('elapsed_s')} s", status)
-    if kind == "submitting":
-        return _Rendered(f"submitting to {event.get('endpoint')} ({usd(event.get('cost_usd'))})", None)
-    if kind == "submitted":
-        return _Rendered(f"submitted: request_id {event.get('request_id')}", None)
-    if kind == "downloading":
-        return _Rendered("downloading the video", None)
-    if kind == "done":
-        return _Rendered("saved " + ", ".join(str(f) for f in event.get("files", [])), None)
-    if kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
-        return _Rendered(f"{kind}: {event.get('message') or event.get('request_id') or ''}".rstrip(": "), None)
-    return _Rendered(None, None)
+    match event:
+        case Status(status=status, queue_position=pos, elapsed_s=elapsed):
+            said = status + (f" (queue position {pos})" if pos is not None else "")
+            return _Rendered(f"{said}, {elapsed} s", said)
+        case Submitting():
+            return _Rendered(f"submitting to {event.endpoint} ({usd(event.cost_usd)})", None)
+        case Submitted():
+            return _Rendered(f"submitted: request_id {event.request_id}", None)
+        case Downloading():
+            return _Rendered("downloading the video", None)
+        case Done():
+            return _Rendered("saved " + ", ".join(event.files), None)
+        case Cancelled():
+            return _Rendered(f"cancelled: {event.request_id}", None)
+        case NotCancellable() | CancelFailed() | SchemaUnavailable():
+            return _Rendered(f"{event.event}: {event.message}", None)
+        case DownloadProgress() | Finishing() | FinishFailed() | Finished():
+            return _Rendered(None, None)
+        case _:
+            unhandled(event)
 
 
 class _Progress:
@@ -241,14 +262,14 @@ class _Progress:
 
         self.ctx = ctx
         self.interval = interval
-        streams = anyio.create_memory_object_stream[dict[str, Any]](256)
-        self.send: MemoryObjectSendStream[dict[str, Any]] = streams[0]
-        self.receive: MemoryObjectReceiveStream[dict[str, Any]] = streams[1]
+        streams = anyio.create_memory_object_stream[Event](256)
+        self.send: MemoryObjectSendStream[Event] = streams[0]
+        self.receive: MemoryObjectReceiveStream[Event] = streams[1]
         self.started = time.monotonic()
         self.progress = 0.0
         self.status = "working"
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: Event) -> None:
         import anyio
 
         with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -269,7 +290,7 @@ class _Progress:
 
         async with self.receive:
             while True:
-                event: dict[str, Any] | None = None
+                event: Event | None = None
                 with anyio.move_on_after(self.interval):
                     event = await self.receive.receive()
                 if event is None:

@@ -40,6 +40,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
+from skill.execution.events import Event, EventSink, Status
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
@@ -110,8 +111,6 @@ The MCP server's instructions open with it; a framework without server instructi
 in the system prompt. It lives here, with the tools it names, so the server states no tool facts.
 """
 
-Event = dict[str, Any]
-EventSink = Callable[[Event], None]
 ToolFormat = Literal["openai", "anthropic"]
 
 # Fields of VideoRequest an LLM should not be offered: Kling 3.0 takes no seed, so the field would
@@ -452,9 +451,9 @@ class _Tracker:
         self.queue_position: int | None = None
 
     def __call__(self, event: Event) -> None:
-        if event.get("event") == "status":
-            self.status = event.get("status")
-            self.queue_position = event.get("queue_position")
+        if isinstance(event, Status):
+            self.status = event.status
+            self.queue_position = event.queue_position
         if self.sink is not None:
             self.sink(event)
 

@@ -253,7 +253,7 @@ def test_generate_status_fetch_and_list_in_process(emulator: Emulator, env: Call
     (path,) = out["files"]
     assert Path(path).is_file() and Path(path).parent == (tmp / "v").resolve()
     assert out["cost_usd"] == 0.42 and out["aspect_ratio"] == "9:16"
-    assert "status" in {e["event"] for e in events}
+    assert "status" in {e.event for e in events}
     rid = out["request_id"]
     assert tools.call("kling_video_status", {"request_id": rid})["status"] == "completed"
     fetched = tools.call("kling_fetch_video", {"request_id": rid, "wait_seconds": 0, "output_dir": str(tmp / "f")})
@@ -312,7 +312,7 @@ def test_cancelling_acall_cancels_the_queued_job(
     async def until_queued(queued: asyncio.Event | Any) -> None:
         await tools.acall(
             "kling_generate_video", {"text": "a fox", "wait_seconds": 60}, poll_interval=0.05,
-            on_event=lambda e: queued.set() if e.get("status") == "in_queue" else None,
+            on_event=lambda e: queued.set() if getattr(e, "status", None) == "in_queue" else None,
         )
 
     async def with_asyncio() -> None:

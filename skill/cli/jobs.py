@@ -14,7 +14,6 @@ from skill.cli.flags import SubParsers, add_json, add_wait_flags
 from skill.cli.render import (
     emit_json,
     job_line,
-    progress_printer,
     resume_lines,
     say,
     spend_lines,
@@ -81,6 +80,7 @@ def add_result_parser(sub: SubParsers) -> None:
 
 def cmd_result(args: argparse.Namespace) -> int:
     """Download a finished job's files (again); an unfinished job is said, not an error."""
+    from skill.cli.progress import progress_printer
     from skill.execution.flow import fetch
 
     res = fetch(args.id, output_dir=args.output_dir, wait=args.wait, poll_interval=args.poll_interval,
@@ -151,6 +151,7 @@ def add_resume_parser(sub: SubParsers) -> None:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Re-poll and download unfinished jobs; exit 75 when any could not be finished now."""
+    from skill.cli.progress import progress_printer
     from skill.execution.flow import resume
 
     if not args.id and not args.all:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from skill.money import usd
@@ -21,7 +20,6 @@ __all__ = [
     "job_line",
     "print_plan",
     "print_report",
-    "progress_printer",
     "resume_lines",
     "say",
     "spend_lines",
@@ -73,60 +71,6 @@ def print_plan(plan: Any, out: TextIO | None = None) -> None:
     for w in plan.warnings:
         lines.append(f"warning    {w}")
     (out or sys.stdout).write("\n".join(lines) + "\n")
-
-
-def progress_printer(as_json: bool) -> Callable[[dict[str, Any]], None]:
-    """Progress on stderr: JSON lines with --json, short lines for people otherwise.
-
-    ``show`` is the one place that reads the flow's event dicts; keep it that way so the events
-    can become typed in one edit.
-    """
-    tty = sys.stderr.isatty()
-    last_bar = [0.0]
-
-    def show(event: dict[str, Any]) -> None:
-        if as_json:
-            emit_json(event, sys.stderr)
-            return
-        kind = event.get("event")
-        if kind == "download_progress":
-            if not tty:
-                return
-            now = time.monotonic()
-            if now - last_bar[0] < 0.1 and event.get("total") != event.get("bytes"):
-                return
-            last_bar[0] = now
-            _draw_download_bar(event.get("bytes", 0), event.get("total"))
-            return
-        if kind == "status":
-            pos = event.get("queue_position")
-            say(f"[poll] {event['status']}" + (f" (position {pos})" if pos is not None else "") + f"  {event.get('elapsed_s', 0)} s")
-        elif kind == "submitting":
-            say(f"[submit] {event['endpoint']} (segment {event['segment']}, {usd(event['cost_usd'])})")
-        elif kind == "submitted":
-            say(f"[submit] request_id: {event['request_id']}")
-        elif kind == "downloading":
-            say(f"[download] to {event['output_dir']}")
-        elif kind == "done":
-            for f in event.get("files", []):
-                say(f"[ok] {f}")
-        elif kind in ("cancelled", "not_cancellable", "cancel_failed", "schema_unavailable"):
-            say(f"[{kind}] {event.get('message', event.get('request_id', ''))}")
-
-    return show
-
-
-def _draw_download_bar(done: Any, total: Any) -> None:
-    """Redraw the download bar in place (a TTY only); without a known size, just the MiB so far."""
-    if total:
-        width = 30
-        filled = int(width * done / total)
-        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
-        if done >= total:
-            sys.stderr.write("\n")
-    else:
-        sys.stderr.write(f"\r  {done / 2**20:.1f} MiB")
-    sys.stderr.flush()
 
 
 def status_line(doc: dict[str, Any]) -> str:

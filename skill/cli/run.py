@@ -20,7 +20,7 @@ from skill.cli.flags import (
     plan_from_args,
     request_from_args,
 )
-from skill.cli.render import emit_json, print_plan, print_report, progress_printer, say
+from skill.cli.render import emit_json, print_plan, print_report, say
 from skill.errors import UsageError
 from skill.money import usd
 
@@ -61,6 +61,7 @@ def add_run_parser(sub: SubParsers) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Plan (shown on stderr), confirm if costly, submit, wait, download; the result on stdout."""
+    from skill.cli.progress import progress_printer
     from skill.execution.flow import run
 
     if not args.text and not args.shot:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from skill.cli.flags import SubParsers, add_json, plan_from_args
-from skill.cli.render import emit_json, progress_printer, say
+from skill.cli.render import emit_json, say
 from skill.money import usd
 
 __all__ = [
@@ -73,6 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """One request end to end against the built-in emulator: nothing leaves this machine."""
     import tempfile
 
+    from skill.cli.progress import progress_printer
     from skill.execution.client import RunComfyClient
     from skill.execution.flow import run
     from skill.execution.journal import Journal

@@ -63,7 +63,8 @@ from skill.errors import (
     SubmitUnconfirmed,
     WaitTimeout,
 )
-from skill.execution.flow import Event, RunResult, arun
+from skill.execution.events import Cancelled, Done, Event, Submitted, Submitting
+from skill.execution.flow import RunResult, arun
 from skill.execution.journal import Journal
 from skill.execution.live_schema import acached_schema, refuse_schema_mismatch, schema_unavailable
 from skill.execution.model_api import AsyncModelApi
@@ -544,15 +545,14 @@ class _Tracker:
 
     def hook(self, event: Event) -> None:
         """The ``on_event`` of the item's run: record, then pass the event on."""
-        kind = event.get("event")
-        if kind == "submitting":
-            self.submitting.append(int(event.get("segment", 0)))
-        elif kind == "submitted" and event.get("request_id"):
-            self.submitted[int(event.get("segment", 0))] = str(event["request_id"])
-        elif kind == "done":
-            self.files.extend(str(f) for f in event.get("files") or [])
-        elif kind == "cancelled" and event.get("request_id"):
-            self.cancelled.add(str(event["request_id"]))
+        if isinstance(event, Submitting):
+            self.submitting.append(event.segment)
+        elif isinstance(event, Submitted):
+            self.submitted[event.segment] = event.request_id
+        elif isinstance(event, Done):
+            self.files.extend(event.files)
+        elif isinstance(event, Cancelled):
+            self.cancelled.add(event.request_id)
         self.runner.emit(self.item.index, event)
 
     def settle(

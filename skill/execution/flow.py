@@ -33,6 +33,21 @@ from skill.errors import (
     TransientError,
     WaitTimeout,
 )
+from skill.execution.events import (
+    CancelFailed,
+    Cancelled,
+    Done,
+    Downloading,
+    DownloadProgress,
+    EventSink,
+    Finished,
+    FinishFailed,
+    Finishing,
+    NotCancellable,
+    Status,
+    Submitted,
+    Submitting,
+)
 from skill.execution.journal import JobRecord, Journal
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
@@ -43,7 +58,6 @@ from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
-    "Event",
     "RunResult",
     "arun",
     "cancel",
@@ -54,8 +68,6 @@ __all__ = [
     "status",
 ]
 
-Event = dict[str, Any]
-EventSink = Callable[[Event], None]
 Op = tuple[Any, ...]
 
 UNKNOWN_STATUS_LIMIT = 10
@@ -142,10 +154,6 @@ class _Ctx:
             self.journal.add_file(request_id, url, path, sha256, size)
 
 
-def _emit(ctx: _Ctx, event: str, **data: Any) -> None:
-    ctx.on_event({"event": event, **data})
-
-
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
 
 
@@ -167,14 +175,10 @@ def _call_flow(
         daily_cap_usd=cap,
         run_id=ctx.run_id,
     )
-    _emit(
-        ctx,
-        "submitting",
-        endpoint=plan.endpoint,
+    ctx.on_event(Submitting(endpoint=plan.endpoint,
         segment=seg.index,
         cost_usd=seg.cost_usd,
-        job_key=job.job_key,
-    )
+        job_key=job.job_key))
     try:
         sub = yield ("submit", plan.endpoint, seg.payload)
     except SubmitUnconfirmed as exc:
@@ -190,7 +194,7 @@ def _call_flow(
         )
         raise
     ctx.journal.set_request_id(job.job_key, sub.request_id)
-    _emit(ctx, "submitted", request_id=sub.request_id, segment=seg.index)
+    ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index))
     if not ctx.wait:
         return CallResult(
             segment=seg.index,
@@ -221,14 +225,10 @@ def _wait_flow(
                     st.status if st.status in JOURNALED_API_STATES else "submitted",
                     {"status": st.raw},
                 )
-                _emit(
-                    ctx,
-                    "status",
-                    request_id=request_id,
+                ctx.on_event(Status(request_id=request_id,
                     status=st.status,
                     queue_position=st.queue_position,
-                    elapsed_s=round(ctx.clock() - started, 1),
-                )
+                    elapsed_s=round(ctx.clock() - started, 1)))
             if st.status in API_DONE or st.status == "failed" or st.status in API_CANCELLED:
                 break
             if st.status in API_WAITING:
@@ -305,20 +305,16 @@ def _cancel_on_interrupt(ctx: _Ctx, request_id: str) -> Generator[Op, Any, None]
     try:
         out = yield ("cancel", request_id)
     except Kling3Error as exc:
-        _emit(ctx, "cancel_failed", request_id=request_id, message=exc.message)
+        ctx.on_event(CancelFailed(request_id=request_id, message=exc.message))
         ctx.record(request_id, "submitted", {"cancel_error": exc.to_dict()})
         return
     if out.outcome == "cancelled":
         ctx.record(request_id, "cancelled", {"cancel": out.raw})
-        _emit(ctx, "cancelled", request_id=request_id)
+        ctx.on_event(Cancelled(request_id=request_id))
     else:
         ctx.record(request_id, "in_progress", {"cancel": out.raw})
-        _emit(
-            ctx,
-            "not_cancellable",
-            request_id=request_id,
-            message=f"the job is already running and will finish (and be charged); fetch it later with `kling3 result {request_id}`",
-        )
+        ctx.on_event(NotCancellable(request_id=request_id,
+            message=f"the job is already running and will finish (and be charged); fetch it later with `kling3 result {request_id}`"))
 
 
 def _finish_flow(
@@ -361,7 +357,7 @@ def _finish_flow(
         )
     infos = yield from _download_flow(ctx, request_id, res.output)
     ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
-    _emit(ctx, "done", request_id=request_id, files=[i.path for i in infos])
+    ctx.on_event(Done(request_id=request_id, files=[i.path for i in infos]))
     return CallResult(
         segment=segment,
         job_key=job_key,
@@ -377,7 +373,7 @@ def _download_flow(
 ) -> Generator[Op, Any, list[FileInfo]]:
     """Download a finished job's files and journal each. A failure is journaled and re-raised
     with the ``kling3 result`` command that fetches the files again: the job is paid for."""
-    _emit(ctx, "downloading", request_id=request_id, output_dir=str(ctx.output_dir))
+    ctx.on_event(Downloading(request_id=request_id, output_dir=str(ctx.output_dir)))
     try:
         if not _has_urls(output):
             raise DownloadError(
@@ -387,7 +383,7 @@ def _download_flow(
             )
 
         def progress(url: str, done: int, total: int | None) -> None:
-            _emit(ctx, "download_progress", request_id=request_id, url=url, bytes=done, total=total)
+            ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
         files = yield ("download", output or {}, ctx.output_dir, progress)
     except DownloadError as exc:
@@ -569,7 +565,7 @@ def _finish_job(
         return None
     if not needs_finishing(len(plan.segments), plan.params.aspect_ratio):
         return None
-    _emit(ctx, "finishing", segments=len(segment_files), aspect_ratio=plan.params.aspect_ratio)
+    ctx.on_event(Finishing(run_id=ctx.run_id, segments=len(segment_files), aspect_ratio=plan.params.aspect_ratio))
     return {
         "paths": [Path(p) for p in segment_files],
         "asked_ratio": plan.params.aspect_ratio,
@@ -585,7 +581,7 @@ def _finished(
     """Files, video and warnings after finishing; a failure keeps the segments and says why."""
     segment_files = [f.path for c in calls for f in c.files]
     if isinstance(outcome, Kling3Error):
-        _emit(ctx, "finish_failed", code=outcome.code, message=outcome.message)
+        ctx.on_event(FinishFailed(code=outcome.code, message=outcome.message))
         return (
             segment_files,
             None,
@@ -594,7 +590,7 @@ def _finished(
                 f"{outcome.code}: {outcome.message}; the segments are kept as separate files",
             ],
         )
-    _emit(ctx, "finished", path=str(outcome.path))
+    ctx.on_event(Finished(path=str(outcome.path)))
     if ctx.run_id is not None:
         ctx.journal.set_run_video(ctx.run_id, str(Path(outcome.path).resolve()))
     return [str(Path(outcome.path).resolve())], outcome.to_json_dict(), list(plan.warnings)
@@ -832,14 +828,7 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
     if any(c.state != "downloaded" for c in calls):
         return None
     paths = [Path(f.path) for c in calls for f in jr.files(c)]
-    on_event(
-        {
-            "event": "finishing",
-            "run_id": run_id,
-            "segments": len(paths),
-            "aspect_ratio": info["aspect_ratio"],
-        }
-    )
+    on_event(Finishing(run_id=run_id, segments=len(paths), aspect_ratio=info["aspect_ratio"]))
     try:
         video = finish(
             paths,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from skill import settings
 from skill.errors import AuthError, InputError, Kling3Error
+from skill.execution.events import EventSink, SchemaUnavailable
 
 if TYPE_CHECKING:
     from skill.execution.model_api import AsyncModelApi, ModelApi
@@ -40,7 +41,6 @@ __all__ = [
 
 TTL_SECONDS = 24 * 3600
 
-EventSink = Callable[[dict[str, Any]], None]
 
 
 def cache_path() -> Path:
@@ -145,12 +145,12 @@ def refuse_schema_mismatch(schema: dict[str, Any], plan: Plan) -> None:
             )
 
 
-def schema_unavailable(exc: Kling3Error, endpoint: str) -> dict[str, Any]:
+def schema_unavailable(exc: Kling3Error, endpoint: str) -> SchemaUnavailable:
     """The ``schema_unavailable`` event for a schema that could not be fetched; an
     :class:`AuthError` is raised instead (no token, or a rejected one: nothing would work)."""
     if isinstance(exc, AuthError):
         raise exc
-    return {"event": "schema_unavailable", "endpoint": endpoint, "message": exc.message}
+    return SchemaUnavailable(endpoint=endpoint, message=exc.message)
 
 
 def check_plan(client: ModelApi, plan: Plan, on_event: EventSink) -> None:

@@ -75,7 +75,7 @@ def test_run_end_to_end_downloads_a_verified_video_and_journals_it(
     assert job is not None and job.state == "downloaded" and job.payload["sound"] is False
     (f,) = Journal().files(job)
     assert f.path == path and f.size == Path(path).stat().st_size
-    kinds = [e["event"] for e in events]
+    kinds = [e.event for e in events]
     assert kinds[0] == "submitting" and "submitted" in kinds and kinds[-1] == "done"
 
 
@@ -305,7 +305,7 @@ def test_a_long_plan_submits_every_call_before_waiting(
     with api_client(emu) as client:
         res = run("a 40-second film of a lighthouse at dusk", output_dir=tmp_path, poll_interval=0.02, client=client,
                   on_event=events.append, finish_video=False)
-    kinds = [e["event"] for e in events]
+    kinds = [e.event for e in events]
     assert kinds[:6] == ["submitting", "submitted"] * 3
     assert res.status == "completed" and len(res.segment_files) == 3 and emu.counts["submit"] == 3
 

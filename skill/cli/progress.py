@@ -1,0 +1,91 @@
+"""Progress on stderr while a job runs: JSON lines with ``--json``, short lines for people.
+
+Kept apart from :mod:`skill.cli.render` because it knows the typed progress events, which the
+plan path never loads: the commands that wait import this module in their handlers.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from skill.cli.render import emit_json, say
+from skill.execution.events import (
+    CancelFailed,
+    Cancelled,
+    Done,
+    Downloading,
+    DownloadProgress,
+    Event,
+    Finished,
+    FinishFailed,
+    Finishing,
+    NotCancellable,
+    SchemaUnavailable,
+    Status,
+    Submitted,
+    Submitting,
+    unhandled,
+)
+from skill.money import usd
+
+__all__ = ["progress_line", "progress_printer"]
+
+
+def progress_printer(as_json: bool) -> Callable[[Event], None]:
+    """Progress on stderr: JSON lines with --json, short lines for people otherwise."""
+    tty = sys.stderr.isatty()
+    last_bar = [0.0]
+
+    def show(event: Event) -> None:
+        if as_json:
+            emit_json(event.to_json_dict(), sys.stderr)
+            return
+        if isinstance(event, DownloadProgress):
+            now = time.monotonic()
+            if tty and (now - last_bar[0] >= 0.1 or event.total == event.bytes):
+                last_bar[0] = now
+                _draw_download_bar(event.bytes, event.total)
+            return
+        line = progress_line(event)
+        if line:
+            say(line)
+
+    return show
+
+
+def progress_line(event: Event) -> str | None:
+    """What one progress event says to a person on stderr (``None``: nothing worth a line)."""
+    match event:
+        case Status(status=status, queue_position=pos, elapsed_s=elapsed):
+            return f"[poll] {status}" + (f" (position {pos})" if pos is not None else "") + f"  {elapsed} s"
+        case Submitting():
+            return f"[submit] {event.endpoint} (segment {event.segment}, {usd(event.cost_usd)})"
+        case Submitted():
+            return f"[submit] request_id: {event.request_id}"
+        case Downloading():
+            return f"[download] to {event.output_dir}"
+        case Done():
+            return "\n".join(f"[ok] {f}" for f in event.files) or None
+        case Cancelled():
+            return f"[cancelled] {event.request_id}"
+        case NotCancellable() | CancelFailed() | SchemaUnavailable():
+            return f"[{event.event}] {event.message}"
+        case DownloadProgress() | Finishing() | FinishFailed() | Finished():
+            return None
+        case _:
+            unhandled(event)
+
+
+def _draw_download_bar(done: int, total: int | None) -> None:
+    """Redraw the download bar in place (a TTY only); without a known size, just the MiB so far."""
+    if total:
+        width = 30
+        filled = int(width * done / total)
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        if done >= total:
+            sys.stderr.write("\n")
+    else:
+        sys.stderr.write(f"\r  {done / 2**20:.1f} MiB")
+    sys.stderr.flush()
