@@ -24,7 +24,7 @@ from skill.catalog import Catalog, Endpoint, load_catalog
 from skill.errors import VIDEO_TOOLS_MISSING, ConfigError, InputError
 from skill.intent import Intent, extract
 from skill.money import amount
-from skill.request import Shot, VideoRequest, parse_request
+from skill.request import Shot, VideoRequest, fill_durations, parse_request
 from skill.routing import Outcome, WarningItem, fill_message, route
 from skill.rulebook import CompiledRules, Slots, load_rules
 
@@ -175,25 +175,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
     drafts = parse_description(req.text, req.shots).shots
     if len(drafts) < 2:
         return [_Call(secs, None) for secs in _split_seconds(total, limits.max_duration)]
-    given = [d.duration for d in drafts]
-    known = sum(d for d in given if d is not None)
-    missing = [k for k, d in enumerate(given) if d is None]
-    if not missing and known != total:
-        raise InputError(
-            f"the shot durations add up to {known} s but the video is {total} s long",
-            code="invalid_input", field="shots", details={"shots_total": known, "duration": total},
-        )
-    if missing:
-        rest = total - known
-        if rest < len(missing):
-            raise InputError(
-                f"{len(missing)} shots without a duration get {rest} s in all: at least 1 s each",
-                code="invalid_input", field="shots",
-            )
-        base, extra = divmod(rest, len(missing))
-        for n, k in enumerate(missing):
-            given[k] = base + (1 if n < extra else 0)
-    durations = [int(d or 0) for d in given]
+    durations = fill_durations(total, [d.duration for d in drafts], field="shots", span="video")
     # Calls share no context: what the first shot establishes is restated at the head of the others.
     first = drafts[0].parts
     carry = ". ".join(x for x in [first.subject, first.scene, *first.lighting, *first.atmosphere] if x)

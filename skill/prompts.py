@@ -57,7 +57,7 @@ from skill.catalog import load_catalog
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError, InputError, Kling3Error
 from skill.money import usd
-from skill.request import Shot
+from skill.request import Shot, fill_durations
 from skill.textmatch import (
     alternation,
     bounded,
@@ -2530,47 +2530,6 @@ def _label(lx: _Lex, spk: str, known: list[_Entity]) -> str:
     return out[:1].upper() + out[1:] if out else lx.v.dialogue.default_speaker
 
 
-def _distribute(total: int, given: list[int | None], field_name: str) -> list[int]:
-    n = len(given)
-    if n > total:
-        raise InputError(
-            f"{n} shots need at least {n} s (1 s each); this call lasts {total} s",
-            code="invalid_input",
-            field=field_name,
-            details={"shots": n, "duration": total},
-        )
-    known = [d for d in given if d is not None]
-    missing = n - len(known)
-    figures = "+".join(str(d) for d in known)
-    if missing == 0:
-        if sum(known) != total:
-            raise InputError(
-                f"shot durations {figures} = {sum(known)} s do not add up to the call's {total} s",
-                code="invalid_input",
-                field="shots",
-                details={"shot_durations": known, "sum": sum(known), "duration": total},
-            )
-        return [int(d) for d in known]
-    rest = total - sum(known)
-    if rest < missing:
-        raise InputError(
-            f"given shot durations {figures} = {sum(known)} s leave {rest} s for {missing} more shot(s) "
-            f"of at least 1 s each in a {total} s call",
-            code="invalid_input",
-            field="shots",
-            details={"shot_durations": known, "sum": sum(known), "duration": total},
-        )
-    base, extra = divmod(rest, missing)
-    out: list[int] = []
-    for d in given:
-        if d is None:
-            out.append(base + (1 if extra > 0 else 0))
-            extra -= 1
-        else:
-            out.append(d)
-    return out
-
-
 def _lead(seg: _Seg) -> list[str]:
     sizes = [p for k, _, p in seg.framing if k in ("size", "angle", "composition")]
     lenses = [p for k, _, p in seg.framing if k == "lens"]
@@ -2701,7 +2660,7 @@ def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:
 
     # -- durations ------------------------------------------------------------------------
     if multi:
-        durations = _distribute(inp.duration, [s.duration for s in segs], "shots" if d.source == "field" else "text")
+        durations = fill_durations(inp.duration, [s.duration for s in segs], field="shots" if d.source == "field" else "text", span="call")
     else:
         given = segs[0].duration if segs else None
         if given is not None and d.source == "field" and given != inp.duration:

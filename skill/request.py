@@ -25,6 +25,7 @@ __all__ = [
     "ASPECT_RATIOS",
     "Shot",
     "VideoRequest",
+    "fill_durations",
     "image_url_problem",
     "parse_request",
 ]
@@ -203,6 +204,49 @@ class VideoRequest(BaseModel):
         if not self.text.strip() and not self.shots:
             raise ValueError("give a text (prompt) or a list of shots")
         return self
+
+
+def fill_durations(total: int, given: list[int | None], *, field: str, span: str) -> list[int]:
+    """Shot lengths that add up to ``total``: the given ones kept, the others sharing the rest.
+
+    One rule for the planner (shots spread over a long film's calls) and the prompt builder
+    (shots within one call); ``span`` names which ("video" or "call") in the refusals.
+    """
+    n = len(given)
+    if n > total:
+        raise InputError(
+            f"{n} shots need at least {n} s (1 s each); the {span} lasts {total} s",
+            code="invalid_input",
+            field=field,
+            details={"shots": n, "duration": total},
+        )
+    known = [d for d in given if d is not None]
+    missing = n - len(known)
+    figures = "+".join(str(d) for d in known)
+    details = {"shot_durations": known, "sum": sum(known), "duration": total}
+    if missing == 0:
+        if sum(known) != total:
+            raise InputError(
+                f"shot durations {figures} = {sum(known)} s do not add up to the {span}'s {total} s",
+                code="invalid_input", field="shots", details=details,
+            )
+        return [int(d) for d in known]
+    rest = total - sum(known)
+    if rest < missing:
+        raise InputError(
+            f"given shot durations {figures} = {sum(known)} s leave {rest} s for {missing} more shot(s) "
+            f"of at least 1 s each in a {total} s {span}",
+            code="invalid_input", field="shots", details=details,
+        )
+    base, extra = divmod(rest, missing)
+    out: list[int] = []
+    for d in given:
+        if d is None:
+            out.append(base + (1 if extra > 0 else 0))
+            extra -= 1
+        else:
+            out.append(d)
+    return out
 
 
 _CODE_BY_FIELD = {"aspect_ratio": "bad_aspect_ratio", "duration": "duration_out_of_range"}

@@ -1,0 +1,39 @@
+"""Shot lengths: one filler for the planner (a film's calls) and the prompt builder (one call)."""
+
+from __future__ import annotations
+
+import pytest
+
+from skill.errors import InputError
+from skill.planning import make_plan
+from skill.request import fill_durations
+
+
+@pytest.mark.parametrize(
+    ("total", "given", "want"),
+    [(10, [None, None], [5, 5]), (10, [4, None, None], [4, 3, 3]), (7, [None, None, None], [3, 2, 2]),
+     (6, [2, 4], [2, 4])],
+)
+def test_the_given_lengths_stay_and_the_rest_is_shared(total: int, given: list[int | None], want: list[int]) -> None:
+    assert fill_durations(total, given, field="shots", span="call") == want
+
+
+@pytest.mark.parametrize(
+    ("total", "given", "words"),
+    [(8, [3, 3], "do not add up to the call's 8 s"), (2, [None, None, None], "the call lasts 2 s"),
+     (5, [4, None, None], "leave 1 s for 2 more shot(s)")],
+)
+def test_lengths_that_cannot_fit_are_refused(total: int, given: list[int | None], words: str) -> None:
+    with pytest.raises(InputError) as info:
+        fill_durations(total, given, field="shots", span="call")
+    assert words in info.value.message and info.value.code == "invalid_input"
+
+
+def test_a_long_film_uses_the_same_rule_and_says_video() -> None:
+    shots = [{"prompt": "a boat leaves the bay", "duration": 10}, {"prompt": "it crosses"}, {"prompt": "it docks"}]
+    plan = make_plan({"text": "a film", "duration": 30, "shots": shots})
+    assert [s.duration for s in plan.segments] == [10, 10, 10]
+    with pytest.raises(InputError) as info:
+        make_plan({"text": "a film", "duration": 30, "shots": [{"prompt": "a", "duration": 10},
+                                                             {"prompt": "b", "duration": 10}]})
+    assert "do not add up to the video's 30 s" in info.value.message
