@@ -62,14 +62,6 @@ def test_plan_is_free_and_offline() -> None:
     assert info.value.code == "missing_image" and info.value.exit_code == 65
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KLING3_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RUNCOMFY_CONFIG_DIR", str(tmp_path / "rc"))
-    monkeypatch.delenv("KLING3_DAILY_CAP_USD", raising=False)
-    return tmp_path
-
-
 def test_run_and_arun_give_the_same_structure(emulator: Emulator, home: Path) -> None:
     with RunComfyClient(base_url=emulator.base_url, token=emulator.token) as client:
         sync = skill.run("a fox in snow", output_dir=home / "s", poll_interval=0.02, client=client)
