@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from skill.rulebook import URL_MASK, CompiledRules, CompiledSignal
+from skill.rulebook import URL_MASK, CompiledModifier, CompiledRules, CompiledSignal
 
 __all__ = ["Intent", "Signal", "enable_prefilter", "extract"]
 
@@ -70,12 +70,51 @@ def _clause_after(rules: CompiledRules, text: str, end: int, window: int) -> str
     return chunk[: m.start()] if m else chunk
 
 
+_WORD = re.compile(r"[\w'-]+")
+
+
+def _in_scope(mod: CompiledModifier, before: str) -> bool:
+    """A trigger earlier in the clause whose scope reaches the cue: only fillers in between."""
+    assert mod.triggers is not None
+    for m in reversed(list(mod.triggers.finditer(before))):
+        gap = _WORD.findall(before[m.end() :])
+        if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
+            return True
+    return False
+
+
+_PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
+
+
+def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
+    """The content test: the cue modifies a noun other than the video being ordered."""
+    last = _WORD.findall(cue)
+    if mod.attributive and (not last or last[-1].split("-")[-1] not in mod.attributive):
+        return False
+    cut = _PHRASE_END.search(after)
+    following: list[str] = []
+    for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
+        if w in mod.function_words:
+            break
+        following.append(w)
+    if mod.scene_nouns:
+        return any(w in mod.scene_nouns for w in following)
+    if not following or any(w in mod.video_nouns for w in following):
+        return False
+    leading = _WORD.findall(before)[-2:]
+    return not any(w in mod.targets for w in leading)
+
+
 def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
     for name in spec_mods:
         mod = rules.modifiers[name]
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
         if any(p.search(before) for p in mod.before) or any(p.search(after) for p in mod.after):
+            return name
+        if mod.triggers is not None and _in_scope(mod, before):
+            return name
+        if (mod.video_nouns or mod.scene_nouns) and _describes_scene(mod, text[start:end], before, after):
             return name
     return "plain"
 

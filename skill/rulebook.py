@@ -75,9 +75,29 @@ class _Model(BaseModel):
 
 
 class ModifierSpec(_Model):
+    """A context that changes what a cue means. Three ways to see it, any of which applies:
+
+    ``before``/``after``: patterns anchored at the cue. ``triggers`` with ``fillers``: negation
+    by scope, in the spirit of NegEx (Chapman et al., 2001): a trigger earlier in the clause
+    reaches the cue when only filler words stand between them (at most ``scope_words``).
+    ``video_nouns`` with ``function_words``: the content test: a cue that modifies some other
+    noun describes a thing in the scene, not the video being ordered, unless a ``targets``
+    word introduces it. The test reads only cues that end in an ``attributive`` word (a cue
+    that is itself a noun is never content); with ``scene_nouns`` it is closed: the cue is
+    content only before one of those nouns. The words live in the rules file, with examples.
+    """
+
     window: int = Field(gt=0, le=400)
     before: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list)
+    triggers: list[str] = Field(default_factory=list)
+    fillers: list[str] = Field(default_factory=list)
+    scope_words: int = Field(default=4, ge=0, le=12)
+    video_nouns: list[str] = Field(default_factory=list)
+    function_words: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    attributive: list[str] = Field(default_factory=list)
+    scene_nouns: list[str] = Field(default_factory=list)
 
 
 class RoleSpec(_Model):
@@ -247,6 +267,14 @@ class CompiledModifier:
     window: int
     before: tuple[re.Pattern[str], ...]
     after: tuple[re.Pattern[str], ...]
+    triggers: re.Pattern[str] | None = None
+    fillers: frozenset[str] = frozenset()
+    scope_words: int = 4
+    video_nouns: frozenset[str] = frozenset()
+    function_words: frozenset[str] = frozenset()
+    targets: frozenset[str] = frozenset()
+    attributive: frozenset[str] = frozenset()
+    scene_nouns: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -284,6 +312,31 @@ def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from None
 
 
+def _words_set(items: list[str]) -> frozenset[str]:
+    return frozenset(w.lower() for w in items)
+
+
+def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledModifier:
+    where = f"modifier {name!r}"
+    triggers = None
+    if m.triggers:
+        triggers = _compile(where, "|".join(f"(?:{p})" for p in m.triggers), number_re)
+    return CompiledModifier(
+        name,
+        m.window,
+        tuple(_compile(where, p, number_re) for p in m.before),
+        tuple(_compile(where, p, number_re) for p in m.after),
+        triggers=triggers,
+        fillers=_words_set(m.fillers),
+        scope_words=m.scope_words,
+        video_nouns=_words_set(m.video_nouns),
+        function_words=_words_set(m.function_words),
+        targets=_words_set(m.targets),
+        attributive=_words_set(m.attributive),
+        scene_nouns=_words_set(m.scene_nouns),
+    )
+
+
 def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
     words = sorted(data.number_words, key=len, reverse=True)
     number_re = "(?:\\d+(?:\\.\\d+)?|" + "|".join(re.escape(w).replace("\\ ", "[\\s-]+") for w in words) + ")"
@@ -306,15 +359,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
                 pats.append((value, combined))
             pats.extend((value, _compile(where, p, number_re)) for p in named)
         signals.append(CompiledSignal(spec, tuple(pats)))
-    modifiers = {
-        name: CompiledModifier(
-            name,
-            m.window,
-            tuple(_compile(f"modifier {name!r}", p, number_re) for p in m.before),
-            tuple(_compile(f"modifier {name!r}", p, number_re) for p in m.after),
-        )
-        for name, m in data.modifiers.items()
-    }
+    modifiers = {name: _compile_modifier(name, m, number_re) for name, m in data.modifiers.items()}
     roles = tuple(
         CompiledRole(
             r.role,

@@ -353,3 +353,43 @@ def test_batch_prefilter_agrees_on_the_whole_corpus() -> None:
         text = json.loads(line)["request"].get("text", "")
         plain, filtered = _extract_both(text)
         assert plain == filtered, text
+
+
+# -- negation by scope and the content test ---------------------------------------------------
+
+LOOK_ALIKES = [  # (text, tier, aspect_ratio, duration): scene words decide nothing
+    ("a 4K monitor on a desk, steam rising from a mug", "standard", "16:9", 5),
+    ("a vertical cliff face at sunset", "standard", "16:9", 5),
+    ("a 30-second timer on a kitchen counter", "standard", "16:9", 5),
+    ("a pro surfer riding a wave", "standard", "16:9", 5),
+    ("a video for pro athletes stretching", "standard", "16:9", 5),
+    ("a draft beer tap pouring into a glass", "standard", "16:9", 5),
+    ("the final whistle blows in a stadium", "standard", "16:9", 5),
+    # ... while the same words about the video still count
+    ("a 4K render of a canyon at dawn", "4k", "16:9", 5),
+    ("for a 4K TV in a showroom, a slow orbit around a car", "4k", "16:9", 5),
+    ("vertical video of a climber on a cliff", "standard", "9:16", 5),
+    ("a 30-second pan across a harbour", "standard", "16:9", 30),
+    ("no dialogue in vertical format, a cat on a sofa", "standard", "9:16", 5),
+]
+
+
+@pytest.mark.parametrize(("text", "tier", "ratio", "seconds"), LOOK_ALIKES)
+def test_words_about_the_scene_are_content(text: str, tier: str, ratio: str, seconds: int) -> None:
+    p = make_plan({"text": text})
+    assert (p.tier, p.params.aspect_ratio, p.params.duration) == (tier, ratio, seconds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're not paying for 4K, billboard of a sneaker",
+        "anything but the 4K tier, this is for a billboard",
+        "not worth pro: our launch video for the app",
+        "no need for pro, a product launch video",
+    ],
+)
+def test_a_negated_tier_is_ruled_out_wherever_the_trigger_stands(text: str) -> None:
+    p = make_plan({"text": text})
+    assert p.tier == "standard"
+    assert p.decision.ruled_out.get("tier")
