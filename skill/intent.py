@@ -125,11 +125,29 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
         return float(raw)
     except ValueError:
         pass
-    key = " ".join(raw.replace("-", " ").split())
-    for word, value in rules.number_words.items():
-        if " ".join(word.replace("-", " ").split()) == key:
-            return float(value)
-    return None
+    words = raw.replace("-", " ").split()
+    known = rules.number_words.get(" ".join(words))
+    if known is not None:
+        return float(known)
+    g = rules.number_grammar
+    fraction = 0.0
+    if len(words) >= 3 and words[-3:-1] == [g.joiner, g.article] and words[-1] in g.fractions:
+        fraction, words = g.fractions[words[-1]], words[:-3]
+    try:
+        return float(" ".join(words)) + fraction
+    except ValueError:
+        pass
+    total = 0.0
+    for i, w in enumerate(words):
+        if w in g.scales:
+            total = (total or 1.0) * g.scales[w]
+        elif w == g.article and i + 1 < len(words) and words[i + 1] in g.scales:
+            continue
+        elif w in rules.number_words:
+            total += rules.number_words[w]
+        elif w != g.joiner:
+            return None
+    return total + fraction if words else None
 
 
 def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> Any:
@@ -141,6 +159,9 @@ def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> An
         if groups.get("n") is None:
             return int(fixed) if isinstance(fixed, str) and fixed.isdigit() else fixed
         n = _number(rules, groups["n"])
+        if n is not None and groups.get("lo") is not None:
+            lo = _number(rules, groups["lo"])  # a time range "(2-6s)" spans its difference
+            n = n - lo if lo is not None and n > lo else None
         if n is None:
             return None
         unit = (groups.get("unit") or "").lower()

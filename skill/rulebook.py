@@ -114,6 +114,15 @@ class ImageUrlSpec(_Model):
     default_role: str
 
 
+class NumberGrammar(_Model):
+    """How number words combine: "seventy-five", "a hundred and twenty", "seven and a half"."""
+
+    joiner: str = "and"
+    article: str = "a"
+    scales: dict[str, int] = Field(default_factory=dict)
+    fractions: dict[str, float] = Field(default_factory=dict)
+
+
 class SignalSpec(_Model):
     name: str
     kind: Literal["flag", "number", "ratio"] = "flag"
@@ -201,6 +210,7 @@ class RulesFile(_Model):
     clause_break: str
     modifiers: dict[str, ModifierSpec]
     number_words: dict[str, int]
+    number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
     image_urls: ImageUrlSpec
     signals: list[SignalSpec]
     rules: list[Rule]
@@ -299,6 +309,7 @@ class CompiledRules:
     modifiers: dict[str, CompiledModifier]
     signals: tuple[CompiledSignal, ...]
     number_words: dict[str, int]
+    number_grammar: NumberGrammar
 
 
 def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
@@ -310,6 +321,20 @@ def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
         return re.compile(expanded)
     except re.error as exc:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from None
+
+
+def _number_pattern(data: RulesFile) -> str:
+    """``{number}``: digits, or number words joined the way people say them, maybe "and a half"."""
+    g = data.number_grammar
+    words = sorted([*data.number_words, *g.scales], key=len, reverse=True)
+    word = "(?:" + "|".join(re.escape(w).replace("\\ ", "[\\s-]+") for w in words) + ")"
+    joiner = re.escape(g.joiner)
+    spoken = f"{word}(?:[\\s-]+(?:{joiner}[\\s-]+)?{word})*"
+    tail = ""
+    if g.fractions:
+        fractions = "|".join(re.escape(f) for f in sorted(g.fractions, key=len, reverse=True))
+        tail = f"(?:[\\s-]+{joiner}[\\s-]+{re.escape(g.article)}[\\s-]+(?:{fractions}))?"
+    return f"(?:(?:\\d+(?:\\.\\d+)?|{spoken}){tail})"
 
 
 def _words_set(items: list[str]) -> frozenset[str]:
@@ -338,8 +363,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
 
 
 def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
-    words = sorted(data.number_words, key=len, reverse=True)
-    number_re = "(?:\\d+(?:\\.\\d+)?|" + "|".join(re.escape(w).replace("\\ ", "[\\s-]+") for w in words) + ")"
+    number_re = _number_pattern(data)
     signals = []
     for spec in data.signals:
         where = f"signal {spec.name!r}"
@@ -379,7 +403,8 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         default_role=data.image_urls.default_role,
         modifiers=modifiers,
         signals=tuple(signals),
-        number_words={k.lower(): v for k, v in data.number_words.items()},
+        number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
+        number_grammar=data.number_grammar,
     )
 
 

@@ -393,3 +393,34 @@ def test_a_negated_tier_is_ruled_out_wherever_the_trigger_stands(text: str) -> N
     p = make_plan({"text": text})
     assert p.tier == "standard"
     assert p.decision.ruled_out.get("tier")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "cap"),
+    [
+        ("a seventy-five second film of a river", 75, None),
+        ("seven and a half seconds of rain on a window", 8, None),
+        ("keep it under seventy-five cents, a fox in snow", 5, 0.75),
+        ("a hundred and twenty seconds of waves", 120, None),
+        ("spend at most 1.20 on a clip of a fox", 5, 1.2),
+        ("Shot 1 (0-3s): a kettle on a stove. Shot 2 (3-7s): steam rises and she pours the tea.", 7, None),
+    ],
+)
+def test_quantities_are_read_as_quantities(text: str, seconds: int, cap: float | None) -> None:
+    p = make_plan({"text": text})
+    assert (p.params.duration, p.params.max_cost_usd) == (seconds, cap)
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "mode"),
+    [
+        ("kling/kling-3.0/pro/text-to-video: a fox in snow", "pro", "t2v"),
+        ("use kling/kling-3.0/4k/image-to-video with https://a.example.com/x.png", "4k", "i2v"),
+        ("protier please, a fox", "pro", "t2v"),
+        ("render in 4 k, a canyon at dawn", "4k", "t2v"),
+        ("a 4 kids birthday party", "standard", "t2v"),
+    ],
+)
+def test_model_ids_and_joined_or_split_tier_names(text: str, tier: str, mode: str) -> None:
+    p = make_plan({"text": text})
+    assert (p.tier, p.mode) == (tier, mode)
