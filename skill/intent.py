@@ -77,6 +77,8 @@ def _in_scope(mod: CompiledModifier, before: str) -> bool:
     """A trigger earlier in the clause whose scope reaches the cue: only fillers in between."""
     assert mod.triggers is not None
     for m in reversed(list(mod.triggers.finditer(before))):
+        if _PHRASE_END.search(before, m.end()):
+            return False  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
             return True
@@ -99,6 +101,12 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
         following.append(w)
     if mod.scene_nouns:
         return any(w in mod.scene_nouns for w in following)
+    if mod.needs_target:
+        leading = _WORD.findall(before)
+        heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
+        opens_clause = heading or all(w in mod.function_words or w in mod.video_nouns for w in leading)
+        introduced = any(w in mod.targets for w in leading[-3:])
+        return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
     if not following or any(w in mod.video_nouns for w in following):
         return False
     leading = _WORD.findall(before)[-2:]
@@ -114,7 +122,7 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
             return name
         if mod.triggers is not None and _in_scope(mod, before):
             return name
-        if (mod.video_nouns or mod.scene_nouns) and _describes_scene(mod, text[start:end], before, after):
+        if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name
     return "plain"
 
@@ -150,25 +158,56 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
     return total + fraction if words else None
 
 
+def _amount(rules: CompiledRules, raw: str) -> float | None:
+    """A number, where the article alone counts one ("a dollar fifty")."""
+    if raw.strip().lower() == rules.number_grammar.article:
+        return 1.0
+    return _number(rules, raw)
+
+
+def _unit(units: dict[str, float], unit: str | None) -> float:
+    return units.get(unit.lower(), 1.0) if unit else 1.0
+
+
+def _fixed_number(fixed: Any) -> Any:
+    """A value written in the rules file as a string ("12", "0.5") read as a number."""
+    if not isinstance(fixed, str):
+        return fixed
+    try:
+        value = float(fixed)
+    except ValueError:
+        return fixed
+    return int(value) if value.is_integer() else value
+
+
 def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> Any:
     spec = csig.spec
     groups = m.groupdict()
     if spec.kind == "ratio":
-        return f"{int(groups['a'])}:{int(groups['b'])}"
+        return f"{_fixed_number(groups['a'])}:{_fixed_number(groups['b'])}"
     if spec.kind == "number":
         if groups.get("n") is None:
-            return int(fixed) if isinstance(fixed, str) and fixed.isdigit() else fixed
-        n = _number(rules, groups["n"])
+            return _fixed_number(fixed)
+        n = _amount(rules, groups["n"])
         if n is not None and groups.get("lo") is not None:
             lo = _number(rules, groups["lo"])  # a time range "(2-6s)" spans its difference
             n = n - lo if lo is not None and n > lo else None
         if n is None:
             return None
-        unit = (groups.get("unit") or "").lower()
-        mult = (spec.units or {}).get(unit, 1.0) if unit else 1.0
-        total = n * mult
-        if csig.spec.units and all(v >= 1 for v in csig.spec.units.values()):
-            return math.floor(total + 0.5)
+        units = spec.units or {}
+        total = n * _unit(units, groups.get("unit"))
+        if groups.get("n2") is not None:  # "two minutes ten seconds", "a dollar fifty"
+            n2 = _amount(rules, groups["n2"])
+            if n2 is None:
+                return None
+            total += n2 * _unit(units, groups.get("unit2"))
+        if groups.get("cents") is not None:
+            cents = _number(rules, groups["cents"])
+            if cents is None:
+                return None
+            total += cents / 100
+        if units and all(v >= 1 for v in units.values()):
+            return math.floor(total + 0.5) if total >= 1 else total
         return round(total, 2) if not float(total).is_integer() else int(total)
     return fixed
 

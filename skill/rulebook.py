@@ -84,7 +84,9 @@ class ModifierSpec(_Model):
     noun describes a thing in the scene, not the video being ordered, unless a ``targets``
     word introduces it. The test reads only cues that end in an ``attributive`` word (a cue
     that is itself a noun is never content); with ``scene_nouns`` it is closed: the cue is
-    content only before one of those nouns. The words live in the rules file, with examples.
+    content only before one of those nouns. With ``needs_target`` a cue naming a place counts
+    only when a target word introduces it, when a video noun follows it, or when it opens its
+    clause. The words live in the rules file, with examples.
     """
 
     window: int = Field(gt=0, le=400)
@@ -98,6 +100,7 @@ class ModifierSpec(_Model):
     targets: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
+    needs_target: bool = False
 
 
 class RoleSpec(_Model):
@@ -285,6 +288,7 @@ class CompiledModifier:
     targets: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
+    needs_target: bool = False
 
 
 @dataclass(frozen=True)
@@ -359,6 +363,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         targets=_words_set(m.targets),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
+        needs_target=m.needs_target,
     )
 
 

@@ -270,11 +270,11 @@ def test_vocabulary_is_data_a_new_synonym_needs_no_code(tmp_path: Path) -> None:
     def mutate(d):  # type: ignore[no-untyped-def]
         for sig in d["signals"]:
             if sig["name"] == "needs_4k":
-                sig["patterns"].append(r"\bstadium screen\b")
+                sig["patterns"].append(r"\bscoreboard\b")
 
     path = _rules_copy(tmp_path, mutate)
-    assert make_plan({"text": "a goal replay for the stadium screen"}, rules_path=path).tier == "4k"
-    assert make_plan({"text": "a goal replay for the stadium screen"}).tier == "standard"
+    assert make_plan({"text": "a goal replay for the scoreboard"}, rules_path=path).tier == "4k"
+    assert make_plan({"text": "a goal replay for the scoreboard"}).tier == "standard"
 
 
 def test_python_holds_no_policy_vocabulary() -> None:
