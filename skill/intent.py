@@ -262,6 +262,11 @@ def _classify_urls(rules: CompiledRules, text: str, lowered: str, masked: str) -
             have_source = True
         url = text[m.start() : m.end()]
         out.append(Signal(name, url, url, m.start(), m.end()))
+    images = [(s.start, s.end) for s in out]
+    for m in rules.any_url.finditer(lowered):
+        if not any(a < m.end() and m.start() < b for a, b in images):
+            url = text[m.start() : m.end()].rstrip(".,;:!?")  # never dropped silently: the rules name it
+            out.append(Signal("url_unsupported", url, url, m.start(), m.start() + len(url)))
     return out
 
 
@@ -277,6 +282,23 @@ def _clause_after_urls(rules: CompiledRules, masked: str, end: int) -> str:
     chunk = masked[end : end + rules.url_window]
     m = _SENTENCE_BREAK.search(chunk)
     return chunk[: m.start()] if m else chunk
+
+
+_QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,80})'(?![\w])")
+
+
+def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
+    """Spans of quoted words that follow a speech or label word (what is said or shown)."""
+    spec = rules.data.quoted
+    if not spec.after_words:
+        return []
+    cues = frozenset(spec.after_words)
+    out = []
+    for m in _QUOTE.finditer(masked):
+        before = _WORD.findall(masked[max(0, m.start() - 60) : m.start()])[-spec.lookback_words :]
+        if any(w in cues for w in before):
+            out.append((m.start(), m.end()))
+    return out
 
 
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
@@ -309,6 +331,13 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 taken.append((m.start(), m.end()))
                 signals.append(Signal(spec.name, value, text[m.start() : m.end()].strip(), m.start(), m.end(), state))
 
+    quoted = _quoted_spans(rules, masked)
+    if quoted:
+        signals = [
+            Signal(s.name, s.value, s.words, s.start, s.end, "quoted", s.in_shots)
+            if s.state == "plain" and any(a <= s.start and s.end <= b for a, b in quoted) else s
+            for s in signals
+        ]
     markers = sorted((s for s in signals if s.name == "shot_marker"), key=lambda s: s.start)
     shots_start = markers[0].start if markers else None
     if shots_start is not None:

@@ -32,6 +32,10 @@ __all__ = [
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
+# Files RunComfy cannot use as a still (shared/routing-policy.md, Mode): an image_url field ending
+# in one of these is refused; any other https URL is taken as the image the caller says it is
+# (pre-signed and CDN links often have no extension).
+NOT_IMAGE_EXTENSIONS = ("gif", "mp4", "mov", "heic", "heif", "tif", "tiff", "svg", "pdf", "webm", "avi", "mkv")
 MAX_TOTAL_SECONDS = 120
 MIN_SECONDS = 3
 MAX_URL_CHARS = 2048
@@ -61,10 +65,12 @@ def image_url_problem(url: str, extensions: list[str] | tuple[str, ...] = IMAGE_
         return "must be an https:// URL that RunComfy can fetch without credentials"
     if not parts.hostname:
         return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials (user:pass@): RunComfy fetches the link as it is"
     ext = parts.path.rsplit(".", 1)[-1].lower() if "." in parts.path.rsplit("/", 1)[-1] else ""
-    if ext not in extensions:
+    if ext in NOT_IMAGE_EXTENSIONS:
         allowed = ", ".join(f".{e}" for e in extensions)
-        return f"must point to an image file ending in {allowed}"
+        return f"points to a .{ext} file, which is not a still image: use {allowed} (or a link to one)"
     return None
 
 

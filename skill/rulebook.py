@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 URL_MASK = "\ue000"
-URL_SIGNALS = ("image_source", "image_tail", "image_reference", "image_extra")
+URL_SIGNALS = ("image_source", "image_tail", "image_reference", "image_extra", "url_unsupported")
 
 
 @dataclass
@@ -126,6 +126,14 @@ class NumberGrammar(_Model):
     fractions: dict[str, float] = Field(default_factory=dict)
 
 
+class QuotedSpec(_Model):
+    """Words in quotes after a speech or label word ("says 'cut to black'", "a sign reading
+    '4K'") are what someone in the video says or shows: content, never an instruction."""
+
+    after_words: list[str] = Field(default_factory=list)
+    lookback_words: int = Field(default=3, ge=1, le=8)
+
+
 class SignalSpec(_Model):
     name: str
     kind: Literal["flag", "number", "ratio"] = "flag"
@@ -214,6 +222,7 @@ class RulesFile(_Model):
     modifiers: dict[str, ModifierSpec]
     number_words: dict[str, int]
     number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
+    quoted: QuotedSpec = Field(default_factory=lambda: QuotedSpec())
     image_urls: ImageUrlSpec
     signals: list[SignalSpec]
     rules: list[Rule]

@@ -424,3 +424,38 @@ def test_quantities_are_read_as_quantities(text: str, seconds: int, cap: float |
 def test_model_ids_and_joined_or_split_tier_names(text: str, tier: str, mode: str) -> None:
     p = make_plan({"text": text})
     assert (p.tier, p.mode) == (tier, mode)
+
+
+@pytest.mark.parametrize(
+    ("request_", "outcome"),
+    [
+        ({"text": "slow push-in on the painting", "image_url": "https://storage.example.com/u/9f3c2a?X-Amz-Signature=8b1e"}, "i2v"),
+        ({"text": "animate the logo", "image_url": "https://cdn.example.com/loops/logo.gif"}, "invalid_input"),
+        ({"text": "animate the photo", "image_url": "https://user:pass@img.example.com/p.jpg"}, "invalid_input"),
+        ({"text": "old scan https://files.example.org/scans/1962.bmp - make everyone wave"}, "i2v"),
+        ({"text": "make this gif move smoother: https://img.example.org/loops/dance.gif"}, "missing_image"),
+        ({"text": "bring the painting on this page to life: https://img.example.org/gallery/night.html"}, "missing_image"),
+        ({"text": "bring the city to life at night with neon"}, "t2v"),
+    ],
+)
+def test_urls_follow_the_policy(request_: dict[str, str], outcome: str) -> None:
+    try:
+        got = make_plan(request_).mode
+    except InputError as exc:
+        got = exc.code
+        if outcome == "missing_image" and "http" in request_["text"]:
+            assert request_["text"].split()[-1].rstrip(".") in exc.message  # the URL is named
+    assert got == outcome
+
+
+def test_a_url_that_is_not_used_is_named_in_a_warning() -> None:
+    p = make_plan({"text": "a fox in snow, see https://example.org/brief for the mood"})
+    assert p.mode == "t2v"
+    assert any(w.startswith("url_not_used: https://example.org/brief ") for w in p.warnings)
+
+
+def test_quoted_words_after_a_speech_or_label_word_are_content() -> None:
+    p = make_plan({"text": "an hourglass labelled 'one minute' draining sand on an oak desk"})
+    assert p.params.duration == 5
+    p = make_plan({"text": 'she says "make it vertical and 4K" to the camera'})
+    assert (p.tier, p.params.aspect_ratio) == ("standard", "16:9")
