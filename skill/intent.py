@@ -309,6 +309,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     for m in rules.any_url.finditer(lowered):
         masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
+    scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
 
     excludes: dict[str, str] = {}
     for csig in rules.signals:
@@ -317,9 +318,9 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             excludes[spec.name] = spec.excludes
         taken: list[tuple[int, int]] = []
         for fixed, pattern in csig.patterns:
-            if _PREFILTER and not _may_match(pattern, masked):
+            if _PREFILTER and not _may_match(pattern, scan):
                 continue
-            for m in pattern.finditer(masked):
+            for m in pattern.finditer(scan):
                 if m.end() == m.start():
                     continue
                 if any(m.start() < e and s < m.end() for s, e in taken):
@@ -327,9 +328,10 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 value = _value(rules, csig, fixed, m)
                 if value is None:
                     continue
-                state = _state(rules, spec.modifiers, masked, m.start(), m.end()) if spec.modifiers else "plain"
+                state = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else "plain"
                 taken.append((m.start(), m.end()))
-                signals.append(Signal(spec.name, value, text[m.start() : m.end()].strip(), m.start(), m.end(), state))
+                start, end = (back[m.start()], back[m.end()]) if back else (m.start(), m.end())
+                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state))
 
     quoted = _quoted_spans(rules, masked)
     if quoted:

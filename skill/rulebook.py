@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError
+from skill.respell import Speller
 
 __all__ = [
     "URL_MASK",
@@ -126,6 +127,13 @@ class NumberGrammar(_Model):
     fractions: dict[str, float] = Field(default_factory=dict)
 
 
+class TypoSpec(_Model):
+    """Cue words read through a one-letter typo ("stdandard", "portait"): see :mod:`skill.respell`."""
+
+    words: list[str] = Field(default_factory=list)
+    min_length: int = Field(default=6, ge=4, le=12)
+
+
 class QuotedSpec(_Model):
     """Words in quotes after a speech or label word ("says 'cut to black'", "a sign reading
     '4K'") are what someone in the video says or shows: content, never an instruction."""
@@ -223,6 +231,7 @@ class RulesFile(_Model):
     number_words: dict[str, int]
     number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
     quoted: QuotedSpec = Field(default_factory=lambda: QuotedSpec())
+    typos: TypoSpec = Field(default_factory=lambda: TypoSpec())
     image_urls: ImageUrlSpec
     signals: list[SignalSpec]
     rules: list[Rule]
@@ -323,6 +332,7 @@ class CompiledRules:
     signals: tuple[CompiledSignal, ...]
     number_words: dict[str, int]
     number_grammar: NumberGrammar
+    speller: Speller
 
 
 def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
@@ -419,6 +429,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         signals=tuple(signals),
         number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
         number_grammar=data.number_grammar,
+        speller=Speller(data.typos.words, data.typos.min_length),
     )
 
 

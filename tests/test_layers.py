@@ -17,7 +17,7 @@ SKILL = Path(__file__).resolve().parents[1] / "skill"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("skill._version", "skill.errors", "skill.money", "skill.fsutil", "skill.settings", "skill.data",
-     "skill.textmatch"),
+     "skill.textmatch", "skill.respell"),
     ("skill.request", "skill.catalog"),
     ("skill.rulebook",),
     ("skill.intent",),

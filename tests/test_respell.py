@@ -1,0 +1,43 @@
+"""Typo tolerance: one edit from a listed cue word is read as it; real words and inflections are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from skill.planning import make_plan
+from skill.respell import Speller, damerau
+
+SPELLER = Speller(["standard", "portrait", "commercial", "draft", "version", "seconds", "second"])
+
+
+@pytest.mark.parametrize(
+    ("token", "fixed"),
+    [("stdandard", "standard"), ("portait", "portrait"), ("potrait", "portrait"), ("commerical", "commercial"),
+     ("drafft", "draft"), ("versoin", "version"), ("secnods", "seconds"),
+     ("drift", None), ("craft", None), ("drafts", None), ("standards", None), ("seconds", None)],
+)
+def test_one_edit_from_a_cue_word(token: str, fixed: str | None) -> None:
+    assert SPELLER.fix(token) == fixed
+
+
+def test_positions_map_back_to_the_words_written() -> None:
+    text = "drafft, portait view"
+    corrected, back = SPELLER.correct(text)
+    assert corrected == "draft, portrait view"
+    assert back is not None and len(back) == len(corrected) + 1
+    start = corrected.index("portrait")
+    assert text[back[start] : back[start + len("portrait")]] == "portait"
+
+
+def test_damerau_counts_a_swap_as_one_edit() -> None:
+    assert damerau("versoin", "version") == 1 and damerau("abc", "abc") == 0 and damerau("kitten", "sitting") == 3
+
+
+def test_a_typo_routes_and_the_decision_quotes_the_words_written() -> None:
+    p = make_plan({"text": "drafft versoin pls: a skateboarder over a bench, portait"})
+    assert (p.tier, p.params.aspect_ratio) == ("standard", "9:16")
+    assert any(s["words"] == "drafft" for s in p.decision.signals)
+    with pytest.raises(Exception) as info:
+        make_plan({"text": "stdandard tier, from one frame to the next", "image_url": "https://i.example.org/a.png",
+                   "tail_image_url": "https://i.example.org/b.png"})
+    assert getattr(info.value, "code", None) == "end_frame_unsupported"
