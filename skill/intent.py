@@ -301,6 +301,20 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
     return out
 
 
+def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
+    """``language_other`` when another language's function words outnumber English ones."""
+    spec = rules.data.language
+    if not spec.other:
+        return None
+    words = _WORD.findall(masked)
+    other = [w for w in words if w in spec.other]
+    english = sum(w in spec.english for w in words)
+    if len(other) < spec.min_other or len(other) <= english:
+        return None
+    sample = ", ".join(list(dict.fromkeys(other))[:5])
+    return Signal("language_other", sample, sample, 0, 0)
+
+
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
@@ -309,6 +323,9 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     for m in rules.any_url.finditer(lowered):
         masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
+    language = _other_language(rules, masked)
+    if language is not None:
+        signals.append(language)
     scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
 
     excludes: dict[str, str] = {}

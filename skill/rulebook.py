@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 URL_MASK = "\ue000"
-URL_SIGNALS = ("image_source", "image_tail", "image_reference", "image_extra", "url_unsupported")
+URL_SIGNALS = ("image_source", "image_tail", "image_reference", "image_extra", "url_unsupported", "language_other")
 
 
 @dataclass
@@ -132,6 +132,15 @@ class TypoSpec(_Model):
 
     words: list[str] = Field(default_factory=list)
     min_length: int = Field(default=6, ge=4, le=12)
+
+
+class LanguageSpec(_Model):
+    """The rules read English: a text whose function words are mostly another language's gets
+    the ``language_other`` signal (and a warning) instead of routing on accidents."""
+
+    english: list[str] = Field(default_factory=list)
+    other: list[str] = Field(default_factory=list)
+    min_other: int = Field(default=3, ge=1)
 
 
 class QuotedSpec(_Model):
@@ -232,6 +241,7 @@ class RulesFile(_Model):
     number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
     quoted: QuotedSpec = Field(default_factory=lambda: QuotedSpec())
     typos: TypoSpec = Field(default_factory=lambda: TypoSpec())
+    language: LanguageSpec = Field(default_factory=lambda: LanguageSpec())
     image_urls: ImageUrlSpec
     signals: list[SignalSpec]
     rules: list[Rule]

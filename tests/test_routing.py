@@ -459,3 +459,14 @@ def test_quoted_words_after_a_speech_or_label_word_are_content() -> None:
     assert p.params.duration == 5
     p = make_plan({"text": 'she says "make it vertical and 4K" to the camera'})
     assert (p.tier, p.params.aspect_ratio) == ("standard", "16:9")
+
+
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [("Un perro corre en la playa con una pelota, vídeo vertical", True),
+     ("Ein Hund läuft mit einem Ball am Strand und die Sonne scheint", True),
+     ("a dog runs on the beach with a ball, la dolce vita in the sun", False)],
+)
+def test_text_in_another_language_is_warned_not_routed_on_accidents(text: str, warned: bool) -> None:
+    codes = [w.split(":")[0] for w in make_plan({"text": text}).warnings]
+    assert ("language_not_english" in codes) == warned
