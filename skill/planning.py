@@ -209,7 +209,8 @@ def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> Bu
 
 
 def _segments(
-    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None
+    catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None,
+    keep: tuple[str, ...] = (),
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
     from skill.prompts import PromptInput, build_prompt
 
@@ -230,6 +231,7 @@ def _segments(
                 duration=call.seconds,
                 generate_audio=audio,
                 usd_per_second=ep.rate(audio),
+                keep=keep,
                 negative_prompt=req.negative_prompt,
                 has_tail_image=tail is not None,
                 cfg_scale=req.cfg_scale,
@@ -294,11 +296,11 @@ def _chosen(slots: Slots, rules: CompiledRules) -> _Chosen:
 
 def _apply_budget(
     catalog: Catalog, rules: CompiledRules, outcome: Outcome, slots: _Chosen, req: VideoRequest,
-    template_dir: Path | None,
+    template_dir: Path | None, keep: tuple[str, ...] = (),
 ) -> tuple[Endpoint, list[Segment], list[BuiltPrompt]]:
     mode = slots.mode
     ep = catalog.endpoint(slots.tier, mode)
-    segments, built = _segments(catalog, ep, req, slots, template_dir)
+    segments, built = _segments(catalog, ep, req, slots, template_dir, keep)
     cap = slots.max_cost_usd
     if cap is None:
         return ep, segments, built
@@ -315,7 +317,7 @@ def _apply_budget(
         cand = catalog.endpoint(tier, mode)
         if tier in ruled_out or not all(catalog.supports(cand, f) for f in needs):
             continue
-        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir)
+        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir, keep)
         cand_cost = round(sum(s.cost_usd for s in cand_segments), 4)
         cheapest = (cand, cand_cost)
         if cand_cost <= cap + 1e-9:
@@ -389,7 +391,8 @@ def make_plan(
     slots = _chosen(outcome.slots, rules)
 
     tdir = Path(template_dir) if template_dir else settings.templates_dir()
-    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir)
+    keep = tuple(sorted({s.words.strip(' ,;:') for s in intent.signals if s.state in rules.content_states}))
+    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir, keep)
     warnings = list(outcome.warnings)
     seen = {w.code for w in warnings}
     for b in built:

@@ -114,6 +114,9 @@ class PromptInput(_Frozen):
     usd_per_second: float | None = Field(
         default=None, ge=0, description="This call's price, from the planner, for the costly-call lint."
     )
+    keep: tuple[str, ...] = Field(
+        default=(), description="Cue words the router read as content (a 4K monitor): kept in the prompt."
+    )
     negative_prompt: str | None = None
     has_tail_image: bool = False
     cfg_scale: float | None = Field(default=None, ge=0, le=1)
@@ -454,6 +457,9 @@ class _Hit:
 
 _CACHE_FORMAT = 1
 _BUILD_CACHE: contextvars.ContextVar[_LexCache | None] = contextvars.ContextVar("_BUILD_CACHE", default=None)
+# The router's content words for the prompt being built: a routing-word match that contains one
+# of them describes the scene ("a 4K monitor") and stays in the prompt.
+_KEEP: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("_KEEP", default=frozenset())
 
 
 class _LexCache:
@@ -1232,7 +1238,8 @@ def _lift(rx: _Rx, s: str, on: Callable[[_Hit], bool | None], low: str) -> str:
     """
     if not rx.may(low):
         return s
-    spans = [(h.start(), h.end()) for h in rx.hits(s) if on(h) is not False]
+    keep = _KEEP.get()
+    spans = [(h.start(), h.end()) for h in rx.hits(s) if not (keep and _kept(h.group(0) or "")) and on(h) is not False]
     return _splice(s, spans)
 
 
@@ -1293,6 +1300,12 @@ def _extract_lighting(lx: _Lex, s: str, seg: _Seg, low: str) -> str:
     return _splice(s, spans)
 
 
+def _kept(phrase: str) -> bool:
+    """Whether ``phrase`` holds a word the router read as content (it then stays in the prompt)."""
+    low = phrase.lower()
+    return any(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", low) for k in _KEEP.get())
+
+
 def _lift_with_prefix(
     rx: _Rx, s: str, record: list[str], prefix: frozenset[str], low: str, *, core: bool = False
 ) -> str:
@@ -1304,8 +1317,11 @@ def _lift_with_prefix(
         return s
     spans: list[tuple[int, int]] = []
     last = 0
+    keep = _KEEP.get()
     for m in rx.hits(s):
         if m.start() < last:
+            continue
+        if keep and _kept(m.group(0) or ""):
             continue
         start, _ = _left(s, m.start(), lambda w: w.lower() in prefix, 4)
         start = max(start, last)
@@ -1346,7 +1362,7 @@ def _parse_segment(lx: _Lex, text: str, *, lead_in: bool) -> _Seg:
         s = _lift_with_prefix(rx, s, seg.meta, prefix, low)
     if lead_in:
         m = lx.lead_in.match(s)
-        if m and m.end() > 0 and m.group(0).strip(f" ,{_M}"):
+        if m and m.end() > 0 and m.group(0).strip(f" ,{_M}") and not _kept(m.group(0)):
             seg.meta.append(_clean_phrase(m.group(0)))
             s = _MS + s[m.end():]
     s = _extract_identity(lx, s, seg, low)
@@ -2573,7 +2589,7 @@ def build_prompt(inp: PromptInput, *, template_dir: Path | None = None) -> Built
     tdir = _resolved(str(template_dir)) if template_dir is not None else None
     shots = tuple((s.prompt, s.duration) for s in inp.shots) if inp.shots is not None else None
     key = (inp.text, shots, inp.mode, inp.tier, inp.duration, inp.generate_audio, inp.negative_prompt,
-           inp.has_tail_image, inp.cfg_scale, inp.usd_per_second, tdir)
+           inp.has_tail_image, inp.cfg_scale, inp.usd_per_second, inp.keep, tdir)
     return _build_memo(key, inp)
 
 
@@ -2604,7 +2620,11 @@ def _build_memo(key: tuple[Any, ...], inp: PromptInput) -> BuiltPrompt:
 
 @functools.lru_cache(maxsize=2048)
 def _build_cached(k: _Key) -> BuiltPrompt:
-    return _build(k.inp, k.key[-1])
+    token = _KEEP.set(frozenset(w.lower() for w in k.inp.keep))
+    try:
+        return _build(k.inp, k.key[-1])
+    finally:
+        _KEEP.reset(token)
 
 
 def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:

@@ -87,7 +87,8 @@ class ModifierSpec(_Model):
     that is itself a noun is never content); with ``scene_nouns`` it is closed: the cue is
     content only before one of those nouns. With ``needs_target`` a cue naming a place counts
     only when a target word introduces it, when a video noun follows it, or when it opens its
-    clause. The words live in the rules file, with examples.
+    clause. ``keeps_words``: the state means content, so the prompt builder keeps the words (a
+    negated or deferred tier is an instruction and goes). The words live in the rules file.
     """
 
     window: int = Field(gt=0, le=400)
@@ -102,6 +103,7 @@ class ModifierSpec(_Model):
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
     needs_target: bool = False
+    keeps_words: bool = False
 
 
 class RoleSpec(_Model):
@@ -317,6 +319,7 @@ class CompiledModifier:
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
     needs_target: bool = False
+    keeps_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,7 @@ class CompiledRules:
     number_words: dict[str, int]
     number_grammar: NumberGrammar
     speller: Speller
+    content_states: frozenset[str] = frozenset({"quoted"})
 
 
 def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
@@ -393,6 +397,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
         needs_target=m.needs_target,
+        keeps_words=m.keeps_words,
     )
 
 
@@ -440,6 +445,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
         number_grammar=data.number_grammar,
         speller=Speller(data.typos.words, data.typos.min_length),
+        content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
     )
 
 

@@ -470,3 +470,20 @@ def test_quoted_words_after_a_speech_or_label_word_are_content() -> None:
 def test_text_in_another_language_is_warned_not_routed_on_accidents(text: str, warned: bool) -> None:
     codes = [w.split(":")[0] for w in make_plan({"text": text}).warnings]
     assert ("language_not_english" in codes) == warned
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [("a 4K monitor on a desk, steam rising from a mug", "4K monitor"),
+     ("a vertical cliff face at sunset", "vertical cliff"),
+     ("a 30-second timer on a kitchen counter", "30-second timer")],
+)
+def test_words_the_router_read_as_content_stay_in_the_prompt(text: str, kept: str) -> None:
+    p = make_plan({"text": text})
+    assert kept in p.prompt
+    assert (p.tier, p.params.aspect_ratio, p.params.duration) == ("standard", "16:9", 5)
+
+
+def test_routing_words_still_leave_the_prompt() -> None:
+    p = make_plan({"text": "a quick vertical draft of a barista pulling espresso, with cafe sound"})
+    assert "vertical" not in p.prompt.lower() and "draft" not in p.prompt.lower()
