@@ -53,3 +53,36 @@ def test_routes_as_labelled(case: dict[str, Any]) -> None:
     got = _outcome(case["request"])
     expected = case["expect"]
     assert {k: got.get(k) for k in expected} == expected, case.get("why")
+
+
+# -- the development set written from the policy (score_routing.py format) --------------------
+
+DEV_B = Path(__file__).parent / "corpus" / "routing_dev_b.jsonl"
+
+
+def _scored(path: Path) -> tuple[float, float]:
+    """Endpoint and parameter accuracy, counted the way ../shared/tools/score_routing.py counts."""
+    ep_ok = ep_n = par_ok = par_n = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        req = {"text": c["text"], **{k: c[k] for k in ("image_url", "tail_image_url") if c.get(k)}, **c.get("fields", {})}
+        got = _outcome(req)
+        exp = c["expect"]
+        ep_n += 1
+        if "error" in exp:
+            want = exp["error"] if isinstance(exp["error"], list) else [exp["error"]]
+            ep_ok += got.get("error") in want
+            continue
+        ep_ok += "error" not in got and (got["tier"], got["mode"]) == (exp["tier"], exp["mode"])
+        for k in ("aspect_ratio", "duration", "generate_audio"):
+            if k in exp:
+                par_n += 1
+                par_ok += got.get(k) == exp[k]
+    return ep_ok / ep_n, par_ok / max(par_n, 1)
+
+
+def test_the_development_set_stays_above_its_floor() -> None:
+    endpoint, params = _scored(DEV_B)
+    assert endpoint >= 0.98 and params >= 0.97, (endpoint, params)
