@@ -37,23 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from skill import tools
 from skill.errors import ConfigError, Kling3Error
-from skill.execution.events import (
-    CancelFailed,
-    Cancelled,
-    Done,
-    Downloading,
-    DownloadProgress,
-    Event,
-    Finished,
-    FinishFailed,
-    Finishing,
-    NotCancellable,
-    SchemaUnavailable,
-    Status,
-    Submitted,
-    Submitting,
-    unhandled,
-)
+from skill.execution import events as ev
 from skill.money import usd
 
 if TYPE_CHECKING:
@@ -226,28 +210,28 @@ class _Rendered(NamedTuple):
     """The job's status in words when the event reports one (what the heartbeat repeats)."""
 
 
-def _render(event: Event) -> _Rendered:
+def _render(event: ev.Event) -> _Rendered:
     """What a progress event says to an MCP client: the one place this module reads an event."""
     match event:
-        case Status(status=status, queue_position=pos, elapsed_s=elapsed):
+        case ev.Status(status=status, queue_position=pos, elapsed_s=elapsed):
             said = status + (f" (queue position {pos})" if pos is not None else "")
             return _Rendered(f"{said}, {elapsed} s", said)
-        case Submitting():
+        case ev.Submitting():
             return _Rendered(f"submitting to {event.endpoint} ({usd(event.cost_usd)})", None)
-        case Submitted():
+        case ev.Submitted():
             return _Rendered(f"submitted: request_id {event.request_id}", None)
-        case Downloading():
+        case ev.Downloading():
             return _Rendered("downloading the video", None)
-        case Done():
+        case ev.Done():
             return _Rendered("saved " + ", ".join(event.files), None)
-        case Cancelled():
+        case ev.Cancelled():
             return _Rendered(f"cancelled: {event.request_id}", None)
-        case NotCancellable() | CancelFailed() | SchemaUnavailable():
+        case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():
             return _Rendered(f"{event.event}: {event.message}", None)
-        case DownloadProgress() | Finishing() | FinishFailed() | Finished():
+        case ev.DownloadProgress() | ev.Finishing() | ev.FinishFailed() | ev.Finished():
             return _Rendered(None, None)
         case _:
-            unhandled(event)
+            ev.unhandled(event)
 
 
 class _Progress:
@@ -262,14 +246,14 @@ class _Progress:
 
         self.ctx = ctx
         self.interval = interval
-        streams = anyio.create_memory_object_stream[Event](256)
-        self.send: MemoryObjectSendStream[Event] = streams[0]
-        self.receive: MemoryObjectReceiveStream[Event] = streams[1]
+        streams = anyio.create_memory_object_stream[ev.Event](256)
+        self.send: MemoryObjectSendStream[ev.Event] = streams[0]
+        self.receive: MemoryObjectReceiveStream[ev.Event] = streams[1]
         self.started = time.monotonic()
         self.progress = 0.0
         self.status = "working"
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: ev.Event) -> None:
         import anyio
 
         with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -290,7 +274,7 @@ class _Progress:
 
         async with self.receive:
             while True:
-                event: Event | None = None
+                event: ev.Event | None = None
                 with anyio.move_on_after(self.interval):
                     event = await self.receive.receive()
                 if event is None:

@@ -11,38 +11,22 @@ import time
 from collections.abc import Callable
 
 from skill.cli.render import emit_json, say
-from skill.execution.events import (
-    CancelFailed,
-    Cancelled,
-    Done,
-    Downloading,
-    DownloadProgress,
-    Event,
-    Finished,
-    FinishFailed,
-    Finishing,
-    NotCancellable,
-    SchemaUnavailable,
-    Status,
-    Submitted,
-    Submitting,
-    unhandled,
-)
+from skill.execution import events as ev
 from skill.money import usd
 
 __all__ = ["progress_line", "progress_printer"]
 
 
-def progress_printer(as_json: bool) -> Callable[[Event], None]:
+def progress_printer(as_json: bool) -> Callable[[ev.Event], None]:
     """Progress on stderr: JSON lines with --json, short lines for people otherwise."""
     tty = sys.stderr.isatty()
     last_bar = [0.0]
 
-    def show(event: Event) -> None:
+    def show(event: ev.Event) -> None:
         if as_json:
             emit_json(event.to_json_dict(), sys.stderr)
             return
-        if isinstance(event, DownloadProgress):
+        if isinstance(event, ev.DownloadProgress):
             now = time.monotonic()
             if tty and (now - last_bar[0] >= 0.1 or event.total == event.bytes):
                 last_bar[0] = now
@@ -55,27 +39,27 @@ def progress_printer(as_json: bool) -> Callable[[Event], None]:
     return show
 
 
-def progress_line(event: Event) -> str | None:
+def progress_line(event: ev.Event) -> str | None:
     """What one progress event says to a person on stderr (``None``: nothing worth a line)."""
     match event:
-        case Status(status=status, queue_position=pos, elapsed_s=elapsed):
+        case ev.Status(status=status, queue_position=pos, elapsed_s=elapsed):
             return f"[poll] {status}" + (f" (position {pos})" if pos is not None else "") + f"  {elapsed} s"
-        case Submitting():
+        case ev.Submitting():
             return f"[submit] {event.endpoint} (segment {event.segment}, {usd(event.cost_usd)})"
-        case Submitted():
+        case ev.Submitted():
             return f"[submit] request_id: {event.request_id}"
-        case Downloading():
+        case ev.Downloading():
             return f"[download] to {event.output_dir}"
-        case Done():
+        case ev.Done():
             return "\n".join(f"[ok] {f}" for f in event.files) or None
-        case Cancelled():
+        case ev.Cancelled():
             return f"[cancelled] {event.request_id}"
-        case NotCancellable() | CancelFailed() | SchemaUnavailable():
+        case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():
             return f"[{event.event}] {event.message}"
-        case DownloadProgress() | Finishing() | FinishFailed() | Finished():
+        case ev.DownloadProgress() | ev.Finishing() | ev.FinishFailed() | ev.Finished():
             return None
         case _:
-            unhandled(event)
+            ev.unhandled(event)
 
 
 def _draw_download_bar(done: int, total: int | None) -> None:
