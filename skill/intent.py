@@ -85,13 +85,14 @@ def _in_scope(mod: CompiledModifier, before: str) -> bool:
     return False
 
 
+_SENTENCE_END = re.compile(r"[.!;\n]")
 _PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
 
 
 def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
     """The content test: the cue modifies a noun other than the video being ordered."""
-    last = _WORD.findall(cue)
-    if mod.attributive and (not last or last[-1].split("-")[-1] not in mod.attributive):
+    words = [w for w in _WORD.findall(cue) if w not in mod.function_words]
+    if mod.attributive and (not words or any(w.split("-")[-1] not in mod.attributive for w in words)):
         return False
     cut = _PHRASE_END.search(after)
     following: list[str] = []
@@ -100,11 +101,15 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
             break
         following.append(w)
     if mod.scene_nouns:
-        return any(w in mod.scene_nouns for w in following)
+        if any(w in mod.scene_nouns for w in following):
+            return True
+        lead = _WORD.findall(before)[-4:]
+        return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
     if mod.needs_target:
         leading = _WORD.findall(before)
         heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
-        opens_clause = heading or all(w in mod.function_words or w in mod.video_nouns for w in leading)
+        depicts = following == [] and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
+        opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
         introduced = any(w in mod.targets for w in leading[-3:])
         return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
     if not following or any(w in mod.video_nouns for w in following):
@@ -121,6 +126,8 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
         if any(p.search(before) for p in mod.before) or any(p.search(after) for p in mod.after):
             return name
         if mod.triggers is not None and _in_scope(mod, before):
+            return name
+        if mod.after_sentence and any(p.search(_SENTENCE_END.split(text[end : end + mod.window], 1)[0]) for p in mod.after_sentence):
             return name
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name
@@ -207,7 +214,7 @@ def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> An
                 return None
             total += cents / 100
         if units and all(v >= 1 for v in units.values()):
-            return math.floor(total + 0.5) if total >= 1 else total
+            return math.floor(total + 0.5) if total >= 3 else total  # "2.5 s" stays too short
         return round(total, 2) if not float(total).is_integer() else int(total)
     return fixed
 

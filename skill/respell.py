@@ -39,7 +39,8 @@ def _deletes(word: str) -> set[str]:
 class Speller:
     """Corrects tokens of five letters or more to a listed word one edit away.
 
-    Words of five letters are corrected only for a doubled letter ("drafft"): one edit from
+    Words of five letters are corrected only for a doubled or swapped letter ("drafft",
+    "klign"): one edit from
     such a short word is too often another real word ("drift", "craft"). A token that is an
     inflection of a listed word ("drafts", "seconds") is left alone, and so is a tie.
     """
@@ -60,6 +61,10 @@ class Speller:
         undoubled = re.sub(r"(.)\1", r"\1", token)
         if undoubled != token and undoubled in self.words:
             return undoubled
+        for i in range(len(token) - 1):  # two letters swapped ("klign"): rarely another real word
+            swapped = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
+            if swapped != token and swapped in self.words:
+                return swapped
         found: set[str] = set()
         for key in {token, *_deletes(token)}:
             found |= self._index.get(key, frozenset())

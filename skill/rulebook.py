@@ -88,7 +88,9 @@ class ModifierSpec(_Model):
     content only before one of those nouns. With ``needs_target`` a cue naming a place counts
     only when a target word introduces it, when a video noun follows it, or when it opens its
     clause. ``keeps_words``: the state means content, so the prompt builder keeps the words (a
-    negated or deferred tier is an instruction and goes). The words live in the rules file.
+    negated or deferred tier is an instruction and goes). ``after_sentence``: patterns read after
+    the cue up to the end of the sentence, across commas, dashes and question marks ("4K? nah").
+    The words live in the rules file.
     """
 
     window: int = Field(gt=0, le=400)
@@ -104,6 +106,7 @@ class ModifierSpec(_Model):
     scene_nouns: list[str] = Field(default_factory=list)
     needs_target: bool = False
     keeps_words: bool = False
+    after_sentence: list[str] = Field(default_factory=list)
 
 
 class RoleSpec(_Model):
@@ -320,6 +323,7 @@ class CompiledModifier:
     scene_nouns: frozenset[str] = frozenset()
     needs_target: bool = False
     keeps_words: bool = False
+    after_sentence: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -398,6 +402,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         scene_nouns=_words_set(m.scene_nouns),
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
+        after_sentence=tuple(_compile(where, p, number_re) for p in m.after_sentence),
     )
 
 
