@@ -85,7 +85,7 @@ def _in_scope(mod: CompiledModifier, before: str) -> bool:
     return False
 
 
-_SENTENCE_END = re.compile(r"[.!;\n]")
+_SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sentence end
 _PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
 
 
@@ -103,7 +103,7 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     if mod.scene_nouns:
         if any(w in mod.scene_nouns for w in following):
             return True
-        lead = _WORD.findall(before)[-4:]
+        lead = _WORD.findall(before)[-6:]
         return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
     if mod.needs_target:
         leading = _WORD.findall(before)
@@ -114,8 +114,9 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
         return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
     if not following or any(w in mod.video_nouns for w in following):
         return False
-    leading = _WORD.findall(before)[-2:]
-    return not any(w in mod.targets for w in leading)
+    leading = _WORD.findall(before)[-2:]  # "for a 4K TV", but "for our 4K projector" is the product
+    return not ((leading[-1:] and leading[-1] in mod.targets)
+                or (len(leading) == 2 and leading[0] in mod.targets and leading[1] in mod.determiners))
 
 
 def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
@@ -214,7 +215,9 @@ def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> An
                 return None
             total += cents / 100
         if units and all(v >= 1 for v in units.values()):
-            return math.floor(total + 0.5) if total >= 3 else total  # "2.5 s" stays too short
+            if total >= 3 or float(total).is_integer():
+                return math.floor(total + 0.5)
+            return total  # "2.5 s" stays too short rather than rounding up to an allowed length
         return round(total, 2) if not float(total).is_integer() else int(total)
     return fixed
 

@@ -102,6 +102,7 @@ class ModifierSpec(_Model):
     video_nouns: list[str] = Field(default_factory=list)
     function_words: list[str] = Field(default_factory=list)
     targets: list[str] = Field(default_factory=list)
+    determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
     needs_target: bool = False
@@ -319,6 +320,7 @@ class CompiledModifier:
     video_nouns: frozenset[str] = frozenset()
     function_words: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
     needs_target: bool = False
@@ -398,6 +400,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         video_nouns=_words_set(m.video_nouns),
         function_words=_words_set(m.function_words),
         targets=_words_set(m.targets),
+        determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
         needs_target=m.needs_target,

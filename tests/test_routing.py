@@ -487,3 +487,20 @@ def test_words_the_router_read_as_content_stay_in_the_prompt(text: str, kept: st
 def test_routing_words_still_leave_the_prompt() -> None:
     p = make_plan({"text": "a quick vertical draft of a barista pulling espresso, with cafe sound"})
     assert "vertical" not in p.prompt.lower() and "draft" not in p.prompt.lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("Make it 4K - no wait, Pro is enough. A sailboat heeling at sunset.", "tier", "pro"),
+        ("Vertical - actually no, make it square: a bowl of cherries spinning.", "aspect_ratio", "1:1"),
+        ("10 seconds, sorry, I meant 8: a chameleon changing colour on a branch.", "duration", 8),
+        ("Instead of 16:9 let's do 21:9: a convoy of trucks crossing a salt flat.", "aspect_ratio", "21:9"),
+        ("Final version? Not yet, this is a rough pass: a skyline reflected in a puddle.", "tier", "standard"),
+        ("Was going to ask for Pro, but the cheapest is fine: a rubber duck in a bathtub.", "tier", "standard"),
+    ],
+)
+def test_a_value_taken_back_gives_way_to_the_one_that_follows(text: str, field: str, value: object) -> None:
+    p = make_plan({"text": text})
+    got = {"tier": p.tier, "aspect_ratio": p.params.aspect_ratio, "duration": p.params.duration}[field]
+    assert got == value
