@@ -459,7 +459,7 @@ _CACHE_FORMAT = 1
 _BUILD_CACHE: contextvars.ContextVar[_LexCache | None] = contextvars.ContextVar("_BUILD_CACHE", default=None)
 # The router's content words for the prompt being built: a routing-word match that contains one
 # of them describes the scene ("a 4K monitor") and stays in the prompt.
-_KEEP: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("_KEEP", default=frozenset())
+_KEEP: contextvars.ContextVar[re.Pattern[str] | None] = contextvars.ContextVar("_KEEP", default=None)
 
 
 class _LexCache:
@@ -1238,8 +1238,7 @@ def _lift(rx: _Rx, s: str, on: Callable[[_Hit], bool | None], low: str) -> str:
     """
     if not rx.may(low):
         return s
-    keep = _KEEP.get()
-    spans = [(h.start(), h.end()) for h in rx.hits(s) if not (keep and _kept(h.group(0) or "")) and on(h) is not False]
+    spans = [(h.start(), h.end()) for h in rx.hits(s) if not _kept(h.group(0) or "") and on(h) is not False]
     return _splice(s, spans)
 
 
@@ -1300,10 +1299,17 @@ def _extract_lighting(lx: _Lex, s: str, seg: _Seg, low: str) -> str:
     return _splice(s, spans)
 
 
+def _keep_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for the router's content words, compiled once per build, not per match."""
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.lower()) for w in words) + r")(?!\w)")
+
+
 def _kept(phrase: str) -> bool:
     """Whether ``phrase`` holds a word the router read as content (it then stays in the prompt)."""
-    low = phrase.lower()
-    return any(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", low) for k in _KEEP.get())
+    keep = _KEEP.get()
+    return keep is not None and keep.search(phrase.lower()) is not None
 
 
 def _lift_with_prefix(
@@ -1317,11 +1323,10 @@ def _lift_with_prefix(
         return s
     spans: list[tuple[int, int]] = []
     last = 0
-    keep = _KEEP.get()
     for m in rx.hits(s):
         if m.start() < last:
             continue
-        if keep and _kept(m.group(0) or ""):
+        if _kept(m.group(0) or ""):
             continue
         start, _ = _left(s, m.start(), lambda w: w.lower() in prefix, 4)
         start = max(start, last)
@@ -2620,7 +2625,7 @@ def _build_memo(key: tuple[Any, ...], inp: PromptInput) -> BuiltPrompt:
 
 @functools.lru_cache(maxsize=2048)
 def _build_cached(k: _Key) -> BuiltPrompt:
-    token = _KEEP.set(frozenset(w.lower() for w in k.inp.keep))
+    token = _KEEP.set(_keep_pattern(k.inp.keep))
     try:
         return _build(k.inp, k.key[-1])
     finally:
