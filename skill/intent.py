@@ -71,6 +71,8 @@ def _clause_after(rules: CompiledRules, text: str, end: int, window: int) -> str
 
 
 _WORD = re.compile(r"[\w'-]+")
+_SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sentence end
+_PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
 
 
 def _in_scope(mod: CompiledModifier, before: str) -> bool:
@@ -85,38 +87,55 @@ def _in_scope(mod: CompiledModifier, before: str) -> bool:
     return False
 
 
-_SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sentence end
-_PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
-
-
-def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
-    """The content test: the cue modifies a noun other than the video being ordered."""
-    words = [w for w in _WORD.findall(cue) if w not in mod.function_words]
-    if mod.attributive and (not words or any(w.split("-")[-1] not in mod.attributive for w in words)):
-        return False
+def _following(mod: CompiledModifier, after: str) -> list[str]:
+    """The words right after the cue, up to a function word or the end of the phrase."""
     cut = _PHRASE_END.search(after)
-    following: list[str] = []
+    out: list[str] = []
     for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
         if w in mod.function_words:
             break
-        following.append(w)
-    if mod.scene_nouns:
-        if any(w in mod.scene_nouns for w in following):
-            return True
-        lead = _WORD.findall(before)[-6:]
-        return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
-    if mod.needs_target:
-        leading = _WORD.findall(before)
-        heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
-        depicts = following == [] and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
-        opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
-        introduced = any(w in mod.targets for w in leading[-3:])
-        return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
+        out.append(w)
+    return out
+
+
+def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[str]) -> bool:
+    """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
+    if any(w in mod.scene_nouns for w in following):
+        return True
+    lead = _WORD.findall(before)[-6:]
+    return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
+
+
+def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: list[str]) -> bool:
+    """A place that is not the video's destination: "a giant <place> flashing above the cabs"."""
+    leading = _WORD.findall(before)
+    heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
+    depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
+    opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
+    introduced = any(w in mod.targets for w in leading[-3:])
+    return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
+
+
+def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str]) -> bool:
+    """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
     if not following or any(w in mod.video_nouns for w in following):
         return False
     leading = _WORD.findall(before)[-2:]  # "for a 4K TV", but "for our 4K projector" is the product
     return not ((leading[-1:] and leading[-1] in mod.targets)
                 or (len(leading) == 2 and leading[0] in mod.targets and leading[1] in mod.determiners))
+
+
+def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
+    """The content test, in the form the modifier asks for: closed (scene nouns), a place, or open."""
+    words = [w for w in _WORD.findall(cue) if w not in mod.function_words]
+    if mod.attributive and (not words or any(w.split("-")[-1] not in mod.attributive for w in words)):
+        return False
+    following = _following(mod, after)
+    if mod.scene_nouns:
+        return _shown_by_scene_object(mod, before, following)
+    if mod.needs_target:
+        return _place_in_scene(mod, before, after, following)
+    return _modifies_scene_noun(mod, before, following)
 
 
 def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
