@@ -119,17 +119,49 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def add_jobs_parser(sub: SubParsers) -> None:
-    """``jobs [--limit N]``."""
-    p = sub.add_parser("jobs", help="recent jobs from the local journal")
+    """``jobs [--limit N]`` and ``jobs --settle ID paid|unpaid [--request-id RID]``."""
+    p = sub.add_parser(
+        "jobs",
+        help="recent jobs from the local journal; settle a possibly-paid submit",
+        description=(
+            "List the journal, newest first. A submit that was never confirmed (an HTTP 5xx or a "
+            "dropped connection after sending, a process killed mid-submit) is listed as POSSIBLY "
+            "PAID and counted in `kling3 spend` and the daily cap until you settle it: check your "
+            "RunComfy requests, then\n\n"
+            "  kling3 jobs --settle KEY paid --request-id ID   # found it: resume fetches the video\n"
+            "  kling3 jobs --settle KEY paid                   # charged, but no video to fetch\n"
+            "  kling3 jobs --settle KEY unpaid                 # never created: stop counting it\n\n"
+            "KEY is the job key shown by `kling3 jobs` (6+ characters)."
+        ),
+    )
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--settle", nargs=2, metavar=("KEY", "paid|unpaid"),
+                   help="settle a possibly-paid submit as paid or unpaid")
+    p.add_argument("--request-id", default=None, metavar="ID",
+                   help="with --settle KEY paid: the request_id found on RunComfy")
     add_json(p)
     p.set_defaults(handler=cmd_jobs)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    """List the newest jobs of the local journal, one line each."""
-    from skill.execution.flow import jobs
+    """List the newest jobs of the local journal, one line each; or settle one."""
+    from skill.execution.flow import jobs, settle
 
+    if args.settle:
+        key, verdict = args.settle
+        if verdict not in ("paid", "unpaid"):
+            raise UsageError(f"kling3 jobs --settle KEY paid|unpaid: not {verdict!r}")
+        if args.request_id and verdict != "paid":
+            raise UsageError("kling3 jobs: --request-id goes with --settle KEY paid")
+        row = settle(key, verdict, request_id=args.request_id)
+        if args.json:
+            emit_json({"settled": row})
+        else:
+            say(f"settled {row['job_key']} as {verdict}" + (
+                f"; `kling3 resume {row['request_id']}` fetches it" if row["request_id"] else ""))
+        return 0
+    if args.request_id:
+        raise UsageError("kling3 jobs: --request-id goes with --settle KEY paid")
     rows = jobs(limit=args.limit)
     if args.json:
         emit_json({"jobs": rows})

@@ -81,14 +81,17 @@ def status_line(doc: dict[str, Any]) -> str:
 
 def job_line(r: dict[str, Any]) -> str:
     """One journal row of ``kling3 jobs``; a job that never got a request_id shows its key."""
+    state = "POSSIBLY PAID" if r.get("possibly_paid") else r["state"]
     return (
-        f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  {usd(r['cost_usd']):<8} "
-        f"{r['request_id'] or '(no request_id: ' + r['job_key'][:8] + ')'}"
+        f"{r['created_at'][:19]}  {state:<15} {r['tier']:<8} {r['mode']}  {usd(r['cost_usd']):<8} "
+        f"{r['request_id'] or '(no request_id: key ' + r['job_key'][:8] + ')'}"
     )
 
 
 def resume_lines(o: dict[str, Any]) -> str:
     """One ``kling3 resume`` outcome: its id and status, the error if any, then its files."""
+    if o["status"] == "possibly_paid":
+        return f"key {o['job_key'][:8]}  POSSIBLY PAID ({usd(o['cost_usd'])}): {o['message']}\n"
     line = f"{o.get('request_id') or 'run ' + str(o.get('run_id'))}  {o['status']}"
     if o.get("error"):
         line += f"  {o['error']['message']}"

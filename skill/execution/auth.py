@@ -94,7 +94,7 @@ def _read_token_file(path: Path) -> tuple[str | None, str | None]:
     warning = None
     if os.name == "posix" and mode & 0o077:
         warning = (
-            f"warning: token file {path} is readable by other users "
+            f"token file {path} is readable by other users "
             f"(mode {mode & 0o777:o}); run: chmod 600 {path}"
         )
     return token, warning

@@ -60,6 +60,7 @@ from skill.errors import (
     InputError,
     JobFailed,
     Kling3Error,
+    NoInput,
     SubmitUnconfirmed,
     WaitTimeout,
 )
@@ -204,11 +205,9 @@ def read_jsonl(path_or_dash: str | Path) -> list[dict[str, Any]]:
         try:
             text = Path(path_or_dash).read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise InputError(f"no such file: {name}", code="file_not_found", field="file") from None
+            raise NoInput(f"no such file: {name}", code="file_not_found", field="file") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"cannot read {name}: {exc}", code="unreadable_file", field="file"
-            ) from None
+            raise NoInput(f"cannot read {name}: {exc}", code="unreadable_file", field="file") from None
     out: list[dict[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -53,9 +53,13 @@ class Submitting(_Event):
 
 
 class Submitted(_Event):
+    """The API confirmed the submit: from here on the job is paid. Sent before the request_id is
+    journaled, so the id reaches the user even if the journal is busy."""
+
     event: Literal["submitted"] = "submitted"
     request_id: str
     segment: int
+    job_key: str | None = None
 
 
 class Status(_Event):

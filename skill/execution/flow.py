@@ -18,12 +18,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill import settings
 from skill.errors import (
+    ApiClientError,
     DownloadError,
     InputError,
     Interrupted,
@@ -32,6 +33,7 @@ from skill.errors import (
     SubmitUnconfirmed,
     TransientError,
     WaitTimeout,
+    after_submit,
 )
 from skill.execution.events import (
     CancelFailed,
@@ -63,14 +65,20 @@ __all__ = [
     "cancel",
     "fetch",
     "jobs",
+    "possibly_paid_entry",
     "resume",
     "run",
+    "settle",
     "status",
 ]
 
 Op = tuple[Any, ...]
+_T = TypeVar("_T")
 
 UNKNOWN_STATUS_LIMIT = 10
+NOT_FOUND_GRACE_POLLS = 5
+"""A job the API created a moment ago may not be visible to status yet: this many 404s in a row,
+before any status was seen, are polled through rather than taken for an answer."""
 
 
 class FileInfo(BaseModel):
@@ -161,7 +169,8 @@ def _call_flow(
     ctx: _Ctx, plan: Plan, seg: Segment, batch_id: str | None
 ) -> Generator[Op, Any, CallResult]:
     """Submit one segment, journal first: the row (and the daily-cap check) exists before the
-    request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost."""
+    request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost.
+    Once the submit is confirmed, whatever goes wrong names the request_id (:func:`after_submit`)."""
     cap = settings.daily_cap_usd()
     job = ctx.journal.begin(
         plan.endpoint,
@@ -179,22 +188,9 @@ def _call_flow(
         segment=seg.index,
         cost_usd=seg.cost_usd,
         job_key=job.job_key))
-    try:
-        sub = yield ("submit", plan.endpoint, seg.payload)
-    except SubmitUnconfirmed as exc:
-        ctx.journal.mark_unconfirmed(job.job_key, {"error": exc.to_dict()})
-        exc.details.setdefault("job_key", job.job_key)
-        raise
-    except Kling3Error as exc:
-        ctx.journal.update_state(job.job_key, "failed", {"error": exc.to_dict(), "sent": False})
-        raise
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        ctx.journal.mark_unconfirmed(
-            job.job_key, {"error": "interrupted during the submit: it may have reached the API"}
-        )
-        raise
+    sub = yield from _submit(ctx, job.job_key, plan.endpoint, seg.payload)
     ctx.journal.set_request_id(job.job_key, sub.request_id)
-    ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index))
+    ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job.job_key))
     if not ctx.wait:
         return CallResult(
             segment=seg.index,
@@ -203,7 +199,64 @@ def _call_flow(
             status="submitted",
             cost_usd=seg.cost_usd,
         )
-    return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
+    return (
+        yield from _paid(
+            _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd), sub.request_id
+        )
+    )
+
+
+def _submit(
+    ctx: _Ctx, job_key: str, endpoint: str, payload: dict[str, Any]
+) -> Generator[Op, Any, Any]:
+    """The submit itself: a refusal is journaled as never sent; anything else that is not an
+    answer (a 5xx, a dropped connection, an interrupt, a bug) may have created the job, so it is
+    kept as possibly paid and reported as :class:`SubmitUnconfirmed`, never repeated."""
+    try:
+        return (yield ("submit", endpoint, payload))
+    except SubmitUnconfirmed as exc:
+        ctx.journal.mark_unconfirmed(job_key, {"error": exc.to_dict()})
+        exc.details.setdefault("job_key", job_key)
+        raise
+    except Kling3Error as exc:
+        ctx.journal.update_state(job_key, "failed", {"error": exc.to_dict(), "sent": False})
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        ctx.journal.mark_unconfirmed(
+            job_key, {"error": "interrupted during the submit: it may have reached the API"}
+        )
+        raise
+    except Exception as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+        ctx.journal.mark_unconfirmed(job_key, {"error": cause})
+        raise SubmitUnconfirmed(
+            f"the submit to {endpoint} could not be confirmed: unexpected error ({cause}). The "
+            "job may or may not have been created; the submit was not repeated. Check your "
+            "RunComfy requests before submitting again.",
+            details={"job_key": job_key},
+        ) from exc
+
+
+def _paid(flow: Generator[Op, Any, _T], request_id: str) -> Generator[Op, Any, _T]:
+    """``flow`` after the submit of ``request_id`` was confirmed: any error it raises is
+    reported as the paid job's (:func:`after_submit`), with the command that finishes it."""
+    with _as_paid(request_id):
+        return (yield from flow)
+
+
+@contextlib.contextmanager
+def _as_paid(request_ids: str | list[str] | None) -> Iterator[None]:
+    """Errors inside are the paid jobs' (:func:`after_submit`); ``None``/empty: left as they are
+    (a job this journal never saw, or nothing submitted yet)."""
+    try:
+        yield
+    except Exception as exc:
+        if not request_ids:
+            raise
+        converted = after_submit(exc, request_ids)
+        if converted is exc:
+            raise
+        raise converted from exc
 
 
 def _wait_flow(
@@ -214,9 +267,17 @@ def _wait_flow(
     deadline = None if ctx.timeout is None else started + ctx.timeout
     last: tuple[str, int | None] | None = None
     unknown = 0
+    missing = 0
     try:
         while True:
-            st = yield ("status", request_id)
+            try:
+                st = yield ("status", request_id)
+            except ApiClientError as exc:
+                if exc.code != "not_found" or last is not None or missing >= NOT_FOUND_GRACE_POLLS:
+                    raise
+                missing += 1
+                yield ("sleep", ctx.poll_interval)
+                continue
             key = (st.status, st.queue_position)
             if key != last:
                 last = key
@@ -264,7 +325,6 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
     then collected in order; an interrupt cancels the ones still queued."""
     from skill.media.video import needs_finishing
 
-    out: list[CallResult] = []
     if ctx.track and needs_finishing(len(plan.segments), plan.params.aspect_ratio):
         ctx.run_id = ctx.journal.begin_run(
             aspect_ratio=plan.params.aspect_ratio,
@@ -273,15 +333,28 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
             tier=plan.tier,
             output_dir=str(ctx.output_dir),
         )
+    submitted: list[str] = []
+    with _as_paid(submitted):
+        return (yield from _plan_calls(ctx, plan, batch_id, submitted))
+
+
+def _plan_calls(
+    ctx: _Ctx, plan: Plan, batch_id: str | None, submitted: list[str]
+) -> Generator[Op, Any, list[CallResult]]:
+    """The calls of :func:`_plan_flow`; ``submitted`` collects the request_ids of the calls
+    already sent, so an error after them names every paid job."""
+    out: list[CallResult] = []
     if not ctx.wait or len(plan.segments) == 1:
         for seg in plan.segments:
             out.append((yield from _call_flow(ctx, plan, seg, batch_id)))
+            submitted.extend(c.request_id for c in out[-1:] if c.request_id)
         return out
     submit_ctx = replace(ctx, wait=False)
-    submitted = []
+    calls = []
     for seg in plan.segments:
-        submitted.append((yield from _call_flow(submit_ctx, plan, seg, batch_id)))
-    for k, call in enumerate(submitted):
+        calls.append((yield from _call_flow(submit_ctx, plan, seg, batch_id)))
+        submitted.append(str(calls[-1].request_id))
+    for k, call in enumerate(calls):
         assert call.request_id is not None
         try:
             out.append(
@@ -292,7 +365,7 @@ def _plan_flow(ctx: _Ctx, plan: Plan, batch_id: str | None) -> Generator[Op, Any
                 )
             )
         except (Interrupted, asyncio.CancelledError):
-            for other in submitted[k + 1 :]:
+            for other in calls[k + 1 :]:
                 if other.request_id is not None:
                     yield from _cancel_on_interrupt(ctx, other.request_id)
             raise
@@ -643,6 +716,12 @@ def _ctx(
     )
 
 
+def _before_paying(ctx: _Ctx, plan: Plan) -> None:
+    """What is checked for the whole plan before its first submit, so a plan is not refused
+    half way with some calls paid: today's cap for every call together."""
+    ctx.journal.check_daily_cap(plan.cost_usd, settings.daily_cap_usd())
+
+
 def run(
     request: Plan | VideoRequest | dict[str, Any] | str,
     *,
@@ -660,6 +739,7 @@ def run(
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
+    _before_paying(ctx, plan)
     with _api(client) as cl:
         if check_live_schema:
             check_plan(cl, plan, ctx.on_event)
@@ -684,6 +764,7 @@ async def arun(
     """The async twin of :func:`run`: same flow, same journal, same results."""
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
+    _before_paying(ctx, plan)
     async with _aapi(client) as cl:
         if check_live_schema:
             await acheck_plan(cl, plan, ctx.on_event)
@@ -696,8 +777,15 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
     if job is not None and job.request_id:
         return job.request_id, job
     if job is not None:
+        hint = (
+            f"; it is possibly paid: check your RunComfy requests, then `kling3 jobs --settle "
+            f"{job.job_key[:8]} paid --request-id ID` (or `unpaid`)"
+            if job.possibly_paid
+            else ""
+        )
         raise InputError(
-            f"job {ref} has no request_id (state {job.state}): it was never confirmed by the API",
+            f"job {ref} has no request_id (state {job.state}): its submit was never confirmed by "
+            f"the API{hint}",
             code="no_request_id",
             field="request_id",
         )
@@ -710,10 +798,11 @@ def status(
     """The live status of a job by request_id (or a journal prefix), recorded in the journal."""
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    with _api(client) as cl:
-        st = cl.status(request_id)
-    if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
-        jr.update_state(request_id, st.status, {"status": st.raw})
+    with _as_paid(request_id if job is not None else None):
+        with _api(client) as cl:
+            st = cl.status(request_id)
+        if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
+            jr.update_state(request_id, st.status, {"status": st.raw})
     return {
         "request_id": request_id,
         "status": st.status,
@@ -747,7 +836,7 @@ def fetch(
             if wait
             else _finish_flow(ctx, key, request_id, 1, cost)
         )
-        return _drive(flow, cl)  # type: ignore[no-any-return]
+        return _drive(_paid(flow, request_id) if job is not None else flow, cl)  # type: ignore[no-any-return]
 
 
 def cancel(
@@ -795,7 +884,8 @@ def resume(
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
             try:
                 res: CallResult = _drive(
-                    _wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), cl
+                    _paid(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), job.request_id),
+                    cl,
                 )
                 outcomes.append(
                     {
@@ -814,7 +904,38 @@ def resume(
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
             outcomes.append(done)
+    if ref is None:
+        outcomes.extend(possibly_paid_entry(job) for job in jr.possibly_paid())
     return outcomes
+
+
+def possibly_paid_entry(job: JobRecord) -> dict[str, Any]:
+    """How ``resume`` and ``jobs`` show a possibly-paid submit: what it cost, and how to settle it."""
+    key = job.job_key[:8]
+    return {
+        "job_key": job.job_key,
+        "status": "possibly_paid",
+        "state": job.state,
+        "endpoint": job.model_id,
+        "cost_usd": job.cost_usd,
+        "created_at": job.created_at,
+        "message": (
+            "the submit was never confirmed: it may have created a paid job. Do not submit it "
+            "again before checking your RunComfy requests; then `kling3 jobs --settle "
+            f"{key} paid --request-id ID` (resume then fetches it) or `kling3 jobs --settle {key} unpaid`"
+        ),
+    }
+
+
+def settle(
+    ref: str, verdict: str, *, request_id: str | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
+    """Settle a possibly-paid submit as ``paid`` (optionally with its request_id) or ``unpaid``."""
+    from skill.execution.client import validate_request_id
+
+    if request_id is not None:
+        validate_request_id(request_id)
+    return (journal or Journal()).settle(ref, verdict, request_id).to_dict()
 
 
 def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any] | None:

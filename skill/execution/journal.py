@@ -12,13 +12,18 @@ microseconds and a ``+00:00`` offset, so they sort as text and parse with
 ``datetime.fromisoformat`` on Python 3.10.
 
 What counts as spent (:meth:`Journal.spend`, the daily cap): a job the server may have
-accepted. That is any job with a ``request_id`` whatever its later state (failed or cancelled
-jobs included: the cost is an estimate and the cap must err on the safe side), a job marked
-``unconfirmed`` (the submit may have arrived), and a ``submitting`` job less than an hour old
-(another process is submitting it right now, and concurrent runs must see each other's jobs
-against the cap). A ``submitting`` row older than that belongs to a process that died before
-its submit returned, and is not counted; a refused submit (``failed`` without a
-``request_id``) is not counted either.
+accepted. That is any job with a ``request_id`` whatever its later state (failed jobs
+included: the cost is an estimate and the cap must err on the safe side), a job marked
+``unconfirmed`` (the submit may have arrived) and a ``submitting`` job, however old: either
+another process is submitting it right now (concurrent runs must see each other's jobs against
+the cap) or a process died during its submit, which may have arrived. Those last two are
+*possibly paid* (:attr:`JobRecord.possibly_paid`) and keep counting until the user settles
+them (:meth:`Journal.settle`: paid, with the request_id if known, or unpaid). A refused submit
+(``failed`` without a ``request_id``) is not counted.
+
+Each row also names the process that holds it (``claimed_by``: host, pid and a nonce, until
+``claimed_until``): a ``submitting`` row whose process is gone is possibly paid at once, without
+waiting for :data:`STALE_SUBMIT_AFTER`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import contextlib
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -50,7 +56,9 @@ from skill.execution.states import (
 from skill.money import usd
 
 __all__ = [
+    "CLAIM_SECONDS",
     "SCHEMA_VERSION",
+    "SETTLE_VERDICTS",
     "STALE_SUBMIT_AFTER",
     "EventRecord",
     "FileRecord",
@@ -60,8 +68,13 @@ __all__ = [
 ]
 
 
-SCHEMA_VERSION = 2
-STALE_SUBMIT_AFTER = timedelta(hours=1)
+SCHEMA_VERSION = 3
+STALE_SUBMIT_AFTER = timedelta(minutes=10)
+"""A ``submitting`` row older than this has no live submit behind it (a submit answers within
+the client's 60 s time-out): it is listed as possibly paid even if its process cannot be checked."""
+SETTLE_VERDICTS = ("paid", "unpaid")
+CLAIM_SECONDS = 120.0
+"""How long a claim on a job lasts unless renewed; a dead holder on this host loses it at once."""
 _BUSY_TIMEOUT_S = 10.0
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -121,17 +134,22 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jobs ADD COLUMN run_id TEXT",
         "CREATE INDEX IF NOT EXISTS jobs_run_id ON jobs (run_id)",
     ),
+    # Possibly-paid submits are settled by the user; each row names the process holding it.
+    3: (
+        "ALTER TABLE jobs ADD COLUMN settled TEXT",
+        "ALTER TABLE jobs ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE jobs ADD COLUMN claimed_until TEXT",
+    ),
 }
 
 _JOB_COLUMNS = (
     "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
-    "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id"
+    "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id, "
+    "settled, claimed_by, claimed_until"
 )
 _FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
-_COUNTED = (
-    "(request_id IS NOT NULL OR state = 'unconfirmed'"
-    " OR (state = 'submitting' AND created_at >= :stale_cutoff))"
-)
+_COUNTED = "(request_id IS NOT NULL OR state IN ('unconfirmed', 'submitting'))"
+_OPEN_SUBMITS = "state IN ('unconfirmed', 'submitting') AND request_id IS NULL AND settled IS NULL"
 _MIN_PREFIX = 6
 
 
@@ -155,6 +173,13 @@ class JobRecord:
     batch_id: str | None
     label: str | None
     run_id: str | None = None
+    settled: str | None = None
+    """``paid`` or ``unpaid`` once the user settled a possibly-paid submit."""
+    claimed_by: str | None = None
+    claimed_until: str | None = None
+    possibly_paid: bool = False
+    """The submit may have created a paid job nobody has the request_id of: an ``unconfirmed``
+    row, or a ``submitting`` one whose process is gone; never resubmit it before checking."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``--json`` output and MCP tool results."""
@@ -227,7 +252,7 @@ def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
     return redact(json.dumps(dict(detail), ensure_ascii=False, default=str))
 
 
-def _job(row: sqlite3.Row) -> JobRecord:
+def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
     return JobRecord(
         id=row["id"],
         job_key=row["job_key"],
@@ -245,7 +270,36 @@ def _job(row: sqlite3.Row) -> JobRecord:
         batch_id=row["batch_id"],
         label=row["label"],
         run_id=row["run_id"],
+        settled=row["settled"],
+        claimed_by=row["claimed_by"],
+        claimed_until=row["claimed_until"],
+        possibly_paid=possibly_paid,
     )
+
+
+def new_owner() -> str:
+    """A claim holder's name: ``host:pid:nonce``, so a holder that died on this host is known."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process named by ``owner`` still runs; ``None`` when it cannot be told
+    (another host, or not a name :func:`new_owner` made)."""
+    if not owner:
+        return None
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    except OSError:
+        return None
+    return True
 
 
 def _file(row: sqlite3.Row) -> FileRecord:
@@ -417,6 +471,19 @@ class Journal:
     def _stale_cutoff(self) -> str:
         return _iso(self._clock() - STALE_SUBMIT_AFTER)
 
+    def _possibly_paid(self, row: sqlite3.Row) -> bool:
+        """An open submit nobody is still waiting on: see :attr:`JobRecord.possibly_paid`."""
+        if row["request_id"] is not None or row["settled"] is not None:
+            return False
+        if row["state"] == "unconfirmed":
+            return True
+        if row["state"] != "submitting":
+            return False
+        return owner_alive(row["claimed_by"]) is False or row["created_at"] < self._stale_cutoff()
+
+    def _rec(self, row: sqlite3.Row) -> JobRecord:
+        return _job(row, self._possibly_paid(row))
+
     @staticmethod
     def _exact(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row | None:
         if isinstance(ref, int):
@@ -443,10 +510,9 @@ class Journal:
             (job_id, at, state, detail),
         )
 
-    @staticmethod
-    def _reload(conn: sqlite3.Connection, job_id: int) -> JobRecord:
+    def _reload(self, conn: sqlite3.Connection, job_id: int) -> JobRecord:
         row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _job(row)
+        return self._rec(row)
 
     def begin(
         self,
@@ -461,11 +527,14 @@ class Journal:
         *,
         daily_cap_usd: float | None = None,
         run_id: str | None = None,
+        owner: str | None = None,
     ) -> JobRecord:
         """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
 
         With ``daily_cap_usd`` the cap is checked in the same transaction as the insert, so
-        concurrent runs cannot each pass the check and together exceed it.
+        concurrent runs cannot each pass the check and together exceed it. ``owner`` (default: a
+        new :func:`new_owner`) holds the job's claim, so a process that dies during the submit
+        leaves a row other processes know at once to be possibly paid.
         """
         try:
             payload_json = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
@@ -482,8 +551,8 @@ class Journal:
                 self._check_cap(conn, cost, daily_cap_usd)
             cursor = conn.execute(
                 "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
-                " created_at, updated_at, output_dir, batch_id, label, run_id)"
-                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
+                " claimed_until) VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     model_id,
@@ -497,6 +566,8 @@ class Journal:
                     batch_id,
                     label,
                     run_id,
+                    owner or new_owner(),
+                    _iso(self._clock() + timedelta(seconds=CLAIM_SECONDS)),
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
@@ -528,7 +599,7 @@ class Journal:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE run_id = ? ORDER BY id", (run_id,)
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
     def set_run_video(self, run_id: str, path: str) -> None:
         with self._write() as conn:
@@ -563,6 +634,65 @@ class Journal:
         """The submit may or may not have reached the server: keep it, never resend it blindly."""
         return self.update_state(job_key, "unconfirmed", detail)
 
+    def possibly_paid(self) -> builtins.list[JobRecord]:
+        """Open submits that may have created a paid job nobody has the request_id of, oldest
+        first: what ``kling3 jobs`` and ``kling3 resume`` list as possibly paid."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_OPEN_SUBMITS} ORDER BY id"
+            ).fetchall()
+            jobs = [self._rec(r) for r in rows]
+        return [j for j in jobs if j.possibly_paid]
+
+    def settle(self, ref: str, verdict: str, request_id: str | None = None) -> JobRecord:
+        """The user's word on a possibly-paid submit, after checking the RunComfy dashboard.
+
+        ``paid`` keeps it counted in the spend; with the ``request_id`` found there, the job
+        becomes ``submitted`` and ``kling3 resume`` fetches its video. ``unpaid`` stops counting
+        it (state ``failed``, never sent). Anything but a possibly-paid job is refused.
+        """
+        if verdict not in SETTLE_VERDICTS:
+            raise InputError(
+                f"settle a job as paid or unpaid, not {verdict!r}", code="bad_verdict", field="settle"
+            )
+        if request_id is not None and verdict != "paid":
+            raise InputError(
+                "a request_id only goes with paid", code="bad_verdict", field="request_id"
+            )
+        job = self.get(ref)
+        if job is None:
+            raise InputError(f"no job {ref!r} in the journal {self.path}", code="unknown_job", field="settle")
+        if not job.possibly_paid:
+            raise InputError(
+                f"job {job.request_id or job.job_key} is not possibly paid (state {job.state}"
+                + (f", settled {job.settled}" if job.settled else "")
+                + "): there is nothing to settle",
+                code="not_possibly_paid",
+                field="settle",
+            )
+        now = self._now()
+        state = "failed" if verdict == "unpaid" else "unconfirmed"
+        detail = _detail_json({"settled": verdict, "request_id": request_id})
+        with self._write() as conn:
+            if request_id is not None:
+                clash = conn.execute(
+                    "SELECT job_key FROM jobs WHERE request_id = ?", (request_id,)
+                ).fetchone()
+                if clash is not None:
+                    raise InputError(
+                        f"request_id {request_id} is already recorded for job {clash[0]}",
+                        code="duplicate_request_id",
+                        field="request_id",
+                    )
+                state = "submitted"
+            conn.execute(
+                "UPDATE jobs SET state = ?, settled = ?, request_id = COALESCE(?, request_id),"
+                " claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE id = ?",
+                (state, verdict, request_id, now, job.id),
+            )
+            self._event(conn, job.id, now, state, detail)
+            return self._reload(conn, job.id)
+
     def update_state(
         self,
         key_or_request_id: int | str,
@@ -583,7 +713,7 @@ class Journal:
             row = self._require(conn, key_or_request_id)
             current = row["state"]
             if current in SETTLED_STATES and state in WAITING_STATES:
-                return _job(row)
+                return self._rec(row)
             conn.execute(
                 "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
                 " updated_at = ? WHERE id = ?",
@@ -620,7 +750,8 @@ class Journal:
             return _file(saved)
 
     def get(self, ref: int | str) -> JobRecord | None:
-        """A job by id, job_key, request_id, or a unique request_id prefix of 6+ characters.
+        """A job by id, job_key, request_id, or a unique request_id (or job_key) prefix of 6+
+        characters (a possibly-paid submit has no request_id: it is named by its job_key).
 
         An ambiguous prefix raises :class:`InputError` listing the matches rather than
         guessing: acting on the wrong job could cancel or re-download someone's video.
@@ -628,7 +759,7 @@ class Journal:
         with self._read() as conn:
             if isinstance(ref, int):
                 row = self._exact(conn, ref)
-                return None if row is None else _job(row)
+                return None if row is None else self._rec(row)
             ref = ref.strip()
             if not ref:
                 return None
@@ -636,22 +767,22 @@ class Journal:
             if row is None and ref.isdigit():
                 row = self._exact(conn, int(ref))
             if row is not None:
-                return _job(row)
+                return self._rec(row)
             if len(ref) < _MIN_PREFIX:
                 return None
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?) = ?"
-                " ORDER BY id DESC LIMIT 6",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?1) = ?2"
+                " OR substr(job_key, 1, ?1) = ?2 ORDER BY id DESC LIMIT 6",
                 (len(ref), ref),
             ).fetchall()
         if len(rows) > 1:
-            matches = [r["request_id"] for r in rows]
+            matches = [r["request_id"] or r["job_key"] for r in rows]
             raise InputError(
                 f"{ref!r} matches several jobs ({', '.join(matches)}); give more characters",
                 code="ambiguous_job",
                 details={"matches": matches},
             )
-        return _job(rows[0]) if rows else None
+        return self._rec(rows[0]) if rows else None
 
     def list(
         self,
@@ -678,13 +809,13 @@ class Journal:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY id DESC LIMIT ?", params
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
     def unfinished(self) -> builtins.list[JobRecord]:
         """Jobs the server has (a request_id) whose files we do not have yet, oldest first.
 
-        This is the work list of ``kling3 resume``; ``unconfirmed`` jobs are not in it because
-        without a request_id there is nothing to poll.
+        This is the work list of ``kling3 resume``; possibly-paid submits are not in it because
+        without a request_id there is nothing to poll (:meth:`possibly_paid` lists them).
         """
         marks = ", ".join("?" * len(UNFINISHED_STATES))
         with self._read() as conn:
@@ -693,7 +824,7 @@ class Journal:
                 f" AND state IN ({marks}) ORDER BY id",
                 UNFINISHED_STATES,
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
     def _job_id(self, job: JobRecord | int | str) -> int | None:
         if isinstance(job, JobRecord):
@@ -752,7 +883,7 @@ class Journal:
                 " SUM(cost_usd) AS cost FROM jobs"
                 f" WHERE created_at >= :since AND {_COUNTED}"
                 " GROUP BY day, tier ORDER BY day DESC, tier",
-                {"since": since, "stale_cutoff": self._stale_cutoff()},
+                {"since": since},
             ).fetchall()
         return [
             SpendRow(day=r["day"], tier=r["tier"], jobs=r["jobs"], cost_usd=round(r["cost"], 6))
@@ -767,7 +898,6 @@ class Journal:
             {
                 "start": today.isoformat(),
                 "end": (today + timedelta(days=1)).isoformat(),
-                "stale_cutoff": self._stale_cutoff(),
             },
         ).fetchone()
         return today.isoformat(), round(float(row[0]), 6)

@@ -176,7 +176,7 @@ def test_bad_token_exits_77_and_never_prints_it(emulator: Emulator, tmp_path: Pa
 def test_submit_5xx_is_unconfirmed_recorded_and_never_repeated(emulator: Emulator, tmp_path: Path) -> None:
     emulator.add_fault(Fault(route="submit", status=502))
     r = run_cli("run", TEXT, "--json", env=env_for(emulator, tmp_path))
-    assert r.code == 75 and r.json()["error"]["code"] == "submit_unconfirmed"
+    assert r.code == 69 and r.json()["error"]["code"] == "submit_unconfirmed"
     assert emulator.counts["submit"] == 1
     (row,) = journal_rows(tmp_path)
     assert row["state"] == "unconfirmed"
