@@ -298,6 +298,12 @@ class ServerOptions:
     output_dir: Path | None = None
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL
 
+    @property
+    def output_root(self) -> Path:
+        """The one folder a call's ``output_dir`` may name (or a folder inside): the configured
+        one, else the default videos folder."""
+        return self.output_dir or tools.default_output_dir()
+
 
 async def _call_with_progress(ctx: Context, opts: ServerOptions, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """Run a waiting tool while a side task turns its events into progress notifications."""
@@ -310,7 +316,7 @@ async def _call_with_progress(ctx: Context, opts: ServerOptions, name: str, argu
         try:
             doc = await tools.acall(
                 name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir,
-                on_event=progress.on_event,
+                on_event=progress.on_event, output_root=opts.output_root,
             )
         finally:
             tg.cancel_scope.cancel()
@@ -324,7 +330,8 @@ async def _call(ctx: Context, opts: ServerOptions, name: str, arguments: dict[st
     try:
         if spec is not None and spec.reports_progress:
             return await _call_with_progress(ctx, opts, name, arguments)
-        return await tools.acall(name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir)
+        return await tools.acall(name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir,
+                                 output_root=opts.output_root)
     except Kling3Error as exc:  # acall returns these; kept as a safety net
         return {"error": exc.to_dict()}
     except Exception as exc:
@@ -436,7 +443,8 @@ def serve(
     """Serve MCP until the client hangs up (stdio) or the process is stopped (HTTP).
 
     ``http=True`` serves streamable HTTP at ``http://{host}:{port}/mcp`` (127.0.0.1 by default,
-    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none.
+    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none, and
+    the only folder (with its subfolders) a call may name.
     Raises :class:`~skill.errors.ConfigError` (``missing_dependency``) without the ``mcp`` extra.
     """
     import anyio
@@ -462,7 +470,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP host (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
-    p.add_argument("--output-dir", default=None, help="where videos go when a call names no output_dir")
+    p.add_argument("--output-dir", default=None,
+                   help="where videos go; a call's own output_dir must lie inside it")
     p.add_argument("--poll-interval", type=float, default=tools.DEFAULT_POLL_INTERVAL, metavar="S",
                    help="seconds between status polls while a tool waits (default 2)")
     p.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="S",

@@ -139,7 +139,10 @@ _WaitSeconds = Annotated[
 ]
 _OutputDir = Annotated[
     str | None,
-    Field(description="Directory to save the MP4 in (created if missing). Default: the server's output directory."),
+    Field(
+        description="Directory to save the MP4 in (created if missing), inside the server's output "
+        "directory (a relative path is read from it). Default: the server's output directory."
+    ),
 ]
 _RequestId = Annotated[
     str,
@@ -287,11 +290,13 @@ def _fixed(text: str) -> Callable[[], str]:
 
 @dataclass(frozen=True)
 class CallOptions:
-    """How one :func:`call` or :func:`acall` runs: its poll interval, default output directory and sink."""
+    """How one :func:`call` or :func:`acall` runs: its poll interval, default output directory and
+    sink; ``output_root``, when set, is the folder a call's own ``output_dir`` must stay inside."""
 
     poll_interval: float
     output_dir: Path | None
     on_event: EventSink | None
+    output_root: Path | None = None
 
 
 ToolRun = Callable[[dict[str, Any], CallOptions], dict[str, Any]]
@@ -473,8 +478,25 @@ def default_output_dir() -> Path:
 
 
 def _out_dir(given: str | None, opts: CallOptions) -> Path:
-    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`."""
-    return Path(given).expanduser() if given else (opts.output_dir or default_output_dir())
+    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`.
+
+    With an ``output_root`` (the MCP server's) the call's own folder is read relative to it and
+    must stay inside it: a model must not be able to write videos anywhere the server can.
+    """
+    if not given:
+        return opts.output_dir or default_output_dir()
+    if opts.output_root is None:
+        return Path(given).expanduser()
+    root = opts.output_root.expanduser().resolve()
+    target = (root / Path(given).expanduser()).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(
+            f"output_dir {given!r} is outside this server's output folder {root}: give a folder "
+            "inside it (a relative path is read from it); nothing was sent",
+            code="output_dir_outside_root",
+            field="output_dir",
+        )
+    return target
 
 
 def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
@@ -570,7 +592,7 @@ def _fetch(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     inp = _validate(FetchVideoInput, args)
     rid = inp.request_id.strip()
     tracker = _Tracker(opts.on_event)
-    out_dir = Path(inp.output_dir).expanduser() if inp.output_dir else None
+    out_dir = _out_dir(inp.output_dir, opts) if inp.output_dir else None
     if out_dir is None and not _known_job(rid):
         out_dir = opts.output_dir or default_output_dir()
     try:
@@ -781,12 +803,16 @@ def _unknown(name: str) -> dict[str, Any]:
     return error_result(Kling3Error(f"unknown tool {name!r}; tools: {names}", code="unknown_tool", field="name"))
 
 
-def _options(poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None) -> CallOptions:
+def _options(
+    poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None,
+    output_root: str | Path | None = None,
+) -> CallOptions:
     """The call's options, with a floor on the poll interval so a bad value cannot spin on the API."""
     return CallOptions(
         poll_interval=DEFAULT_POLL_INTERVAL if poll_interval is None else max(0.01, float(poll_interval)),
         output_dir=Path(output_dir).expanduser() if output_dir else None,
         on_event=on_event,
+        output_root=Path(output_root).expanduser() if output_root else None,
     )
 
 
@@ -797,17 +823,20 @@ def call(
     poll_interval: float | None = None,
     output_dir: str | Path | None = None,
     on_event: EventSink | None = None,
+    output_root: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run one tool call (arguments as a dict or the JSON string a model produced).
 
     Returns a JSON-serialisable dict; a refusal, an API error or bad arguments come back as
     ``{"error": {"code", "field", "message", ...}}`` instead of raising. ``output_dir`` is the
-    default download directory when the call names none; ``on_event`` receives progress events.
+    default download directory when the call names none; ``output_root`` confines the folders a
+    call may name (``output_dir_outside_root`` otherwise, before anything is sent); ``on_event``
+    receives progress events.
     """
     spec = find_tool(name)
     if spec is None:
         return _unknown(name)
-    opts = _options(poll_interval, output_dir, on_event)
+    opts = _options(poll_interval, output_dir, on_event, output_root)
     try:
         return spec.run(_parse_arguments(arguments), opts)
     except Kling3Error as exc:
@@ -821,6 +850,7 @@ async def acall(
     poll_interval: float | None = None,
     output_dir: str | Path | None = None,
     on_event: EventSink | None = None,
+    output_root: str | Path | None = None,
 ) -> dict[str, Any]:
     """The async twin of :func:`call`. ``on_event`` is always called on the event loop's thread.
 
@@ -832,7 +862,7 @@ async def acall(
         return _unknown(name)
     try:
         args = _parse_arguments(arguments)
-        return await spec.arun(args, _options(poll_interval, output_dir, on_event))
+        return await spec.arun(args, _options(poll_interval, output_dir, on_event, output_root))
     except Kling3Error as exc:
         return error_result(exc)
 

@@ -46,9 +46,11 @@ def server_env(emu: Emulator, tmp: Path) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_session(emu: Emulator, tmp: Path, mode: str = "auto") -> AsyncIterator[Client]:
+async def stdio_session(
+    emu: Emulator, tmp: Path, mode: str = "auto", output_dir: Path | None = None
+) -> AsyncIterator[Client]:
     params = StdioServerParameters(
-        command=SERVER[0], args=[*SERVER[1:], *FAST, "--output-dir", str(tmp / "videos")],
+        command=SERVER[0], args=[*SERVER[1:], *FAST, "--output-dir", str(output_dir or tmp / "videos")],
         env=server_env(emu, tmp), cwd=str(tmp),
     )
     with open(tmp / "server.log", "a", encoding="utf-8") as errlog:
@@ -182,6 +184,31 @@ def test_client_cancellation_cancels_the_queued_job_and_cancel_tool(
 
     anyio.run(go)
     assert emu.counts["cancel"] == 2
+
+
+def test_output_dir_is_confined_to_the_server_folder_and_checked_before_paying(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with stdio_session(emulator, tmp_path) as client:
+            for outside in ("/etc/kling3", "../escape", str(tmp_path)):
+                refused = await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": outside})
+                err = structured(refused)["error"]
+                assert refused.is_error and err["code"] == "output_dir_outside_root", outside
+                assert err["field"] == "output_dir"
+            assert emulator.counts["submit"] == 0
+            inside = structured(await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "clips/a"}))
+            assert Path(inside["files"][0]).parent == (tmp_path / "videos" / "clips" / "a").resolve()
+        taken = tmp_path / "taken"
+        taken.write_text("a file where the videos should go")
+        async with stdio_session(emulator, tmp_path, output_dir=taken) as client:
+            unusable = await client.call_tool("kling_generate_video", {"text": TEXT})
+            err = structured(unusable)["error"]
+            assert unusable.is_error and err["code"] == "output_dir_unusable"
+
+    anyio.run(go)
+    assert emulator.counts["submit"] == 1
+    assert not (tmp_path / "escape").exists()
 
 
 # -- in process: the adapter over skill.tools.TOOLS ------------------------------------------

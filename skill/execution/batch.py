@@ -61,6 +61,7 @@ from skill.errors import (
     JobFailed,
     Kling3Error,
     NoInput,
+    OutputDirError,
     SubmitUnconfirmed,
     WaitTimeout,
 )
@@ -69,6 +70,7 @@ from skill.execution.flow import RunResult, arun
 from skill.execution.journal import Journal
 from skill.execution.live_schema import acached_schema, refuse_schema_mismatch, schema_unavailable
 from skill.execution.model_api import AsyncModelApi
+from skill.fsutil import check_output_dir
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.planning import Plan, make_plan
@@ -379,7 +381,7 @@ def _classify(exc: Kling3Error, sent: bool) -> str:
         return "timeout"
     if isinstance(exc, (JobFailed, ApiClientError)):
         return "failed"
-    if isinstance(exc, InputError) and not sent:
+    if isinstance(exc, (InputError, OutputDirError)) and not sent:
         return "refused"
     return "error"
 
@@ -444,6 +446,8 @@ async def run_batch(
     async with contextlib.AsyncExitStack() as owned:
         jr = journal if journal is not None else owned.enter_context(Journal())
         _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr)
+        if runnable:
+            check_output_dir(output_dir)
         cl = client
         if cl is None and runnable:
             from skill.execution.client import AsyncRunComfyClient

@@ -30,6 +30,7 @@ from skill.errors import (
     Interrupted,
     JobFailed,
     Kling3Error,
+    OutputDirError,
     SubmitUnconfirmed,
     TransientError,
     WaitTimeout,
@@ -54,6 +55,7 @@ from skill.execution.journal import JobRecord, Journal
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
 from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
+from skill.fsutil import check_output_dir
 from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
@@ -444,10 +446,12 @@ def _finish_flow(
 def _download_flow(
     ctx: _Ctx, request_id: str, output: dict[str, Any] | None
 ) -> Generator[Op, Any, list[FileInfo]]:
-    """Download a finished job's files and journal each. A failure is journaled and re-raised
-    with the ``kling3 result`` command that fetches the files again: the job is paid for."""
+    """Download a finished job's files and journal each. A failure (the folder unusable by now,
+    a write error, a refused URL) is journaled and re-raised as a :class:`DownloadError`: the job
+    is paid for, and the error names the command that fetches the files again."""
     ctx.on_event(Downloading(request_id=request_id, output_dir=str(ctx.output_dir)))
     try:
+        _usable(ctx.output_dir, request_id)
         if not _has_urls(output):
             raise DownloadError(
                 "the job finished but its result names no file to download",
@@ -458,12 +462,21 @@ def _download_flow(
         def progress(url: str, done: int, total: int | None) -> None:
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
-        files = yield ("download", output or {}, ctx.output_dir, progress)
+        try:
+            files = yield ("download", output or {}, ctx.output_dir, progress)
+        except OSError as exc:
+            raise DownloadError(
+                f"the files could not be saved in {ctx.output_dir} ({exc.strerror or exc}); "
+                f"`kling3 resume {request_id} --output-dir DIR` saves them elsewhere",
+                code="output_unwritable",
+                details={"output_dir": str(ctx.output_dir)},
+            ) from exc
     except DownloadError as exc:
         ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
         exc.request_id = request_id
-        exc.message = f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches it again"
-        exc.args = (exc.message,)
+        if not ctx.track:  # a journaled job's error gets the resume command (after_submit)
+            exc.message = f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches it again"
+            exc.args = (exc.message,)
         raise
     infos = []
     for f in files:
@@ -480,6 +493,21 @@ def _download_flow(
             )
         )
     return infos
+
+
+def _usable(output_dir: Path, request_id: str) -> None:
+    """The folder must still be usable when the paid job is done; if not, it is a download
+    failure of the paid job (exit 75), resumable into another folder."""
+    try:
+        check_output_dir(output_dir)
+    except OutputDirError as exc:
+        raise DownloadError(
+            f"the output folder {output_dir} cannot be used ({exc.details['reason']}); "
+            f"`kling3 resume {request_id} --output-dir DIR` saves the files elsewhere",
+            code="output_dir_unusable",
+            field="output_dir",
+            details=exc.details,
+        ) from None
 
 
 def _has_urls(output: Any) -> bool:
@@ -718,8 +746,10 @@ def _ctx(
 
 def _before_paying(ctx: _Ctx, plan: Plan) -> None:
     """What is checked for the whole plan before its first submit, so a plan is not refused
-    half way with some calls paid: today's cap for every call together."""
+    half way with some calls paid, or paid with nowhere to save it: today's cap for every call
+    together, and the output folder (created and written to)."""
     ctx.journal.check_daily_cap(plan.cost_usd, settings.daily_cap_usd())
+    check_output_dir(ctx.output_dir)
 
 
 def run(

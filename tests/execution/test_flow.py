@@ -197,7 +197,7 @@ def test_download_from_foreign_host_exits_75_and_leaves_no_file(make_emulator: C
     r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(out), "--json", env=env_for(emu, tmp_path))
     assert r.code == 75
     err = r.json()["error"]
-    assert err["request_id"] and "kling3 result" in err["message"]
+    assert err["request_id"] and "kling3 resume" in err["message"]
     assert not out.exists() or list(out.iterdir()) == []
     assert journal_rows(tmp_path)[0]["state"] == "download_failed"
 
@@ -316,7 +316,7 @@ def test_a_finished_job_without_a_file_url_is_reported_not_silently_empty(emulat
                 env=env_for(emulator, tmp_path))
     assert r.code == 75
     err = r.json()["error"]
-    assert err["code"] == "no_output" and "kling3 result" in err["message"]
+    assert err["code"] == "no_output" and "kling3 resume" in err["message"]
     assert journal_rows(tmp_path)[0]["state"] == "download_failed"
     again = run_cli("result", err["request_id"], "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
     assert again.code == 0 and Path(again.json()["files"][0]["path"]).exists()
