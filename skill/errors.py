@@ -19,6 +19,8 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     │   └── ApiServerError   69  5xx
     ├── SubmitUnconfirmed    69  the submit may have reached the server ("paid": "unknown");
     │                            it is not repeated, and must not be before checking
+    ├── NotSent              69  the submit could not be sent (network, rate limit, a locked
+    │                            journal): nothing was paid, try again later
     ├── TransientError       75  worth retrying later: rate limits, network, time-outs
     │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
     │   ├── DownloadError    75  the job is done and paid; the file could not be saved
@@ -60,6 +62,7 @@ __all__ = [
     "Kling3Error",
     "Mp4Error",
     "NoInput",
+    "NotSent",
     "OutputDirError",
     "SubmitUnconfirmed",
     "TransientError",
@@ -172,6 +175,18 @@ class SubmitUnconfirmed(Kling3Error):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "paid": "unknown"}
+
+
+class NotSent(Kling3Error):
+    """A passing failure before the submit left (connection refused, rate limited to the end,
+    the journal locked): nothing was sent or paid, so trying again later is safe. ``code`` is
+    the cause's."""
+
+    code = "not_sent"
+    exit_code = 69
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "paid": False}
 
 
 class DownloadError(TransientError):

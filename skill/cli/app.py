@@ -40,8 +40,9 @@ exit codes:
   64   usage error (bad flags)
   65   refused, nothing was sent: bad input, the API refused the submit (402: balance)
   66   an input file does not exist
-  69   the API is unavailable (nothing paid); or the submit was not confirmed
-       (submit_unconfirmed, "paid": "unknown"): never submit again before `kling3 jobs`
+  69   nothing could be sent ("paid": false: retry later); or the submit was not
+       confirmed (submit_unconfirmed, "paid": "unknown"): never submit again before
+       checking `kling3 jobs`
   70   internal error before anything was sent (a bug: please report it)
   73   the output folder cannot be created or written: nothing was sent
   75   the job was submitted and is paid, but not finished here (time-out, API or network

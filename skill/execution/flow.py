@@ -6,7 +6,14 @@ perform those operations with any :class:`~skill.execution.model_api.ModelApi` (
 :class:`~skill.execution.model_api.AsyncModelApi`), by default
 :class:`~skill.execution.client.RunComfyClient` or its async twin, so ``run`` and ``arun`` cannot
 drift apart and the flow does not depend on how requests travel. The journal row exists before the submit and gets the
-request_id right after the response, so no paid job is ever lost.
+request_id right after the response, so no paid job is ever lost: the ``submitted`` event
+announces the id before the journal write, and a journal locked by another process is tried
+again, then kept waiting in memory and in the journal's side file while the job goes on.
+
+After a confirmed submit every error is the paid job's (:func:`skill.errors.after_submit`):
+exit 75, its request_id and the command that finishes it; a submit that may have arrived is
+:class:`~skill.errors.SubmitUnconfirmed` (69), one that surely did not is
+:class:`~skill.errors.NotSent` (69, nothing paid).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +37,7 @@ from skill.errors import (
     Interrupted,
     JobFailed,
     Kling3Error,
+    NotSent,
     OutputDirError,
     SubmitUnconfirmed,
     TransientError,
@@ -138,10 +146,16 @@ class RunResult(BaseModel):
         return self.model_dump(mode="json")
 
 
+JOURNAL_ATTEMPTS = 3
+"""Tries (each waiting the journal's busy time-out) to record a confirmed submit's request_id
+before it is kept in memory and in the journal's side file instead."""
+
+
 @dataclass
 class _Ctx:
     """What the flow of every call of one run shares: the journal, the event sink, the
-    options; ``track`` is off for a job fetched by id that the journal never saw."""
+    options; ``track`` is off for a job fetched by id that the journal never saw. ``pending``
+    holds request_ids confirmed while the journal was locked (job_key -> request_id)."""
 
     journal: Journal
     on_event: EventSink
@@ -153,15 +167,61 @@ class _Ctx:
     clock: Callable[[], float] = time.monotonic
     track: bool = True
     run_id: str | None = None
+    pending: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, job_key: str, request_id: str) -> None:
+        """Journal a confirmed submit's request_id; a journal locked by another process is tried
+        again, and if it stays locked the id is kept in memory and in the journal's side file
+        (:meth:`Journal.note_request_id`) while the flow goes on: the job is paid for."""
+        self.pending[job_key] = request_id
+        if not self.flush(JOURNAL_ATTEMPTS):
+            self.journal.note_request_id(job_key, request_id)
+
+    def flush(self, attempts: int = 1) -> bool:
+        """Record the pending request_ids; ``False`` while the journal is still locked."""
+        for job_key, request_id in list(self.pending.items()):
+            for attempt in range(1, attempts + 1):
+                try:
+                    self.journal.set_request_id(job_key, request_id)
+                except TransientError as exc:
+                    if exc.code != "journal_busy":
+                        raise
+                    if attempt == attempts:
+                        return False
+                else:
+                    del self.pending[job_key]
+                    break
+        return True
+
+    def unjournaled(self) -> list[str]:
+        """The warning for request_ids still not in the journal at the end of a run."""
+        if not self.pending or self.flush():
+            return []
+        ids = ", ".join(self.pending.values())
+        return [
+            f"journal_busy: the journal {self.journal.path} stayed locked, so job(s) {ids} are "
+            f"not recorded in it yet; the request_ids are kept in {self.journal.noted_path} and "
+            "recorded the next time kling3 opens the journal"
+        ]
 
     def record(self, ref: str, state: str, detail: dict[str, Any] | None = None) -> None:
-        """Journal a state change; a job the journal never saw (fetched by id) is not tracked."""
+        """Journal a state change; a job the journal never saw (fetched by id) is not tracked,
+        and while the journal is locked a state change is skipped (the request_id is kept)."""
         if self.track:
-            self.journal.update_state(ref, state, detail)
+            self._tolerant(lambda: self.journal.update_state(ref, state, detail))
 
     def record_file(self, request_id: str, url: str, path: str, sha256: str, size: int) -> None:
         if self.track:
-            self.journal.add_file(request_id, url, path, sha256, size)
+            self._tolerant(lambda: self.journal.add_file(request_id, url, path, sha256, size))
+
+    def _tolerant(self, write: Callable[[], object]) -> None:
+        if not self.flush():
+            return
+        try:
+            write()
+        except TransientError as exc:
+            if exc.code != "journal_busy":
+                raise
 
 
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
@@ -174,38 +234,37 @@ def _call_flow(
     request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost.
     Once the submit is confirmed, whatever goes wrong names the request_id (:func:`after_submit`)."""
     cap = settings.daily_cap_usd()
-    job = ctx.journal.begin(
-        plan.endpoint,
-        plan.tier,
-        plan.mode,
-        seg.payload,
-        seg.cost_usd,
-        output_dir=str(ctx.output_dir),
-        batch_id=batch_id,
-        label=f"segment {seg.index}/{len(plan.segments)}",
-        daily_cap_usd=cap,
-        run_id=ctx.run_id,
-    )
+    with _not_sent():
+        job = ctx.journal.begin(
+            plan.endpoint,
+            plan.tier,
+            plan.mode,
+            seg.payload,
+            seg.cost_usd,
+            output_dir=str(ctx.output_dir),
+            batch_id=batch_id,
+            label=f"segment {seg.index}/{len(plan.segments)}",
+            daily_cap_usd=cap,
+            run_id=ctx.run_id,
+        )
     ctx.on_event(Submitting(endpoint=plan.endpoint,
         segment=seg.index,
         cost_usd=seg.cost_usd,
         job_key=job.job_key))
     sub = yield from _submit(ctx, job.job_key, plan.endpoint, seg.payload)
-    ctx.journal.set_request_id(job.job_key, sub.request_id)
+    # Paid from here on: the id goes out first, so nothing (a locked journal) can lose it.
     ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job.job_key))
-    if not ctx.wait:
-        return CallResult(
-            segment=seg.index,
-            job_key=job.job_key,
-            request_id=sub.request_id,
-            status="submitted",
-            cost_usd=seg.cost_usd,
-        )
-    return (
-        yield from _paid(
-            _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd), sub.request_id
-        )
-    )
+    with _as_paid(sub.request_id):
+        ctx.remember(job.job_key, sub.request_id)
+        if not ctx.wait:
+            return CallResult(
+                segment=seg.index,
+                job_key=job.job_key,
+                request_id=sub.request_id,
+                status="submitted",
+                cost_usd=seg.cost_usd,
+            )
+        return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
 
 
 def _submit(
@@ -222,7 +281,8 @@ def _submit(
         raise
     except Kling3Error as exc:
         ctx.journal.update_state(job_key, "failed", {"error": exc.to_dict(), "sent": False})
-        raise
+        with _not_sent():
+            raise
     except (KeyboardInterrupt, asyncio.CancelledError):
         ctx.journal.mark_unconfirmed(
             job_key, {"error": "interrupted during the submit: it may have reached the API"}
@@ -237,6 +297,17 @@ def _submit(
             "RunComfy requests before submitting again.",
             details={"job_key": job_key},
         ) from exc
+
+
+@contextlib.contextmanager
+def _not_sent() -> Iterator[None]:
+    """A passing failure before the submit left (the client raises :class:`SubmitUnconfirmed`
+    for any that may have arrived) is :class:`NotSent`: nothing paid, try again later."""
+    try:
+        yield
+    except TransientError as exc:
+        raise NotSent(exc.message + "; nothing was sent: try again later", code=exc.code,
+                      field=exc.field, details=exc.details) from exc
 
 
 def _paid(flow: Generator[Op, Any, _T], request_id: str) -> Generator[Op, Any, _T]:
@@ -752,6 +823,26 @@ def _before_paying(ctx: _Ctx, plan: Plan) -> None:
     check_output_dir(ctx.output_dir)
 
 
+@contextlib.contextmanager
+def _journal_note(ctx: _Ctx) -> Iterator[None]:
+    """A run's error also says which paid request_ids the locked journal has not recorded yet."""
+    try:
+        yield
+    except Kling3Error as exc:
+        note = ctx.unjournaled()
+        if note:
+            exc.details["journal"] = note[0]
+            exc.message += f" ({note[0]})"
+            exc.args = (exc.message,)
+        raise
+
+
+def _noted(ctx: _Ctx, result: RunResult) -> RunResult:
+    """``result`` with a warning for request_ids the locked journal has not recorded yet."""
+    note = ctx.unjournaled()
+    return result.model_copy(update={"warnings": [*result.warnings, *note]}) if note else result
+
+
 def run(
     request: Plan | VideoRequest | dict[str, Any] | str,
     *,
@@ -773,8 +864,9 @@ def run(
     with _api(client) as cl:
         if check_live_schema:
             check_plan(cl, plan, ctx.on_event)
-        calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
-    return _finish_sync(plan, calls, ctx, finish_video and wait)
+        with _journal_note(ctx):
+            calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
+    return _noted(ctx, _finish_sync(plan, calls, ctx, finish_video and wait))
 
 
 async def arun(
@@ -798,8 +890,9 @@ async def arun(
     async with _aapi(client) as cl:
         if check_live_schema:
             await acheck_plan(cl, plan, ctx.on_event)
-        calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
-    return await _finish_async(plan, calls, ctx, finish_video and wait)
+        with _journal_note(ctx):
+            calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
+    return _noted(ctx, await _finish_async(plan, calls, ctx, finish_video and wait))
 
 
 def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:

@@ -312,7 +312,7 @@ def _check_state(state: str) -> None:
 
 
 @contextlib.contextmanager
-def _db_errors(path: Path) -> Iterator[None]:
+def _db_errors(path: Path, busy_timeout: float = _BUSY_TIMEOUT_S) -> Iterator[None]:
     """Turn SQLite failures into the package's errors, naming the file and what to do."""
     try:
         yield
@@ -323,7 +323,7 @@ def _db_errors(path: Path) -> Iterator[None]:
         if "locked" in text or "busy" in text:
             raise TransientError(
                 f"the job journal {path} stayed locked by another process for over "
-                f"{_BUSY_TIMEOUT_S:g} s; try again",
+                f"{busy_timeout:g} s; try again",
                 code="journal_busy",
             ) from exc
         raise ConfigError(
@@ -348,14 +348,19 @@ class Journal:
         path: str | os.PathLike[str] | None = None,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        busy_timeout: float = _BUSY_TIMEOUT_S,
     ) -> None:
         """Open (creating if needed) the journal at ``path``, default :func:`settings.journal_path`.
 
         ``clock`` returns the current time; tests inject one to place jobs on given days.
+        ``busy_timeout`` is how long a write waits for another process's transaction before
+        :class:`TransientError` (``journal_busy``).
         """
         self.path = Path(path) if path is not None else settings.journal_path()
         self._clock = clock
+        self._busy = float(busy_timeout)
         self._lock = threading.RLock()
+        self._noted_size = -1
         try:
             settings.ensure_private_dir(self.path.parent)
             self._create_private_file()
@@ -364,10 +369,10 @@ class Journal:
                 f"cannot create the job journal {self.path}: {exc.strerror or exc}",
                 code="journal_unusable",
             ) from None
-        with _db_errors(self.path):
+        with _db_errors(self.path, self._busy):
             self._conn = sqlite3.connect(
                 str(self.path),
-                timeout=_BUSY_TIMEOUT_S,
+                timeout=self._busy,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -377,6 +382,7 @@ class Journal:
             except BaseException:
                 self._conn.close()
                 raise
+        self._adopt_noted()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -404,8 +410,8 @@ class Journal:
         cut) and foreign keys; switching to WAL needs a moment's exclusive lock, so a busy
         file is waited for rather than failed."""
         conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+        deadline = time.monotonic() + self._busy
         while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -449,7 +455,7 @@ class Journal:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path):
+        with self._lock, _db_errors(self.path, self._busy):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -462,8 +468,61 @@ class Journal:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path):
+        with self._lock, _db_errors(self.path, self._busy):
             yield self._conn
+
+    # -- request_ids noted while the journal was busy --------------------------------------------
+
+    @property
+    def noted_path(self) -> Path:
+        """The side file of request_ids that arrived while the journal was locked."""
+        return self.path.with_name(self.path.name + ".request-ids")
+
+    def note_request_id(self, job_key: str, request_id: str) -> Path:
+        """Keep a confirmed submit's ``request_id`` when the journal itself stays locked: one
+        line appended (and fsync'ed) to :attr:`noted_path`, which needs no lock. Every journal
+        opened later records it on the job (:meth:`_adopt_noted`), so even a process killed
+        right after cannot lose the paid job's id. Returns the side file's path."""
+        line = json.dumps({"job_key": job_key, "request_id": request_id}) + "\n"
+        fd = os.open(self.noted_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return self.noted_path
+
+    def _adopt_noted(self) -> None:
+        """Record the request_ids of :attr:`noted_path` on their jobs (best effort, idempotent:
+        the file is never truncated, as another process may be appending to it)."""
+        try:
+            size = self.noted_path.stat().st_size
+        except OSError:
+            return
+        if size == self._noted_size:
+            return
+        try:
+            lines = self.noted_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        for line in lines:
+            try:
+                item = json.loads(line)
+                key, rid = str(item["job_key"]), str(item["request_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            try:
+                with self._write() as conn:
+                    conn.execute(
+                        "UPDATE jobs SET request_id = ?, state = CASE WHEN state IN"
+                        " ('submitting', 'unconfirmed') THEN 'submitted' ELSE state END,"
+                        " updated_at = ? WHERE job_key = ? AND request_id IS NULL"
+                        " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = ?)",
+                        (rid, self._now(), key, rid),
+                    )
+            except TransientError:
+                return  # still busy: the next read tries again
+        self._noted_size = size
 
     def _now(self) -> str:
         return _iso(self._clock())
@@ -637,6 +696,7 @@ class Journal:
     def possibly_paid(self) -> builtins.list[JobRecord]:
         """Open submits that may have created a paid job nobody has the request_id of, oldest
         first: what ``kling3 jobs`` and ``kling3 resume`` list as possibly paid."""
+        self._adopt_noted()
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_OPEN_SUBMITS} ORDER BY id"
@@ -756,6 +816,7 @@ class Journal:
         An ambiguous prefix raises :class:`InputError` listing the matches rather than
         guessing: acting on the wrong job could cancel or re-download someone's video.
         """
+        self._adopt_noted()
         with self._read() as conn:
             if isinstance(ref, int):
                 row = self._exact(conn, ref)
@@ -792,6 +853,7 @@ class Journal:
         batch_id: str | None = None,
     ) -> builtins.list[JobRecord]:
         """Jobs newest first, optionally only some states or one batch; ``limit=None`` for all."""
+        self._adopt_noted()
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
         if states is not None:
@@ -817,6 +879,7 @@ class Journal:
         This is the work list of ``kling3 resume``; possibly-paid submits are not in it because
         without a request_id there is nothing to poll (:meth:`possibly_paid` lists them).
         """
+        self._adopt_noted()
         marks = ", ".join("?" * len(UNFINISHED_STATES))
         with self._read() as conn:
             rows = conn.execute(

@@ -184,3 +184,16 @@ def test_an_unconfirmed_second_call_names_the_first_one_that_is_paid(emulator: E
     (first,) = emulator.jobs()
     assert err["code"] == "submit_unconfirmed" and err["submitted_request_ids"] == [first["request_id"]]
     assert f"`kling3 resume {first['request_id']}`" in err["message"]
+
+
+def test_a_submit_rate_limited_to_the_end_was_never_sent_69_paid_false(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.add_fault(Fault(route="submit", status=429, retry_after=0.01, times=5))
+    env = env_for(emulator, tmp_path)
+    r = run_cli("run", TEXT, "--json", env=env)
+    assert r.code == 69, r.err
+    err = r.json()["error"]
+    assert err["code"] == "rate_limited" and err["paid"] is False and "nothing was sent" in err["message"]
+    (row,) = run_cli("jobs", "--json", env=env).json()["jobs"]
+    assert row["state"] == "failed" and row["possibly_paid"] is False
+    assert run_cli("spend", "--json", env=env).json()["today_usd"] == 0
+    assert emulator.jobs() == []
