@@ -334,8 +334,12 @@ async def _call(ctx: Context, opts: ServerOptions, name: str, arguments: dict[st
                                  output_root=opts.output_root)
     except Kling3Error as exc:  # acall returns these; kept as a safety net
         return {"error": exc.to_dict()}
-    except Exception as exc:
+    except Exception as exc:  # acall answers every failure as data; kept as a safety net
         log.exception("tool %s crashed", name)
+        inner = getattr(exc, "exceptions", None)  # an exception group: say what is inside
+        while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+            exc = inner[0]
+            inner = getattr(exc, "exceptions", None)
         return {"error": {"code": "internal_error", "field": None, "message": f"{type(exc).__name__}: {exc}"}}
 
 
@@ -496,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # no traceback reaches the user
+        sys.stderr.write(f"error: the MCP server stopped: {type(exc).__name__}: {exc} [internal_error]\n")
+        return 70
     return 0
 
 

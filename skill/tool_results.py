@@ -204,7 +204,9 @@ def job_row(row: dict[str, Any]) -> dict[str, Any]:
     prompt = str((row.get("payload") or {}).get("prompt") or "")
     return {
         "request_id": row.get("request_id"),
+        "job_key": row.get("job_key"),
         "state": row.get("state"),
+        "possibly_paid": bool(row.get("possibly_paid")),
         "endpoint": row.get("model_id"),
         "tier": row.get("tier"),
         "mode": row.get("mode"),
@@ -221,8 +223,32 @@ def jobs_result(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def error_result(exc: Kling3Error) -> dict[str, Any]:
-    """A refusal or failure as data: ``{"error": {"code", "field", "message", ...}}``, never raised."""
-    return {"error": exc.to_dict()}
+    """A refusal or failure as data: ``{"error": {"code", "field", "message", ...}}``, never raised.
+
+    After a confirmed submit (``"paid": true``) the answer names the request_id(s) and tells the
+    model not to generate again but to fetch; after an unconfirmed one (``"paid": "unknown"``)
+    not to generate again before checking.
+    """
+    err = exc.to_dict()
+    out: dict[str, Any] = {"error": err}
+    paid = err.get("paid")
+    if paid is True:
+        ids = err.get("request_ids") or [err.get("request_id")]
+        named = ", ".join(f"request_id={i!r}" for i in ids)
+        err["hint"] = (
+            f"The job is submitted and paid: do not generate it again. Call kling_fetch_video with "
+            f"{named} to wait for it and download the video."
+        )
+        out["request_id"] = err.get("request_id")
+    elif paid == "unknown":
+        done = err.get("submitted_request_ids") or []
+        err["hint"] = (
+            "The submit may have created a paid job: do not generate again before the user has checked "
+            "their RunComfy requests (kling_list_jobs lists it as possibly_paid)."
+            + (f" Already paid: call kling_fetch_video for {', '.join(done)}." if done else "")
+        )
+        out["request_id"] = done[0] if done else None
+    return out
 
 
 # -- summaries -------------------------------------------------------------------------------
@@ -236,7 +262,8 @@ def _status_words(doc: dict[str, Any]) -> str:
 def error_summary(err: dict[str, Any]) -> str:
     """The line for any tool's error, e.g. ``error [missing_image] (image_url): ...``."""
     field = f" ({err.get('field')})" if err.get("field") else ""
-    return f"error [{err.get('code')}]{field}: {err.get('message')}"
+    hint = f" {err['hint']}" if err.get("hint") else ""
+    return f"error [{err.get('code')}]{field}: {err.get('message')}{hint}"
 
 
 def plan_summary(result: dict[str, Any]) -> str:

@@ -39,8 +39,16 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
-from skill.execution.events import Event, EventSink, Status
+from skill.errors import (
+    InputError,
+    InternalError,
+    Kling3Error,
+    SubmitUnconfirmed,
+    UsageError,
+    WaitTimeout,
+    after_submit,
+)
+from skill.execution.events import Event, EventSink, Status, SubmitWatch
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
@@ -836,11 +844,12 @@ def call(
     spec = find_tool(name)
     if spec is None:
         return _unknown(name)
-    opts = _options(poll_interval, output_dir, on_event, output_root)
+    watch = SubmitWatch()
+    opts = _options(poll_interval, output_dir, watch.tee(on_event), output_root)
     try:
         return spec.run(_parse_arguments(arguments), opts)
-    except Kling3Error as exc:
-        return error_result(exc)
+    except Exception as exc:
+        return error_result(_as_error(exc, watch))
 
 
 async def acall(
@@ -860,11 +869,26 @@ async def acall(
     spec = find_tool(name)
     if spec is None:
         return _unknown(name)
+    watch = SubmitWatch()
     try:
         args = _parse_arguments(arguments)
-        return await spec.arun(args, _options(poll_interval, output_dir, on_event, output_root))
-    except Kling3Error as exc:
-        return error_result(exc)
+        return await spec.arun(args, _options(poll_interval, output_dir, watch.tee(on_event), output_root))
+    except Exception as exc:
+        return error_result(_as_error(exc, watch))
+
+
+def _as_error(exc: Exception, watch: SubmitWatch) -> Kling3Error:
+    """Any failure of a tool call as the package's error: once a submit was confirmed it is the
+    paid job's (request_id, do not generate again); a bug during a submit is an unconfirmed
+    submit; a bug before any is an internal error. Never an exception out of a tool call."""
+    if watch.submitted:
+        return after_submit(exc, watch.submitted)
+    if isinstance(exc, Kling3Error):
+        return exc
+    cause = f"{type(exc).__name__}: {exc}"
+    if watch.in_flight:
+        return SubmitUnconfirmed(f"unexpected error during the submit ({cause}); it may have created a paid job")
+    return InternalError(f"unexpected error ({cause}); nothing was paid")
 
 
 def summarize(name: str, result: dict[str, Any]) -> str:

@@ -211,6 +211,37 @@ def test_output_dir_is_confined_to_the_server_folder_and_checked_before_paying(
     assert not (tmp_path / "escape").exists()
 
 
+def test_a_folder_lost_after_the_submit_is_a_tool_error_with_the_request_id_not_a_crash(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0.5, run_seconds=0.2)
+
+    async def go() -> None:
+        async with stdio_session(emu, tmp_path) as client:
+            target = tmp_path / "videos" / "lost"
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                if message and message.startswith("submitted") and target.is_dir():
+                    target.rmdir()
+                    target.write_text("the folder became a file")
+
+            res = await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "lost"},
+                                         progress_callback=on_progress)
+            doc = structured(res)
+            rid = emu.jobs()[0]["request_id"]
+            err = doc["error"]
+            assert res.is_error and doc["request_id"] == rid and err["request_id"] == rid
+            assert err["code"] == "output_dir_unusable" and err["paid"] is True
+            assert "do not generate it again" in err["hint"] and "ExceptionGroup" not in res.content[0].text
+            fetched = structured(await client.call_tool(
+                "kling_fetch_video", {"request_id": rid, "wait_seconds": 10, "output_dir": "found"}))
+            assert fetched["done"] is True
+            assert Path(fetched["files"][0]).parent == (tmp_path / "videos" / "found").resolve()
+
+    anyio.run(go)
+    assert emu.counts["submit"] == 1
+
+
 # -- in process: the adapter over skill.tools.TOOLS ------------------------------------------
 
 

@@ -25,6 +25,7 @@ from skill.errors import (
     Interrupted,
     Kling3Error,
     SubmitUnconfirmed,
+    TransientError,
     UsageError,
     after_submit,
     resume_command,
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kling3`` console script; returns the exit code."""
     # The CLI uses no pydantic plugin; not scanning entry points for them saves start-up time.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _no_missing_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args_list)
     parser = build_parser()
@@ -124,12 +126,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(exc, as_json)
     except KeyboardInterrupt:
         return _report_error(_interrupted(), as_json)
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # the reader of stdout went away
+        _silence_stdout()
+        submitted = _paid_so_far()[0]
+        if not submitted:
+            return 0
+        lost = TransientError("the answer could not be written: stdout was closed", code="stdout_closed")
+        return _report_error(after_submit(lost, submitted), as_json, stdout=False)
     except Exception as exc:  # no traceback ever reaches the user
         return _report_error(_unexpected(exc), as_json)
     finally:
         _warn_token_file(as_json)
+
+
+def _no_missing_streams() -> None:
+    """A process started with stdout or stderr closed has ``None`` there; writing to it would
+    crash the command half way (maybe after paying), so the missing stream goes nowhere."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _paid_so_far() -> tuple[list[str], bool]:
@@ -168,12 +193,18 @@ def _unexpected(exc: Exception) -> Kling3Error:
     return InternalError(f"unexpected error ({cause}); nothing was paid. Please report it.")
 
 
-def _report_error(exc: Kling3Error, as_json: bool) -> int:
-    """The error as JSON on stdout (with --json), else a line on stderr; its exit code."""
-    if as_json:
-        emit_json({"error": exc.to_dict()})
-    else:
-        say(f"error: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
+def _report_error(exc: Kling3Error, as_json: bool, *, stdout: bool = True) -> int:
+    """The error as JSON on stdout (with --json), else a line on stderr; its exit code. With
+    ``stdout`` gone (a broken pipe) a --json error is a JSON line on stderr instead."""
+    try:
+        if as_json and stdout:
+            emit_json({"error": exc.to_dict()})
+        elif as_json:
+            emit_json({"event": "error", "error": exc.to_dict()}, sys.stderr)
+        else:
+            say(f"error: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
+    except OSError:
+        pass  # nowhere left to say it; the exit code still does
     return exc.exit_code
 
 

@@ -14,35 +14,12 @@ from skill.cli.render import emit_json, say
 from skill.execution import events as ev
 from skill.money import usd
 
-__all__ = ["WATCH", "SubmitWatch", "progress_line", "progress_printer"]
+__all__ = ["WATCH", "progress_line", "progress_printer"]
 
 
-class SubmitWatch:
-    """What this process submitted, seen through the progress events: if an unexpected error
-    ends the command, the entry point can still say which paid jobs to resume, or that a
-    submit was under way (possibly paid)."""
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-        self.pending: set[str] = set()
-
-    @property
-    def in_flight(self) -> bool:
-        """A submit was sent and its answer never came back."""
-        return bool(self.pending)
-
-    def see(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Submitting):
-            self.pending.add(event.job_key)
-        elif isinstance(event, ev.Submitted):
-            self.pending.discard(event.job_key or "")
-            if event.job_key is None:
-                self.pending.clear()
-            self.submitted.append(event.request_id)
-
-
-WATCH = SubmitWatch()
-"""The one watch of this process (a CLI command runs in a process of its own)."""
+WATCH = ev.SubmitWatch()
+"""What this process submitted, for the entry point's last word on an unexpected error (a CLI
+command runs in a process of its own)."""
 
 
 def progress_printer(as_json: bool) -> Callable[[ev.Event], None]:

@@ -34,6 +34,7 @@ from skill.errors import (
     ApiClientError,
     DownloadError,
     InputError,
+    InternalError,
     Interrupted,
     JobFailed,
     Kling3Error,
@@ -41,6 +42,7 @@ from skill.errors import (
     OutputDirError,
     SubmitUnconfirmed,
     TransientError,
+    VideoError,
     WaitTimeout,
     after_submit,
 )
@@ -247,15 +249,19 @@ def _call_flow(
             daily_cap_usd=cap,
             run_id=ctx.run_id,
         )
-    ctx.on_event(Submitting(endpoint=plan.endpoint,
-        segment=seg.index,
-        cost_usd=seg.cost_usd,
-        job_key=job.job_key))
+    try:
+        ctx.on_event(Submitting(endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd,
+                                job_key=job.job_key))
+    except Exception as exc:  # the caller's sink failed: nothing was sent
+        ctx.journal.update_state(job.job_key, "failed", {"error": repr(exc), "sent": False})
+        raise InternalError(f"the progress callback failed ({type(exc).__name__}: {exc}); "
+                            "nothing was sent") from exc
     sub = yield from _submit(ctx, job.job_key, plan.endpoint, seg.payload)
-    # Paid from here on: the id goes out first, so nothing (a locked journal) can lose it.
-    ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job.job_key))
     with _as_paid(sub.request_id):
-        ctx.remember(job.job_key, sub.request_id)
+        try:  # paid from here on: the id goes out first, so a locked journal cannot lose it
+            ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job.job_key))
+        finally:
+            ctx.remember(job.job_key, sub.request_id)
         if not ctx.wait:
             return CallResult(
                 segment=seg.index,
@@ -768,6 +774,13 @@ def _finished(
     return [str(Path(outcome.path).resolve())], outcome.to_json_dict(), list(plan.warnings)
 
 
+def _as_video_error(exc: Exception) -> Kling3Error:
+    """A finishing failure as the package's error (an OSError writing the stitched file...)."""
+    if isinstance(exc, Kling3Error):
+        return exc
+    return VideoError(f"finishing the video failed: {type(exc).__name__}: {exc}", code="video_failed")
+
+
 def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
     from skill.media.video import finish
 
@@ -776,8 +789,8 @@ def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -
         return _summarise(plan, calls)
     try:
         outcome: Any = finish(**args)
-    except Kling3Error as exc:
-        outcome = exc
+    except Exception as exc:  # the calls are paid and saved: a finishing failure keeps them
+        outcome = _as_video_error(exc)
     return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
 
 
@@ -790,8 +803,8 @@ async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: 
         return _summarise(plan, calls)
     try:
         outcome: Any = await asyncio.to_thread(lambda: finish(**args))
-    except Kling3Error as exc:
-        outcome = exc
+    except Exception as exc:  # the calls are paid and saved: a finishing failure keeps them
+        outcome = _as_video_error(exc)
     return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
 
 
@@ -1081,8 +1094,8 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
             out_dir=Path(info["output_dir"] or Path.cwd()),
             name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s",
         )
-    except Kling3Error as exc:
-        return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
+    except Exception as exc:
+        return {"run_id": run_id, "status": "error", "error": _as_video_error(exc).to_dict()}
     path = str(Path(video.path).resolve())
     jr.set_run_video(run_id, path)
     return {"run_id": run_id, "status": "completed", "files": [path], "video": video.to_json_dict()}
