@@ -197,8 +197,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             say("nothing to resume")
         for o in outcomes:
             sys.stdout.write(resume_lines(o))
-    failed = [o for o in outcomes if o["status"] == "error"]
-    return 0 if not failed else 75
+    # A job another process is fetching is its business under --all, but `resume ID` did not finish it.
+    unfinished = [o for o in outcomes if o["status"] == "error" or (args.id and o["status"] == "claimed")]
+    return 0 if not unfinished else 75
 
 
 def add_spend_parser(sub: SubParsers) -> None:

@@ -95,6 +95,8 @@ def resume_lines(o: dict[str, Any]) -> str:
     line = f"{o.get('request_id') or 'run ' + str(o.get('run_id'))}  {o['status']}"
     if o.get("error"):
         line += f"  {o['error']['message']}"
+    elif o.get("message"):
+        line += f"  {o['message']}"
     return line + "\n" + "".join(f"  {f}\n" for f in o.get("files", []))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ from skill.errors import (
     VideoError,
     WaitTimeout,
     after_submit,
+    resume_command,
 )
 from skill.execution.events import (
     CancelFailed,
@@ -61,10 +63,16 @@ from skill.execution.events import (
     Submitted,
     Submitting,
 )
-from skill.execution.journal import JobRecord, Journal
+from skill.execution.journal import CLAIM_SECONDS, JobRecord, Journal, new_owner
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
-from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
+from skill.execution.states import (
+    API_CANCELLED,
+    API_DONE,
+    API_WAITING,
+    JOURNALED_API_STATES,
+    UNFINISHED_STATES,
+)
 from skill.fsutil import check_output_dir
 from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
@@ -170,6 +178,34 @@ class _Ctx:
     track: bool = True
     run_id: str | None = None
     pending: dict[str, str] = field(default_factory=dict)
+    owner: str = field(default_factory=new_owner)
+    renewed: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def claim_seconds(self) -> float:
+        """How long a claim lasts: long enough to cover a few polls."""
+        return max(CLAIM_SECONDS, 3 * self.poll_interval)
+
+    def hold(self, job_key: str) -> None:
+        """Renew this flow's claim on the job it is waiting for, every third of the claim's
+        life, so no other process fetches it meanwhile (a claim expires if we die)."""
+        now = self.clock()
+        if not self.track or now - self.renewed.get(job_key, -math.inf) < self.claim_seconds / 3:
+            return
+        self.renewed[job_key] = now
+        self._tolerant(lambda: self.journal.claim(job_key, self.owner, seconds=self.claim_seconds))
+
+    def let_go(self) -> None:
+        """Release every claim this flow holds (the flow is over, whatever its end); a journal
+        still locked gets the release in its side file, done the next time it opens."""
+        if not self.track:
+            return
+        try:
+            self.journal.release(self.owner)
+        except TransientError as exc:
+            if exc.code != "journal_busy":
+                raise
+            self.journal.note_release(self.owner)
 
     def remember(self, job_key: str, request_id: str) -> None:
         """Journal a confirmed submit's request_id; a journal locked by another process is tried
@@ -248,6 +284,7 @@ def _call_flow(
             label=f"segment {seg.index}/{len(plan.segments)}",
             daily_cap_usd=cap,
             run_id=ctx.run_id,
+            owner=ctx.owner,
         )
     try:
         ctx.on_event(Submitting(endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd,
@@ -349,6 +386,7 @@ def _wait_flow(
     missing = 0
     try:
         while True:
+            ctx.hold(job_key)
             try:
                 st = yield ("status", request_id)
             except ApiClientError as exc:
@@ -878,7 +916,10 @@ def run(
         if check_live_schema:
             check_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
-            calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
+            try:
+                calls: list[CallResult] = _drive(_plan_flow(ctx, plan, batch_id), cl)
+            finally:
+                ctx.let_go()
     return _noted(ctx, _finish_sync(plan, calls, ctx, finish_video and wait))
 
 
@@ -904,7 +945,10 @@ async def arun(
         if check_live_schema:
             await acheck_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
-            calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
+            try:
+                calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
+            finally:
+                ctx.let_go()
     return _noted(ctx, await _finish_async(plan, calls, ctx, finish_video and wait))
 
 
@@ -1016,26 +1060,10 @@ def resume(
     outcomes: list[dict[str, Any]] = []
     with _api(client) as cl:
         for job in targets:
-            assert job is not None and job.request_id is not None
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
-            try:
-                res: CallResult = _drive(
-                    _paid(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), job.request_id),
-                    cl,
-                )
-                outcomes.append(
-                    {
-                        "request_id": job.request_id,
-                        "status": res.status,
-                        "files": [f.path for f in res.files],
-                    }
-                )
-            except Interrupted:
-                raise
-            except Kling3Error as exc:
-                outcomes.append(
-                    {"request_id": job.request_id, "status": "error", "error": exc.to_dict()}
-                )
+            outcome = _resume_one(ctx, job, cl, every=ref is None)
+            if outcome is not None:
+                outcomes.append(outcome)
     for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
@@ -1043,6 +1071,37 @@ def resume(
     if ref is None:
         outcomes.extend(possibly_paid_entry(job) for job in jr.possibly_paid())
     return outcomes
+
+
+def _resume_one(ctx: _Ctx, job: JobRecord, client: ModelApi, *, every: bool) -> dict[str, Any] | None:
+    """Finish one journaled job under a claim, so two ``resume --all`` never fetch it twice:
+    a job another live process holds is reported ``claimed`` and left to it; with ``every``, one
+    finished by another process meanwhile is skipped (``None``)."""
+    assert job.request_id is not None
+    held = ctx.journal.claim(job.job_key, ctx.owner, seconds=ctx.claim_seconds, unfinished_only=every)
+    if held is None:
+        now = ctx.journal.get(job.job_key)
+        if now is None or (every and now.state not in UNFINISHED_STATES):
+            return None
+        return {
+            "request_id": job.request_id,
+            "status": "claimed",
+            "claimed_by": now.claimed_by,
+            "message": f"another kling3 process ({now.claimed_by}) is fetching it right now; "
+            f"`{resume_command(job.request_id)}` later if it does not finish",
+        }
+    ctx.renewed[job.job_key] = ctx.clock()
+    try:
+        res: CallResult = _drive(
+            _paid(_wait_flow(ctx, job.job_key, job.request_id, 1, job.cost_usd), job.request_id), client
+        )
+    except Interrupted:
+        raise
+    except Kling3Error as exc:
+        return {"request_id": job.request_id, "status": "error", "error": exc.to_dict()}
+    finally:
+        ctx.let_go()
+    return {"request_id": job.request_id, "status": res.status, "files": [f.path for f in res.files]}
 
 
 def possibly_paid_entry(job: JobRecord) -> dict[str, Any]:

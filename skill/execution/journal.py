@@ -475,7 +475,8 @@ class Journal:
 
     @property
     def noted_path(self) -> Path:
-        """The side file of request_ids that arrived while the journal was locked."""
+        """The side file of what could not be written while the journal was locked: the
+        request_ids of confirmed submits, and claims to release."""
         return self.path.with_name(self.path.name + ".request-ids")
 
     def note_request_id(self, job_key: str, request_id: str) -> Path:
@@ -483,10 +484,17 @@ class Journal:
         line appended (and fsync'ed) to :attr:`noted_path`, which needs no lock. Every journal
         opened later records it on the job (:meth:`_adopt_noted`), so even a process killed
         right after cannot lose the paid job's id. Returns the side file's path."""
-        line = json.dumps({"job_key": job_key, "request_id": request_id}) + "\n"
+        return self._note({"job_key": job_key, "request_id": request_id})
+
+    def note_release(self, owner: str) -> Path:
+        """Keep the release of ``owner``'s claims for later when the journal stays locked as its
+        flow ends (else its jobs would stay claimed until the claims expire)."""
+        return self._note({"release": owner})
+
+    def _note(self, item: dict[str, str]) -> Path:
         fd = os.open(self.noted_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            os.write(fd, (json.dumps(item) + "\n").encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -505,23 +513,31 @@ class Journal:
             lines = self.noted_path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             return
+        items = []
         for line in lines:
-            try:
-                item = json.loads(line)
-                key, rid = str(item["job_key"]), str(item["request_id"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            try:
-                with self._write() as conn:
-                    conn.execute(
-                        "UPDATE jobs SET request_id = ?, state = CASE WHEN state IN"
-                        " ('submitting', 'unconfirmed') THEN 'submitted' ELSE state END,"
-                        " updated_at = ? WHERE job_key = ? AND request_id IS NULL"
-                        " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = ?)",
-                        (rid, self._now(), key, rid),
-                    )
-            except TransientError:
-                return  # still busy: the next read tries again
+            with contextlib.suppress(ValueError):
+                items.append(json.loads(line))
+        try:
+            with self._write() as conn:
+                for item in items:
+                    if not isinstance(item, dict):
+                        continue
+                    if isinstance(item.get("release"), str):
+                        conn.execute(
+                            "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL"
+                            " WHERE claimed_by = ? AND state != 'submitting'",
+                            (item["release"],),
+                        )
+                    elif isinstance(item.get("job_key"), str) and isinstance(item.get("request_id"), str):
+                        conn.execute(
+                            "UPDATE jobs SET request_id = ?1, state = CASE WHEN state IN"
+                            " ('submitting', 'unconfirmed') THEN 'submitted' ELSE state END,"
+                            " updated_at = ?2 WHERE job_key = ?3 AND request_id IS NULL"
+                            " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = ?1)",
+                            (item["request_id"], self._now(), item["job_key"]),
+                        )
+        except TransientError:
+            return  # still busy: the next read tries again
         self._noted_size = size
 
     def _now(self) -> str:
@@ -692,6 +708,53 @@ class Journal:
     def mark_unconfirmed(self, job_key: str, detail: Mapping[str, Any] | None = None) -> JobRecord:
         """The submit may or may not have reached the server: keep it, never resend it blindly."""
         return self.update_state(job_key, "unconfirmed", detail)
+
+    def claim(
+        self,
+        ref: int | str,
+        owner: str,
+        *,
+        seconds: float = CLAIM_SECONDS,
+        unfinished_only: bool = False,
+    ) -> JobRecord | None:
+        """Take the job for ``owner`` for ``seconds`` (again: renew), so two processes never
+        fetch the same job at once; ``None`` when another holder has it (its claim has not
+        expired and its process is not known to be gone), or, with ``unfinished_only``, when
+        the job no longer needs fetching. One write transaction: two claimers cannot both win."""
+        until = _iso(self._clock() + timedelta(seconds=max(float(seconds), 1.0)))
+        with self._write() as conn:
+            row = self._require(conn, ref)
+            if unfinished_only and (row["request_id"] is None or row["state"] not in UNFINISHED_STATES):
+                return None
+            holder = row["claimed_by"]
+            taken = (
+                holder is not None
+                and holder != owner
+                and (row["claimed_until"] or "") >= self._now()
+                and owner_alive(holder) is not False
+            )
+            if taken:
+                return None
+            conn.execute(
+                "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE id = ?", (owner, until, row["id"])
+            )
+            return self._reload(conn, row["id"])
+
+    def release(self, owner: str, ref: int | str | None = None) -> None:
+        """Give up ``owner``'s claim on one job, or on every job it holds."""
+        with self._write() as conn:
+            if ref is None:
+                conn.execute(
+                    "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
+                    " AND state != 'submitting'",
+                    (owner,),
+                )
+                return
+            row = self._exact(conn, ref)
+            if row is not None and row["claimed_by"] == owner:
+                conn.execute(
+                    "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", (row["id"],)
+                )
 
     def possibly_paid(self) -> builtins.list[JobRecord]:
         """Open submits that may have created a paid job nobody has the request_id of, oldest

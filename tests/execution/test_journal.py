@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -410,3 +411,23 @@ def test_state_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.templates_dir() == tmp_path / "tpl"
     monkeypatch.delenv("KLING3_HOME")
     assert settings.kling3_home().name == "kling3"
+
+
+def test_claims_hold_expire_and_die_with_their_holder(journal: Journal, clock: Clock) -> None:
+    key = _submitted(journal, "req-claimed")
+    journal.release(journal.get(key).claimed_by or "")  # type: ignore[union-attr]
+    me, other_host = "thishost-placeholder", "some-other-host:1234:abcd"
+    assert journal.claim(key, other_host, seconds=60) is not None
+    assert journal.claim(key, me, seconds=60) is None  # another holder, not expired, liveness unknown
+    clock.now += timedelta(seconds=61)
+    assert journal.claim(key, me, seconds=60) is not None  # expired
+    assert journal.claim(key, me, seconds=60) is not None  # renewing one's own claim
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ghost = f"{socket.gethostname()}:{dead.pid}:0000"
+    journal.release(me)
+    assert journal.claim(key, ghost, seconds=600) is not None
+    assert journal.claim(key, me, seconds=60) is not None  # its holder is gone: free at once
+    journal.update_state(key, "downloaded")
+    journal.release(me)
+    assert journal.claim(key, me, unfinished_only=True) is None  # nothing left to fetch
