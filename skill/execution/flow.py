@@ -66,6 +66,7 @@ from skill.execution.events import (
 from skill.execution.journal import CLAIM_SECONDS, JobRecord, Journal, new_owner
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
+from skill.execution.pacing import poll_floor
 from skill.execution.states import (
     API_CANCELLED,
     API_DONE,
@@ -866,6 +867,11 @@ def _ctx(
     )
 
 
+def _pace(ctx: _Ctx, base_url: str) -> None:
+    """At least a second between polls of a real API, whatever was asked (loopback: as asked)."""
+    ctx.poll_interval = max(ctx.poll_interval, poll_floor(base_url))
+
+
 def _before_paying(ctx: _Ctx, plan: Plan) -> None:
     """What is checked for the whole plan before its first submit, so a plan is not refused
     half way with some calls paid, or paid with nowhere to save it: today's cap for every call
@@ -913,6 +919,7 @@ def run(
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
     _before_paying(ctx, plan)
     with _api(client) as cl:
+        _pace(ctx, cl.base_url)
         if check_live_schema:
             check_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
@@ -942,6 +949,7 @@ async def arun(
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
     _before_paying(ctx, plan)
     async with _aapi(client) as cl:
+        _pace(ctx, cl.base_url)
         if check_live_schema:
             await acheck_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
@@ -1011,6 +1019,7 @@ def fetch(
     key = job.job_key if job else request_id
     cost = job.cost_usd if job else 0.0
     with _api(client) as cl:
+        _pace(ctx, cl.base_url)
         flow = (
             _wait_flow(ctx, key, request_id, 1, cost)
             if wait
@@ -1061,6 +1070,7 @@ def resume(
     with _api(client) as cl:
         for job in targets:
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
+            _pace(ctx, cl.base_url)
             outcome = _resume_one(ctx, job, cl, every=ref is None)
             if outcome is not None:
                 outcomes.append(outcome)

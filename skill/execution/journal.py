@@ -6,7 +6,8 @@ read it back. Several CLI runs, a batch and the MCP server may write at the same
 WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
 lock up front (a deferred transaction that upgrades can fail without waiting).
 
-Stored text is passed through :func:`skill.execution.auth.redact`, so even a payload or error detail that
+The payload is stored exactly as it is sent (the token travels in a header, never in a body).
+API answers and error details are passed through :func:`skill.execution.auth.redact_data`, so even one that
 somehow carries the API token is stored with ``***`` instead. Times are ISO-8601 UTC with
 microseconds and a ``+00:00`` offset, so they sort as text and parse with
 ``datetime.fromisoformat`` on Python 3.10.
@@ -46,7 +47,8 @@ from typing import Any
 
 from skill import settings
 from skill.errors import ConfigError, InputError, TransientError
-from skill.execution.auth import redact
+from skill.execution.auth import redact, redact_data
+from skill.execution.model_api import wire_json
 from skill.execution.states import (
     SETTLED_STATES,
     STATES,
@@ -249,7 +251,8 @@ def _loads(text: str | None) -> dict[str, Any] | None:
 def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
     if detail is None:
         return None
-    return redact(json.dumps(dict(detail), ensure_ascii=False, default=str))
+    plain = json.loads(json.dumps(dict(detail), ensure_ascii=False, default=str))
+    return json.dumps(redact_data(plain), ensure_ascii=False)
 
 
 def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
@@ -612,7 +615,7 @@ class Journal:
         leaves a row other processes know at once to be possibly paid.
         """
         try:
-            payload_json = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
+            payload_json = wire_json(payload)
         except (TypeError, ValueError) as exc:
             raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
         cost = float(cost_usd)
@@ -633,7 +636,7 @@ class Journal:
                     model_id,
                     tier,
                     mode,
-                    redact(payload_json),
+                    payload_json,
                     cost,
                     now,
                     now,
