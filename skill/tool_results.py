@@ -189,9 +189,11 @@ def status_result(doc: dict[str, Any]) -> dict[str, Any]:
 
 def cancel_result(doc: dict[str, Any]) -> dict[str, Any]:
     """``kling_cancel_video``'s answer, saying in words whether the job will be charged."""
-    cancelled = doc.get("outcome") == "cancelled"
+    cancelled = not doc.get("charged", True)
     message = (
         "Cancelled while queued: it will not be charged."
+        if doc.get("outcome") == "cancelled"
+        else "It was already cancelled: it is not charged."
         if cancelled
         else "Could not be cancelled: it is already running (or finished) and will be charged. "
         "Call kling_fetch_video to get the video."

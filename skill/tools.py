@@ -631,10 +631,11 @@ def _cancel(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
 
 def _jobs(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     """Reads the local journal only: no network, no token needed."""
+    from skill import settings
     from skill.execution.flow import jobs
 
     inp = _validate(ListJobsInput, args)
-    return jobs_result(jobs(limit=inp.limit))
+    return jobs_result(jobs(limit=inp.limit, api_base=settings.api_base()))
 
 
 def _inline(run: ToolRun) -> ToolARun:

@@ -100,10 +100,18 @@ def resume_lines(o: dict[str, Any]) -> str:
     return line + "\n" + "".join(f"  {f}\n" for f in o.get("files", []))
 
 
-def spend_lines(rows: Iterable[dict[str, Any]], today: float, cap: float | None) -> str:
-    """``kling3 spend``: one line per day and tier, then today's total against the cap."""
+def spend_lines(
+    rows: Iterable[dict[str, Any]], today: float, cap: float | None, cancelled: Iterable[dict[str, Any]] = ()
+) -> str:
+    """``kling3 spend``: one line per day and tier, today's total against the cap, then the jobs
+    cancelled while queued (not charged), apart."""
     text = "".join(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n" for r in rows)
-    return text + f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
+    text += f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
+    gone = list(cancelled)
+    if gone:
+        n, cost = sum(r["jobs"] for r in gone), sum(r["cost_usd"] for r in gone)
+        text += f"cancelled, not charged: {n} job(s), {usd(cost)}\n"
+    return text
 
 
 def print_report(report: Any, *, as_json: bool, one_document: bool) -> None:

@@ -33,7 +33,8 @@ Item statuses:
 ===============  ===========================================================================
 
 An item's ``cost_usd`` is estimated the way the journal counts spend: every call the API
-accepted (or may have accepted), cancelled and failed jobs included.
+accepted (or may have accepted), failed jobs included; a call cancelled while queued is not
+charged and is counted apart (``cancelled_usd``).
 
 While running, ``on_item`` also sees ``queued`` (planned, waiting for a slot) and ``running``.
 """
@@ -108,7 +109,9 @@ class BatchItem(BaseModel):
     calls: int = 0
     planned_cost_usd: float = 0.0
     cost_usd: float = 0.0
-    """Estimated spend: the cost of every call the API accepted (or may have accepted)."""
+    """Estimated spend: the cost of every call the API accepted (or may have accepted), but
+    those cancelled while queued (not charged: :attr:`cancelled_usd`)."""
+    cancelled_usd: float = 0.0
     request_ids: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     video: str | None = None
@@ -130,6 +133,8 @@ class BatchReport(BaseModel):
     total_cost_usd: float
     counts: dict[str, int]
     elapsed_s: float = 0.0
+    cancelled_usd: float = 0.0
+    """Calls cancelled while queued: not charged, so not in :attr:`total_cost_usd`."""
 
     @classmethod
     def from_items(
@@ -146,6 +151,7 @@ class BatchReport(BaseModel):
             total_cost_usd=round(sum(i.cost_usd for i in ordered), 4),
             counts=counts,
             elapsed_s=round(elapsed_s, 2),
+            cancelled_usd=round(sum(i.cancelled_usd for i in ordered), 4),
         )
 
     @property
@@ -183,6 +189,7 @@ class BatchReport(BaseModel):
         lines.append(
             f"{len(self.items)} item(s): {counts}; spent ~{usd(self.total_cost_usd)} "
             f"of {usd(self.planned_cost_usd)} planned"
+            + (f"; cancelled, not charged {usd(self.cancelled_usd)}" if self.cancelled_usd else "")
             + (f", in {self.elapsed_s:g} s" if self.elapsed_s else "")
         )
         if any(i.status == "timeout" or (i.error or {}).get("running") for i in self.items):
@@ -309,7 +316,9 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
     return items, plans
 
 
-def _check_budget(total: float, count: int, max_cost_usd: float | None, journal: Journal) -> None:
+def _check_budget(
+    total: float, count: int, max_cost_usd: float | None, journal: Journal, api_base: str
+) -> None:
     """Refuse the whole batch up front when it is over ``max_cost_usd`` or today's cap, rather
     than stop it half way with some videos paid for and others not."""
     if max_cost_usd is not None:
@@ -330,7 +339,7 @@ def _check_budget(total: float, count: int, max_cost_usd: float | None, journal:
             )
     cap = settings.daily_cap_usd()
     if cap is not None:
-        spent = journal.spent_today()
+        spent = journal.spent_today(api_base)
         if spent + total > cap + 1e-9:
             raise InputError(
                 f"daily spending cap: {usd(spent)} already spent today (UTC) plus {usd(total)} for "
@@ -445,7 +454,8 @@ async def run_batch(
     # A journal or client made here is closed here (the client first); a caller's stays open.
     async with contextlib.AsyncExitStack() as owned:
         jr = journal if journal is not None else owned.enter_context(Journal())
-        _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr)
+        base = client.base_url if client is not None else settings.api_base()
+        _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr, base)
         if runnable:
             check_output_dir(output_dir)
         cl = client
@@ -568,8 +578,10 @@ class _Tracker:
         item.request_ids = [self.submitted[k] for k in sorted(self.submitted)]
         item.files = list(self.files)
         last = {self.submitting[-1]} if unconfirmed and self.submitting else set()
-        paid = set(self.submitted) | last
+        gone = {k for k, rid in self.submitted.items() if rid in self.cancelled}
+        paid = (set(self.submitted) | last) - gone
         item.cost_usd = round(sum(self.seg_cost.get(k, 0.0) for k in paid), 4)
+        item.cancelled_usd = round(sum(self.seg_cost.get(k, 0.0) for k in gone), 4)
 
     def finished(self, result: RunResult) -> None:
         """Settle an item whose run returned."""
@@ -592,6 +604,8 @@ class _Tracker:
 
     def failed(self, exc: Exception) -> None:
         """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug."""
+        if isinstance(exc, JobFailed) and exc.code == "cancelled" and exc.request_id:
+            self.cancelled.add(exc.request_id)  # cancelled at the API while queued: not charged
         if isinstance(exc, Kling3Error):
             self.settle(
                 _classify(exc, bool(self.submitted)),

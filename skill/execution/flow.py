@@ -38,6 +38,7 @@ from skill.errors import (
     InternalError,
     Interrupted,
     JobFailed,
+    JobUnfinished,
     Kling3Error,
     NotSent,
     OutputDirError,
@@ -181,6 +182,7 @@ class _Ctx:
     pending: dict[str, str] = field(default_factory=dict)
     owner: str = field(default_factory=new_owner)
     renewed: dict[str, float] = field(default_factory=dict)
+    api_base: str | None = None
 
     @property
     def claim_seconds(self) -> float:
@@ -286,6 +288,7 @@ def _call_flow(
             daily_cap_usd=cap,
             run_id=ctx.run_id,
             owner=ctx.owner,
+            api_base=ctx.api_base,
         )
     try:
         ctx.on_event(Submitting(endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd,
@@ -868,15 +871,17 @@ def _ctx(
 
 
 def _pace(ctx: _Ctx, base_url: str) -> None:
-    """At least a second between polls of a real API, whatever was asked (loopback: as asked)."""
+    """The flow talks to ``base_url``: at least a second between polls of a real API, whatever
+    was asked (loopback: as asked), and the jobs it journals are that base's."""
     ctx.poll_interval = max(ctx.poll_interval, poll_floor(base_url))
+    ctx.api_base = base_url
 
 
 def _before_paying(ctx: _Ctx, plan: Plan) -> None:
     """What is checked for the whole plan before its first submit, so a plan is not refused
     half way with some calls paid, or paid with nowhere to save it: today's cap for every call
     together, and the output folder (created and written to)."""
-    ctx.journal.check_daily_cap(plan.cost_usd, settings.daily_cap_usd())
+    ctx.journal.check_daily_cap(plan.cost_usd, settings.daily_cap_usd(), ctx.api_base)
     check_output_dir(ctx.output_dir)
 
 
@@ -917,9 +922,9 @@ def run(
     """Plan (if needed), submit every call, wait, download. Spends money: see :func:`make_plan` first."""
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    _before_paying(ctx, plan)
     with _api(client) as cl:
         _pace(ctx, cl.base_url)
+        _before_paying(ctx, plan)
         if check_live_schema:
             check_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
@@ -947,9 +952,9 @@ async def arun(
     """The async twin of :func:`run`: same flow, same journal, same results."""
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
-    _before_paying(ctx, plan)
     async with _aapi(client) as cl:
         _pace(ctx, cl.base_url)
+        _before_paying(ctx, plan)
         if check_live_schema:
             await acheck_plan(cl, plan, ctx.on_event)
         with _journal_note(ctx):
@@ -980,6 +985,21 @@ def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:
     return ref, None
 
 
+def _same_base(job: JobRecord | None, base_url: str) -> None:
+    """A journaled job is followed only on the API it was sent to: another base would not know
+    it, and would get this base's token. Paid, so exit 75, with the command that works."""
+    if job is None or job.api_base is None or job.api_base == base_url or job.request_id is None:
+        return
+    command = f"RUNCOMFY_MODEL_API_BASE={job.api_base} {resume_command(job.request_id)}"
+    raise JobUnfinished(
+        f"job {job.request_id} was sent to {job.api_base}, not to {base_url} (RUNCOMFY_MODEL_API_BASE): "
+        f"it is followed only there; do not submit it again, finish it with `{command}`",
+        code="other_api_base",
+        request_id=job.request_id,
+        details={"paid": True, "api_base": job.api_base, "resume_command": command},
+    )
+
+
 def status(
     ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
 ) -> dict[str, Any]:
@@ -988,6 +1008,7 @@ def status(
     request_id, job = _request_id(jr, ref)
     with _as_paid(request_id if job is not None else None):
         with _api(client) as cl:
+            _same_base(job, cl.base_url)
             st = cl.status(request_id)
         if job is not None and st.status in JOURNALED_API_STATES and job.state not in ("downloaded",):
             jr.update_state(request_id, st.status, {"status": st.raw})
@@ -1019,6 +1040,7 @@ def fetch(
     key = job.job_key if job else request_id
     cost = job.cost_usd if job else 0.0
     with _api(client) as cl:
+        _same_base(job, cl.base_url)
         _pace(ctx, cl.base_url)
         flow = (
             _wait_flow(ctx, key, request_id, 1, cost)
@@ -1028,21 +1050,56 @@ def fetch(
         return _drive(_paid(flow, request_id) if job is not None else flow, cl)  # type: ignore[no-any-return]
 
 
+NOT_CHARGED = ("cancelled", "already_cancelled")
+"""Cancel outcomes of a job that will not be charged (the API cancels queued jobs only)."""
+
+
 def cancel(
     ref: str, *, client: ModelApi | None = None, journal: Journal | None = None
 ) -> dict[str, Any]:
-    """Ask the API to cancel a job (only queued jobs can be); record the outcome."""
+    """Ask the API to cancel a job (only queued jobs can be); record the outcome.
+
+    ``outcome`` is ``cancelled`` (it will not be charged), ``already_cancelled`` (nothing to
+    do; the API is not asked again for a job the journal knows is cancelled) or what the API
+    said (``not_cancellable``: it runs or ran, and is charged). ``message`` says it in words.
+    """
     jr = journal or Journal()
     request_id, job = _request_id(jr, ref)
-    with _api(client) as cl:
-        out = cl.cancel(request_id)
-    if job is not None:
-        jr.update_state(
-            request_id,
-            "cancelled" if out.outcome == "cancelled" else job.state,
-            {"cancel": out.raw},
+    if job is not None and job.state == "cancelled":
+        return _cancel_doc(request_id, "already_cancelled", "cancelled")
+    with _as_paid(request_id if job is not None else None):
+        with _api(client) as cl:
+            _same_base(job, cl.base_url)
+            out = cl.cancel(request_id)
+        outcome = out.outcome
+        if outcome != "cancelled" and out.status in API_CANCELLED:
+            outcome = "already_cancelled"
+        if job is not None:
+            jr.update_state(
+                request_id, "cancelled" if outcome in NOT_CHARGED else job.state, {"cancel": out.raw}
+            )
+    return _cancel_doc(request_id, outcome, out.status)
+
+
+def _cancel_doc(request_id: str, outcome: str, status: str | None) -> dict[str, Any]:
+    if outcome == "cancelled":
+        message = "cancelled while queued: it will not be charged"
+    elif outcome == "already_cancelled":
+        message = "it was already cancelled (not charged): nothing to do"
+    elif status in API_DONE:
+        message = f"it has already finished and is charged: `{resume_command(request_id)}` fetches the video"
+    else:
+        message = (
+            f"it is already running, so it will finish and be charged: `{resume_command(request_id)}` "
+            "fetches the video"
         )
-    return {"request_id": request_id, "outcome": out.outcome, "status": out.status}
+    return {
+        "request_id": request_id,
+        "outcome": outcome,
+        "status": status,
+        "charged": outcome not in NOT_CHARGED,
+        "message": message,
+    }
 
 
 def resume(
@@ -1054,33 +1111,51 @@ def resume(
     on_event: EventSink | None = None,
     client: ModelApi | None = None,
     journal: Journal | None = None,
+    all_bases: bool = False,
 ) -> list[dict[str, Any]]:
-    """Re-poll and download unfinished jobs (one, or all). Never resubmits anything."""
+    """Re-poll and download unfinished jobs (one, or all of the current API base's). Never
+    resubmits anything. ``all_bases`` also lists the jobs of other bases, which are never
+    polled here (they get the command that resumes them on their own base)."""
     jr = journal or Journal()
-    if ref is not None:
-        _, job = _request_id(jr, ref)
-        if job is None:
-            raise InputError(
-                f"no job {ref!r} in the journal", code="unknown_job", field="request_id"
-            )
-        targets = [job]
-    else:
-        targets = jr.unfinished()
     outcomes: list[dict[str, Any]] = []
     with _api(client) as cl:
+        base = cl.base_url
+        if ref is not None:
+            _, job = _request_id(jr, ref)
+            if job is None:
+                raise InputError(f"no job {ref!r} in the journal", code="unknown_job", field="request_id")
+            _same_base(job, base)
+            targets = [job]
+        else:
+            targets = jr.unfinished(api_base=None if all_bases else base)
         for job in targets:
+            if job.api_base not in (None, base):
+                outcomes.append(_elsewhere(job))
+                continue
             ctx = _ctx(jr, on_event, poll_interval, timeout, output_dir or job.output_dir, True)
-            _pace(ctx, cl.base_url)
+            _pace(ctx, base)
             outcome = _resume_one(ctx, job, cl, every=ref is None)
             if outcome is not None:
                 outcomes.append(outcome)
-    for run_id in dict.fromkeys(j.run_id for j in targets if j is not None and j.run_id):
+    for run_id in dict.fromkeys(j.run_id for j in targets if j.run_id):
         done = _finish_run(jr, run_id, on_event or (lambda _e: None))
         if done is not None:
             outcomes.append(done)
     if ref is None:
-        outcomes.extend(possibly_paid_entry(job) for job in jr.possibly_paid())
+        outcomes.extend(possibly_paid_entry(j) for j in jr.possibly_paid(None if all_bases else base))
     return outcomes
+
+
+def _elsewhere(job: JobRecord) -> dict[str, Any]:
+    """A ``resume --all-bases`` entry for a job of another API base: not polled from here."""
+    assert job.request_id is not None
+    return {
+        "request_id": job.request_id,
+        "status": "other_api_base",
+        "api_base": job.api_base,
+        "message": f"sent to {job.api_base}: `RUNCOMFY_MODEL_API_BASE={job.api_base} "
+        f"{resume_command(job.request_id)}` resumes it",
+    }
 
 
 def _resume_one(ctx: _Ctx, job: JobRecord, client: ModelApi, *, every: bool) -> dict[str, Any] | None:
@@ -1170,11 +1245,14 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
     return {"run_id": run_id, "status": "completed", "files": [path], "video": video.to_json_dict()}
 
 
-def jobs(limit: int = 50, *, journal: Journal | None = None) -> list[dict[str, Any]]:
-    """Recent jobs from the local journal, newest first, with their files."""
+def jobs(
+    limit: int = 50, *, journal: Journal | None = None, api_base: str | None = None
+) -> list[dict[str, Any]]:
+    """Recent jobs from the local journal, newest first, with their files; ``api_base``: only
+    the jobs sent there (and those recorded before bases were)."""
     jr = journal or Journal()
     out = []
-    for job in jr.list(limit=limit):
+    for job in jr.list(limit=limit, api_base=api_base):
         d = job.to_dict()
         d["files"] = [f.path for f in jr.files(job)]
         out.append(d)

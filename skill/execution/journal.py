@@ -12,9 +12,11 @@ somehow carries the API token is stored with ``***`` instead. Times are ISO-8601
 microseconds and a ``+00:00`` offset, so they sort as text and parse with
 ``datetime.fromisoformat`` on Python 3.10.
 
-What counts as spent (:meth:`Journal.spend`, the daily cap): a job the server may have
-accepted. That is any job with a ``request_id`` whatever its later state (failed jobs
-included: the cost is an estimate and the cap must err on the safe side), a job marked
+What counts as spent (:meth:`Journal.spend`, the daily cap), on the API base asked for: a job
+the server may have accepted. That is any job with a ``request_id`` whatever its later state
+(failed jobs included: the cost is an estimate and the cap must err on the safe side) but
+``cancelled`` (the API cancels only queued jobs, which are not charged; ``spend(cancelled=True)``
+lists them apart), a job marked
 ``unconfirmed`` (the submit may have arrived) and a ``submitting`` job, however old: either
 another process is submitting it right now (concurrent runs must see each other's jobs against
 the cap) or a process died during its submit, which may have arrived. Those last two are
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STALE_SUBMIT_AFTER = timedelta(minutes=10)
 """A ``submitting`` row older than this has no live submit behind it (a submit answers within
 the client's 60 s time-out): it is listed as possibly paid even if its process cannot be checked."""
@@ -142,15 +144,25 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jobs ADD COLUMN claimed_by TEXT",
         "ALTER TABLE jobs ADD COLUMN claimed_until TEXT",
     ),
+    # The API base each job was sent to: jobs of the emulator are not real spend, and are never
+    # polled on the real API (or the other way round). NULL: recorded before, any base.
+    4: (
+        "ALTER TABLE jobs ADD COLUMN api_base TEXT",
+        "CREATE INDEX IF NOT EXISTS jobs_api_base ON jobs (api_base)",
+    ),
 }
 
 _JOB_COLUMNS = (
     "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
     "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id, "
-    "settled, claimed_by, claimed_until"
+    "settled, claimed_by, claimed_until, api_base"
 )
 _FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
-_COUNTED = "(request_id IS NOT NULL OR state IN ('unconfirmed', 'submitting'))"
+_COUNTED = (
+    "(state != 'cancelled' AND (request_id IS NOT NULL OR state IN ('unconfirmed', 'submitting')))"
+)
+_CANCELLED = "(state = 'cancelled' AND request_id IS NOT NULL)"
+_ON_BASE = "(:base IS NULL OR api_base IS NULL OR api_base = :base)"
 _OPEN_SUBMITS = "state IN ('unconfirmed', 'submitting') AND request_id IS NULL AND settled IS NULL"
 _MIN_PREFIX = 6
 
@@ -179,6 +191,8 @@ class JobRecord:
     """``paid`` or ``unpaid`` once the user settled a possibly-paid submit."""
     claimed_by: str | None = None
     claimed_until: str | None = None
+    api_base: str | None = None
+    """The API base it was sent to (``None``: recorded before bases were, counted for any)."""
     possibly_paid: bool = False
     """The submit may have created a paid job nobody has the request_id of: an ``unconfirmed``
     row, or a ``submitting`` one whose process is gone; never resubmit it before checking."""
@@ -276,6 +290,7 @@ def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
         settled=row["settled"],
         claimed_by=row["claimed_by"],
         claimed_until=row["claimed_until"],
+        api_base=row["api_base"],
         possibly_paid=possibly_paid,
     )
 
@@ -606,13 +621,15 @@ class Journal:
         daily_cap_usd: float | None = None,
         run_id: str | None = None,
         owner: str | None = None,
+        api_base: str | None = None,
     ) -> JobRecord:
         """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
 
         With ``daily_cap_usd`` the cap is checked in the same transaction as the insert, so
         concurrent runs cannot each pass the check and together exceed it. ``owner`` (default: a
         new :func:`new_owner`) holds the job's claim, so a process that dies during the submit
-        leaves a row other processes know at once to be possibly paid.
+        leaves a row other processes know at once to be possibly paid. ``api_base`` is where the
+        job is sent; the cap counts that base's spend only.
         """
         try:
             payload_json = wire_json(payload)
@@ -626,11 +643,12 @@ class Journal:
         now = self._now()
         with self._write() as conn:
             if daily_cap_usd is not None:
-                self._check_cap(conn, cost, daily_cap_usd)
+                self._check_cap(conn, cost, daily_cap_usd, api_base)
             cursor = conn.execute(
                 "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
                 " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
-                " claimed_until) VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " claimed_until, api_base)"
+                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     model_id,
@@ -646,6 +664,7 @@ class Journal:
                     run_id,
                     owner or new_owner(),
                     _iso(self._clock() + timedelta(seconds=CLAIM_SECONDS)),
+                    api_base,
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
@@ -759,13 +778,15 @@ class Journal:
                     "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", (row["id"],)
                 )
 
-    def possibly_paid(self) -> builtins.list[JobRecord]:
+    def possibly_paid(self, api_base: str | None = None) -> builtins.list[JobRecord]:
         """Open submits that may have created a paid job nobody has the request_id of, oldest
-        first: what ``kling3 jobs`` and ``kling3 resume`` list as possibly paid."""
+        first: what ``kling3 jobs`` and ``kling3 resume`` list as possibly paid (``api_base``:
+        only that base's; ``None``: every base's)."""
         self._adopt_noted()
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_OPEN_SUBMITS} ORDER BY id"
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_OPEN_SUBMITS} AND {_ON_BASE} ORDER BY id",
+                {"base": api_base},
             ).fetchall()
             jobs = [self._rec(r) for r in rows]
         return [j for j in jobs if j.possibly_paid]
@@ -917,8 +938,10 @@ class Journal:
         states: Iterable[str] | None = None,
         *,
         batch_id: str | None = None,
+        api_base: str | None = None,
     ) -> builtins.list[JobRecord]:
-        """Jobs newest first, optionally only some states or one batch; ``limit=None`` for all."""
+        """Jobs newest first, optionally only some states, one batch or one API base (and the
+        jobs recorded before bases were); ``limit=None`` for all."""
         self._adopt_noted()
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
@@ -931,6 +954,9 @@ class Journal:
         if batch_id is not None:
             clauses.append("batch_id = ?")
             params.append(batch_id)
+        if api_base is not None:
+            clauses.append("(api_base IS NULL OR api_base = ?)")
+            params.append(api_base)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         params.append(-1 if limit is None else max(int(limit), 0))
         with self._read() as conn:
@@ -939,19 +965,21 @@ class Journal:
             ).fetchall()
         return [self._rec(r) for r in rows]
 
-    def unfinished(self) -> builtins.list[JobRecord]:
-        """Jobs the server has (a request_id) whose files we do not have yet, oldest first.
+    def unfinished(self, api_base: str | None = None) -> builtins.list[JobRecord]:
+        """Jobs the server has (a request_id) whose files we do not have yet, oldest first;
+        ``api_base``: only those sent there (and those recorded before bases were).
 
         This is the work list of ``kling3 resume``; possibly-paid submits are not in it because
         without a request_id there is nothing to poll (:meth:`possibly_paid` lists them).
         """
         self._adopt_noted()
-        marks = ", ".join("?" * len(UNFINISHED_STATES))
+        marks = ", ".join(f":s{i}" for i in range(len(UNFINISHED_STATES)))
+        params: dict[str, Any] = {f"s{i}": state for i, state in enumerate(UNFINISHED_STATES)}
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id IS NOT NULL"
-                f" AND state IN ({marks}) ORDER BY id",
-                UNFINISHED_STATES,
+                f" AND state IN ({marks}) AND {_ON_BASE} ORDER BY id",
+                {**params, "base": api_base},
             ).fetchall()
         return [self._rec(r) for r in rows]
 
@@ -993,11 +1021,15 @@ class Journal:
             for r in rows
         ]
 
-    def spend(self, days: int | None = None) -> builtins.list[SpendRow]:
+    def spend(
+        self, days: int | None = None, *, api_base: str | None = None, cancelled: bool = False
+    ) -> builtins.list[SpendRow]:
         """Estimated spend per UTC day and tier, newest day first.
 
         ``days=N`` covers today and the N-1 days before it; ``None`` covers all history.
-        Which jobs count is explained in the module docstring.
+        ``api_base``: only the jobs sent there (and those recorded before bases were).
+        Which jobs count is explained in the module docstring; ``cancelled`` lists instead the
+        jobs cancelled while queued, which are not charged.
         """
         since = ""
         if days is not None:
@@ -1010,37 +1042,40 @@ class Journal:
             rows = conn.execute(
                 "SELECT substr(created_at, 1, 10) AS day, tier, COUNT(*) AS jobs,"
                 " SUM(cost_usd) AS cost FROM jobs"
-                f" WHERE created_at >= :since AND {_COUNTED}"
+                f" WHERE created_at >= :since AND {_CANCELLED if cancelled else _COUNTED} AND {_ON_BASE}"
                 " GROUP BY day, tier ORDER BY day DESC, tier",
-                {"since": since},
+                {"since": since, "base": api_base},
             ).fetchall()
         return [
             SpendRow(day=r["day"], tier=r["tier"], jobs=r["jobs"], cost_usd=round(r["cost"], 6))
             for r in rows
         ]
 
-    def _spent_today(self, conn: sqlite3.Connection) -> tuple[str, float]:
+    def _spent_today(self, conn: sqlite3.Connection, api_base: str | None) -> tuple[str, float]:
         today = self._clock().astimezone(timezone.utc).date()
         row = conn.execute(
             "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs"
-            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED}",
+            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED} AND {_ON_BASE}",
             {
                 "start": today.isoformat(),
                 "end": (today + timedelta(days=1)).isoformat(),
+                "base": api_base,
             },
         ).fetchone()
         return today.isoformat(), round(float(row[0]), 6)
 
-    def spent_today(self) -> float:
-        """Estimated spend of the current UTC day, in US dollars."""
+    def spent_today(self, api_base: str | None = None) -> float:
+        """Estimated spend of the current UTC day, in US dollars (``api_base``: on that base)."""
         with self._read() as conn:
-            return self._spent_today(conn)[1]
+            return self._spent_today(conn, api_base)[1]
 
-    def _check_cap(self, conn: sqlite3.Connection, extra_cost: float, cap: float) -> None:
+    def _check_cap(
+        self, conn: sqlite3.Connection, extra_cost: float, cap: float, api_base: str | None
+    ) -> None:
         """Refuse ``extra_cost`` over today's cap as seen on ``conn``. Inside :meth:`begin`'s
         write transaction this is race-free: two processes cannot both pass with the last
         dollar."""
-        day, spent = self._spent_today(conn)
+        day, spent = self._spent_today(conn, api_base)
         total = spent + extra_cost
         if total <= cap + 1e-9:
             return
@@ -1058,7 +1093,9 @@ class Journal:
             },
         )
 
-    def check_daily_cap(self, extra_cost: float, cap: float | None) -> None:
+    def check_daily_cap(
+        self, extra_cost: float, cap: float | None, api_base: str | None = None
+    ) -> None:
         """Refuse (``daily_cap_exceeded``) when today's spend plus ``extra_cost`` exceeds ``cap``.
 
         For an early, friendly refusal; :meth:`begin` with ``daily_cap_usd`` is the race-free
@@ -1067,4 +1104,4 @@ class Journal:
         if cap is None:
             return
         with self._read() as conn:
-            self._check_cap(conn, float(extra_cost), float(cap))
+            self._check_cap(conn, float(extra_cost), float(cap), api_base)

@@ -221,6 +221,11 @@ def test_interrupting_a_batch_cancels_its_queued_jobs_at_the_api(
 
     asyncio.run(go())
     assert len(final) == 2 and emu.counts["cancel"] == 2
+    # Cancelled while queued: not charged, shown apart in the summary.
+    assert all(i.cost_usd == 0 and i.cancelled_usd == pytest.approx(0.42) for i in final)
+    report = BatchReport.from_items(final)
+    assert report.total_cost_usd == 0 and report.cancelled_usd == pytest.approx(0.84)
+    assert "cancelled, not charged $0.84" in report.table()
     assert {j["status"] for j in emu.jobs()} == {"cancelled"}
     assert {r.state for r in journal.list(limit=None)} == {"cancelled"}
     with api_client(emu) as client:

@@ -287,7 +287,9 @@ def test_jobs_status_result_cancel_spend_commands(make_emulator: Callable[..., E
     c = run_cli("cancel", rid, "--json", env=env)
     assert c.code == 0 and c.json()["outcome"] == "cancelled"
     spend = run_cli("spend", "--json", env=env).json()
-    assert spend["today_usd"] == pytest.approx(0.504)
+    assert spend["today_usd"] == 0  # cancelled while queued: not charged
+    (gone,) = spend["cancelled_not_charged"]
+    assert gone["jobs"] == 1 and gone["cost_usd"] == pytest.approx(0.504)
 
 
 def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:

@@ -305,6 +305,7 @@ def test_a_version_2_journal_is_migrated_and_keeps_every_row(tmp_path: Path, clo
         (lost,) = j.possibly_paid()  # three hours old, its process unknown: possibly paid
         assert lost.job_key == "k-old-submitting" and lost.settled is None
         assert j.spent_today() == pytest.approx(2.0)
+        assert j.spent_today("http://127.0.0.1:1/v1") == pytest.approx(2.0)  # no base recorded: any base's
         j.settle("k-old-submitting", "unpaid")
         assert j.spent_today() == pytest.approx(1.5)
     with sqlite3.connect(path) as conn:
