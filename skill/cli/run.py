@@ -21,10 +21,10 @@ from skill.cli.flags import (
     request_from_args,
 )
 from skill.cli.render import emit_json, print_plan, print_report, say
-from skill.errors import UsageError
+from skill.errors import Declined, UsageError
 from skill.money import usd
 
-__all__ = ["add_batch_parser", "add_run_parser", "cmd_batch", "cmd_run", "register"]
+__all__ = ["add_batch_parser", "add_run_parser", "cmd_batch", "cmd_run", "confirm", "register"]
 
 
 def register(sub: SubParsers) -> None:
@@ -107,22 +107,25 @@ def _run_variants(args: argparse.Namespace) -> int:
     total = round(sum(p.cost_usd for p in plans), 4)
     if not args.json:
         say(f"{len(plans)} variants, {usd(total)} in all")
-    probe = plans[0].model_copy(update={"cost_usd": total})
-    _confirm_if_needed(probe, args.yes)
     args.concurrency = min(len(variants), 4)
     return _run_batch_and_report(variants, args, one_document=True)
 
 
 def _confirm_if_needed(plan: Any, yes: bool) -> None:
     """4K or over $2 asks on a TTY; without a TTY (agents) it proceeds, the plan already shown."""
-    costly = plan.tier == "4k" or plan.cost_usd > 2.0
+    confirm(plan.tier == "4k" or plan.cost_usd > 2.0, f"about {usd(plan.cost_usd)} on {plan.endpoint}", yes)
+
+
+def confirm(costly: bool, what: str, yes: bool) -> None:
+    """Ask "This will spend WHAT. Proceed?" on a TTY when ``costly`` (4K or over $2) unless
+    ``yes``; a "no" is :class:`~skill.errors.Declined` (exit 10): nothing was sent."""
     if yes or not costly or not sys.stdin.isatty():
         return
-    sys.stderr.write(f"This will spend about {usd(plan.cost_usd)} on {plan.endpoint}. Proceed? [y/N] ")
+    sys.stderr.write(f"This will spend {what}. Proceed? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
-        raise UsageError("not confirmed: nothing was sent (pass --yes to skip the question)", code="not_confirmed")
+        raise Declined("not confirmed: nothing was sent (pass --yes to skip the question)")
 
 
 def add_batch_parser(sub: SubParsers) -> None:
@@ -133,7 +136,10 @@ def add_batch_parser(sub: SubParsers) -> None:
         description=(
             "Run every request of FILE (one JSON object per line, the same fields as `plan`). All are "
             "planned and priced first; the whole batch is checked against --max-cost-usd and the "
-            "daily cap before anything is sent. Each job is journaled and resumable.\n\n"
+            "daily cap before anything is sent, then announced (\"N jobs, $X planned, K at a time\"); "
+            "on a TTY, 4K or a batch over $2 asks first unless --yes. Each job is journaled and "
+            "resumable. The exit code is a run's: 65 when every line was refused, else the gravest "
+            "of the jobs sent (69 possibly paid, 75 paid but unfinished, 1 failed).\n\n"
             "examples:\n  kling3 batch ads.jsonl --concurrency 8 --output-dir ./ads --json\n"
             "  kling3 batch ads.jsonl --max-cost-usd 20"
         ),
@@ -141,6 +147,7 @@ def add_batch_parser(sub: SubParsers) -> None:
     p.add_argument("file", help="JSON lines file, or - for stdin")
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight at once (default 4)")
     p.add_argument("--max-cost-usd", type=float, default=None, metavar="X", help="refuse the batch if it would cost more")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or a batch over $2")
     add_wait_flags(p)
     add_json(p)
     p.set_defaults(handler=cmd_batch)
@@ -157,7 +164,7 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
     """Run the batch, saying each item's end as it comes; Ctrl-C still prints what finished."""
     import asyncio
 
-    from skill.execution.batch import BatchReport, run_batch
+    from skill.execution.batch import BatchPreview, BatchReport, run_batch
 
     collected: dict[int, Any] = {}
 
@@ -166,16 +173,27 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
         if not args.json and item.status not in ("queued", "running"):
             say(f"[{item.index}] {item.status}" + (f"  {item.files[0]}" if getattr(item, "files", None) else ""))
 
+    def before_sending(preview: BatchPreview) -> None:
+        if args.json:
+            emit_json(preview.to_json_dict(), sys.stderr)
+        else:
+            say(preview.line())
+        confirm(preview.costly, f"about {usd(preview.planned_cost_usd)} on {preview.jobs} jobs", args.yes)
+
     try:
         report = asyncio.run(
             run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
                       max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
-                      on_item=on_item)
+                      on_item=on_item, before_sending=before_sending)
         )
     except KeyboardInterrupt:
         partial = BatchReport.from_items(sorted(collected.values(), key=lambda i: i.index))
         print_report(partial, as_json=args.json, one_document=one_document)
-        say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
+        message = "interrupted: running jobs keep going; `kling3 resume --all` fetches them"
+        if args.json:
+            emit_json({"event": "interrupted", "message": message}, sys.stderr)
+        else:
+            say(message)
         return 130
     print_report(report, as_json=args.json, one_document=one_document)
-    return 0 if report.ok else 1
+    return report.exit_code

@@ -59,12 +59,14 @@ from skill import settings
 from skill.errors import (
     ApiClientError,
     InputError,
+    InternalError,
     JobFailed,
     Kling3Error,
     NoInput,
     OutputDirError,
     SubmitUnconfirmed,
     WaitTimeout,
+    after_submit,
 )
 from skill.execution.events import Cancelled, Done, Event, Submitted, Submitting
 from skill.execution.flow import RunResult, arun
@@ -82,6 +84,7 @@ __all__ = [
     "MAX_VARIANTS",
     "VARIANT_CFG_RANGE",
     "BatchItem",
+    "BatchPreview",
     "BatchReport",
     "make_variants",
     "read_jsonl",
@@ -119,6 +122,8 @@ class BatchItem(BaseModel):
     output_dir: str | None = None
     error: dict[str, Any] | None = None
     warnings: list[str] = Field(default_factory=list)
+    exit_code: int = 0
+    """What the CLI would exit with for this item alone (0, 65 refused, 75 paid but unfinished...)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -159,6 +164,24 @@ class BatchReport(BaseModel):
         """Every item completed."""
         return all(i.status == "completed" for i in self.items)
 
+    @property
+    def exit_code(self) -> int:
+        """The batch's exit code, the same contract as one run's: 65 when every line was refused
+        (nothing sent); else the gravest of the items that were sent, gravest first: an
+        unconfirmed submit (69, possibly paid), a paid job not finished (75), an interrupt (130),
+        a job that failed (1), any other; lines refused (by the planner or by the API) beside
+        sent ones are listed, not counted: the batch must not read as "nothing was sent"."""
+        sent = [i for i in self.items if i.status not in ("refused", "not_started") and i.exit_code != 65]
+        if not sent:
+            return max((i.exit_code for i in self.items), default=0)
+        if any((i.error or {}).get("paid") == "unknown" for i in sent):
+            return 69
+        codes = {i.exit_code for i in sent}
+        for code in (75, 130, 1):
+            if code in codes:
+                return code
+        return max(codes)
+
     def to_json_lines(self) -> str:
         """One compact JSON object per item, in input order, joined by newlines (no trailing one)."""
         return "\n".join(
@@ -195,6 +218,31 @@ class BatchReport(BaseModel):
         if any(i.status == "timeout" or (i.error or {}).get("running") for i in self.items):
             lines.append("unfinished jobs keep running: `kling3 resume --all` fetches them")
         return "\n".join(lines)
+
+
+class BatchPreview(BaseModel):
+    """What a batch is about to send, told before the first submit (and asked about on a TTY)."""
+
+    jobs: int
+    calls: int
+    planned_cost_usd: float
+    concurrency: int
+    refused: int
+    tiers: list[str]
+
+    @property
+    def costly(self) -> bool:
+        """Worth a question before spending, as for one run: any 4K, or over $2 in all."""
+        return "4k" in self.tiers or self.planned_cost_usd > 2.0
+
+    def line(self) -> str:
+        """E.g. ``6 jobs, $2.52 planned, 3 at a time``."""
+        refused = f" ({self.refused} refused: nothing is sent for them)" if self.refused else ""
+        jobs = f"{self.jobs} job{'' if self.jobs == 1 else 's'}"
+        return f"{jobs}, {usd(self.planned_cost_usd)} planned, {self.concurrency} at a time{refused}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"event": "batch_plan", **self.model_dump(mode="json"), "message": self.line()}
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -304,7 +352,7 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
         try:
             plan = make_plan(request, video_tools=video_tools_available)
         except InputError as exc:
-            item.status, item.error = "refused", exc.to_dict()
+            item.status, item.error, item.exit_code = "refused", exc.to_dict(), exc.exit_code
             plans.append(None)
         else:
             item.endpoint, item.tier = plan.endpoint, plan.tier
@@ -381,7 +429,7 @@ async def _check_schemas(
         try:
             refuse_schema_mismatch(schema, plan)
         except InputError as exc:
-            item.status, item.error = "refused", exc.to_dict()
+            item.status, item.error, item.exit_code = "refused", exc.to_dict(), exc.exit_code
 
 
 def _classify(exc: Kling3Error, sent: bool) -> str:
@@ -425,6 +473,7 @@ async def run_batch(
     journal: Journal | None = None,
     check_live_schema: bool = True,
     finish_videos: bool = True,
+    before_sending: Callable[[BatchPreview], None] | None = None,
 ) -> BatchReport:
     """Plan, budget-check and run ``requests``; see the module docstring for the rules.
 
@@ -434,7 +483,10 @@ async def run_batch(
     ``finish_videos`` stitches a multi-call item and crops a non-native ratio with
     :func:`skill.media.video.finish` (``item.video``); without ffmpeg the segments are kept and a
     warning says so. Raises :class:`InputError` before anything is sent for an empty batch, a
-    bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap.
+    bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap. ``before_sending``
+    gets the :class:`BatchPreview` once every check passed and before the first submit; what
+    it raises (a "no" at the question: :class:`~skill.errors.Declined`) stops the batch with
+    nothing sent.
     """
     started = time.monotonic()
     _check_batch(requests, concurrency)
@@ -465,11 +517,27 @@ async def run_batch(
             cl = await owned.enter_async_context(AsyncRunComfyClient())
         if check_live_schema and cl is not None and runnable:
             await _check_schemas(cl, plans, items, runner.emit)
+        if before_sending is not None and cl is not None:
+            preview = _preview(items, plans, concurrency)
+            if preview.jobs:
+                before_sending(preview)
         for item in items:
             runner.notify(item)
         if cl is not None:
             await _run_items(items, plans, concurrency, cl, jr, runner)
     return BatchReport.from_items(items, batch_id=batch_id, elapsed_s=time.monotonic() - started)
+
+
+def _preview(items: list[BatchItem], plans: list[Plan | None], concurrency: int) -> BatchPreview:
+    sending = [(i, p) for i, p in zip(items, plans, strict=True) if p is not None and i.status == "queued"]
+    return BatchPreview(
+        jobs=len(sending),
+        calls=sum(len(p.segments) for _, p in sending),
+        planned_cost_usd=round(sum(p.cost_usd for _, p in sending), 4),
+        concurrency=min(concurrency, len(sending)) if sending else concurrency,
+        refused=sum(1 for i in items if i.status == "refused"),
+        tiers=sorted({p.tier for _, p in sending}),
+    )
 
 
 async def _run_items(
@@ -569,12 +637,17 @@ class _Tracker:
         self.runner.emit(self.item.index, event)
 
     def settle(
-        self, status: str, error: dict[str, Any] | None = None, *, unconfirmed: bool = False
+        self,
+        status: str,
+        error: dict[str, Any] | None = None,
+        *,
+        unconfirmed: bool = False,
+        exit_code: int = 0,
     ) -> None:
         """Give the item its final status; ``unconfirmed``: the last submit may have arrived,
         so its cost counts (the way the journal counts it against the daily cap)."""
         item = self.item
-        item.status, item.error = status, error
+        item.status, item.error, item.exit_code = status, error, exit_code
         item.request_ids = [self.submitted[k] for k in sorted(self.submitted)]
         item.files = list(self.files)
         last = {self.submitting[-1]} if unconfirmed and self.submitting else set()
@@ -600,27 +673,25 @@ class _Tracker:
                     "field": None,
                     "message": f"run ended {result.status}",
                 },
+                exit_code=75,
             )
 
     def failed(self, exc: Exception) -> None:
-        """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug."""
+        """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug (the
+        paid job's error once a submit was confirmed)."""
         if isinstance(exc, JobFailed) and exc.code == "cancelled" and exc.request_id:
             self.cancelled.add(exc.request_id)  # cancelled at the API while queued: not charged
-        if isinstance(exc, Kling3Error):
-            self.settle(
-                _classify(exc, bool(self.submitted)),
-                exc.to_dict(),
-                unconfirmed=isinstance(exc, SubmitUnconfirmed),
-            )
-        else:
-            self.settle(
-                "error",
-                {
-                    "code": "internal_error",
-                    "field": None,
-                    "message": f"{type(exc).__name__}: {exc}",
-                },
-            )
+        if not isinstance(exc, Kling3Error):
+            cause = f"{type(exc).__name__}: {exc}"
+            submitted = [self.submitted[k] for k in sorted(self.submitted)]
+            exc = after_submit(exc, submitted) if submitted else InternalError(f"unexpected error ({cause})")
+        assert isinstance(exc, Kling3Error)
+        self.settle(
+            _classify(exc, bool(self.submitted)),
+            exc.to_dict(),
+            unconfirmed=isinstance(exc, SubmitUnconfirmed),
+            exit_code=exc.exit_code,
+        )
 
     def stopped(self) -> None:
         """Settle an item the batch's cancellation reached before it had settled."""
@@ -656,7 +727,7 @@ class _Tracker:
             "running": left,
             "cancelled": sorted(self.cancelled),
         }
-        self.settle("interrupted", error, unconfirmed=True)
+        self.settle("interrupted", error, unconfirmed=True, exit_code=130)
 
 
 async def _run_item(
