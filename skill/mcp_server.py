@@ -369,7 +369,8 @@ def _require_mcp() -> None:
         found = version("mcp")
     except PackageNotFoundError:
         raise ConfigError(
-            "the MCP server needs the official MCP SDK: pip install 'kling3-skill[mcp]'",
+            "the MCP server needs the official MCP SDK: pip install 'kling3-skill[mcp]', "
+            "or start it with uvx --from 'kling3-skill[mcp]' kling3-skill mcp",
             code="missing_dependency",
         ) from None
     major = found.split(".", 1)[0]

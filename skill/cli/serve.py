@@ -130,7 +130,8 @@ def add_mcp_parser(sub: SubParsers) -> None:
         description="Serve kling_plan_video, kling_generate_video, kling_video_status, kling_fetch_video, "
         "kling_cancel_video and kling_list_jobs over MCP. Needs the [mcp] extra.\n\n"
         "examples:\n  kling3 mcp                 # stdio, for Claude Desktop and other hosts\n"
-        "  kling3 mcp --http --port 8765",
+        "  kling3 mcp --http --port 8765\n"
+        "  uvx --from 'kling3-skill[mcp]' kling3-skill mcp   # what the README's host snippets run",
     )
     p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     p.add_argument("--host", default="127.0.0.1")
