@@ -87,7 +87,7 @@ def _rules_text() -> str:
 def _guide_text() -> str:
     from skill.data import data_path
 
-    return data_path("prompting-guide.md").read_text(encoding="utf-8")
+    return data_path("references/prompting-guide.md").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
