@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
     from mcp import types
     from mcp.server import Server, ServerRequestContext
+    from mcp.server.context import CallNext, HandlerResult
 
     Context = ServerRequestContext[Any, Any]
 
@@ -287,6 +289,50 @@ class _Progress:
                     await self.notify(rendered.message)
 
 
+# -- warm-up ---------------------------------------------------------------------------------
+
+
+class _WarmUp:
+    """Server middleware that warms the planner's caches once per process, right after the
+    first request of a connection (``initialize``, or ``server/discover`` on the newer protocol)
+    has been answered.
+
+    The work (:func:`skill.tools.warm_up`: one free plan, every tool's schemas) runs in a daemon
+    thread, so neither the handshake nor any later request waits for it; a tool call that arrives
+    first simply fills the same caches itself. One line on stderr (the host's server log) says how
+    long it took, or why it failed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+
+    async def __call__(self, ctx: Context, call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.request_id is not None and not self._started:
+            self.start()
+        return result
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="kling3-warm-up", daemon=True).start()
+
+    @staticmethod
+    def _run() -> None:
+        started = time.perf_counter()
+        try:
+            tools.warm_up()
+        except Exception as exc:  # the tool call that needs the broken file reports it properly
+            sys.stderr.write(f"kling3 MCP server: cache warm-up failed: {type(exc).__name__}: {exc}\n")
+        else:
+            ms = round((time.perf_counter() - started) * 1000)
+            sys.stderr.write(f"kling3 MCP server: caches warm ({ms} ms)\n")
+        sys.stderr.flush()
+
+
 # -- server ----------------------------------------------------------------------------------
 
 
@@ -390,7 +436,7 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
     from skill._version import __version__
 
     handlers = _Handlers(options or ServerOptions())
-    return Server(
+    server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
         title=SERVER_TITLE,
@@ -401,6 +447,8 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
         on_list_resources=handlers.list_resources,
         on_read_resource=handlers.read_resource,
     )
+    server.middleware.append(_WarmUp())
+    return server
 
 
 async def _serve_stdio(server: Server[Any]) -> None:
@@ -437,7 +485,8 @@ def serve(
     """Serve MCP until the client hangs up (stdio) or the process is stopped (HTTP).
 
     ``http=True`` serves streamable HTTP at ``http://{host}:{port}/mcp`` (127.0.0.1 by default,
-    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none.
+    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none
+    (default :func:`skill.settings.videos_dir`, never the working directory the host chose).
     Raises :class:`~skill.errors.ConfigError` (``missing_dependency``) without the ``mcp`` extra.
     """
     import anyio
@@ -463,7 +512,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP host (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
-    p.add_argument("--output-dir", default=None, help="where videos go when a call names no output_dir")
+    p.add_argument("--output-dir", default=None,
+                   help="where videos go when a call names no output_dir (default: KLING3_OUTPUT_DIR, "
+                   "else kling3/ in the user's videos folder; never the working directory)")
     p.add_argument("--poll-interval", type=float, default=tools.DEFAULT_POLL_INTERVAL, metavar="S",
                    help="seconds between status polls while a tool waits (default 2)")
     p.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="S",

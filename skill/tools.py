@@ -31,7 +31,6 @@ import copy
 import dataclasses
 import functools
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +87,7 @@ __all__ = [
     "summarize",
     "tool_specs",
     "tools_for",
+    "warm_up",
 ]
 
 DEFAULT_WAIT_SECONDS = 45
@@ -139,7 +139,12 @@ _WaitSeconds = Annotated[
 ]
 _OutputDir = Annotated[
     str | None,
-    Field(description="Directory to save the MP4 in (created if missing). Default: the server's output directory."),
+    Field(
+        description=(
+            "Directory to save the MP4 in (created if missing). Default: the server's output folder (the "
+            "user's videos folder, ~/Videos/kling3, unless configured); a relative path is taken inside it."
+        )
+    ),
 ]
 _RequestId = Annotated[
     str,
@@ -462,19 +467,25 @@ class _Tracker:
 
 
 def default_output_dir() -> Path:
-    """Where videos go when a call names no output_dir: the working directory when it is
-    writable (not ``/``), else ``videos/`` under ``KLING3_HOME``."""
-    cwd = Path.cwd()
-    if cwd.parent != cwd and os.access(cwd, os.W_OK):
-        return cwd
-    from skill.settings import kling3_home
+    """Where videos go when neither the call nor the caller names a folder: the user's videos
+    folder (``KLING3_OUTPUT_DIR`` overrides it), never the working directory of whatever process
+    loaded the tools (see :func:`skill.settings.videos_dir`)."""
+    from skill.settings import videos_dir
 
-    return kling3_home() / "videos"
+    return videos_dir().resolve()
 
 
 def _out_dir(given: str | None, opts: CallOptions) -> Path:
-    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`."""
-    return Path(given).expanduser() if given else (opts.output_dir or default_output_dir())
+    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`.
+
+    A relative output_dir from a call is taken inside that default folder, not in the working
+    directory, which for an MCP server is wherever the host happened to start it.
+    """
+    base = opts.output_dir or default_output_dir()
+    if not given:
+        return base
+    path = Path(given).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
@@ -570,9 +581,7 @@ def _fetch(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     inp = _validate(FetchVideoInput, args)
     rid = inp.request_id.strip()
     tracker = _Tracker(opts.on_event)
-    out_dir = Path(inp.output_dir).expanduser() if inp.output_dir else None
-    if out_dir is None and not _known_job(rid):
-        out_dir = opts.output_dir or default_output_dir()
+    out_dir = _out_dir(inp.output_dir, opts) if inp.output_dir or not _known_job(rid) else None
     try:
         res = fetch(rid, output_dir=out_dir, wait=inp.wait_seconds > 0, poll_interval=opts.poll_interval,
                     timeout=inp.wait_seconds, on_event=tracker)
@@ -844,3 +853,21 @@ def summarize(name: str, result: dict[str, Any]) -> str:
         return error_summary(err)
     spec = find_tool(name)
     return spec.summary(result) if spec is not None else fallback_summary(result)
+
+
+_WARM_UP_REQUEST = {"text": "wide shot, slow push-in: a fox trotting through fresh snow at dawn"}
+
+
+def warm_up() -> None:
+    """Fill, once, the caches the first call would otherwise fill on its own time.
+
+    One free plan reads and compiles the routing rules, the prompt vocabulary and the templates
+    and loads the catalog; then every tool's description and schemas are built. A long-lived
+    host (the MCP server) calls this off the request path, so the first ``kling_plan_video``
+    costs what every later one does.
+    """
+    from skill.planning import make_plan
+
+    make_plan(dict(_WARM_UP_REQUEST), video_tools=video_tools_available)
+    for spec in TOOLS:
+        _ = spec.description, spec.input_schema

@@ -184,6 +184,35 @@ def test_client_cancellation_cancels_the_queued_job_and_cancel_tool(
     assert emu.counts["cancel"] == 2
 
 
+def test_videos_go_to_the_videos_folder_not_the_hosts_cwd_and_caches_warm_after_initialize(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0, run_seconds=0)
+    host_cwd = tmp_path / "where-the-host-started-it"
+    host_cwd.mkdir()
+    env = {**server_env(emu, tmp_path), "HOME": str(tmp_path / "user"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], *FAST], env=env, cwd=str(host_cwd))
+    log = tmp_path / "server.log"
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        with open(log, "w", encoding="utf-8") as errlog:
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                # Initialized, and nothing asked yet: the warm-up runs on its own.
+                with anyio.fail_after(30):
+                    while "caches warm" not in log.read_text(encoding="utf-8"):
+                        await anyio.sleep(0.05)
+                first = structured(await client.call_tool("kling_generate_video", {"text": TEXT}))
+                second = structured(await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "drafts"}))
+                return first, second
+
+    first, second = anyio.run(go)
+    videos = (tmp_path / "user" / "Videos" / "kling3").resolve()
+    assert first["done"] is True and Path(first["files"][0]).parent == videos
+    assert Path(second["files"][0]).parent == videos / "drafts"
+    assert list(host_cwd.iterdir()) == []
+    assert log.read_text(encoding="utf-8").count("caches warm") == 1
+
+
 # -- in process: the adapter over skill.tools.TOOLS ------------------------------------------
 
 

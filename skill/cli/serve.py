@@ -137,7 +137,8 @@ def add_mcp_parser(sub: SubParsers) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--poll-interval", type=float, default=2.0, metavar="S")
-    p.add_argument("--output-dir", default=None, help="where generated videos go")
+    p.add_argument("--output-dir", default=None,
+                   help="where generated videos go (default: KLING3_OUTPUT_DIR, else ~/Videos/kling3)")
     add_json(p)
     p.set_defaults(handler=cmd_mcp)
 
