@@ -173,6 +173,7 @@ def _tool(spec: tools.ToolSpec) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=tools.input_schema(spec.name),
+        output_schema=spec.output_schema,
         annotations=types.ToolAnnotations(
             title=spec.title,
             read_only_hint=hints.read_only,

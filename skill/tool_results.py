@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from skill.errors import Kling3Error
 from skill.execution.states import API_DONE
 from skill.money import usd
@@ -25,6 +27,13 @@ if TYPE_CHECKING:
     from skill.planning import Plan
 
 __all__ = [
+    "CancelResult",
+    "FetchResult",
+    "GenerateResult",
+    "JobRow",
+    "JobsResult",
+    "PlanResult",
+    "StatusResult",
     "cancel_result",
     "cancel_summary",
     "error_result",
@@ -43,6 +52,139 @@ __all__ = [
     "status_summary",
     "wait_summary",
 ]
+
+
+# -- the shapes of the results (the tools' output schemas) -----------------------------------
+
+
+class _Result(BaseModel):
+    """A tool result's shape, published as the tool's MCP output schema.
+
+    The builders below return plain dicts (what every framework passes back to a model); these
+    models only describe them. They allow extra keys so that a host holding an older schema still
+    accepts a newer server's answers: an answer after a paid submit must never be rejected for a
+    field the host did not expect. The test suite checks the builders against them key for key.
+    """
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+
+_RID = "The job's id at RunComfy: keep it; kling_fetch_video, kling_video_status and kling_cancel_video take it."
+
+
+class PlanCall(_Result):
+    """One paid call of a plan that needs several (a video over 15 s)."""
+
+    duration_s: int
+    cost_usd: float
+    payload: dict[str, Any]
+
+
+class PlanWhy(_Result):
+    """Why the plan is what it is."""
+
+    rules: dict[str, str] = Field(description="The routing rule that decided each slot (tier, mode, ...).")
+    signals: list[str] = Field(description="What was read in the request, as 'words' -> signal.")
+    changes: list[str | None] = Field(description="Changes made to fit limits or the budget, in words.")
+
+
+class PlanResult(_Result):
+    """``kling_plan_video``: the endpoint, prompt, exact payload and cost; nothing was sent."""
+
+    endpoint: str
+    tier: str
+    mode: str
+    resolution: str
+    cost_usd: float = Field(description="What generating it would cost, in US dollars.")
+    duration_s: int
+    aspect_ratio: str
+    generate_audio: bool
+    prompt: str
+    negative_prompt: str | None
+    payload: dict[str, Any] = Field(description="The exact body that would be sent to RunComfy.")
+    calls: list[PlanCall] | None = Field(default=None, description="Present when the video takes several calls.")
+    why: PlanWhy
+    warnings: list[str]
+    free: bool = Field(description="Always true: planning sends nothing and costs nothing.")
+    render_aspect_ratio: str | None = Field(default=None, description="The native ratio rendered, then cropped.")
+    image_url: str | None = None
+    tail_image_url: str | None = None
+
+
+class GenerateResult(_Result):
+    """``kling_generate_video``: the request_id always; the files when the video is ready."""
+
+    request_id: str | None = Field(description=_RID)
+    request_ids: list[str] = Field(description="Every call's request_id (several for a video over 15 s).")
+    status: str
+    done: bool = Field(description="True once the video is downloaded; else fetch it with kling_fetch_video.")
+    files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    endpoint: str
+    tier: str
+    mode: str
+    cost_usd: float = Field(description="What was spent (estimated), in US dollars.")
+    queue_position: int | None = None
+    duration_s: int | None = None
+    aspect_ratio: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    waited_s: int | None = None
+    hint: str | None = Field(default=None, description="What to do next, when the video is not ready yet.")
+
+
+class FetchResult(_Result):
+    """``kling_fetch_video``: the files when done, else where the job is and to ask again."""
+
+    request_id: str = Field(description=_RID)
+    status: str
+    done: bool
+    files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    queue_position: int | None = None
+    waited_s: int | None = None
+    hint: str | None = None
+
+
+class StatusResult(_Result):
+    """``kling_video_status``: the live status, and what the local journal knows of the job."""
+
+    request_id: str = Field(description=_RID)
+    status: str = Field(description="in_queue, in_progress, completed, failed or cancelled.")
+    queue_position: int | None
+    done: bool
+    endpoint: str | None = None
+    tier: str | None = None
+    cost_usd: float | None = None
+    journal_state: str | None = None
+    hint: str | None = None
+
+
+class CancelResult(_Result):
+    """``kling_cancel_video``: whether the job was cancelled (then it is not charged)."""
+
+    request_id: str = Field(description=_RID)
+    outcome: str
+    status: str | None
+    cancelled: bool
+    message: str = Field(description="Whether the job will be charged, in words.")
+
+
+class JobRow(_Result):
+    """One job of the local journal."""
+
+    request_id: str | None
+    state: str | None
+    endpoint: str | None
+    tier: str | None
+    mode: str | None
+    cost_usd: float | None
+    created_at: str | None
+    prompt: str
+    files: list[str]
+
+
+class JobsResult(_Result):
+    """``kling_list_jobs``: recent jobs, newest first."""
+
+    jobs: list[JobRow]
 
 
 # -- results ---------------------------------------------------------------------------------

@@ -44,6 +44,12 @@ from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
 from skill.tool_results import (
+    CancelResult,
+    FetchResult,
+    GenerateResult,
+    JobsResult,
+    PlanResult,
+    StatusResult,
     cancel_result,
     cancel_summary,
     error_result,
@@ -334,6 +340,8 @@ class ToolSpec:
     arun: ToolARun
     summary: Callable[[dict[str, Any]], str]
     """The short human line for a successful result (errors share one line for every tool)."""
+    output_model: type[BaseModel]
+    """The shape of a successful result (:mod:`skill.tool_results`), published as MCP's output schema."""
     reports_progress: bool = False
 
     @functools.cached_property
@@ -346,12 +354,31 @@ class ToolSpec:
         """The input model's JSON Schema, cleaned for strict consumers (shared: copy before changing it)."""
         return _clean_schema(self.input_model.model_json_schema())
 
+    @functools.cached_property
+    def output_schema(self) -> dict[str, Any]:
+        """The JSON Schema of a successful result: refs inlined, nulls kept (a result may hold them)."""
+        schema: dict[str, Any] = _inline_refs(self.output_model.model_json_schema(mode="serialization"), fold_nulls=False)
+        return schema
+
 
 # -- schemas ---------------------------------------------------------------------------------
 
 
 def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON Schema strict consumers accept: refs inlined, no titles, optional nulls folded."""
+    cleaned: dict[str, Any] = _inline_refs(schema, fold_nulls=True)
+    cleaned.pop("description", None)  # the model's docstring; the tool description says it better
+    cleaned.setdefault("properties", {})
+    cleaned["additionalProperties"] = False
+    return cleaned
+
+
+def _inline_refs(schema: dict[str, Any], *, fold_nulls: bool) -> Any:
+    """``schema`` with its ``$defs`` inlined and titles and null defaults dropped.
+
+    ``fold_nulls`` turns an optional ``X | None`` into ``X``: right for arguments (leave it out
+    instead of sending null), wrong for results, which do carry nulls.
+    """
     defs: dict[str, Any] = schema.get("$defs", {})
 
     def walk(node: Any, properties: bool = False) -> Any:
@@ -371,18 +398,14 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             out[key] = walk(value, properties=key == "properties")
         any_of = out.get("anyOf")
-        if isinstance(any_of, list):
+        if fold_nulls and isinstance(any_of, list):
             non_null = [s for s in any_of if s != {"type": "null"}]
             if len(non_null) == 1 and len(non_null) < len(any_of):
                 del out["anyOf"]
                 out = {**non_null[0], **out}
         return out
 
-    cleaned: dict[str, Any] = walk(schema)
-    cleaned.pop("description", None)  # the model's docstring; the tool description says it better
-    cleaned.setdefault("properties", {})
-    cleaned["additionalProperties"] = False
-    return cleaned
+    return walk(schema)
 
 
 # -- argument handling -----------------------------------------------------------------------
@@ -661,6 +684,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_plan,
         arun=_inline(_plan),
         summary=plan_summary,
+        output_model=PlanResult,
     ),
     ToolSpec(
         name="kling_generate_video",
@@ -671,6 +695,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_generate_sync,
         arun=_generate_async,
         summary=wait_summary,
+        output_model=GenerateResult,
         reports_progress=True,
     ),
     ToolSpec(
@@ -685,6 +710,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_status,
         arun=_in_thread(_status),
         summary=status_summary,
+        output_model=StatusResult,
     ),
     ToolSpec(
         name="kling_fetch_video",
@@ -700,6 +726,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_fetch,
         arun=_in_thread(_fetch),
         summary=wait_summary,
+        output_model=FetchResult,
         reports_progress=True,
     ),
     ToolSpec(
@@ -715,6 +742,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_cancel,
         arun=_in_thread(_cancel),
         summary=cancel_summary,
+        output_model=CancelResult,
     ),
     ToolSpec(
         name="kling_list_jobs",
@@ -728,6 +756,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_jobs,
         arun=_in_thread(_jobs),
         summary=jobs_summary,
+        output_model=JobsResult,
     ),
 )
 """Every tool, in the order a model should meet them. The one table: everything else reads it."""
@@ -870,4 +899,4 @@ def warm_up() -> None:
 
     make_plan(dict(_WARM_UP_REQUEST), video_tools=video_tools_available)
     for spec in TOOLS:
-        _ = spec.description, spec.input_schema
+        _ = spec.description, spec.input_schema, spec.output_schema

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from skill import tools
 from skill.testing.emulator import Emulator
@@ -231,6 +232,7 @@ def test_mcp_tools_and_both_exports_are_generated_from_the_one_table() -> None:
     for spec, t, o, a in zip(tools.TOOLS, listed, openai, anthropic, strict=True):
         assert t.description == spec.description == o["function"]["description"] == a["description"]
         assert t.input_schema == spec.input_schema == o["function"]["parameters"] == a["input_schema"]
+        assert t.output_schema == spec.output_schema and t.output_schema["type"] == "object"
         assert t.title == spec.title == t.annotations.title
         hints = t.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
@@ -247,10 +249,13 @@ def test_a_record_added_to_tools_is_served_over_mcp(monkeypatch: pytest.MonkeyPa
     async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
         return run(args, opts)
 
+    class EchoResult(BaseModel):
+        echo: dict[str, int]
+
     echo = tools.ToolSpec(
         name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=tools.ListJobsInput,
         hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
-        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}", output_model=EchoResult,
     )
     monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
 

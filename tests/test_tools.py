@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import skill
 from skill import tools
@@ -187,10 +188,13 @@ def test_adding_a_tool_is_adding_one_record(monkeypatch: pytest.MonkeyPatch) -> 
     async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
         return {**run(args, opts), "async": True}
 
+    class EchoResult(BaseModel):
+        echo: dict[str, Any]
+
     echo = tools.ToolSpec(
         name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=EchoInput,
         hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
-        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}", output_model=EchoResult,
     )
     monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
     assert [t["name"] for t in tools.tools_for("anthropic")] == [*NAMES, "kling_echo"]
