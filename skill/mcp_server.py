@@ -35,9 +35,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote
 
 from skill import tools
-from skill.errors import ConfigError, Kling3Error
+from skill.errors import ConfigError, InputError, Kling3Error
 from skill.execution import events as ev
 from skill.money import usd
 
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "INSTRUCTIONS",
+    "JOB_TEMPLATE",
     "RESOURCES",
     "ServerOptions",
     "build_server",
@@ -127,8 +129,13 @@ RESOURCES: tuple[_Resource, ...] = (
     ),
 )
 
+JOB_TEMPLATE = "kling3://jobs/{request_id}"
+"""One job of the local journal, by request_id (or a 6+ character prefix), as JSON."""
+_JOB_PREFIX = JOB_TEMPLATE.split("{", 1)[0]
+
 INSTRUCTIONS = (
-    f"{tools.WORKFLOW} Resources: " + ", ".join(f"{r.uri} ({r.gist})" for r in RESOURCES) + "."
+    f"{tools.WORKFLOW} Resources: " + ", ".join(f"{r.uri} ({r.gist})" for r in RESOURCES)
+    + f"; {JOB_TEMPLATE} (one job from the local journal: state, payload, files, what to do next)."
 )
 """What the server tells a model when it connects: the tools' workflow, then where the references are."""
 
@@ -140,6 +147,54 @@ def _resource_list() -> list[types.Resource]:
         types.Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type)
         for r in RESOURCES
     ]
+
+
+def _resource_templates() -> list[types.ResourceTemplate]:
+    from mcp import types
+
+    return [
+        types.ResourceTemplate(
+            uri_template=JOB_TEMPLATE, name="job", title="A Kling job from the local journal",
+            description="One generation job by request_id (or a 6+ character prefix from kling_list_jobs): "
+            "its state, the exact payload sent, cost, saved files, state changes and what to do next. "
+            "Read from the local journal: free, nothing is sent.",
+            mime_type="application/json",
+        )
+    ]
+
+
+def _job_json(ref: str) -> str:
+    """The job resource's text, from the journal (a blocking read: run it in a worker thread)."""
+    from skill.execution.journal import Journal
+    from skill.tool_results import job_detail
+
+    journal = Journal()
+    job = journal.get(ref)
+    if job is None:
+        raise InputError(f"no job {ref!r} in the local journal; kling_list_jobs lists them", field="request_id",
+                         code="unknown_job")
+    doc = job_detail(job.to_dict(), [f.to_dict() for f in journal.files(job)],
+                     [e.to_dict() for e in journal.events(job)])
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+async def _read_job(uri: str) -> types.ReadResourceResult:
+    """``kling3://jobs/{request_id}``; an unknown or ambiguous id is an MCP error naming it."""
+    import anyio
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
+    ref = unquote(uri.removeprefix(_JOB_PREFIX)).strip()
+    try:
+        if not ref or "/" in ref:
+            raise InputError(f"{uri}: name one job, as {JOB_TEMPLATE}", field="request_id")
+        text = await anyio.to_thread.run_sync(_job_json, ref)
+    except Kling3Error as exc:
+        code = types.INVALID_PARAMS if isinstance(exc, InputError) else types.INTERNAL_ERROR
+        raise MCPError(code=code, message=exc.message, data={"uri": uri, "code": exc.code}) from None
+    return types.ReadResourceResult(
+        contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+    )
 
 
 def _read_resource(uri: str) -> types.ReadResourceResult:
@@ -156,7 +211,7 @@ def _read_resource(uri: str) -> types.ReadResourceResult:
             return types.ReadResourceResult(
                 contents=[types.TextResourceContents(uri=uri, mime_type=r.mime_type, text=text)]
             )
-    known = ", ".join(r.uri for r in RESOURCES)
+    known = ", ".join([*(r.uri for r in RESOURCES), JOB_TEMPLATE])
     raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
 
 
@@ -401,8 +456,18 @@ class _Handlers:
 
         return types.ListResourcesResult(resources=_resource_list())
 
+    async def list_resource_templates(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        from mcp import types
+
+        return types.ListResourceTemplatesResult(resource_templates=_resource_templates())
+
     async def read_resource(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        return _read_resource(str(params.uri))
+        uri = str(params.uri)
+        if uri.startswith(_JOB_PREFIX):
+            return await _read_job(uri)
+        return _read_resource(uri)
 
 
 MIN_MCP_MAJOR = 2
@@ -446,6 +511,7 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
         on_list_resources=handlers.list_resources,
+        on_list_resource_templates=handlers.list_resource_templates,
         on_read_resource=handlers.read_resource,
     )
     server.middleware.append(_WarmUp())

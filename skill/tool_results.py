@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.errors import Kling3Error
-from skill.execution.states import API_DONE
+from skill.execution.states import API_DONE, UNFINISHED_STATES
 from skill.money import usd
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ __all__ = [
     "fetch_result",
     "generate_pending_result",
     "generate_result",
+    "job_detail",
     "job_row",
     "jobs_result",
     "jobs_summary",
@@ -354,6 +355,45 @@ def job_row(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": row.get("created_at"),
         "prompt": prompt if len(prompt) <= 120 else prompt[:117] + "...",
         "files": row.get("files", []),
+    }
+
+
+def _next_step(state: str, request_id: str | None) -> str:
+    """What to do about a job in ``state``: never generate a paid job again, only fetch it."""
+    if state == "downloaded":
+        return "Done: the video is saved (files). kling_fetch_video downloads it again if a file is lost."
+    if state == "unconfirmed":
+        return ("The submit may or may not have reached RunComfy: check kling_list_jobs and the RunComfy "
+                "dashboard before generating it again.")
+    if state == "failed":
+        return "The job itself failed at RunComfy: change the prompt before trying again."
+    if state == "cancelled":
+        return "Cancelled while queued: not charged."
+    if state in UNFINISHED_STATES and request_id:
+        return f"Paid, not saved yet: call kling_fetch_video with request_id={request_id!r}. Do not generate it again."
+    return "Being submitted: list the jobs again in a moment."
+
+
+def job_detail(row: dict[str, Any], files: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """One journal job in full, as the ``kling3://jobs/{request_id}`` resource shows it: the
+    exact payload sent, every saved file, every state change, and what to do next."""
+    payload = row.get("payload") or {}
+    return {
+        "request_id": row.get("request_id"),
+        "state": row.get("state"),
+        "endpoint": row.get("model_id"),
+        "tier": row.get("tier"),
+        "mode": row.get("mode"),
+        "cost_usd": row.get("cost_usd"),
+        "created_at": row.get("created_at"),
+        "updated_at": row.get("updated_at"),
+        "prompt": payload.get("prompt"),
+        "payload": payload,
+        "output_dir": row.get("output_dir"),
+        "batch_id": row.get("batch_id"),
+        "files": [{k: f.get(k) for k in ("path", "url", "size", "sha256")} for f in files],
+        "events": [{"at": e.get("at"), "state": e.get("state")} for e in events],
+        "next": _next_step(str(row.get("state")), row.get("request_id")),
     }
 
 

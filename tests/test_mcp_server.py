@@ -27,6 +27,7 @@ pytest.importorskip("mcp", reason="the [mcp] extra (official MCP SDK) is not ins
 import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 
 SERVER = [sys.executable, "-m", "skill.mcp_server"]
 FAST = ["--poll-interval", "0.05", "--progress-interval", "0.3"]
@@ -130,6 +131,18 @@ def test_stdio_tools_progress_resources_and_refusals(
             assert "missing_image" in rules
             guide = (await client.read_resource("kling3://prompting-guide")).contents[0].text
             assert "Shot 1:" in guide and "camera" in guide
+
+            templates = (await client.list_resource_templates()).resource_templates
+            assert [(t.uri_template, t.mime_type) for t in templates] == [("kling3://jobs/{request_id}", "application/json")]
+            job = json.loads((await client.read_resource(f"kling3://jobs/{rid}")).contents[0].text)
+            assert job["request_id"] == rid and job["state"] == "downloaded" and job["cost_usd"] == 0.42
+            assert out["files"][0] in [f["path"] for f in job["files"]] and job["payload"]["prompt"]
+            assert [e["state"] for e in job["events"]][-1] == "downloaded" and "saved" in job["next"]
+            by_prefix = json.loads((await client.read_resource(f"kling3://jobs/{rid[:8]}")).contents[0].text)
+            assert by_prefix["request_id"] == rid
+            with pytest.raises(MCPError) as missing:
+                await client.read_resource("kling3://jobs/no-such-job-0000")
+            assert "no job" in str(missing.value) and "kling_list_jobs" in str(missing.value)
 
     anyio.run(go)
     assert emu.counts["submit"] == 1

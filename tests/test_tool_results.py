@@ -100,3 +100,20 @@ def test_a_key_no_model_declares_is_caught() -> None:
     plan = tools.call("kling_plan_video", {"text": "a fox in snow"})
     with pytest.raises(jsonschema.ValidationError):
         check("kling_plan_video", {**plan, "contact_sheet": "/tmp/x.jpg"})
+
+
+@pytest.mark.parametrize(("state", "says"), [
+    ("downloaded", "saved"), ("timeout", "kling_fetch_video"), ("download_failed", "kling_fetch_video"),
+    ("in_progress", "Do not generate it again"), ("unconfirmed", "dashboard"), ("failed", "change the prompt"),
+    ("cancelled", "not charged"), ("submitting", "in a moment"),
+])
+def test_a_job_resource_says_what_to_do_next(state: str, says: str) -> None:
+    from skill.tool_results import job_detail
+
+    row = {"request_id": "abc123", "state": state, "model_id": "kling/x", "payload": {"prompt": "a fox"}}
+    doc = job_detail(row, [{"path": "/v/a.mp4", "url": "https://f/a.mp4", "size": 3, "sha256": "00", "id": 1}],
+                     [{"at": "2026-01-01T00:00:00+00:00", "state": state, "detail": None}])
+    assert says in doc["next"] and doc["prompt"] == "a fox" and doc["endpoint"] == "kling/x"
+    assert doc["files"] == [{"path": "/v/a.mp4", "url": "https://f/a.mp4", "size": 3, "sha256": "00"}]
+    if state not in ("failed",):
+        assert "change the prompt" not in doc["next"]
