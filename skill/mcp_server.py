@@ -1,4 +1,6 @@
-"""The MCP server: the tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide.
+"""The MCP server: the tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide,
+a resource per journal job (``kling3://jobs/{request_id}``) and the prompts of
+:mod:`skill.mcp_prompts`.
 
 Run it over stdio (what desktop hosts and IDEs launch) or streamable HTTP on 127.0.0.1::
 
@@ -6,10 +8,11 @@ Run it over stdio (what desktop hosts and IDEs launch) or streamable HTTP on 127
     python -m skill.mcp_server --http --port 8765   # http://127.0.0.1:8765/mcp
 
 This module is an adapter over :data:`skill.tools.TOOLS` and holds no tool facts of its own: each
-:class:`~skill.tools.ToolSpec` gives the tool's name, title, description, input schema and
-annotations, and calls go through :func:`skill.tools.acall`. Every result carries structured
-content plus a short text summary; refusals and API errors are tool errors (``isError``) whose
-structured content is ``{"error": {"code", "field", "message"}}``.
+:class:`~skill.tools.ToolSpec` gives the tool's name, title, description, input and output
+schemas and annotations, and calls go through :func:`skill.tools.acall`. Every result carries
+structured content (matching the output schema) plus a short text summary; refusals and API
+errors are tool errors (``isError``) whose structured content is
+``{"error": {"code", "field", "message"}}``.
 
 The tools that wait for a job (``ToolSpec.reports_progress``) wait at most ``wait_seconds`` and
 send a progress notification on every status change and every few seconds in between, so hosts
@@ -213,6 +216,44 @@ def _read_resource(uri: str) -> types.ReadResourceResult:
             )
     known = ", ".join([*(r.uri for r in RESOURCES), JOB_TEMPLATE])
     raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
+
+
+# -- prompts ---------------------------------------------------------------------------------
+
+
+def _prompt_list() -> list[types.Prompt]:
+    from mcp import types
+
+    from skill.mcp_prompts import prompt_specs
+
+    return [
+        types.Prompt(
+            name=p.name, title=p.title, description=p.description,
+            arguments=[types.PromptArgument(name=a.name, description=a.description, required=a.required)
+                       for a in p.arguments],
+        )
+        for p in prompt_specs()
+    ]
+
+
+def _get_prompt(name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+    """A prompt filled in, with the resources it names attached; a bad name or argument is an MCP error."""
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
+    from skill.mcp_prompts import render_prompt
+
+    try:
+        rendered = render_prompt(name, arguments)
+        attached = [_read_resource(uri).contents[0] for uri in rendered.embed]
+    except Kling3Error as exc:
+        code = types.INVALID_PARAMS if isinstance(exc, InputError) else types.INTERNAL_ERROR
+        raise MCPError(code=code, message=exc.message, data={"prompt": name, "field": exc.field}) from None
+    messages = [types.PromptMessage(role=m.role, content=types.TextContent(type="text", text=m.text))
+                for m in rendered.messages]
+    messages += [types.PromptMessage(role="user", content=types.EmbeddedResource(type="resource", resource=r))
+                 for r in attached]
+    return types.GetPromptResult(description=rendered.description, messages=messages)
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -456,6 +497,14 @@ class _Handlers:
 
         return types.ListResourcesResult(resources=_resource_list())
 
+    async def list_prompts(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        from mcp import types
+
+        return types.ListPromptsResult(prompts=_prompt_list())
+
+    async def get_prompt(self, ctx: Context, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return _get_prompt(params.name, params.arguments)
+
     async def list_resource_templates(
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
@@ -513,6 +562,8 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
         on_list_resources=handlers.list_resources,
         on_list_resource_templates=handlers.list_resource_templates,
         on_read_resource=handlers.read_resource,
+        on_list_prompts=handlers.list_prompts,
+        on_get_prompt=handlers.get_prompt,
     )
     server.middleware.append(_WarmUp())
     return server

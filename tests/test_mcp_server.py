@@ -144,6 +144,18 @@ def test_stdio_tools_progress_resources_and_refusals(
                 await client.read_resource("kling3://jobs/no-such-job-0000")
             assert "no job" in str(missing.value) and "kling_list_jobs" in str(missing.value)
 
+            prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+            assert list(prompts) == ["plan-then-generate", "write-multi-shot-prompt", "animate-image"]
+            assert [a.name for a in prompts["animate-image"].arguments or [] if a.required] == ["image_url", "motion"]
+            got = await client.get_prompt("write-multi-shot-prompt", {"idea": "a kite festival on a beach"})
+            first, guide_part = got.messages[0].content, got.messages[-1].content
+            assert first.type == "text" and "a kite festival on a beach" in first.text and "Shot 1:" in first.text
+            assert guide_part.type == "resource" and str(guide_part.resource.uri) == "kling3://prompting-guide"
+            assert guide_part.resource.text == guide
+            with pytest.raises(MCPError) as no_motion:
+                await client.get_prompt("animate-image", {"image_url": "https://example.com/a.jpg"})
+            assert "motion" in str(no_motion.value)
+
     anyio.run(go)
     assert emu.counts["submit"] == 1
 
