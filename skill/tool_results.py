@@ -23,10 +23,13 @@ from skill.execution.states import API_DONE, UNFINISHED_STATES
 from skill.money import usd
 
 if TYPE_CHECKING:
+    from skill.execution.batch import BatchReport
     from skill.execution.flow import CallResult, RunResult
     from skill.planning import Plan
 
 __all__ = [
+    "BatchItemResult",
+    "BatchResult",
     "CancelResult",
     "FetchResult",
     "GenerateResult",
@@ -34,6 +37,8 @@ __all__ = [
     "JobsResult",
     "PlanResult",
     "StatusResult",
+    "batch_result",
+    "batch_summary",
     "cancel_result",
     "cancel_summary",
     "error_result",
@@ -130,6 +135,40 @@ class GenerateResult(_Result):
     warnings: list[str] = Field(default_factory=list)
     waited_s: int | None = None
     hint: str | None = Field(default=None, description="What to do next, when the video is not ready yet.")
+
+
+class BatchItemResult(_Result):
+    """One video of a batch and what became of it."""
+
+    index: int = Field(description="1-based, in the order the requests (and their variants) were given.")
+    status: str = Field(description="completed, failed, timeout, refused, error, interrupted or not_started.")
+    label: str
+    cfg_scale: float | None = Field(description="The variant's cfg_scale (the request's own when no variants).")
+    endpoint: str | None
+    tier: str | None
+    duration_s: int | None
+    aspect_ratio: str | None
+    cost_usd: float = Field(description="What this video cost (estimated): every call RunComfy accepted.")
+    planned_cost_usd: float
+    request_ids: list[str] = Field(description=_RID)
+    files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    video: str | None = Field(default=None, description="The stitched or cropped video, when the plan needed one.")
+    error: dict[str, Any] | None = None
+    warnings: list[str]
+
+
+class BatchResult(_Result):
+    """``kling_generate_batch``: every video's outcome, the request_ids to fetch, the cost."""
+
+    batch_id: str
+    done: bool = Field(description="True when every video is saved.")
+    items: list[BatchItemResult]
+    request_ids: list[str] = Field(description="Every request_id of the batch, for kling_fetch_video.")
+    files: list[str]
+    planned_cost_usd: float
+    cost_usd: float = Field(description="What was spent (estimated), in US dollars.")
+    counts: dict[str, int] = Field(description="How many videos ended in each status.")
+    hint: str | None = Field(default=None, description="What to do about the videos not saved yet.")
 
 
 class FetchResult(_Result):
@@ -281,6 +320,52 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
             "kling_fetch_video for each request_id to wait for and download its part."
         )
     return out
+
+
+_STILL_RUNNING = ("timeout", "interrupted", "error")
+
+
+def _batch_hint(items: list[dict[str, Any]]) -> str | None:
+    """What to do next: fetch what is paid, fix what was refused; change a prompt only if its job failed."""
+    running = [rid for i in items if i["status"] in _STILL_RUNNING and not i["files"] for rid in i["request_ids"]]
+    refused = [str(i["index"]) for i in items if i["status"] in ("refused", "not_started")]
+    failed = [str(i["index"]) for i in items if i["status"] == "failed"]
+    said = []
+    if running:
+        said.append(f"{len(running)} job(s) are paid and still running or not downloaded: call kling_fetch_video "
+                    f"with each request_id ({', '.join(running)}). Do not run the batch again.")
+    if refused:
+        said.append(f"Item(s) {', '.join(refused)} were not sent (free): fix what each error names and send "
+                    "only those again.")
+    if failed:
+        said.append(f"Item(s) {', '.join(failed)} failed at RunComfy: change their prompt before trying again.")
+    return " ".join(said) or None
+
+
+def batch_result(report: BatchReport, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """``kling_generate_batch``'s answer: the executor's report, with each variant's cfg_scale."""
+    items: list[dict[str, Any]] = [
+        {
+            "index": i.index, "status": i.status, "label": i.label,
+            "cfg_scale": requests[i.index - 1].get("cfg_scale"),
+            "endpoint": i.endpoint, "tier": i.tier, "duration_s": i.duration, "aspect_ratio": i.aspect_ratio,
+            "cost_usd": i.cost_usd, "planned_cost_usd": i.planned_cost_usd,
+            "request_ids": list(i.request_ids), "files": [i.video] if i.video else list(i.files),
+            "video": i.video, "error": i.error, "warnings": list(i.warnings),
+        }
+        for i in report.items
+    ]
+    return {
+        "batch_id": report.batch_id,
+        "done": report.ok,
+        "items": items,
+        "request_ids": [rid for i in items for rid in i["request_ids"]],
+        "files": [f for i in items for f in i["files"]],
+        "planned_cost_usd": report.planned_cost_usd,
+        "cost_usd": report.total_cost_usd,
+        "counts": dict(report.counts),
+        "hint": _batch_hint(items),
+    }
 
 
 def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
@@ -440,6 +525,21 @@ def wait_summary(result: dict[str, Any]) -> str:
         cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
         return f"completed (request_id {rid}{cost}): {where}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
+
+
+def batch_summary(result: dict[str, Any]) -> str:
+    """E.g. ``batch of 3: 3 completed; $1.26 spent of $1.26 planned``, then one line per video."""
+    items = result.get("items") or []
+    counts = ", ".join(f"{n} {s}" for s, n in (result.get("counts") or {}).items())
+    lines = [f"batch of {len(items)}: {counts}; {usd(result.get('cost_usd'))} spent of "
+             f"{usd(result.get('planned_cost_usd'))} planned"]
+    for i in items:
+        where = ", ".join(i.get("files") or []) or ", ".join(i.get("request_ids") or []) or (i.get("error") or {}).get("code", "")
+        cfg = f" cfg_scale {i['cfg_scale']}" if i.get("cfg_scale") is not None else ""
+        lines.append(f"[{i.get('index')}] {i.get('status')}{cfg} {usd(i.get('cost_usd'))}: {where}")
+    if result.get("hint"):
+        lines.append(str(result["hint"]))
+    return "\n".join(lines)
 
 
 def status_summary(result: dict[str, Any]) -> str:

@@ -44,12 +44,15 @@ from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
 from skill.tool_results import (
+    BatchResult,
     CancelResult,
     FetchResult,
     GenerateResult,
     JobsResult,
     PlanResult,
     StatusResult,
+    batch_result,
+    batch_summary,
     cancel_result,
     cancel_summary,
     error_result,
@@ -71,12 +74,16 @@ from skill.tool_results import (
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_SECONDS",
+    "MAX_BATCH_VIDEOS",
+    "MAX_VARIANTS",
     "TOOLS",
     "TOOL_NAMES",
     "WORKFLOW",
+    "BatchOptions",
     "CallOptions",
     "CancelVideoInput",
     "FetchVideoInput",
+    "GenerateBatchInput",
     "GenerateOptions",
     "GenerateVideoInput",
     "ListJobsInput",
@@ -109,7 +116,8 @@ WORKFLOW = (
     "and shows the endpoint, prompt, payload and cost. Show the user the tier and the cost, and only "
     "then call kling_generate_video (it spends money; get an explicit OK for 4k, about 5x standard). "
     "If kling_generate_video answers before the video is ready, call kling_fetch_video with its "
-    "request_id instead of generating again."
+    "request_id instead of generating again. For several videos, or variants of one, use "
+    "kling_generate_batch: one budget check (max_cost_usd) before anything is sent."
 )
 """How an agent should use the tools together, in a few sentences: the order, and what spends.
 
@@ -234,6 +242,50 @@ GenerateVideoInput: type[BaseModel] = create_model(
     **_option_definitions(GenerateOptions),
 )
 
+MAX_BATCH_VIDEOS = 12
+"""The most videos one ``kling_generate_batch`` call makes (requests x variants); all are submitted at once."""
+MAX_VARIANTS = 10
+"""The most variants of one request (the batch executor's own limit, :data:`skill.execution.batch.MAX_VARIANTS`)."""
+
+
+class BatchOptions(_Strict):
+    """The options of ``kling_generate_batch`` besides its requests."""
+
+    variants: int = Field(
+        default=1, ge=1, le=MAX_VARIANTS,
+        description=(
+            f"How many variants of each request, 1-{MAX_VARIANTS} (default 1). Kling 3.0 takes no seed, so "
+            "variants differ in cfg_scale, spread evenly over 0.3-0.8 and stated per item; each variant is a "
+            "separate paid video. A request that fixes cfg_scale cannot have variants."
+        ),
+    )
+    max_cost_usd: float = Field(
+        gt=0,
+        description=(
+            "The most the whole batch may cost, in US dollars (required): every request is planned and priced "
+            "first, and the batch is refused with nothing sent if the total is over it or over the daily cap."
+        ),
+    )
+    wait_seconds: _WaitSeconds = DEFAULT_WAIT_SECONDS
+    output_dir: _OutputDir = None
+
+
+_batch_requests: Any = list[PlanVideoInput]  # type: ignore[valid-type]
+GenerateBatchInput: type[BaseModel] = create_model(
+    "GenerateBatchInput",
+    __config__=_FORBID,
+    requests=(
+        Annotated[_batch_requests, Field(min_length=1, max_length=MAX_BATCH_VIDEOS)],
+        Field(
+            description=(
+                "The videos to make, each with the same fields as kling_plan_video (text, tier, duration, "
+                "aspect_ratio, image_url, ...). One request with variants=3 makes three variants of it."
+            )
+        ),
+    ),
+    **_option_definitions(BatchOptions),
+)
+
 
 # -- descriptions ----------------------------------------------------------------------------
 
@@ -285,6 +337,21 @@ def _generate_description() -> str:
         "kling_fetch_video with the request_id to wait for it. Never call kling_generate_video again "
         "for the same video. Requests over 15 s become several calls, all submitted at once; fetch each "
         f"request_id. {_TIERS}"
+    )
+
+
+def _batch_description() -> str:
+    return (
+        "Generate several Kling 3.0 videos in one call, or variants of one: this SPENDS money, every video "
+        "is paid. Give requests (each with the fields of kling_plan_video) and, for variants, variants=K: K "
+        "versions of each request that differ in cfg_scale (stated per item), at K times the cost. "
+        "max_cost_usd is required: the whole batch is planned and priced first and refused, with nothing "
+        "sent, if it would cost more or pass the daily cap. Plan first (kling_plan_video for each request; "
+        "variants cost the same as their request), show the user the total and get their go-ahead. Every "
+        f"video is submitted at once (at most {MAX_BATCH_VIDEOS} per call) and the call waits at most "
+        f"wait_seconds (default {DEFAULT_WAIT_SECONDS}); videos not finished by then keep running, already "
+        "paid, and their request_ids are in the answer: fetch each with kling_fetch_video, never run the "
+        "batch again. A request that cannot run is refused on its own (free) and does not stop the others."
     )
 
 
@@ -589,6 +656,64 @@ async def _cancel_safely(coro: Awaitable[_T]) -> _T:
         raise
 
 
+def _split_batch(args: dict[str, Any]) -> tuple[list[dict[str, Any]], BatchOptions]:
+    """The batch's requests, checked by name only (the planner refuses each bad one on its own),
+    and its options, validated."""
+    requests = args.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise InputError("requests: give at least one request, an object with the fields of kling_plan_video",
+                         field="requests")
+    known = set(PlanVideoInput.model_fields) | _REQUEST_KEYS
+    for n, request in enumerate(requests):
+        if not isinstance(request, dict):
+            raise InputError(f"requests[{n}]: must be an object with the fields of kling_plan_video",
+                             field="requests")
+        for key in request:
+            if key not in known:
+                listed = ", ".join(k for k in PlanVideoInput.model_fields)
+                raise InputError(f"requests[{n}].{key}: is not a known field; known: {listed}", field=f"requests[{n}].{key}")
+    return [dict(r) for r in requests], _validate(BatchOptions, {k: v for k, v in args.items() if k != "requests"})
+
+
+def _expand(requests: list[dict[str, Any]], variants: int) -> list[dict[str, Any]]:
+    """Every video the call makes: each request, or its variants, in order."""
+    from skill.execution.batch import make_variants
+
+    videos = [v for request in requests for v in make_variants(request, variants)]
+    if len(videos) > MAX_BATCH_VIDEOS:
+        raise InputError(
+            f"variants: {len(requests)} request(s) x {variants} variant(s) make {len(videos)} videos; one call "
+            f"makes at most {MAX_BATCH_VIDEOS}: send fewer, or split them over several calls",
+            field="variants",
+        )
+    return videos
+
+
+async def _batch_async(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """The batch executor (one budget check, every video journaled before it is sent), on the loop."""
+    from skill.execution.batch import run_batch
+
+    requests, options = _split_batch(args)
+    videos = _expand(requests, options.variants)
+    sink = opts.on_event
+
+    def on_event(index: int, event: Event) -> None:
+        if sink is not None:
+            sink(event)
+
+    report = await _cancel_safely(
+        run_batch(videos, concurrency=len(videos), output_dir=_out_dir(options.output_dir, opts),
+                  max_cost_usd=options.max_cost_usd, poll_interval=opts.poll_interval,
+                  timeout=options.wait_seconds, on_event=on_event)
+    )
+    return batch_result(report, videos)
+
+
+def _batch_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """:func:`_batch_async` on a loop of its own: the executor is asynchronous."""
+    return asyncio.run(_batch_async(args, opts))
+
+
 def _status(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     """One status request; free, and never waits."""
     from skill.execution.flow import status
@@ -696,6 +821,18 @@ TOOLS: tuple[ToolSpec, ...] = (
         arun=_generate_async,
         summary=wait_summary,
         output_model=GenerateResult,
+        reports_progress=True,
+    ),
+    ToolSpec(
+        name="kling_generate_batch",
+        title="Generate several Kling videos or variants (spends)",
+        describe=_batch_description,
+        input_model=GenerateBatchInput,
+        hints=ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True),
+        run=_batch_sync,
+        arun=_batch_async,
+        summary=batch_summary,
+        output_model=BatchResult,
         reports_progress=True,
     ),
     ToolSpec(

@@ -239,6 +239,38 @@ def test_videos_go_to_the_videos_folder_not_the_hosts_cwd_and_caches_warm_after_
     assert log.read_text(encoding="utf-8").count("caches warm") == 1
 
 
+def test_a_batch_of_variants_through_mcp_one_budget_check_and_progress(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0.3, run_seconds=0.3)
+
+    async def go() -> tuple[Any, Any, list[str]]:
+        async with stdio_session(emu, tmp_path) as client:
+            tool = next(t for t in (await client.list_tools()).tools if t.name == "kling_generate_batch")
+            assert tool.annotations.read_only_hint is False and tool.annotations.open_world_hint is True
+            assert "items" in tool.output_schema["properties"] and "max_cost_usd" in tool.input_schema["required"]
+            over = await client.call_tool("kling_generate_batch", {"requests": [{"text": TEXT}], "variants": 3,
+                                                                   "max_cost_usd": 1})
+            messages: list[str] = []
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                messages.append(message or "")
+
+            done = await client.call_tool("kling_generate_batch", {"requests": [{"text": TEXT}], "variants": 3,
+                                                                   "max_cost_usd": 1.5}, progress_callback=on_progress)
+            return over, done, messages
+
+    over, done, messages = anyio.run(go)
+    assert over.is_error is True and structured(over)["error"]["code"] == "over_budget"
+    doc = structured(done)  # the SDK client has checked it against the output schema
+    assert done.is_error is False and doc["done"] is True and doc["counts"] == {"completed": 3}
+    assert [i["cfg_scale"] for i in doc["items"]] == [0.3, 0.55, 0.8]
+    assert all((tmp_path / "videos").resolve() in Path(f).parents and Path(f).is_file() for f in doc["files"])
+    assert sum(m.startswith("submitted: request_id") for m in messages) == 3
+    assert done.content[0].text.startswith("batch of 3: 3 completed; $1.26 spent of $1.26 planned")
+    assert emu.counts["submit"] == 3
+
+
 # -- in process: the adapter over skill.tools.TOOLS ------------------------------------------
 
 

@@ -273,3 +273,13 @@ def test_every_inline_command_names_real_subcommands_flags_extras_and_modules() 
             assert importlib.util.find_spec(argv[2]) is not None, f"`{line}`: no module {argv[2]}"
         elif argv[0] == "uvx":
             assert argv[1:3] == ["--from", "kling3-skill[mcp]"] and argv[3] in ("kling3", "kling3-skill"), line
+
+
+def test_the_skill_and_the_readme_name_every_agent_tool() -> None:
+    from skill.tools import TOOL_NAMES
+
+    _, body = split_skill()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in TOOL_NAMES:
+        assert f"`{name}`" in body, f"SKILL.md does not mention {name}"
+        assert f"`{name}`" in readme, f"README.md does not mention {name}"

@@ -117,3 +117,14 @@ def test_a_job_resource_says_what_to_do_next(state: str, says: str) -> None:
     assert doc["files"] == [{"path": "/v/a.mp4", "url": "https://f/a.mp4", "size": 3, "sha256": "00"}]
     if state not in ("failed",):
         assert "change the prompt" not in doc["next"]
+
+
+def test_batch_results_in_every_shape_match_the_schema(emu: Emulator) -> None:
+    mixed = check("kling_generate_batch", tools.call("kling_generate_batch", {
+        "requests": [{"text": "a fox in snow"}, {"text": "animate this photo"}, {"text": "a 20 second pan over a city"}],
+        "max_cost_usd": 5}, poll_interval=0.01))
+    assert [i["status"] for i in mixed["items"]] == ["completed", "refused", "completed"]
+    emu.config.queue_seconds = 60
+    pending = check("kling_generate_batch", tools.call("kling_generate_batch", {
+        "requests": [{"text": "a fox"}], "variants": 2, "max_cost_usd": 1, "wait_seconds": 0}, poll_interval=0.01))
+    assert [i["status"] for i in pending["items"]] == ["timeout", "timeout"] and pending["hint"]

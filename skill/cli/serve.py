@@ -106,7 +106,7 @@ def add_tools_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "tools",
         help="print the function-calling tool schemas (OpenAI or Anthropic format)",
-        description="Print the six tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
+        description="Print the agent tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
         "examples:\n  kling3 tools --format openai > tools.json\n  kling3 tools --format anthropic",
     )
     p.add_argument("--format", choices=["openai", "anthropic"], default="openai")
@@ -127,8 +127,9 @@ def add_mcp_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "mcp",
         help="serve the tools over MCP (stdio, or streamable HTTP on 127.0.0.1)",
-        description="Serve kling_plan_video, kling_generate_video, kling_video_status, kling_fetch_video, "
-        "kling_cancel_video and kling_list_jobs over MCP. Needs the [mcp] extra.\n\n"
+        description="Serve over MCP the agent tools that `kling3 tools` lists (plan, generate, batch and "
+        "variants, status, fetch, cancel, jobs), the reference documents, a resource per journal job and "
+        "ready-made prompts. Needs the [mcp] extra.\n\n"
         "examples:\n  kling3 mcp                 # stdio, for Claude Desktop and other hosts\n"
         "  kling3 mcp --http --port 8765\n"
         "  uvx --from 'kling3-skill[mcp]' kling3-skill mcp   # what the README's host snippets run",
