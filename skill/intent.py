@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skill.rulebook import URL_MASK, CompiledModifier, CompiledRules, CompiledSignal
@@ -35,6 +36,8 @@ class Signal:
     end: int
     state: str = "plain"
     in_shots: bool = False
+    extent: tuple[int, int] | None = None  # the cue with the words that set its state
+    instruction: bool = True  # words addressed to the tool, not a description of the video
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "value": self.value, "words": self.words}
@@ -54,6 +57,26 @@ class Intent:
 
     def first(self, name: str) -> Signal | None:
         return next((s for s in self.signals if s.name == name and s.state == "plain"), None)
+
+    def routing_spans(self, content_states: frozenset[str]) -> tuple[tuple[int, int], ...]:
+        """The spans of ``text`` that are instructions to the tool, merged and in order.
+
+        One reading serves both stages: the router decided on these words, so the prompt builder
+        removes exactly these (a negation goes with its cue) and keeps every other word, including
+        cue words the content test gave back to the scene ("a 4K monitor").
+        """
+        spans = sorted(
+            s.extent or (s.start, s.end)
+            for s in self.signals
+            if s.instruction and s.state not in content_states and s.end > s.start
+        )
+        merged: list[tuple[int, int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        return tuple(merged)
 
 
 def _clause_before(rules: CompiledRules, text: str, start: int, window: int) -> str:
@@ -75,16 +98,17 @@ _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sente
 _PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
 
 
-def _in_scope(mod: CompiledModifier, before: str) -> bool:
-    """A trigger earlier in the clause whose scope reaches the cue: only fillers in between."""
+def _in_scope(mod: CompiledModifier, before: str) -> int | None:
+    """Where a trigger earlier in the clause starts whose scope reaches the cue (only fillers in
+    between), or None."""
     assert mod.triggers is not None
     for m in reversed(list(mod.triggers.finditer(before))):
         if _PHRASE_END.search(before, m.end()):
-            return False  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
+            return None  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
-            return True
-    return False
+            return m.start()
+    return None
 
 
 def _following(mod: CompiledModifier, after: str) -> list[str]:
@@ -138,20 +162,30 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     return _modifies_scene_noun(mod, before, following)
 
 
-def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
+def _first(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
+    return next((m for m in (p.search(text) for p in patterns) if m), None)
+
+
+def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The cue's state and the extent of the words that gave it ("not" ... "4K"), so the prompt
+    builder can remove an instruction together with its negation."""
     for name in spec_mods:
         mod = rules.modifiers[name]
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
-        if any(p.search(before) for p in mod.before) or any(p.search(after) for p in mod.after):
-            return name
-        if mod.triggers is not None and _in_scope(mod, before):
-            return name
-        if mod.after_sentence and any(p.search(_SENTENCE_END.split(text[end : end + mod.window], 1)[0]) for p in mod.after_sentence):
-            return name
+        if (m := _first(mod.before, before)) is not None:
+            return name, start - len(before) + m.start(), end
+        if (m := _first(mod.after, after)) is not None:
+            return name, start, end + m.end()
+        if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
+            return name, start - len(before) + at, end
+        if mod.after_sentence:
+            sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
+            if (m := _first(mod.after_sentence, sentence)) is not None:
+                return name, start, end + m.end()
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
-            return name
-    return "plain"
+            return name, start, end
+    return "plain", start, end
 
 
 def _number(rules: CompiledRules, raw: str) -> float | None:
@@ -341,7 +375,7 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     if len(other) < spec.min_other or len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
-    return Signal("language_other", sample, sample, 0, 0)
+    return Signal("language_other", sample, sample, 0, 0, instruction=False)
 
 
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
@@ -374,15 +408,19 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 value = _value(rules, csig, fixed, m)
                 if value is None:
                     continue
-                state = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else "plain"
+                state, lo, hi = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else ("plain", m.start(), m.end())
                 taken.append((m.start(), m.end()))
-                start, end = (back[m.start()], back[m.end()]) if back else (m.start(), m.end())
-                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state))
+                if back:
+                    start, end, lo, hi = back[m.start()], back[m.end()], back[lo], back[hi]
+                else:
+                    start, end = m.start(), m.end()
+                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
+                                      extent=(lo, hi), instruction=spec.instruction))
 
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [
-            Signal(s.name, s.value, s.words, s.start, s.end, "quoted", s.in_shots)
+            replace(s, state="quoted")
             if s.state == "plain" and any(a <= s.start and s.end <= b for a, b in quoted) else s
             for s in signals
         ]
@@ -390,7 +428,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     shots_start = markers[0].start if markers else None
     if shots_start is not None:
         signals = [
-            Signal(s.name, s.value, s.words, s.start, s.end, s.state, True) if s.start >= shots_start else s
+            replace(s, in_shots=True) if s.start >= shots_start else s
             for s in signals
         ]
     signals.sort(key=lambda s: (s.start, s.name))

@@ -166,6 +166,11 @@ class SignalSpec(_Model):
     units: dict[str, float] | None = None
     modifiers: list[str] = Field(default_factory=list)
     excludes: str | None = None
+    instruction: bool = Field(
+        default=True,
+        description="The words are addressed to the tool (the prompt builder removes them); false for "
+        "structure the builder reads itself, such as shot headers.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SignalSpec:
