@@ -126,7 +126,7 @@ def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[s
     """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
     if any(w in mod.scene_nouns for w in following):
         return True
-    lead = _WORD.findall(before)[-6:]
+    lead = _WORD.findall(before)[-mod.lead_words :] if mod.lead_words else []
     return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
 
 
@@ -186,6 +186,24 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name, start, end
     return "plain", start, end
+
+
+def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """A plain cue joined to an earlier cue of the same signal by coordinators only shares its
+    state: "don't add any music or voiceover" rules out both."""
+    out: list[Signal] = []
+    last: dict[str, Signal] = {}
+    for sig in sorted(signals, key=lambda s: s.start):
+        prev = last.get(sig.name)
+        mod = rules.modifiers.get(prev.state) if prev is not None else None
+        if prev is not None and mod is not None and mod.coordinators and sig.state == "plain":
+            gap = masked[prev.end : sig.start]
+            words = _WORD.findall(gap)
+            if words and not rules.clause_break.search(gap) and all(w in mod.coordinators for w in words):
+                sig = replace(sig, state=prev.state, extent=(sig.start, sig.end))
+        out.append(sig)
+        last[sig.name] = sig
+    return out
 
 
 def _number(rules: CompiledRules, raw: str) -> float | None:
@@ -417,6 +435,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
                                       extent=(lo, hi), instruction=spec.instruction))
 
+    signals = _coordinate(rules, masked, signals)
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [

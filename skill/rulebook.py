@@ -85,12 +85,13 @@ class ModifierSpec(_Model):
     noun describes a thing in the scene, not the video being ordered, unless a ``targets``
     word introduces it. The test reads only cues that end in an ``attributive`` word (a cue
     that is itself a noun is never content); with ``scene_nouns`` it is closed: the cue is
-    content only before one of those nouns. With ``needs_target`` a cue naming a place counts
+    content only before one of those nouns (or after one, within ``lead_words``). With ``needs_target`` a cue naming a place counts
     only when a target word introduces it, when a video noun follows it, or when it opens its
     clause. ``keeps_words``: the state means content, so the prompt builder keeps the words (a
     negated or deferred tier is an instruction and goes). ``after_sentence``: patterns read after
     the cue up to the end of the sentence, across commas, dashes and question marks ("4K? nah").
-    The words live in the rules file.
+    ``coordinators``: a cue joined to an earlier cue of the same signal by only these words
+    shares its state ("don't add any music or voiceover"). The words live in the rules file.
     """
 
     window: int = Field(gt=0, le=400)
@@ -105,9 +106,11 @@ class ModifierSpec(_Model):
     determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
+    lead_words: int = Field(default=6, ge=0, le=12)
     needs_target: bool = False
     keeps_words: bool = False
     after_sentence: list[str] = Field(default_factory=list)
+    coordinators: list[str] = Field(default_factory=list)
 
 
 class RoleSpec(_Model):
@@ -328,9 +331,11 @@ class CompiledModifier:
     determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
+    lead_words: int = 6
     needs_target: bool = False
     keeps_words: bool = False
     after_sentence: tuple[re.Pattern[str], ...] = ()
+    coordinators: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -408,9 +413,11 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
+        lead_words=m.lead_words,
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
         after_sentence=tuple(_compile(where, p, number_re) for p in m.after_sentence),
+        coordinators=_words_set(m.coordinators),
     )
 
 
