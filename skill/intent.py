@@ -107,6 +107,8 @@ def _in_scope(mod: CompiledModifier, before: str) -> int | None:
             return None  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
+            if _first(mod.cancelled_by, before[: m.start()]) is not None:
+                return None  # a negated trigger affirms: "don't skip the Pro tier"
             return m.start()
     return None
 
@@ -179,6 +181,8 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
+        if (m := _first(mod.after_text, text[end : end + mod.window])) is not None:
+            return name, start, end + m.end()
         if mod.after_sentence:
             sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
             if (m := _first(mod.after_sentence, sentence)) is not None:
@@ -206,12 +210,17 @@ def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     return out
 
 
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
 def _number(rules: CompiledRules, raw: str) -> float | None:
     raw = raw.strip().lower()
     try:
         return float(raw)
     except ValueError:
         pass
+    if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
+        return int(clock.group(1)) * 60 + int(clock.group(2))
     words = raw.replace("-", " ").split()
     known = rules.number_words.get(" ".join(words))
     if known is not None:

@@ -91,7 +91,9 @@ class ModifierSpec(_Model):
     negated or deferred tier is an instruction and goes). ``after_sentence``: patterns read after
     the cue up to the end of the sentence, across commas, dashes and question marks ("4K? nah").
     ``coordinators``: a cue joined to an earlier cue of the same signal by only these words
-    shares its state ("don't add any music or voiceover"). The words live in the rules file.
+    shares its state ("don't add any music or voiceover"). ``cancelled_by``: patterns read right
+    before a trigger that undo it ("don't skip the Pro tier"). ``after_text``: patterns read after
+    the cue across sentence ends ("the 4K tier; skip it"). The words live in the rules file.
     """
 
     window: int = Field(gt=0, le=400)
@@ -111,6 +113,8 @@ class ModifierSpec(_Model):
     keeps_words: bool = False
     after_sentence: list[str] = Field(default_factory=list)
     coordinators: list[str] = Field(default_factory=list)
+    cancelled_by: list[str] = Field(default_factory=list)
+    after_text: list[str] = Field(default_factory=list)
 
 
 class RoleSpec(_Model):
@@ -336,6 +340,8 @@ class CompiledModifier:
     keeps_words: bool = False
     after_sentence: tuple[re.Pattern[str], ...] = ()
     coordinators: frozenset[str] = frozenset()
+    cancelled_by: tuple[re.Pattern[str], ...] = ()
+    after_text: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -418,6 +424,8 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         keeps_words=m.keeps_words,
         after_sentence=tuple(_compile(where, p, number_re) for p in m.after_sentence),
         coordinators=_words_set(m.coordinators),
+        cancelled_by=tuple(_compile(where, p, number_re) for p in m.cancelled_by),
+        after_text=tuple(_compile(where, p, number_re) for p in m.after_text),
     )
 
 
