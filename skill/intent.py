@@ -118,8 +118,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
     cut = _PHRASE_END.search(after)
     out: list[str] = []
     for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
-        if w in mod.function_words:
-            break
+        if w in mod.function_words or w[0].isdigit():
+            break  # a number starts a phrase of its own ("<cue> 8sec")
         out.append(w)
     return out
 
