@@ -105,6 +105,8 @@ def _in_scope(mod: CompiledModifier, before: str) -> int | None:
     for m in reversed(list(mod.triggers.finditer(before))):
         if _PHRASE_END.search(before, m.end()):
             return None  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
+        if URL_MASK in before[m.end() :]:
+            return None  # a URL is content between the trigger and the cue
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
             if _first(mod.cancelled_by, before[: m.start()]) is not None:
@@ -411,7 +413,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     lowered = _lower(text)
     masked = lowered
     for m in rules.any_url.finditer(lowered):
-        masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
+        end = m.start() + len(m.group().rstrip(".,;:!?"))  # the comma after a URL still ends a clause
+        masked = masked[: m.start()] + URL_MASK * (end - m.start()) + masked[end:]
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
     language = _other_language(rules, masked)
     if language is not None:
