@@ -129,7 +129,7 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
 def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
     if any(w in mod.scene_nouns for w in following):
-        return True
+        return not any(w in mod.targets for w in _WORD.findall(before)[-3:])
     lead = _WORD.findall(before)[-mod.lead_words :] if mod.lead_words else []
     return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
 
@@ -213,6 +213,7 @@ def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
 
 
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{2}")
 
 
 def _number(rules: CompiledRules, raw: str) -> float | None:
@@ -223,11 +224,19 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
         pass
     if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
         return int(clock.group(1)) * 60 + int(clock.group(2))
+    if _DECIMAL_COMMA.fullmatch(raw):  # "1,50 dollars"
+        return float(raw.replace(",", "."))
     words = raw.replace("-", " ").split()
     known = rules.number_words.get(" ".join(words))
     if known is not None:
         return float(known)
     g = rules.number_grammar
+    if g.point and f" {g.point} " in f" {' '.join(words)} ":  # "zero point five"
+        whole, _, digits = " ".join(words).partition(f" {g.point} ")
+        head, tail = _number(rules, whole), _number(rules, digits)
+        if head is None or tail is None or not float(tail).is_integer():
+            return None
+        return head + tail / 10.0 ** len(str(int(tail)))
     fraction = 0.0
     if len(words) >= 3 and words[-3:-1] == [g.joiner, g.article] and words[-1] in g.fractions:
         fraction, words = g.fractions[words[-1]], words[:-3]

@@ -138,6 +138,7 @@ class NumberGrammar(_Model):
     article: str = "a"
     scales: dict[str, int] = Field(default_factory=dict)
     fractions: dict[str, float] = Field(default_factory=dict)
+    point: str | None = None  # the word for a decimal point: "zero point five"
 
 
 class TypoSpec(_Model):
@@ -393,7 +394,9 @@ def _number_pattern(data: RulesFile) -> str:
     if g.fractions:
         fractions = "|".join(re.escape(f) for f in sorted(g.fractions, key=len, reverse=True))
         tail = f"(?:[\\s-]+{joiner}[\\s-]+{re.escape(g.article)}[\\s-]+(?:{fractions}))?"
-    return f"(?:(?:\\d+(?:\\.\\d+)?|{spoken}){tail})"
+    decimal = f"(?:[\\s-]+{re.escape(g.point)}[\\s-]+{word})?" if g.point else ""
+    # digits with a decimal point, or a decimal comma before two digits ("1,50")
+    return f"(?:(?:\\d+(?:\\.\\d+|,\\d{{2}}(?!\\d))?|{spoken}{decimal}){tail})"
 
 
 def _words_set(items: list[str]) -> frozenset[str]:
