@@ -14,6 +14,7 @@ those types are named for the type checker only, so the free plan path stays lig
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skill.errors import Kling3Error
@@ -21,7 +22,7 @@ from skill.execution.states import API_DONE
 from skill.money import usd
 
 if TYPE_CHECKING:
-    from skill.execution.flow import CallResult, RunResult
+    from skill.execution.flow import CallResult, FileInfo, RunResult
     from skill.planning import Plan
 
 __all__ = [
@@ -41,8 +42,11 @@ __all__ = [
     "plan_summary",
     "status_result",
     "status_summary",
+    "video_entries",
     "wait_summary",
 ]
+
+VIDEO_MIME = "video/mp4"
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -80,6 +84,44 @@ def plan_result(plan: Plan) -> dict[str, Any]:
         out["tail_image_url"] = p.tail_image_url
     if len(plan.segments) == 1:
         del out["calls"]
+    return out
+
+
+def _file_entry(f: FileInfo) -> dict[str, Any]:
+    return {
+        "path": f.path,
+        "uri": Path(f.path).as_uri(),
+        "url": f.url,
+        "mime_type": VIDEO_MIME,
+        "size": f.size,
+        "width": f.width,
+        "height": f.height,
+        "duration_s": f.duration_s,
+        "contact_sheet": f.contact_sheet,
+    }
+
+
+def video_entries(res: RunResult | CallResult) -> list[dict[str, Any]]:
+    """The delivered videos, one entry each: the local path and its ``file://`` URI, the RunComfy
+    file URL (``None`` for a film stitched or cropped here: its ``source_urls`` are the calls'),
+    size, and the contact sheet's path (``None`` when none could be made)."""
+    from skill.execution.flow import CallResult
+
+    if isinstance(res, CallResult):
+        return [_file_entry(f) for f in res.files]
+    by_path = {f.path: f for c in res.calls for f in c.files}
+    out: list[dict[str, Any]] = []
+    for path in res.files:
+        if path in by_path:
+            out.append(_file_entry(by_path[path]))
+        elif res.video is not None and str(res.video.get("path")) == path:
+            v = res.video
+            out.append({
+                "path": path, "uri": Path(path).as_uri(), "url": None, "mime_type": VIDEO_MIME,
+                "size": None, "width": v.get("width"), "height": v.get("height"),
+                "duration_s": v.get("duration_s"), "contact_sheet": v.get("contact_sheet"),
+                "source_urls": [f.url for c in res.calls for f in c.files],
+            })  # fmt: skip
     return out
 
 
@@ -131,6 +173,8 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
         "aspect_ratio": plan.params.aspect_ratio,
         "warnings": res.warnings,
     }
+    if done:
+        out["videos"] = video_entries(res)
     if not done:
         ids = ", ".join(res.request_ids)
         out["hint"] = (
@@ -141,14 +185,21 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
 
 
 def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
-    """``kling_fetch_video``'s answer when the fetch returned: the files, or the status to wait on."""
+    """``kling_fetch_video``'s answer when the fetch returned: the files, or the status to wait on.
+
+    ``cost_usd`` is what the journal recorded at submit (``None`` for a job it never saw).
+    """
     done = res.status in API_DONE
     out: dict[str, Any] = {
         "request_id": res.request_id or request_id,
         "status": res.status,
         "done": done,
         "files": [f.path for f in res.files],
+        "cost_usd": res.cost_usd or None,
     }
+    if done:
+        out["videos"] = video_entries(res)
+        out["warnings"] = res.warnings
     if not done:
         out["queue_position"] = res.queue_position
         out["hint"] = f"Not finished yet: call kling_fetch_video again with request_id={out['request_id']!r} to keep waiting."
@@ -253,9 +304,12 @@ def wait_summary(result: dict[str, Any]) -> str:
     """For the tools that wait for a video: the files when done, else the status and what to do next."""
     rid = result.get("request_id")
     if result.get("done"):
-        files = result.get("files") or []
-        where = ", ".join(files) if files else "no file"
-        cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
+        videos = result.get("videos") or [{"path": f} for f in result.get("files") or []]
+        where = ", ".join(
+            str(v["path"]) + (f" (contact sheet {v['contact_sheet']})" if v.get("contact_sheet") else "")
+            for v in videos
+        ) or "no file"
+        cost = f", {usd(result['cost_usd'])}" if result.get("cost_usd") is not None else ""
         return f"completed (request_id {rid}{cost}): {where}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
 
