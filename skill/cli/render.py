@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from skill.money import usd
 
 __all__ = [
+    "elapsed_words",
     "emit_json",
     "job_line",
+    "jobs_table",
     "print_plan",
     "print_report",
     "resume_lines",
@@ -73,18 +76,84 @@ def print_plan(plan: Any, out: TextIO | None = None) -> None:
     (out or sys.stdout).write("\n".join(lines) + "\n")
 
 
-def status_line(doc: dict[str, Any]) -> str:
-    """``kling3 status``: the request_id, its status and, while queued, its position."""
+def elapsed_words(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``2 h 4 min``: how long, for people."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def _since(iso: str | None, now: datetime | None = None) -> float | None:
+    if not iso:
+        return None
+    try:
+        then = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return ((now or datetime.now(timezone.utc)) - then).total_seconds()
+
+
+def _snippet(text: Any, limit: int = 60) -> str:
+    words = " ".join(str(text or "").split())
+    return words if len(words) <= limit else words[: limit - 3] + "..."
+
+
+def status_line(doc: dict[str, Any], now: datetime | None = None) -> str:
+    """``kling3 status``: the request_id, its status and queue position, then (when the journal
+    knows the job) how long since it was submitted, its cost and its prompt."""
     pos = doc.get("queue_position")
-    return f"{doc['request_id']}  {doc['status']}" + (f" (position {pos})" if pos is not None else "")
+    head = f"{doc['request_id']}  {doc['status']}" + (f" (position {pos})" if pos is not None else "")
+    job = doc.get("journal")
+    if not job:
+        return head
+    lines = [head]
+    since = _since(job.get("created_at"), now)
+    if since is not None:
+        lines.append(f"  elapsed  {elapsed_words(since)} since it was submitted")
+    lines.append(f"  cost     {usd(job.get('cost_usd'))} ({job.get('tier')} {job.get('mode')}, {job.get('model_id')})")
+    lines.append(f"  prompt   {_snippet((job.get('payload') or {}).get('prompt'), 200)}")
+    return "\n".join(lines)
 
 
 def job_line(r: dict[str, Any]) -> str:
-    """One journal row of ``kling3 jobs``; a job that never got a request_id shows its key."""
-    return (
-        f"{r['created_at'][:19]}  {r['state']:<15} {r['tier']:<8} {r['mode']}  {usd(r['cost_usd']):<8} "
-        f"{r['request_id'] or '(no request_id: ' + r['job_key'][:8] + ')'}"
-    )
+    """One journal row of ``kling3 jobs``: date, state, tier, cost, the request_id's first
+    characters (a job that never got one shows its key), the prompt's start; then its files."""
+    rid = (r["request_id"] or "")[:8] or "(no id: " + r["job_key"][:8] + ")"
+    prompt = _snippet((r.get("payload") or {}).get("prompt"))
+    line = f"{r['created_at'][:16].replace('T', ' ')}  {r['state']:<15} {r['tier']:<8} {usd(r['cost_usd']):>7}  {rid:<8}  {prompt}"
+    return line + "".join(f"\n{'':{_FILE_COLUMN}}{f}" for f in r.get("files", []))
+
+
+JOBS_HEADER = f"{'submitted (UTC)':<16}  {'state':<15} {'tier':<8} {'cost':>7}  {'request':<8}  prompt / file"
+_FILE_COLUMN = JOBS_HEADER.index("prompt")
+
+
+def jobs_table(rows: list[dict[str, Any]], runs: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``kling3 jobs``: a header, then one entry per job, newest first; the calls of one film
+    (a run stitched or cropped here) grouped under a line that names the finished video."""
+    if not rows:
+        return "no jobs yet: `kling3 plan TEXT` is free, `kling3 run TEXT` makes a video\n"
+    out = [JOBS_HEADER]
+    done: set[str] = set()
+    for r in rows:
+        run_id = r.get("run_id")
+        if not run_id:
+            out.append(job_line(r))
+            continue
+        if run_id in done:
+            continue
+        done.add(run_id)
+        calls = sorted((x for x in rows if x.get("run_id") == run_id), key=lambda x: x["id"])
+        info = (runs or {}).get(run_id) or {}
+        video = info.get("video") or "not finished yet (`kling3 resume` finishes it)"
+        total = sum(float(c["cost_usd"]) for c in calls)
+        shape = f"{info.get('duration', '?')} s {info.get('aspect_ratio', '')}".strip()
+        out.append(f"film {shape}, {len(calls)} of {info.get('segments', len(calls))} calls, {usd(total)}: {video}")
+        out.extend("  " + job_line(c).replace("\n", "\n  ") for c in calls)
+    return "\n".join(out) + "\n"
 
 
 def resume_lines(o: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ from skill.execution.journal import JobRecord, Journal
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
 from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
+from skill.filenames import video_stem
 from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
@@ -395,7 +396,7 @@ def _download_flow(
         def progress(url: str, done: int, total: int | None) -> None:
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
-        files = yield ("download", output or {}, ctx.output_dir, progress)
+        files = yield ("download", output or {}, ctx.output_dir, progress, _file_stem(ctx, request_id))
     except DownloadError as exc:
         ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
         exc.request_id = request_id
@@ -471,6 +472,16 @@ def _sheet_flow(ctx: _Ctx, info: FileInfo) -> Generator[Op, Any, FileInfo]:
     return info.model_copy(update={"contact_sheet": str(sheet.path)})
 
 
+def _file_stem(ctx: _Ctx, request_id: str) -> str:
+    """The saved file's name: a slug of the journaled prompt and the request id (``fox-snow-3f9a2c``)."""
+    job = None
+    if ctx.track:
+        with contextlib.suppress(Kling3Error):
+            job = ctx.journal.get(request_id)
+    prompt = job.payload.get("prompt") if job is not None else None
+    return video_stem(prompt if isinstance(prompt, str) else None, request_id)
+
+
 def _has_urls(output: Any) -> bool:
     from skill.execution.downloads import output_urls
 
@@ -497,7 +508,7 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
     if kind == "download":
         from skill.execution.downloads import download_outputs
 
-        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -522,7 +533,7 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
     if kind == "download":
         from skill.execution.downloads import adownload_outputs
 
-        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -648,7 +659,8 @@ def _finish_job(
         "asked_ratio": plan.params.aspect_ratio,
         "expected_duration": float(plan.params.duration),
         "out_dir": ctx.output_dir,
-        "name": f"kling3-{plan.tier}-{len(plan.segments)}x-{plan.params.duration}s",
+        "name": _film_stem(plan.segments[0].payload.get("prompt"), calls[0].request_id, len(plan.segments),
+                           plan.params.duration, plan.params.aspect_ratio),
     }
 
 
@@ -665,6 +677,14 @@ def _finish_with_sheet(args: dict[str, Any], sheets: SheetMaker) -> tuple[Any, s
     except Kling3Error as exc:
         return exc, None
     return video, sheets.make(str(video.path))
+
+
+def _film_stem(prompt: Any, request_id: str | None, segments: int, duration: int, ratio: str) -> str:
+    """The finished video's name: its first call's stem plus what was done (``-40s``, ``-21x9``)."""
+    from skill.media.video import NATIVE_RATIOS
+
+    done = ([f"{duration}s"] if segments > 1 else []) + ([ratio.replace(":", "x")] if ratio not in NATIVE_RATIOS else [])
+    return video_stem(prompt if isinstance(prompt, str) else None, request_id, suffix=" ".join(done))
 
 
 def _finished(
@@ -920,7 +940,8 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
             asked_ratio=info["aspect_ratio"],
             expected_duration=float(info["duration"]),
             out_dir=Path(info["output_dir"] or Path.cwd()),
-            name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s",
+            name=_film_stem(calls[0].payload.get("prompt"), calls[0].request_id, int(info["segments"]),
+                            int(info["duration"]), str(info["aspect_ratio"])),
         )
     except Kling3Error as exc:
         return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
