@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args
+from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args, rules_from_args
 from skill.cli.plan_batch import plan_batch
 from skill.cli.render import emit_json, print_plan, say
 from skill.errors import UsageError
@@ -59,7 +59,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(plan.to_json_dict())
     else:
-        print_plan(plan)
+        print_plan(plan, rules=rules_from_args(args))
     return 0
 
 

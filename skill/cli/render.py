@@ -43,8 +43,67 @@ def say(msg: str) -> None:
     sys.stderr.flush()
 
 
-def print_plan(plan: Any, out: TextIO | None = None) -> None:
-    """The human plan: what is sent, what it costs, and which rule decided each choice."""
+_SLOT_NAMES = {
+    "mode": "mode", "tier": "tier", "duration": "length", "aspect_ratio": "ratio",
+    "generate_audio": "audio", "max_cost_usd": "budget",
+}  # fmt: skip
+
+
+def _slot_value(plan: Any, slot: str) -> str:
+    p = plan.params
+    value = {
+        "mode": plan.mode, "tier": plan.tier, "duration": f"{p.duration} s", "aspect_ratio": p.aspect_ratio,
+        "generate_audio": "on" if p.generate_audio else "off", "max_cost_usd": usd(p.max_cost_usd),
+    }[slot]  # fmt: skip
+    return f"{_SLOT_NAMES[slot]} {value}"
+
+
+def _conditions(cond: Any) -> Iterable[Any]:
+    """Every leaf condition under ``cond`` (a rulebook ``Condition``), ``not`` branches excluded:
+    a signal that must be absent decided nothing."""
+    if cond is None:
+        return
+    if cond.all_ or cond.any_:
+        for sub in (cond.all_ or []) + (cond.any_ or []):
+            yield from _conditions(sub)
+    elif cond.not_ is None:
+        yield cond
+
+
+def decided_lines(plan: Any, rules: Any = None) -> list[str]:
+    """What decided the plan, in the request's own words: ``tier pro: 'launch video'``, ``budget
+    $5.00 from 'keep it under $5'``, ``length 8 s (asked for)``. Defaults are left out (``--json``
+    keeps every rule id); ``rules`` (the compiled rule book) links each rule to its signals."""
+    by_id = {r.id: r for r in rules.data.rules} if rules is not None else {}
+    lines: list[str] = []
+    for slot, rule_id in plan.decision.rules.items():
+        if slot not in _SLOT_NAMES or rule_id.endswith(".default"):
+            continue
+        what = _slot_value(plan, slot)
+        if rule_id.endswith(".field"):
+            lines.append(f"{what} (asked for)")
+            continue
+        wanted = {(c.signal, c.state) for c in _conditions(getattr(by_id.get(rule_id), "when", None)) if c.signal}
+        words = [
+            s["words"] for s in plan.decision.signals
+            if (s["name"], s.get("state") or "plain") in wanted or (s["name"], "any") in wanted
+        ]  # fmt: skip
+        if not words:
+            lines.append(f"{what} ({rule_id.partition('.')[2].replace('_', ' ')})")
+            continue
+        quoted = ", ".join(repr(w) for w in dict.fromkeys(words))
+        lines.append(f"{what} from {quoted}" if slot == "max_cost_usd" else f"{what}: {quoted}")
+    for slot, values in plan.decision.ruled_out.items():
+        lines.append(f"{_SLOT_NAMES.get(slot, slot)} not {', '.join(str(v) for v in values)} (ruled out in the text)")
+    lines.extend(f"change: {c['reason']}" for c in plan.decision.changes)
+    return lines
+
+
+def print_plan(plan: Any, out: TextIO | None = None, *, rules: Any = None) -> None:
+    """The human plan: what is sent, what it costs, and what in the request decided it.
+
+    ``rules`` is the compiled rule book the plan was made with (:func:`decided_lines`).
+    """
     p = plan.params
     lines = [
         f"endpoint   {plan.endpoint}",
@@ -58,14 +117,8 @@ def print_plan(plan: Any, out: TextIO | None = None) -> None:
         lines.append(f"end frame  {p.tail_image_url}")
     if len(plan.segments) > 1:
         lines.append(f"calls      {len(plan.segments)}: " + ", ".join(f"{s.duration} s {usd(s.cost_usd)}" for s in plan.segments))
-    lines.append("why")
-    for slot, rule in plan.decision.rules.items():
-        lines.append(f"  {slot:<15} {rule}")
-    for change in plan.decision.changes:
-        lines.append(f"  change: {change['reason']}")
-    words = [f"{s['words']!r}->{s['name']}" + (f" ({s['state']})" if s.get("state") else "") for s in plan.decision.signals]
-    if words:
-        lines.append("  signals: " + ", ".join(words))
+    decided = decided_lines(plan, rules) or ["the defaults: nothing in the request asked otherwise"]
+    lines.extend(("why        " if n == 0 else " " * 11) + line for n, line in enumerate(decided))
     lines.append("prompt")
     lines.append("  " + plan.prompt)
     if plan.negative_prompt:

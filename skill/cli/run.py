@@ -19,6 +19,7 @@ from skill.cli.flags import (
     add_wait_flags,
     plan_from_args,
     request_from_args,
+    rules_from_args,
 )
 from skill.cli.render import emit_json, print_plan, print_report, say
 from skill.errors import UsageError
@@ -73,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
     else:
         sys.stdout.flush()
-        print_plan(plan, sys.stderr)
+        print_plan(plan, sys.stderr, rules=rules_from_args(args))
     _confirm_if_needed(plan, args.yes)
     result = run(
         plan,
