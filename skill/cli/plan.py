@@ -12,7 +12,7 @@ import sys
 
 from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args, rules_from_args
 from skill.cli.plan_batch import plan_batch
-from skill.cli.render import emit_json, print_plan, say
+from skill.cli.render import emit_json, print_plan, warn
 from skill.errors import UsageError
 
 __all__ = ["add_plan_parser", "add_prompt_parser", "cmd_plan", "cmd_prompt", "register"]
@@ -101,5 +101,5 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         for seg in plan.segments:
             sys.stdout.write(seg.prompt + "\n")
         for w in plan.warnings:
-            say(f"warning: {w}")
+            warn(w)
     return 0

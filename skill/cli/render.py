@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from skill import settings
 from skill.money import usd
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "say",
     "spend_lines",
     "status_line",
+    "styled",
+    "warn",
 ]
 
 
@@ -41,6 +44,22 @@ def say(msg: str) -> None:
     """A diagnostic for people: stderr, so it never mixes with results on stdout."""
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
+
+
+_SGR = {"warning": "1;33", "error": "1;31"}
+
+
+def styled(label: str, stream: TextIO | None = None) -> str:
+    """``label`` in bold yellow (warning) or red (error) when ``stream`` (default stderr) is a
+    colour terminal; as is on a pipe or when ``NO_COLOR`` is set (https://no-color.org)."""
+    if settings.plain_terminal() or not (stream or sys.stderr).isatty():
+        return label
+    return f"\x1b[{_SGR[label]}m{label}\x1b[0m"
+
+
+def warn(msg: str) -> None:
+    """A warning on stderr that stands out: ``warning: ...``."""
+    say(f"{styled('warning')}: {msg}")
 
 
 _SLOT_NAMES = {
@@ -125,7 +144,7 @@ def print_plan(plan: Any, out: TextIO | None = None, *, rules: Any = None) -> No
         lines.append(f"negative   {plan.negative_prompt}")
     lines.append("payload    " + json.dumps(plan.payload, ensure_ascii=False))
     for w in plan.warnings:
-        lines.append(f"warning    {w}")
+        lines.append(f"{styled('warning', out or sys.stdout)}    {w}")
     (out or sys.stdout).write("\n".join(lines) + "\n")
 
 
