@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 from skill._version import __version__
-from skill.cli import account, jobs, plan, run, serve
+from skill.cli import account, gallery, jobs, plan, run, serve
 from skill.cli.flags import SubParsers
 from skill.cli.render import emit_json, say, styled, warn
 from skill.errors import Kling3Error, UsageError
@@ -48,7 +48,7 @@ class CommandGroup(Protocol):
     def register(self, sub: SubParsers) -> None: ...
 
 
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, account, serve)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, gallery, account, serve)
 """In the order ``kling3 --help`` lists their commands."""
 
 

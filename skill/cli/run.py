@@ -212,5 +212,25 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
         print_report(partial, as_json=args.json, one_document=one_document)
         say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
         return 130
-    print_report(report, as_json=args.json, one_document=one_document)
+    page = _batch_gallery(report, Path(args.output_dir or ".").resolve())
+    if args.json and one_document:
+        emit_json({**report.model_dump(mode="json"), "gallery": None if page is None else str(page)})
+    else:
+        print_report(report, as_json=args.json, one_document=one_document)
+    if page is not None and args.json and not one_document:
+        emit_json({"event": "gallery", "path": str(page), "uri": page.as_uri()}, sys.stderr)
+    elif page is not None and not args.json:
+        say(f"side by side: {page.as_uri()}")
     return 0 if report.ok else 1
+
+
+def _batch_gallery(report: Any, output_dir: Path) -> Path | None:
+    """``gallery.html`` of this batch's finished videos beside them (None when none finished)."""
+    from skill.execution.journal import Journal
+    from skill.gallery import collect, write_gallery
+
+    if not any(i.status == "completed" for i in report.items):
+        return None
+    with Journal() as journal:
+        gallery = collect(journal, batch_id=report.batch_id)
+    return write_gallery(output_dir / "gallery.html", gallery) if gallery.groups else None
