@@ -18,6 +18,7 @@ from skill.cli.render import (
     say,
     spend_lines,
     status_line,
+    warn,
 )
 from skill.errors import UsageError
 
@@ -90,7 +91,11 @@ def cmd_result(args: argparse.Namespace) -> int:
     else:
         if res.status != "completed":
             say(f"not finished yet (status: {res.status}); try again later or pass --wait")
+        for w in res.warnings:
+            warn(w)
         for f in res.files:
+            if f.contact_sheet:
+                say(f"contact sheet: {f.contact_sheet}")
             sys.stdout.write(f.path + "\n")
     return 0
 
