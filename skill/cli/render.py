@@ -3,7 +3,8 @@
 Commands decide *what* to say; this module decides how it looks, so the human output and the
 JSON output stay consistent across commands. The stream discipline lives here too: results go
 to stdout, diagnostics and progress to stderr, so ``--json`` stdout is always one parseable
-document. Only the standard library and ``skill.money`` are imported, to keep the plan path light.
+document. Only the standard library, ``skill.settings`` and ``skill.money`` are imported, to keep
+the plan path light; the live table of ``run`` and ``batch`` (rich) is :mod:`skill.cli.live`.
 """
 
 from __future__ import annotations
