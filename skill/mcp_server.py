@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_PORT",
     "INSTRUCTIONS",
     "JOB_TEMPLATE",
+    "MAX_IMAGE_BYTES",
     "RESOURCES",
     "ServerOptions",
     "build_server",
@@ -285,13 +286,45 @@ def _input_schema_of(name: str) -> dict[str, Any] | None:
     return tools.input_schema(name) if tools.find_tool(name) is not None else None
 
 
+MAX_IMAGE_BYTES = 1 << 20
+"""A contact sheet larger than this is not inlined (they are made under 300 KB)."""
+
+
+def _media(doc: dict[str, Any]) -> list[types.ImageContent | types.ResourceLink]:
+    """For a finished video: its contact sheet as image content (so a multimodal model sees the
+    frames it paid for), then a ``file://`` resource link to each MP4."""
+    import base64
+
+    from mcp import types
+
+    videos = [v for v in doc.get("videos") or [] if isinstance(v, dict) and v.get("path")]
+    images: list[types.ImageContent | types.ResourceLink] = []
+    for v in videos:
+        sheet = Path(str(v.get("contact_sheet") or ""))
+        if not v.get("contact_sheet") or not sheet.is_file() or sheet.stat().st_size > MAX_IMAGE_BYTES:
+            continue
+        data = base64.b64encode(sheet.read_bytes()).decode("ascii")
+        images.append(types.ImageContent(type="image", data=data, mime_type="image/jpeg"))
+    links: list[types.ImageContent | types.ResourceLink] = []
+    for v in videos:
+        path = Path(str(v["path"]))
+        where = f"; RunComfy file: {v['url']}" if v.get("url") else ""
+        links.append(types.ResourceLink(
+            type="resource_link", uri=path.as_uri(), name=path.name, mime_type="video/mp4",
+            size=v.get("size"), description=f"the generated video, saved locally{where}",
+        ))  # fmt: skip
+    return images + links
+
+
 def _tool_result(name: str, doc: dict[str, Any]) -> types.CallToolResult:
-    """A tool's result dict as MCP returns it: the summary line, the JSON, and structured content."""
+    """A tool's result dict as MCP returns it: the summary line, the contact sheet and a link
+    to each video (for a finished one), the JSON, and structured content."""
     from mcp import types
 
     return types.CallToolResult(
         content=[
             types.TextContent(type="text", text=tools.summarize(name, doc)),
+            *_media(doc),
             types.TextContent(type="text", text=json.dumps(doc, ensure_ascii=False)),
         ],
         structured_content=doc,

@@ -45,6 +45,7 @@ __all__ = [
     "ensure_private_dir",
     "journal_path",
     "kling3_home",
+    "plain_terminal",
     "rules_path",
     "runcomfy_config_dir",
     "templates_dir",
@@ -71,6 +72,8 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("RUNCOMFY_WEB_BASE", f"website base for login (default {DEFAULT_WEB_BASE})"),
     ("SSL_CERT_FILE", "CA bundle file for HTTPS (default: the system's)"),
     ("SSL_CERT_DIR", "CA certificate directory for HTTPS"),
+    ("NO_COLOR", "any value: no colour in the terminal output (https://no-color.org)"),
+    ("TERM", "dumb: no colour in the terminal output"),
 )
 """(name, description) pairs, for ``--help`` and the docs."""
 
@@ -197,6 +200,11 @@ def token_from_env() -> str | None:
 def ca_bundle() -> tuple[str | None, str | None]:
     """``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` as read by OpenSSL (unset: the system's CAs)."""
     return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+
+def plain_terminal() -> bool:
+    """``NO_COLOR`` set (to anything) or ``TERM=dumb``: write no colour (rich checks NO_COLOR too)."""
+    return _env("NO_COLOR") is not None or _env("TERM") == "dumb"
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -14,6 +14,7 @@ those types are named for the type checker only, so the free plan path stays lig
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +25,7 @@ from skill.money import usd
 
 if TYPE_CHECKING:
     from skill.execution.batch import BatchReport
-    from skill.execution.flow import CallResult, RunResult
+    from skill.execution.flow import CallResult, FileInfo, RunResult
     from skill.planning import Plan
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "JobsResult",
     "PlanResult",
     "StatusResult",
+    "VideoEntry",
     "batch_result",
     "batch_summary",
     "cancel_result",
@@ -56,8 +58,11 @@ __all__ = [
     "plan_summary",
     "status_result",
     "status_summary",
+    "video_entries",
     "wait_summary",
 ]
+
+VIDEO_MIME = "video/mp4"
 
 
 # -- the shapes of the results (the tools' output schemas) -----------------------------------
@@ -117,6 +122,21 @@ class PlanResult(_Result):
     tail_image_url: str | None = None
 
 
+class VideoEntry(_Result):
+    """One delivered video: where it is, where RunComfy served it, and its contact sheet."""
+
+    path: str = Field(description="Absolute path of the saved MP4.")
+    uri: str = Field(description="The same path as a file:// URI.")
+    url: str | None = Field(description="The RunComfy file URL (None for a film stitched or cropped here).")
+    mime_type: str
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    contact_sheet: str | None = Field(default=None, description="A JPEG of six frames beside the video, to look at.")
+    source_urls: list[str] | None = Field(default=None, description="The calls' file URLs, for a stitched film.")
+
+
 class GenerateResult(_Result):
     """``kling_generate_video``: the request_id always; the files when the video is ready."""
 
@@ -135,6 +155,7 @@ class GenerateResult(_Result):
     warnings: list[str] = Field(default_factory=list)
     waited_s: int | None = None
     hint: str | None = Field(default=None, description="What to do next, when the video is not ready yet.")
+    videos: list[VideoEntry] | None = Field(default=None, description="The delivered videos, once done.")
 
 
 class BatchItemResult(_Result):
@@ -181,6 +202,9 @@ class FetchResult(_Result):
     queue_position: int | None = None
     waited_s: int | None = None
     hint: str | None = None
+    cost_usd: float | None = Field(default=None, description="What the job cost (estimated), in US dollars.")
+    videos: list[VideoEntry] | None = Field(default=None, description="The delivered videos, once done.")
+    warnings: list[str] | None = None
 
 
 class StatusResult(_Result):
@@ -265,6 +289,44 @@ def plan_result(plan: Plan) -> dict[str, Any]:
     return out
 
 
+def _file_entry(f: FileInfo) -> dict[str, Any]:
+    return {
+        "path": f.path,
+        "uri": Path(f.path).as_uri(),
+        "url": f.url,
+        "mime_type": VIDEO_MIME,
+        "size": f.size,
+        "width": f.width,
+        "height": f.height,
+        "duration_s": f.duration_s,
+        "contact_sheet": f.contact_sheet,
+    }
+
+
+def video_entries(res: RunResult | CallResult) -> list[dict[str, Any]]:
+    """The delivered videos, one entry each: the local path and its ``file://`` URI, the RunComfy
+    file URL (``None`` for a film stitched or cropped here: its ``source_urls`` are the calls'),
+    size, and the contact sheet's path (``None`` when none could be made)."""
+    from skill.execution.flow import CallResult
+
+    if isinstance(res, CallResult):
+        return [_file_entry(f) for f in res.files]
+    by_path = {f.path: f for c in res.calls for f in c.files}
+    out: list[dict[str, Any]] = []
+    for path in res.files:
+        if path in by_path:
+            out.append(_file_entry(by_path[path]))
+        elif res.video is not None and str(res.video.get("path")) == path:
+            v = res.video
+            out.append({
+                "path": path, "uri": Path(path).as_uri(), "url": None, "mime_type": VIDEO_MIME,
+                "size": None, "width": v.get("width"), "height": v.get("height"),
+                "duration_s": v.get("duration_s"), "contact_sheet": v.get("contact_sheet"),
+                "source_urls": [f.url for c in res.calls for f in c.files],
+            })  # fmt: skip
+    return out
+
+
 def _fetch_hint(request_id: str | None) -> str:
     return (
         f"The job keeps running (it is charged unless cancelled while still queued): call kling_fetch_video "
@@ -313,6 +375,8 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
         "aspect_ratio": plan.params.aspect_ratio,
         "warnings": res.warnings,
     }
+    if done:
+        out["videos"] = video_entries(res)
     if not done:
         ids = ", ".join(res.request_ids)
         out["hint"] = (
@@ -369,14 +433,21 @@ def batch_result(report: BatchReport, requests: list[dict[str, Any]]) -> dict[st
 
 
 def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
-    """``kling_fetch_video``'s answer when the fetch returned: the files, or the status to wait on."""
+    """``kling_fetch_video``'s answer when the fetch returned: the files, or the status to wait on.
+
+    ``cost_usd`` is what the journal recorded at submit (``None`` for a job it never saw).
+    """
     done = res.status in API_DONE
     out: dict[str, Any] = {
         "request_id": res.request_id or request_id,
         "status": res.status,
         "done": done,
         "files": [f.path for f in res.files],
+        "cost_usd": res.cost_usd or None,
     }
+    if done:
+        out["videos"] = video_entries(res)
+        out["warnings"] = res.warnings
     if not done:
         out["queue_position"] = res.queue_position
         out["hint"] = f"Not finished yet: call kling_fetch_video again with request_id={out['request_id']!r} to keep waiting."
@@ -520,9 +591,12 @@ def wait_summary(result: dict[str, Any]) -> str:
     """For the tools that wait for a video: the files when done, else the status and what to do next."""
     rid = result.get("request_id")
     if result.get("done"):
-        files = result.get("files") or []
-        where = ", ".join(files) if files else "no file"
-        cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
+        videos = result.get("videos") or [{"path": f} for f in result.get("files") or []]
+        where = ", ".join(
+            str(v["path"]) + (f" (contact sheet {v['contact_sheet']})" if v.get("contact_sheet") else "")
+            for v in videos
+        ) or "no file"
+        cost = f", {usd(result['cost_usd'])}" if result.get("cost_usd") is not None else ""
         return f"completed (request_id {rid}{cost}): {where}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
 

@@ -332,7 +332,9 @@ def _generate_description() -> str:
         "Generate a Kling 3.0 video on RunComfy. This SPENDS money: the cost kling_plan_video shows. "
         "Plan first, show the cost, and have the user's go-ahead (always for 4k). Submits the job, "
         f"waits at most wait_seconds (default {DEFAULT_WAIT_SECONDS}) and always returns the request_id. "
-        "When the video is ready it is downloaded and the local file paths are returned; otherwise the "
+        "When the video is ready it is downloaded and the local file paths are returned, with a contact "
+        "sheet (six frames, first to last, as an image) to check the result before re-prompting and the "
+        "RunComfy file URL; otherwise the "
         "answer carries the status and the job keeps running (it is already paid): call "
         "kling_fetch_video with the request_id to wait for it. Never call kling_generate_video again "
         "for the same video. Requests over 15 s become several calls, all submitted at once; fetch each "
@@ -855,7 +857,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         describe=_fixed(
             "Wait for a submitted Kling job (at most wait_seconds, default "
             f"{DEFAULT_WAIT_SECONDS}) and download its video by request_id. Free: the job was paid when it "
-            "was submitted. Returns the local file paths when done, else the current status (call it again "
+            "was submitted. Returns the local file paths and a contact sheet (six frames as an image) when done, else the current status (call it again "
             "to keep waiting). Also downloads a finished video again."
         ),
         input_model=FetchVideoInput,

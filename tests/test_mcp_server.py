@@ -410,6 +410,7 @@ def test_pydantic_ai_agent_plans_then_generates_through_mcp(emulator: Emulator, 
     from pydantic_ai import Agent
     from pydantic_ai.mcp import MCPToolset
     from pydantic_ai.messages import (
+        BinaryImage,
         ModelMessage,
         ModelRequest,
         ModelResponse,
@@ -437,7 +438,13 @@ def test_pydantic_ai_agent_plans_then_generates_through_mcp(emulator: Emulator, 
             assert last.content["cost_usd"] == 0.42  # shown to the user, who agrees
             return ModelResponse(parts=[ToolCallPart("kling_generate_video", {"text": TEXT}, tool_call_id="gen")])
         if isinstance(last, ToolReturnPart) and last.tool_name == "kling_generate_video":
-            return ModelResponse(parts=[TextPart("Your video: " + last.content["files"][0])])
+            # A finished video comes back as the summary, the contact sheet (an image the model
+            # can look at), the file:// link and the JSON.
+            summary, sheet, link, doc = last.content
+            assert summary.startswith("completed")
+            assert isinstance(sheet, BinaryImage) and sheet.media_type == "image/jpeg"
+            assert link == Path(doc["files"][0]).as_uri() and doc["done"] is True
+            return ModelResponse(parts=[TextPart("Your video: " + doc["files"][0])])
         return ModelResponse(
             parts=[ToolCallPart("kling_plan_video", {"text": "animate this photo of a fox"}, tool_call_id="plan1")]
         )
