@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 from skill._version import __version__
-from skill.cli import account, jobs, plan, run, serve
+from skill.cli import account, gallery, jobs, plan, run, serve
 from skill.cli.flags import SubParsers
-from skill.cli.render import emit_json, say
+from skill.cli.render import emit_json, say, styled, warn
 from skill.errors import (
     InternalError,
     Interrupted,
@@ -63,7 +63,7 @@ class CommandGroup(Protocol):
     def register(self, sub: SubParsers) -> None: ...
 
 
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, account, serve)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, gallery, account, serve)
 """In the order ``kling3 --help`` lists their commands."""
 
 
@@ -202,7 +202,7 @@ def _report_error(exc: Kling3Error, as_json: bool, *, stdout: bool = True) -> in
         elif as_json:
             emit_json({"event": "error", "error": exc.to_dict()}, sys.stderr)
         else:
-            say(f"error: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
+            say(f"{styled('error')}: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
     except OSError:
         pass  # nowhere left to say it; the exit code still does
     return exc.exit_code
@@ -215,4 +215,4 @@ def _warn_token_file(as_json: bool) -> None:
     if warning and as_json:
         emit_json({"event": "warning", "message": warning}, sys.stderr)
     elif warning:
-        say(f"warning: {warning}")
+        warn(warning)

@@ -13,11 +13,12 @@ import sys
 from skill.cli.flags import SubParsers, add_json, add_wait_flags
 from skill.cli.render import (
     emit_json,
-    job_line,
+    jobs_table,
     resume_lines,
     say,
     spend_lines,
     status_line,
+    warn,
 )
 from skill.errors import UsageError
 
@@ -51,7 +52,7 @@ def register(sub: SubParsers) -> None:
 
 def add_status_parser(sub: SubParsers) -> None:
     """``status ID``."""
-    p = sub.add_parser("status", help="live status of a job (request_id or a unique prefix)")
+    p = sub.add_parser("status", help="live status of a job, with its elapsed time, cost and prompt")
     p.add_argument("id", help="request_id (or a prefix of 6+ characters from `kling3 jobs`)")
     add_json(p)
     p.set_defaults(handler=cmd_status)
@@ -101,7 +102,11 @@ def cmd_result(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(res.model_dump(mode="json"))
     else:
+        for w in res.warnings:
+            warn(w)
         for f in res.files:
+            if f.contact_sheet:
+                say(f"contact sheet: {f.contact_sheet}")
             sys.stdout.write(f.path + "\n")
     return 0
 
@@ -164,9 +169,11 @@ def add_jobs_parser(sub: SubParsers) -> None:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    """List the newest jobs of the local journal, one line each; or settle one."""
+    """List the newest jobs of the local journal under a header (a film's calls are grouped,
+    possibly-paid submits marked); or settle one."""
     from skill import settings
     from skill.execution.flow import jobs, settle
+    from skill.execution.journal import Journal
 
     if args.settle:
         key, verdict = args.settle
@@ -187,8 +194,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"jobs": rows})
         return 0
-    for r in rows:
-        sys.stdout.write(job_line(r) + "\n")
+    journal = Journal()
+    runs = {r["run_id"]: journal.run_info(r["run_id"]) or {} for r in rows if r.get("run_id")}
+    sys.stdout.write(jobs_table(rows, runs))
     return 0
 
 
