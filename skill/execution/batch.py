@@ -506,10 +506,7 @@ async def run_batch(
     # A journal or client made here is closed here (the client first); a caller's stays open.
     async with contextlib.AsyncExitStack() as owned:
         jr = journal if journal is not None else owned.enter_context(Journal())
-        base = client.base_url if client is not None else settings.api_base()
-        _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr, base)
-        if runnable:
-            check_output_dir(output_dir)
+        _before_sending(runnable, max_cost_usd, jr, client, output_dir)
         cl = client
         if cl is None and runnable:
             from skill.execution.client import AsyncRunComfyClient
@@ -518,14 +515,30 @@ async def run_batch(
         if check_live_schema and cl is not None and runnable:
             await _check_schemas(cl, plans, items, runner.emit)
         if before_sending is not None and cl is not None:
-            preview = _preview(items, plans, concurrency)
-            if preview.jobs:
-                before_sending(preview)
+            _announce(before_sending, _preview(items, plans, concurrency))
         for item in items:
             runner.notify(item)
         if cl is not None:
             await _run_items(items, plans, concurrency, cl, jr, runner)
     return BatchReport.from_items(items, batch_id=batch_id, elapsed_s=time.monotonic() - started)
+
+
+def _before_sending(
+    runnable: list[Plan], max_cost_usd: float | None, journal: Journal, client: AsyncModelApi | None,
+    output_dir: Path | str,
+) -> None:
+    """The checks of the whole batch before its first submit: the budget and the daily cap (of
+    the API base it goes to), then the output folder (created and written to)."""
+    base = client.base_url if client is not None else settings.api_base()
+    _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, journal, base)
+    if runnable:
+        check_output_dir(output_dir)
+
+
+def _announce(before_sending: Callable[[BatchPreview], None], preview: BatchPreview) -> None:
+    """Tell (and let the caller ask) what is about to be sent; nothing to send, nothing to ask."""
+    if preview.jobs:
+        before_sending(preview)
 
 
 def _preview(items: list[BatchItem], plans: list[Plan | None], concurrency: int) -> BatchPreview:

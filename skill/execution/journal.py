@@ -324,6 +324,18 @@ def _file(row: sqlite3.Row) -> FileRecord:
     return FileRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
+def _checked(payload: Mapping[str, Any], cost_usd: float) -> tuple[str, float]:
+    """The payload as the exact wire JSON, and the cost as a finite amount >= 0."""
+    try:
+        payload_json = wire_json(payload)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
+    cost = float(cost_usd)
+    if not math.isfinite(cost) or cost < 0:
+        raise InputError(f"cost_usd must be a finite amount >= 0, got {cost_usd!r}", code="invalid_cost")
+    return payload_json, cost
+
+
 def _check_state(state: str) -> None:
     if state not in STATES:
         raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(STATES)}")
@@ -631,15 +643,7 @@ class Journal:
         leaves a row other processes know at once to be possibly paid. ``api_base`` is where the
         job is sent; the cap counts that base's spend only.
         """
-        try:
-            payload_json = wire_json(payload)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
-        cost = float(cost_usd)
-        if not math.isfinite(cost) or cost < 0:
-            raise InputError(
-                f"cost_usd must be a finite amount >= 0, got {cost_usd!r}", code="invalid_cost"
-            )
+        payload_json, cost = _checked(payload, cost_usd)
         now = self._now()
         with self._write() as conn:
             if daily_cap_usd is not None:
