@@ -3,9 +3,10 @@
 The real CLI cannot run here and the live API costs money, so the client, the CLI and the tests
 all talk to this server over real sockets instead. It follows the documented protocol (submit,
 status, result, cancel, model schema; absolute URLs in the submit answer; ``completed`` on the
-status route but ``succeeded`` on the result route; cancel only while queued) and validates
-bodies with the same catalog the client uses, so a body the emulator accepts is one the planner
-would build. Jobs move through their states by elapsed time; the finished job's output URL
+status route but ``succeeded`` on the result route; cancel only while queued). It validates
+bodies, and serves the live schema, from its own copy of the wire schema
+(:mod:`skill.testing.wire_schema`), never from the client's catalog: a catalog mistake then
+fails a test instead of being mirrored. Jobs move through their states by elapsed time; the finished job's output URL
 serves a real, playable MP4 (see :mod:`skill.testing.mp4writer`) without asking for a token, as RunComfy's CDN
 does.
 
@@ -33,8 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote, urlsplit
 
-from skill.catalog import Endpoint, FieldSpec, load_catalog
 from skill.testing.mp4writer import Mp4Stream, mp4_stream
+from skill.testing.wire_schema import load_wire_schemas
 
 __all__ = [
     "OVERSIZE_BYTES",
@@ -186,21 +187,6 @@ def _error(status: int, code: int, message: str, **extra: Any) -> _Reply:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _json_schema(spec: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": spec.type}
-    for key, value in (
-        ("maxLength", spec.max_length),
-        ("minimum", spec.minimum),
-        ("maximum", spec.maximum),
-        ("enum", spec.enum),
-        ("format", spec.format),
-        ("default", spec.default),
-    ):
-        if value is not None:
-            out[key] = int(value) if isinstance(value, float) and value.is_integer() else value
-    return out
 
 
 class _Server(ThreadingHTTPServer):
@@ -587,34 +573,16 @@ class Emulator:
                 return _json(200, self._status_record(job, status, position))
             return _json(200, self._result_record(job, status, position))
 
-    def _endpoint(self, model_id: str) -> Endpoint | None:
-        return load_catalog().by_model_id(model_id)
-
     def _schema(self, model_id: str) -> _Reply:
-        ep = self._endpoint(model_id)
-        if ep is None:
+        live = load_wire_schemas().live_schema(model_id)
+        if live is None:
             return _error(404, 400001, f"unknown model_id {model_id!r}")
-        schema = load_catalog().schema_for(ep)
-        return _json(
-            200,
-            {
-                "model_id": ep.model_id,
-                "base_price_usd": ep.usd_per_second,
-                "price_unit": "second",
-                "input_schema": {
-                    "type": "object",
-                    "required": list(schema.required),
-                    "properties": {
-                        name: _json_schema(spec) for name, spec in schema.fields.items()
-                    },
-                },
-            },
-        )
+        return _json(200, live)
 
     def _submit(self, model_id: str, raw: bytes) -> _Reply:
-        catalog = load_catalog()
-        ep = self._endpoint(model_id)
-        if ep is None:
+        wire = load_wire_schemas()
+        schema = wire.input_schema(model_id)
+        if schema is None:
             return _error(404, 400001, f"unknown model_id {model_id!r}")
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
@@ -623,7 +591,7 @@ class Emulator:
         if not isinstance(body, dict):
             msg = "request body must be a JSON object"
             return _error(422, 422, msg, detail=[{"loc": ["body"], "msg": msg}])
-        problems = catalog.validate_wire(ep, body)
+        problems = wire.validate_body(model_id, body)
         if problems:
             first = problems[0]
             return _error(
@@ -635,9 +603,10 @@ class Emulator:
         cfg = self.config
         if cfg.no_balance:
             return _error(402, 400002, "Insufficient balance")
-        fields = catalog.schema_for(ep).fields
-        duration = int(body.get("duration", fields["duration"].default))
-        aspect = str(body.get("aspect_ratio", "16:9")) if ep.mode == "t2v" else "16:9"
+        props = schema.properties
+        duration = int(body.get("duration", props["duration"].default))
+        ratio = props.get("aspect_ratio")
+        aspect = str(body.get("aspect_ratio", ratio.default)) if ratio is not None else "16:9"
         request_id = str(uuid.uuid4())
         files_origin = self.origin
         if cfg.output_host:
@@ -646,7 +615,7 @@ class Emulator:
             )
         job = _Job(
             request_id=request_id,
-            model_id=ep.model_id,
+            model_id=model_id,
             body=copy.deepcopy(body),
             created=time.time(),
             started=time.monotonic(),
