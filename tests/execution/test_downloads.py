@@ -178,8 +178,8 @@ def test_redirect_to_a_foreign_host_is_refused(make_emulator: MakeEmulator, tmp_
 class _RedirectOnce(Emulator):
     """Answers the first download with its ``redirect_to``, then serves files normally."""
 
-    def _download(self, arg: str, *, oversize: bool) -> Any:
-        reply = super()._download(arg, oversize=oversize)
+    def _download(self, arg: str, *, oversize: bool, foreign: bool = False) -> Any:
+        reply = super()._download(arg, oversize=oversize, foreign=foreign)
         self.config.redirect_to = None
         return reply
 
