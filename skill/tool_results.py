@@ -123,6 +123,8 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
         "status": res.status,
         "done": done,
         "files": res.files,
+        "images": res.images,
+        "skipped": [k.model_dump() for k in res.skipped],
         "endpoint": res.endpoint,
         "tier": res.tier,
         "mode": res.mode,
@@ -148,6 +150,8 @@ def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
         "status": res.status,
         "done": done,
         "files": [f.path for f in res.files],
+        "images": [f.path for f in res.images],
+        "skipped": [k.model_dump() for k in res.skipped],
     }
     if not done:
         out["queue_position"] = res.queue_position
@@ -256,7 +260,9 @@ def wait_summary(result: dict[str, Any]) -> str:
         files = result.get("files") or []
         where = ", ".join(files) if files else "no file"
         cost = f", {usd(result['cost_usd'])}" if "cost_usd" in result else ""
-        return f"completed (request_id {rid}{cost}): {where}"
+        skipped = result.get("skipped") or []
+        extra = f"; {len(skipped)} output(s) not saved (see skipped)" if skipped else ""
+        return f"completed (request_id {rid}{cost}): {where}{extra}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
 
 

@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote, urlsplit
 
-from skill.testing.mp4writer import Mp4Stream, mp4_stream
+from skill.testing.mp4writer import DEFAULT_COLOR, Mp4Stream, mp4_stream
 from skill.testing.pngwriter import make_png
 from skill.testing.wire_schema import load_wire_schemas
 
@@ -78,6 +78,7 @@ OVERSIZE_BYTES = 3 * 1024**3
 """The Content-Length an ``oversize`` fault claims: above the 2 GiB download cap clients use."""
 
 _MAX_BODY = 64 << 20
+_VIDEO_COLORS = (DEFAULT_COLOR, (40, 160, 220), (230, 200, 40), (120, 60, 200))
 _FILLER_CHUNK = 1 << 16
 
 
@@ -171,6 +172,8 @@ class _File:
     kind: Literal["video", "image"]
     url: str
     foreign: bool
+    index: int = 0
+    """Which video of the job it is; each is drawn in its own colour, so their bytes differ."""
 
 
 @dataclass
@@ -776,7 +779,7 @@ class Emulator:
             )
             origin = self.foreign_origin if foreign else own
             url = f"{origin.rstrip('/')}/files/{request_id}/{quote(name, safe='')}"
-            files.append(_File(name=name, kind=kind, url=url, foreign=foreign))
+            files.append(_File(name=name, kind=kind, url=url, foreign=foreign, index=i))
         return files
 
     def _status_record(self, job: _Job, status: str, position: int | None) -> dict[str, Any]:
@@ -834,8 +837,9 @@ class Emulator:
         if found.kind == "image":
             return _Reply(200, {"Content-Type": "image/png"}, make_png())
         pad = OVERSIZE_BYTES if oversize else self.config.output_bytes
+        color = _VIDEO_COLORS[found.index % len(_VIDEO_COLORS)]
         stream = mp4_stream(
-            job.duration, job.aspect_ratio, fps=self.config.video_fps, pad_to_bytes=pad
+            job.duration, job.aspect_ratio, fps=self.config.video_fps, color=color, pad_to_bytes=pad
         )
         return _Reply(200, {"Content-Type": "video/mp4"}, stream=stream)
 
