@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -845,17 +845,26 @@ class Emulator:
 
 
 def serve_forever(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_ready: Callable[[Emulator], None] | None = None,
 ) -> None:
-    """Run an emulator until Ctrl-C or SIGTERM; the first stdout line is its base URL."""
+    """Run an emulator until Ctrl-C or SIGTERM. Once it listens, ``on_ready(emulator)`` is
+    called (default: print its base URL as the first stdout line). An address already in use
+    raises ``OSError`` before anything is printed."""
     done = threading.Event()
     previous: Any = None
     in_main = threading.current_thread() is threading.main_thread()
     with Emulator(config, host=host, port=port) as emu:
-        print(emu.base_url, flush=True)
         if in_main:
             previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
         try:
+            if on_ready is None:
+                print(emu.base_url, flush=True)
+            else:
+                on_ready(emu)
             while not done.wait(0.5):
                 pass
         except KeyboardInterrupt:
