@@ -171,10 +171,17 @@ class _Ctx:
             self.journal.add_file(request_id, url, path, sha256, size)
 
     def known_files(self, request_id: str) -> dict[str, Path]:
-        """SHA-256 -> path of the files already saved for the job, so none is saved twice."""
+        """SHA-256 -> path of the files already saved for the job, so none is saved twice; a
+        journal locked by another process costs at most a second copy, never the download."""
         if not self.track:
             return {}
-        return {f.sha256: Path(f.path) for f in self.journal.files(request_id) if f.sha256}
+        try:
+            files = self.journal.files(request_id)
+        except TransientError as exc:
+            if exc.code != "journal_busy":
+                raise
+            return {}
+        return {f.sha256: Path(f.path) for f in files if f.sha256}
 
 
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
