@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skill.rulebook import URL_MASK, CompiledModifier, CompiledRules, CompiledSignal
@@ -35,6 +36,8 @@ class Signal:
     end: int
     state: str = "plain"
     in_shots: bool = False
+    extent: tuple[int, int] | None = None  # the cue with the words that set its state
+    instruction: bool = True  # words addressed to the tool, not a description of the video
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "value": self.value, "words": self.words}
@@ -54,6 +57,26 @@ class Intent:
 
     def first(self, name: str) -> Signal | None:
         return next((s for s in self.signals if s.name == name and s.state == "plain"), None)
+
+    def routing_spans(self, content_states: frozenset[str]) -> tuple[tuple[int, int], ...]:
+        """The spans of ``text`` that are instructions to the tool, merged and in order.
+
+        One reading serves both stages: the router decided on these words, so the prompt builder
+        removes exactly these (a negation goes with its cue) and keeps every other word, including
+        cue words the content test gave back to the scene ("a 4K monitor").
+        """
+        spans = sorted(
+            s.extent or (s.start, s.end)
+            for s in self.signals
+            if s.instruction and s.state not in content_states and s.end > s.start
+        )
+        merged: list[tuple[int, int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        return tuple(merged)
 
 
 def _clause_before(rules: CompiledRules, text: str, start: int, window: int) -> str:
@@ -75,16 +98,21 @@ _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sente
 _PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
 
 
-def _in_scope(mod: CompiledModifier, before: str) -> bool:
-    """A trigger earlier in the clause whose scope reaches the cue: only fillers in between."""
+def _in_scope(mod: CompiledModifier, before: str) -> int | None:
+    """Where a trigger earlier in the clause starts whose scope reaches the cue (only fillers in
+    between), or None."""
     assert mod.triggers is not None
     for m in reversed(list(mod.triggers.finditer(before))):
         if _PHRASE_END.search(before, m.end()):
-            return False  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
+            return None  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
+        if URL_MASK in before[m.end() :]:
+            return None  # a URL is content between the trigger and the cue
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
-            return True
-    return False
+            if _first(mod.cancelled_by, before[: m.start()]) is not None:
+                return None  # a negated trigger affirms: "don't skip the Pro tier"
+            return m.start()
+    return None
 
 
 def _following(mod: CompiledModifier, after: str) -> list[str]:
@@ -92,8 +120,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
     cut = _PHRASE_END.search(after)
     out: list[str] = []
     for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
-        if w in mod.function_words:
-            break
+        if w in mod.function_words or w[0].isdigit():
+            break  # a number starts a phrase of its own ("<cue> 8sec")
         out.append(w)
     return out
 
@@ -101,8 +129,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
 def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
     if any(w in mod.scene_nouns for w in following):
-        return True
-    lead = _WORD.findall(before)[-6:]
+        return not any(w in mod.targets for w in _WORD.findall(before)[-3:])
+    lead = _WORD.findall(before)[-mod.lead_words :] if mod.lead_words else []
     return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
 
 
@@ -138,20 +166,54 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     return _modifies_scene_noun(mod, before, following)
 
 
-def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> str:
+def _first(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
+    return next((m for m in (p.search(text) for p in patterns) if m), None)
+
+
+def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The cue's state and the extent of the words that gave it ("not" ... "4K"), so the prompt
+    builder can remove an instruction together with its negation."""
     for name in spec_mods:
         mod = rules.modifiers[name]
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
-        if any(p.search(before) for p in mod.before) or any(p.search(after) for p in mod.after):
-            return name
-        if mod.triggers is not None and _in_scope(mod, before):
-            return name
-        if mod.after_sentence and any(p.search(_SENTENCE_END.split(text[end : end + mod.window], 1)[0]) for p in mod.after_sentence):
-            return name
+        if (m := _first(mod.before, before)) is not None:
+            return name, start - len(before) + m.start(), end
+        if (m := _first(mod.after, after)) is not None:
+            return name, start, end + m.end()
+        if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
+            return name, start - len(before) + at, end
+        if (m := _first(mod.after_text, text[end : end + mod.window])) is not None:
+            return name, start, end + m.end()
+        if mod.after_sentence:
+            sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
+            if (m := _first(mod.after_sentence, sentence)) is not None:
+                return name, start, end + m.end()
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
-            return name
-    return "plain"
+            return name, start, end
+    return "plain", start, end
+
+
+def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """A plain cue joined to an earlier cue of the same signal by coordinators only shares its
+    state: "don't add any music or voiceover" rules out both."""
+    out: list[Signal] = []
+    last: dict[str, Signal] = {}
+    for sig in sorted(signals, key=lambda s: s.start):
+        prev = last.get(sig.name)
+        mod = rules.modifiers.get(prev.state) if prev is not None else None
+        if prev is not None and mod is not None and mod.coordinators and sig.state == "plain":
+            gap = masked[prev.end : sig.start]
+            words = _WORD.findall(gap)
+            if words and not rules.clause_break.search(gap) and all(w in mod.coordinators for w in words):
+                sig = replace(sig, state=prev.state, extent=(sig.start, sig.end))
+        out.append(sig)
+        last[sig.name] = sig
+    return out
+
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{2}")
 
 
 def _number(rules: CompiledRules, raw: str) -> float | None:
@@ -160,11 +222,21 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
         return float(raw)
     except ValueError:
         pass
+    if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
+        return int(clock.group(1)) * 60 + int(clock.group(2))
+    if _DECIMAL_COMMA.fullmatch(raw):  # "1,50 dollars"
+        return float(raw.replace(",", "."))
     words = raw.replace("-", " ").split()
     known = rules.number_words.get(" ".join(words))
     if known is not None:
         return float(known)
     g = rules.number_grammar
+    if g.point and f" {g.point} " in f" {' '.join(words)} ":  # "zero point five"
+        whole, _, digits = " ".join(words).partition(f" {g.point} ")
+        head, tail = _number(rules, whole), _number(rules, digits)
+        if head is None or tail is None or not float(tail).is_integer():
+            return None
+        return head + tail / 10.0 ** len(str(int(tail)))
     fraction = 0.0
     if len(words) >= 3 and words[-3:-1] == [g.joiner, g.article] and words[-1] in g.fractions:
         fraction, words = g.fractions[words[-1]], words[:-3]
@@ -341,7 +413,7 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     if len(other) < spec.min_other or len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
-    return Signal("language_other", sample, sample, 0, 0)
+    return Signal("language_other", sample, sample, 0, 0, instruction=False)
 
 
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
@@ -350,7 +422,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     lowered = _lower(text)
     masked = lowered
     for m in rules.any_url.finditer(lowered):
-        masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
+        end = m.start() + len(m.group().rstrip(".,;:!?"))  # the comma after a URL still ends a clause
+        masked = masked[: m.start()] + URL_MASK * (end - m.start()) + masked[end:]
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
     language = _other_language(rules, masked)
     if language is not None:
@@ -374,15 +447,20 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 value = _value(rules, csig, fixed, m)
                 if value is None:
                     continue
-                state = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else "plain"
+                state, lo, hi = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else ("plain", m.start(), m.end())
                 taken.append((m.start(), m.end()))
-                start, end = (back[m.start()], back[m.end()]) if back else (m.start(), m.end())
-                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state))
+                if back:
+                    start, end, lo, hi = back[m.start()], back[m.end()], back[lo], back[hi]
+                else:
+                    start, end = m.start(), m.end()
+                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
+                                      extent=(lo, hi), instruction=spec.instruction))
 
+    signals = _coordinate(rules, masked, signals)
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [
-            Signal(s.name, s.value, s.words, s.start, s.end, "quoted", s.in_shots)
+            replace(s, state="quoted")
             if s.state == "plain" and any(a <= s.start and s.end <= b for a, b in quoted) else s
             for s in signals
         ]
@@ -390,7 +468,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     shots_start = markers[0].start if markers else None
     if shots_start is not None:
         signals = [
-            Signal(s.name, s.value, s.words, s.start, s.end, s.state, True) if s.start >= shots_start else s
+            replace(s, in_shots=True) if s.start >= shots_start else s
             for s in signals
         ]
     signals.sort(key=lambda s: (s.start, s.name))

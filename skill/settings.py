@@ -6,6 +6,7 @@ httpx: planning and pricing must work offline and fast.
 
 =============================  ==============================================================
 ``KLING3_HOME``                state directory (job journal); default: the platform state dir
+``KLING3_OUTPUT_DIR``          where the agent tools save videos; default: the user's videos folder/kling3
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
@@ -50,6 +51,7 @@ __all__ = [
     "runcomfy_config_dir",
     "templates_dir",
     "token_from_env",
+    "videos_dir",
     "web_base",
 ]
 
@@ -63,6 +65,7 @@ TOKEN_VAR = "RUNCOMFY_TOKEN"
 
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_HOME", "state directory holding the job journal (jobs.sqlite3)"),
+    ("KLING3_OUTPUT_DIR", "where the MCP server and function-calling tools save videos (default: the videos folder/kling3)"),
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
@@ -102,6 +105,19 @@ def kling3_home() -> Path:
     if value:
         return Path(value).expanduser()
     return platformdirs.user_state_path("kling3", appauthor=False)
+
+
+def videos_dir() -> Path:
+    """Where the agent tools save a video when the call names no folder: ``KLING3_OUTPUT_DIR``,
+    else ``kling3/`` in the user's videos folder (``~/Videos/kling3``, or what the platform says).
+
+    Never the working directory: an MCP host starts its servers wherever it likes (``/``, the
+    user's home, whatever repository is open), and a video does not belong in any of those.
+    """
+    value = _env("KLING3_OUTPUT_DIR")
+    if value:
+        return Path(value).expanduser()
+    return platformdirs.user_videos_path() / "kling3"
 
 
 def journal_path() -> Path:

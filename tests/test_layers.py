@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("skill.prompts", "skill.prompt"),
     ("skill.planning",),
     ("skill.execution", "skill.media", "skill.testing"),
-    ("skill.tools", "skill.tool_results", "skill.mcp_server", "skill.cli", "skill"),
+    ("skill.tools", "skill.tool_results", "skill.mcp_prompts", "skill.mcp_server", "skill.cli", "skill"),
 )
 
 
