@@ -36,6 +36,7 @@ __all__ = [
     "JobRow",
     "JobsResult",
     "PlanResult",
+    "SkippedOutputResult",
     "StatusResult",
     "batch_result",
     "batch_summary",
@@ -76,6 +77,18 @@ class _Result(BaseModel):
 
 
 _RID = "The job's id at RunComfy: keep it; kling_fetch_video, kling_video_status and kling_cancel_video take it."
+
+
+class SkippedOutputResult(_Result):
+    """An output of the finished job that was not saved, and why."""
+
+    url: str = Field(description="The output's URL, without its query (signatures live there).")
+    reason: str = Field(description="Why: an untrusted host, or a cover that is not a PNG, JPEG or WebP image.")
+
+
+_IMAGES = "Absolute paths of cover or thumbnail images saved beside the videos (verified PNG, JPEG or WebP)."
+_SKIPPED = ("Outputs not saved: tell the user. The job is done and paid; never generate it again for "
+            "them.")
 
 
 class PlanCall(_Result):
@@ -125,6 +138,8 @@ class GenerateResult(_Result):
     status: str
     done: bool = Field(description="True once the video is downloaded; else fetch it with kling_fetch_video.")
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     endpoint: str
     tier: str
     mode: str
@@ -152,6 +167,7 @@ class BatchItemResult(_Result):
     planned_cost_usd: float
     request_ids: list[str] = Field(description=_RID)
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     video: str | None = Field(default=None, description="The stitched or cropped video, when the plan needed one.")
     error: dict[str, Any] | None = None
     warnings: list[str]
@@ -178,6 +194,8 @@ class FetchResult(_Result):
     status: str
     done: bool
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     queue_position: int | None = None
     waited_s: int | None = None
     hint: str | None = None
@@ -353,7 +371,7 @@ def batch_result(report: BatchReport, requests: list[dict[str, Any]]) -> dict[st
             "endpoint": i.endpoint, "tier": i.tier, "duration_s": i.duration, "aspect_ratio": i.aspect_ratio,
             "cost_usd": i.cost_usd, "planned_cost_usd": i.planned_cost_usd,
             "request_ids": list(i.request_ids), "files": [i.video] if i.video else list(i.files),
-            "video": i.video, "error": i.error, "warnings": list(i.warnings),
+            "skipped": list(i.skipped), "video": i.video, "error": i.error, "warnings": list(i.warnings),
         }
         for i in report.items
     ]
