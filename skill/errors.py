@@ -13,6 +13,8 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     ├── ApiError                 the API answered with an error
     │   ├── ApiClientError   65  4xx (402: no balance)
     │   └── ApiServerError   69  5xx
+    ├── Unavailable          69  something this machine must provide is taken or missing
+    │                            (the port ``kling3 emulator`` was asked to listen on)
     ├── TransientError       75  worth retrying later: rate limits, network, time-outs
     │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
     │   ├── SubmitUnconfirmed 75 the submit may have reached the server; it is not repeated
@@ -44,6 +46,7 @@ __all__ = [
     "Mp4Error",
     "SubmitUnconfirmed",
     "TransientError",
+    "Unavailable",
     "UsageError",
     "VideoError",
     "WaitTimeout",
@@ -131,6 +134,14 @@ class ApiClientError(ApiError):
 
 class ApiServerError(ApiError):
     code = "api_unavailable"
+    exit_code = 69
+
+
+class Unavailable(Kling3Error):
+    """A local resource the command needs is not available (EX_UNAVAILABLE): another program
+    holds the port ``kling3 emulator`` was asked to listen on. Nothing was sent anywhere."""
+
+    code = "unavailable"
     exit_code = 69
 
 

@@ -31,7 +31,7 @@ exit codes:
   64   usage error (bad flags)
   65   bad input, refused before anything was sent; or the API rejected the input (402: balance)
   66   an input file does not exist
-  69   the API is unavailable (5xx)
+  69   the API is unavailable (5xx); kling3 emulator: the port is taken
   75   temporary: rate limited, network trouble, or --timeout reached (the job keeps running)
   77   not signed in, or the token was rejected
   78   a rules, catalog or template file is broken

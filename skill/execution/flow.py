@@ -60,7 +60,9 @@ from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
+    "FileInfo",
     "RunResult",
+    "SkippedOutput",
     "arun",
     "cancel",
     "fetch",
@@ -91,8 +93,19 @@ class FileInfo(BaseModel):
     """A JPEG of six frames beside the video (:mod:`skill.media.contact_sheet`), if one was made."""
 
 
+class SkippedOutput(BaseModel):
+    """An output of a finished job that was not saved, and why (an untrusted host, an image
+    that is not PNG/JPEG/WebP). The URL is shown without its query (signatures live there)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    reason: str
+
+
 class CallResult(BaseModel):
-    """The outcome of one paid call (one segment of a plan)."""
+    """The outcome of one paid call (one segment of a plan): its videos in ``files``, a cover
+    or thumbnail saved beside them in ``images``, and the outputs not saved in ``skipped``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -102,6 +115,8 @@ class CallResult(BaseModel):
     status: str
     cost_usd: float
     files: list[FileInfo] = Field(default_factory=list)
+    images: list[FileInfo] = Field(default_factory=list)
+    skipped: list[SkippedOutput] = Field(default_factory=list)
     queue_position: int | None = None
     warnings: list[str] = Field(default_factory=list)
 
@@ -110,8 +125,8 @@ class RunResult(BaseModel):
     """What ``kling3 run --json`` prints: ids, status, absolute file paths, cost, warnings.
 
     ``files`` holds the deliverable: the stitched/cropped video when the plan needed several
-    calls or a non-native ratio, else the downloaded file(s). ``segment_files`` keeps every call's
-    own download.
+    calls or a non-native ratio, else the downloaded video(s). ``segment_files`` keeps every
+    call's own videos; ``images`` the covers saved beside them; ``skipped`` the outputs not saved.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -124,6 +139,8 @@ class RunResult(BaseModel):
     status: str
     files: list[str]
     segment_files: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    skipped: list[SkippedOutput] = Field(default_factory=list)
     video: dict[str, Any] | None = None
     cost_usd: float
     warnings: list[str]
@@ -158,6 +175,19 @@ class _Ctx:
     def record_file(self, request_id: str, url: str, path: str, sha256: str, size: int) -> None:
         if self.track:
             self.journal.add_file(request_id, url, path, sha256, size)
+
+    def known_files(self, request_id: str) -> dict[str, Path]:
+        """SHA-256 -> path of the files already saved for the job, so none is saved twice; a
+        journal locked by another process costs at most a second copy, never the download."""
+        if not self.track:
+            return {}
+        try:
+            files = self.journal.files(request_id)
+        except TransientError as exc:
+            if exc.code != "journal_busy":
+                raise
+            return {}
+        return {f.sha256: Path(f.path) for f in files if f.sha256}
 
 
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
@@ -327,7 +357,7 @@ def _finish_flow(
     ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
 ) -> Generator[Op, Any, CallResult]:
     """Fetch the result of a settled job and download its files. A job that is done and paid
-    but could not be saved raises with the ``kling3 result`` command that fetches it again."""
+    but whose videos could not all be saved raises with the command that fetches the rest."""
     res = yield ("result", request_id)
     if res.status in API_CANCELLED:
         ctx.record(request_id, "cancelled", {"result": res.raw})
@@ -361,29 +391,35 @@ def _finish_flow(
             status="completed",
             cost_usd=cost,
         )
-    infos = yield from _download_flow(ctx, request_id, res.output)
+    videos, images, skipped = yield from _download_flow(ctx, request_id, res.output)
     sheeted = []
-    for info in infos:
+    for info in videos:
         sheeted.append((yield from _sheet_flow(ctx, info)))
-    infos = sheeted
-    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
-    ctx.on_event(Done(request_id=request_id, files=[i.path for i in infos]))
+    videos = sheeted
+    paths = [i.path for i in videos]
+    ctx.record(request_id, "downloaded", {"files": paths, "images": [i.path for i in images],
+                                          "skipped": [k.model_dump() for k in skipped]})
+    ctx.on_event(Done(request_id=request_id, files=paths, images=[i.path for i in images],
+                      skipped=[k.model_dump() for k in skipped]))
     return CallResult(
         segment=segment,
         job_key=job_key,
         request_id=request_id,
         status="completed",
         cost_usd=cost,
-        files=infos,
+        files=videos,
+        images=images,
+        skipped=skipped,
         warnings=ctx.sheets.take_warnings(),
     )
 
 
 def _download_flow(
     ctx: _Ctx, request_id: str, output: dict[str, Any] | None
-) -> Generator[Op, Any, list[FileInfo]]:
-    """Download a finished job's files and journal each. A failure is journaled and re-raised
-    with the ``kling3 result`` command that fetches the files again: the job is paid for."""
+) -> Generator[Op, Any, tuple[list[FileInfo], list[FileInfo], list[SkippedOutput]]]:
+    """Fetch a finished job's outputs, each on its own, and journal every file saved before
+    judging the rest: a video still missing raises with the command that fetches what is
+    missing (the job is paid for), and what was saved is not saved again."""
     ctx.on_event(Downloading(request_id=request_id, output_dir=str(ctx.output_dir)))
     try:
         if not _has_urls(output):
@@ -396,28 +432,44 @@ def _download_flow(
         def progress(url: str, done: int, total: int | None) -> None:
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
-        files = yield ("download", output or {}, ctx.output_dir, progress, _file_stem(ctx, request_id))
+        delivery = yield ("download", output or {}, ctx.output_dir, progress, ctx.known_files(request_id),
+                          _file_stem(ctx, request_id))
+        for f in delivery.files:
+            ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
+        problem = delivery.problem()
+        if problem is not None:
+            raise problem
     except DownloadError as exc:
-        ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
-        exc.request_id = request_id
-        exc.message = f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches it again"
-        exc.args = (exc.message,)
-        raise
-    infos = []
-    for f in files:
-        ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
-        infos.append(
-            FileInfo(
-                path=str(Path(f.path).resolve()),
-                url=f.url,
-                size=f.size,
-                sha256=f.sha256,
-                width=f.width,
-                height=f.height,
-                duration_s=f.duration_s,
-            )
-        )
-    return infos
+        raise _paid_download_error(ctx, request_id, exc) from None
+    infos = {f.path: _file_info(f) for f in delivery.files}
+    videos = [infos[f.path] for f in delivery.videos]
+    images = [infos[f.path] for f in delivery.images]
+    return videos, images, [SkippedOutput(**s.to_dict()) for s in delivery.skipped]
+
+
+def _file_info(f: Any) -> FileInfo:
+    return FileInfo(
+        path=str(Path(f.path).resolve()),
+        url=f.url,
+        size=f.size,
+        sha256=f.sha256,
+        width=f.width,
+        height=f.height,
+        duration_s=f.duration_s,
+    )
+
+
+def _paid_download_error(ctx: _Ctx, request_id: str, exc: DownloadError) -> DownloadError:
+    """``exc`` journaled, with the request_id and the command that fetches what is missing."""
+    ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
+    again = f"kling3 resume {request_id}" if ctx.track else f"kling3 result {request_id}"
+    exc.request_id = request_id
+    exc.message = (
+        f"{exc.message}; the job is done and paid: `{again}` fetches what is missing "
+        "(files already saved are kept)"
+    )
+    exc.args = (exc.message,)
+    return exc
 
 
 # -- contact sheets: a preview never fails a paid run ------------------------------------------
@@ -483,7 +535,7 @@ def _file_stem(ctx: _Ctx, request_id: str) -> str:
 
 
 def _has_urls(output: Any) -> bool:
-    from skill.execution.downloads import output_urls
+    from skill.execution.delivery import output_urls
 
     return bool(output_urls(output or {}))
 
@@ -506,9 +558,9 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
         time.sleep(op[1])
         return None
     if kind == "download":
-        from skill.execution.downloads import download_outputs
+        from skill.execution.delivery import deliver
 
-        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+        return deliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -531,9 +583,9 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
         await asyncio.sleep(op[1])
         return None
     if kind == "download":
-        from skill.execution.downloads import adownload_outputs
+        from skill.execution.delivery import adeliver
 
-        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+        return await adeliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -627,6 +679,8 @@ def _summarise(
         if note not in warnings:
             warnings.append(note)
     return RunResult(
+        images=[f.path for c in calls for f in c.images],
+        skipped=[k for c in calls for k in c.skipped],
         request_id=ids[0] if ids else None,
         request_ids=ids,
         endpoint=plan.endpoint,
@@ -907,6 +961,8 @@ def resume(
                         "request_id": job.request_id,
                         "status": res.status,
                         "files": [f.path for f in res.files],
+                        "images": [f.path for f in res.images],
+                        "skipped": [k.model_dump() for k in res.skipped],
                     }
                 )
             except Interrupted:
@@ -932,7 +988,9 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
         return None
     if any(c.state != "downloaded" for c in calls):
         return None
-    paths = [Path(f.path) for c in calls for f in jr.files(c)]
+    from skill.execution.downloads import is_video_path
+
+    paths = [Path(f.path) for c in calls for f in jr.files(c) if is_video_path(f.path)]
     on_event(Finishing(run_id=run_id, segments=len(paths), aspect_ratio=info["aspect_ratio"]))
     try:
         video = finish(
