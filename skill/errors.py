@@ -21,6 +21,8 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     │                            it is not repeated, and must not be before checking
     ├── NotSent              69  the submit could not be sent (network, rate limit, a locked
     │                            journal): nothing was paid, try again later
+    ├── Unavailable          69  something this machine must provide is taken or missing
+    │                            (the port ``kling3 emulator`` was asked to listen on)
     ├── TransientError       75  worth retrying later: rate limits, network, time-outs
     │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
     │   ├── DownloadError    75  the job is done and paid; the file could not be saved
@@ -66,6 +68,7 @@ __all__ = [
     "OutputDirError",
     "SubmitUnconfirmed",
     "TransientError",
+    "Unavailable",
     "UsageError",
     "VideoError",
     "WaitTimeout",
@@ -153,6 +156,14 @@ class ApiClientError(ApiError):
 
 class ApiServerError(ApiError):
     code = "api_unavailable"
+    exit_code = 69
+
+
+class Unavailable(Kling3Error):
+    """A local resource the command needs is not available (EX_UNAVAILABLE): another program
+    holds the port ``kling3 emulator`` was asked to listen on. Nothing was sent anywhere."""
+
+    code = "unavailable"
     exit_code = 69
 
 

@@ -355,7 +355,8 @@ def _render(event: ev.Event) -> _Rendered:
         case ev.Downloading():
             return _Rendered("downloading the video", None)
         case ev.Done():
-            return _Rendered("saved " + ", ".join(event.files), None)
+            skipped = f"; skipped {len(event.skipped)} output(s) not saved" if event.skipped else ""
+            return _Rendered("saved " + ", ".join(event.files + event.images) + skipped, None)
         case ev.Cancelled():
             return _Rendered(f"cancelled: {event.request_id}", None)
         case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():

@@ -37,6 +37,7 @@ __all__ = [
     "JobRow",
     "JobsResult",
     "PlanResult",
+    "SkippedOutputResult",
     "StatusResult",
     "VideoEntry",
     "batch_result",
@@ -81,6 +82,18 @@ class _Result(BaseModel):
 
 
 _RID = "The job's id at RunComfy: keep it; kling_fetch_video, kling_video_status and kling_cancel_video take it."
+
+
+class SkippedOutputResult(_Result):
+    """An output of the finished job that was not saved, and why."""
+
+    url: str = Field(description="The output's URL, without its query (signatures live there).")
+    reason: str = Field(description="Why: an untrusted host, or a cover that is not a PNG, JPEG or WebP image.")
+
+
+_IMAGES = "Absolute paths of cover or thumbnail images saved beside the videos (verified PNG, JPEG or WebP)."
+_SKIPPED = ("Outputs not saved: tell the user. The job is done and paid; never generate it again for "
+            "them.")
 
 
 class PlanCall(_Result):
@@ -145,6 +158,8 @@ class GenerateResult(_Result):
     status: str
     done: bool = Field(description="True once the video is downloaded; else fetch it with kling_fetch_video.")
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     endpoint: str
     tier: str
     mode: str
@@ -173,6 +188,7 @@ class BatchItemResult(_Result):
     planned_cost_usd: float
     request_ids: list[str] = Field(description=_RID)
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     video: str | None = Field(default=None, description="The stitched or cropped video, when the plan needed one.")
     error: dict[str, Any] | None = None
     warnings: list[str]
@@ -199,6 +215,8 @@ class FetchResult(_Result):
     status: str
     done: bool
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     queue_position: int | None = None
     waited_s: int | None = None
     hint: str | None = None
@@ -373,6 +391,8 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
         "status": res.status,
         "done": done,
         "files": res.files,
+        "images": res.images,
+        "skipped": [k.model_dump() for k in res.skipped],
         "endpoint": res.endpoint,
         "tier": res.tier,
         "mode": res.mode,
@@ -421,7 +441,7 @@ def batch_result(report: BatchReport, requests: list[dict[str, Any]]) -> dict[st
             "endpoint": i.endpoint, "tier": i.tier, "duration_s": i.duration, "aspect_ratio": i.aspect_ratio,
             "cost_usd": i.cost_usd, "planned_cost_usd": i.planned_cost_usd,
             "request_ids": list(i.request_ids), "files": [i.video] if i.video else list(i.files),
-            "video": i.video, "error": i.error, "warnings": list(i.warnings),
+            "skipped": list(i.skipped), "video": i.video, "error": i.error, "warnings": list(i.warnings),
         }
         for i in report.items
     ]
@@ -450,6 +470,8 @@ def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
         "done": done,
         "files": [f.path for f in res.files],
         "cost_usd": res.cost_usd or None,
+        "images": [f.path for f in res.images],
+        "skipped": [k.model_dump() for k in res.skipped],
     }
     if done:
         out["videos"] = video_entries(res)
@@ -632,7 +654,9 @@ def wait_summary(result: dict[str, Any]) -> str:
             for v in videos
         ) or "no file"
         cost = f", {usd(result['cost_usd'])}" if result.get("cost_usd") is not None else ""
-        return f"completed (request_id {rid}{cost}): {where}"
+        skipped = result.get("skipped") or []
+        extra = f"; {len(skipped)} output(s) not saved (see skipped)" if skipped else ""
+        return f"completed (request_id {rid}{cost}): {where}{extra}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
 
 

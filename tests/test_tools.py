@@ -271,6 +271,23 @@ def test_generate_status_fetch_and_list_in_process(emulator: Emulator, env: Call
     assert tools.summarize("kling_generate_video", out).startswith(f"completed (request_id {rid}")
 
 
+def test_tool_results_list_the_cover_and_the_outputs_not_saved(
+    make_emulator: Callable[..., Emulator], env: Callable[[Emulator], Path]
+) -> None:
+    emu = make_emulator(result_shape="image_videos", video_count=2, foreign_outputs="image")
+    tmp = env(emu)
+    out = tools.call("kling_generate_video", {"text": "a fox in snow", "output_dir": str(tmp / "v")}, poll_interval=0.02)
+    rid6 = out["request_id"][:6]
+    names = [Path(f).name for f in out["files"]]
+    assert out["done"] is True and names[0].endswith(f"-{rid6}.mp4") and names[1].endswith(f"-{rid6}-2.mp4")
+    (skipped,) = out["skipped"]
+    assert out["images"] == [] and skipped["url"].endswith("/cover.png") and "untrusted host" in skipped["reason"]
+    assert "1 output(s) not saved" in tools.summarize("kling_generate_video", out)
+    fetched = tools.call("kling_fetch_video", {"request_id": out["request_id"], "wait_seconds": 0})
+    assert fetched["files"] == out["files"] and fetched["skipped"] == out["skipped"]  # converged, no copies
+    assert sorted(p.name for p in (tmp / "v").iterdir() if p.suffix == ".mp4") == sorted(names)
+
+
 def test_generate_returns_the_request_id_when_the_wait_runs_out_then_cancel(
     make_emulator: Callable[..., Emulator], env: Callable[[Emulator], Path]
 ) -> None:

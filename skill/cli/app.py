@@ -43,7 +43,7 @@ exit codes:
   66   an input file does not exist
   69   nothing could be sent ("paid": false: retry later); or the submit was not
        confirmed (submit_unconfirmed, "paid": "unknown"): never submit again before
-       checking `kling3 jobs`
+       checking `kling3 jobs`; kling3 emulator: the port is taken
   70   internal error before anything was sent (a bug: please report it)
   73   the output folder cannot be created or written: nothing was sent
   75   the job was submitted and is paid, but not finished here (time-out, API or network

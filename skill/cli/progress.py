@@ -58,7 +58,9 @@ def progress_line(event: ev.Event) -> str | None:
         case ev.Downloading():
             return f"[download] to {event.output_dir}"
         case ev.Done():
-            return "\n".join(f"[ok] {f}" for f in event.files) or None
+            lines = [f"[ok] {f}" for f in event.files + event.images]
+            lines += [f"[skip] {s['url']}: {s['reason']}" for s in event.skipped]
+            return "\n".join(lines) or None
         case ev.Cancelled():
             return f"[cancelled] {event.request_id}"
         case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():

@@ -117,6 +117,8 @@ class BatchItem(BaseModel):
     cancelled_usd: float = 0.0
     request_ids: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, str]] = Field(default_factory=list)
+    """Outputs not saved (``{"url", "reason"}``): an untrusted host, an unusable cover image."""
     video: str | None = None
     """The finished (stitched and/or cropped) video, when the plan needed one and it worked."""
     output_dir: str | None = None
@@ -645,6 +647,7 @@ class _Tracker:
             self.submitted[event.segment] = event.request_id
         elif isinstance(event, Done):
             self.files.extend(event.files)
+            self.item.skipped.extend(event.skipped)
         elif isinstance(event, Cancelled):
             self.cancelled.add(event.request_id)
         self.runner.emit(self.item.index, event)

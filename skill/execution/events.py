@@ -105,11 +105,14 @@ class DownloadProgress(_Event):
 
 
 class Done(_Event):
-    """Every file of one call is saved and verified."""
+    """Every video of one call is saved and verified; ``images`` are covers saved beside them,
+    ``skipped`` the outputs not saved (``{"url", "reason"}``: an untrusted host, say)."""
 
     event: Literal["done"] = "done"
     request_id: str
     files: list[str]
+    images: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, str]] = Field(default_factory=list)
 
 
 class Finishing(_Event):

@@ -83,7 +83,9 @@ from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
+    "FileInfo",
     "RunResult",
+    "SkippedOutput",
     "arun",
     "cancel",
     "fetch",
@@ -120,8 +122,19 @@ class FileInfo(BaseModel):
     """A JPEG of six frames beside the video (:mod:`skill.media.contact_sheet`), if one was made."""
 
 
+class SkippedOutput(BaseModel):
+    """An output of a finished job that was not saved, and why (an untrusted host, an image
+    that is not PNG/JPEG/WebP). The URL is shown without its query (signatures live there)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    reason: str
+
+
 class CallResult(BaseModel):
-    """The outcome of one paid call (one segment of a plan)."""
+    """The outcome of one paid call (one segment of a plan): its videos in ``files``, a cover
+    or thumbnail saved beside them in ``images``, and the outputs not saved in ``skipped``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -131,6 +144,8 @@ class CallResult(BaseModel):
     status: str
     cost_usd: float
     files: list[FileInfo] = Field(default_factory=list)
+    images: list[FileInfo] = Field(default_factory=list)
+    skipped: list[SkippedOutput] = Field(default_factory=list)
     queue_position: int | None = None
     warnings: list[str] = Field(default_factory=list)
 
@@ -139,8 +154,8 @@ class RunResult(BaseModel):
     """What ``kling3 run --json`` prints: ids, status, absolute file paths, cost, warnings.
 
     ``files`` holds the deliverable: the stitched/cropped video when the plan needed several
-    calls or a non-native ratio, else the downloaded file(s). ``segment_files`` keeps every call's
-    own download.
+    calls or a non-native ratio, else the downloaded video(s). ``segment_files`` keeps every
+    call's own videos; ``images`` the covers saved beside them; ``skipped`` the outputs not saved.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -153,6 +168,8 @@ class RunResult(BaseModel):
     status: str
     files: list[str]
     segment_files: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    skipped: list[SkippedOutput] = Field(default_factory=list)
     video: dict[str, Any] | None = None
     cost_usd: float
     warnings: list[str]
@@ -268,6 +285,19 @@ class _Ctx:
         except TransientError as exc:
             if exc.code != "journal_busy":
                 raise
+
+    def known_files(self, request_id: str) -> dict[str, Path]:
+        """SHA-256 -> path of the files already saved for the job, so none is saved twice; a
+        journal locked by another process costs at most a second copy, never the download."""
+        if not self.track:
+            return {}
+        try:
+            files = self.journal.files(request_id)
+        except TransientError as exc:
+            if exc.code != "journal_busy":
+                raise
+            return {}
+        return {f.sha256: Path(f.path) for f in files if f.sha256}
 
 
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
@@ -520,7 +550,7 @@ def _finish_flow(
     ctx: _Ctx, job_key: str, request_id: str, segment: int, cost: float
 ) -> Generator[Op, Any, CallResult]:
     """Fetch the result of a settled job and download its files. A job that is done and paid
-    but could not be saved raises with the ``kling3 result`` command that fetches it again."""
+    but whose videos could not all be saved raises with the command that fetches the rest."""
     res = yield ("result", request_id)
     if res.status in API_CANCELLED:
         ctx.record(request_id, "cancelled", {"result": res.raw})
@@ -554,30 +584,36 @@ def _finish_flow(
             status="completed",
             cost_usd=cost,
         )
-    infos = yield from _download_flow(ctx, request_id, res.output)
+    videos, images, skipped = yield from _download_flow(ctx, request_id, res.output)
     sheeted = []
-    for info in infos:
+    for info in videos:
         sheeted.append((yield from _sheet_flow(ctx, info)))
-    infos = sheeted
-    ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
-    ctx.on_event(Done(request_id=request_id, files=[i.path for i in infos]))
+    videos = sheeted
+    paths = [i.path for i in videos]
+    ctx.record(request_id, "downloaded", {"files": paths, "images": [i.path for i in images],
+                                          "skipped": [k.model_dump() for k in skipped]})
+    ctx.on_event(Done(request_id=request_id, files=paths, images=[i.path for i in images],
+                      skipped=[k.model_dump() for k in skipped]))
     return CallResult(
         segment=segment,
         job_key=job_key,
         request_id=request_id,
         status="completed",
         cost_usd=cost,
-        files=infos,
+        files=videos,
+        images=images,
+        skipped=skipped,
         warnings=ctx.sheets.take_warnings(),
     )
 
 
 def _download_flow(
     ctx: _Ctx, request_id: str, output: dict[str, Any] | None
-) -> Generator[Op, Any, list[FileInfo]]:
-    """Download a finished job's files and journal each. A failure (the folder unusable by now,
-    a write error, a refused URL) is journaled and re-raised as a :class:`DownloadError`: the job
-    is paid for, and the error names the command that fetches the files again."""
+) -> Generator[Op, Any, tuple[list[FileInfo], list[FileInfo], list[SkippedOutput]]]:
+    """Fetch a finished job's outputs, each on its own, and journal every file saved before
+    judging the rest: a video still missing (a refused URL, a write error, the folder unusable
+    by now) raises with the command that fetches what is missing (the job is paid for), and
+    what was saved is not saved again."""
     ctx.on_event(Downloading(request_id=request_id, output_dir=str(ctx.output_dir)))
     try:
         _usable(ctx.output_dir, request_id)
@@ -592,7 +628,8 @@ def _download_flow(
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
         try:
-            files = yield ("download", output or {}, ctx.output_dir, progress, _file_stem(ctx, request_id))
+            delivery = yield ("download", output or {}, ctx.output_dir, progress, ctx.known_files(request_id),
+                              _file_stem(ctx, request_id))
         except OSError as exc:
             raise DownloadError(
                 f"the files could not be saved in {ctx.output_dir} ({exc.strerror or exc}); "
@@ -600,28 +637,45 @@ def _download_flow(
                 code="output_unwritable",
                 details={"output_dir": str(ctx.output_dir)},
             ) from exc
+        for f in delivery.files:
+            ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
+        problem = delivery.problem()
+        if problem is not None:
+            raise problem
     except DownloadError as exc:
-        ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
-        exc.request_id = request_id
-        if not ctx.track:  # a journaled job's error gets the resume command (after_submit)
-            exc.message = f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches it again"
-            exc.args = (exc.message,)
-        raise
-    infos = []
-    for f in files:
-        ctx.record_file(request_id, f.url, str(f.path), f.sha256, f.size)
-        infos.append(
-            FileInfo(
-                path=str(Path(f.path).resolve()),
-                url=f.url,
-                size=f.size,
-                sha256=f.sha256,
-                width=f.width,
-                height=f.height,
-                duration_s=f.duration_s,
-            )
+        raise _paid_download_error(ctx, request_id, exc) from None
+    infos = {f.path: _file_info(f) for f in delivery.files}
+    videos = [infos[f.path] for f in delivery.videos]
+    images = [infos[f.path] for f in delivery.images]
+    return videos, images, [SkippedOutput(**s.to_dict()) for s in delivery.skipped]
+
+
+def _file_info(f: Any) -> FileInfo:
+    return FileInfo(
+        path=str(Path(f.path).resolve()),
+        url=f.url,
+        size=f.size,
+        sha256=f.sha256,
+        width=f.width,
+        height=f.height,
+        duration_s=f.duration_s,
+    )
+
+
+def _paid_download_error(ctx: _Ctx, request_id: str, exc: DownloadError) -> DownloadError:
+    """``exc`` journaled, with the request_id and what fetches what is missing: a journaled job's
+    error gets the resume command from :func:`after_submit`; a job fetched by id, ``result``."""
+    ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
+    exc.request_id = request_id
+    if ctx.track:
+        exc.message = f"{exc.message} (files already saved are kept)"
+    else:
+        exc.message = (
+            f"{exc.message}; the job is done and paid: `kling3 result {request_id}` fetches what is "
+            "missing (files already saved are kept)"
         )
-    return infos
+    exc.args = (exc.message,)
+    return exc
 
 
 def _usable(output_dir: Path, request_id: str) -> None:
@@ -700,7 +754,7 @@ def _file_stem(ctx: _Ctx, request_id: str) -> str:
 
 
 def _has_urls(output: Any) -> bool:
-    from skill.execution.downloads import output_urls
+    from skill.execution.delivery import output_urls
 
     return bool(output_urls(output or {}))
 
@@ -723,9 +777,9 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
         time.sleep(op[1])
         return None
     if kind == "download":
-        from skill.execution.downloads import download_outputs
+        from skill.execution.delivery import deliver
 
-        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+        return deliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -748,9 +802,9 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
         await asyncio.sleep(op[1])
         return None
     if kind == "download":
-        from skill.execution.downloads import adownload_outputs
+        from skill.execution.delivery import adeliver
 
-        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+        return await adeliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -844,6 +898,8 @@ def _summarise(
         if note not in warnings:
             warnings.append(note)
     return RunResult(
+        images=[f.path for c in calls for f in c.images],
+        skipped=[k for c in calls for k in c.skipped],
         request_id=ids[0] if ids else None,
         request_ids=ids,
         endpoint=plan.endpoint,
@@ -1288,7 +1344,13 @@ def _resume_one(ctx: _Ctx, job: JobRecord, client: ModelApi, *, every: bool) -> 
         return {"request_id": job.request_id, "status": "error", "error": exc.to_dict()}
     finally:
         ctx.let_go()
-    return {"request_id": job.request_id, "status": res.status, "files": [f.path for f in res.files]}
+    return {
+        "request_id": job.request_id,
+        "status": res.status,
+        "files": [f.path for f in res.files],
+        "images": [f.path for f in res.images],
+        "skipped": [k.model_dump() for k in res.skipped],
+    }
 
 
 def possibly_paid_entry(job: JobRecord) -> dict[str, Any]:
@@ -1330,7 +1392,9 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
         return None
     if any(c.state != "downloaded" for c in calls):
         return None
-    paths = [Path(f.path) for c in calls for f in jr.files(c)]
+    from skill.execution.downloads import is_video_path
+
+    paths = [Path(f.path) for c in calls for f in jr.files(c) if is_video_path(f.path)]
     on_event(Finishing(run_id=run_id, segments=len(paths), aspect_ratio=info["aspect_ratio"]))
     try:
         video = finish(
