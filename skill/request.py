@@ -23,6 +23,7 @@ from skill.errors import InputError
 
 __all__ = [
     "ASPECT_RATIOS",
+    "MAX_TEXT_CHARS",
     "Shot",
     "VideoRequest",
     "fill_durations",
@@ -49,6 +50,11 @@ _MODE_ALIASES = {
     "image-to-video": "i2v",
     "image2video": "i2v",
 }
+
+MAX_TEXT_CHARS = 10_000
+"""The longest request text read: four times what one Kling prompt holds, room enough for
+routing words and framing. Longer text cannot become a prompt, so it is refused before any
+scan (a megabyte of text would otherwise cost seconds of matching)."""
 
 
 def image_url_problem(url: str, extensions: list[str] | tuple[str, ...] = IMAGE_EXTENSIONS) -> str | None:
@@ -99,6 +105,7 @@ class VideoRequest(BaseModel):
     text: str = Field(
         default="",
         alias="prompt",
+        max_length=MAX_TEXT_CHARS,
         description="What the video should show, in plain words; may also name tier, ratio, length, audio.",
     )
     image_url: str | None = Field(
@@ -284,6 +291,8 @@ def _to_input_error(exc: ValidationError) -> InputError:
     elif kind == "literal_error" and field in ("tier", "mode"):
         msg = "must be one of " + ("standard, pro, 4k" if field == "tier" else "t2v, i2v")
     code = _CODE_BY_FIELD.get(field or "", "invalid_input")
+    if kind == "string_too_long" and field == "text":
+        code, msg = "prompt_too_long", f"is longer than {MAX_TEXT_CHARS} characters; a Kling prompt holds at most 2500"
     if code == "duration_out_of_range" and "out of range" not in msg:
         code = "invalid_input"
     where = ".".join(loc) if loc else "request"

@@ -6,7 +6,7 @@ import pytest
 
 from skill.errors import InputError
 from skill.planning import make_plan
-from skill.request import fill_durations
+from skill.request import MAX_TEXT_CHARS, fill_durations, parse_request
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,11 @@ def test_a_long_film_uses_the_same_rule_and_says_video() -> None:
         make_plan({"text": "a film", "duration": 30, "shots": [{"prompt": "a", "duration": 10},
                                                              {"prompt": "b", "duration": 10}]})
     assert "do not add up to the video's 30 s" in info.value.message
+
+
+def test_a_text_longer_than_four_prompts_is_refused_before_any_scan() -> None:
+    with pytest.raises(InputError) as err:
+        parse_request({"text": "a fox in snow. " * (1_000_000 // 15)})
+    assert err.value.code == "prompt_too_long" and err.value.field == "text"
+    assert str(MAX_TEXT_CHARS) in err.value.message
+    assert parse_request({"text": "x" * MAX_TEXT_CHARS}).text  # the limit itself is accepted
