@@ -416,14 +416,24 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     return Signal("language_other", sample, sample, 0, 0, instruction=False)
 
 
+def _mask_urls(rules: CompiledRules, lowered: str) -> str:
+    """``lowered`` with every URL blanked out, offsets kept, in one pass (words inside a URL
+    never count; the comma after a URL still ends a clause)."""
+    parts: list[str] = []
+    pos = 0
+    for m in rules.any_url.finditer(lowered):
+        end = m.start() + len(m.group().rstrip(".,;:!?"))
+        parts += [lowered[pos : m.start()], URL_MASK * (end - m.start())]
+        pos = end
+    parts.append(lowered[pos:])
+    return "".join(parts)
+
+
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
     lowered = _lower(text)
-    masked = lowered
-    for m in rules.any_url.finditer(lowered):
-        end = m.start() + len(m.group().rstrip(".,;:!?"))  # the comma after a URL still ends a clause
-        masked = masked[: m.start()] + URL_MASK * (end - m.start()) + masked[end:]
+    masked = _mask_urls(rules, lowered)
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
     language = _other_language(rules, masked)
     if language is not None:
