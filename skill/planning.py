@@ -29,7 +29,7 @@ from skill.routing import Outcome, WarningItem, fill_message, route
 from skill.rulebook import CompiledRules, Slots, load_rules
 
 if TYPE_CHECKING:
-    from skill.prompts import BuiltPrompt
+    from skill.prompt import BuiltPrompt
 
 __all__ = ["Decision", "Params", "Plan", "Segment", "make_plan"]
 
@@ -170,7 +170,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
     limits = catalog.limits
     if total <= limits.max_duration:
         return [_Call(total, None)]
-    from skill.prompts import parse_description
+    from skill.prompt import parse_description
 
     drafts = parse_description(req.text, req.shots).shots
     if len(drafts) < 2:
@@ -190,7 +190,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
 
 def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> BuiltPrompt:
     """Build the expert prompt; when the text is only routing words, send it as written and say so."""
-    from skill.prompts import BuiltPrompt, LintWarning, PromptParts
+    from skill.prompt import BuiltPrompt, LintWarning, PromptParts
 
     try:
         return build(inp, template_dir=template_dir)  # type: ignore[no-any-return]
@@ -212,7 +212,7 @@ def _segments(
     catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None,
     keep: tuple[str, ...] = (),
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
-    from skill.prompts import PromptInput, build_prompt
+    from skill.prompt import PromptInput, build_prompt
 
     audio = bool(slots.generate_audio)
     render = catalog.render_ratio(slots.aspect_ratio)

@@ -1,4 +1,4 @@
-"""The prompt builder (skill.prompts): snapshots, structure, properties, template security.
+"""The prompt builder (skill.prompt): snapshots, structure, properties, template security.
 
 Snapshots live in tests/prompt_snapshots/<case>.json (the input and the built prompt). They are
 compared exactly; regenerate them only on purpose:
@@ -22,15 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skill.errors import ConfigError, InputError
-from skill.prompts import (
+from skill.prompt import (
     BuiltPrompt,
     PromptInput,
-    _build,
     build_prompt,
     detect_camera_moves,
     parse_description,
     split_shots,
 )
+from skill.prompt import build as bld
+from skill.prompt import lexicon as lexm
+from skill.prompt import patterns as pat
+from skill.prompt.build import _build
 from skill.request import Shot
 
 SNAPSHOTS = Path(__file__).parent / "prompt_snapshots"
@@ -605,23 +608,22 @@ def test_user_templates_override_and_fall_back(tmp_path: Path) -> None:
 
 def test_vocabulary_is_validated(tmp_path: Path) -> None:
     from skill.data import data_path
-    from skill.prompts import _lex_for
-
     good = data_path("prompt_vocabulary.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "vocab.yaml"
     bad.write_text(good + "\nunknown_section: [1]\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        _lex_for(str(bad))
+        lexm._lex_for(str(bad))
     assert err.value.code == "bad_data_file" and "unknown_section" in err.value.message
     broken = tmp_path / "vocab2.yaml"
     broken.write_text(good.replace("'ecu'", "'ecu('"), encoding="utf-8")
     with pytest.raises(ConfigError):
-        _lex_for(str(broken))
+        lexm._lex_for(str(broken))
 
 
 def test_no_kling_vocabulary_in_python() -> None:
     """Python holds mechanisms only: no cue phrase appears in code (comments and docstrings aside)."""
-    source = (Path(__file__).parents[1] / "skill" / "prompts.py").read_text(encoding="utf-8")
+    sources = sorted((Path(__file__).parents[1] / "skill" / "prompt").glob("*.py"))
+    source = "\n".join(path.read_text(encoding="utf-8") for path in sources)
     tree = ast.parse(source)
     docstrings = {
         id(node.body[0].value)
@@ -658,14 +660,12 @@ _CACHE_TEXTS = [
 
 def _lex_fingerprint(lx: Any) -> Any:
     """Everything a build derives from the vocabulary: pattern sources, flags, needs, scanner."""
-    import skill.prompts as p
-
     def norm(x: Any) -> Any:
         if isinstance(x, re.Pattern):
             return ("re", x.pattern, x.flags, x.groups, dict(x.groupindex))
-        if isinstance(x, p._Rx):
+        if isinstance(x, pat.Rx):
             return ("rx", norm(x.rx), norm(x.at_start), norm(x.needs_rx), x.needs)
-        if isinstance(x, p._Which):
+        if isinstance(x, pat.Which):
             return ("which", [norm(r) for r in x.rxs])
         if isinstance(x, (list, tuple)):
             return [norm(y) for y in x]
@@ -675,7 +675,7 @@ def _lex_fingerprint(lx: Any) -> Any:
             return {repr(k): norm(v) for k, v in x.items()}
         return repr(x)
 
-    rxs = [x for x in vars(lx).values() if isinstance(x, p._Rx)]
+    rxs = [x for x in vars(lx).values() if isinstance(x, pat.Rx)]
     rxs += [rx for _k, rx, _p in lx.meta] + [rx for _f, rx in lx.cam_forms]
     base = min(rx.uid for rx in rxs)  # ids count on across vocabularies in one process
     return {k: norm(v) for k, v in sorted(vars(lx).items()) if k not in ("scan_ids", "scan_always")} | {
@@ -686,40 +686,32 @@ def _lex_fingerprint(lx: Any) -> Any:
 
 
 def _built_with(lx: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    import skill.prompts as p
-
-    monkeypatch.setattr(p, "_lex", lambda vocabulary=None: lx)
+    monkeypatch.setattr(bld, "get_lex", lambda vocabulary=None: lx)
     out = [_build(PromptInput(text=t, generate_audio=True), None).model_dump() for t in _CACHE_TEXTS]
     monkeypatch.undo()
     return out
 
 
 def _fresh_lex(path: Path) -> Any:
-    import skill.prompts as p
-
-    p._lex_for.cache_clear()
-    return p._lex_for(str(path))
+    lexm._lex_for.cache_clear()
+    return lexm._lex_for(str(path))
 
 
 @pytest.fixture
 def vocab_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import skill.prompts as p
-
     monkeypatch.setenv("KLING3_HOME", str(tmp_path / "home"))
-    src = Path(p._default_vocab_path())
+    src = Path(lexm._default_vocab_path())
     dst = tmp_path / "vocab" / "prompt_vocabulary.yaml"
     dst.parent.mkdir()
     dst.write_bytes(src.read_bytes())
     yield dst
-    p._lex_for.cache_clear()
+    lexm._lex_for.cache_clear()
 
 
 def test_vocabulary_cache_is_written_and_used(vocab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import skill.prompts as p
-
-    reference = _lex_fingerprint(p._lex())
-    expected = _built_with(p._lex(), monkeypatch)
-    cache_file = p._cache_file(str(vocab_copy))
+    reference = _lex_fingerprint(lexm.get_lex())
+    expected = _built_with(lexm.get_lex(), monkeypatch)
+    cache_file = pat._cache_file(str(vocab_copy))
     assert not cache_file.exists()
     cold = _fresh_lex(vocab_copy)
     assert cache_file.is_file()
@@ -729,12 +721,12 @@ def test_vocabulary_cache_is_written_and_used(vocab_copy: Path, monkeypatch: pyt
     def boom(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the warm cache should have been used")
 
-    internals = p.regex_internals()
+    internals = pat.regex_internals()
     assert internals is not None
     monkeypatch.setattr(internals[0], "parse", boom)
-    monkeypatch.setattr(p, "load_yaml", boom)
-    monkeypatch.setattr(p, "trie_starts", boom)
-    monkeypatch.setattr(p, "trie_longest", boom)
+    monkeypatch.setattr(lexm, "load_yaml", boom)
+    monkeypatch.setattr(pat, "trie_starts", boom)
+    monkeypatch.setattr(lexm, "trie_longest", boom)
     warm = _fresh_lex(vocab_copy)
     monkeypatch.undo()
     monkeypatch.setenv("KLING3_HOME", str(cache_file.parent.parent))
@@ -744,12 +736,10 @@ def test_vocabulary_cache_is_written_and_used(vocab_copy: Path, monkeypatch: pyt
 
 
 def test_corrupt_cache_is_ignored_and_rebuilt(vocab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import skill.prompts as p
-
-    expected = _built_with(p._lex(), monkeypatch)
+    expected = _built_with(lexm.get_lex(), monkeypatch)
     monkeypatch.setenv("KLING3_HOME", str(vocab_copy.parent.parent / "home"))
     reference = _lex_fingerprint(_fresh_lex(vocab_copy))
-    cache_file = p._cache_file(str(vocab_copy))
+    cache_file = pat._cache_file(str(vocab_copy))
     good = cache_file.read_bytes()
     for bad in (b"", b"not marshal at all", good[: len(good) // 2], good[:-7] + b"\x00" * 7, b"\xff" * 64):
         cache_file.write_bytes(bad)
@@ -764,7 +754,7 @@ def test_corrupt_cache_is_ignored_and_rebuilt(vocab_copy: Path, monkeypatch: pyt
     import marshal
 
     def forge(change: Any) -> None:
-        stored = p._LexCache.load(good)
+        stored = pat.LexCache.load(good)
         assert isinstance(stored, dict)
         change(stored)
         payload = marshal.dumps(stored)
@@ -785,21 +775,19 @@ def test_corrupt_cache_is_ignored_and_rebuilt(vocab_copy: Path, monkeypatch: pyt
 
 
 def test_changed_vocabulary_does_not_reuse_the_cache(vocab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import skill.prompts as p
-
     _fresh_lex(vocab_copy)
-    cache_file = p._cache_file(str(vocab_copy))
+    cache_file = pat._cache_file(str(vocab_copy))
     before = cache_file.read_bytes()
     # same meaning, different bytes: a new hash, so a full rebuild (the YAML is read again)
     vocab_copy.write_bytes(vocab_copy.read_bytes() + b"\n# edited\n")
     loaded: list[Path] = []
-    real_load = p.load_yaml
+    real_load = lexm.load_yaml
 
     def spy(path: Path) -> Any:
         loaded.append(path)
         return real_load(path)
 
-    monkeypatch.setattr(p, "load_yaml", spy)
+    monkeypatch.setattr(lexm, "load_yaml", spy)
     _fresh_lex(vocab_copy)
     assert loaded == [vocab_copy]
     assert cache_file.read_bytes() != before
@@ -816,21 +804,30 @@ def test_changed_vocabulary_does_not_reuse_the_cache(vocab_copy: Path, monkeypat
 
 
 def test_unwritable_home_still_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import skill.prompts as p
-
-    expected = _built_with(p._lex(), monkeypatch)
+    expected = _built_with(lexm.get_lex(), monkeypatch)
     home = tmp_path / "home"
     home.write_text("a file where the state directory should be")  # mkdir fails, even as root
     monkeypatch.setenv("KLING3_HOME", str(home))
-    p._lex_for.cache_clear()
+    lexm._lex_for.cache_clear()
     try:
-        lx = p._lex()
+        lx = lexm.get_lex()
         assert _built_with(lx, monkeypatch) == expected
         assert home.is_file()
-        p._build_cached.cache_clear()
+        bld._build_cached.cache_clear()
         monkeypatch.setenv("KLING3_HOME", str(home))
         built = build_prompt(PromptInput(text=_CACHE_TEXTS[0]))
         assert built.prompt
     finally:
-        p._lex_for.cache_clear()
-        p._build_cached.cache_clear()
+        lexm._lex_for.cache_clear()
+        bld._build_cached.cache_clear()
+
+
+def test_the_cache_can_be_switched_off(vocab_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING3_PROMPT_CACHE", "off")
+    cache_file = pat._cache_file(str(vocab_copy))
+    lx = _fresh_lex(vocab_copy)
+    assert not cache_file.exists()
+    assert _lex_fingerprint(lx) == _lex_fingerprint(lexm.get_lex())
+    monkeypatch.setenv("KLING3_PROMPT_CACHE", "on")
+    _fresh_lex(vocab_copy)
+    assert cache_file.is_file()
