@@ -165,14 +165,14 @@ def _pack_shots(durations: list[int], limits: Any) -> list[tuple[int, int]]:
     return spans[::-1]
 
 
-def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
+def _calls(catalog: Catalog, req: VideoRequest, total: int, spans: tuple[tuple[int, int], ...] = ()) -> list[_Call]:
     """Seconds (and shots) of each call. Long multi-shot films are cut between shots."""
     limits = catalog.limits
     if total <= limits.max_duration:
         return [_Call(total, None)]
     from skill.prompt import parse_description
 
-    drafts = parse_description(req.text, req.shots).shots
+    drafts = parse_description(req.text, req.shots, spans).shots
     if len(drafts) < 2:
         return [_Call(secs, None) for secs in _split_seconds(total, limits.max_duration)]
     durations = fill_durations(total, [d.duration for d in drafts], field="shots", span="video")
@@ -210,13 +210,13 @@ def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> Bu
 
 def _segments(
     catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None,
-    keep: tuple[str, ...] = (),
+    spans: tuple[tuple[int, int], ...] = (),
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
     from skill.prompt import PromptInput, build_prompt
 
     audio = bool(slots.generate_audio)
     render = catalog.render_ratio(slots.aspect_ratio)
-    calls = _calls(catalog, req, int(slots.duration))
+    calls = _calls(catalog, req, int(slots.duration), spans)
     out, built_all = [], []
     for i, call in enumerate(calls):
         last = i == len(calls) - 1
@@ -231,7 +231,7 @@ def _segments(
                 duration=call.seconds,
                 generate_audio=audio,
                 usd_per_second=ep.rate(audio),
-                keep=keep,
+                routing_spans=spans,
                 negative_prompt=req.negative_prompt,
                 has_tail_image=tail is not None,
                 cfg_scale=req.cfg_scale,
@@ -296,11 +296,11 @@ def _chosen(slots: Slots, rules: CompiledRules) -> _Chosen:
 
 def _apply_budget(
     catalog: Catalog, rules: CompiledRules, outcome: Outcome, slots: _Chosen, req: VideoRequest,
-    template_dir: Path | None, keep: tuple[str, ...] = (),
+    template_dir: Path | None, spans: tuple[tuple[int, int], ...] = (),
 ) -> tuple[Endpoint, list[Segment], list[BuiltPrompt]]:
     mode = slots.mode
     ep = catalog.endpoint(slots.tier, mode)
-    segments, built = _segments(catalog, ep, req, slots, template_dir, keep)
+    segments, built = _segments(catalog, ep, req, slots, template_dir, spans)
     cap = slots.max_cost_usd
     if cap is None:
         return ep, segments, built
@@ -317,7 +317,7 @@ def _apply_budget(
         cand = catalog.endpoint(tier, mode)
         if tier in ruled_out or not all(catalog.supports(cand, f) for f in needs):
             continue
-        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir, keep)
+        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir, spans)
         cand_cost = round(sum(s.cost_usd for s in cand_segments), 4)
         cheapest = (cand, cand_cost)
         if cand_cost <= cap + 1e-9:
@@ -391,8 +391,9 @@ def make_plan(
     slots = _chosen(outcome.slots, rules)
 
     tdir = Path(template_dir) if template_dir else settings.templates_dir()
-    keep = tuple(sorted({s.words.strip(' ,;:') for s in intent.signals if s.state in rules.content_states}))
-    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir, keep)
+    # one vocabulary for routing words: the prompt loses exactly the spans the router read as instructions
+    spans = intent.routing_spans(rules.content_states)
+    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir, spans)
     warnings = list(outcome.warnings)
     seen = {w.code for w in warnings}
     for b in built:

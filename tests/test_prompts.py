@@ -213,10 +213,20 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def spans_of(text: str) -> tuple[tuple[int, int], ...]:
+    """The router's instruction spans of ``text``, as the planner passes them."""
+    from skill.intent import extract
+    from skill.rulebook import load_rules
+
+    rules = load_rules()
+    return extract(text, rules).routing_spans(rules.content_states)
+
+
 def _inp(case: dict[str, Any]) -> PromptInput:
     kw = dict(case)
     if kw.get("shots") is not None:
         kw["shots"] = [Shot(**s) for s in kw["shots"]]
+    kw["routing_spans"] = spans_of(kw.get("text", ""))
     return PromptInput(**kw)
 
 
@@ -334,6 +344,60 @@ def test_routing_and_hype_words_do_not_reach_the_prompt(name: str) -> None:
     for word in ("quick draft", "vertical", "16:9", "9:16", "8 second", "15-second", "in 4k", "under $2",
                  "kling", "make me", "epic", "masterpiece", "8k", "ultra detailed"):
         assert word not in low, word
+
+
+# --- the router's spans are the one vocabulary of routing words -------------------------------------------
+
+SPAN_TEXTS = [
+    "a barista pours latte art, we're not paying for 4K",
+    "a fox in the snow. Make it vertical. 10 seconds please",
+    "a lantern on a table, 4K? nah",
+    "a 4K monitor on a desk showing a graph",
+    "a climber on a vertical cliff, a 30-second timer on the wall",
+    "Using Kling Pro, make me an 8 second 16:9 video in 4K under $2 of a hummingbird feeding from a red flower",
+    "draft it cheap first on standard, a dog running on a beach, final in 4K later",
+    "keep it under $3 and 16:9, a robot waters plants",
+    "a quick vertical draft of a barista pulling espresso",
+]
+
+
+@pytest.mark.parametrize("text", SPAN_TEXTS)
+def test_a_word_leaves_the_prompt_only_when_it_is_in_a_routing_span(text: str) -> None:
+    spans = spans_of(text)
+    built = build_prompt(PromptInput(text=text, routing_spans=spans, generate_audio=True))
+    lx = lexm.get_lex()
+    framing = lx.request_words | lx.function_words | {"video", "draft", "film", "clip"}
+    said = re.findall(r"[\w$:]+(?:'[\w]+)?", built.prompt.lower())
+    for m in re.finditer(r"[\w$:]+(?:'[\w]+)?", text):
+        word = m.group().lower()
+        inside = any(a <= m.start() and m.end() <= b for a, b in spans)
+        elsewhere = any(
+            x.group().lower() == word and not any(a <= x.start() and x.end() <= b for a, b in spans)
+            for x in re.finditer(r"[\w$:]+(?:'[\w]+)?", text)
+        )
+        if inside and not elsewhere:
+            assert word not in said, (word, built.prompt)
+        elif not inside and not set(word.split("'")) <= framing:
+            assert word in said, (word, built.prompt)
+
+
+def test_a_routing_span_that_names_a_sound_is_the_sound_to_write() -> None:
+    text = "a barista pulls espresso, with cafe sound"
+    assert spans_of(text)  # it turned the audio on
+    built = build_prompt(PromptInput(text=text, routing_spans=spans_of(text), generate_audio=True))
+    assert "cafe sound" in built.prompt
+    switch = "a barista pulls espresso, with sound"
+    built = build_prompt(PromptInput(text=switch, routing_spans=spans_of(switch), generate_audio=True))
+    assert "with sound" not in built.prompt
+
+
+def test_look_alikes_stay_without_any_routing_vocabulary_of_the_builder() -> None:
+    for text, kept in [("a 4K monitor on a desk", "4K monitor"), ("a vertical cliff at dawn", "vertical cliff"),
+                       ("a 30-second timer on a counter", "30-second timer")]:
+        assert spans_of(text) == ()
+        assert kept in build_prompt(PromptInput(text=text)).prompt
+    # and the builder alone removes nothing of routing: that is the router's reading
+    assert "vertical" in build_prompt(PromptInput(text="a fox in the snow, vertical")).prompt
 
 
 # --- behaviour ------------------------------------------------------------------------------------------
@@ -676,7 +740,7 @@ def _lex_fingerprint(lx: Any) -> Any:
         return repr(x)
 
     rxs = [x for x in vars(lx).values() if isinstance(x, pat.Rx)]
-    rxs += [rx for _k, rx, _p in lx.meta] + [rx for _f, rx in lx.cam_forms]
+    rxs += [rx for _f, rx in lx.cam_forms]
     base = min(rx.uid for rx in rxs)  # ids count on across vocabularies in one process
     return {k: norm(v) for k, v in sorted(vars(lx).items()) if k not in ("scan_ids", "scan_always")} | {
         "scan": sorted((w, sorted(i - base for i in ids)) for w, ids in lx.scan_ids.items()),

@@ -26,7 +26,7 @@ from skill.prompt.lint import lint
 from skill.prompt.models import BuiltPrompt, LintWarning, PromptInput, ShotOut
 from skill.prompt.render import render
 from skill.prompt.state import Entity
-from skill.prompt.text import KEEP, keep_pattern, norm_space
+from skill.prompt.text import norm_space
 from skill.request import fill_durations
 
 __all__ = ["MAX_INPUT_CHARS", "build_prompt"]
@@ -64,7 +64,7 @@ def build_prompt(inp: PromptInput, *, template_dir: Path | None = None) -> Built
     tdir = _resolved(str(template_dir)) if template_dir is not None else None
     shots = tuple((s.prompt, s.duration) for s in inp.shots) if inp.shots is not None else None
     key = (inp.text, shots, inp.mode, inp.tier, inp.duration, inp.generate_audio, inp.negative_prompt,
-           inp.has_tail_image, inp.cfg_scale, inp.usd_per_second, inp.keep, tdir)
+           inp.has_tail_image, inp.cfg_scale, inp.usd_per_second, inp.routing_spans, tdir)
     return _build_memo(key, inp)
 
 
@@ -95,11 +95,7 @@ def _build_memo(key: tuple[Any, ...], inp: PromptInput) -> BuiltPrompt:
 
 @functools.lru_cache(maxsize=2048)
 def _build_cached(k: _Key) -> BuiltPrompt:
-    token = KEEP.set(keep_pattern(k.inp.keep))
-    try:
-        return _build(k.inp, k.key[-1])
-    finally:
-        KEEP.reset(token)
+    return _build(k.inp, k.key[-1])
 
 
 def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:
@@ -130,7 +126,7 @@ def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:
             field="shots",
             details={"shots": len(shots_in), "limit": limits.max_shots},
         )
-    d = describe(lx, inp.text, shots_in)
+    d = describe(lx, inp.text, shots_in, inp.routing_spans)
     warnings: list[LintWarning] = []
 
     def warn(code: str, message: str) -> None:

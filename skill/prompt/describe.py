@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex, get_lex
 from skill.prompt.models import Description, PromptParts, ShotDraft
 from skill.prompt.segment import parse_segment
 from skill.prompt.shots import Split, split_text
 from skill.prompt.state import Seg
-from skill.prompt.text import normalise_input
+from skill.prompt.text import normalise_input, scrub
 from skill.request import Shot
 
 __all__ = ["describe", "parse_description", "parts_of", "uniq"]
@@ -27,15 +28,29 @@ class _Desc:
     text_had_shots: bool = False
 
 
-def describe(lx: Lex, text: str, shots: Sequence[Shot] | None) -> _Desc:
-    flat = normalise_input(text)
+def describe(
+    lx: Lex, text: str, shots: Sequence[Shot] | None, routing_spans: Sequence[tuple[int, int]] = ()
+) -> _Desc:
+    d = _describe(lx, *strip_instructions(lx, scrub(text), routing_spans), shots)
+    return d
+
+
+def _describe(lx: Lex, text: str, removed: list[str], shots: Sequence[Shot] | None) -> _Desc:
+    d = _describe_flat(lx, normalise_input(text), shots)
+    first = d.preamble or (d.shots[0] if d.shots else None)
+    if first is not None:
+        first.meta[:0] = removed
+    return d
+
+
+def _describe_flat(lx: Lex, flat: str, shots: Sequence[Shot] | None) -> _Desc:
     if shots:
         sp = split_text(lx, flat) if flat else Split("", [], False)
         pre_text = sp.preamble if sp.structured else flat
         pre = parse_segment(lx, pre_text, lead_in=True) if pre_text.strip() else None
         segs = []
         for sh in shots:
-            seg = parse_segment(lx, normalise_input(sh.prompt), lead_in=False)
+            seg = parse_segment(lx, normalise_input(scrub(sh.prompt)), lead_in=False)
             seg.duration = sh.duration
             segs.append(seg)
         return _Desc(pre, segs, "field", text_had_shots=sp.structured)
@@ -89,10 +104,15 @@ def parts_of(segs: Sequence[Seg]) -> PromptParts:
     )
 
 
-def parse_description(text: str, shots: list[Shot] | None = None) -> Description:
-    """Split a caller's description into parts, and into shots when it has several. Pure."""
+def parse_description(
+    text: str, shots: list[Shot] | None = None, routing_spans: Sequence[tuple[int, int]] = ()
+) -> Description:
+    """Split a caller's description into parts, and into shots when it has several. Pure.
+
+    ``routing_spans``: the router's instruction spans in ``text`` (removed first).
+    """
     lx = get_lex()
-    d = describe(lx, text, shots)
+    d = describe(lx, text, shots, routing_spans)
     all_segs = ([d.preamble] if d.preamble else []) + d.shots
     multi = len(d.shots) > 1
     drafts = (

@@ -89,11 +89,12 @@ class Lex:
             f,
         )
 
-        # --- meta (routing words) ---------------------------------------------------------
-        # one pattern per kind, each with its own pre-check; prefix words are absorbed leftwards
-        self.meta = [
-            (m.kind, Rx(bounded(alternation(m.match)), f), frozenset(w.lower() for w in m.prefix)) for m in v.meta if m.match
-        ]
+        # --- request framing ----------------------------------------------------------------
+        rq = v.request
+        self.request_words = frozenset(w.lower() for w in rq.words)
+        self.request = Rx(bounded(alternation(rq.phrases)), f)
+        self.request_prefix = frozenset(w.lower() for w in rq.prefix)
+        self.request_governing = frozenset(w.lower() for w in rq.governing)
 
         # --- shots --------------------------------------------------------------------------
         hw = alternation(v.shot_headers.words)
@@ -296,6 +297,12 @@ class Lex:
             ),
             f,
         )
+        self.switch_words = frozenset(w.lower() for w in au.switch_words)
+        self.sound_word = compile_pattern(
+            bounded(alternation([*au.voiceover_heads, *au.music_heads, *au.ambience_heads, *au.effect_heads,
+                                 *au.dialogue_words, *au.of_heads])),
+            f,
+        )
         self.au_music_next = compile_pattern(rf"\s+(?:{alternation(au.music_heads)})(?![\w'])")
         self.au_lang = compile_pattern(rf"\s+in\s+(?:{langs})(?![\w'])", f)
         self.au_of_tail = compile_pattern(
@@ -356,7 +363,7 @@ class Lex:
     def _build_scanner(self) -> None:
         """One regex that finds, in a single pass, every pattern whose needed substrings occur."""
         rxs: list[Rx] = [x for x in vars(self).values() if isinstance(x, Rx)]
-        rxs += [rx for _k, rx, _p in self.meta] + [rx for _f, rx in self.cam_forms]
+        rxs += [rx for _f, rx in self.cam_forms]
         base = min((rx.uid for rx in rxs), default=0)
         # kept with ids counted from this vocabulary's first pattern (0 in the first one of a process)
         spec = tuple((rx.uid - base, rx.needs) for rx in rxs)

@@ -37,8 +37,10 @@ class PromptInput(_Frozen):
     usd_per_second: float | None = Field(
         default=None, ge=0, description="This call's price, from the planner, for the costly-call lint."
     )
-    keep: tuple[str, ...] = Field(
-        default=(), description="Cue words the router read as content (a 4K monitor): kept in the prompt."
+    routing_spans: tuple[tuple[int, int], ...] = Field(
+        default=(),
+        description="Offsets in text of the words the router read as instructions (Intent.routing_spans): "
+        "removed from the prompt, and nothing else of routing.",
     )
     negative_prompt: str | None = None
     has_tail_image: bool = False

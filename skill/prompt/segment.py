@@ -17,7 +17,7 @@ from skill.prompt.grammar import looks_clause, looks_like_place, split_subject, 
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, MARK_SPACED, Hit
 from skill.prompt.state import Seg
-from skill.prompt.text import SENTENCES, clean_phrase, cleanup, kept, lift, lift_with_prefix, tidy
+from skill.prompt.text import SENTENCES, clean_phrase, cleanup, lift, lift_with_prefix, tidy
 
 __all__ = ["parse_segment"]
 
@@ -27,11 +27,10 @@ def parse_segment(lx: Lex, text: str, *, lead_in: bool) -> Seg:
     low = lx.scan(text)
     s = extract_dialogue(lx, text, seg)
 
-    for _kind, rx, prefix in lx.meta:
-        s = lift_with_prefix(rx, s, seg.meta, prefix, low)
+    s = lift_with_prefix(lx.request, s, seg.meta, lx.request_prefix, low)
     if lead_in:
         m = lx.lead_in.match(s)
-        if m and m.end() > 0 and m.group(0).strip(f" ,{MARK}") and not kept(m.group(0)):
+        if m and m.end() > 0 and m.group(0).strip(f" ,{MARK}"):
             seg.meta.append(clean_phrase(m.group(0)))
             s = MARK_SPACED + s[m.end():]
     s = extract_identity(lx, s, seg, low)

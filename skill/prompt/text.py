@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import re
 from collections.abc import Callable
 
@@ -10,17 +9,15 @@ from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, MARK_SPACED, Hit, Rx
 
 __all__ = [
-    "KEEP",
     "SENTENCES",
     "clean_phrase",
     "cleanup",
     "cue_of",
-    "keep_pattern",
-    "kept",
     "lift",
     "lift_with_prefix",
     "norm_space",
     "normalise_input",
+    "scrub",
     "splice",
     "tidy",
     "two_word_prefix",
@@ -28,9 +25,6 @@ __all__ = [
 ]
 
 
-# The router's content words for the prompt being built: a routing-word match that contains one
-# of them describes the scene ("a 4K monitor") and stays in the prompt.
-KEEP: contextvars.ContextVar[re.Pattern[str] | None] = contextvars.ContextVar("KEEP", default=None)
 
 
 def norm_space(s: str) -> str:
@@ -58,8 +52,13 @@ _QUOTES = str.maketrans(
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def scrub(text: str) -> str:
+    """The caller's text without the builder's marker character (same length, same offsets)."""
+    return text.replace(MARK, " ")
+
+
 def normalise_input(text: str) -> str:
-    text = _CTRL.sub(" ", text.translate(_QUOTES)).replace(MARK, " ")
+    text = _CTRL.sub(" ", text.translate(_QUOTES))
     if len(text.lower()) != len(text):
         # a few characters ("İ") lowercase to two; patterns run on lowercased text with shared offsets
         text = "".join(ch if len(ch.lower()) == 1 else ch.lower()[0] for ch in text)
@@ -75,7 +74,7 @@ def lift(rx: Rx, s: str, on: Callable[[Hit], bool | None], low: str) -> str:
     """
     if not rx.may(low):
         return s
-    spans = [(h.start(), h.end()) for h in rx.hits(s) if not kept(h.group(0) or "") and on(h) is not False]
+    spans = [(h.start(), h.end()) for h in rx.hits(s) if on(h) is not False]
     return splice(s, spans)
 
 
@@ -86,19 +85,6 @@ def two_word_prefix(phrases: frozenset[str], second: str) -> Callable[[str], boo
         return f"{w.lower()} {second}" in phrases
 
     return ok
-
-
-def keep_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One pattern for the router's content words, compiled once per build, not per match."""
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.lower()) for w in words) + r")(?!\w)")
-
-
-def kept(phrase: str) -> bool:
-    """Whether ``phrase`` holds a word the router read as content (it then stays in the prompt)."""
-    keep = KEEP.get()
-    return keep is not None and keep.search(phrase.lower()) is not None
 
 
 def lift_with_prefix(
@@ -114,8 +100,6 @@ def lift_with_prefix(
     last = 0
     for m in rx.hits(s):
         if m.start() < last:
-            continue
-        if kept(m.group(0) or ""):
             continue
         start, _ = walk_left(s, m.start(), lambda w: w.lower() in prefix, 4)
         start = max(start, last)

@@ -38,10 +38,11 @@ class _LeadIn(_V):
     connectors: list[str]
 
 
-class _Meta(_V):
-    kind: str
-    prefix: list[str] = Field(default_factory=list)
-    match: list[str]
+class _Request(_V):
+    words: list[str]
+    governing: list[str]
+    prefix: list[str]
+    phrases: list[str]
 
 
 class _ShotHeaders(_V):
@@ -152,6 +153,7 @@ class _Audio(_V):
     of_heads: list[str]
     drop_prefix: list[str]
     dialogue_words: list[str]
+    switch_words: list[str]
 
 
 class _Dialogue(_V):
@@ -202,7 +204,7 @@ class Vocabulary(_V):
     version: Literal[1]
     grammar: _Grammar
     lead_in: _LeadIn
-    meta: list[_Meta]
+    request: _Request
     shot_headers: _ShotHeaders
     sequence: _Sequence
     camera: _Camera
