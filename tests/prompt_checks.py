@@ -8,7 +8,8 @@ convenience for builder-style inputs, ``mode: "i2v"`` (a placeholder source imag
 ``has_tail_image`` (a placeholder end frame) and ``usd_per_second`` (ignored: the planner prices).
 Each input goes through the real planner (``skill.planning.make_plan``), so what is checked is what
 ``kling3 plan`` would send. An expert prompt of ``""`` means the expert would send nothing: the
-plan must be refused.
+plan must be refused, or carry the planner's ``thin_prompt`` warning (nothing is left to show; the
+plan still routes and prices a text of routing words only, and says so).
 
 The checks come from the file (``must_keep``, ``must_drop``, ``shot_count``, ``lead``, ``anchor``,
 ``negative_must_include``, ``dialogue_speakers``) plus four that apply to every case (no orphan
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CaseResult", "check_case", "load_cases", "main", "run_file"]
+__all__ = ["Built", "CaseResult", "build", "check_case", "generic_checks", "load_cases", "main", "run_file"]
 
 SOURCE_IMAGE = "https://example.com/golden/source.png"
 END_IMAGE = "https://example.com/golden/end.png"
@@ -80,6 +81,8 @@ LABEL_WORDS = (
     r"scene|style|lighting|light|mood|action|negative(?: prompt)?|avoid|exclude|music|dialogue|shot \d+"
 )
 _ORPHAN = re.compile(rf"^(?:{LABEL_WORDS})\s*[:.]?$", re.IGNORECASE)
+# A routing field's label in a prompt is a leak whatever follows it ("Tier: pro").
+_ROUTING_LABEL = re.compile(r"(?<![\w'])(?:duration|tier|resolution|aspect ratio|budget|length)\s*:", re.IGNORECASE)
 _LABEL_CHAIN = re.compile(rf"(?<![\w'])(?:{LABEL_WORDS}):\s*(?:{LABEL_WORDS}):", re.IGNORECASE)
 _SHOT_HEADER = re.compile(r"(?:^|(?<=\s))Shot \d+:\s*")
 _SENTENCE_END = re.compile(r'(?<=[.!?])["\']?\s+(?=["\[A-Z0-9])')
@@ -241,20 +244,38 @@ def _speakers(b: Built, want: Iterable[str]) -> Check:
 def _orphans(b: Built) -> Check:
     bad = [s for p in b.prompts for s in sentences(p) if _ORPHAN.match(s.strip())]
     bad += [m.group(0) for p in b.prompts for m in _LABEL_CHAIN.finditer(p)]
+    bad += [m.group(0) for p in b.prompts for m in _ROUTING_LABEL.finditer(p)]
     return "no_orphan_labels", not bad, f"{bad}"
 
 
+_LEADING_FUNCTION = re.compile(
+    r"^(?:at|in|on|for|with|by|from|to|of|here|there|now|then|and|but|or|so|we|it|they|he|she|you|i)\b", re.IGNORECASE
+)
+
+
+def _shot_sentences(prompt: str) -> list[list[str]]:
+    """The sentences of each shot of a prompt (one list for a single-shot prompt)."""
+    chunks = [c for c in _SHOT_HEADER.split(prompt) if c.strip()]
+    return [[s for s in _SENTENCE_END.split(c.strip()) if s.strip()] for c in chunks]
+
+
 def _fragments(b: Built, caller: str) -> Check:
+    """A sentence of one or two words the builder made ("We.", "At sunrise.", "The younger one.").
+    Not fragments: the caller's own short sentences ("Moody, desaturated."), camera language
+    ("Close-up."), a spoken line or the sound part, and a shot's opening subject ("A cat.")."""
     own = clauses_of(caller)
     bad = []
     for p in b.prompts:
-        for s in sentences(p):
-            if s.startswith("["):  # a dialogue line
-                continue
-            words = re.findall(r"[\w'-]+", s)
-            if len(words) > 2 or _CAMERA_ONLY.match(s) or norm(s).strip(" .!?\"'") in own:
-                continue
-            bad.append(s)
+        for shot in _shot_sentences(p):
+            for k, s in enumerate(shot):
+                if s.startswith(("[", "Audio:")) or _CAMERA_ONLY.match(s) or norm(s).strip(" .!?\"'") in own:
+                    continue
+                words = re.findall(r"[\w'-]+", s)
+                if len(words) > 2:
+                    continue
+                if k == 0 and not _LEADING_FUNCTION.match(s):
+                    continue
+                bad.append(s)
     return "no_fragments", not bad, f"{bad}"
 
 
@@ -265,8 +286,9 @@ def _empty_shots(b: Built) -> Check:
 
 
 def _distinct(b: Built) -> Check:
-    ps = [norm(p) for p in b.prompts]
-    clash = [(i + 1, j + 1) for i in range(len(ps)) for j in range(len(ps)) if i != j and ps[i] and ps[i] in ps[j]]
+    """No two segment prompts the same, and none that repeats an earlier one and adds to it."""
+    ps = [norm(re.sub(r"Audio:.*$", "", p)) for p in b.prompts]
+    clash = [(i + 1, j + 1) for i in range(len(ps)) for j in range(i + 1, len(ps)) if ps[i] and ps[j].startswith(ps[i])]
     return "distinct_segments", not clash, f"segments {clash} repeat each other"
 
 
@@ -287,7 +309,8 @@ def check_case(case: dict[str, Any], built: Built | None = None) -> CaseResult:
     b = built if built is not None else build(inp)
     name = str(case.get("case", "?"))
     if expert == "":
-        return CaseResult(name, [("refused", bool(b.refused), f"expected no prompt, got {b.prompts}")], b)
+        flagged = bool(b.refused) or any(w.startswith("thin_prompt:") for w in b.warnings)
+        return CaseResult(name, [("refused", flagged, f"expected no prompt, got {b.prompts}")], b)
     if b.refused:
         return CaseResult(name, [("built", False, f"refused: {b.refused}")], b)
     caller = " ".join([inp.get("text", ""), *(s.get("prompt", "") for s in inp.get("shots") or [])])
@@ -304,8 +327,14 @@ def check_case(case: dict[str, Any], built: Built | None = None) -> CaseResult:
     for key, run in steps:
         if key in checks:
             out.append(run(checks[key]))
-    out += [_orphans(b), _fragments(b, caller), _empty_shots(b), _distinct(b), _labels_clean(b)]
+    out += generic_checks(b, caller)
     return CaseResult(name, out, b)
+
+
+def generic_checks(b: Built, caller: str) -> list[Check]:
+    """The checks every prompt must pass, whatever the case: no orphan labels, no fragments the
+    builder made, no empty shots, distinct segment prompts, clean dialogue labels."""
+    return [_orphans(b), _fragments(b, caller), _empty_shots(b), _distinct(b), _labels_clean(b)]
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:

@@ -1,145 +1,288 @@
-"""Continuity across the shots of one call: shots share no context, so restate."""
+"""Continuity: Kling's shots (and calls) share no context, so a later shot restates briefly what
+the first established [S28][S22] -- who (with their wardrobe and props), the place, the light --
+in the caller's own words, never inventing ("a bus" is not restated from "a bus stop").
+
+* a pronoun that opens a later shot's action names its referent ("she tamps" -> "the barista with
+  the red apron tamps"); "the younger one" names its noun ("the younger detective");
+* a later shot that does not name a place gets the film's first place ("... in the small cafe"),
+  and its time of day when it has no light of its own;
+* a shot with no subject of its own ("then docking at a pier") takes the previous one's;
+* the preamble's style and mood ("Moody, desaturated.") are said in every shot;
+* each spoken line is tagged with its speaker's noun phrase, and lines of different speakers are
+  linked ("Immediately," "After a pause,") so they do not overlap.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from skill.prompt.describe import uniq
-from skill.prompt.grammar import find_entities
+from skill.prompt.dialogue import Line
+from skill.prompt.grammar import base_of, find_entities, ing_form, is_verb, split_subject
 from skill.prompt.lexicon import Lex
-from skill.prompt.state import Entity, Seg
-from skill.prompt.text import norm_space
+from skill.prompt.state import Entity
+from skill.prompt.story import Beat, Item, Story
+from skill.prompt.text import cap, norm_space, uncap
 
-__all__ = [
-    "ShotPlan",
-    "definite",
-    "entities_of",
-    "lead_of",
-    "pick",
-    "restate",
-    "speaker_label",
-    "uniq_pairs",
-]
+__all__ = ["Restated", "continuation", "definite", "restate_beats", "speaker_label"]
 
-
-
-
-@dataclass
-class ShotPlan:
-    seg: Seg
-    index: int
-    duration: int
-    body: list[str]
-    scene: list[str]
-    lighting: list[str]
-    atmosphere: list[str]
-    style: list[str]
-    inherited: set[str]
-    audio: list[tuple[str, str]]
-    dialogue: list[dict[str, str]]
-
-
-def entities_of(lx: Lex, seg: Seg) -> list[Entity]:
-    if seg.entities is None:
-        seg.entities = find_entities(lx, [*seg.of_nps, *seg.prose])
-    return seg.entities
+_INDEFINITE = re.compile(r"(?<![\w'])(?:a|an|one)(?=\s)", re.IGNORECASE)
+_ONE = re.compile(r"(?<![\w'])(the|this|that)\s+((?:[\w-]+\s+){1,2}?)one(?![\w'])", re.IGNORECASE)
+_PRONOUN = re.compile(r"(?<![\w'])(she|he|they)(?![\w'])", re.IGNORECASE)
 
 
 def definite(lx: Lex, full: str) -> str:
+    """ "a barista with a red apron" -> "the barista with the red apron"."""
     first, _, rest = full.partition(" ")
-    if first.lower() in lx.indef:
-        return f"the {rest}"
     if first.lower() in lx.numbers or first.isdigit():
         return f"the {full}"
-    return full
+    if first.lower() in lx.requester_words or first.lower() in ("this", "that"):
+        full = f"the {rest}"
+    return _INDEFINITE.sub("the", full)
 
 
-def restate(lx: Lex, sentences: list[str], known: list[Entity]) -> list[str]:
-    """Restate characters and props introduced earlier: shots share no context."""
-    if not sentences or not known:
-        return sentences
-    out = list(sentences)
-    first = out[0]
-    word, _, rest = first.partition(" ")
-    w = word.lower().strip(",.;:!?")
-    if not rest and word[-1:] in ".!?":
-        rest = word[-1]
-    if w in ("she", "he", "they"):
-        want_plural = w == "they"
-        ent = _referent(known, plural=want_plural)
-        if ent is not None:
-            out[0] = f"{definite(lx, ent.full)}{'' if rest[:1] in '.!?' else ' '}{rest}".strip()
-    text = " ".join(out)
-    low = text.lower()
-    for ent in known:
-        if not ent.rich or ent.full.lower() in low or definite(lx, ent.full).lower() in low:
-            continue
-        rx = re.compile(rf"(?<![\w'])the\s+(?:[\w-]+\s+){{0,2}}?{re.escape(ent.head)}(?![\w'-])", re.IGNORECASE)
-        for k, sentence in enumerate(out):
-            m = rx.search(sentence)
-            if m:
-                repl = definite(lx, ent.full)
-                if m.start() == 0 and sentence[:1].isupper():
-                    repl = repl[0].upper() + repl[1:]
-                out[k] = sentence[: m.start()] + repl + sentence[m.end():]
-                low = " ".join(out).lower()
-                break
-    return out
-
-
-def _referent(known: list[Entity], *, plural: bool, strict: bool = True) -> Entity | None:
-    """What a pronoun refers to: the latest person; without one, the latest subject (not strict)."""
+def _referent(known: list[Entity], plural: bool) -> Entity | None:
     people = [e for e in known if e.person and e.plural == plural]
-    if people:
-        return people[-1]
-    if strict:
-        return None
-    subjects = [e for e in known if e.subject and e.plural == plural]
-    return subjects[-1] if subjects else None
+    return people[-1] if people else None
 
 
-def speaker_label(lx: Lex, spk: str, known: list[Entity]) -> str:
-    s = norm_space(spk).strip(" ,")
+def _head_of(known: list[Entity]) -> str:
+    """The noun "one" stands for: the latest plural group's, in the singular ("two detectives")."""
+    for e in reversed(known):
+        if e.plural and e.person:
+            return base_of(e.head)
+    return known[-1].head if known else ""
+
+
+def _one(text: str, known: list[Entity]) -> str:
+    """ "the younger one" -> "the younger detective"."""
+    head = _head_of(known)
+    if not head or " one" not in text:
+        return text
+    return _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+
+
+def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
+    """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
+    s = norm_space(_one(speaker, known)).strip(" ,\"'")
     low = s.lower()
-    if low in lx.pronouns or low in ("i", "we"):
-        ent = _referent(known, plural=low == "they", strict=False)
-        return ent.label if ent else s.capitalize()
+    if low in lx.pronouns or low in ("i", "we", "you"):
+        ent = _referent(known, plural=low == "they")
+        return ent.label if ent else lx.v.dialogue.default_speaker
     toks = s.split()
-    if toks and toks[0].lower() in lx.dets:
+    if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
     cut = next((n for n, t in enumerate(toks) if t.lower() in lx.attach), len(toks))
     toks = toks[:cut] or toks
+    head = toks[-1].lower() if toks else ""
+    richer = [e for e in known if e.head == head and len(e.label.split()) > len(toks)]
+    if richer:
+        return richer[-1].label
     out = " ".join(toks)
     return out[:1].upper() + out[1:] if out else lx.v.dialogue.default_speaker
 
 
-def lead_of(seg: Seg) -> list[str]:
-    sizes = [p for k, _, p in seg.framing if k in ("size", "angle", "composition")]
-    lenses = [p for k, _, p in seg.framing if k == "lens"]
-    return [*sizes, *(p for _, p in seg.camera), *lenses]
+@dataclass
+class Restated:
+    """A beat ready to render: its items after continuity, and what was added (for trimming)."""
+
+    items: list[Item]
+    added_place: str = ""
+    added_style: tuple[str, ...] = ()
 
 
-def pick(own: list[str], glob: list[str], last: list[str], key: str, multi: bool, inherited: set[str]) -> list[str]:
-    """A shot's own cues (with the call's global ones), else what it inherits; note inheritance."""
-    if own:
-        return uniq([*glob, *own])
-    if glob:
-        if multi:
-            inherited.add(key)
-        return list(glob)
-    if last and multi:
-        inherited.add(key)
-        return list(last)
-    return []
+def _subject(lx: Lex, beat: Beat) -> str:
+    first = next((x for x in beat.items if isinstance(x, str)), "")
+    clause = first.split(",")[-1] if "," in first else first
+    subj, _rest = split_subject(lx, clause.split())
+    return " ".join(subj)
 
 
-def uniq_pairs(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for k, v in items:
-        if v.lower() not in seen:
-            seen.add(v.lower())
-            out.append((k, v))
+def _subjectless(lx: Lex, text: str) -> bool:
+    toks = text.split()
+    if not toks:
+        return False
+    w = toks[0].lower().strip(",.")
+    if w in lx.dets or w in lx.pronouns or w in ("i", "we", "it", "you") or (toks[0][:1].isupper() and w not in lx.verbs):
+        return False
+    return w.endswith("ing") or is_verb(lx, ["x", *toks], 1, 0)
+
+
+def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
+    """The first subject pronoun of a later shot says who it is."""
+    for m in _PRONOUN.finditer(text):
+        after = text[m.end():].split()
+        if not after or after[0].lower().strip(",.") in lx.function_words:
+            continue
+        ent = _referent(known, plural=m.group(1).lower() == "they")
+        if ent is None:
+            return text
+        name = definite(lx, ent.full)
+        name = cap(name) if m.start() == 0 else name
+        return text[: m.start()] + name + text[m.end():]
+    return text
+
+
+def _rich_again(lx: Lex, text: str, known: list[Entity]) -> str:
+    """ "the barista" -> "the barista with the red apron" once in a later shot."""
+    low = text.lower()
+    for ent in known:
+        if not ent.rich or not ent.person or definite(lx, ent.full).lower() in low or ent.full.lower() in low:
+            continue
+        rx = re.compile(rf"(?<![\w'])the\s+(?:[\w-]+\s+){{0,2}}?{re.escape(ent.head)}(?![\w'-])", re.IGNORECASE)
+        m = rx.search(text)
+        if m:
+            repl = definite(lx, ent.full)
+            repl = cap(repl) if m.start() == 0 and text[:1].isupper() else repl
+            return text[: m.start()] + repl + text[m.end():]
+    return text
+
+
+def _prep_for(lx: Lex, place: str) -> str:
+    words = place.lower().split()
+    last = words[-1] if words else ""
+    two = " ".join(words[-2:])
+    if last in lx.on_nouns or two in lx.on_nouns:
+        return "on"
+    if last in lx.at_nouns or two in lx.at_nouns:
+        return "at"
+    return "in"
+
+
+def _append(text: str, extra: str) -> str:
+    body = text.rstrip()
+    end = body[-1] if body[-1:] in ".!?" else ""
+    body = body[:-1] if end else body
+    return f"{body} {extra}{end or '.'}"
+
+
+def _place_of(lx: Lex, story: Story, upto: int) -> tuple[str, str]:
+    """The film's first place and first time of day, said before beat ``upto``."""
+    place = next((b.place for b in story.beats[:upto] if b.place), "")
+    if not place:
+        place = next((m.group(0) or "" for np in story.subject_nps for m in lx.place_np.hits(np)), "")
+    time = story.beats[0].time if story.beats and upto > 0 else ""
+    return place, time
+
+
+def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated:
+    beat = story.beats[k]
+    items: list[Item] = [_one(x, known) if isinstance(x, str) else replace(x) for x in beat.items]
+    first = next((n for n, x in enumerate(items) if isinstance(x, str)), None)
+    out = Restated(items)
+    if first is None or k == 0:
+        return out
+    text = str(items[first])
+    if _subjectless(lx, text):
+        subj = next((_subject(lx, b) for b in reversed(story.beats[:k]) if _subject(lx, b)), "")
+        if subj and subj.lower() not in lx.pronouns:
+            text = f"{definite(lx, subj)} {text}"
+    text = _rich_again(lx, _name_pronoun(lx, text, known), known)
+    place, time = _place_of(lx, story, k)
+    low = beat.text.lower()
+    if place and not beat.place and place.split()[-1].lower() not in low:
+        extra = f"{_prep_for(lx, place)} {definite(lx, place) if not place.lower().startswith('the ') else place}"
+        if time and not beat.time:
+            extra += f" {time}"
+        text = _append(text, extra)
+        out.added_place = extra
+    items[first] = cap(text)
     return out
+
+
+def restate_beats(lx: Lex, story: Story, start: int, stop: int) -> list[Restated]:
+    """The beats start..stop of the story, each restating what earlier beats established."""
+    known: list[Entity] = find_entities(lx, story.subject_nps) if story.subject_nps else []
+    for b in story.beats[:start]:
+        known = _learn(lx, known, b)
+    out: list[Restated] = []
+    multi = len(story.beats) > 1
+    for k in range(start, stop):
+        here = _learn(lx, known, story.beats[k])
+        r = _restate_one(lx, story, k, known if k > 0 else here)
+        if story.subject_np and multi:
+            if not _subject_np(lx, story, r) and k == 0:
+                r.items = [*r.items, _sentence(story.subject_np)]
+        elif k == 0 and story.subject_nps and multi:
+            # the preamble's noun phrases ("a girl and her kite:") close the first shot
+            r.items = [*r.items, *(_sentence(np) for np in story.subject_nps)]
+        if story.preamble and (multi or story.source == "field"):
+            r.added_style = tuple(story.preamble)
+            r.items = [*r.items, *story.preamble]
+        _label_lines(lx, r.items, here)
+        out.append(r)
+        known = here
+    return out
+
+
+def _sentence(np: str) -> str:
+    return cap(np.rstrip(" :,;")) + "."
+
+
+def _learn(lx: Lex, known: list[Entity], beat: Beat) -> list[Entity]:
+    heads = {e.head for e in known}
+    found = find_entities(lx, [x for x in beat.items if isinstance(x, str)])
+    return known + [e for e in found if e.head not in heads]
+
+
+def _subject_np(lx: Lex, story: Story, r: Restated) -> bool:
+    """A preamble that names the film's subject ("my sneaker:") is said in each verbless shot
+    ("close-up on the sole of the sneaker"); False when this shot could not take it."""
+    np = definite(lx, story.subject_np)
+    head = np.split()[-1].lower()
+    first = next((n for n, x in enumerate(r.items) if isinstance(x, str)), None)
+    if first is None:
+        return False
+    if head in " ".join(str(x) for x in r.items if isinstance(x, str)).lower():
+        return True
+    text = str(r.items[first])
+    toks = text.rstrip(".!?").split()
+    if toks and not split_subject(lx, toks)[1]:
+        r.items[first] = _append(text, f"of {np}")
+        return True
+    return False
+
+
+def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
+    prev: Line | None = None
+    for n, it in enumerate(items):
+        if not isinstance(it, Line):
+            continue
+        it.label = speaker_label(lx, it.speaker, known)
+        if prev is not None and prev.label != it.label:
+            word = lx.linking["reply" if it.reply else "other"]
+            before = items[n - 1] if n > 0 else None
+            if isinstance(before, str) and not before.lower().startswith(tuple(w.lower() for w in lx.linking.values())):
+                items[n - 1] = f"{word} {uncap(before)}"
+            else:
+                it.link = word
+        prev = it
+
+
+_GOES_ON = ("continues", "keeps", "goes on")
+_LATER = ("", "Later, ", "Later still, ", "Further on, ", "After a while, ", "Some time later, ", "Much later, ",
+          "Toward the end, ", "Near the end, ")
+
+
+def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
+    """What the ``nth`` call after the story's last beat says: the same subject, going on with its
+    action ("The surfer keeps paddling out"), or more of the same scene ("More of the snowfall over
+    the mountain village"), worded differently in each call so that none repeats another."""
+    last = story.beats[-1] if story.beats else None
+    text = next((x for x in last.items if isinstance(x, str)), "") if last else ""
+    if not text:
+        return []
+    lead = _LATER[(nth - 1) % len(_LATER)]
+    toks = text.rstrip(".!?").split()
+    subj, rest = split_subject(lx, toks)
+    plural = bool(subj) and subj[-1].lower().endswith("s") and not subj[-1].lower().endswith("ss")
+    if subj and rest and subj[0].lower() in lx.dets | lx.pronouns and (
+        rest[0].lower().endswith("ing") or rest[0].lower() in lx.verbs or rest[0].lower().endswith("s")
+    ) and not (len(rest) > 1 and rest[1].lower().endswith("ing")):
+        verb = rest[0] if rest[0].lower().endswith("ing") else ing_form(base_of(rest[0]))
+        goes = _GOES_ON[(nth - 1) % 3]
+        goes = {"continues": "continue", "keeps": "keep", "goes on": "go on"}[goes] if plural else goes
+        said = f"{definite(lx, ' '.join(subj))} {goes} {verb} {' '.join(rest[1:])}"
+    else:
+        said = f"more of {definite(lx, uncap(' '.join(toks)))}"
+    return [cap(f"{lead}{norm_space(_INDEFINITE.sub('the', said))}".rstrip(" ,") + ".")]

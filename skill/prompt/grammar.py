@@ -126,30 +126,36 @@ def find_entities(lx: Lex, prose: list[str]) -> list[Entity]:
         i = 0
         while i < len(toks):
             w = ws[i]
-            if w in lx.indef or (i == 0 and w in lx.dets and w not in lx.pronouns):
-                j = _np_end(lx, toks, i, ws)
-                # one attached description: "a barista with a red apron"
-                if (
-                    j - i >= 2
-                    and toks[j - 1][-1:] not in ",.;:!?"
-                    and j + 1 < len(toks)
-                    and ws[j] in lx.attach
-                    and ws[j + 1] in lx.dets
-                ):
-                    k = _np_end(lx, toks, j + 1, ws)
-                    if k - (j + 1) >= 2:
-                        j = k
+            clause_start = i == 0 or toks[i - 1][-1:] in ",;:"
+            if w in lx.indef or (clause_start and w in lx.dets and w not in lx.pronouns):
+                j = _attached(lx, toks, ws, i, _np_end(lx, toks, i, ws))
                 if j - i >= 2:
                     words = [t.strip(",.;:!?\"") for t in toks[i:j]]
                     owner = next((n for n in range(1, len(words)) if words[n].lower().endswith("'s")), 0)
                     if owner:
                         # "an old clockmaker's hands": the owner is the character
-                        _add_entity(lx, found, [*words[:owner], words[owner][:-2]], i == 0, indefinite=w in lx.indef)
-                    _add_entity(lx, found, words, i == 0, indefinite=w in lx.indef)
+                        _add_entity(lx, found, [*words[:owner], words[owner][:-2]], clause_start, indefinite=w in lx.indef)
+                    _add_entity(lx, found, words, clause_start, indefinite=w in lx.indef)
                 i = max(j, i + 1)
             else:
                 i += 1
     return found
+
+
+def _attached(lx: Lex, toks: list[str], ws: Sequence[str], i: int, j: int) -> int:
+    """The end of a noun phrase with one attached description ("a barista with a red apron",
+    "two kids in raincoats")."""
+    if j - i < 2 or toks[j - 1][-1:] in ",.;:!?" or j + 1 >= len(toks) or ws[j] not in lx.attach:
+        return j
+    if ws[j + 1] in lx.dets:
+        k = _np_end(lx, toks, j + 1, ws)
+        return k if k - (j + 1) >= 2 else j
+    k = j + 1
+    while k < len(toks) and k - j <= 3 and ws[k] and ws[k] not in lx.function_words and not is_verb(lx, toks, k, j + 1, ws):
+        k += 1
+        if toks[k - 1][-1:] in ",.;:!?":
+            break
+    return k if k > j + 1 else j
 
 
 def _add_entity(lx: Lex, found: list[Entity], words: list[str], first: bool, *, indefinite: bool) -> None:
@@ -171,3 +177,57 @@ def _add_entity(lx: Lex, found: list[Entity], words: list[str], first: bool, *, 
             person=(head in lx.people or singular in lx.people) or (indefinite and not is_place and first),
         )
     )
+
+
+# --- verb and adverb forms (regular English; irregular ones come from the vocabulary) -----------
+
+_VOWELS = "aeiou"
+
+
+def third_person(verb: str) -> str:
+    """flicker -> flickers, sway -> sways, fly -> flies, watch -> watches, go -> goes."""
+    v = verb.lower()
+    if v.endswith(("s", "x", "z", "ch", "sh", "o")):
+        out = verb + "es"
+    elif v.endswith("y") and len(v) > 1 and v[-2] not in _VOWELS:
+        out = verb[:-1] + "ies"
+    else:
+        out = verb + "s"
+    return out
+
+
+def base_of(verb: str) -> str:
+    """runs -> run, flies -> fly, watches -> watch, crosses -> cross (the reverse of third_person)."""
+    v = verb.lower()
+    if v.endswith("ies") and len(v) > 4:
+        return verb[:-3] + "y"
+    if v.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return verb[:-2]
+    if v.endswith("s") and not v.endswith("ss"):
+        return verb[:-1]
+    return verb
+
+
+def ing_form(verb: str) -> str:
+    """run -> running, glide -> gliding, tie -> tying, cross -> crossing, sway -> swaying."""
+    v = verb.lower()
+    if v.endswith("ie"):
+        return verb[:-2] + "ying"
+    if v.endswith("e") and not v.endswith(("ee", "ye", "oe")) and len(v) > 2:
+        return verb[:-1] + "ing"
+    short = len(v) == 3 or (len(v) == 4 and v[0] not in _VOWELS and v[1] not in _VOWELS)
+    if short and v[-1] not in _VOWELS + "wxy" and v[-2] in _VOWELS and v[-3] not in _VOWELS:
+        return verb + verb[-1] + "ing"  # run -> running, stop -> stopping
+    return verb + "ing"
+
+
+def adjective_of(adverb: str, irregular: dict[str, str]) -> str:
+    """angrily -> angry, coldly -> cold, gently -> gentle (from ``irregular``), softly -> soft."""
+    a = adverb.lower()
+    if a in irregular:
+        return irregular[a]
+    if a.endswith("ily") and len(a) > 4:
+        return a[:-3] + "y"
+    if a.endswith("ly") and len(a) > 4:
+        return a[:-2]
+    return a

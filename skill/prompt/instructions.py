@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from skill.prompt.grammar import looks_clause
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
+from skill.prompt.sound import sound_cue
 
 __all__ = ["quoted_regions", "strip_instructions"]
 
@@ -48,12 +50,22 @@ def _is_content(lx: Lex, word: str) -> bool:
         and not word.isdigit()
         and word not in lx.function_words
         and word not in lx.request_words
+        and word not in lx.containers
     )
 
 
 def _names_a_sound(lx: Lex, phrase: str) -> bool:
-    words = _words(phrase)
-    return bool(lx.sound_word.search(phrase.lower())) and any(w not in lx.switch_words for w in words)
+    """Whether the span describes a sound ("with cafe sound", "music"), not only switches audio on."""
+    if not lx.sound_word.search(phrase.lower()):
+        return False
+    cue = sound_cue(lx, phrase.strip(" ,.;:"))
+    return cue is not None and any(w not in lx.switch_words for w in _words(cue[1]))
+
+
+def _of_what(text: str, end: int) -> str:
+    """ "with sound of wings buzzing": what the sound is of, right after the span."""
+    m = re.match(r"\s+of\s+[^\W\d_]+", text[end:])
+    return m.group(0) if m else ""
 
 
 def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
@@ -87,8 +99,14 @@ def _governing(lx: Lex, text: str, start: int, end: int, following: str) -> int:
     return m.start(1)
 
 
-def strip_instructions(lx: Lex, text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, list[str]]:
-    """The text with the routing spans removed (markers left), and the removed phrases in order."""
+def strip_instructions(
+    lx: Lex, text: str, spans: Sequence[tuple[int, int]], *, whole_clauses_only: bool = False
+) -> tuple[str, list[str]]:
+    """The text with the routing spans removed (markers left), and the removed phrases in order.
+
+    ``whole_clauses_only``: remove only clauses that were nothing but an instruction (for text in
+    another language, which the builder's English cannot mend).
+    """
     if not spans or not text:
         return text, []
     quotes = quoted_regions(text)
@@ -98,7 +116,7 @@ def strip_instructions(lx: Lex, text: str, spans: Sequence[tuple[int, int]]) -> 
         for a, b in spans
         if 0 <= a < b <= len(text)
         and not any(a < y and x < b for x, y in guarded)
-        and not _names_a_sound(lx, text[a:b])
+        and not _names_a_sound(lx, text[a:b] + _of_what(text, b))
     ]
     if not keep:
         return text, []
@@ -112,16 +130,40 @@ def strip_instructions(lx: Lex, text: str, spans: Sequence[tuple[int, int]]) -> 
         for a, b in sorted(inside, reverse=True):
             rest = rest[: a - cs] + " " * (b - a) + rest[b - cs:]
         left = [w for w in _words(rest) if _is_content(lx, w)]
-        if not left or (len(left) == 1 and text[ce:ce + 1] == ":" and cs == 0):
+        title = len([w for w in _words(rest) if w not in lx.function_words]) == 1 and text[ce:ce + 1] == ":" and cs == 0
+        if not left or title:
             # only an instruction, or a one-word title before a colon ("Product hero shot:")
             cut.append((cs, ce + (text[ce:ce + 1] == ":")))
             continue
+        if whole_clauses_only:
+            continue
+        if not _leaves_a_clause(lx, text[cs:ce], rest):
+            continue  # the spans are inside a content clause ("a CEO addressing camera about ..."): keep it
         for a, b in inside:
             following = text[b:ce]
             if any(x == b or (b < x and not text[b:x].strip()) for x, _y in inside):
                 following = MARK
             cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
     return _apply(text, cut)
+
+
+def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:
+    """Whether the clause is still English once its spans are gone: no article or preposition
+    left hanging ("a [span] about ..."), and the verb, if it had one, still there."""
+    toks = [t for t in re.split(r"\s+", rest.strip()) if t]
+    words = [t.lower().strip(",;:.!?\"'") for t in toks]
+    gaps = [m.start() for m in re.finditer(r"\S\s{2,}(?=\S)|\s{2,}$", rest)]
+    for g in gaps:
+        before = rest[: g + 1].split()[-1].lower().strip(",;:\"'") if rest[: g + 1].split() else ""
+        after = rest[g + 1:].split()
+        nxt = after[0].lower().strip(",;:.!?\"'") if after else ""
+        dangling = not nxt or nxt in lx.function_words or (nxt in lx.request_words and nxt not in lx.containers)
+        if before in lx.dets and before not in lx.pronouns and nxt != "of" and dangling:
+            return False
+    if toks and words[0] in lx.conj - {"then"} and not any(_is_content(lx, w) for w in words[1:2]):
+        return False
+    whole = [t for t in clause.split() if t]
+    return not (looks_clause(lx, whole) and not looks_clause(lx, toks)) if len(toks) > 1 else True
 
 
 def _apply(text: str, cut: list[tuple[int, int]]) -> tuple[str, list[str]]:

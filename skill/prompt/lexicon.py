@@ -73,6 +73,9 @@ class Lex:
         li = v.lead_in
         adj = alternation(li.adjectives)
         cont = alternation(li.containers)
+        self.containers = frozenset(w.rstrip("?s").lower() for w in li.containers) | frozenset(
+            w.replace("s?", "s").lower() for w in li.containers
+        )
         conn = alternation(re.escape(c) if not c.isalpha() and " " not in c else word_alternation([c]) for c in li.connectors)
         det = word_alternation(["a", "an", "the", "one", "some", "this", "my", "our"])
         ws = rf"[\s{MARK}]"  # routing words are lifted first, so markers may sit between the words
@@ -81,8 +84,8 @@ class Lex:
         tail = rf"(?:{ws}*(?:{conn})(?![\w'])|{ws}*(?=[.!?\n]|$))"
         self.lead_in = compile_pattern(
             rf"^[\s,{MARK}]*{polite}(?:"
-            rf"(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{0,5}}(?:[\w'-]+{ws}+)?(?:{cont}){tail}"
-            rf"|(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{1,5}}(?:[\w'-]+{ws}+)?(?:{cont}){tail}"
+            rf"(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{0,5}}(?:{cont}){tail}"
+            rf"|(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{1,5}}(?:{cont}){tail}"
             rf"|(?:(?:{det}){ws}+)?(?:{cont}){tail}"
             rf"|(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?=(?:{det}){ws})"
             rf")[\s{MARK}]*[:,\-—]?\s*",
@@ -98,7 +101,7 @@ class Lex:
 
         # --- shots --------------------------------------------------------------------------
         hw = alternation(v.shot_headers.words)
-        numtok = rf"(?:\d{{1,2}}|{num_words})"
+        numtok = rf"(?:\d{{1,2}}|{num_words}|[a-f](?=\s*[:.)\-\u2013\u2014]))"
         dur = r"(?:\d{1,2}(?:\.\d+)?\s*(?:s|sec|secs|seconds?))"
         self.header = Rx(
             rf"(?:^|(?<=[\s.;:,!?)\]\"]))(?:{hw})\s*#?\s*(?P<num>{numtok})(?![\w.])\s*"
@@ -106,7 +109,7 @@ class Lex:
             r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n))",
             f,
         )
-        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2})[.)]|[-*•])\s+(.+?)\s*$")
+        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
         self.opener = Rx(bounded(alternation(v.sequence.openers)) + r"\s*", f)
         self.cut = Rx(rf"\s*(?:,\s*)?(?:and\s+)?{bounded(alternation(v.sequence.cuts))}[\s,:]*", f)
@@ -188,6 +191,7 @@ class Lex:
         # Three forms, each its own pattern with its own pre-check. Pacing words in front of a
         # noun form ("a slow, steady push-in") are collected leftwards in Python.
         self.pace_word = compile_pattern(rf"(?:{pace_alt}|very|and)", f)
+        self.camera_filler = frozenset(w.lower() for w in cam.filler)
         self.cam_forms: list[tuple[str, Rx]] = []
         self.cam_again: Rx | None = None
         self.cam_subject_words: frozenset[str] = frozenset()
@@ -300,7 +304,7 @@ class Lex:
         self.switch_words = frozenset(w.lower() for w in au.switch_words)
         self.sound_word = compile_pattern(
             bounded(alternation([*au.voiceover_heads, *au.music_heads, *au.ambience_heads, *au.effect_heads,
-                                 *au.dialogue_words, *au.of_heads])),
+                                 *au.dialogue_words, *au.of_heads, *au.sound_verbs])),
             f,
         )
         self.au_music_next = compile_pattern(rf"\s+(?:{alternation(au.music_heads)})(?![\w'])")
@@ -334,6 +338,12 @@ class Lex:
             + rf"(?=\s*(?:[,.;:!?\n{MARK}]|$)|\s+(?:{stop})(?![\w']))",
             f,
         )
+        self.place_np = Rx(
+            rf"(?<![\w'])(?P<det>the|a|an|this|that|his|her|their|its|our)\s+"
+            rf"(?P<core>(?:{nonstop_word}\s+){{0,3}}?(?:{word_alternation(sc.nouns)})s?)"
+            rf"(?=\s*(?:[,.;:!?\n]|$)|\s+(?:{stop})(?![\w']))",
+            f,
+        )
         self.scene_one = {n for n in self.scene_nouns if " " not in n}
         self.scene_two = {n for n in self.scene_nouns if n.count(" ") == 1}
 
@@ -358,7 +368,59 @@ class Lex:
 
         # --- lint -------------------------------------------------------------------------------------------------
         self.lint = v.lint
+        self._compile_editing(v)
+        self._compile_story(v)
         self._build_scanner()
+
+    def _compile_editing(self, v: Vocabulary) -> None:
+        """What the minimal edits need: requester words, causatives, hype chains, dialogue words."""
+        f = re.IGNORECASE
+        ed = v.editing
+        self.requester_words = frozenset(w.lower() for w in ed.requester)
+        self.requester = compile_pattern(rf"(?<![\w'])(?:{word_alternation(ed.requester)})(?=\s+\w)", f)
+        self.causative = compile_pattern(
+            rf"^[\s{MARK}]*(?:(?:please|now|just|and|then)[\s{MARK}]+)*(?:{word_alternation(ed.causative)})\s+(?=\S)", f
+        )
+        self.object_pronouns = {k.lower(): w for k, w in ed.object_pronouns.items()}
+        self.verbs_like_adjectives = frozenset(w.lower() for w in ed.verbs_like_adjectives)
+        self.adverbs = {k.lower(): w for k, w in ed.adverbs.items()}
+        hy = v.hype
+        self.soup_word = compile_pattern(bounded(alternation(hy.soup)), f)
+        self.soup_head_word = compile_pattern(rf"\s*(?:{alternation(hy.soup_heads)})(?![\w])", f)
+        d = v.dialogue
+        self.silent = {k.lower(): w for k, w in d.silent.items()}
+        self.implied_speech = Rx(bounded(alternation(d.implied_speech)), f)
+        self.reply_verbs = frozenset(w.lower() for w in d.reply_verbs)
+        self.linking = dict(d.linking)
+        self.switch_only = frozenset(self.switch_words)
+
+    def _compile_story(self, v: Vocabulary) -> None:
+        """What reading a story needs: sequencers, anchors by subject, brief keys, restating places."""
+        f = re.IGNORECASE
+        sq = v.sequence
+        self.seq = Rx(
+            rf"(?<![\w'])(?:(?P<cut>{alternation(sq.cuts)})|(?P<op>{alternation(sq.openers)})"
+            rf"|(?P<step>{alternation(sq.steps)}))(?![\w'])[\s,:]*",
+            f,
+        )
+        self.subject_starts = frozenset(w.lower() for w in sq.subject_starts)
+        an = v.anchor
+        self.products = frozenset(w.lower() for w in an.products)
+        self.animals = frozenset(w.lower() for w in an.animals)
+        self.groups = frozenset(w.lower() for w in an.groups)
+        self.places = frozenset(w.lower() for w in an.places)
+        self.buildings = frozenset(w.lower() for w in an.buildings)
+        self.wardrobe = frozenset(w.lower() for w in an.wardrobe)
+        self.transformation = Rx(bounded(alternation(an.transformations)), f)
+        self.moving_words = compile_pattern(bounded(alternation(an.moving)), f)
+        br = v.brief
+        self.brief_parts = {" ".join(k.lower().split()): part for part, keys in br.keys.items() for k in keys}
+        keys = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in self.brief_parts)
+        self.brief_line = compile_pattern(rf"^\s*(?:[-*\u2022]\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*(?P<val>.*?)\s*$", f)
+        self.brief_min = br.min_keys
+        sc = v.scene
+        self.on_nouns = frozenset(w.lower() for w in sc.on_nouns)
+        self.at_nouns = frozenset(w.lower() for w in sc.at_nouns)
 
     def _build_scanner(self) -> None:
         """One regex that finds, in a single pass, every pattern whose needed substrings occur."""

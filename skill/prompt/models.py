@@ -45,6 +45,21 @@ class PromptInput(_Frozen):
     negative_prompt: str | None = None
     has_tail_image: bool = False
     cfg_scale: float | None = Field(default=None, ge=0, le=1)
+    beats: tuple[int, int] | None = Field(
+        default=None,
+        description="For one call of a longer film: the story's beats (start, stop) this call tells; "
+        "start == stop means the story is told and this call continues its action. None: all of them.",
+    )
+    continuation: int = Field(
+        default=0, ge=0,
+        description="With beats (n, n): which call after the story's end this is (1, 2, ...), so that no "
+        "two continuing calls say the same.",
+    )
+    as_written: bool = Field(
+        default=False,
+        description="The text is not English (the router warns language_not_english): the builder's "
+        "English rules do not apply and the text is sent as written.",
+    )
 
 
 class LintWarning(_Frozen):

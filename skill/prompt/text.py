@@ -10,17 +10,24 @@ from skill.prompt.patterns import MARK, MARK_SPACED, Hit, Rx
 
 __all__ = [
     "SENTENCES",
+    "as_sentence",
+    "cap",
     "clean_phrase",
     "cleanup",
     "cue_of",
+    "end_of",
+    "join_clauses",
     "lift",
     "lift_with_prefix",
     "norm_space",
     "normalise_input",
     "scrub",
     "splice",
+    "split_clauses",
+    "split_sentences",
     "tidy",
     "two_word_prefix",
+    "uncap",
     "walk_left",
 ]
 
@@ -216,3 +223,96 @@ def cleanup(lx: Lex, s: str) -> str:
         s = _MARKER_RUN.sub(MARK_SPACED, s)
     s = lx.c_article.sub(article, s)
     return s.replace(MARK, " ")
+
+
+# --- sentences and clauses, quotes kept whole ---------------------------------------------------
+
+_ENDS = ".!?;"
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``, each with its end mark; a quoted line is never cut.
+
+    A sentence ends at . ! ? or ; followed by a space (or at a line break); a quote that ends
+    with . ! or ? and is followed by a capital ends its sentence too.
+    """
+    out: list[str] = []
+    start = 0
+    quoted = False
+    n = len(text)
+    i = 0
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            quoted = not quoted
+            if not quoted and i > 0 and text[i - 1] in ".!?":
+                j = i + 1
+                while j < n and text[j] == " ":
+                    j += 1
+                if j >= n or text[j].isupper() or text[j] in '"[':
+                    out.append(text[start : i + 1])
+                    start = i + 1
+        elif ch == "\n" or (not quoted and ch in _ENDS and (i + 1 >= n or text[i + 1] in " \n")):
+            out.append(text[start : i + 1])
+            start = i + 1
+        i += 1
+    out.append(text[start:])
+    return [s.strip() for s in out if s.strip(" \n;")]
+
+
+def split_clauses(sentence: str) -> list[tuple[str, str]]:
+    """(clause, separator after it) for the comma and colon clauses of one sentence, outside quotes."""
+    out: list[tuple[str, str]] = []
+    start = 0
+    quoted = False
+    for i, ch in enumerate(sentence):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in ",:" and not (ch == ":" and sentence[i + 1 : i + 2].isdigit()):
+            out.append((sentence[start:i].strip(), ch))
+            start = i + 1
+    out.append((sentence[start:].strip(), ""))
+    return [(c, sep) for c, sep in out if c]
+
+
+def join_clauses(clauses: list[tuple[str, str]]) -> str:
+    parts: list[str] = []
+    for k, (c, sep) in enumerate(clauses):
+        parts.append(c + (sep if k < len(clauses) - 1 and sep else ("," if k < len(clauses) - 1 else "")))
+    return " ".join(parts)
+
+
+def end_of(sentence: str) -> tuple[str, str]:
+    """(body, end mark) of a sentence; the end mark is "" when it has none (or ends in a quote)."""
+    s = sentence.rstrip()
+    if s[-1:] in ".!?;" and not s.endswith('"'):
+        return s[:-1].rstrip(), "." if s[-1] == ";" else s[-1]
+    return s, ""
+
+
+def cap(s: str) -> str:
+    """The first letter in upper case (after a quote or bracket)."""
+    for i, ch in enumerate(s):
+        if ch.isalpha():
+            return s[:i] + ch.upper() + s[i + 1 :]
+        if ch not in "\"'([ ":
+            return s
+    return s
+
+
+def uncap(s: str, names: frozenset[str] = frozenset()) -> str:
+    """The first word in lower case unless it is a name (in ``names``), an acronym or "I"."""
+    word = s.split(" ", 1)[0]
+    bare = word.strip(",.;:!?\"'")
+    if not word[:1].isupper() or bare == "I" or word[1:2].isupper() or bare in names:
+        return s
+    return s[:1].lower() + s[1:]
+
+
+def as_sentence(s: str) -> str:
+    """``s`` with a capital and an end mark."""
+    s = s.strip().strip(",;: ")
+    if not s:
+        return ""
+    s = cap(s)
+    return s if s[-1] in ".!?\"" else s + "."

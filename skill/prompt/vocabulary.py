@@ -53,6 +53,7 @@ class _Sequence(_V):
     openers: list[str]
     cuts: list[str]
     steps: list[str]
+    subject_starts: list[str]
 
 
 class _Move(_V):
@@ -73,12 +74,13 @@ class _Camera(_V):
     verb_particles: list[str]
     target_preps: list[str]
     reveal: list[str]
+    filler: list[str]
     moves: list[_Move]
 
 
 class _Framing(_V):
     name: str
-    kind: Literal["size", "angle", "composition", "lens"]
+    kind: Literal["size", "angle", "composition", "lens", "technique"]
     say: str | None = None
     match: list[str]
 
@@ -153,10 +155,15 @@ class _Audio(_V):
     of_heads: list[str]
     drop_prefix: list[str]
     dialogue_words: list[str]
+    sound_verbs: list[str]
     switch_words: list[str]
 
 
 class _Dialogue(_V):
+    silent: dict[str, str]
+    implied_speech: list[str]
+    reply_verbs: list[str]
+    linking: dict[Literal["reply", "other"], str]
     speech_verbs: dict[str, str | None]
     not_speech_before: list[str]
     addressee: list[str]
@@ -184,6 +191,8 @@ class _Identity(_V):
 
 class _Scene(_V):
     preps: list[str]
+    on_nouns: list[str]
+    at_nouns: list[str]
     nouns: list[str]
 
 
@@ -196,6 +205,36 @@ class _Costly4k(_V):
 class _Lint(_V):
     costly_4k: _Costly4k
     cfg_scale: dict[Literal["strict", "loose"], tuple[float, float]]
+
+
+class _Editing(_V):
+    requester: list[str]
+    causative: list[str]
+    object_pronouns: dict[str, str]
+    verbs_like_adjectives: list[str]
+    adverbs: dict[str, str]
+
+
+class _Anchor(_V):
+    groups: list[str]
+    animals: list[str]
+    products: list[str]
+    places: list[str]
+    buildings: list[str]
+    transformations: list[str]
+    wardrobe: list[str]
+    moving: list[str]
+
+
+_Part = Literal[
+    "description", "request", "subject", "action", "camera", "setting", "lighting", "style", "details", "audio",
+    "dialogue", "avoid",
+]
+
+
+class _Brief(_V):
+    keys: dict[_Part, list[str]]
+    min_keys: int = Field(ge=1)
 
 
 class Vocabulary(_V):
@@ -218,4 +257,7 @@ class Vocabulary(_V):
     dialogue: _Dialogue
     identity: _Identity
     scene: _Scene
+    editing: _Editing
+    anchor: _Anchor
+    brief: _Brief
     lint: _Lint
