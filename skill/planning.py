@@ -185,7 +185,7 @@ def _calls(catalog: Catalog, req: VideoRequest, total: int, spans: tuple[tuple[i
         return [_Call(total, None)]
     from skill.prompt import story_of
 
-    beats = story_of(req.text, req.shots, spans).beats
+    beats = story_of(req.text, req.shots, spans, film=True).beats
     given = [b.duration for b in beats]
     field = "shots" if req.shots else "text"
     if len(beats) >= 2 and any(d is not None for d in given):

@@ -38,7 +38,7 @@ def _flat(value: Any) -> str:
 
 def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
     part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", key.lower().strip())))
-    value = value.strip().strip(",;")
+    value = value.strip().strip(",;").rstrip(".")
     if not value:
         return part is not None
     brief.parts.setdefault(part or "details", []).append(value)
@@ -61,7 +61,8 @@ def _from_json(lx: Lex, text: str) -> Brief | None:
     return brief
 
 
-_PAIRS = re.compile(r"[;\n]+")
+# pairs are split at ";" and line ends, and at a sentence end followed by "Key:" ("... garden. Camera: ...")
+_PAIRS = re.compile(r"[;\n]+|(?<=[.!?])\s+(?=[A-Z][\w ]{0,20}\s*[:=])")
 
 
 def parse_brief(lx: Lex, text: str) -> Brief | None:
@@ -81,9 +82,11 @@ def parse_brief(lx: Lex, text: str) -> Brief | None:
         if m is None:
             loose.append(chunk.strip())
             continue
+        if (m.group("pre") or "").strip(" :;,"):
+            brief.parts.setdefault("lead", []).append(m.group("pre").strip(" :;,"))
         known += _add(lx, brief, m.group("key"), m.group("val").strip().strip("\"'"))
     if known < lx.brief_min or len(loose) > known:
         return None
-    for chunk in loose:
-        brief.parts.setdefault("details", []).append(chunk)
+    if loose:
+        brief.parts.setdefault("lead", [])[:0] = loose  # prose around the keys ("Create a 10s clip.")
     return brief

@@ -86,19 +86,20 @@ def _build_cached(k: _Key) -> BuiltPrompt:
 @functools.lru_cache(maxsize=512)
 def _story_cached(
     text: str, shots: tuple[tuple[str, int | None], ...] | None, spans: tuple[tuple[int, int], ...],
-    audio_on: bool, as_written: bool,
+    audio_on: bool, as_written: bool, film: bool,
 ) -> Story:
     field = [Shot(prompt=p, duration=d) for p, d in shots] if shots else None
-    return read_story(get_lex(), text, field, spans, audio_on=audio_on, as_written=as_written)
+    return read_story(get_lex(), text, field, spans, audio_on=audio_on, as_written=as_written, film=film)
 
 
 def story_of(
     text: str, shots: Sequence[Shot] | None, spans: Sequence[tuple[int, int]] = (), *,
-    audio_on: bool = False, as_written: bool = False,
+    audio_on: bool = False, as_written: bool = False, film: bool = False,
 ) -> Story:
-    """The story a request tells (memoised; treat it as read-only). The planner sizes calls on it."""
+    """The story a request tells (memoised; treat it as read-only). The planner sizes calls on it
+    (``film``: longer than one call, so beats are cut eagerly; each call's build reads the same)."""
     key = tuple((s.prompt, s.duration) for s in shots) if shots else None
-    return _story_cached(text, key, tuple(spans), audio_on, as_written)
+    return _story_cached(text, key, tuple(spans), audio_on, as_written, film)
 
 
 # --- the steps ------------------------------------------------------------------------------
@@ -334,7 +335,7 @@ def _build(inp: PromptInput, tdir: str | None) -> BuiltPrompt:
     lx = get_lex()
     _check_input(inp, limits)
     story = story_of(inp.text, inp.shots or None, inp.routing_spans, audio_on=inp.generate_audio,
-                     as_written=inp.as_written)
+                     as_written=inp.as_written, film=inp.beats is not None)
     warnings: list[LintWarning] = []
 
     def warn(code: str, message: str) -> None:

@@ -42,7 +42,8 @@ class Frame:
 
 def _phrase(lx: Lex, m: Hit, form: str, pace_word: str | None) -> tuple[str, str, bool] | None:
     group = {"noun": "nn", "verb": "vv", "imp": "ii"}[form]
-    idx = lx.move_which[form](m.group(group) or "")
+    start = m.start(group)
+    idx = lx.move_which[form].at(m.m.string[start:], m.end(group) - start) if start >= 0 else -1
     if idx < 0:  # pragma: no cover - the pattern always names a move
         return None
     mv = lx.moves[idx]
@@ -135,7 +136,11 @@ def _covered(lx: Lex, clause: str) -> bool:
     for a, b in spans:
         rest[a:b] = [" "] * (b - a)
     left = [w for w in re.findall(r"[\w'-]+", "".join(rest).lower()) if w not in lx.function_words]
-    return all(w in lx.camera_filler or bool(lx.pace_word.fullmatch(w)) for w in left)
+    return all(
+        w in lx.camera_filler or w in lx.particles or bool(lx.pace_word.fullmatch(w))
+        or lx.move_which["verb"](w) >= 0 or lx.move_which["noun"](w) >= 0
+        for w in left
+    )
 
 
 def leads_with_camera(lx: Lex, clause: str) -> bool:
@@ -233,6 +238,8 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
         return [_finish(cap(joined)), *tail]
     rest[0] = first
     body = _render(rest[0])
+    if any(sep == ":" for _c, sep in first):  # "Interview setup: ...": its own colon, so a sentence first
+        return [_finish(cap(joined)), body, *(_render(r) for r in rest[1:])]
     return [_finish(f"{cap(joined)}: {uncap(body, names)}"), *(_render(r) for r in rest[1:])]
 
 

@@ -29,6 +29,13 @@ __all__ = ["Restated", "continuation", "definite", "restate_beats", "speaker_lab
 _INDEFINITE = re.compile(r"(?<![\w'])(?:a|an|one)(?=\s)", re.IGNORECASE)
 _ONE = re.compile(r"(?<![\w'])(the|this|that)\s+((?:[\w-]+\s+){1,2}?)one(?![\w'])", re.IGNORECASE)
 _PRONOUN = re.compile(r"(?<![\w'])(she|he|they)(?![\w'])", re.IGNORECASE)
+# "the first says", "the other laughs": an ordinal or comparative that stands for a noun
+_BARE_ORDINAL = re.compile(
+    r"(?<![\w'])(the)\s+(first|second|third|other|older|younger|elder|taller|shorter|last|latter|former)"
+    r"(?=\s+\w+(?:s|ed)\b)",
+    re.IGNORECASE,
+)
+_POSSESSIVE = re.compile(r"^(?:(.*?,\s*))?(his|her|their)\s+(?=\w)", re.IGNORECASE)
 
 
 def definite(lx: Lex, full: str) -> str:
@@ -55,16 +62,18 @@ def _head_of(known: list[Entity]) -> str:
 
 
 def _one(text: str, known: list[Entity]) -> str:
-    """ "the younger one" -> "the younger detective"."""
+    """ "the younger one" -> "the younger detective"; "the other laughs" -> "the other friend laughs"."""
     head = _head_of(known)
-    if not head or " one" not in text:
+    if not head:
         return text
-    return _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+    if " one" in text:
+        text = _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+    return _BARE_ORDINAL.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
 
 
 def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
-    s = norm_space(_one(speaker, known)).strip(" ,\"'")
+    s = norm_space(_one(speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
     low = s.lower()
     if low in lx.pronouns or low in ("i", "we", "you"):
         ent = _referent(known, plural=low == "they")
@@ -123,6 +132,20 @@ def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
     return text
 
 
+def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
+    """A later shot that opens on "his dog" says whose ("the boy's dog")."""
+    m = _POSSESSIVE.match(text)
+    if m is None:
+        return text
+    ent = _referent(known, plural=m.group(2).lower() == "their")
+    if ent is None:
+        return text
+    owner = definite(lx, " ".join(ent.full.split()[: len(ent.label.split()) + 1]))
+    name = f"{owner}'s "
+    name = cap(name) if m.start(2) == 0 else name
+    return text[: m.start(2)] + name + text[m.end():]
+
+
 def _rich_again(lx: Lex, text: str, known: list[Entity]) -> str:
     """ "the barista" -> "the barista with the red apron" once in a later shot."""
     low = text.lower()
@@ -177,7 +200,7 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
         subj = next((_subject(lx, b) for b in reversed(story.beats[:k]) if _subject(lx, b)), "")
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
-    text = _rich_again(lx, _name_pronoun(lx, text, known), known)
+    text = _rich_again(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), known)
     place, time = _place_of(lx, story, k)
     low = beat.text.lower()
     if place and not beat.place and place.split()[-1].lower() not in low:

@@ -76,8 +76,8 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
     if w.endswith("ed") and len(w) > 4:
         return not prev_det and (nxt is None or nxt in light or nxt.endswith("ly"))
     if w.endswith("s") and not w.endswith("ss") and "'" not in w and w not in lx.s_nouns and len(w) > 2:
-        if prev_det:
-            return False
+        if prev_det or (nxt in lx.verbs and not nxt.endswith("s")):
+            return False  # "the dogs", "two old friends sit"
         if nxt is None or nxt in light or nxt.endswith("ly") or toks[k].endswith(","):
             return True
         nxt2 = ws[k + 2] if k + 2 < n else None

@@ -142,7 +142,7 @@ class Lex:
         )
         says = (
             rf"(?i:(?:\s*,?\s*(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
-            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+)?"
+            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
         )
@@ -416,7 +416,9 @@ class Lex:
         br = v.brief
         self.brief_parts = {" ".join(k.lower().split()): part for part, keys in br.keys.items() for k in keys}
         keys = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in self.brief_parts)
-        self.brief_line = compile_pattern(rf"^\s*(?:[-*\u2022]\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*(?P<val>.*?)\s*$", f)
+        self.brief_line = compile_pattern(
+            rf"^(?P<pre>.*?(?:^|[\s:;,]))?\s*(?:[-*\u2022]\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*(?P<val>.*?)\s*$", f
+        )
         self.brief_min = br.min_keys
         sc = v.scene
         self.on_nouns = frozenset(w.lower() for w in sc.on_nouns)

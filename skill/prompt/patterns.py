@@ -332,6 +332,17 @@ class Which:
             self.memo[key] = idx
         return idx
 
+    def at(self, text: str, length: int) -> int:
+        """The entry whose pattern matches exactly the first ``length`` characters of ``text``, read
+        with what follows them (for patterns that look ahead: "tracks?(?=\\s+(?:her|the))")."""
+        low = text.lower()
+        found = self(low[:length])
+        if found >= 0:
+            return found
+        return next(
+            (i for i, rx in enumerate(self.rxs) if rx is not None and (m := rx.match(low)) and m.end() == length), -1
+        )
+
 
 def ordered_alternation(entries: Iterable[Sequence[str]]) -> str:
     """One alternation over several entries' patterns, entries in order, each entry's longest first."""

@@ -92,9 +92,10 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?;:]\s*)$")
 _CLAUSE_START = re.compile(r"(?:^|[,.!?;:]\s*)$")
 
 
-def _cuts(lx: Lex, flat: str) -> list[Hit]:
+def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
     """The sequencers that cut the story: openers and cuts always; "then" (and "next", "finally")
-    at a clause start when the story is sequenced, or before a new subject ("then she pours")."""
+    at a clause start when the story is sequenced, or before a new subject ("then she pours").
+    ``eager`` (a film longer than one call, which needs its beats): every clause-start step cuts."""
     if not lx.seq.may(flat.lower()):
         return []
     hits = list(lx.seq.hits(flat))
@@ -111,19 +112,19 @@ def _cuts(lx: Lex, flat: str) -> list[Hit]:
         else:
             at_clause = _CLAUSE_START.search(before) is not None
             ok = (at_clause or subject_follows) and (
-                strong or _SENTENCE_START.search(before) is not None or subject_follows
+                strong or eager or _SENTENCE_START.search(before) is not None or subject_follows
             )
         if ok:
             out.append(h)
     return out
 
 
-def _sequenced(lx: Lex, flat: str) -> Split | None:
+def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
     """Sequencing prose: "It opens on ... Then we cut to ... Finally ...", with or without commas."""
     pre, body = _colon_preamble(flat)
     if pre and (lx.framing.may(pre.lower()) or any(rx.may(pre.lower()) for _f, rx in lx.cam_forms)):
         pre, body = "", flat  # "Wide shot: a knight ...": the first shot's framing, not a preamble
-    cuts = _cuts(lx, body)
+    cuts = _cuts(lx, body, eager)
     if not cuts:
         return None
     pieces, pos = [], 0
@@ -173,8 +174,9 @@ def _framed(lx: Lex, body: str) -> list[str]:
     return found if len(found) >= 2 else []
 
 
-def split_text(lx: Lex, text: str) -> Split:
-    """The shots the caller made: headers, lists, inline numbers, sequencers, framed lists."""
+def split_text(lx: Lex, text: str, eager: bool = False) -> Split:
+    """The shots the caller made: headers, lists, inline numbers, sequencers, framed lists.
+    ``eager``: the text is a film of several calls, so a lone "then" between actions cuts too."""
     got = _headers(lx, text)
     if got:
         return got
@@ -185,7 +187,7 @@ def split_text(lx: Lex, text: str) -> Split:
     if got:
         return got
     flat = norm_space(text)
-    got = _inline_numbers(lx, flat) or _sequenced(lx, flat)
+    got = _inline_numbers(lx, flat) or _sequenced(lx, flat, eager)
     if got:
         return got
     pre, body = _colon_preamble(flat)

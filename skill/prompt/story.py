@@ -210,6 +210,12 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
     sentences = [*brief.get("description"), first, ", ".join(brief.get("style")), ", ".join(brief.get("camera"))]
     sentences += [line if '"' in line else f'"{line}"' for line in brief.get("dialogue")]
     story.meta += brief.get("request")
+    lead = " ".join(brief.get("lead"))  # "Generate a video:" before the first key: request framing, or kept
+    if lead:
+        rest, framing = lead_in(lx, lead)
+        story.meta += [framing] if framing else []
+        if clear_marks(lx, rest).strip(" .:"):
+            sentences.insert(0, clear_marks(lx, rest))
     text = " ".join(x.strip().rstrip(".") + "." for x in sentences if x.strip())
     _beats(lx, _framing_removed(lx, text, story), None, audio_on, story)
     if story.source == "single":
@@ -235,8 +241,12 @@ def read_story(
     *,
     audio_on: bool,
     as_written: bool = False,
+    film: bool = False,
 ) -> Story:
-    """The story the request tells, edited minimally. Pure."""
+    """The story the request tells, edited minimally. Pure.
+
+    ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
+    """
     stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written)
     story = Story(beats=[], meta=list(removed), as_written=as_written)
     flat = normalise_input(stripped)
@@ -250,14 +260,16 @@ def read_story(
     if brief is not None:
         _from_brief(lx, brief, audio_on, story)
     else:
-        _beats(lx, _framing_removed(lx, flat, story), shots, audio_on, story)
+        _beats(lx, _framing_removed(lx, flat, story), shots, audio_on, story, film)
     _detect(lx, story, " ".join(b.text for b in story.beats))
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
 
 
-def _beats(lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, story: Story) -> None:
+def _beats(
+    lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, story: Story, eager: bool = False
+) -> None:
     if shots:
         sp = split_text(lx, flat) if flat.strip(f" {MARK}") else None
         pre = sp.preamble if sp is not None and sp.structured else flat
@@ -269,7 +281,7 @@ def _beats(lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, sto
             body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
             story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
         return
-    sp = split_text(lx, flat)
+    sp = split_text(lx, flat, eager)
     if sp.preamble.strip():
         _preamble(lx, sp.preamble, audio_on, story)
     story.source = "text" if sp.structured else "single"
