@@ -18,7 +18,6 @@ from skill.prompt.lexicon import Lex
 __all__ = ["Anchor", "anchor_of"]
 
 _WORDS = re.compile(r"[\w'-]+")
-_POSSESSIVE = {"she": "her", "her": "her", "he": "his", "him": "his", "his": "his", "they": "their", "them": "their"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,8 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
     lows = [w.lower() for w in words]
     for k, w in enumerate(lows):
         single = w[:-1] if w.endswith("s") and not w.endswith("ss") else w
-        if w in _POSSESSIVE and w in ("she", "he", "they"):
-            return Anchor("person", _POSSESSIVE[w], wardrobe=not _moving_wardrobe(lx, lows, text))
+        if w in lx.pronouns and w in lx.possessives:
+            return Anchor("person", lx.possessives[w], wardrobe=not _moving_wardrobe(lx, lows, text))
         if w in lx.people or single in lx.people:
             whose = f"{_np_at(words, k, lx)}'s"
             return Anchor("person", whose, wardrobe=not _moving_wardrobe(lx, lows, text), group=w in lx.groups or w != single)

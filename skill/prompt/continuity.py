@@ -29,12 +29,6 @@ __all__ = ["Restated", "continuation", "definite", "restate_beats", "speaker_lab
 _INDEFINITE = re.compile(r"(?<![\w'])(?:a|an|one)(?=\s)", re.IGNORECASE)
 _ONE = re.compile(r"(?<![\w'])(the|this|that)\s+((?:[\w-]+\s+){1,2}?)one(?![\w'])", re.IGNORECASE)
 _PRONOUN = re.compile(r"(?<![\w'])(she|he|they)(?![\w'])", re.IGNORECASE)
-# "the first says", "the other laughs": an ordinal or comparative that stands for a noun
-_BARE_ORDINAL = re.compile(
-    r"(?<![\w'])(the)\s+(first|second|third|other|older|younger|elder|taller|shorter|last|latter|former)"
-    r"(?=\s+\w+(?:s|ed)\b)",
-    re.IGNORECASE,
-)
 _POSSESSIVE = re.compile(r"^(?:(.*?,\s*))?(his|her|their)\s+(?=\w)", re.IGNORECASE)
 
 
@@ -61,19 +55,19 @@ def _head_of(known: list[Entity]) -> str:
     return known[-1].head if known else ""
 
 
-def _one(text: str, known: list[Entity]) -> str:
+def _one(lx: Lex, text: str, known: list[Entity]) -> str:
     """ "the younger one" -> "the younger detective"; "the other laughs" -> "the other friend laughs"."""
     head = _head_of(known)
     if not head:
         return text
     if " one" in text:
         text = _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
-    return _BARE_ORDINAL.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
+    return lx.ordinal.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
 
 
 def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
-    s = norm_space(_one(speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
+    s = norm_space(_one(lx, speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
     low = s.lower()
     if low in lx.pronouns or low in ("i", "we", "you"):
         ent = _referent(known, plural=low == "they")
@@ -190,7 +184,7 @@ def _place_of(lx: Lex, story: Story, upto: int) -> tuple[str, str]:
 
 def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated:
     beat = story.beats[k]
-    items: list[Item] = [_one(x, known) if isinstance(x, str) else replace(x) for x in beat.items]
+    items: list[Item] = [_one(lx, x, known) if isinstance(x, str) else replace(x) for x in beat.items]
     first = next((n for n, x in enumerate(items) if isinstance(x, str)), None)
     out = Restated(items)
     if first is None or k == 0:
@@ -282,11 +276,6 @@ def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
         prev = it
 
 
-_GOES_ON = ("continues", "keeps", "goes on")
-_LATER = ("", "Later, ", "Later still, ", "Further on, ", "After a while, ", "Some time later, ", "Much later, ",
-          "Toward the end, ", "Near the end, ")
-
-
 def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
     """What the ``nth`` call after the story's last beat says: the same subject, going on with its
     action ("The surfer keeps paddling out"), or more of the same scene ("More of the snowfall over
@@ -295,7 +284,9 @@ def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
     text = next((x for x in last.items if isinstance(x, str)), "") if last else ""
     if not text:
         return []
-    lead = _LATER[(nth - 1) % len(_LATER)]
+    cont = lx.v.continuation
+    lead = cont.leads[(nth - 1) % len(cont.leads)]
+    lead = f"{lead} " if lead else ""
     toks = text.rstrip(".!?").split()
     subj, rest = split_subject(lx, toks)
     plural = bool(subj) and subj[-1].lower().endswith("s") and not subj[-1].lower().endswith("ss")
@@ -303,9 +294,9 @@ def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
         rest[0].lower().endswith("ing") or rest[0].lower() in lx.verbs or rest[0].lower().endswith("s")
     ) and not (len(rest) > 1 and rest[1].lower().endswith("ing")):
         verb = rest[0] if rest[0].lower().endswith("ing") else ing_form(base_of(rest[0]))
-        goes = _GOES_ON[(nth - 1) % 3]
-        goes = {"continues": "continue", "keeps": "keep", "goes on": "go on"}[goes] if plural else goes
+        goes = cont.verbs[(nth - 1) % len(cont.verbs)]
+        goes = cont.plural.get(goes, goes) if plural else goes
         said = f"{definite(lx, ' '.join(subj))} {goes} {verb} {' '.join(rest[1:])}"
     else:
-        said = f"more of {definite(lx, uncap(' '.join(toks)))}"
+        said = f"{cont.more_of} {definite(lx, uncap(' '.join(toks)))}"
     return [cap(f"{lead}{norm_space(_INDEFINITE.sub('the', said))}".rstrip(" ,") + ".")]

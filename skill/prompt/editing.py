@@ -21,9 +21,6 @@ __all__ = ["causative", "clear_marks", "drop_hype", "lead_in", "request_phrases"
 
 _QUOTED = re.compile(r'"[^"\n]*"')
 _ADJECTIVE_END = ("ous", "ful", "ive", "al", "ic", "able", "ible", "less", "er", "ish", "ed", "ing", "est", "le")
-_PARTICLES = frozenset({"away", "around", "off", "out", "about", "apart", "together", "again", "back", "up",
-                        "down", "in", "forward", "over", "through", "past", "along", "across"})
-_PLURAL_DETS = frozenset({"two", "three", "four", "five", "these", "those", "some", "many", "several", "both", "all"})
 
 
 def lead_in(lx: Lex, text: str) -> tuple[str, str]:
@@ -66,7 +63,7 @@ def requester_to_the(lx: Lex, text: str) -> str:
 
 def _bare_verb_at(lx: Lex, words: list[str], k: int) -> bool:
     w = words[k].lower().strip(",.;:!?")
-    if not w.isalpha() or w in lx.function_words or w in lx.request_words or w in _PARTICLES:
+    if not w.isalpha() or w in lx.function_words or w in lx.request_words or w in lx.grammar_particles:
         return False
     if words[k][:1].isupper():
         return False  # "our new SUV": a name or an acronym, not a verb
@@ -78,7 +75,7 @@ def _bare_verb_at(lx: Lex, words: list[str], k: int) -> bool:
     if words[k][-1:] in ",.;:!?" or k + 1 == len(words):
         return True
     nxt = words[k + 1].lower().strip(",.;:!?")
-    return nxt in lx.function_words or nxt.endswith("ly") or nxt in _PARTICLES
+    return nxt in lx.function_words or nxt.endswith("ly") or nxt in lx.grammar_particles
 
 
 def causative(lx: Lex, sentence: str) -> str:
@@ -99,7 +96,7 @@ def causative(lx: Lex, sentence: str) -> str:
             return sentence  # "make a short ad for": request framing, not a causative
         subject = words[:k]
         head = subject[-1].lower()
-        plural = first in _PLURAL_DETS or (head.endswith("s") and not head.endswith("ss"))
+        plural = first in lx.plural_dets or (head.endswith("s") and not head.endswith("ss"))
     else:
         return sentence
     if k >= len(words) or not _bare_verb_at(lx, words, k):

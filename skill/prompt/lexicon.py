@@ -60,6 +60,12 @@ class Lex:
         self.np_stop = {w.lower() for w in g.np_stop}
         self.people = {w.lower() for w in g.people}
         self.numbers = {k.lower(): n for k, n in g.numbers.items()}
+        self.grammar_particles = frozenset(w.lower() for w in g.particles)
+        self.plural_dets = frozenset(w.lower() for w in g.plural_determiners)
+        self.possessives = {k.lower(): w for k, w in g.possessives.items()}
+        self.ordinal = compile_pattern(
+            rf"(?<![\w'])(the)\s+({word_alternation(g.ordinals)})(?=\s+\w+(?:s|ed)\b)", re.IGNORECASE
+        )
         self.function_words = (
             self.dets | self.preps | self.conj | self.pronouns | {"it", "them", "him", "me", "us", "you"}
         )

@@ -20,7 +20,6 @@ from skill.prompt.state import Seg
 
 __all__ = ["Exclusion", "exclusion_of", "sound_cue"]
 
-_LEADING = re.compile(r"^(?:(?:and|plus|with|add|adding|featuring|also|some|over|under)\s+)+", re.IGNORECASE)
 _SPLIT_ITEMS = re.compile(r"\s*(?:,|\bor\b|\bnor\b|\band\b|&|/)\s*", re.IGNORECASE)
 _ITEM_ARTICLE = re.compile(r"^(?:any|the|a|an|other|visible|more)\s+", re.IGNORECASE)
 
@@ -38,7 +37,10 @@ def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
     if any(w not in lx.switch_words and w not in lx.request_words for w in left):
         return None
     kind = seg.audio[0][0] if seg.audio else "dialogue"
-    cue = _LEADING.sub("", " ".join(clause.split()).strip(" ,.;:")).strip()
+    words = " ".join(clause.split()).strip(" ,.;:").split(" ")
+    while len(words) > 1 and words[0].lower() in lx.au_drop:
+        words = words[1:]
+    cue = " ".join(words)
     return kind, cue
 
 

@@ -138,9 +138,6 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     return items
 
 
-_VERB_START = re.compile(r"^[a-z]+(?:ing|s|ed)\b")
-
-
 def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
     beat = Beat(items=[], duration=duration, raw=text)
     for sentence in split_sentences(text):

@@ -26,6 +26,10 @@ class _Grammar(_V):
     ing_nouns: list[str]
     s_nouns: list[str]
     np_stop: list[str]
+    particles: list[str]
+    plural_determiners: list[str]
+    possessives: dict[str, str]
+    ordinals: list[str]
     numbers: dict[str, int]
     people: list[str]
 
@@ -207,6 +211,13 @@ class _Lint(_V):
     cfg_scale: dict[Literal["strict", "loose"], tuple[float, float]]
 
 
+class _Continuation(_V):
+    verbs: list[str] = Field(min_length=1)
+    plural: dict[str, str]
+    leads: list[str] = Field(min_length=1)
+    more_of: str
+
+
 class _Editing(_V):
     requester: list[str]
     causative: list[str]
@@ -257,6 +268,7 @@ class Vocabulary(_V):
     dialogue: _Dialogue
     identity: _Identity
     scene: _Scene
+    continuation: _Continuation
     editing: _Editing
     anchor: _Anchor
     brief: _Brief
