@@ -62,7 +62,7 @@ def _from_json(lx: Lex, text: str) -> Brief | None:
 
 
 # pairs are split at ";" and line ends, and at a sentence end followed by "Key:" ("... garden. Camera: ...")
-_PAIRS = re.compile(r"[;\n]+|(?<=[.!?])\s+(?=[A-Z][\w ]{0,20}\s*[:=])")
+_PAIRS = re.compile(r"[;\n]+|(?<=[.!?])\s+(?=[A-Z][\w ]{0,20}\s*[:=])|\s+[/|]\s+(?=[\w ]{1,20}\s*[:=])")
 
 
 def parse_brief(lx: Lex, text: str) -> Brief | None:
@@ -76,7 +76,7 @@ def parse_brief(lx: Lex, text: str) -> Brief | None:
     known = 0
     loose: list[str] = []
     for chunk in _PAIRS.split(text):
-        if not chunk.strip():
+        if not chunk.strip(" ./|\ue000"):
             continue
         m = lx.brief_line.match(chunk)
         if m is None:

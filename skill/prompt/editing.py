@@ -26,7 +26,7 @@ _ADJECTIVE_END = ("ous", "ful", "ive", "al", "ic", "able", "ible", "less", "er",
 def lead_in(lx: Lex, text: str) -> tuple[str, str]:
     """The text without its request framing at the start ("Make a short ad for ..."), and that framing."""
     m = lx.lead_in.match(text)
-    if not m or m.end() == 0 or not m.group(0).strip(f" ,{MARK}"):
+    if not m or m.end() == 0 or not any(ch.isalpha() for ch in m.group(0)):
         return text, ""
     return MARK_SPACED + text[m.end():], " ".join(m.group(0).replace(MARK, " ").split()).strip(" ,:-")
 

@@ -54,9 +54,14 @@ def _is_content(lx: Lex, word: str) -> bool:
     )
 
 
-def _names_a_sound(lx: Lex, phrase: str) -> bool:
+_NEGATION = frozenset({"no", "not", "nah", "nope", "without", "none", "never"})
+
+
+def _names_a_sound(lx: Lex, phrase: str, audio_on: bool = True) -> bool:
     """Whether the span describes a sound ("with cafe sound", "music"), not only switches audio on."""
     if not lx.sound_word.search(phrase.lower()):
+        return False
+    if not audio_on and _NEGATION & set(_words(phrase)):
         return False
     cue = sound_cue(lx, phrase.strip(" ,.;:"))
     return cue is not None and any(w not in lx.switch_words for w in _words(cue[1]))
@@ -100,12 +105,13 @@ def _governing(lx: Lex, text: str, start: int, end: int, following: str) -> int:
 
 
 def strip_instructions(
-    lx: Lex, text: str, spans: Sequence[tuple[int, int]], *, whole_clauses_only: bool = False
+    lx: Lex, text: str, spans: Sequence[tuple[int, int]], *, whole_clauses_only: bool = False, audio_on: bool = True
 ) -> tuple[str, list[str]]:
     """The text with the routing spans removed (markers left), and the removed phrases in order.
 
     ``whole_clauses_only``: remove only clauses that were nothing but an instruction (for text in
-    another language, which the builder's English cannot mend).
+    another language, which the builder's English cannot mend). ``audio_on``: a sound said "no" to
+    ("no music") is a sound direction with audio on, and only an instruction with audio off.
     """
     if not spans or not text:
         return text, []
@@ -116,7 +122,7 @@ def strip_instructions(
         for a, b in spans
         if 0 <= a < b <= len(text)
         and not any(a < y and x < b for x, y in guarded)
-        and not _names_a_sound(lx, text[a:b] + _of_what(text, b))
+        and not _names_a_sound(lx, text[a:b] + _of_what(text, b), audio_on)
     ]
     if not keep:
         return text, []

@@ -89,12 +89,12 @@ class Lex:
         verbs = alternation(li.verbs)
         tail = rf"(?:{ws}*(?:{conn})(?![\w'])|{ws}*(?=[.!?\n]|$))"
         self.lead_in = compile_pattern(
-            rf"^[\s,{MARK}]*{polite}(?:"
+            rf"^[\s,{MARK}]*{polite}(?:(?:[!?.]|{MARK})[\s{MARK}]*)*(?:"
             rf"(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{0,5}}(?:{cont}){tail}"
             rf"|(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{1,5}}(?:{cont}){tail}"
             rf"|(?:(?:{det}){ws}+)?(?:{cont}){tail}"
             rf"|(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?=(?:{det}){ws})"
-            rf")[\s{MARK}]*[:,\-—]?\s*",
+            rf")?[\s{MARK}]*[:,\-—]?\s*",
             f,
         )
 

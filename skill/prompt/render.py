@@ -24,6 +24,8 @@ def _sentence(value: Any) -> str:
     if not s:
         return ""
     s = s[0].upper() + s[1:]
+    if s[-1] == "?" and '"' not in s:
+        return s[:-1].rstrip() + "."  # a question to the tool ("... in the windows?") is a description
     return s if s[-1] in ".!?" else s + "."
 
 

@@ -244,7 +244,7 @@ def read_story(
 
     ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
     """
-    stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written)
+    stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written, audio_on=audio_on)
     story = Story(beats=[], meta=list(removed), as_written=as_written)
     flat = normalise_input(stripped)
     if as_written:

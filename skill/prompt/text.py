@@ -187,6 +187,8 @@ SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 def _punct(m: re.Match[str]) -> str:
     run = m.group(0)
+    if "?" in run and "!" in run:
+        return "."  # "... windows? [Thanks!!]": the request's own marks, not the picture's
     for mark in ".!?":
         if mark in run:
             return mark
@@ -201,7 +203,7 @@ def tidy(s: str) -> str:
     return s.strip().lstrip(",.;:!?-— ").rstrip(",;:-— ")
 
 
-_MARKER_RUN = re.compile(rf"\s*{MARK}(?:\s*{MARK})*\s*")
+_MARKER_RUN = re.compile(rf"[ \t]*{MARK}(?:[ \t]*{MARK})*[ \t]*")
 
 
 def cleanup(lx: Lex, s: str) -> str:
