@@ -41,7 +41,8 @@ def _np_at(words: list[str], k: int, lx: Lex) -> str:
 
 
 def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
-    """The anchor for an i2v prompt about ``text`` (None: the caller wrote their own)."""
+    """The anchor for an i2v prompt about ``text`` (None: the caller wrote their own, or the text
+    names nothing the image would fix; an empty text keeps the image's composition)."""
     if caller_kept:
         return None
     low = text.lower()
@@ -61,6 +62,8 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
         if w in lx.products:
             return Anchor("product", f"{_np_at(words, k, lx)}'s")
     buildings = any(w in lx.buildings for w in lows)
+    if lows and not buildings and not any(w in lx.places or w in lx.scene_one for w in lows):
+        return None  # nothing the image fixes is named ("slow push-in"): no boilerplate
     return Anchor("place", buildings=buildings)
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from skill.prompt.dialogue import Line
-from skill.prompt.grammar import base_of, find_entities, ing_form, is_verb, split_subject
+from skill.prompt.grammar import base_of, find_entities, ing_form, looks_like_place, split_subject
 from skill.prompt.lexicon import Lex
 from skill.prompt.state import Entity
 from skill.prompt.story import Beat, Item, Story
@@ -102,13 +102,19 @@ def _subject(lx: Lex, beat: Beat) -> str:
 
 
 def _subjectless(lx: Lex, text: str) -> bool:
+    """Whether a beat opens on its verb ("docking at a pier", "sips it"), not on a subject
+    ("seagulls fly across the sky": a plural noun before its verb)."""
     toks = text.split()
     if not toks:
         return False
     w = toks[0].lower().strip(",.")
     if w in lx.dets or w in lx.pronouns or w in ("i", "we", "it", "you") or (toks[0][:1].isupper() and w not in lx.verbs):
         return False
-    return w.endswith("ing") or is_verb(lx, ["x", *toks], 1, 0)
+    if w.endswith("ing") and w not in lx.ing_nouns:
+        return True
+    nxt = toks[1].lower().strip(",.") if len(toks) > 1 else ""
+    verb_like = w in lx.verbs or (w.endswith("s") and not w.endswith("ss") and w not in lx.s_nouns)
+    return verb_like and (not nxt or nxt in lx.function_words or nxt in lx.grammar_particles or nxt in ("it", "them"))
 
 
 def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
@@ -138,6 +144,33 @@ def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
     name = f"{owner}'s "
     name = cap(name) if m.start(2) == 0 else name
     return text[: m.start(2)] + name + text[m.end():]
+
+
+_IT = re.compile(r"(?<=[a-z]s )it(?![\w'])|(?<=[a-z]s )them(?![\w'])")
+
+
+def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
+    """ "a wave washes it away": a later shot's object pronoun names the one thing the earlier
+    shots introduced ("the sandcastle"); with two candidates it stays a pronoun (no guessing)."""
+    m = _IT.search(text)
+    if m is None:
+        return text
+    lines = [x for b in before for x in b.items if isinstance(x, str)]
+    things = [
+        e for e in find_entities(lx, lines)
+        if e.head not in lx.people and base_of(e.head) not in lx.people and not looks_like_place(lx, e.full)
+    ]
+    match = uniq_heads([e for e in things if e.plural == (m.group(0) == "them")])
+    if len(match) != 1:
+        return text
+    return text[: m.start()] + "the " + match[0].label.lower() + text[m.end():]
+
+
+def uniq_heads(ents: list[Entity]) -> list[Entity]:
+    seen: dict[str, Entity] = {}
+    for e in ents:
+        seen.setdefault(e.head, e)
+    return list(seen.values())
 
 
 def _rich_again(lx: Lex, text: str, known: list[Entity]) -> str:
@@ -195,6 +228,7 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
     text = _rich_again(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), known)
+    text = _name_object(lx, text, story.beats[:k])
     place, time = _place_of(lx, story, k)
     low = beat.text.lower()
     if place and not beat.place and place.split()[-1].lower() not in low:

@@ -24,9 +24,14 @@ _SPLIT_ITEMS = re.compile(r"\s*(?:,|\bor\b|\bnor\b|\band\b|&|/)\s*", re.IGNORECA
 _ITEM_ARTICLE = re.compile(r"^(?:any|the|a|an|other|visible|more)\s+", re.IGNORECASE)
 
 
+_SOUND_OF = re.compile(r"^(?:(?:and|with|plus)\s+)?(?:the\s+)?(?:sounds?|noises?)\s+of\s+\S", re.IGNORECASE)
+
+
 def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
     """(kind, cue) when every content word of ``clause`` names a sound, else None."""
     low = clause.lower()
+    if _SOUND_OF.match(clause.strip()) and '"' not in clause:
+        return "effects", _strip_prefix(lx, clause)
     if '"' in clause or not lx.audio.may(low):
         return None
     seg = Seg(raw=clause)
@@ -37,11 +42,15 @@ def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
     if any(w not in lx.switch_words and w not in lx.request_words for w in left):
         return None
     kind = seg.audio[0][0] if seg.audio else "dialogue"
+    return kind, _strip_prefix(lx, clause)
+
+
+def _strip_prefix(lx: Lex, clause: str) -> str:
+    """ "with cafe sound" -> "cafe sound": the joining words go with the clause."""
     words = " ".join(clause.split()).strip(" ,.;:").split(" ")
     while len(words) > 1 and words[0].lower() in lx.au_drop:
         words = words[1:]
-    cue = " ".join(words)
-    return kind, cue
+    return " ".join(words)
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,15 @@ def test_shots_only_where_the_caller_made_them(text: str, n: int) -> None:
         assert len(words) >= 2 and any(w not in lx.function_words for w in words), s.prompt  # never empty
 
 
+def test_a_later_shot_names_what_its_pronoun_stands_for_only_when_it_is_sure() -> None:
+    p = plan("a 40 second film: a kid builds a sandcastle, then a wave washes it away")
+    assert p.segments[1].prompt.startswith("A wave washes the sandcastle away")
+    two = build("Scene 1: a kettle on a stove. Scene 2: a hand lifts it.", duration=6)
+    assert two.shots[1].prompt.startswith("A hand lifts it")  # the kettle or the stove: not guessed
+    plural = build("Shot 1: seagulls fly across the sky. Shot 2: waves lap the shore.", duration=6)
+    assert plural.shots[1].prompt.startswith("Waves lap the shore")
+
+
 def test_sequencers_never_leave_a_subjectless_or_invented_shot() -> None:
     built = build("It opens on a foggy harbour at dawn. Then we cut to a fisherman coiling rope on deck. "
                   "Finally the boat slips out past the lighthouse.", duration=9)
@@ -324,6 +333,7 @@ def test_never_freeze_what_should_move_and_no_boilerplate() -> None:
     assert own.anchor is None and own.prompt == "She smiles. Keep her face exactly the same."
     for b in (scarf, own, _i2v("the waves roll in"), _i2v("")):
         assert "subject's identity" not in b.prompt
+    assert _i2v("slow push-in").prompt == "Slow push-in."  # nothing named that the image would fix
 
 
 def test_multi_shot_i2v_anchors_every_shot() -> None:
