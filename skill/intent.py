@@ -105,8 +105,12 @@ def _in_scope(mod: CompiledModifier, before: str) -> int | None:
     for m in reversed(list(mod.triggers.finditer(before))):
         if _PHRASE_END.search(before, m.end()):
             return None  # a colon, bracket or dash ends the scope: "no need for X: <cue>"
+        if URL_MASK in before[m.end() :]:
+            return None  # a URL is content between the trigger and the cue
         gap = _WORD.findall(before[m.end() :])
         if len(gap) <= mod.scope_words and all(w.strip("'") in mod.fillers for w in gap):
+            if _first(mod.cancelled_by, before[: m.start()]) is not None:
+                return None  # a negated trigger affirms: "don't skip the Pro tier"
             return m.start()
     return None
 
@@ -116,8 +120,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
     cut = _PHRASE_END.search(after)
     out: list[str] = []
     for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
-        if w in mod.function_words:
-            break
+        if w in mod.function_words or w[0].isdigit():
+            break  # a number starts a phrase of its own ("<cue> 8sec")
         out.append(w)
     return out
 
@@ -125,8 +129,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
 def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
     if any(w in mod.scene_nouns for w in following):
-        return True
-    lead = _WORD.findall(before)[-6:]
+        return not any(w in mod.targets for w in _WORD.findall(before)[-3:])
+    lead = _WORD.findall(before)[-mod.lead_words :] if mod.lead_words else []
     return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
 
 
@@ -179,6 +183,8 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
+        if (m := _first(mod.after_text, text[end : end + mod.window])) is not None:
+            return name, start, end + m.end()
         if mod.after_sentence:
             sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
             if (m := _first(mod.after_sentence, sentence)) is not None:
@@ -188,17 +194,49 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
     return "plain", start, end
 
 
+def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """A plain cue joined to an earlier cue of the same signal by coordinators only shares its
+    state: "don't add any music or voiceover" rules out both."""
+    out: list[Signal] = []
+    last: dict[str, Signal] = {}
+    for sig in sorted(signals, key=lambda s: s.start):
+        prev = last.get(sig.name)
+        mod = rules.modifiers.get(prev.state) if prev is not None else None
+        if prev is not None and mod is not None and mod.coordinators and sig.state == "plain":
+            gap = masked[prev.end : sig.start]
+            words = _WORD.findall(gap)
+            if words and not rules.clause_break.search(gap) and all(w in mod.coordinators for w in words):
+                sig = replace(sig, state=prev.state, extent=(sig.start, sig.end))
+        out.append(sig)
+        last[sig.name] = sig
+    return out
+
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{2}")
+
+
 def _number(rules: CompiledRules, raw: str) -> float | None:
     raw = raw.strip().lower()
     try:
         return float(raw)
     except ValueError:
         pass
+    if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
+        return int(clock.group(1)) * 60 + int(clock.group(2))
+    if _DECIMAL_COMMA.fullmatch(raw):  # "1,50 dollars"
+        return float(raw.replace(",", "."))
     words = raw.replace("-", " ").split()
     known = rules.number_words.get(" ".join(words))
     if known is not None:
         return float(known)
     g = rules.number_grammar
+    if g.point and f" {g.point} " in f" {' '.join(words)} ":  # "zero point five"
+        whole, _, digits = " ".join(words).partition(f" {g.point} ")
+        head, tail = _number(rules, whole), _number(rules, digits)
+        if head is None or tail is None or not float(tail).is_integer():
+            return None
+        return head + tail / 10.0 ** len(str(int(tail)))
     fraction = 0.0
     if len(words) >= 3 and words[-3:-1] == [g.joiner, g.article] and words[-1] in g.fractions:
         fraction, words = g.fractions[words[-1]], words[:-3]
@@ -384,7 +422,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     lowered = _lower(text)
     masked = lowered
     for m in rules.any_url.finditer(lowered):
-        masked = masked[: m.start()] + URL_MASK * (m.end() - m.start()) + masked[m.end() :]
+        end = m.start() + len(m.group().rstrip(".,;:!?"))  # the comma after a URL still ends a clause
+        masked = masked[: m.start()] + URL_MASK * (end - m.start()) + masked[end:]
     signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
     language = _other_language(rules, masked)
     if language is not None:
@@ -417,6 +456,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
                                       extent=(lo, hi), instruction=spec.instruction))
 
+    signals = _coordinate(rules, masked, signals)
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [

@@ -1,4 +1,6 @@
-"""The MCP server: the tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide.
+"""The MCP server: the tools of :mod:`skill.tools`, plus the catalog, rules and prompting guide,
+a resource per journal job (``kling3://jobs/{request_id}``) and the prompts of
+:mod:`skill.mcp_prompts`.
 
 Run it over stdio (what desktop hosts and IDEs launch) or streamable HTTP on 127.0.0.1::
 
@@ -6,10 +8,11 @@ Run it over stdio (what desktop hosts and IDEs launch) or streamable HTTP on 127
     python -m skill.mcp_server --http --port 8765   # http://127.0.0.1:8765/mcp
 
 This module is an adapter over :data:`skill.tools.TOOLS` and holds no tool facts of its own: each
-:class:`~skill.tools.ToolSpec` gives the tool's name, title, description, input schema and
-annotations, and calls go through :func:`skill.tools.acall`. Every result carries structured
-content plus a short text summary; refusals and API errors are tool errors (``isError``) whose
-structured content is ``{"error": {"code", "field", "message"}}``.
+:class:`~skill.tools.ToolSpec` gives the tool's name, title, description, input and output
+schemas and annotations, and calls go through :func:`skill.tools.acall`. Every result carries
+structured content (matching the output schema) plus a short text summary; refusals and API
+errors are tool errors (``isError``) whose structured content is
+``{"error": {"code", "field", "message"}}``.
 
 The tools that wait for a job (``ToolSpec.reports_progress``) wait at most ``wait_seconds`` and
 send a progress notification on every status change and every few seconds in between, so hosts
@@ -29,14 +32,16 @@ import contextlib
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote
 
 from skill import tools
-from skill.errors import ConfigError, Kling3Error
+from skill.errors import ConfigError, InputError, Kling3Error
 from skill.execution import events as ev
 from skill.money import usd
 
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
     from mcp import types
     from mcp.server import Server, ServerRequestContext
+    from mcp.server.context import CallNext, HandlerResult
 
     Context = ServerRequestContext[Any, Any]
 
@@ -51,6 +57,8 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "INSTRUCTIONS",
+    "JOB_TEMPLATE",
+    "MAX_IMAGE_BYTES",
     "RESOURCES",
     "ServerOptions",
     "build_server",
@@ -87,7 +95,7 @@ def _rules_text() -> str:
 def _guide_text() -> str:
     from skill.data import data_path
 
-    return data_path("prompting-guide.md").read_text(encoding="utf-8")
+    return data_path("references/prompting-guide.md").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,13 @@ RESOURCES: tuple[_Resource, ...] = (
     ),
 )
 
+JOB_TEMPLATE = "kling3://jobs/{request_id}"
+"""One job of the local journal, by request_id (or a 6+ character prefix), as JSON."""
+_JOB_PREFIX = JOB_TEMPLATE.split("{", 1)[0]
+
 INSTRUCTIONS = (
-    f"{tools.WORKFLOW} Resources: " + ", ".join(f"{r.uri} ({r.gist})" for r in RESOURCES) + "."
+    f"{tools.WORKFLOW} Resources: " + ", ".join(f"{r.uri} ({r.gist})" for r in RESOURCES)
+    + f"; {JOB_TEMPLATE} (one job from the local journal: state, payload, files, what to do next)."
 )
 """What the server tells a model when it connects: the tools' workflow, then where the references are."""
 
@@ -138,6 +151,54 @@ def _resource_list() -> list[types.Resource]:
         types.Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type)
         for r in RESOURCES
     ]
+
+
+def _resource_templates() -> list[types.ResourceTemplate]:
+    from mcp import types
+
+    return [
+        types.ResourceTemplate(
+            uri_template=JOB_TEMPLATE, name="job", title="A Kling job from the local journal",
+            description="One generation job by request_id (or a 6+ character prefix from kling_list_jobs): "
+            "its state, the exact payload sent, cost, saved files, state changes and what to do next. "
+            "Read from the local journal: free, nothing is sent.",
+            mime_type="application/json",
+        )
+    ]
+
+
+def _job_json(ref: str) -> str:
+    """The job resource's text, from the journal (a blocking read: run it in a worker thread)."""
+    from skill.execution.journal import Journal
+    from skill.tool_results import job_detail
+
+    journal = Journal()
+    job = journal.get(ref)
+    if job is None:
+        raise InputError(f"no job {ref!r} in the local journal; kling_list_jobs lists them", field="request_id",
+                         code="unknown_job")
+    doc = job_detail(job.to_dict(), [f.to_dict() for f in journal.files(job)],
+                     [e.to_dict() for e in journal.events(job)])
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+async def _read_job(uri: str) -> types.ReadResourceResult:
+    """``kling3://jobs/{request_id}``; an unknown or ambiguous id is an MCP error naming it."""
+    import anyio
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
+    ref = unquote(uri.removeprefix(_JOB_PREFIX)).strip()
+    try:
+        if not ref or "/" in ref:
+            raise InputError(f"{uri}: name one job, as {JOB_TEMPLATE}", field="request_id")
+        text = await anyio.to_thread.run_sync(_job_json, ref)
+    except Kling3Error as exc:
+        code = types.INVALID_PARAMS if isinstance(exc, InputError) else types.INTERNAL_ERROR
+        raise MCPError(code=code, message=exc.message, data={"uri": uri, "code": exc.code}) from None
+    return types.ReadResourceResult(
+        contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+    )
 
 
 def _read_resource(uri: str) -> types.ReadResourceResult:
@@ -154,8 +215,46 @@ def _read_resource(uri: str) -> types.ReadResourceResult:
             return types.ReadResourceResult(
                 contents=[types.TextResourceContents(uri=uri, mime_type=r.mime_type, text=text)]
             )
-    known = ", ".join(r.uri for r in RESOURCES)
+    known = ", ".join([*(r.uri for r in RESOURCES), JOB_TEMPLATE])
     raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri}; resources: {known}", data={"uri": uri})
+
+
+# -- prompts ---------------------------------------------------------------------------------
+
+
+def _prompt_list() -> list[types.Prompt]:
+    from mcp import types
+
+    from skill.mcp_prompts import prompt_specs
+
+    return [
+        types.Prompt(
+            name=p.name, title=p.title, description=p.description,
+            arguments=[types.PromptArgument(name=a.name, description=a.description, required=a.required)
+                       for a in p.arguments],
+        )
+        for p in prompt_specs()
+    ]
+
+
+def _get_prompt(name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+    """A prompt filled in, with the resources it names attached; a bad name or argument is an MCP error."""
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
+    from skill.mcp_prompts import render_prompt
+
+    try:
+        rendered = render_prompt(name, arguments)
+        attached = [_read_resource(uri).contents[0] for uri in rendered.embed]
+    except Kling3Error as exc:
+        code = types.INVALID_PARAMS if isinstance(exc, InputError) else types.INTERNAL_ERROR
+        raise MCPError(code=code, message=exc.message, data={"prompt": name, "field": exc.field}) from None
+    messages = [types.PromptMessage(role=m.role, content=types.TextContent(type="text", text=m.text))
+                for m in rendered.messages]
+    messages += [types.PromptMessage(role="user", content=types.EmbeddedResource(type="resource", resource=r))
+                 for r in attached]
+    return types.GetPromptResult(description=rendered.description, messages=messages)
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -171,6 +270,7 @@ def _tool(spec: tools.ToolSpec) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=tools.input_schema(spec.name),
+        output_schema=spec.output_schema,
         annotations=types.ToolAnnotations(
             title=spec.title,
             read_only_hint=hints.read_only,
@@ -186,13 +286,45 @@ def _input_schema_of(name: str) -> dict[str, Any] | None:
     return tools.input_schema(name) if tools.find_tool(name) is not None else None
 
 
+MAX_IMAGE_BYTES = 1 << 20
+"""A contact sheet larger than this is not inlined (they are made under 300 KB)."""
+
+
+def _media(doc: dict[str, Any]) -> list[types.ImageContent | types.ResourceLink]:
+    """For a finished video: its contact sheet as image content (so a multimodal model sees the
+    frames it paid for), then a ``file://`` resource link to each MP4."""
+    import base64
+
+    from mcp import types
+
+    videos = [v for v in doc.get("videos") or [] if isinstance(v, dict) and v.get("path")]
+    images: list[types.ImageContent | types.ResourceLink] = []
+    for v in videos:
+        sheet = Path(str(v.get("contact_sheet") or ""))
+        if not v.get("contact_sheet") or not sheet.is_file() or sheet.stat().st_size > MAX_IMAGE_BYTES:
+            continue
+        data = base64.b64encode(sheet.read_bytes()).decode("ascii")
+        images.append(types.ImageContent(type="image", data=data, mime_type="image/jpeg"))
+    links: list[types.ImageContent | types.ResourceLink] = []
+    for v in videos:
+        path = Path(str(v["path"]))
+        where = f"; RunComfy file: {v['url']}" if v.get("url") else ""
+        links.append(types.ResourceLink(
+            type="resource_link", uri=path.as_uri(), name=path.name, mime_type="video/mp4",
+            size=v.get("size"), description=f"the generated video, saved locally{where}",
+        ))  # fmt: skip
+    return images + links
+
+
 def _tool_result(name: str, doc: dict[str, Any]) -> types.CallToolResult:
-    """A tool's result dict as MCP returns it: the summary line, the JSON, and structured content."""
+    """A tool's result dict as MCP returns it: the summary line, the contact sheet and a link
+    to each video (for a finished one), the JSON, and structured content."""
     from mcp import types
 
     return types.CallToolResult(
         content=[
             types.TextContent(type="text", text=tools.summarize(name, doc)),
+            *_media(doc),
             types.TextContent(type="text", text=json.dumps(doc, ensure_ascii=False)),
         ],
         structured_content=doc,
@@ -287,6 +419,50 @@ class _Progress:
                     await self.notify(rendered.message)
 
 
+# -- warm-up ---------------------------------------------------------------------------------
+
+
+class _WarmUp:
+    """Server middleware that warms the planner's caches once per process, right after the
+    first request of a connection (``initialize``, or ``server/discover`` on the newer protocol)
+    has been answered.
+
+    The work (:func:`skill.tools.warm_up`: one free plan, every tool's schemas) runs in a daemon
+    thread, so neither the handshake nor any later request waits for it; a tool call that arrives
+    first simply fills the same caches itself. One line on stderr (the host's server log) says how
+    long it took, or why it failed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+
+    async def __call__(self, ctx: Context, call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.request_id is not None and not self._started:
+            self.start()
+        return result
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="kling3-warm-up", daemon=True).start()
+
+    @staticmethod
+    def _run() -> None:
+        started = time.perf_counter()
+        try:
+            tools.warm_up()
+        except Exception as exc:  # the tool call that needs the broken file reports it properly
+            sys.stderr.write(f"kling3 MCP server: cache warm-up failed: {type(exc).__name__}: {exc}\n")
+        else:
+            ms = round((time.perf_counter() - started) * 1000)
+            sys.stderr.write(f"kling3 MCP server: caches warm ({ms} ms)\n")
+        sys.stderr.flush()
+
+
 # -- server ----------------------------------------------------------------------------------
 
 
@@ -354,8 +530,26 @@ class _Handlers:
 
         return types.ListResourcesResult(resources=_resource_list())
 
+    async def list_prompts(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        from mcp import types
+
+        return types.ListPromptsResult(prompts=_prompt_list())
+
+    async def get_prompt(self, ctx: Context, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return _get_prompt(params.name, params.arguments)
+
+    async def list_resource_templates(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        from mcp import types
+
+        return types.ListResourceTemplatesResult(resource_templates=_resource_templates())
+
     async def read_resource(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        return _read_resource(str(params.uri))
+        uri = str(params.uri)
+        if uri.startswith(_JOB_PREFIX):
+            return await _read_job(uri)
+        return _read_resource(uri)
 
 
 MIN_MCP_MAJOR = 2
@@ -369,7 +563,8 @@ def _require_mcp() -> None:
         found = version("mcp")
     except PackageNotFoundError:
         raise ConfigError(
-            "the MCP server needs the official MCP SDK: pip install 'kling3-skill[mcp]'",
+            "the MCP server needs the official MCP SDK: pip install 'kling3-skill[mcp]', "
+            "or start it with uvx --from 'kling3-skill[mcp]' kling3-skill mcp",
             code="missing_dependency",
         ) from None
     major = found.split(".", 1)[0]
@@ -389,7 +584,7 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
     from skill._version import __version__
 
     handlers = _Handlers(options or ServerOptions())
-    return Server(
+    server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
         title=SERVER_TITLE,
@@ -398,8 +593,13 @@ def build_server(options: ServerOptions | None = None) -> Server[Any]:
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
         on_list_resources=handlers.list_resources,
+        on_list_resource_templates=handlers.list_resource_templates,
         on_read_resource=handlers.read_resource,
+        on_list_prompts=handlers.list_prompts,
+        on_get_prompt=handlers.get_prompt,
     )
+    server.middleware.append(_WarmUp())
+    return server
 
 
 async def _serve_stdio(server: Server[Any]) -> None:
@@ -436,7 +636,8 @@ def serve(
     """Serve MCP until the client hangs up (stdio) or the process is stopped (HTTP).
 
     ``http=True`` serves streamable HTTP at ``http://{host}:{port}/mcp`` (127.0.0.1 by default,
-    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none.
+    with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none
+    (default :func:`skill.settings.videos_dir`, never the working directory the host chose).
     Raises :class:`~skill.errors.ConfigError` (``missing_dependency``) without the ``mcp`` extra.
     """
     import anyio
@@ -462,7 +663,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP host (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
-    p.add_argument("--output-dir", default=None, help="where videos go when a call names no output_dir")
+    p.add_argument("--output-dir", default=None,
+                   help="where videos go when a call names no output_dir (default: KLING3_OUTPUT_DIR, "
+                   "else kling3/ in the user's videos folder; never the working directory)")
     p.add_argument("--poll-interval", type=float, default=tools.DEFAULT_POLL_INTERVAL, metavar="S",
                    help="seconds between status polls while a tool waits (default 2)")
     p.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="S",

@@ -85,12 +85,15 @@ class ModifierSpec(_Model):
     noun describes a thing in the scene, not the video being ordered, unless a ``targets``
     word introduces it. The test reads only cues that end in an ``attributive`` word (a cue
     that is itself a noun is never content); with ``scene_nouns`` it is closed: the cue is
-    content only before one of those nouns. With ``needs_target`` a cue naming a place counts
+    content only before one of those nouns (or after one, within ``lead_words``). With ``needs_target`` a cue naming a place counts
     only when a target word introduces it, when a video noun follows it, or when it opens its
     clause. ``keeps_words``: the state means content, so the prompt builder keeps the words (a
     negated or deferred tier is an instruction and goes). ``after_sentence``: patterns read after
     the cue up to the end of the sentence, across commas, dashes and question marks ("4K? nah").
-    The words live in the rules file.
+    ``coordinators``: a cue joined to an earlier cue of the same signal by only these words
+    shares its state ("don't add any music or voiceover"). ``cancelled_by``: patterns read right
+    before a trigger that undo it ("don't skip the Pro tier"). ``after_text``: patterns read after
+    the cue across sentence ends ("the 4K tier; skip it"). The words live in the rules file.
     """
 
     window: int = Field(gt=0, le=400)
@@ -105,9 +108,13 @@ class ModifierSpec(_Model):
     determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
+    lead_words: int = Field(default=6, ge=0, le=12)
     needs_target: bool = False
     keeps_words: bool = False
     after_sentence: list[str] = Field(default_factory=list)
+    coordinators: list[str] = Field(default_factory=list)
+    cancelled_by: list[str] = Field(default_factory=list)
+    after_text: list[str] = Field(default_factory=list)
 
 
 class RoleSpec(_Model):
@@ -131,6 +138,7 @@ class NumberGrammar(_Model):
     article: str = "a"
     scales: dict[str, int] = Field(default_factory=dict)
     fractions: dict[str, float] = Field(default_factory=dict)
+    point: str | None = None  # the word for a decimal point: "zero point five"
 
 
 class TypoSpec(_Model):
@@ -328,9 +336,13 @@ class CompiledModifier:
     determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
+    lead_words: int = 6
     needs_target: bool = False
     keeps_words: bool = False
     after_sentence: tuple[re.Pattern[str], ...] = ()
+    coordinators: frozenset[str] = frozenset()
+    cancelled_by: tuple[re.Pattern[str], ...] = ()
+    after_text: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -382,7 +394,9 @@ def _number_pattern(data: RulesFile) -> str:
     if g.fractions:
         fractions = "|".join(re.escape(f) for f in sorted(g.fractions, key=len, reverse=True))
         tail = f"(?:[\\s-]+{joiner}[\\s-]+{re.escape(g.article)}[\\s-]+(?:{fractions}))?"
-    return f"(?:(?:\\d+(?:\\.\\d+)?|{spoken}){tail})"
+    decimal = f"(?:[\\s-]+{re.escape(g.point)}[\\s-]+{word})?" if g.point else ""
+    # digits with a decimal point, or a decimal comma before two digits ("1,50")
+    return f"(?:(?:\\d+(?:\\.\\d+|,\\d{{2}}(?!\\d))?|{spoken}{decimal}){tail})"
 
 
 def _words_set(items: list[str]) -> frozenset[str]:
@@ -408,9 +422,13 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
+        lead_words=m.lead_words,
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
         after_sentence=tuple(_compile(where, p, number_re) for p in m.after_sentence),
+        coordinators=_words_set(m.coordinators),
+        cancelled_by=tuple(_compile(where, p, number_re) for p in m.cancelled_by),
+        after_text=tuple(_compile(where, p, number_re) for p in m.after_text),
     )
 
 

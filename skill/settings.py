@@ -6,6 +6,7 @@ httpx: planning and pricing must work offline and fast.
 
 =============================  ==============================================================
 ``KLING3_HOME``                state directory (job journal); default: the platform state dir
+``KLING3_OUTPUT_DIR``          where the agent tools save videos; default: the user's videos folder/kling3
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
@@ -45,11 +46,13 @@ __all__ = [
     "ensure_private_dir",
     "journal_path",
     "kling3_home",
+    "plain_terminal",
     "prompt_cache_enabled",
     "rules_path",
     "runcomfy_config_dir",
     "templates_dir",
     "token_from_env",
+    "videos_dir",
     "web_base",
 ]
 
@@ -59,6 +62,7 @@ DEFAULT_DOWNLOAD_CAP_BYTES = 2 * 1024**3
 
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_HOME", "state directory holding the job journal (jobs.sqlite3)"),
+    ("KLING3_OUTPUT_DIR", "where the MCP server and function-calling tools save videos (default: the videos folder/kling3)"),
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
@@ -71,6 +75,8 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("RUNCOMFY_WEB_BASE", f"website base for login (default {DEFAULT_WEB_BASE})"),
     ("SSL_CERT_FILE", "CA bundle file for HTTPS (default: the system's)"),
     ("SSL_CERT_DIR", "CA certificate directory for HTTPS"),
+    ("NO_COLOR", "any value: no colour in the terminal output (https://no-color.org)"),
+    ("TERM", "dumb: no colour in the terminal output"),
 )
 """(name, description) pairs, for ``--help`` and the docs."""
 
@@ -99,6 +105,19 @@ def kling3_home() -> Path:
     if value:
         return Path(value).expanduser()
     return platformdirs.user_state_path("kling3", appauthor=False)
+
+
+def videos_dir() -> Path:
+    """Where the agent tools save a video when the call names no folder: ``KLING3_OUTPUT_DIR``,
+    else ``kling3/`` in the user's videos folder (``~/Videos/kling3``, or what the platform says).
+
+    Never the working directory: an MCP host starts its servers wherever it likes (``/``, the
+    user's home, whatever repository is open), and a video does not belong in any of those.
+    """
+    value = _env("KLING3_OUTPUT_DIR")
+    if value:
+        return Path(value).expanduser()
+    return platformdirs.user_videos_path() / "kling3"
 
 
 def journal_path() -> Path:
@@ -190,6 +209,11 @@ def token_from_env() -> str | None:
 def ca_bundle() -> tuple[str | None, str | None]:
     """``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` as read by OpenSSL (unset: the system's CAs)."""
     return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+
+def plain_terminal() -> bool:
+    """``NO_COLOR`` set (to anything) or ``TERM=dumb``: write no colour (rich checks NO_COLOR too)."""
+    return _env("NO_COLOR") is not None or _env("TERM") == "dumb"
 
 
 def ensure_private_dir(path: Path) -> None:

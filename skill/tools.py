@@ -31,7 +31,6 @@ import copy
 import dataclasses
 import functools
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,15 @@ from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
 from skill.tool_results import (
+    BatchResult,
+    CancelResult,
+    FetchResult,
+    GenerateResult,
+    JobsResult,
+    PlanResult,
+    StatusResult,
+    batch_result,
+    batch_summary,
     cancel_result,
     cancel_summary,
     error_result,
@@ -66,12 +74,16 @@ from skill.tool_results import (
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_SECONDS",
+    "MAX_BATCH_VIDEOS",
+    "MAX_VARIANTS",
     "TOOLS",
     "TOOL_NAMES",
     "WORKFLOW",
+    "BatchOptions",
     "CallOptions",
     "CancelVideoInput",
     "FetchVideoInput",
+    "GenerateBatchInput",
     "GenerateOptions",
     "GenerateVideoInput",
     "ListJobsInput",
@@ -88,6 +100,7 @@ __all__ = [
     "summarize",
     "tool_specs",
     "tools_for",
+    "warm_up",
 ]
 
 DEFAULT_WAIT_SECONDS = 45
@@ -103,7 +116,8 @@ WORKFLOW = (
     "and shows the endpoint, prompt, payload and cost. Show the user the tier and the cost, and only "
     "then call kling_generate_video (it spends money; get an explicit OK for 4k, about 5x standard). "
     "If kling_generate_video answers before the video is ready, call kling_fetch_video with its "
-    "request_id instead of generating again."
+    "request_id instead of generating again. For several videos, or variants of one, use "
+    "kling_generate_batch: one budget check (max_cost_usd) before anything is sent."
 )
 """How an agent should use the tools together, in a few sentences: the order, and what spends.
 
@@ -139,7 +153,12 @@ _WaitSeconds = Annotated[
 ]
 _OutputDir = Annotated[
     str | None,
-    Field(description="Directory to save the MP4 in (created if missing). Default: the server's output directory."),
+    Field(
+        description=(
+            "Directory to save the MP4 in (created if missing). Default: the server's output folder (the "
+            "user's videos folder, ~/Videos/kling3, unless configured); a relative path is taken inside it."
+        )
+    ),
 ]
 _RequestId = Annotated[
     str,
@@ -223,6 +242,50 @@ GenerateVideoInput: type[BaseModel] = create_model(
     **_option_definitions(GenerateOptions),
 )
 
+MAX_BATCH_VIDEOS = 12
+"""The most videos one ``kling_generate_batch`` call makes (requests x variants); all are submitted at once."""
+MAX_VARIANTS = 10
+"""The most variants of one request (the batch executor's own limit, :data:`skill.execution.batch.MAX_VARIANTS`)."""
+
+
+class BatchOptions(_Strict):
+    """The options of ``kling_generate_batch`` besides its requests."""
+
+    variants: int = Field(
+        default=1, ge=1, le=MAX_VARIANTS,
+        description=(
+            f"How many variants of each request, 1-{MAX_VARIANTS} (default 1). Kling 3.0 takes no seed, so "
+            "variants differ in cfg_scale, spread evenly over 0.3-0.8 and stated per item; each variant is a "
+            "separate paid video. A request that fixes cfg_scale cannot have variants."
+        ),
+    )
+    max_cost_usd: float = Field(
+        gt=0,
+        description=(
+            "The most the whole batch may cost, in US dollars (required): every request is planned and priced "
+            "first, and the batch is refused with nothing sent if the total is over it or over the daily cap."
+        ),
+    )
+    wait_seconds: _WaitSeconds = DEFAULT_WAIT_SECONDS
+    output_dir: _OutputDir = None
+
+
+_batch_requests: Any = list[PlanVideoInput]  # type: ignore[valid-type]
+GenerateBatchInput: type[BaseModel] = create_model(
+    "GenerateBatchInput",
+    __config__=_FORBID,
+    requests=(
+        Annotated[_batch_requests, Field(min_length=1, max_length=MAX_BATCH_VIDEOS)],
+        Field(
+            description=(
+                "The videos to make, each with the same fields as kling_plan_video (text, tier, duration, "
+                "aspect_ratio, image_url, ...). One request with variants=3 makes three variants of it."
+            )
+        ),
+    ),
+    **_option_definitions(BatchOptions),
+)
+
 
 # -- descriptions ----------------------------------------------------------------------------
 
@@ -269,11 +332,28 @@ def _generate_description() -> str:
         "Generate a Kling 3.0 video on RunComfy. This SPENDS money: the cost kling_plan_video shows. "
         "Plan first, show the cost, and have the user's go-ahead (always for 4k). Submits the job, "
         f"waits at most wait_seconds (default {DEFAULT_WAIT_SECONDS}) and always returns the request_id. "
-        "When the video is ready it is downloaded and the local file paths are returned; otherwise the "
+        "When the video is ready it is downloaded and the local file paths are returned, with a contact "
+        "sheet (six frames, first to last, as an image) to check the result before re-prompting and the "
+        "RunComfy file URL; otherwise the "
         "answer carries the status and the job keeps running (it is already paid): call "
         "kling_fetch_video with the request_id to wait for it. Never call kling_generate_video again "
         "for the same video. Requests over 15 s become several calls, all submitted at once; fetch each "
         f"request_id. {_TIERS}"
+    )
+
+
+def _batch_description() -> str:
+    return (
+        "Generate several Kling 3.0 videos in one call, or variants of one: this SPENDS money, every video "
+        "is paid. Give requests (each with the fields of kling_plan_video) and, for variants, variants=K: K "
+        "versions of each request that differ in cfg_scale (stated per item), at K times the cost. "
+        "max_cost_usd is required: the whole batch is planned and priced first and refused, with nothing "
+        "sent, if it would cost more or pass the daily cap. Plan first (kling_plan_video for each request; "
+        "variants cost the same as their request), show the user the total and get their go-ahead. Every "
+        f"video is submitted at once (at most {MAX_BATCH_VIDEOS} per call) and the call waits at most "
+        f"wait_seconds (default {DEFAULT_WAIT_SECONDS}); videos not finished by then keep running, already "
+        "paid, and their request_ids are in the answer: fetch each with kling_fetch_video, never run the "
+        "batch again. A request that cannot run is refused on its own (free) and does not stop the others."
     )
 
 
@@ -329,6 +409,8 @@ class ToolSpec:
     arun: ToolARun
     summary: Callable[[dict[str, Any]], str]
     """The short human line for a successful result (errors share one line for every tool)."""
+    output_model: type[BaseModel]
+    """The shape of a successful result (:mod:`skill.tool_results`), published as MCP's output schema."""
     reports_progress: bool = False
 
     @functools.cached_property
@@ -341,12 +423,31 @@ class ToolSpec:
         """The input model's JSON Schema, cleaned for strict consumers (shared: copy before changing it)."""
         return _clean_schema(self.input_model.model_json_schema())
 
+    @functools.cached_property
+    def output_schema(self) -> dict[str, Any]:
+        """The JSON Schema of a successful result: refs inlined, nulls kept (a result may hold them)."""
+        schema: dict[str, Any] = _inline_refs(self.output_model.model_json_schema(mode="serialization"), fold_nulls=False)
+        return schema
+
 
 # -- schemas ---------------------------------------------------------------------------------
 
 
 def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON Schema strict consumers accept: refs inlined, no titles, optional nulls folded."""
+    cleaned: dict[str, Any] = _inline_refs(schema, fold_nulls=True)
+    cleaned.pop("description", None)  # the model's docstring; the tool description says it better
+    cleaned.setdefault("properties", {})
+    cleaned["additionalProperties"] = False
+    return cleaned
+
+
+def _inline_refs(schema: dict[str, Any], *, fold_nulls: bool) -> Any:
+    """``schema`` with its ``$defs`` inlined and titles and null defaults dropped.
+
+    ``fold_nulls`` turns an optional ``X | None`` into ``X``: right for arguments (leave it out
+    instead of sending null), wrong for results, which do carry nulls.
+    """
     defs: dict[str, Any] = schema.get("$defs", {})
 
     def walk(node: Any, properties: bool = False) -> Any:
@@ -366,18 +467,14 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             out[key] = walk(value, properties=key == "properties")
         any_of = out.get("anyOf")
-        if isinstance(any_of, list):
+        if fold_nulls and isinstance(any_of, list):
             non_null = [s for s in any_of if s != {"type": "null"}]
             if len(non_null) == 1 and len(non_null) < len(any_of):
                 del out["anyOf"]
                 out = {**non_null[0], **out}
         return out
 
-    cleaned: dict[str, Any] = walk(schema)
-    cleaned.pop("description", None)  # the model's docstring; the tool description says it better
-    cleaned.setdefault("properties", {})
-    cleaned["additionalProperties"] = False
-    return cleaned
+    return walk(schema)
 
 
 # -- argument handling -----------------------------------------------------------------------
@@ -462,19 +559,25 @@ class _Tracker:
 
 
 def default_output_dir() -> Path:
-    """Where videos go when a call names no output_dir: the working directory when it is
-    writable (not ``/``), else ``videos/`` under ``KLING3_HOME``."""
-    cwd = Path.cwd()
-    if cwd.parent != cwd and os.access(cwd, os.W_OK):
-        return cwd
-    from skill.settings import kling3_home
+    """Where videos go when neither the call nor the caller names a folder: the user's videos
+    folder (``KLING3_OUTPUT_DIR`` overrides it), never the working directory of whatever process
+    loaded the tools (see :func:`skill.settings.videos_dir`)."""
+    from skill.settings import videos_dir
 
-    return kling3_home() / "videos"
+    return videos_dir().resolve()
 
 
 def _out_dir(given: str | None, opts: CallOptions) -> Path:
-    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`."""
-    return Path(given).expanduser() if given else (opts.output_dir or default_output_dir())
+    """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`.
+
+    A relative output_dir from a call is taken inside that default folder, not in the working
+    directory, which for an MCP server is wherever the host happened to start it.
+    """
+    base = opts.output_dir or default_output_dir()
+    if not given:
+        return base
+    path = Path(given).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
@@ -555,6 +658,64 @@ async def _cancel_safely(coro: Awaitable[_T]) -> _T:
         raise
 
 
+def _split_batch(args: dict[str, Any]) -> tuple[list[dict[str, Any]], BatchOptions]:
+    """The batch's requests, checked by name only (the planner refuses each bad one on its own),
+    and its options, validated."""
+    requests = args.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise InputError("requests: give at least one request, an object with the fields of kling_plan_video",
+                         field="requests")
+    known = set(PlanVideoInput.model_fields) | _REQUEST_KEYS
+    for n, request in enumerate(requests):
+        if not isinstance(request, dict):
+            raise InputError(f"requests[{n}]: must be an object with the fields of kling_plan_video",
+                             field="requests")
+        for key in request:
+            if key not in known:
+                listed = ", ".join(k for k in PlanVideoInput.model_fields)
+                raise InputError(f"requests[{n}].{key}: is not a known field; known: {listed}", field=f"requests[{n}].{key}")
+    return [dict(r) for r in requests], _validate(BatchOptions, {k: v for k, v in args.items() if k != "requests"})
+
+
+def _expand(requests: list[dict[str, Any]], variants: int) -> list[dict[str, Any]]:
+    """Every video the call makes: each request, or its variants, in order."""
+    from skill.execution.batch import make_variants
+
+    videos = [v for request in requests for v in make_variants(request, variants)]
+    if len(videos) > MAX_BATCH_VIDEOS:
+        raise InputError(
+            f"variants: {len(requests)} request(s) x {variants} variant(s) make {len(videos)} videos; one call "
+            f"makes at most {MAX_BATCH_VIDEOS}: send fewer, or split them over several calls",
+            field="variants",
+        )
+    return videos
+
+
+async def _batch_async(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """The batch executor (one budget check, every video journaled before it is sent), on the loop."""
+    from skill.execution.batch import run_batch
+
+    requests, options = _split_batch(args)
+    videos = _expand(requests, options.variants)
+    sink = opts.on_event
+
+    def on_event(index: int, event: Event) -> None:
+        if sink is not None:
+            sink(event)
+
+    report = await _cancel_safely(
+        run_batch(videos, concurrency=len(videos), output_dir=_out_dir(options.output_dir, opts),
+                  max_cost_usd=options.max_cost_usd, poll_interval=opts.poll_interval,
+                  timeout=options.wait_seconds, on_event=on_event)
+    )
+    return batch_result(report, videos)
+
+
+def _batch_sync(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
+    """:func:`_batch_async` on a loop of its own: the executor is asynchronous."""
+    return asyncio.run(_batch_async(args, opts))
+
+
 def _status(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     """One status request; free, and never waits."""
     from skill.execution.flow import status
@@ -570,9 +731,7 @@ def _fetch(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     inp = _validate(FetchVideoInput, args)
     rid = inp.request_id.strip()
     tracker = _Tracker(opts.on_event)
-    out_dir = Path(inp.output_dir).expanduser() if inp.output_dir else None
-    if out_dir is None and not _known_job(rid):
-        out_dir = opts.output_dir or default_output_dir()
+    out_dir = _out_dir(inp.output_dir, opts) if inp.output_dir or not _known_job(rid) else None
     try:
         res = fetch(rid, output_dir=out_dir, wait=inp.wait_seconds > 0, poll_interval=opts.poll_interval,
                     timeout=inp.wait_seconds, on_event=tracker)
@@ -652,6 +811,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_plan,
         arun=_inline(_plan),
         summary=plan_summary,
+        output_model=PlanResult,
     ),
     ToolSpec(
         name="kling_generate_video",
@@ -662,6 +822,19 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_generate_sync,
         arun=_generate_async,
         summary=wait_summary,
+        output_model=GenerateResult,
+        reports_progress=True,
+    ),
+    ToolSpec(
+        name="kling_generate_batch",
+        title="Generate several Kling videos or variants (spends)",
+        describe=_batch_description,
+        input_model=GenerateBatchInput,
+        hints=ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True),
+        run=_batch_sync,
+        arun=_batch_async,
+        summary=batch_summary,
+        output_model=BatchResult,
         reports_progress=True,
     ),
     ToolSpec(
@@ -676,6 +849,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_status,
         arun=_in_thread(_status),
         summary=status_summary,
+        output_model=StatusResult,
     ),
     ToolSpec(
         name="kling_fetch_video",
@@ -683,7 +857,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         describe=_fixed(
             "Wait for a submitted Kling job (at most wait_seconds, default "
             f"{DEFAULT_WAIT_SECONDS}) and download its video by request_id. Free: the job was paid when it "
-            "was submitted. Returns the local file paths when done, else the current status (call it again "
+            "was submitted. Returns the local file paths and a contact sheet (six frames as an image) when done, else the current status (call it again "
             "to keep waiting). Also downloads a finished video again."
         ),
         input_model=FetchVideoInput,
@@ -691,6 +865,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_fetch,
         arun=_in_thread(_fetch),
         summary=wait_summary,
+        output_model=FetchResult,
         reports_progress=True,
     ),
     ToolSpec(
@@ -706,6 +881,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_cancel,
         arun=_in_thread(_cancel),
         summary=cancel_summary,
+        output_model=CancelResult,
     ),
     ToolSpec(
         name="kling_list_jobs",
@@ -719,6 +895,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=_jobs,
         arun=_in_thread(_jobs),
         summary=jobs_summary,
+        output_model=JobsResult,
     ),
 )
 """Every tool, in the order a model should meet them. The one table: everything else reads it."""
@@ -844,3 +1021,21 @@ def summarize(name: str, result: dict[str, Any]) -> str:
         return error_summary(err)
     spec = find_tool(name)
     return spec.summary(result) if spec is not None else fallback_summary(result)
+
+
+_WARM_UP_REQUEST = {"text": "wide shot, slow push-in: a fox trotting through fresh snow at dawn"}
+
+
+def warm_up() -> None:
+    """Fill, once, the caches the first call would otherwise fill on its own time.
+
+    One free plan reads and compiles the routing rules, the prompt vocabulary and the templates
+    and loads the catalog; then every tool's description and schemas are built. A long-lived
+    host (the MCP server) calls this off the request path, so the first ``kling_plan_video``
+    costs what every later one does.
+    """
+    from skill.planning import make_plan
+
+    make_plan(dict(_WARM_UP_REQUEST), video_tools=video_tools_available)
+    for spec in TOOLS:
+        _ = spec.description, spec.input_schema, spec.output_schema

@@ -19,8 +19,8 @@ from skill.testing.emulator import Emulator, EmulatorConfig
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the suite away from the developer's journal, token and the real API.
 
-    Every test (and every subprocess it starts) sees a private KLING3_HOME and RunComfy config
-    dir, a dummy token, and an API base on a closed loopback port, so a test that forgets to
+    Every test (and every subprocess it starts) sees a private KLING3_HOME, output folder and
+    RunComfy config dir, a dummy token, and an API base on a closed loopback port, so a test that forgets to
     point at the emulator fails instead of spending money. Tests set their own values on top.
     """
     import os
@@ -29,6 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root = tempfile.mkdtemp(prefix="kling3-tests-")
     os.environ["KLING3_HOME"] = os.path.join(root, "home")
     os.environ["RUNCOMFY_CONFIG_DIR"] = os.path.join(root, "runcomfy")
+    os.environ["KLING3_OUTPUT_DIR"] = os.path.join(root, "videos")
     os.environ["RUNCOMFY_MODEL_API_BASE"] = "http://127.0.0.1:9/v1"
     os.environ["RUNCOMFY_WEB_BASE"] = "http://127.0.0.1:9"
     os.environ["RUNCOMFY_TOKEN"] = "test-token-not-real"

@@ -248,6 +248,7 @@ def _orphans(b: Built) -> Check:
     return "no_orphan_labels", not bad, f"{bad}"
 
 
+_VERB_ISH = re.compile(r"^[a-z]{2,}(?:ing|ed|es|s)$")
 _LEADING_FUNCTION = re.compile(
     r"^(?:at|in|on|for|with|by|from|to|of|here|there|now|then|and|but|or|so|we|it|they|he|she|you|i)\b", re.IGNORECASE
 )
@@ -271,8 +272,8 @@ def _fragments(b: Built, caller: str) -> Check:
                 if s.startswith(("[", "Audio:")) or _CAMERA_ONLY.match(s) or norm(s).strip(" .!?\"'") in own:
                     continue
                 words = re.findall(r"[\w'-]+", s)
-                if len(words) > 2:
-                    continue
+                if len(words) > 2 or (len(words) == 2 and _VERB_ISH.search(words[1])):
+                    continue  # "Traffic moving.", "Waves crash.": a clause, however short
                 if k == 0 and not _LEADING_FUNCTION.match(s):
                     continue
                 bad.append(s)

@@ -57,7 +57,8 @@ def test_routes_as_labelled(case: dict[str, Any]) -> None:
 
 # -- the development set written from the policy (score_routing.py format) --------------------
 
-DEV_B = Path(__file__).parent / "corpus" / "routing_dev_b.jsonl"
+CORPUS = Path(__file__).parent / "corpus"
+DEV_SETS = sorted(CORPUS.glob("routing_dev_*.jsonl"))
 
 
 def _scored(path: Path) -> tuple[float, float]:
@@ -83,6 +84,11 @@ def _scored(path: Path) -> tuple[float, float]:
     return ep_ok / ep_n, par_ok / max(par_n, 1)
 
 
-def test_the_development_set_stays_above_its_floor() -> None:
-    endpoint, params = _scored(DEV_B)
-    assert endpoint >= 0.98 and params >= 0.97, (endpoint, params)
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.stem)
+def test_each_development_set_stays_above_its_floor(path: Path) -> None:
+    endpoint, params = _scored(path)
+    assert endpoint >= 0.98 and params >= 0.98, (endpoint, params)
+
+
+def test_there_are_four_development_sets() -> None:
+    assert len(DEV_SETS) >= 4

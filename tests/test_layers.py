@@ -16,7 +16,7 @@ import pytest
 SKILL = Path(__file__).resolve().parents[1] / "skill"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("skill._version", "skill.errors", "skill.money", "skill.fsutil", "skill.settings", "skill.data",
+    ("skill._version", "skill.errors", "skill.money", "skill.fsutil", "skill.filenames", "skill.settings", "skill.data",
      "skill.textmatch", "skill.respell"),
     ("skill.request", "skill.catalog"),
     ("skill.rulebook",),
@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("skill.prompt",),
     ("skill.planning",),
     ("skill.execution", "skill.media", "skill.testing"),
-    ("skill.tools", "skill.tool_results", "skill.mcp_server", "skill.cli", "skill"),
+    ("skill.tools", "skill.tool_results", "skill.mcp_prompts", "skill.gallery", "skill.mcp_server", "skill.cli", "skill"),
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from skill import tools
 from skill.testing.emulator import Emulator
@@ -26,6 +27,7 @@ pytest.importorskip("mcp", reason="the [mcp] extra (official MCP SDK) is not ins
 import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 
 SERVER = [sys.executable, "-m", "skill.mcp_server"]
 FAST = ["--poll-interval", "0.05", "--progress-interval", "0.3"]
@@ -130,6 +132,30 @@ def test_stdio_tools_progress_resources_and_refusals(
             guide = (await client.read_resource("kling3://prompting-guide")).contents[0].text
             assert "Shot 1:" in guide and "camera" in guide
 
+            templates = (await client.list_resource_templates()).resource_templates
+            assert [(t.uri_template, t.mime_type) for t in templates] == [("kling3://jobs/{request_id}", "application/json")]
+            job = json.loads((await client.read_resource(f"kling3://jobs/{rid}")).contents[0].text)
+            assert job["request_id"] == rid and job["state"] == "downloaded" and job["cost_usd"] == 0.42
+            assert out["files"][0] in [f["path"] for f in job["files"]] and job["payload"]["prompt"]
+            assert [e["state"] for e in job["events"]][-1] == "downloaded" and "saved" in job["next"]
+            by_prefix = json.loads((await client.read_resource(f"kling3://jobs/{rid[:8]}")).contents[0].text)
+            assert by_prefix["request_id"] == rid
+            with pytest.raises(MCPError) as missing:
+                await client.read_resource("kling3://jobs/no-such-job-0000")
+            assert "no job" in str(missing.value) and "kling_list_jobs" in str(missing.value)
+
+            prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+            assert list(prompts) == ["plan-then-generate", "write-multi-shot-prompt", "animate-image"]
+            assert [a.name for a in prompts["animate-image"].arguments or [] if a.required] == ["image_url", "motion"]
+            got = await client.get_prompt("write-multi-shot-prompt", {"idea": "a kite festival on a beach"})
+            first, guide_part = got.messages[0].content, got.messages[-1].content
+            assert first.type == "text" and "a kite festival on a beach" in first.text and "Shot 1:" in first.text
+            assert guide_part.type == "resource" and str(guide_part.resource.uri) == "kling3://prompting-guide"
+            assert guide_part.resource.text == guide
+            with pytest.raises(MCPError) as no_motion:
+                await client.get_prompt("animate-image", {"image_url": "https://example.com/a.jpg"})
+            assert "motion" in str(no_motion.value)
+
     anyio.run(go)
     assert emu.counts["submit"] == 1
 
@@ -184,6 +210,67 @@ def test_client_cancellation_cancels_the_queued_job_and_cancel_tool(
     assert emu.counts["cancel"] == 2
 
 
+def test_videos_go_to_the_videos_folder_not_the_hosts_cwd_and_caches_warm_after_initialize(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0, run_seconds=0)
+    host_cwd = tmp_path / "where-the-host-started-it"
+    host_cwd.mkdir()
+    env = {**server_env(emu, tmp_path), "HOME": str(tmp_path / "user"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], *FAST], env=env, cwd=str(host_cwd))
+    log = tmp_path / "server.log"
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        with open(log, "w", encoding="utf-8") as errlog:
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                # Initialized, and nothing asked yet: the warm-up runs on its own.
+                with anyio.fail_after(30):
+                    while "caches warm" not in log.read_text(encoding="utf-8"):
+                        await anyio.sleep(0.05)
+                first = structured(await client.call_tool("kling_generate_video", {"text": TEXT}))
+                second = structured(await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "drafts"}))
+                return first, second
+
+    first, second = anyio.run(go)
+    videos = (tmp_path / "user" / "Videos" / "kling3").resolve()
+    assert first["done"] is True and Path(first["files"][0]).parent == videos
+    assert Path(second["files"][0]).parent == videos / "drafts"
+    assert list(host_cwd.iterdir()) == []
+    assert log.read_text(encoding="utf-8").count("caches warm") == 1
+
+
+def test_a_batch_of_variants_through_mcp_one_budget_check_and_progress(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0.3, run_seconds=0.3)
+
+    async def go() -> tuple[Any, Any, list[str]]:
+        async with stdio_session(emu, tmp_path) as client:
+            tool = next(t for t in (await client.list_tools()).tools if t.name == "kling_generate_batch")
+            assert tool.annotations.read_only_hint is False and tool.annotations.open_world_hint is True
+            assert "items" in tool.output_schema["properties"] and "max_cost_usd" in tool.input_schema["required"]
+            over = await client.call_tool("kling_generate_batch", {"requests": [{"text": TEXT}], "variants": 3,
+                                                                   "max_cost_usd": 1})
+            messages: list[str] = []
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                messages.append(message or "")
+
+            done = await client.call_tool("kling_generate_batch", {"requests": [{"text": TEXT}], "variants": 3,
+                                                                   "max_cost_usd": 1.5}, progress_callback=on_progress)
+            return over, done, messages
+
+    over, done, messages = anyio.run(go)
+    assert over.is_error is True and structured(over)["error"]["code"] == "over_budget"
+    doc = structured(done)  # the SDK client has checked it against the output schema
+    assert done.is_error is False and doc["done"] is True and doc["counts"] == {"completed": 3}
+    assert [i["cfg_scale"] for i in doc["items"]] == [0.3, 0.55, 0.8]
+    assert all((tmp_path / "videos").resolve() in Path(f).parents and Path(f).is_file() for f in doc["files"])
+    assert sum(m.startswith("submitted: request_id") for m in messages) == 3
+    assert done.content[0].text.startswith("batch of 3: 3 completed; $1.26 spent of $1.26 planned")
+    assert emu.counts["submit"] == 3
+
+
 # -- in process: the adapter over skill.tools.TOOLS ------------------------------------------
 
 
@@ -202,6 +289,7 @@ def test_mcp_tools_and_both_exports_are_generated_from_the_one_table() -> None:
     for spec, t, o, a in zip(tools.TOOLS, listed, openai, anthropic, strict=True):
         assert t.description == spec.description == o["function"]["description"] == a["description"]
         assert t.input_schema == spec.input_schema == o["function"]["parameters"] == a["input_schema"]
+        assert t.output_schema == spec.output_schema and t.output_schema["type"] == "object"
         assert t.title == spec.title == t.annotations.title
         hints = t.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
@@ -218,10 +306,13 @@ def test_a_record_added_to_tools_is_served_over_mcp(monkeypatch: pytest.MonkeyPa
     async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
         return run(args, opts)
 
+    class EchoResult(BaseModel):
+        echo: dict[str, int]
+
     echo = tools.ToolSpec(
         name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=tools.ListJobsInput,
         hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
-        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}", output_model=EchoResult,
     )
     monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
 
@@ -319,6 +410,7 @@ def test_pydantic_ai_agent_plans_then_generates_through_mcp(emulator: Emulator, 
     from pydantic_ai import Agent
     from pydantic_ai.mcp import MCPToolset
     from pydantic_ai.messages import (
+        BinaryImage,
         ModelMessage,
         ModelRequest,
         ModelResponse,
@@ -346,7 +438,13 @@ def test_pydantic_ai_agent_plans_then_generates_through_mcp(emulator: Emulator, 
             assert last.content["cost_usd"] == 0.42  # shown to the user, who agrees
             return ModelResponse(parts=[ToolCallPart("kling_generate_video", {"text": TEXT}, tool_call_id="gen")])
         if isinstance(last, ToolReturnPart) and last.tool_name == "kling_generate_video":
-            return ModelResponse(parts=[TextPart("Your video: " + last.content["files"][0])])
+            # A finished video comes back as the summary, the contact sheet (an image the model
+            # can look at), the file:// link and the JSON.
+            summary, sheet, link, doc = last.content
+            assert summary.startswith("completed")
+            assert isinstance(sheet, BinaryImage) and sheet.media_type == "image/jpeg"
+            assert link == Path(doc["files"][0]).as_uri() and doc["done"] is True
+            return ModelResponse(parts=[TextPart("Your video: " + doc["files"][0])])
         return ModelResponse(
             parts=[ToolCallPart("kling_plan_video", {"text": "animate this photo of a fox"}, tool_call_id="plan1")]
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,16 @@ def test_rules_token_and_ca_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.rules_path() == "/tmp/r.yaml"
     assert settings.token_from_env() is None
     assert settings.ca_bundle() == ("/etc/ca.pem", None)
+
+
+def test_videos_dir_is_the_users_videos_folder_unless_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KLING3_OUTPUT_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no user-dirs.dirs: the default
+    import platformdirs
+
+    assert settings.videos_dir() == Path(platformdirs.user_videos_dir()) / "kling3"
+    if sys.platform.startswith("linux"):
+        assert settings.videos_dir() == tmp_path / "user" / "Videos" / "kling3"
+    monkeypatch.setenv("KLING3_OUTPUT_DIR", "~/clips")
+    assert settings.videos_dir() == tmp_path / "user" / "clips"

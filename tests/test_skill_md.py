@@ -14,8 +14,10 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,116 @@ def test_every_command_shown_runs(skill_env: tuple[Emulator, dict[str, str], Pat
     assert emu.counts["submit"] >= 3
     videos = list(work.rglob("*.mp4"))
     assert videos, "no command shown saved a video"
+
+
+# -- the Agent Skills reference validator, in a checkout named after the distribution ----------
+
+
+def _agentskills(folder: Path) -> subprocess.CompletedProcess[str]:
+    """``skills-ref``'s own command line (its console script is called ``agentskills``)."""
+    script = Path(sys.executable).parent / "agentskills"
+    argv = [str(script)] if script.exists() else [sys.executable, "-c", "from skills_ref.cli import main; main()"]
+    return subprocess.run([*argv, "validate", str(folder)], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_skills_ref_validates_the_skill_in_a_folder_named_after_the_distribution(tmp_path: Path) -> None:
+    skills_ref = pytest.importorskip("skills_ref", reason="skills-ref (the Agent Skills validator) is not installed")
+    meta, _ = split_skill()
+    assert meta["name"] == distribution("kling3-skill").metadata["Name"] == "kling3-skill"
+    checkout = tmp_path / "kling3-skill"
+    checkout.symlink_to(ROOT, target_is_directory=True)
+    proc = _agentskills(checkout)
+    assert proc.returncode == 0, proc.stderr
+    assert skills_ref.validate(checkout) == []
+    assert skills_ref.read_properties(checkout).compatibility == meta["compatibility"]
+    # The same files under another name fail: the validator does check the folder name.
+    elsewhere = tmp_path / "kling3-video"
+    elsewhere.symlink_to(ROOT, target_is_directory=True)
+    failed = _agentskills(elsewhere)
+    assert failed.returncode == 1 and "must match skill name" in failed.stderr
+
+
+def test_compatibility_names_python_network_and_the_token() -> None:
+    meta, _ = split_skill()
+    compat = meta["compatibility"]
+    assert isinstance(compat, str) and len(compat) <= 500
+    for needle in ("Python 3.10", "network", "RunComfy API token", "RUNCOMFY_TOKEN"):
+        assert needle in compat, needle
+    requires = distribution("kling3-skill").metadata["Requires-Python"]
+    assert requires == ">=3.10"
+
+
+LINK_RE = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _relative_links(text: str) -> list[str]:
+    return [t for t in LINK_RE.findall(text) if "://" not in t and not t.startswith("mailto:")]
+
+
+def test_references_are_linked_one_level_deep() -> None:
+    _, body = split_skill()
+    links = _relative_links(body)
+    assert "references/prompting-guide.md" in links
+    for target in links:
+        assert (ROOT / target).is_file(), f"SKILL.md links to {target}, which does not exist"
+    referenced = {ROOT / t for t in links if t.startswith("references/")}
+    assert referenced == set((ROOT / "references").glob("*.md")), "every reference is linked from SKILL.md"
+    for ref in referenced:
+        deeper = [t for t in _relative_links(ref.read_text(encoding="utf-8")) if t.endswith(".md")]
+        assert not deeper, f"{ref.name} links on to {deeper}: keep references one level deep"
+
+
+def test_the_guide_the_skill_links_is_the_one_the_package_serves() -> None:
+    from skill.data import data_path
+
+    assert data_path("references/prompting-guide.md").resolve() == (ROOT / "references" / "prompting-guide.md").resolve()
+
+
+# -- inline commands: every flag exists, every extra exists ---------------------------------------
+
+INLINE_RE = re.compile(r"`([^`\n]+)`")
+
+
+def _inline_commands() -> list[str]:
+    _, body = split_skill()
+    prose = FENCE_RE.sub("", body)
+    return [c.strip() for c in INLINE_RE.findall(prose) if c.split(" ", 1)[0] in ("kling3", "pip", "uvx", "python")]
+
+
+def test_every_inline_command_names_real_subcommands_flags_extras_and_modules() -> None:
+    import importlib.util
+
+    extras = set(distribution("kling3-skill").metadata.get_all("Provides-Extra") or [])
+    helps: dict[str, str] = {}
+    shown = _inline_commands()
+    assert len(shown) >= 10
+    for line in shown:
+        argv = shlex.split(line)
+        if argv[0] == "kling3":
+            sub = argv[1] if len(argv) > 1 else ""
+            if not sub or sub.isupper():  # `kling3 COMMAND --help`: a placeholder
+                continue
+            if sub not in helps:
+                proc = subprocess.run([*kling3_cmd(), sub, "--help"], capture_output=True, text=True, timeout=60, check=False)
+                assert proc.returncode == 0, f"`{line}`: {sub} is not a kling3 command"
+                helps[sub] = proc.stdout
+            for flag in (a for a in argv if a.startswith("--")):
+                assert re.search(rf"{re.escape(flag)}\b", helps[sub]), f"`{line}`: kling3 {sub} has no {flag}"
+        elif argv[:2] == ["pip", "install"]:
+            spec = re.fullmatch(r"kling3-skill(?:\[([\w,-]+)\])?", argv[2])
+            assert spec, f"`{line}` installs something else"
+            assert set(filter(None, (spec.group(1) or "").split(","))) <= extras, f"`{line}`: no such extra"
+        elif argv[:2] == ["python", "-m"]:
+            assert importlib.util.find_spec(argv[2]) is not None, f"`{line}`: no module {argv[2]}"
+        elif argv[0] == "uvx":
+            assert argv[1:3] == ["--from", "kling3-skill[mcp]"] and argv[3] in ("kling3", "kling3-skill"), line
+
+
+def test_the_skill_and_the_readme_name_every_agent_tool() -> None:
+    from skill.tools import TOOL_NAMES
+
+    _, body = split_skill()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in TOOL_NAMES:
+        assert f"`{name}`" in body, f"SKILL.md does not mention {name}"
+        assert f"`{name}`" in readme, f"README.md does not mention {name}"

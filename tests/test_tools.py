@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import skill
 from skill import tools
@@ -20,6 +21,7 @@ from skill.testing.emulator import Emulator
 NAMES = [
     "kling_plan_video",
     "kling_generate_video",
+    "kling_generate_batch",
     "kling_video_status",
     "kling_fetch_video",
     "kling_cancel_video",
@@ -41,7 +43,7 @@ def walk(node: Any) -> list[Any]:
 # -- schemas ---------------------------------------------------------------------------------
 
 
-def test_openai_and_anthropic_formats_carry_the_same_six_tools() -> None:
+def test_openai_and_anthropic_formats_carry_the_same_seven_tools() -> None:
     openai = tools.tools_for("openai")
     anthropic = tools.tools_for("anthropic")
     assert [t["function"]["name"] for t in openai] == NAMES == [t["name"] for t in anthropic]
@@ -153,7 +155,7 @@ def test_an_unknown_tool_gives_the_same_clear_error_from_call_and_acall() -> Non
             "code": "unknown_tool",
             "field": "name",
             "message": "unknown tool 'kling_make_video'; tools: kling_plan_video, kling_generate_video, "
-            "kling_video_status, kling_fetch_video, kling_cancel_video, kling_list_jobs",
+            "kling_generate_batch, kling_video_status, kling_fetch_video, kling_cancel_video, kling_list_jobs",
         }
     }
     cases: list[dict[str, Any] | str | None] = [{}, '{"text": "a fox"}', "{not json", None]
@@ -174,7 +176,8 @@ def test_the_exports_and_dispatch_are_generated_from_the_one_table() -> None:
         assert o["function"] == {"name": spec.name, "description": spec.description, "parameters": spec.input_schema}
         assert a == {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
         assert spec.title and all(callable(f) for f in (spec.summary, spec.run, spec.arun, spec.describe))
-    assert [s.name for s in tools.TOOLS if s.reports_progress] == ["kling_generate_video", "kling_fetch_video"]
+    assert [s.name for s in tools.TOOLS if s.reports_progress] == ["kling_generate_video", "kling_generate_batch",
+                                                                   "kling_fetch_video"]
 
 
 def test_adding_a_tool_is_adding_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,10 +190,13 @@ def test_adding_a_tool_is_adding_one_record(monkeypatch: pytest.MonkeyPatch) -> 
     async def arun(args: dict[str, Any], opts: tools.CallOptions) -> dict[str, Any]:
         return {**run(args, opts), "async": True}
 
+    class EchoResult(BaseModel):
+        echo: dict[str, Any]
+
     echo = tools.ToolSpec(
         name="kling_echo", title="Echo", describe=lambda: "Echoes its arguments.", input_model=EchoInput,
         hints=tools.ToolHints(read_only=True, destructive=False, idempotent=True, open_world=False),
-        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}",
+        run=run, arun=arun, summary=lambda result: f"echoed {result['echo']}", output_model=EchoResult,
     )
     monkeypatch.setattr(tools, "TOOLS", (*tools.TOOLS, echo))
     assert [t["name"] for t in tools.tools_for("anthropic")] == [*NAMES, "kling_echo"]
@@ -341,3 +347,77 @@ def test_cancelling_acall_cancels_the_queued_job(
     assert emu.counts["cancel"] == 1
     assert emu.jobs()[0]["status"] == "cancelled"
     assert tools.call("kling_list_jobs", {})["jobs"][0]["state"] == "cancelled"
+
+
+# -- the batch/variants tool -------------------------------------------------------------------
+
+
+def test_batch_limits_agree_with_the_executor() -> None:
+    from skill.execution import batch
+
+    assert tools.MAX_VARIANTS == batch.MAX_VARIANTS
+    assert tools.MAX_BATCH_VIDEOS <= batch.MAX_CONCURRENCY  # every video is submitted at once
+    props = tools.input_schema("kling_generate_batch")["properties"]
+    assert props["variants"]["maximum"] == batch.MAX_VARIANTS and props["requests"]["maxItems"] == tools.MAX_BATCH_VIDEOS
+    assert props["requests"]["items"] == tools.input_schema("kling_plan_video")
+    assert "max_cost_usd" in tools.input_schema("kling_generate_batch")["required"]
+
+
+def test_batch_variants_one_budget_check_and_refusals_that_cost_nothing(
+    emulator: Emulator, env: Callable[[Emulator], Path]
+) -> None:
+    tmp = env(emulator)
+    over = tools.call("kling_generate_batch", {"requests": [{"text": "a fox in snow"}], "variants": 3,
+                                               "max_cost_usd": 1.0})
+    assert over["error"]["code"] == "over_budget" and over["error"]["field"] == "max_cost_usd"
+    assert over["error"]["cost_usd"] == pytest.approx(1.26) and emulator.counts["submit"] == 0
+    out = tools.call("kling_generate_batch", {
+        "requests": [{"text": "a fox in snow"}, {"text": "animate this photo, slow push-in"}],
+        "variants": 3, "max_cost_usd": 1.3, "output_dir": str(tmp / "b"),
+    }, poll_interval=0.02)
+    assert "error" not in out and out["done"] is False  # the second request was refused, the rest ran
+    statuses = [(i["status"], i["cfg_scale"]) for i in out["items"]]
+    assert statuses == [("completed", 0.3), ("completed", 0.55), ("completed", 0.8),
+                        ("refused", 0.3), ("refused", 0.55), ("refused", 0.8)]
+    assert all(Path(f).is_file() and (tmp / "b").resolve() in Path(f).parents for f in out["files"])
+    assert len(out["files"]) == 3 and len(out["request_ids"]) == 3 and emulator.counts["submit"] == 3
+    assert out["cost_usd"] == pytest.approx(1.26) and out["counts"] == {"completed": 3, "refused": 3}
+    assert out["items"][3]["error"]["code"] == "missing_image" and "not sent (free)" in out["hint"]
+    summary = tools.summarize("kling_generate_batch", out)
+    assert summary.startswith("batch of 6: 3 completed, 3 refused; $1.26 spent") and "cfg_scale 0.55" in summary
+    jobs = tools.call("kling_list_jobs", {})["jobs"]
+    assert {j["request_id"] for j in jobs} == set(out["request_ids"])
+
+
+def test_a_batch_that_outlasts_its_wait_returns_every_request_id_to_fetch(
+    make_emulator: Callable[..., Emulator], env: Callable[[Emulator], Path]
+) -> None:
+    emu = make_emulator(queue_seconds=30)
+    env(emu)
+    out = asyncio.run(tools.acall("kling_generate_batch", {
+        "requests": [{"text": "a fox"}, {"text": "a hare"}], "max_cost_usd": 1, "wait_seconds": 0}, poll_interval=0.02))
+    assert [i["status"] for i in out["items"]] == ["timeout", "timeout"] and out["done"] is False
+    assert len(out["request_ids"]) == 2 and all(rid in out["hint"] for rid in out["request_ids"])
+    assert "kling_fetch_video" in out["hint"] and "Do not run the batch again" in out["hint"]
+    fetched = tools.call("kling_fetch_video", {"request_id": out["request_ids"][0], "wait_seconds": 0})
+    assert fetched["status"] == "in_queue"
+
+
+@pytest.mark.parametrize(("arguments", "code", "field"), [
+    ({"requests": [{"text": "a fox"}]}, "invalid_input", "max_cost_usd"),
+    ({"requests": [], "max_cost_usd": 1}, "invalid_input", "requests"),
+    ({"requests": ["a fox"], "max_cost_usd": 1}, "invalid_input", "requests"),
+    ({"requests": [{"text": "a fox", "colour": "red"}], "max_cost_usd": 1}, "invalid_input", "requests[0].colour"),
+    ({"requests": [{"text": "a fox", "cfg_scale": 0.5}], "variants": 2, "max_cost_usd": 5}, "variants_conflict", "variants"),
+    ({"requests": [{"text": "a fox"}] * 5, "variants": 3, "max_cost_usd": 50}, "invalid_input", "variants"),
+    ({"requests": [{"text": "a fox"}], "variants": 11, "max_cost_usd": 5}, "invalid_input", "variants"),
+    ({"requests": [{"text": "a fox"}], "max_cost_usd": -1}, "invalid_input", "max_cost_usd"),
+    ({"requests": [{"text": "a fox"}], "max_cost_usd": 1, "concurrency": 3}, "invalid_input", "concurrency"),
+])
+def test_bad_batch_arguments_are_refused_before_anything_is_sent(
+    arguments: dict[str, Any], code: str, field: str, emulator: Emulator, env: Callable[[Emulator], Path]
+) -> None:
+    env(emulator)
+    out = tools.call("kling_generate_batch", arguments)
+    assert out["error"]["code"] == code and out["error"]["field"] == field, out
+    assert emulator.counts["submit"] == 0

@@ -36,6 +36,7 @@ def test_wheel_contains_rules_templates_and_catalog(wheel: Path) -> None:
     assert "skill/data/routing_rules.yaml" in names
     assert "skill/data/catalog.yaml" in names
     assert any(n.startswith("skill/data/prompt_templates/") for n in names)
+    assert "skill/data/references/prompting-guide.md" in names  # served as kling3://prompting-guide
 
 
 def test_installed_wheel_plans_from_its_own_data(wheel: Path, tmp_path: Path) -> None:

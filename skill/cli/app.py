@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
 from skill._version import __version__
-from skill.cli import account, jobs, plan, run, serve
+from skill.cli import account, gallery, jobs, plan, run, serve
 from skill.cli.flags import SubParsers
-from skill.cli.render import emit_json, say
+from skill.cli.render import emit_json, say, styled, warn
 from skill.errors import Kling3Error, UsageError
 
 __all__ = ["COMMAND_GROUPS", "EXIT_CODES", "CommandGroup", "Handler", "build_parser", "main"]
@@ -48,7 +48,7 @@ class CommandGroup(Protocol):
     def register(self, sub: SubParsers) -> None: ...
 
 
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, account, serve)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, gallery, account, serve)
 """In the order ``kling3 --help`` lists their commands."""
 
 
@@ -126,7 +126,7 @@ def _report_error(exc: Kling3Error, as_json: bool) -> int:
         code = 66
     if as_json:
         emit_json({"error": exc.to_dict()})
-    say(f"error: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
+    say(f"{styled('error')}: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
     return code
 
 
@@ -135,4 +135,4 @@ def _warn_token_file() -> None:
     auth = sys.modules.get("skill.execution.auth")
     warning = auth.token_file_warning() if auth is not None else None
     if warning:
-        say(f"warning: {warning}")
+        warn(warning)

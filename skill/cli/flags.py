@@ -23,6 +23,7 @@ __all__ = [
     "add_wait_flags",
     "plan_from_args",
     "request_from_args",
+    "rules_from_args",
 ]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -92,6 +93,13 @@ def plan_from_args(args: argparse.Namespace, request: dict[str, Any] | None = No
         template_dir=getattr(args, "templates", None),
         video_tools=video_tools_available,
     )
+
+
+def rules_from_args(args: argparse.Namespace) -> Any:
+    """The compiled rule book of ``--rules`` (already loaded and cached by planning)."""
+    from skill.rulebook import load_rules
+
+    return load_rules(getattr(args, "rules", None))
 
 
 def request_from_args(args: argparse.Namespace) -> dict[str, Any]:

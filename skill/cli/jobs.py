@@ -13,11 +13,12 @@ import sys
 from skill.cli.flags import SubParsers, add_json, add_wait_flags
 from skill.cli.render import (
     emit_json,
-    job_line,
+    jobs_table,
     resume_lines,
     say,
     spend_lines,
     status_line,
+    warn,
 )
 from skill.errors import UsageError
 
@@ -50,7 +51,7 @@ def register(sub: SubParsers) -> None:
 
 def add_status_parser(sub: SubParsers) -> None:
     """``status ID``."""
-    p = sub.add_parser("status", help="live status of a job (request_id or a unique prefix)")
+    p = sub.add_parser("status", help="live status of a job, with its elapsed time, cost and prompt")
     p.add_argument("id", help="request_id (or a prefix of 6+ characters from `kling3 jobs`)")
     add_json(p)
     p.set_defaults(handler=cmd_status)
@@ -90,7 +91,11 @@ def cmd_result(args: argparse.Namespace) -> int:
     else:
         if res.status != "completed":
             say(f"not finished yet (status: {res.status}); try again later or pass --wait")
+        for w in res.warnings:
+            warn(w)
         for f in res.files:
+            if f.contact_sheet:
+                say(f"contact sheet: {f.contact_sheet}")
             sys.stdout.write(f.path + "\n")
     return 0
 
@@ -127,15 +132,17 @@ def add_jobs_parser(sub: SubParsers) -> None:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    """List the newest jobs of the local journal, one line each."""
+    """List the newest jobs of the local journal under a header; a film's calls are grouped."""
     from skill.execution.flow import jobs
+    from skill.execution.journal import Journal
 
     rows = jobs(limit=args.limit)
     if args.json:
         emit_json({"jobs": rows})
         return 0
-    for r in rows:
-        sys.stdout.write(job_line(r) + "\n")
+    journal = Journal()
+    runs = {r["run_id"]: journal.run_info(r["run_id"]) or {} for r in rows if r.get("run_id")}
+    sys.stdout.write(jobs_table(rows, runs))
     return 0
 
 

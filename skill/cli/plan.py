@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args
+from skill.cli.flags import SubParsers, add_json, add_request_flags, plan_from_args, rules_from_args
 from skill.cli.plan_batch import plan_batch
-from skill.cli.render import emit_json, print_plan, say
+from skill.cli.render import emit_json, print_plan, warn
 from skill.errors import UsageError
 
 __all__ = ["add_plan_parser", "add_prompt_parser", "cmd_plan", "cmd_prompt", "register"]
@@ -59,7 +59,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(plan.to_json_dict())
     else:
-        print_plan(plan)
+        print_plan(plan, rules=rules_from_args(args))
     return 0
 
 
@@ -101,5 +101,5 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         for seg in plan.segments:
             sys.stdout.write(seg.prompt + "\n")
         for w in plan.warnings:
-            say(f"warning: {w}")
+            warn(w)
     return 0

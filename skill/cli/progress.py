@@ -9,27 +9,28 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from skill.cli.render import emit_json, say
 from skill.execution import events as ev
 from skill.money import usd
 
-__all__ = ["progress_line", "progress_printer"]
+__all__ = ["progress_line", "progress_printer", "size_words"]
 
 
 def progress_printer(as_json: bool) -> Callable[[ev.Event], None]:
     """Progress on stderr: JSON lines with --json, short lines for people otherwise."""
     tty = sys.stderr.isatty()
-    last_bar = [0.0]
+    last_bar: list[Any] = [0.0, None]
 
     def show(event: ev.Event) -> None:
         if as_json:
             emit_json(event.to_json_dict(), sys.stderr)
             return
         if isinstance(event, ev.DownloadProgress):
-            now = time.monotonic()
-            if tty and (now - last_bar[0] >= 0.1 or event.total == event.bytes):
-                last_bar[0] = now
+            now, seen = time.monotonic(), (event.url, event.bytes, event.total)
+            if tty and seen != last_bar[1] and (now - last_bar[0] >= 0.1 or event.total == event.bytes):
+                last_bar[:] = [now, seen]
                 _draw_download_bar(event.bytes, event.total)
             return
         line = progress_line(event)
@@ -62,14 +63,26 @@ def progress_line(event: ev.Event) -> str | None:
             ev.unhandled(event)
 
 
+def size_words(n: int) -> str:
+    """``980 bytes``, ``16.7 kB``, ``3.0 MB``: decimal units, as the live table's rich shows them."""
+    if n < 1000:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
+
+
 def _draw_download_bar(done: int, total: int | None) -> None:
-    """Redraw the download bar in place (a TTY only); without a known size, just the MiB so far."""
+    """Redraw the download bar in place (a TTY only), once more with a newline when it is full."""
     if total:
         width = 30
-        filled = int(width * done / total)
-        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        filled = int(width * min(done, total) / total)
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {size_words(done)} / {size_words(total)}")
         if done >= total:
             sys.stderr.write("\n")
     else:
-        sys.stderr.write(f"\r  {done / 2**20:.1f} MiB")
+        sys.stderr.write(f"\r  {size_words(done)}")
     sys.stderr.flush()

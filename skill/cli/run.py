@@ -19,8 +19,9 @@ from skill.cli.flags import (
     add_wait_flags,
     plan_from_args,
     request_from_args,
+    rules_from_args,
 )
-from skill.cli.render import emit_json, print_plan, print_report, say
+from skill.cli.render import emit_json, print_plan, print_report, say, warn
 from skill.errors import UsageError
 from skill.money import usd
 
@@ -73,23 +74,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         emit_json({"event": "plan", **plan.to_json_dict()}, sys.stderr)
     else:
         sys.stdout.flush()
-        print_plan(plan, sys.stderr)
+        print_plan(plan, sys.stderr, rules=rules_from_args(args))
     _confirm_if_needed(plan, args.yes)
-    result = run(
-        plan,
-        output_dir=args.output_dir,
-        wait=not args.no_wait,
-        poll_interval=args.poll_interval,
-        timeout=args.timeout,
-        on_event=progress_printer(args.json),
-    )
+    options: dict[str, Any] = {"output_dir": args.output_dir, "wait": not args.no_wait,
+                               "poll_interval": args.poll_interval, "timeout": args.timeout}
+    if _live(args):
+        from skill.cli.live import live_board
+
+        with live_board() as board:
+            for seg in plan.segments:
+                label = _snippet(seg.prompt) if len(plan.segments) == 1 else f"{seg.index}/{len(plan.segments)}: {_snippet(seg.prompt)}"
+                board.add_row(seg.index, label, seg.cost_usd)
+            result = run(plan, on_event=board.on_event, **options)
+    else:
+        result = run(plan, on_event=progress_printer(args.json), **options)
     if args.json:
         emit_json(result.to_json_dict())
-    else:
-        say(f"[{result.status}] request_id {result.request_id}  cost {usd(result.cost_usd)}")
-        for f in result.files:
-            sys.stdout.write(f + "\n")
+        return 0
+    for w in result.warnings:
+        if w not in plan.warnings:
+            warn(w)
+    say(f"[{result.status}] request_id {result.request_id}  cost {usd(result.cost_usd)}")
+    from skill.tool_results import video_entries
+
+    for video in video_entries(result):
+        if video.get("contact_sheet"):
+            say(f"contact sheet: {video['contact_sheet']}")
+    for f in result.files:
+        sys.stdout.write(f + "\n")
     return 0
+
+
+def _live(args: argparse.Namespace) -> bool:
+    """The live table for people at a terminal; plain lines for pipes, logs and ``--json``."""
+    return not args.json and sys.stderr.isatty()
+
+
+def _snippet(text: str, limit: int = 40) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= limit else words[: limit - 3] + "..."
 
 
 def _run_variants(args: argparse.Namespace) -> int:
@@ -160,22 +183,54 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
     from skill.execution.batch import BatchReport, run_batch
 
     collected: dict[int, Any] = {}
+    board: Any = None
 
     def on_item(item: Any) -> None:
         collected[item.index] = item
-        if not args.json and item.status not in ("queued", "running"):
+        if board is not None:
+            board.on_item(item)
+        elif not args.json and item.status not in ("queued", "running"):
             say(f"[{item.index}] {item.status}" + (f"  {item.files[0]}" if getattr(item, "files", None) else ""))
 
-    try:
-        report = asyncio.run(
-            run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
+    def on_event(index: int, event: Any) -> None:
+        if board is not None:
+            board.on_event(event, index)
+
+    batch = run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
                       max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
-                      on_item=on_item)
-        )
+                      on_item=on_item, on_event=on_event)
+    try:
+        if _live(args):
+            from skill.cli.live import live_board
+
+            with live_board(transient=True) as board:
+                report = asyncio.run(batch)
+        else:
+            report = asyncio.run(batch)
     except KeyboardInterrupt:
         partial = BatchReport.from_items(sorted(collected.values(), key=lambda i: i.index))
         print_report(partial, as_json=args.json, one_document=one_document)
         say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
         return 130
-    print_report(report, as_json=args.json, one_document=one_document)
+    page = _batch_gallery(report, Path(args.output_dir or ".").resolve())
+    if args.json and one_document:
+        emit_json({**report.model_dump(mode="json"), "gallery": None if page is None else str(page)})
+    else:
+        print_report(report, as_json=args.json, one_document=one_document)
+    if page is not None and args.json and not one_document:
+        emit_json({"event": "gallery", "path": str(page), "uri": page.as_uri()}, sys.stderr)
+    elif page is not None and not args.json:
+        say(f"side by side: {page.as_uri()}")
     return 0 if report.ok else 1
+
+
+def _batch_gallery(report: Any, output_dir: Path) -> Path | None:
+    """``gallery.html`` of this batch's finished videos beside them (None when none finished)."""
+    from skill.execution.journal import Journal
+    from skill.gallery import collect, write_gallery
+
+    if not any(i.status == "completed" for i in report.items):
+        return None
+    with Journal() as journal:
+        gallery = collect(journal, batch_id=report.batch_id)
+    return write_gallery(output_dir / "gallery.html", gallery) if gallery.groups else None

@@ -106,7 +106,7 @@ def add_tools_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "tools",
         help="print the function-calling tool schemas (OpenAI or Anthropic format)",
-        description="Print the six tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
+        description="Print the agent tools as JSON, generated from the same pydantic models the CLI uses.\n\n"
         "examples:\n  kling3 tools --format openai > tools.json\n  kling3 tools --format anthropic",
     )
     p.add_argument("--format", choices=["openai", "anthropic"], default="openai")
@@ -127,16 +127,19 @@ def add_mcp_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "mcp",
         help="serve the tools over MCP (stdio, or streamable HTTP on 127.0.0.1)",
-        description="Serve kling_plan_video, kling_generate_video, kling_video_status, kling_fetch_video, "
-        "kling_cancel_video and kling_list_jobs over MCP. Needs the [mcp] extra.\n\n"
+        description="Serve over MCP the agent tools that `kling3 tools` lists (plan, generate, batch and "
+        "variants, status, fetch, cancel, jobs), the reference documents, a resource per journal job and "
+        "ready-made prompts. Needs the [mcp] extra.\n\n"
         "examples:\n  kling3 mcp                 # stdio, for Claude Desktop and other hosts\n"
-        "  kling3 mcp --http --port 8765",
+        "  kling3 mcp --http --port 8765\n"
+        "  uvx --from 'kling3-skill[mcp]' kling3-skill mcp   # what the README's host snippets run",
     )
     p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--poll-interval", type=float, default=2.0, metavar="S")
-    p.add_argument("--output-dir", default=None, help="where generated videos go")
+    p.add_argument("--output-dir", default=None,
+                   help="where generated videos go (default: KLING3_OUTPUT_DIR, else ~/Videos/kling3)")
     add_json(p)
     p.set_defaults(handler=cmd_mcp)
 

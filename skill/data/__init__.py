@@ -1,7 +1,8 @@
 """Where the data files live, installed or in a source checkout.
 
-The wheel carries ``routing_rules.yaml`` and ``prompt_templates/`` under ``skill/data/``; a source
-checkout keeps them at the repository root, where people edit them. Both are looked up here so
+The wheel carries ``routing_rules.yaml``, ``prompt_templates/`` and the skill's ``references/``
+under ``skill/data/``; a source checkout keeps them at the repository root, where people edit them
+(and where an agent reading SKILL.md finds the references). Both are looked up here so
 the rest of the package never guesses paths.
 """
 

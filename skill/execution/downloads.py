@@ -264,6 +264,11 @@ def safe_filename(url: str) -> str:
     return stem + ".mp4"
 
 
+def _local_name(url: str, stem: str | None) -> str:
+    """``stem.mp4`` when the caller named the job's files (made safe again here), else from the URL."""
+    return safe_filename(f"/{stem}.mp4") if stem else safe_filename(url)
+
+
 # -- writing ---------------------------------------------------------------------------------------
 
 
@@ -672,19 +677,22 @@ def download_outputs(
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: ProgressCallback | None = None,
+    stem: str | None = None,
 ) -> list[DownloadedFile]:
     """Download every URL in a result's ``output`` into ``dest_dir``; one entry per URL.
 
     Every URL is vetted before anything is fetched, so an untrusted one fails the call with
     nothing written. Files already saved when a later one fails stay (they are complete and
-    paid for) and are listed in the error's ``details["saved"]``.
+    paid for) and are listed in the error's ``details["saved"]``. ``stem`` names the files
+    (``stem.mp4``, then ``stem-1.mp4``...; see :mod:`skill.filenames`); without it the name
+    comes from the URL.
     """
     urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
     client = http if http is not None else httpx.Client(**_default_client_kwargs())
     saved: list[DownloadedFile] = []
     try:
         for url in urls:
-            job = _Job(url, safe_filename(url), dest, base, cap, retry, on_progress)
+            job = _Job(url, _local_name(url, stem), dest, base, cap, retry, on_progress)
             try:
                 saved.append(_download_one(client, job, sleep))
             except DownloadError as exc:
@@ -755,6 +763,7 @@ async def adownload_outputs(
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     on_progress: ProgressCallback | None = None,
+    stem: str | None = None,
 ) -> list[DownloadedFile]:
     """The asyncio twin of :func:`download_outputs`; fsync and the MP4 check run in a thread."""
     urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
@@ -762,7 +771,7 @@ async def adownload_outputs(
     saved: list[DownloadedFile] = []
     try:
         for url in urls:
-            job = _Job(url, safe_filename(url), dest, base, cap, retry, on_progress)
+            job = _Job(url, _local_name(url, stem), dest, base, cap, retry, on_progress)
             try:
                 saved.append(await _adownload_one(client, job, sleep))
             except DownloadError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -52,6 +53,7 @@ from skill.execution.journal import JobRecord, Journal
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
 from skill.execution.states import API_CANCELLED, API_DONE, API_WAITING, JOURNALED_API_STATES
+from skill.filenames import video_stem
 from skill.media.ffmpeg import video_tools_available
 from skill.planning import Plan, Segment, make_plan
 from skill.request import VideoRequest
@@ -85,6 +87,8 @@ class FileInfo(BaseModel):
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
+    contact_sheet: str | None = None
+    """A JPEG of six frames beside the video (:mod:`skill.media.contact_sheet`), if one was made."""
 
 
 class CallResult(BaseModel):
@@ -99,6 +103,7 @@ class CallResult(BaseModel):
     cost_usd: float
     files: list[FileInfo] = Field(default_factory=list)
     queue_position: int | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RunResult(BaseModel):
@@ -143,6 +148,7 @@ class _Ctx:
     clock: Callable[[], float] = time.monotonic
     track: bool = True
     run_id: str | None = None
+    sheets: SheetMaker = dataclasses.field(default_factory=lambda: SheetMaker())
 
     def record(self, ref: str, state: str, detail: dict[str, Any] | None = None) -> None:
         """Journal a state change; a job the journal never saw (fetched by id) is not tracked."""
@@ -356,6 +362,10 @@ def _finish_flow(
             cost_usd=cost,
         )
     infos = yield from _download_flow(ctx, request_id, res.output)
+    sheeted = []
+    for info in infos:
+        sheeted.append((yield from _sheet_flow(ctx, info)))
+    infos = sheeted
     ctx.record(request_id, "downloaded", {"files": [i.path for i in infos]})
     ctx.on_event(Done(request_id=request_id, files=[i.path for i in infos]))
     return CallResult(
@@ -365,6 +375,7 @@ def _finish_flow(
         status="completed",
         cost_usd=cost,
         files=infos,
+        warnings=ctx.sheets.take_warnings(),
     )
 
 
@@ -385,7 +396,7 @@ def _download_flow(
         def progress(url: str, done: int, total: int | None) -> None:
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
-        files = yield ("download", output or {}, ctx.output_dir, progress)
+        files = yield ("download", output or {}, ctx.output_dir, progress, _file_stem(ctx, request_id))
     except DownloadError as exc:
         ctx.record(request_id, "download_failed", {"error": exc.to_dict()})
         exc.request_id = request_id
@@ -407,6 +418,68 @@ def _download_flow(
             )
         )
     return infos
+
+
+# -- contact sheets: a preview never fails a paid run ------------------------------------------
+
+
+class SheetMaker:
+    """Whether to make contact sheets in this run, and the one warning when they cannot be.
+
+    The first failure for want of ffmpeg turns sheets off for the rest of the run, so the
+    warning is said once, not once per video.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self._warnings: list[str] = []
+
+    def failed(self, exc: BaseException) -> None:
+        from skill.media.contact_sheet import sheet_warning
+
+        if not isinstance(exc, Kling3Error):
+            exc = Kling3Error(f"{type(exc).__name__}: {exc}", code="contact_sheet_failed")
+        if exc.code == "ffmpeg_missing":
+            self.enabled = False
+        self._warnings.append(sheet_warning(exc))
+
+    def take_warnings(self) -> list[str]:
+        out, self._warnings = self._warnings, []
+        return out
+
+    def make(self, video: str) -> str | None:
+        """The sheet of a video made outside the flow (a stitched one), blocking; None if not."""
+        from skill.media.contact_sheet import make_contact_sheet
+
+        if not self.enabled:
+            return None
+        try:
+            return str(make_contact_sheet(video).path)
+        except Exception as exc:  # the video is made and verified: a preview must not undo that
+            self.failed(exc)
+            return None
+
+
+def _sheet_flow(ctx: _Ctx, info: FileInfo) -> Generator[Op, Any, FileInfo]:
+    """A contact sheet beside a saved video; without one the video is returned as it is."""
+    if not ctx.sheets.enabled:
+        return info
+    try:
+        sheet = yield ("contact_sheet", info.path)
+    except Exception as exc:  # the video is paid and saved: a preview must not fail the run
+        ctx.sheets.failed(exc)
+        return info
+    return info.model_copy(update={"contact_sheet": str(sheet.path)})
+
+
+def _file_stem(ctx: _Ctx, request_id: str) -> str:
+    """The saved file's name: a slug of the journaled prompt and the request id (``fox-snow-3f9a2c``)."""
+    job = None
+    if ctx.track:
+        with contextlib.suppress(Kling3Error):
+            job = ctx.journal.get(request_id)
+    prompt = job.payload.get("prompt") if job is not None else None
+    return video_stem(prompt if isinstance(prompt, str) else None, request_id)
 
 
 def _has_urls(output: Any) -> bool:
@@ -435,7 +508,11 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
     if kind == "download":
         from skill.execution.downloads import download_outputs
 
-        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+        return download_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+    if kind == "contact_sheet":
+        from skill.media.contact_sheet import make_contact_sheet
+
+        return make_contact_sheet(op[1])
     raise AssertionError(kind)
 
 
@@ -456,7 +533,11 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
     if kind == "download":
         from skill.execution.downloads import adownload_outputs
 
-        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3])
+        return await adownload_outputs(op[1], op[2], api_base=client.base_url, on_progress=op[3], stem=op[4])
+    if kind == "contact_sheet":
+        from skill.media.contact_sheet import make_contact_sheet
+
+        return await asyncio.to_thread(make_contact_sheet, op[1])
     raise AssertionError(kind)
 
 
@@ -531,13 +612,20 @@ def _summarise(
     plan: Plan,
     calls: list[CallResult],
     finished: tuple[list[str], dict[str, Any] | None, list[str]] | None = None,
+    notes: list[str] | None = None,
 ) -> RunResult:
-    """The run's result from its calls; ``status`` is theirs when they agree, else ``partial``."""
+    """The run's result from its calls; ``status`` is theirs when they agree, else ``partial``.
+
+    ``notes`` are warnings raised after the calls (a contact sheet that could not be made).
+    """
     ids = [c.request_id for c in calls if c.request_id]
     statuses = {c.status for c in calls}
     status = statuses.pop() if len(statuses) == 1 else "partial"
     segment_files = [f.path for c in calls for f in c.files]
     files, video, warnings = finished or (segment_files, None, list(plan.warnings))
+    for note in [w for c in calls for w in c.warnings] + (notes or []):
+        if note not in warnings:
+            warnings.append(note)
     return RunResult(
         request_id=ids[0] if ids else None,
         request_ids=ids,
@@ -571,12 +659,36 @@ def _finish_job(
         "asked_ratio": plan.params.aspect_ratio,
         "expected_duration": float(plan.params.duration),
         "out_dir": ctx.output_dir,
-        "name": f"kling3-{plan.tier}-{len(plan.segments)}x-{plan.params.duration}s",
+        "name": _film_stem(plan.segments[0].payload.get("prompt"), calls[0].request_id, len(plan.segments),
+                           plan.params.duration, plan.params.aspect_ratio),
     }
 
 
+def _finish_with_sheet(args: dict[str, Any], sheets: SheetMaker) -> tuple[Any, str | None]:
+    """Finish the video, then make its contact sheet; blocking (the async path runs it in a thread).
+
+    Returns the :class:`~skill.media.video.FinishedVideo` (or the error that stopped it) and the
+    sheet's path (None when none was made).
+    """
+    from skill.media.video import finish
+
+    try:
+        video = finish(**args)
+    except Kling3Error as exc:
+        return exc, None
+    return video, sheets.make(str(video.path))
+
+
+def _film_stem(prompt: Any, request_id: str | None, segments: int, duration: int, ratio: str) -> str:
+    """The finished video's name: its first call's stem plus what was done (``-40s``, ``-21x9``)."""
+    from skill.media.video import NATIVE_RATIOS
+
+    done = ([f"{duration}s"] if segments > 1 else []) + ([ratio.replace(":", "x")] if ratio not in NATIVE_RATIOS else [])
+    return video_stem(prompt if isinstance(prompt, str) else None, request_id, suffix=" ".join(done))
+
+
 def _finished(
-    plan: Plan, calls: list[CallResult], ctx: _Ctx, outcome: Any
+    plan: Plan, calls: list[CallResult], ctx: _Ctx, outcome: Any, sheet: str | None = None
 ) -> tuple[list[str], dict[str, Any] | None, list[str]]:
     """Files, video and warnings after finishing; a failure keeps the segments and says why."""
     segment_files = [f.path for c in calls for f in c.files]
@@ -593,34 +705,27 @@ def _finished(
     ctx.on_event(Finished(path=str(outcome.path)))
     if ctx.run_id is not None:
         ctx.journal.set_run_video(ctx.run_id, str(Path(outcome.path).resolve()))
-    return [str(Path(outcome.path).resolve())], outcome.to_json_dict(), list(plan.warnings)
+    video = {**outcome.to_json_dict(), "contact_sheet": sheet}
+    return [str(Path(outcome.path).resolve())], video, list(plan.warnings)
 
 
 def _finish_sync(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
-    from skill.media.video import finish
-
     args = _finish_job(plan, calls, ctx, wanted)
     if args is None:
         return _summarise(plan, calls)
-    try:
-        outcome: Any = finish(**args)
-    except Kling3Error as exc:
-        outcome = exc
-    return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
+    outcome, sheet = _finish_with_sheet(args, ctx.sheets)
+    finished = _finished(plan, calls, ctx, outcome, sheet)
+    return _summarise(plan, calls, finished, ctx.sheets.take_warnings())
 
 
 async def _finish_async(plan: Plan, calls: list[CallResult], ctx: _Ctx, wanted: bool) -> RunResult:
     """As :func:`_finish_sync`, with ffmpeg off the event loop (MCP servers keep answering)."""
-    from skill.media.video import finish
-
     args = _finish_job(plan, calls, ctx, wanted)
     if args is None:
         return _summarise(plan, calls)
-    try:
-        outcome: Any = await asyncio.to_thread(lambda: finish(**args))
-    except Kling3Error as exc:
-        outcome = exc
-    return _summarise(plan, calls, _finished(plan, calls, ctx, outcome))
+    outcome, sheet = await asyncio.to_thread(_finish_with_sheet, args, ctx.sheets)
+    finished = _finished(plan, calls, ctx, outcome, sheet)
+    return _summarise(plan, calls, finished, ctx.sheets.take_warnings())
 
 
 def _ctx(
@@ -835,13 +940,17 @@ def _finish_run(jr: Journal, run_id: str, on_event: EventSink) -> dict[str, Any]
             asked_ratio=info["aspect_ratio"],
             expected_duration=float(info["duration"]),
             out_dir=Path(info["output_dir"] or Path.cwd()),
-            name=f"kling3-{info['tier']}-{info['segments']}x-{info['duration']}s",
+            name=_film_stem(calls[0].payload.get("prompt"), calls[0].request_id, int(info["segments"]),
+                            int(info["duration"]), str(info["aspect_ratio"])),
         )
     except Kling3Error as exc:
         return {"run_id": run_id, "status": "error", "error": exc.to_dict()}
     path = str(Path(video.path).resolve())
     jr.set_run_video(run_id, path)
-    return {"run_id": run_id, "status": "completed", "files": [path], "video": video.to_json_dict()}
+    sheets = SheetMaker()
+    done = {**video.to_json_dict(), "contact_sheet": sheets.make(path)}
+    return {"run_id": run_id, "status": "completed", "files": [path], "video": done,
+            "warnings": sheets.take_warnings()}
 
 
 def jobs(limit: int = 50, *, journal: Journal | None = None) -> list[dict[str, Any]]:

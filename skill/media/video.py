@@ -55,6 +55,7 @@ __all__ = [
     "finish",
     "needs_finishing",
     "probe_video",
+    "run_ffmpeg",
     "stitch",
     "stitch_method",
 ]
@@ -118,7 +119,7 @@ def _summary(stderr: bytes, limit: int = 600) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
-def _ffmpeg(
+def run_ffmpeg(
     args: Sequence[str],
     *,
     what: str,
@@ -127,7 +128,11 @@ def _ffmpeg(
     level: str = "error",
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ffmpeg (list args, no shell, no stdin); raise :class:`VideoError` on failure."""
+    """Run ffmpeg (list args, no shell, no stdin); raise :class:`VideoError` on failure.
+
+    Public so that the other ffmpeg work of :mod:`skill.media` (the contact sheets) runs it the
+    same way: ``-nostdin``, a timeout, and stderr summarised in the error.
+    """
     exe = ffmpeg.require_ffmpeg(segments)
     cmd = [exe, "-nostdin", "-hide_banner", "-v", level, *args]
     kept = {"segments": [str(p) for p in segments]}
@@ -213,7 +218,7 @@ _FPS_RE = re.compile(r"([\d.]+) fps")
 
 def _probe_ffmpeg(path: Path) -> VideoInfo:
     # `ffmpeg -i FILE` with no output exits 1 after printing the stream list: expected here.
-    proc = _ffmpeg(
+    proc = run_ffmpeg(
         ["-i", str(path)],
         what=f"read {path.name}",
         timeout=_PROBE_TIMEOUT_S,
@@ -345,7 +350,7 @@ def _stitch_copy(paths: Sequence[Path], tmp: Path, total: float) -> None:
     listing = tmp.with_name(tmp.name[:-4] + ".txt")
     with _cleanup(listing):
         listing.write_text("".join(_concat_line(p) for p in paths), encoding="utf-8")
-        _ffmpeg(
+        run_ffmpeg(
             [
                 "-y",
                 "-f",
@@ -417,7 +422,7 @@ def _reencode(
     args += [*_ENCODE, "-movflags", "+faststart", "-f", "mp4", str(tmp)]
     total = sum(i.duration_s for i in infos)
     what = f"re-encode {len(paths)} segments" if len(paths) > 1 else "re-encode the video"
-    _ffmpeg(args, what=what, timeout=_encode_timeout(total), segments=paths)
+    run_ffmpeg(args, what=what, timeout=_encode_timeout(total), segments=paths)
 
 
 def _check_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -529,7 +534,7 @@ def crop_to_ratio(src: str | os.PathLike[str], out: str | os.PathLike[str], rati
 def _crop_into(source: Path, info: VideoInfo, tmp: Path, ratio: str) -> None:
     cw, ch = crop_size(info.width, info.height, ratio)
     x, y = (info.width - cw) // 4 * 2, (info.height - ch) // 4 * 2
-    _ffmpeg(
+    run_ffmpeg(
         [
             "-y",
             "-i",

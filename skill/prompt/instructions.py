@@ -73,10 +73,28 @@ def _of_what(text: str, end: int) -> str:
     return m.group(0) if m else ""
 
 
+def _trimmed(text: str, a: int, b: int) -> tuple[int, int]:
+    """A span without the spaces and punctuation at its ends (", landscape format")."""
+    while a < b and text[a] in " ,;:.!?-\u2013\u2014\n":
+        a += 1
+    while b > a and text[b - 1] in " ,;:.!?-\u2013\u2014\n":
+        b -= 1
+    return a, b
+
+
+def _is_json(text: str) -> bool:
+    s = text.strip()
+    return s.startswith("{") and s.endswith("}")
+
+
+_TIMED_HEADER = re.compile(r"(?i)\b(?:shot|scene|beat|clip)\s+\w{1,3}\s*\(\s*[\d.\s\-\u2013]+s(?:ec(?:onds?)?)?\s*\)")
+
+
 def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
-    regions = quoted_regions(text)
+    regions = [] if _is_json(text) else quoted_regions(text)  # a JSON brief's quotes are syntax
     if lx.header.may(text.lower()):
         regions += [(h.start(), h.end()) for h in lx.header.hits(text)]
+    regions += [m.span() for m in _TIMED_HEADER.finditer(text)]  # "Shot 1 (0-3s) close on hands"
     return regions
 
 
@@ -115,11 +133,11 @@ def strip_instructions(
     """
     if not spans or not text:
         return text, []
-    quotes = quoted_regions(text)
+    quotes = [] if _is_json(text) else quoted_regions(text)
     guarded = _protected(lx, text)
     keep = [
         (a, b)
-        for a, b in spans
+        for a, b in (_trimmed(text, x, y) for x, y in spans)
         if 0 <= a < b <= len(text)
         and not any(a < y and x < b for x, y in guarded)
         and not _names_a_sound(lx, text[a:b] + _of_what(text, b), audio_on)
@@ -144,13 +162,31 @@ def strip_instructions(
         if whole_clauses_only:
             continue
         if not _leaves_a_clause(lx, text[cs:ce], rest):
+            if text[ce:ce + 1] == ":" and text[ce + 1:].strip():
+                cut.append((cs, ce + 1))  # "not Pro but the 4K tier: a skyline": a header of instructions
             continue  # the spans are inside a content clause ("a CEO addressing camera about ..."): keep it
         for a, b in inside:
             following = text[b:ce]
             if any(x == b or (b < x and not text[b:x].strip()) for x, _y in inside):
                 following = MARK
             cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
-    return _apply(text, cut)
+    return _apply(text, cut + _labels_of(lx, text, breaks, cut))
+
+
+def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A label whose value was an instruction goes with it ("Format:" before "ultra-wide (21:9)")."""
+    out = []
+    for s, e in breaks:
+        if text[s:e] != ":":
+            continue
+        start = max((b for a, b in breaks if b <= s), default=0)
+        words = _words(text[start:s])
+        if not words or len(words) > 2 or any(_is_content(lx, w) and w not in lx.brief_parts for w in words):
+            continue
+        after = min((a for a, b in breaks if a >= e), default=len(text))
+        if any((a <= e and after <= b) or (not text[e:a].strip() and not text[b:after].strip()) for a, b in cut):
+            out.append((start, e))
+    return out
 
 
 def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:

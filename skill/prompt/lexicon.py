@@ -420,10 +420,11 @@ class Lex:
         self.transformation = Rx(bounded(alternation(an.transformations)), f)
         self.moving_words = compile_pattern(bounded(alternation(an.moving)), f)
         br = v.brief
-        self.brief_parts = {" ".join(k.lower().split()): part for part, keys in br.keys.items() for k in keys}
+        self.brief_parts = {" ".join(re.split(r"[\s_-]+", k.lower())): part for part, keys in br.keys.items() for k in keys}
         keys = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in self.brief_parts)
-        self.brief_line = compile_pattern(
-            rf"^(?P<pre>.*?(?:^|[\s:;,]))?\s*(?:[-*\u2022]\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*(?P<val>.*?)\s*$", f
+        # a key at a line start, or after ";" "/" "|" ":" or a sentence end (". Camera: ...")
+        self.brief_key = compile_pattern(
+            rf"(?:^|(?<=[;/|:])|(?<=[.!?]\s)|(?<=[;/|:]\s))\s*(?:[-*\u2022>#]+\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*", f
         )
         self.brief_min = br.min_keys
         sc = v.scene

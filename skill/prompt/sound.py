@@ -80,12 +80,11 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
     camera = False
     for raw in _SPLIT_ITEMS.split(clause[m.end():]):
         item = lx.trigger_word.sub("", " " + raw).strip()
-        item = _ITEM_ARTICLE.sub("", item)
-        item = lx.excl_item_stop.sub("", item).strip(" ,.;:!?")
+        item = _ITEM_ARTICLE.sub("", item).strip(" ,.;:!?")
         toks = item.split()
         if not toks or all(w.lower() in lx.function_words for w in toks):
             continue
-        item = " ".join(toks[:5])
+        item = " ".join(toks[:6])
         kind = next((k for k, rx in lx.excl_audio if rx.match(item)), None)
         if kind:
             sound.append(kind)

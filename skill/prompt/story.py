@@ -117,6 +117,10 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
 
 
 def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: Beat) -> list[Item]:
+    label = lx.brief_key.match(sentence)
+    if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
+        story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
+        return []
     s = requester_to_the(lx, causative(lx, sentence))
     s, hype = drop_hype(lx, s)
     if hype:
@@ -205,6 +209,9 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
     body = ", ".join(x for x in [*brief.get("subject"), *brief.get("action")] if x)
     first = ", ".join(x for x in [body, *brief.get("setting"), *brief.get("lighting"), *brief.get("details")] if x)
     sentences = [*brief.get("description"), first, ", ".join(brief.get("style")), ", ".join(brief.get("camera"))]
+    for k, item in enumerate((x for v in brief.get("shots") for x in re.split(r"\s*[|;]\s*", v.strip("[] ")) if x), 1):
+        head = re.match(r"(?i)(shot\s+\w+(?:\s*\([^)]*\))?)\s*[:.-]?\s*", item)
+        sentences.append(f"{head.group(1)}: {item[head.end():]}" if head else f"Shot {k}: {item}")
     sentences += [line if '"' in line else f'"{line}"' for line in brief.get("dialogue")]
     story.meta += brief.get("request")
     lead = " ".join(brief.get("lead"))  # "Generate a video:" before the first key: request framing, or kept

@@ -238,8 +238,8 @@ class _Anchor(_V):
 
 
 _Part = Literal[
-    "description", "request", "subject", "action", "camera", "setting", "lighting", "style", "details", "audio",
-    "dialogue", "avoid",
+    "description", "request", "subject", "shots", "action", "camera", "setting", "lighting", "style", "details",
+    "audio", "dialogue", "avoid",
 ]
 
 

@@ -25,7 +25,7 @@ def _read(proc: subprocess.Popen[str], want_id: int) -> dict[str, object]:
             return doc  # type: ignore[no-any-return]
 
 
-def test_kling3_mcp_initializes_and_lists_the_six_tools() -> None:
+def test_kling3_mcp_initializes_and_lists_the_seven_tools() -> None:
     proc = subprocess.Popen([*kling3_cmd(), "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
@@ -37,8 +37,8 @@ def test_kling3_mcp_initializes_and_lists_the_six_tools() -> None:
         _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         tools = _read(proc, 2)
         names = sorted(t["name"] for t in tools["result"]["tools"])  # type: ignore[index]
-        assert names == sorted(["kling_plan_video", "kling_generate_video", "kling_video_status",
-                                "kling_fetch_video", "kling_cancel_video", "kling_list_jobs"])
+        assert names == sorted(["kling_plan_video", "kling_generate_video", "kling_generate_batch",
+                                "kling_video_status", "kling_fetch_video", "kling_cancel_video", "kling_list_jobs"])
     finally:
         proc.kill()
         proc.wait(timeout=10)

@@ -67,7 +67,7 @@ def test_usage_error_exits_64() -> None:
 def test_human_output_shows_endpoint_cost_and_reasons() -> None:
     r = run_cli("plan", "hero shot of a red sneaker, 8 seconds")
     assert r.code == 0
-    assert "kling/kling-3.0/pro/text-to-video" in r.out and "$0.896" in r.out and "tier.hero_role" in r.out
+    assert "kling/kling-3.0/pro/text-to-video" in r.out and "$0.896" in r.out and "tier pro: 'hero shot'" in r.out
 
 
 def test_batch_prints_one_line_per_input_line_in_order(tmp_path: Path) -> None:
@@ -156,3 +156,26 @@ def test_own_template_folder_by_flag_and_env(tmp_path: Path) -> None:
     (mine / "t2v.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     hostile = run_cli("plan", "a red kite", "--templates", str(mine), "--json")
     assert hostile.code == 78 and hostile.json()["error"]["code"] == "bad_template"
+
+
+def test_the_human_plan_says_what_decided_in_the_requests_words() -> None:
+    r = run_cli("plan", "launch video for our sneaker, keep it under $5, 40 seconds 21:9")
+    assert r.code == 0, r.err
+    why = r.out[r.out.index("\nwhy") + 1 : r.out.index("\nprompt")].splitlines()
+    assert [line[11:] for line in why] == [
+        "tier pro: 'launch video'",
+        "length 40 s: '40 seconds'",
+        "ratio 21:9: '21:9'",
+        "budget $5.00 from 'keep it under $5'",
+    ]
+    assert ".default" not in r.out and "signals" not in r.out
+    assert "calls      3: 14 s $1.568, 13 s $1.456, 13 s $1.456" in r.out  # money as money.py writes it
+    doc = run_cli("plan", "launch video for our sneaker, keep it under $5", "--json").json()
+    assert doc["decision"]["rules"]["mode"] == "mode.default"  # --json keeps every rule id
+
+
+def test_flags_are_said_to_be_asked_for_and_defaults_are_said_once() -> None:
+    asked = run_cli("plan", "a kite", "--tier", "pro", "--max-cost-usd", "3").out
+    assert "why        tier pro (asked for)\n           budget $3.00 (asked for)\n" in asked
+    plain = run_cli("plan", "a kite").out
+    assert "why        the defaults: nothing in the request asked otherwise\n" in plain

@@ -62,11 +62,22 @@ def _exempt() -> frozenset[str]:
         for phrase in group:
             words.update(re.findall(r"[a-z]+", phrase.lower()))
     words |= {w.lower() for w in v.dialogue.speech_verbs} | set(lx.brief_parts) | {"camera", "sound", "audio"}
+    for group in (v.sequence.openers, v.sequence.cuts, v.sequence.steps):  # structure: the shots say it
+        for phrase in group:
+            words.update(re.findall(r"[a-z]+", phrase.lower()))
+    words |= {"null", "true", "false"}  # JSON literals
+    words |= {"open", "opens", "opening", "start", "starts", "begin", "begins", "cut", "first", "finally"}
     return frozenset(w for phrase in words for w in phrase.split())
 
 
+def _stem(word: str) -> set[str]:
+    """Enough of a word to find it again inflected ("run"/"runs", "wave"/"waves", "slowly"/"slow")."""
+    w = word.lower()
+    return {w[:4], w[:3]} if len(w) <= 4 else {w[:4]}
+
+
 def _stems(text: str) -> set[str]:
-    return {w.lower()[:4] for w in _TOKEN.findall(text)}
+    return set().union(*(_stem(w) for w in _TOKEN.findall(text))) if text else set()
 
 
 def _removed_words(p: Any) -> set[str]:
@@ -90,8 +101,8 @@ def _lost(req: dict[str, Any], p: Any) -> list[str]:
     routing = _routing_words(text)
     for m in _TOKEN.finditer(text):
         w = m.group().lower()
-        if w in removed or w in routing or w[:4] in have:
-            continue
+        if w in removed or w in routing or _stem(w) & have or text[m.end():m.end() + 1] in (":", "="):
+            continue  # (a key of a brief is its structure)
         if quiet and _inside_quotes(text, m.start()):
             continue
         if any(part in removed for part in w.split("'")):
