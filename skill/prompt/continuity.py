@@ -18,7 +18,14 @@ import re
 from dataclasses import dataclass, replace
 
 from skill.prompt.dialogue import Line
-from skill.prompt.grammar import base_of, find_entities, ing_form, looks_like_place, split_subject
+from skill.prompt.grammar import (
+    base_of,
+    find_entities,
+    ing_form,
+    looks_like_place,
+    np_end,
+    split_subject,
+)
 from skill.prompt.lexicon import Lex
 from skill.prompt.state import Entity
 from skill.prompt.story import Beat, Item, Story
@@ -149,28 +156,37 @@ def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
 _IT = re.compile(r"(?<=[a-z]s )it(?![\w'])|(?<=[a-z]s )them(?![\w'])")
 
 
+def _things(lx: Lex, lines: list[str]) -> list[str]:
+    """The heads of the noun phrases of some sentences that are not people or places."""
+    out: list[str] = []
+    for line in lines:
+        toks = line.split()
+        for i, t in enumerate(toks):
+            w = t.lower().strip(",.;:!?\"")
+            if w not in lx.dets or w in lx.pronouns:
+                continue
+            j = np_end(lx, toks, i)
+            if j - i < 2:
+                continue
+            np = " ".join(x.strip(",.;:!?\"") for x in toks[i + 1: j]).lower()
+            head = np.split()[-1]
+            if head not in lx.people and base_of(head) not in lx.people and not looks_like_place(lx, np):
+                out.append(np)
+    return out
+
+
 def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
     """ "a wave washes it away": a later shot's object pronoun names the one thing the earlier
-    shots introduced ("the sandcastle"); with two candidates it stays a pronoun (no guessing)."""
+    shots named ("the sandcastle"); with two candidates ("the kettle", "the tea") it stays."""
     m = _IT.search(text)
     if m is None:
         return text
+    plural = m.group(0) == "them"
     lines = [x for b in before for x in b.items if isinstance(x, str)]
-    things = [
-        e for e in find_entities(lx, lines)
-        if e.head not in lx.people and base_of(e.head) not in lx.people and not looks_like_place(lx, e.full)
-    ]
-    match = uniq_heads([e for e in things if e.plural == (m.group(0) == "them")])
-    if len(match) != 1:
+    heads = dict.fromkeys(np for np in _things(lx, lines) if (np.split()[-1].endswith("s") and not np.endswith("ss")) == plural)
+    if len(heads) != 1:
         return text
-    return text[: m.start()] + "the " + match[0].label.lower() + text[m.end():]
-
-
-def uniq_heads(ents: list[Entity]) -> list[Entity]:
-    seen: dict[str, Entity] = {}
-    for e in ents:
-        seen.setdefault(e.head, e)
-    return list(seen.values())
+    return text[: m.start()] + "the " + next(iter(heads)) + text[m.end():]
 
 
 def _rich_again(lx: Lex, text: str, known: list[Entity]) -> str:

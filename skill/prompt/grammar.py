@@ -13,6 +13,7 @@ __all__ = [
     "is_verb",
     "looks_clause",
     "looks_like_place",
+    "np_end",
     "split_subject",
     "subject_of",
     "word_of",
@@ -103,7 +104,7 @@ def split_subject(lx: Lex, toks: list[str]) -> tuple[list[str], list[str]]:
     return (toks, []) if len(toks) <= 10 else ([], toks)
 
 
-def _np_end(lx: Lex, toks: list[str], i: int, ws: Sequence[str] | None = None) -> int:
+def np_end(lx: Lex, toks: list[str], i: int, ws: Sequence[str] | None = None) -> int:
     """End (exclusive) of the noun phrase core starting at toks[i] (a determiner)."""
     if ws is None:
         ws = _words_of(toks)
@@ -128,7 +129,7 @@ def find_entities(lx: Lex, prose: list[str]) -> list[Entity]:
             w = ws[i]
             clause_start = i == 0 or toks[i - 1][-1:] in ",;:"
             if w in lx.indef or (clause_start and w in lx.dets and w not in lx.pronouns):
-                j = _attached(lx, toks, ws, i, _np_end(lx, toks, i, ws))
+                j = _attached(lx, toks, ws, i, np_end(lx, toks, i, ws))
                 if j - i >= 2:
                     words = [t.strip(",.;:!?\"") for t in toks[i:j]]
                     owner = next((n for n in range(1, len(words)) if words[n].lower().endswith("'s")), 0)
@@ -148,7 +149,7 @@ def _attached(lx: Lex, toks: list[str], ws: Sequence[str], i: int, j: int) -> in
     if j - i < 2 or toks[j - 1][-1:] in ",.;:!?" or j + 1 >= len(toks) or ws[j] not in lx.attach:
         return j
     if ws[j + 1] in lx.dets:
-        k = _np_end(lx, toks, j + 1, ws)
+        k = np_end(lx, toks, j + 1, ws)
         return k if k - (j + 1) >= 2 else j
     k = j + 1
     while k < len(toks) and k - j <= 3 and ws[k] and ws[k] not in lx.function_words and not is_verb(lx, toks, k, j + 1, ws):

@@ -211,6 +211,8 @@ def test_a_later_shot_names_what_its_pronoun_stands_for_only_when_it_is_sure() -
     assert p.segments[1].prompt.startswith("A wave washes the sandcastle away")
     two = build("Scene 1: a kettle on a stove. Scene 2: a hand lifts it.", duration=6)
     assert two.shots[1].prompt.startswith("A hand lifts it")  # the kettle or the stove: not guessed
+    tea = build("First the kettle boils then she pours the tea and finally she sips it", duration=6)
+    assert tea.shots[2].prompt.startswith("She sips it")  # the kettle or the tea: not guessed
     plural = build("Shot 1: seagulls fly across the sky. Shot 2: waves lap the shore.", duration=6)
     assert plural.shots[1].prompt.startswith("Waves lap the shore")
 
