@@ -21,10 +21,10 @@ from skill.testing.emulator import Emulator, EmulatorConfig
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from skill.execution.downloads import download_outputs
+from skill.execution.downloads import download_file
 url, api_base, dest = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 t0 = time.perf_counter()
-(f,) = download_outputs({"video": url}, dest, api_base=api_base)
+f = download_file(url, dest, api_base=api_base)
 elapsed = time.perf_counter() - t0
 rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": elapsed, "bytes": f.size, "rss_mib": rss_kib / 1024}))

@@ -6,17 +6,28 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
 
     Kling3Error
     ├── UsageError           64  wrong command-line usage
+    ├── Declined             10  "no" at the confirmation question: nothing was sent
     ├── InputError           65  a request refused before anything is sent (policy refusals)
+    │   └── NoInput          66  an input file (a batch) does not exist or cannot be read
+    ├── OutputDirError       73  the output folder cannot be created or written: nothing sent
+    ├── InternalError        70  a bug, caught before anything was sent
     ├── ConfigError          78  a broken rules, catalog or template file
     │                            (also: no usable ffmpeg when a video must be stitched/cropped)
     ├── AuthError            77  no token, or the API rejected it
     ├── ApiError                 the API answered with an error
     │   ├── ApiClientError   65  4xx (402: no balance)
     │   └── ApiServerError   69  5xx
+    ├── SubmitUnconfirmed    69  the submit may have reached the server ("paid": "unknown");
+    │                            it is not repeated, and must not be before checking
+    ├── NotSent              69  the submit could not be sent (network, rate limit, a locked
+    │                            journal): nothing was paid, try again later
+    ├── Unavailable          69  something this machine must provide is taken or missing
+    │                            (the port ``kling3 emulator`` was asked to listen on)
     ├── TransientError       75  worth retrying later: rate limits, network, time-outs
     │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
-    │   ├── SubmitUnconfirmed 75 the submit may have reached the server; it is not repeated
-    │   └── DownloadError    75  the job is done and paid; the file could not be saved
+    │   ├── DownloadError    75  the job is done and paid; the file could not be saved
+    │   └── JobUnfinished    75  any other failure after a confirmed (paid) submit:
+    │                            `kling3 resume ID` finishes the job, never a new submit
     ├── JobFailed             1  the job ended failed or cancelled
     ├── VideoError            1  local finishing failed: ffmpeg failed or timed out, or the
     │                            stitched/cropped video failed its check (segments are kept)
@@ -24,10 +35,17 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     │                            ValueError. Its callers turn it into DownloadError (not_mp4)
     │                            or VideoError (video_unreadable), so it never reaches the CLI
     └── Interrupted         130  Ctrl-C
+
+The contract the exit codes keep (README, SKILL.md): only 1 says "the job itself failed", and 65
+("refused, nothing was sent") is never used once a submit was confirmed. :func:`after_submit`
+turns whatever goes wrong after a confirmed submit into an exit-75 error that names the
+request_id and the command that finishes the job, because every other answer would invite a
+second payment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -36,14 +54,21 @@ __all__ = [
     "ApiServerError",
     "AuthError",
     "ConfigError",
+    "Declined",
     "DownloadError",
     "InputError",
+    "InternalError",
     "Interrupted",
     "JobFailed",
+    "JobUnfinished",
     "Kling3Error",
     "Mp4Error",
+    "NoInput",
+    "NotSent",
+    "OutputDirError",
     "SubmitUnconfirmed",
     "TransientError",
+    "Unavailable",
     "UsageError",
     "VideoError",
     "WaitTimeout",
@@ -134,6 +159,14 @@ class ApiServerError(ApiError):
     exit_code = 69
 
 
+class Unavailable(Kling3Error):
+    """A local resource the command needs is not available (EX_UNAVAILABLE): another program
+    holds the port ``kling3 emulator`` was asked to listen on. Nothing was sent anywhere."""
+
+    code = "unavailable"
+    exit_code = 69
+
+
 class TransientError(Kling3Error):
     code = "temporary_failure"
     exit_code = 75
@@ -143,12 +176,67 @@ class WaitTimeout(TransientError):
     code = "timeout"
 
 
-class SubmitUnconfirmed(TransientError):
+class SubmitUnconfirmed(Kling3Error):
+    """The submit may or may not have created a (paid) job: an HTTP 5xx, a dropped connection or
+    a time-out after the request left. It is never repeated; the journal keeps it as *possibly
+    paid* until the user settles it (``kling3 jobs --settle``)."""
+
     code = "submit_unconfirmed"
+    exit_code = 69
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "paid": "unknown"}
+
+
+class NotSent(Kling3Error):
+    """A passing failure before the submit left (connection refused, rate limited to the end,
+    the journal locked): nothing was sent or paid, so trying again later is safe. ``code`` is
+    the cause's."""
+
+    code = "not_sent"
+    exit_code = 69
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "paid": False}
 
 
 class DownloadError(TransientError):
     code = "download_failed"
+
+
+class JobUnfinished(TransientError):
+    """The job was submitted (it is paid) but this command could not finish it: the API kept
+    failing, the journal stayed locked, the files could not be saved... ``code`` is the cause's."""
+
+    code = "job_unfinished"
+
+
+class Declined(Kling3Error):
+    """The user answered "no" at the confirmation question: nothing was sent. Not a usage error."""
+
+    code = "not_confirmed"
+    exit_code = 10
+
+
+class NoInput(InputError):
+    """An input file (``kling3 batch FILE``, ``plan --batch FILE``) is missing or unreadable."""
+
+    code = "no_input"
+    exit_code = 66
+
+
+class OutputDirError(Kling3Error):
+    """The output folder cannot be created or written (EX_CANTCREAT); checked before paying."""
+
+    code = "output_dir_unusable"
+    exit_code = 73
+
+
+class InternalError(Kling3Error):
+    """An unexpected error (a bug) before anything was sent (EX_SOFTWARE)."""
+
+    code = "internal_error"
+    exit_code = 70
 
 
 class JobFailed(Kling3Error):
@@ -183,3 +271,58 @@ class Mp4Error(Kling3Error, ValueError):
 class Interrupted(Kling3Error):
     code = "interrupted"
     exit_code = 130
+
+
+_KEEP_MEANING = (JobFailed, Interrupted, SubmitUnconfirmed)
+
+
+def resume_command(request_ids: str | Sequence[str]) -> str:
+    """The one command that finishes paid jobs (it polls and downloads, never submits):
+    ``kling3 resume ID`` for one job, ``kling3 resume --all`` for several."""
+    ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
+    return f"kling3 resume {ids[0]}" if len(ids) == 1 else "kling3 resume --all"
+
+
+def after_submit(exc: BaseException, request_ids: str | Sequence[str]) -> Kling3Error:
+    """``exc``, raised once the submit of ``request_ids`` was confirmed, as the error to report.
+
+    The jobs exist and are paid, so the answer must never read as "refused" (65), "unavailable,
+    retry" (69) or "failed, change the prompt" (1) unless a job itself failed: the result is an
+    exit-75 error (its ``code`` is the cause's) naming the request_id(s), ``"paid": true`` and
+    the command that finishes them. A :class:`JobFailed`, :class:`Interrupted` or
+    :class:`SubmitUnconfirmed` keeps its own meaning (the paid ids are added to its details);
+    an error already converted is returned unchanged.
+    """
+    ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
+    if isinstance(exc, Kling3Error) and exc.details.get("paid") is True:
+        return exc
+    command = resume_command(ids)
+    if isinstance(exc, _KEEP_MEANING):
+        if isinstance(exc, SubmitUnconfirmed):
+            exc.details["submitted_request_ids"] = ids
+            exc.message += f" The calls submitted before it ({', '.join(ids)}) are paid: `{command}` finishes them."
+            exc.args = (exc.message,)
+        else:
+            exc.request_id = exc.request_id or ids[0]
+            if len(ids) > 1:
+                exc.details.setdefault("request_ids", ids)
+        return exc
+    named = f"job {ids[0]} was" if len(ids) == 1 else f"jobs {', '.join(ids)} were"
+    tail = f"; {named} submitted and paid for: do not submit again, finish with `{command}`"
+    if isinstance(exc, TransientError):
+        out: Kling3Error = exc
+        out.message = exc.message.rstrip(". ") + tail
+        out.args = (out.message,)
+    elif isinstance(exc, Kling3Error):
+        out = JobUnfinished(
+            exc.message.rstrip(". ") + tail, code=exc.code, field=exc.field, details=exc.details
+        )
+    else:
+        text = str(exc)
+        cause = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        out = JobUnfinished(f"unexpected error ({cause})" + tail, code="internal_error")
+    out.request_id = out.request_id or ids[0]
+    out.details.update(paid=True, resume_command=command)
+    if len(ids) > 1:
+        out.details["request_ids"] = ids
+    return out

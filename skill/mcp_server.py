@@ -355,7 +355,8 @@ def _render(event: ev.Event) -> _Rendered:
         case ev.Downloading():
             return _Rendered("downloading the video", None)
         case ev.Done():
-            return _Rendered("saved " + ", ".join(event.files), None)
+            skipped = f"; skipped {len(event.skipped)} output(s) not saved" if event.skipped else ""
+            return _Rendered("saved " + ", ".join(event.files + event.images) + skipped, None)
         case ev.Cancelled():
             return _Rendered(f"cancelled: {event.request_id}", None)
         case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():
@@ -474,6 +475,12 @@ class ServerOptions:
     output_dir: Path | None = None
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL
 
+    @property
+    def output_root(self) -> Path:
+        """The one folder a call's ``output_dir`` may name (or a folder inside): the configured
+        one, else the default videos folder."""
+        return self.output_dir or tools.default_output_dir()
+
 
 async def _call_with_progress(ctx: Context, opts: ServerOptions, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """Run a waiting tool while a side task turns its events into progress notifications."""
@@ -486,7 +493,7 @@ async def _call_with_progress(ctx: Context, opts: ServerOptions, name: str, argu
         try:
             doc = await tools.acall(
                 name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir,
-                on_event=progress.on_event,
+                on_event=progress.on_event, output_root=opts.output_root,
             )
         finally:
             tg.cancel_scope.cancel()
@@ -500,11 +507,16 @@ async def _call(ctx: Context, opts: ServerOptions, name: str, arguments: dict[st
     try:
         if spec is not None and spec.reports_progress:
             return await _call_with_progress(ctx, opts, name, arguments)
-        return await tools.acall(name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir)
+        return await tools.acall(name, arguments, poll_interval=opts.poll_interval, output_dir=opts.output_dir,
+                                 output_root=opts.output_root)
     except Kling3Error as exc:  # acall returns these; kept as a safety net
         return {"error": exc.to_dict()}
-    except Exception as exc:
+    except Exception as exc:  # acall answers every failure as data; kept as a safety net
         log.exception("tool %s crashed", name)
+        inner = getattr(exc, "exceptions", None)  # an exception group: say what is inside
+        while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+            exc = inner[0]
+            inner = getattr(exc, "exceptions", None)
         return {"error": {"code": "internal_error", "field": None, "message": f"{type(exc).__name__}: {exc}"}}
 
 
@@ -637,7 +649,8 @@ def serve(
 
     ``http=True`` serves streamable HTTP at ``http://{host}:{port}/mcp`` (127.0.0.1 by default,
     with DNS-rebinding protection). ``output_dir`` is where videos go when a call names none
-    (default :func:`skill.settings.videos_dir`, never the working directory the host chose).
+    (default :func:`skill.settings.videos_dir`, never the working directory the host chose),
+    and the only folder (with its subfolders) a call may name.
     Raises :class:`~skill.errors.ConfigError` (``missing_dependency``) without the ``mcp`` extra.
     """
     import anyio
@@ -664,8 +677,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP host (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
     p.add_argument("--output-dir", default=None,
-                   help="where videos go when a call names no output_dir (default: KLING3_OUTPUT_DIR, "
-                   "else kling3/ in the user's videos folder; never the working directory)")
+                   help="where videos go when a call names no output_dir, and the only folder a call "
+                   "may name (default: KLING3_OUTPUT_DIR, else kling3/ in the user's videos folder; "
+                   "never the working directory)")
     p.add_argument("--poll-interval", type=float, default=tools.DEFAULT_POLL_INTERVAL, metavar="S",
                    help="seconds between status polls while a tool waits (default 2)")
     p.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="S",
@@ -690,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # no traceback reaches the user
+        sys.stderr.write(f"error: the MCP server stopped: {type(exc).__name__}: {exc} [internal_error]\n")
+        return 70
     return 0
 
 

@@ -35,10 +35,12 @@ import platformdirs
 from skill.errors import ConfigError
 
 __all__ = [
+    "API_BASE_VAR",
     "DEFAULT_API_BASE",
     "DEFAULT_DOWNLOAD_CAP_BYTES",
     "DEFAULT_WEB_BASE",
     "ENVIRONMENT",
+    "TOKEN_VAR",
     "api_base",
     "ca_bundle",
     "daily_cap_usd",
@@ -59,6 +61,10 @@ __all__ = [
 DEFAULT_API_BASE = "https://model-api.runcomfy.net/v1"
 DEFAULT_WEB_BASE = "https://www.runcomfy.com"
 DEFAULT_DOWNLOAD_CAP_BYTES = 2 * 1024**3
+API_BASE_VAR = "RUNCOMFY_MODEL_API_BASE"
+"""The Model API base; ``kling3 emulator`` prints it in the ``export`` lines a user pastes."""
+TOKEN_VAR = "RUNCOMFY_TOKEN"
+"""The API token variable, which wins over the token file."""
 
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_HOME", "state directory holding the job journal (jobs.sqlite3)"),
@@ -68,10 +74,10 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
     ("KLING3_PROMPT_CACHE", "off: compile the prompt vocabulary afresh, keep nothing on disk"),
     ("KLING3_RULES", "another routing_rules.yaml for the CLI (--rules)"),
-    ("RUNCOMFY_TOKEN", "API token; overrides the token file"),
+    (TOKEN_VAR, "API token; overrides the token file"),
     ("RUNCOMFY_CONFIG_DIR", "directory of token.json, shared with the runcomfy CLI"),
     ("XDG_CONFIG_HOME", "where RUNCOMFY_CONFIG_DIR defaults to (XDG_CONFIG_HOME/runcomfy)"),
-    ("RUNCOMFY_MODEL_API_BASE", f"Model API base URL (default {DEFAULT_API_BASE})"),
+    (API_BASE_VAR, f"Model API base URL (default {DEFAULT_API_BASE})"),
     ("RUNCOMFY_WEB_BASE", f"website base for login (default {DEFAULT_WEB_BASE})"),
     ("SSL_CERT_FILE", "CA bundle file for HTTPS (default: the system's)"),
     ("SSL_CERT_DIR", "CA certificate directory for HTTPS"),
@@ -127,7 +133,7 @@ def journal_path() -> Path:
 
 def api_base() -> str:
     """Model API base, ``/v1`` included, without a trailing slash (same rule as the CLI)."""
-    return _base_url("RUNCOMFY_MODEL_API_BASE", DEFAULT_API_BASE)
+    return _base_url(API_BASE_VAR, DEFAULT_API_BASE)
 
 
 def web_base() -> str:
@@ -203,7 +209,7 @@ def rules_path() -> str | None:
 
 def token_from_env() -> str | None:
     """``RUNCOMFY_TOKEN``: the API token, which wins over the token file."""
-    return _env("RUNCOMFY_TOKEN")
+    return _env(TOKEN_VAR)
 
 
 def ca_bundle() -> tuple[str | None, str | None]:

@@ -37,6 +37,7 @@ __all__ = [
     "JobRow",
     "JobsResult",
     "PlanResult",
+    "SkippedOutputResult",
     "StatusResult",
     "VideoEntry",
     "batch_result",
@@ -81,6 +82,18 @@ class _Result(BaseModel):
 
 
 _RID = "The job's id at RunComfy: keep it; kling_fetch_video, kling_video_status and kling_cancel_video take it."
+
+
+class SkippedOutputResult(_Result):
+    """An output of the finished job that was not saved, and why."""
+
+    url: str = Field(description="The output's URL, without its query (signatures live there).")
+    reason: str = Field(description="Why: an untrusted host, or a cover that is not a PNG, JPEG or WebP image.")
+
+
+_IMAGES = "Absolute paths of cover or thumbnail images saved beside the videos (verified PNG, JPEG or WebP)."
+_SKIPPED = ("Outputs not saved: tell the user. The job is done and paid; never generate it again for "
+            "them.")
 
 
 class PlanCall(_Result):
@@ -145,6 +158,8 @@ class GenerateResult(_Result):
     status: str
     done: bool = Field(description="True once the video is downloaded; else fetch it with kling_fetch_video.")
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     endpoint: str
     tier: str
     mode: str
@@ -173,6 +188,7 @@ class BatchItemResult(_Result):
     planned_cost_usd: float
     request_ids: list[str] = Field(description=_RID)
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     video: str | None = Field(default=None, description="The stitched or cropped video, when the plan needed one.")
     error: dict[str, Any] | None = None
     warnings: list[str]
@@ -199,6 +215,8 @@ class FetchResult(_Result):
     status: str
     done: bool
     files: list[str] = Field(description="Absolute paths of the saved MP4 files.")
+    images: list[str] = Field(default_factory=list, description=_IMAGES)
+    skipped: list[SkippedOutputResult] = Field(default_factory=list, description=_SKIPPED)
     queue_position: int | None = None
     waited_s: int | None = None
     hint: str | None = None
@@ -225,9 +243,10 @@ class CancelResult(_Result):
     """``kling_cancel_video``: whether the job was cancelled (then it is not charged)."""
 
     request_id: str = Field(description=_RID)
-    outcome: str
+    outcome: str = Field(description="cancelled, already_cancelled, or not_cancellable (it runs and is charged).")
     status: str | None
     cancelled: bool
+    charged: bool = Field(description="Whether the job will be (or was) charged.")
     message: str = Field(description="Whether the job will be charged, in words.")
 
 
@@ -235,7 +254,12 @@ class JobRow(_Result):
     """One job of the local journal."""
 
     request_id: str | None
+    job_key: str | None = Field(description="The journal's key: names a job that has no request_id.")
     state: str | None
+    possibly_paid: bool = Field(
+        description="Its submit was never confirmed: it may have created a paid job. Never generate it "
+        "again before the user has checked their RunComfy requests."
+    )
     endpoint: str | None
     tier: str | None
     mode: str | None
@@ -367,6 +391,8 @@ def generate_result(plan: Plan, res: RunResult) -> dict[str, Any]:
         "status": res.status,
         "done": done,
         "files": res.files,
+        "images": res.images,
+        "skipped": [k.model_dump() for k in res.skipped],
         "endpoint": res.endpoint,
         "tier": res.tier,
         "mode": res.mode,
@@ -415,7 +441,7 @@ def batch_result(report: BatchReport, requests: list[dict[str, Any]]) -> dict[st
             "endpoint": i.endpoint, "tier": i.tier, "duration_s": i.duration, "aspect_ratio": i.aspect_ratio,
             "cost_usd": i.cost_usd, "planned_cost_usd": i.planned_cost_usd,
             "request_ids": list(i.request_ids), "files": [i.video] if i.video else list(i.files),
-            "video": i.video, "error": i.error, "warnings": list(i.warnings),
+            "skipped": list(i.skipped), "video": i.video, "error": i.error, "warnings": list(i.warnings),
         }
         for i in report.items
     ]
@@ -444,6 +470,8 @@ def fetch_result(res: CallResult, request_id: str) -> dict[str, Any]:
         "done": done,
         "files": [f.path for f in res.files],
         "cost_usd": res.cost_usd or None,
+        "images": [f.path for f in res.images],
+        "skipped": [k.model_dump() for k in res.skipped],
     }
     if done:
         out["videos"] = video_entries(res)
@@ -488,9 +516,11 @@ def status_result(doc: dict[str, Any]) -> dict[str, Any]:
 
 def cancel_result(doc: dict[str, Any]) -> dict[str, Any]:
     """``kling_cancel_video``'s answer, saying in words whether the job will be charged."""
-    cancelled = doc.get("outcome") == "cancelled"
+    cancelled = not doc.get("charged", True)
     message = (
         "Cancelled while queued: it will not be charged."
+        if doc.get("outcome") == "cancelled"
+        else "It was already cancelled: it is not charged."
         if cancelled
         else "Could not be cancelled: it is already running (or finished) and will be charged. "
         "Call kling_fetch_video to get the video."
@@ -503,7 +533,9 @@ def job_row(row: dict[str, Any]) -> dict[str, Any]:
     prompt = str((row.get("payload") or {}).get("prompt") or "")
     return {
         "request_id": row.get("request_id"),
+        "job_key": row.get("job_key"),
         "state": row.get("state"),
+        "possibly_paid": bool(row.get("possibly_paid")),
         "endpoint": row.get("model_id"),
         "tier": row.get("tier"),
         "mode": row.get("mode"),
@@ -514,13 +546,13 @@ def job_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _next_step(state: str, request_id: str | None) -> str:
+def _next_step(state: str, request_id: str | None, possibly_paid: bool = False) -> str:
     """What to do about a job in ``state``: never generate a paid job again, only fetch it."""
     if state == "downloaded":
         return "Done: the video is saved (files). kling_fetch_video downloads it again if a file is lost."
-    if state == "unconfirmed":
-        return ("The submit may or may not have reached RunComfy: check kling_list_jobs and the RunComfy "
-                "dashboard before generating it again.")
+    if state == "unconfirmed" or possibly_paid:
+        return ("The submit may or may not have reached RunComfy (possibly paid): do not generate it again "
+                "before the user has checked the RunComfy dashboard; `kling3 jobs --settle` records the answer.")
     if state == "failed":
         return "The job itself failed at RunComfy: change the prompt before trying again."
     if state == "cancelled":
@@ -549,7 +581,7 @@ def job_detail(row: dict[str, Any], files: list[dict[str, Any]], events: list[di
         "batch_id": row.get("batch_id"),
         "files": [{k: f.get(k) for k in ("path", "url", "size", "sha256")} for f in files],
         "events": [{"at": e.get("at"), "state": e.get("state")} for e in events],
-        "next": _next_step(str(row.get("state")), row.get("request_id")),
+        "next": _next_step(str(row.get("state")), row.get("request_id"), bool(row.get("possibly_paid"))),
     }
 
 
@@ -559,8 +591,32 @@ def jobs_result(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def error_result(exc: Kling3Error) -> dict[str, Any]:
-    """A refusal or failure as data: ``{"error": {"code", "field", "message", ...}}``, never raised."""
-    return {"error": exc.to_dict()}
+    """A refusal or failure as data: ``{"error": {"code", "field", "message", ...}}``, never raised.
+
+    After a confirmed submit (``"paid": true``) the answer names the request_id(s) and tells the
+    model not to generate again but to fetch; after an unconfirmed one (``"paid": "unknown"``)
+    not to generate again before checking.
+    """
+    err = exc.to_dict()
+    out: dict[str, Any] = {"error": err}
+    paid = err.get("paid")
+    if paid is True:
+        ids = err.get("request_ids") or [err.get("request_id")]
+        named = ", ".join(f"request_id={i!r}" for i in ids)
+        err["hint"] = (
+            f"The job is submitted and paid: do not generate it again. Call kling_fetch_video with "
+            f"{named} to wait for it and download the video."
+        )
+        out["request_id"] = err.get("request_id")
+    elif paid == "unknown":
+        done = err.get("submitted_request_ids") or []
+        err["hint"] = (
+            "The submit may have created a paid job: do not generate again before the user has checked "
+            "their RunComfy requests (kling_list_jobs lists it as possibly_paid)."
+            + (f" Already paid: call kling_fetch_video for {', '.join(done)}." if done else "")
+        )
+        out["request_id"] = done[0] if done else None
+    return out
 
 
 # -- summaries -------------------------------------------------------------------------------
@@ -574,7 +630,8 @@ def _status_words(doc: dict[str, Any]) -> str:
 def error_summary(err: dict[str, Any]) -> str:
     """The line for any tool's error, e.g. ``error [missing_image] (image_url): ...``."""
     field = f" ({err.get('field')})" if err.get("field") else ""
-    return f"error [{err.get('code')}]{field}: {err.get('message')}"
+    hint = f" {err['hint']}" if err.get("hint") else ""
+    return f"error [{err.get('code')}]{field}: {err.get('message')}{hint}"
 
 
 def plan_summary(result: dict[str, Any]) -> str:
@@ -597,7 +654,9 @@ def wait_summary(result: dict[str, Any]) -> str:
             for v in videos
         ) or "no file"
         cost = f", {usd(result['cost_usd'])}" if result.get("cost_usd") is not None else ""
-        return f"completed (request_id {rid}{cost}): {where}"
+        skipped = result.get("skipped") or []
+        extra = f"; {len(skipped)} output(s) not saved (see skipped)" if skipped else ""
+        return f"completed (request_id {rid}{cost}): {where}{extra}"
     return f"{_status_words(result)}; request_id {rid}. {result.get('hint', '')}".strip()
 
 

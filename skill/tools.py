@@ -38,8 +38,16 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from skill.errors import InputError, Kling3Error, UsageError, WaitTimeout
-from skill.execution.events import Event, EventSink, Status
+from skill.errors import (
+    InputError,
+    InternalError,
+    Kling3Error,
+    SubmitUnconfirmed,
+    UsageError,
+    WaitTimeout,
+    after_submit,
+)
+from skill.execution.events import Event, EventSink, Status, SubmitWatch
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.request import VideoRequest
@@ -155,8 +163,9 @@ _OutputDir = Annotated[
     str | None,
     Field(
         description=(
-            "Directory to save the MP4 in (created if missing). Default: the server's output folder (the "
-            "user's videos folder, ~/Videos/kling3, unless configured); a relative path is taken inside it."
+            "Directory to save the MP4 in (created if missing), inside the server's output folder (the "
+            "user's videos folder, ~/Videos/kling3, unless configured): a relative path is taken inside "
+            "it, and one outside it is refused. Default: that folder."
         )
     ),
 ]
@@ -367,11 +376,13 @@ def _fixed(text: str) -> Callable[[], str]:
 
 @dataclass(frozen=True)
 class CallOptions:
-    """How one :func:`call` or :func:`acall` runs: its poll interval, default output directory and sink."""
+    """How one :func:`call` or :func:`acall` runs: its poll interval, default output directory and
+    sink; ``output_root``, when set, is the folder a call's own ``output_dir`` must stay inside."""
 
     poll_interval: float
     output_dir: Path | None
     on_event: EventSink | None
+    output_root: Path | None = None
 
 
 ToolRun = Callable[[dict[str, Any], CallOptions], dict[str, Any]]
@@ -571,13 +582,26 @@ def _out_dir(given: str | None, opts: CallOptions) -> Path:
     """The call's own output_dir wins, then the caller's default, then :func:`default_output_dir`.
 
     A relative output_dir from a call is taken inside that default folder, not in the working
-    directory, which for an MCP server is wherever the host happened to start it.
+    directory, which for an MCP server is wherever the host happened to start it. With an
+    ``output_root`` (the MCP server's) the call's folder must also stay inside that root: a model
+    must not be able to write videos anywhere the server can.
     """
     base = opts.output_dir or default_output_dir()
     if not given:
         return base
     path = Path(given).expanduser()
-    return path if path.is_absolute() else base / path
+    if opts.output_root is None:
+        return path if path.is_absolute() else base / path
+    root = opts.output_root.expanduser().resolve()
+    target = (root / path).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(
+            f"output_dir {given!r} is outside this server's output folder {root}: give a folder "
+            "inside it (a relative path is read from it); nothing was sent",
+            code="output_dir_outside_root",
+            field="output_dir",
+        )
+    return target
 
 
 def _plan(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
@@ -760,10 +784,11 @@ def _cancel(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
 
 def _jobs(args: dict[str, Any], opts: CallOptions) -> dict[str, Any]:
     """Reads the local journal only: no network, no token needed."""
+    from skill import settings
     from skill.execution.flow import jobs
 
     inp = _validate(ListJobsInput, args)
-    return jobs_result(jobs(limit=inp.limit))
+    return jobs_result(jobs(limit=inp.limit, api_base=settings.api_base()))
 
 
 def _inline(run: ToolRun) -> ToolARun:
@@ -958,12 +983,16 @@ def _unknown(name: str) -> dict[str, Any]:
     return error_result(Kling3Error(f"unknown tool {name!r}; tools: {names}", code="unknown_tool", field="name"))
 
 
-def _options(poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None) -> CallOptions:
+def _options(
+    poll_interval: float | None, output_dir: str | Path | None, on_event: EventSink | None,
+    output_root: str | Path | None = None,
+) -> CallOptions:
     """The call's options, with a floor on the poll interval so a bad value cannot spin on the API."""
     return CallOptions(
         poll_interval=DEFAULT_POLL_INTERVAL if poll_interval is None else max(0.01, float(poll_interval)),
         output_dir=Path(output_dir).expanduser() if output_dir else None,
         on_event=on_event,
+        output_root=Path(output_root).expanduser() if output_root else None,
     )
 
 
@@ -974,21 +1003,25 @@ def call(
     poll_interval: float | None = None,
     output_dir: str | Path | None = None,
     on_event: EventSink | None = None,
+    output_root: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run one tool call (arguments as a dict or the JSON string a model produced).
 
     Returns a JSON-serialisable dict; a refusal, an API error or bad arguments come back as
     ``{"error": {"code", "field", "message", ...}}`` instead of raising. ``output_dir`` is the
-    default download directory when the call names none; ``on_event`` receives progress events.
+    default download directory when the call names none; ``output_root`` confines the folders a
+    call may name (``output_dir_outside_root`` otherwise, before anything is sent); ``on_event``
+    receives progress events.
     """
     spec = find_tool(name)
     if spec is None:
         return _unknown(name)
-    opts = _options(poll_interval, output_dir, on_event)
+    watch = SubmitWatch()
+    opts = _options(poll_interval, output_dir, watch.tee(on_event), output_root)
     try:
         return spec.run(_parse_arguments(arguments), opts)
-    except Kling3Error as exc:
-        return error_result(exc)
+    except Exception as exc:
+        return error_result(_as_error(exc, watch))
 
 
 async def acall(
@@ -998,6 +1031,7 @@ async def acall(
     poll_interval: float | None = None,
     output_dir: str | Path | None = None,
     on_event: EventSink | None = None,
+    output_root: str | Path | None = None,
 ) -> dict[str, Any]:
     """The async twin of :func:`call`. ``on_event`` is always called on the event loop's thread.
 
@@ -1007,11 +1041,26 @@ async def acall(
     spec = find_tool(name)
     if spec is None:
         return _unknown(name)
+    watch = SubmitWatch()
     try:
         args = _parse_arguments(arguments)
-        return await spec.arun(args, _options(poll_interval, output_dir, on_event))
-    except Kling3Error as exc:
-        return error_result(exc)
+        return await spec.arun(args, _options(poll_interval, output_dir, watch.tee(on_event), output_root))
+    except Exception as exc:
+        return error_result(_as_error(exc, watch))
+
+
+def _as_error(exc: Exception, watch: SubmitWatch) -> Kling3Error:
+    """Any failure of a tool call as the package's error: once a submit was confirmed it is the
+    paid job's (request_id, do not generate again); a bug during a submit is an unconfirmed
+    submit; a bug before any is an internal error. Never an exception out of a tool call."""
+    if watch.submitted:
+        return after_submit(exc, watch.submitted)
+    if isinstance(exc, Kling3Error):
+        return exc
+    cause = f"{type(exc).__name__}: {exc}"
+    if watch.in_flight:
+        return SubmitUnconfirmed(f"unexpected error during the submit ({cause}); it may have created a paid job")
+    return InternalError(f"unexpected error ({cause}); nothing was paid")
 
 
 def summarize(name: str, result: dict[str, Any]) -> str:

@@ -48,9 +48,11 @@ def server_env(emu: Emulator, tmp: Path) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_session(emu: Emulator, tmp: Path, mode: str = "auto") -> AsyncIterator[Client]:
+async def stdio_session(
+    emu: Emulator, tmp: Path, mode: str = "auto", output_dir: Path | None = None
+) -> AsyncIterator[Client]:
     params = StdioServerParameters(
-        command=SERVER[0], args=[*SERVER[1:], *FAST, "--output-dir", str(tmp / "videos")],
+        command=SERVER[0], args=[*SERVER[1:], *FAST, "--output-dir", str(output_dir or tmp / "videos")],
         env=server_env(emu, tmp), cwd=str(tmp),
     )
     with open(tmp / "server.log", "a", encoding="utf-8") as errlog:
@@ -210,6 +212,60 @@ def test_client_cancellation_cancels_the_queued_job_and_cancel_tool(
     assert emu.counts["cancel"] == 2
 
 
+def test_output_dir_is_confined_to_the_server_folder_and_checked_before_paying(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with stdio_session(emulator, tmp_path) as client:
+            for outside in ("/etc/kling3", "../escape", str(tmp_path)):
+                refused = await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": outside})
+                err = structured(refused)["error"]
+                assert refused.is_error and err["code"] == "output_dir_outside_root", outside
+                assert err["field"] == "output_dir"
+            assert emulator.counts["submit"] == 0
+            inside = structured(await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "clips/a"}))
+            assert Path(inside["files"][0]).parent == (tmp_path / "videos" / "clips" / "a").resolve()
+        taken = tmp_path / "taken"
+        taken.write_text("a file where the videos should go")
+        async with stdio_session(emulator, tmp_path, output_dir=taken) as client:
+            unusable = await client.call_tool("kling_generate_video", {"text": TEXT})
+            err = structured(unusable)["error"]
+            assert unusable.is_error and err["code"] == "output_dir_unusable"
+
+    anyio.run(go)
+    assert emulator.counts["submit"] == 1
+    assert not (tmp_path / "escape").exists()
+
+
+def test_a_folder_lost_after_the_submit_is_a_tool_error_with_the_request_id_not_a_crash(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(queue_seconds=0.5, run_seconds=0.2)
+
+    async def go() -> None:
+        async with stdio_session(emu, tmp_path) as client:
+            target = tmp_path / "videos" / "lost"
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                if message and message.startswith("submitted") and target.is_dir():
+                    target.rmdir()
+                    target.write_text("the folder became a file")
+
+            res = await client.call_tool("kling_generate_video", {"text": TEXT, "output_dir": "lost"},
+                                         progress_callback=on_progress)
+            doc = structured(res)
+            rid = emu.jobs()[0]["request_id"]
+            err = doc["error"]
+            assert res.is_error and doc["request_id"] == rid and err["request_id"] == rid
+            assert err["code"] == "output_dir_unusable" and err["paid"] is True
+            assert "do not generate it again" in err["hint"] and "ExceptionGroup" not in res.content[0].text
+            fetched = structured(await client.call_tool(
+                "kling_fetch_video", {"request_id": rid, "wait_seconds": 10, "output_dir": "found"}))
+            assert fetched["done"] is True
+            assert Path(fetched["files"][0]).parent == (tmp_path / "videos" / "found").resolve()
+
+    anyio.run(go)
+    assert emu.counts["submit"] == 1
 def test_videos_go_to_the_videos_folder_not_the_hosts_cwd_and_caches_warm_after_initialize(
     make_emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:

@@ -96,6 +96,18 @@ def test_generate_fetch_status_cancel_and_jobs_results_match_their_schemas(emu: 
     assert len(jobs["jobs"]) == 4
 
 
+def test_results_with_a_cover_and_a_skipped_output_match_their_schemas(emu: Emulator) -> None:
+    emu.config.result_shape, emu.config.video_count, emu.config.foreign_outputs = "image_videos", 2, "first"
+    done = check("kling_generate_video", tools.call("kling_generate_video", {"text": "a fox in snow"}, poll_interval=0.01))
+    assert len(done["files"]) == 1 and len(done["images"]) == 1 and len(done["skipped"]) == 1
+    fetched = check("kling_fetch_video", tools.call("kling_fetch_video", {"request_id": done["request_id"],
+                                                                          "wait_seconds": 0}))
+    assert fetched["skipped"] == done["skipped"] and fetched["images"] == done["images"]
+    batch = check("kling_generate_batch", tools.call("kling_generate_batch", {
+        "requests": [{"text": "a fox in snow"}], "max_cost_usd": 5}, poll_interval=0.01))
+    assert len(batch["items"][0]["skipped"]) == 1
+
+
 def test_a_key_no_model_declares_is_caught() -> None:
     plan = tools.call("kling_plan_video", {"text": "a fox in snow"})
     with pytest.raises(jsonschema.ValidationError):

@@ -16,7 +16,7 @@ import skill
 from skill import tools
 from skill.errors import UsageError
 from skill.request import VideoRequest
-from skill.testing.emulator import Emulator
+from skill.testing.emulator import Emulator, Fault
 
 NAMES = [
     "kling_plan_video",
@@ -271,6 +271,23 @@ def test_generate_status_fetch_and_list_in_process(emulator: Emulator, env: Call
     assert tools.summarize("kling_generate_video", out).startswith(f"completed (request_id {rid}")
 
 
+def test_tool_results_list_the_cover_and_the_outputs_not_saved(
+    make_emulator: Callable[..., Emulator], env: Callable[[Emulator], Path]
+) -> None:
+    emu = make_emulator(result_shape="image_videos", video_count=2, foreign_outputs="image")
+    tmp = env(emu)
+    out = tools.call("kling_generate_video", {"text": "a fox in snow", "output_dir": str(tmp / "v")}, poll_interval=0.02)
+    rid6 = out["request_id"][:6]
+    names = [Path(f).name for f in out["files"]]
+    assert out["done"] is True and names[0].endswith(f"-{rid6}.mp4") and names[1].endswith(f"-{rid6}-2.mp4")
+    (skipped,) = out["skipped"]
+    assert out["images"] == [] and skipped["url"].endswith("/cover.png") and "untrusted host" in skipped["reason"]
+    assert "1 output(s) not saved" in tools.summarize("kling_generate_video", out)
+    fetched = tools.call("kling_fetch_video", {"request_id": out["request_id"], "wait_seconds": 0})
+    assert fetched["files"] == out["files"] and fetched["skipped"] == out["skipped"]  # converged, no copies
+    assert sorted(p.name for p in (tmp / "v").iterdir() if p.suffix == ".mp4") == sorted(names)
+
+
 def test_generate_returns_the_request_id_when_the_wait_runs_out_then_cancel(
     make_emulator: Callable[..., Emulator], env: Callable[[Emulator], Path]
 ) -> None:
@@ -349,6 +366,62 @@ def test_cancelling_acall_cancels_the_queued_job(
     assert tools.call("kling_list_jobs", {})["jobs"][0]["state"] == "cancelled"
 
 
+# -- after a submit, a tool error names the job and says not to generate again -----------------
+
+
+def test_a_host_sink_failing_after_the_submit_names_the_paid_job(emulator: Emulator, env: Callable[[Emulator], Path]) -> None:
+    env(emulator)
+
+    def sink(event: Any) -> None:
+        if event.event == "submitted":
+            raise RuntimeError("the host's progress callback broke")
+
+    out = tools.call("kling_generate_video", {"text": "a fox in snow"}, poll_interval=0.02, on_event=sink)
+    rid = emulator.jobs()[0]["request_id"]
+    err = out["error"]
+    assert out["request_id"] == rid and err["request_id"] == rid and err["paid"] is True
+    assert err["code"] == "internal_error" and "do not generate it again" in err["hint"]
+    assert f"request_id={rid!r}" in err["hint"] and "do not generate it again" in tools.summarize("kling_generate_video", out)
+    fetched = tools.call("kling_fetch_video", {"request_id": rid, "wait_seconds": 10}, poll_interval=0.02)
+    assert fetched["done"] is True and Path(fetched["files"][0]).is_file()
+    assert emulator.counts["submit"] == 1
+
+
+def test_a_host_sink_failing_before_the_submit_sends_nothing(emulator: Emulator, env: Callable[[Emulator], Path]) -> None:
+    env(emulator)
+
+    def sink(event: Any) -> None:
+        if event.event == "submitting":
+            raise RuntimeError("broken before anything was sent")
+
+    out = tools.call("kling_generate_video", {"text": "a fox in snow"}, poll_interval=0.02, on_event=sink)
+    assert out["error"]["code"] == "internal_error" and "nothing was sent" in out["error"]["message"]
+    assert "hint" not in out["error"] and emulator.counts["submit"] == 0
+    (job,) = tools.call("kling_list_jobs", {})["jobs"]
+    assert job["state"] == "failed"
+
+
+def test_polls_failing_after_the_submit_answer_with_the_request_id_async(
+    emulator: Emulator, env: Callable[[Emulator], Path]
+) -> None:
+    env(emulator)
+    emulator.add_fault(Fault(route="status", status=404, times=0))
+    out = asyncio.run(tools.acall("kling_generate_video", {"text": "a fox in snow"}, poll_interval=0.02))
+    rid = emulator.jobs()[0]["request_id"]
+    assert out["request_id"] == rid and out["error"]["code"] == "not_found" and out["error"]["paid"] is True
+    assert "kling_fetch_video" in out["error"]["hint"] and "do not generate it again" in out["error"]["hint"]
+
+
+def test_an_unconfirmed_submit_tells_the_model_not_to_generate_again(
+    emulator: Emulator, env: Callable[[Emulator], Path]
+) -> None:
+    env(emulator)
+    emulator.add_fault(Fault(route="submit", kind="drop"))
+    out = tools.call("kling_generate_video", {"text": "a fox in snow"}, poll_interval=0.02)
+    err = out["error"]
+    assert err["code"] == "submit_unconfirmed" and err["paid"] == "unknown"
+    assert "do not generate again" in err["hint"] and "possibly_paid" in err["hint"]
+    assert emulator.counts["submit"] == 1
 # -- the batch/variants tool -------------------------------------------------------------------
 
 

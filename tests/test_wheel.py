@@ -35,6 +35,7 @@ def test_wheel_contains_rules_templates_and_catalog(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "skill/data/routing_rules.yaml" in names
     assert "skill/data/catalog.yaml" in names
+    assert "skill/testing/wire_schema.yaml" in names  # the emulator's own copy of the schema
     assert any(n.startswith("skill/data/prompt_templates/") for n in names)
     assert "skill/data/references/prompting-guide.md" in names  # served as kling3://prompting-guide
 

@@ -44,7 +44,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         import httpx
 
         def on_code(user_code: str, verify_url: str) -> None:
-            say(f"Open {verify_url} and enter the code {user_code}")
+            if args.json:
+                emit_json({"event": "login_code", "user_code": user_code, "verify_url": verify_url}, sys.stderr)
+            else:
+                say(f"Open {verify_url} and enter the code {user_code}")
 
         with httpx.Client(timeout=30) as client:
             token = auth.device_login(settings.web_base(), client=client, on_code=on_code)

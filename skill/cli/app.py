@@ -20,20 +20,35 @@ from skill._version import __version__
 from skill.cli import account, gallery, jobs, plan, run, serve
 from skill.cli.flags import SubParsers
 from skill.cli.render import emit_json, say, styled, warn
-from skill.errors import Kling3Error, UsageError
+from skill.errors import (
+    InternalError,
+    Interrupted,
+    Kling3Error,
+    SubmitUnconfirmed,
+    TransientError,
+    UsageError,
+    after_submit,
+    resume_command,
+)
 
 __all__ = ["COMMAND_GROUPS", "EXIT_CODES", "CommandGroup", "Handler", "build_parser", "main"]
 
 EXIT_CODES = """\
 exit codes:
   0    success (plan printed; job done)
-  1    the job failed or was cancelled
+  1    the job itself failed or was cancelled at the API: change the prompt
+  10   "no" at the confirmation question: nothing was sent
   64   usage error (bad flags)
-  65   bad input, refused before anything was sent; or the API rejected the input (402: balance)
+  65   refused, nothing was sent: bad input, the API refused the submit (402: balance)
   66   an input file does not exist
-  69   the API is unavailable (5xx)
-  75   temporary: rate limited, network trouble, or --timeout reached (the job keeps running)
-  77   not signed in, or the token was rejected
+  69   nothing could be sent ("paid": false: retry later); or the submit was not
+       confirmed (submit_unconfirmed, "paid": "unknown"): never submit again before
+       checking `kling3 jobs`; kling3 emulator: the port is taken
+  70   internal error before anything was sent (a bug: please report it)
+  73   the output folder cannot be created or written: nothing was sent
+  75   the job was submitted and is paid, but not finished here (time-out, API or network
+       trouble, download, journal, disk): `kling3 resume ID` finishes it; never run it again
+  77   not signed in, or the token was rejected (before anything was sent)
   78   a rules, catalog or template file is broken
   130  interrupted (Ctrl-C)
 """
@@ -96,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kling3`` console script; returns the exit code."""
     # The CLI uses no pydantic plugin; not scanning entry points for them saves start-up time.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _no_missing_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args_list)
     parser = build_parser()
@@ -109,30 +125,94 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Kling3Error as exc:
         return _report_error(exc, as_json)
     except KeyboardInterrupt:
-        if as_json:
-            emit_json({"error": {"code": "interrupted", "field": None, "message": "interrupted"}})
-        say("interrupted")
-        return 130
-    except BrokenPipeError:
-        return 0
+        return _report_error(_interrupted(), as_json)
+    except BrokenPipeError:  # the reader of stdout went away
+        _silence_stdout()
+        submitted = _paid_so_far()[0]
+        if not submitted:
+            return 0
+        lost = TransientError("the answer could not be written: stdout was closed", code="stdout_closed")
+        return _report_error(after_submit(lost, submitted), as_json, stdout=False)
+    except Exception as exc:  # no traceback ever reaches the user
+        return _report_error(_unexpected(exc), as_json)
     finally:
-        _warn_token_file()
+        _warn_token_file(as_json)
 
 
-def _report_error(exc: Kling3Error, as_json: bool) -> int:
-    """The error as JSON on stdout (with --json) and a line on stderr; its exit code."""
-    code = exc.exit_code
-    if exc.code == "no_input":
-        code = 66
-    if as_json:
-        emit_json({"error": exc.to_dict()})
-    say(f"{styled('error')}: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
-    return code
+def _no_missing_streams() -> None:
+    """A process started with stdout or stderr closed has ``None`` there; writing to it would
+    crash the command half way (maybe after paying), so the missing stream goes nowhere."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
 
-def _warn_token_file() -> None:
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _paid_so_far() -> tuple[list[str], bool]:
+    """The request_ids this process saw confirmed, and whether a submit was left unanswered
+    (what the progress printer watched; nothing when no command that spends ran)."""
+    progress = sys.modules.get("skill.cli.progress")
+    watch = getattr(progress, "WATCH", None)
+    if watch is None:
+        return [], False
+    return list(watch.submitted), watch.in_flight
+
+
+def _interrupted() -> Kling3Error:
+    """Ctrl-C outside the flow's own handling: still say what was paid."""
+    submitted, in_flight = _paid_so_far()
+    message = "interrupted"
+    if in_flight:
+        message += "; a submit was under way and may have created a paid job: check `kling3 jobs`"
+    elif submitted:
+        message += f"; submitted jobs keep running: `{resume_command(submitted)}` fetches them"
+    return Interrupted(message, request_id=submitted[0] if submitted else None)
+
+
+def _unexpected(exc: Exception) -> Kling3Error:
+    """A bug, reported as data: after a confirmed submit as the paid job's error (75), during
+    one as an unconfirmed submit (69), else as an internal error (70); never a traceback."""
+    submitted, in_flight = _paid_so_far()
+    cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if in_flight:
+        return SubmitUnconfirmed(
+            f"unexpected error during a submit ({cause}); the job may or may not have been "
+            "created: do not submit again before checking `kling3 jobs`"
+        )
+    if submitted:
+        return after_submit(exc, submitted)
+    return InternalError(f"unexpected error ({cause}); nothing was paid. Please report it.")
+
+
+def _report_error(exc: Kling3Error, as_json: bool, *, stdout: bool = True) -> int:
+    """The error as JSON on stdout (with --json), else a line on stderr; its exit code. With
+    ``stdout`` gone (a broken pipe) a --json error is a JSON line on stderr instead."""
+    try:
+        if as_json and stdout:
+            emit_json({"error": exc.to_dict()})
+        elif as_json:
+            emit_json({"event": "error", "error": exc.to_dict()}, sys.stderr)
+        else:
+            say(f"{styled('error')}: {exc.message}" + (f" [{exc.code}]" if exc.code else ""))
+    except OSError:
+        pass  # nowhere left to say it; the exit code still does
+    return exc.exit_code
+
+
+def _warn_token_file(as_json: bool) -> None:
     """A token file that others can read is used, but the user hears about it (stderr)."""
     auth = sys.modules.get("skill.execution.auth")
     warning = auth.token_file_warning() if auth is not None else None
-    if warning:
+    if warning and as_json:
+        emit_json({"event": "warning", "message": warning}, sys.stderr)
+    elif warning:
         warn(warning)

@@ -74,7 +74,8 @@ def add_request_flags(p: argparse.ArgumentParser) -> None:
 def add_wait_flags(p: argparse.ArgumentParser) -> None:
     """Where videos go and how long to wait: shared by every command that downloads."""
     p.add_argument("--output-dir", default=None, help="where videos go (default: the current directory)")
-    p.add_argument("--poll-interval", type=float, default=2.0, metavar="S", help="seconds between status polls (default 2)")
+    p.add_argument("--poll-interval", type=float, default=2.0, metavar="S",
+                   help="seconds between status polls (default 2; at least 1 unless the API is on loopback)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                    help="stop waiting after S seconds (default 1800); the job keeps running, exit 75")
 

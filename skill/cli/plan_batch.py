@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from skill.errors import Kling3Error, UsageError
+from skill.errors import Kling3Error, NoInput, UsageError
 
 __all__ = ["PARALLEL_BATCH_LINES", "plan_batch"]
 
@@ -56,9 +56,9 @@ def _read_lines(source: str) -> list[tuple[int, str]]:
     try:
         stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     except FileNotFoundError:
-        raise Kling3Error(f"batch file not found: {source}", code="no_input") from None
+        raise NoInput(f"batch file not found: {source}") from None
     except OSError as exc:
-        raise Kling3Error(f"cannot read batch file {source}: {exc.strerror}", code="no_input") from None
+        raise NoInput(f"cannot read batch file {source}: {exc.strerror}") from None
     with stream:
         return list(enumerate(stream, 1))
 

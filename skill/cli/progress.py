@@ -15,7 +15,12 @@ from skill.cli.render import emit_json, say
 from skill.execution import events as ev
 from skill.money import usd
 
-__all__ = ["progress_line", "progress_printer", "size_words"]
+__all__ = ["WATCH", "progress_line", "progress_printer", "size_words"]
+
+
+WATCH = ev.SubmitWatch()
+"""What this process submitted, for the entry point's last word on an unexpected error (a CLI
+command runs in a process of its own)."""
 
 
 def progress_printer(as_json: bool) -> Callable[[ev.Event], None]:
@@ -24,6 +29,7 @@ def progress_printer(as_json: bool) -> Callable[[ev.Event], None]:
     last_bar: list[Any] = [0.0, None]
 
     def show(event: ev.Event) -> None:
+        WATCH.see(event)
         if as_json:
             emit_json(event.to_json_dict(), sys.stderr)
             return
@@ -52,7 +58,9 @@ def progress_line(event: ev.Event) -> str | None:
         case ev.Downloading():
             return f"[download] to {event.output_dir}"
         case ev.Done():
-            return "\n".join(f"[ok] {f}" for f in event.files) or None
+            lines = [f"[ok] {f}" for f in event.files + event.images]
+            lines += [f"[skip] {s['url']}: {s['reason']}" for s in event.skipped]
+            return "\n".join(lines) or None
         case ev.Cancelled():
             return f"[cancelled] {event.request_id}"
         case ev.NotCancellable() | ev.CancelFailed() | ev.SchemaUnavailable():

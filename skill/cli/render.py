@@ -193,10 +193,12 @@ def status_line(doc: dict[str, Any], now: datetime | None = None) -> str:
 
 def job_line(r: dict[str, Any]) -> str:
     """One journal row of ``kling3 jobs``: date, state, tier, cost, the request_id's first
-    characters (a job that never got one shows its key), the prompt's start; then its files."""
-    rid = (r["request_id"] or "")[:8] or "(no id: " + r["job_key"][:8] + ")"
+    characters (a job that never got one shows its key: a possibly-paid submit is settled by
+    it), the prompt's start; then its files."""
+    rid = (r["request_id"] or "")[:8] or "(no id: key " + r["job_key"][:8] + ")"
+    state = "POSSIBLY PAID" if r.get("possibly_paid") else r["state"]
     prompt = _snippet((r.get("payload") or {}).get("prompt"))
-    line = f"{r['created_at'][:16].replace('T', ' ')}  {r['state']:<15} {r['tier']:<8} {usd(r['cost_usd']):>7}  {rid:<8}  {prompt}"
+    line = f"{r['created_at'][:16].replace('T', ' ')}  {state:<15} {r['tier']:<8} {usd(r['cost_usd']):>7}  {rid:<8}  {prompt}"
     return line + "".join(f"\n{'':{_FILE_COLUMN}}{f}" for f in r.get("files", []))
 
 
@@ -231,16 +233,28 @@ def jobs_table(rows: list[dict[str, Any]], runs: Mapping[str, Mapping[str, Any]]
 
 def resume_lines(o: dict[str, Any]) -> str:
     """One ``kling3 resume`` outcome: its id and status, the error if any, then its files."""
+    if o["status"] == "possibly_paid":
+        return f"key {o['job_key'][:8]}  POSSIBLY PAID ({usd(o['cost_usd'])}): {o['message']}\n"
     line = f"{o.get('request_id') or 'run ' + str(o.get('run_id'))}  {o['status']}"
     if o.get("error"):
         line += f"  {o['error']['message']}"
+    elif o.get("message"):
+        line += f"  {o['message']}"
     return line + "\n" + "".join(f"  {f}\n" for f in o.get("files", []))
 
 
-def spend_lines(rows: Iterable[dict[str, Any]], today: float, cap: float | None) -> str:
-    """``kling3 spend``: one line per day and tier, then today's total against the cap."""
+def spend_lines(
+    rows: Iterable[dict[str, Any]], today: float, cap: float | None, cancelled: Iterable[dict[str, Any]] = ()
+) -> str:
+    """``kling3 spend``: one line per day and tier, today's total against the cap, then the jobs
+    cancelled while queued (not charged), apart."""
     text = "".join(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n" for r in rows)
-    return text + f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
+    text += f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
+    gone = list(cancelled)
+    if gone:
+        n, cost = sum(r["jobs"] for r in gone), sum(r["cost_usd"] for r in gone)
+        text += f"cancelled, not charged: {n} job(s), {usd(cost)}\n"
+    return text
 
 
 def print_report(report: Any, *, as_json: bool, one_document: bool) -> None:

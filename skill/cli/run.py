@@ -8,6 +8,7 @@ module for ``kling3 plan`` costs nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,10 @@ from skill.cli.flags import (
     rules_from_args,
 )
 from skill.cli.render import emit_json, print_plan, print_report, say, warn
-from skill.errors import UsageError
+from skill.errors import Declined, UsageError
 from skill.money import usd
 
-__all__ = ["add_batch_parser", "add_run_parser", "cmd_batch", "cmd_run", "register"]
+__all__ = ["add_batch_parser", "add_run_parser", "cmd_batch", "cmd_run", "confirm", "register"]
 
 
 def register(sub: SubParsers) -> None:
@@ -62,7 +63,7 @@ def add_run_parser(sub: SubParsers) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Plan (shown on stderr), confirm if costly, submit, wait, download; the result on stdout."""
-    from skill.cli.progress import progress_printer
+    from skill.cli.progress import WATCH, progress_printer
     from skill.execution.flow import run
 
     if not args.text and not args.shot:
@@ -85,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             for seg in plan.segments:
                 label = _snippet(seg.prompt) if len(plan.segments) == 1 else f"{seg.index}/{len(plan.segments)}: {_snippet(seg.prompt)}"
                 board.add_row(seg.index, label, seg.cost_usd)
-            result = run(plan, on_event=board.on_event, **options)
+            result = run(plan, on_event=WATCH.tee(board.on_event), **options)
     else:
         result = run(plan, on_event=progress_printer(args.json), **options)
     if args.json:
@@ -130,22 +131,25 @@ def _run_variants(args: argparse.Namespace) -> int:
     total = round(sum(p.cost_usd for p in plans), 4)
     if not args.json:
         say(f"{len(plans)} variants, {usd(total)} in all")
-    probe = plans[0].model_copy(update={"cost_usd": total})
-    _confirm_if_needed(probe, args.yes)
     args.concurrency = min(len(variants), 4)
     return _run_batch_and_report(variants, args, one_document=True)
 
 
 def _confirm_if_needed(plan: Any, yes: bool) -> None:
     """4K or over $2 asks on a TTY; without a TTY (agents) it proceeds, the plan already shown."""
-    costly = plan.tier == "4k" or plan.cost_usd > 2.0
+    confirm(plan.tier == "4k" or plan.cost_usd > 2.0, f"about {usd(plan.cost_usd)} on {plan.endpoint}", yes)
+
+
+def confirm(costly: bool, what: str, yes: bool) -> None:
+    """Ask "This will spend WHAT. Proceed?" on a TTY when ``costly`` (4K or over $2) unless
+    ``yes``; a "no" is :class:`~skill.errors.Declined` (exit 10): nothing was sent."""
     if yes or not costly or not sys.stdin.isatty():
         return
-    sys.stderr.write(f"This will spend about {usd(plan.cost_usd)} on {plan.endpoint}. Proceed? [y/N] ")
+    sys.stderr.write(f"This will spend {what}. Proceed? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
-        raise UsageError("not confirmed: nothing was sent (pass --yes to skip the question)", code="not_confirmed")
+        raise Declined("not confirmed: nothing was sent (pass --yes to skip the question)")
 
 
 def add_batch_parser(sub: SubParsers) -> None:
@@ -156,7 +160,10 @@ def add_batch_parser(sub: SubParsers) -> None:
         description=(
             "Run every request of FILE (one JSON object per line, the same fields as `plan`). All are "
             "planned and priced first; the whole batch is checked against --max-cost-usd and the "
-            "daily cap before anything is sent. Each job is journaled and resumable.\n\n"
+            "daily cap before anything is sent, then announced (\"N jobs, $X planned, K at a time\"); "
+            "on a TTY, 4K or a batch over $2 asks first unless --yes. Each job is journaled and "
+            "resumable. The exit code is a run's: 65 when every line was refused, else the gravest "
+            "of the jobs sent (69 possibly paid, 75 paid but unfinished, 1 failed).\n\n"
             "examples:\n  kling3 batch ads.jsonl --concurrency 8 --output-dir ./ads --json\n"
             "  kling3 batch ads.jsonl --max-cost-usd 20"
         ),
@@ -164,6 +171,7 @@ def add_batch_parser(sub: SubParsers) -> None:
     p.add_argument("file", help="JSON lines file, or - for stdin")
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight at once (default 4)")
     p.add_argument("--max-cost-usd", type=float, default=None, metavar="X", help="refuse the batch if it would cost more")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or a batch over $2")
     add_wait_flags(p)
     add_json(p)
     p.set_defaults(handler=cmd_batch)
@@ -180,7 +188,7 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
     """Run the batch, saying each item's end as it comes; Ctrl-C still prints what finished."""
     import asyncio
 
-    from skill.execution.batch import BatchReport, run_batch
+    from skill.execution.batch import BatchPreview, BatchReport, run_batch
 
     collected: dict[int, Any] = {}
     board: Any = None
@@ -196,21 +204,33 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
         if board is not None:
             board.on_event(event, index)
 
-    batch = run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
-                      max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
-                      on_item=on_item, on_event=on_event)
-    try:
-        if _live(args):
+    def before_sending(preview: BatchPreview) -> None:
+        nonlocal board
+        if args.json:
+            emit_json(preview.to_json_dict(), sys.stderr)
+        else:
+            say(preview.line())
+        confirm(preview.costly, f"about {usd(preview.planned_cost_usd)} on {preview.jobs} jobs", args.yes)
+        if _live(args):  # only once the question, if any, is answered
             from skill.cli.live import live_board
 
-            with live_board(transient=True) as board:
-                report = asyncio.run(batch)
-        else:
+            board = screen.enter_context(live_board(transient=True))
+
+    batch = run_batch(reqs, concurrency=args.concurrency, output_dir=Path(args.output_dir or ".").resolve(),
+                      max_cost_usd=args.max_cost_usd, poll_interval=args.poll_interval, timeout=args.timeout,
+                      on_item=on_item, on_event=on_event, before_sending=before_sending)
+    screen = contextlib.ExitStack()
+    try:
+        with screen:
             report = asyncio.run(batch)
     except KeyboardInterrupt:
         partial = BatchReport.from_items(sorted(collected.values(), key=lambda i: i.index))
         print_report(partial, as_json=args.json, one_document=one_document)
-        say("interrupted: running jobs keep going; `kling3 resume --all` fetches them")
+        message = "interrupted: running jobs keep going; `kling3 resume --all` fetches them"
+        if args.json:
+            emit_json({"event": "interrupted", "message": message}, sys.stderr)
+        else:
+            say(message)
         return 130
     page = _batch_gallery(report, Path(args.output_dir or ".").resolve())
     if args.json and one_document:
@@ -221,7 +241,7 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
         emit_json({"event": "gallery", "path": str(page), "uri": page.as_uri()}, sys.stderr)
     elif page is not None and not args.json:
         say(f"side by side: {page.as_uri()}")
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 def _batch_gallery(report: Any, output_dir: Path) -> Path | None:

@@ -9,14 +9,18 @@ happen inside the handlers.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from skill.cli.flags import SubParsers, add_json, plan_from_args
 from skill.cli.render import emit_json, say
+from skill.errors import Unavailable, UsageError
 from skill.money import usd
 
 __all__ = [
+    "RESULT_SHAPE_CHOICES",
     "add_demo_parser",
     "add_emulator_parser",
     "add_mcp_parser",
@@ -37,27 +41,79 @@ def register(sub: SubParsers) -> None:
     add_mcp_parser(sub)
 
 
+RESULT_SHAPE_CHOICES = ("video", "videos", "image_videos", "string")
+"""The emulator's result shapes (``skill.testing.emulator.RESULT_SHAPES``), spelled here so the
+parser does not import the emulator; a test keeps the two equal."""
+
+
 def add_emulator_parser(sub: SubParsers) -> None:
-    """``emulator``: the one command whose help has no exit-code epilog and wraps its description."""
-    p = sub.add_parser("emulator", help="serve the built-in RunComfy API emulator on 127.0.0.1",
-                       description="Serve the emulator; the first stdout line is the base URL to put in RUNCOMFY_MODEL_API_BASE.",
-                       epilog=None, formatter_class=argparse.HelpFormatter)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--token", default="test-token", help="the Bearer token it accepts")
-    p.add_argument("--queue-seconds", type=float, default=1.0)
-    p.add_argument("--run-seconds", type=float, default=3.0)
+    """``emulator [--port N] [--json]``: serve in the foreground, print the two ``export`` lines."""
+    p = sub.add_parser(
+        "emulator",
+        help="serve the built-in RunComfy API emulator on 127.0.0.1 (offline, free)",
+        description=(
+            "Serve the built-in RunComfy Model API emulator in the foreground until Ctrl-C. It prints "
+            "the two `export` lines that point kling3 (and the official runcomfy CLI) at it; paste them "
+            "into another shell. Nothing leaves this machine and nothing is spent. Progress and the "
+            "counters URL go to stderr.\n\n"
+            "examples:\n"
+            "  kling3 emulator --port 8765\n"
+            "  kling3 emulator --result-shape image_videos   # a cover image beside the video\n"
+            "  kling3 emulator --json                        # {\"env\": {...}, \"exports\": [...]}"
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (the default)")
+    p.add_argument("--token", default="test-token", help="the Bearer token it accepts (not a RunComfy token)")
+    p.add_argument("--queue-seconds", type=float, default=1.0, metavar="S", help="seconds a job waits in the queue")
+    p.add_argument("--run-seconds", type=float, default=3.0, metavar="S", help="seconds a job then runs")
+    p.add_argument("--result-shape", choices=RESULT_SHAPE_CHOICES, default="video",
+                   help="what a finished job's output looks like (default video: {\"video\": url})")
     add_json(p)
     p.set_defaults(handler=cmd_emulator)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    """Serve the RunComfy API emulator until interrupted (tests and offline development)."""
+    """Serve the emulator until interrupted; a port already in use exits 69 (EX_UNAVAILABLE)."""
+    import errno
+
     from skill.testing.emulator import EmulatorConfig, serve_forever
 
-    config = EmulatorConfig(token=args.token, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds)
-    serve_forever(config, args.host, args.port)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"kling3 emulator: --port must be 0-65535, not {args.port}", field="port")
+    config = EmulatorConfig(token=args.token, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds,
+                            result_shape=args.result_shape)
+    try:
+        serve_forever(config, args.host, args.port, on_ready=lambda emu: _announce(emu, args.json))
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        what = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise Unavailable(
+            f"port {args.port} on {args.host} {what}: stop what holds it, pick another with --port N, "
+            "or pass --port 0 for a free one",
+            code="port_in_use" if exc.errno == errno.EADDRINUSE else "port_unusable",
+            field="port",
+            details={"host": args.host, "port": args.port},
+        ) from None
     return 0
+
+
+def _announce(emu: Any, as_json: bool) -> None:
+    """The two ``export`` lines (stdout), then how to use and stop it (stderr)."""
+    from skill.settings import API_BASE_VAR, TOKEN_VAR
+
+    env = {API_BASE_VAR: emu.base_url, TOKEN_VAR: emu.token}
+    exports = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    counters = emu.origin + "/__emulator/counters"
+    if as_json:
+        emit_json({"api_base": emu.base_url, "env": env, "exports": exports, "counters_url": counters})
+        emit_json({"event": "emulator_ready", "api_base": emu.base_url}, sys.stderr)
+        return
+    sys.stdout.write("\n".join(exports) + "\n")
+    sys.stdout.flush()
+    say(f"emulator: the RunComfy Model API at {emu.base_url} (nothing is spent); paste the two lines above "
+        f"into another shell. Counters: {counters}. Ctrl-C stops it.")
 
 
 def add_demo_parser(sub: SubParsers) -> None:
@@ -139,7 +195,8 @@ def add_mcp_parser(sub: SubParsers) -> None:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--poll-interval", type=float, default=2.0, metavar="S")
     p.add_argument("--output-dir", default=None,
-                   help="where generated videos go (default: KLING3_OUTPUT_DIR, else ~/Videos/kling3)")
+                   help="where generated videos go, and the only folder a call's own output_dir may name "
+                   "(default: KLING3_OUTPUT_DIR, else ~/Videos/kling3)")
     add_json(p)
     p.set_defaults(handler=cmd_mcp)
 

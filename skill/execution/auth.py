@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ __all__ = [
     "device_login",
     "load_token",
     "redact",
+    "redact_data",
     "require_token",
     "save_token",
     "token_file_warning",
@@ -94,7 +96,7 @@ def _read_token_file(path: Path) -> tuple[str | None, str | None]:
     warning = None
     if os.name == "posix" and mode & 0o077:
         warning = (
-            f"warning: token file {path} is readable by other users "
+            f"token file {path} is readable by other users "
             f"(mode {mode & 0o777:o}); run: chmod 600 {path}"
         )
     return token, warning
@@ -191,20 +193,51 @@ def delete_token() -> bool:
     return True
 
 
-def redact(text: str, token: str | None = None) -> str:
-    """``text`` with ``token`` (by default the current one) replaced by ``***``.
+LONG_TOKEN_CHARS = 16
+"""From this length on a token is replaced wherever it appears, even glued to other characters:
+such a string cannot occur by chance, and a real token's neighbours must not shield a leak."""
+_TOKEN_CHAR = r"A-Za-z0-9_\-"
 
-    Never raises: it runs on error paths, where a broken token file must not hide the
-    original error.
+
+def _current_token() -> str | None:
+    try:
+        return _find_token()[0]
+    except Kling3Error:
+        return None
+
+
+def redact(text: str, token: str | None = None) -> str:
+    """``text`` (free text from the outside world: an API message, an exception) with every
+    whole occurrence of ``token`` (by default the current one) replaced by ``***``.
+
+    Whole: not inside a longer word, so a short token ``tok`` leaves "token" and "a tokyo
+    street" alone; a token of :data:`LONG_TOKEN_CHARS` or more is replaced wherever it appears.
+    Never raises: it runs on error paths, where a broken token file must not hide the original
+    error. Structured data goes through :func:`redact_data` instead, so it stays valid.
     """
-    if token is None:
-        try:
-            token, _ = _find_token()
-        except Kling3Error:
-            return text
-    if not token:
+    token = token if token is not None else _current_token()
+    token = token.strip() if token else None
+    if not token or token not in text:
         return text
-    return text.replace(token, "***")
+    if len(token) >= LONG_TOKEN_CHARS:
+        return text.replace(token, "***")
+    return re.sub(rf"(?<![{_TOKEN_CHAR}]){re.escape(token)}(?![{_TOKEN_CHAR}])", "***", text)
+
+
+def redact_data(value: Any, token: str | None = None) -> Any:
+    """``value`` (JSON-like data) with :func:`redact` applied to every string in it, keys
+    included: the structure is never touched, so a token that happens to read ``true`` or
+    ``null`` cannot corrupt a stored document."""
+    token = token if token is not None else _current_token()
+    if not token:
+        return value
+    if isinstance(value, str):
+        return redact(value, token)
+    if isinstance(value, dict):
+        return {redact_data(k, token) if isinstance(k, str) else k: redact_data(v, token) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, token) for v in value]
+    return value
 
 
 def _body_excerpt(response: httpx.Response) -> str:

@@ -33,7 +33,8 @@ Item statuses:
 ===============  ===========================================================================
 
 An item's ``cost_usd`` is estimated the way the journal counts spend: every call the API
-accepted (or may have accepted), cancelled and failed jobs included.
+accepted (or may have accepted), failed jobs included; a call cancelled while queued is not
+charged and is counted apart (``cancelled_usd``).
 
 While running, ``on_item`` also sees ``queued`` (planned, waiting for a slot) and ``running``.
 """
@@ -58,16 +59,21 @@ from skill import settings
 from skill.errors import (
     ApiClientError,
     InputError,
+    InternalError,
     JobFailed,
     Kling3Error,
+    NoInput,
+    OutputDirError,
     SubmitUnconfirmed,
     WaitTimeout,
+    after_submit,
 )
 from skill.execution.events import Cancelled, Done, Event, Submitted, Submitting
 from skill.execution.flow import RunResult, arun
 from skill.execution.journal import Journal
 from skill.execution.live_schema import acached_schema, refuse_schema_mismatch, schema_unavailable
 from skill.execution.model_api import AsyncModelApi
+from skill.fsutil import check_output_dir
 from skill.media.ffmpeg import video_tools_available
 from skill.money import usd
 from skill.planning import Plan, make_plan
@@ -78,6 +84,7 @@ __all__ = [
     "MAX_VARIANTS",
     "VARIANT_CFG_RANGE",
     "BatchItem",
+    "BatchPreview",
     "BatchReport",
     "make_variants",
     "read_jsonl",
@@ -105,14 +112,20 @@ class BatchItem(BaseModel):
     calls: int = 0
     planned_cost_usd: float = 0.0
     cost_usd: float = 0.0
-    """Estimated spend: the cost of every call the API accepted (or may have accepted)."""
+    """Estimated spend: the cost of every call the API accepted (or may have accepted), but
+    those cancelled while queued (not charged: :attr:`cancelled_usd`)."""
+    cancelled_usd: float = 0.0
     request_ids: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, str]] = Field(default_factory=list)
+    """Outputs not saved (``{"url", "reason"}``): an untrusted host, an unusable cover image."""
     video: str | None = None
     """The finished (stitched and/or cropped) video, when the plan needed one and it worked."""
     output_dir: str | None = None
     error: dict[str, Any] | None = None
     warnings: list[str] = Field(default_factory=list)
+    exit_code: int = 0
+    """What the CLI would exit with for this item alone (0, 65 refused, 75 paid but unfinished...)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -127,6 +140,8 @@ class BatchReport(BaseModel):
     total_cost_usd: float
     counts: dict[str, int]
     elapsed_s: float = 0.0
+    cancelled_usd: float = 0.0
+    """Calls cancelled while queued: not charged, so not in :attr:`total_cost_usd`."""
 
     @classmethod
     def from_items(
@@ -143,12 +158,31 @@ class BatchReport(BaseModel):
             total_cost_usd=round(sum(i.cost_usd for i in ordered), 4),
             counts=counts,
             elapsed_s=round(elapsed_s, 2),
+            cancelled_usd=round(sum(i.cancelled_usd for i in ordered), 4),
         )
 
     @property
     def ok(self) -> bool:
         """Every item completed."""
         return all(i.status == "completed" for i in self.items)
+
+    @property
+    def exit_code(self) -> int:
+        """The batch's exit code, the same contract as one run's: 65 when every line was refused
+        (nothing sent); else the gravest of the items that were sent, gravest first: an
+        unconfirmed submit (69, possibly paid), a paid job not finished (75), an interrupt (130),
+        a job that failed (1), any other; lines refused (by the planner or by the API) beside
+        sent ones are listed, not counted: the batch must not read as "nothing was sent"."""
+        sent = [i for i in self.items if i.status not in ("refused", "not_started") and i.exit_code != 65]
+        if not sent:
+            return max((i.exit_code for i in self.items), default=0)
+        if any((i.error or {}).get("paid") == "unknown" for i in sent):
+            return 69
+        codes = {i.exit_code for i in sent}
+        for code in (75, 130, 1):
+            if code in codes:
+                return code
+        return max(codes)
 
     def to_json_lines(self) -> str:
         """One compact JSON object per item, in input order, joined by newlines (no trailing one)."""
@@ -180,11 +214,37 @@ class BatchReport(BaseModel):
         lines.append(
             f"{len(self.items)} item(s): {counts}; spent ~{usd(self.total_cost_usd)} "
             f"of {usd(self.planned_cost_usd)} planned"
+            + (f"; cancelled, not charged {usd(self.cancelled_usd)}" if self.cancelled_usd else "")
             + (f", in {self.elapsed_s:g} s" if self.elapsed_s else "")
         )
         if any(i.status == "timeout" or (i.error or {}).get("running") for i in self.items):
             lines.append("unfinished jobs keep running: `kling3 resume --all` fetches them")
         return "\n".join(lines)
+
+
+class BatchPreview(BaseModel):
+    """What a batch is about to send, told before the first submit (and asked about on a TTY)."""
+
+    jobs: int
+    calls: int
+    planned_cost_usd: float
+    concurrency: int
+    refused: int
+    tiers: list[str]
+
+    @property
+    def costly(self) -> bool:
+        """Worth a question before spending, as for one run: any 4K, or over $2 in all."""
+        return "4k" in self.tiers or self.planned_cost_usd > 2.0
+
+    def line(self) -> str:
+        """E.g. ``6 jobs, $2.52 planned, 3 at a time``."""
+        refused = f" ({self.refused} refused: nothing is sent for them)" if self.refused else ""
+        jobs = f"{self.jobs} job{'' if self.jobs == 1 else 's'}"
+        return f"{jobs}, {usd(self.planned_cost_usd)} planned, {self.concurrency} at a time{refused}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"event": "batch_plan", **self.model_dump(mode="json"), "message": self.line()}
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -204,11 +264,9 @@ def read_jsonl(path_or_dash: str | Path) -> list[dict[str, Any]]:
         try:
             text = Path(path_or_dash).read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise InputError(f"no such file: {name}", code="file_not_found", field="file") from None
+            raise NoInput(f"no such file: {name}", code="file_not_found", field="file") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"cannot read {name}: {exc}", code="unreadable_file", field="file"
-            ) from None
+            raise NoInput(f"cannot read {name}: {exc}", code="unreadable_file", field="file") from None
     out: list[dict[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -296,7 +354,7 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
         try:
             plan = make_plan(request, video_tools=video_tools_available)
         except InputError as exc:
-            item.status, item.error = "refused", exc.to_dict()
+            item.status, item.error, item.exit_code = "refused", exc.to_dict(), exc.exit_code
             plans.append(None)
         else:
             item.endpoint, item.tier = plan.endpoint, plan.tier
@@ -308,7 +366,9 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
     return items, plans
 
 
-def _check_budget(total: float, count: int, max_cost_usd: float | None, journal: Journal) -> None:
+def _check_budget(
+    total: float, count: int, max_cost_usd: float | None, journal: Journal, api_base: str
+) -> None:
     """Refuse the whole batch up front when it is over ``max_cost_usd`` or today's cap, rather
     than stop it half way with some videos paid for and others not."""
     if max_cost_usd is not None:
@@ -329,7 +389,7 @@ def _check_budget(total: float, count: int, max_cost_usd: float | None, journal:
             )
     cap = settings.daily_cap_usd()
     if cap is not None:
-        spent = journal.spent_today()
+        spent = journal.spent_today(api_base)
         if spent + total > cap + 1e-9:
             raise InputError(
                 f"daily spending cap: {usd(spent)} already spent today (UTC) plus {usd(total)} for "
@@ -371,7 +431,7 @@ async def _check_schemas(
         try:
             refuse_schema_mismatch(schema, plan)
         except InputError as exc:
-            item.status, item.error = "refused", exc.to_dict()
+            item.status, item.error, item.exit_code = "refused", exc.to_dict(), exc.exit_code
 
 
 def _classify(exc: Kling3Error, sent: bool) -> str:
@@ -380,7 +440,7 @@ def _classify(exc: Kling3Error, sent: bool) -> str:
         return "timeout"
     if isinstance(exc, (JobFailed, ApiClientError)):
         return "failed"
-    if isinstance(exc, InputError) and not sent:
+    if isinstance(exc, (InputError, OutputDirError)) and not sent:
         return "refused"
     return "error"
 
@@ -415,6 +475,7 @@ async def run_batch(
     journal: Journal | None = None,
     check_live_schema: bool = True,
     finish_videos: bool = True,
+    before_sending: Callable[[BatchPreview], None] | None = None,
 ) -> BatchReport:
     """Plan, budget-check and run ``requests``; see the module docstring for the rules.
 
@@ -424,7 +485,10 @@ async def run_batch(
     ``finish_videos`` stitches a multi-call item and crops a non-native ratio with
     :func:`skill.media.video.finish` (``item.video``); without ffmpeg the segments are kept and a
     warning says so. Raises :class:`InputError` before anything is sent for an empty batch, a
-    bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap.
+    bad ``concurrency``, or a batch over ``max_cost_usd`` or the daily cap. ``before_sending``
+    gets the :class:`BatchPreview` once every check passed and before the first submit; what
+    it raises (a "no" at the question: :class:`~skill.errors.Declined`) stops the batch with
+    nothing sent.
     """
     started = time.monotonic()
     _check_batch(requests, concurrency)
@@ -444,7 +508,7 @@ async def run_batch(
     # A journal or client made here is closed here (the client first); a caller's stays open.
     async with contextlib.AsyncExitStack() as owned:
         jr = journal if journal is not None else owned.enter_context(Journal())
-        _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, jr)
+        _before_sending(runnable, max_cost_usd, jr, client, output_dir)
         cl = client
         if cl is None and runnable:
             from skill.execution.client import AsyncRunComfyClient
@@ -452,11 +516,43 @@ async def run_batch(
             cl = await owned.enter_async_context(AsyncRunComfyClient())
         if check_live_schema and cl is not None and runnable:
             await _check_schemas(cl, plans, items, runner.emit)
+        if before_sending is not None and cl is not None:
+            _announce(before_sending, _preview(items, plans, concurrency))
         for item in items:
             runner.notify(item)
         if cl is not None:
             await _run_items(items, plans, concurrency, cl, jr, runner)
     return BatchReport.from_items(items, batch_id=batch_id, elapsed_s=time.monotonic() - started)
+
+
+def _before_sending(
+    runnable: list[Plan], max_cost_usd: float | None, journal: Journal, client: AsyncModelApi | None,
+    output_dir: Path | str,
+) -> None:
+    """The checks of the whole batch before its first submit: the budget and the daily cap (of
+    the API base it goes to), then the output folder (created and written to)."""
+    base = client.base_url if client is not None else settings.api_base()
+    _check_budget(round(sum(p.cost_usd for p in runnable), 4), len(runnable), max_cost_usd, journal, base)
+    if runnable:
+        check_output_dir(output_dir)
+
+
+def _announce(before_sending: Callable[[BatchPreview], None], preview: BatchPreview) -> None:
+    """Tell (and let the caller ask) what is about to be sent; nothing to send, nothing to ask."""
+    if preview.jobs:
+        before_sending(preview)
+
+
+def _preview(items: list[BatchItem], plans: list[Plan | None], concurrency: int) -> BatchPreview:
+    sending = [(i, p) for i, p in zip(items, plans, strict=True) if p is not None and i.status == "queued"]
+    return BatchPreview(
+        jobs=len(sending),
+        calls=sum(len(p.segments) for _, p in sending),
+        planned_cost_usd=round(sum(p.cost_usd for _, p in sending), 4),
+        concurrency=min(concurrency, len(sending)) if sending else concurrency,
+        refused=sum(1 for i in items if i.status == "refused"),
+        tiers=sorted({p.tier for _, p in sending}),
+    )
 
 
 async def _run_items(
@@ -551,22 +647,30 @@ class _Tracker:
             self.submitted[event.segment] = event.request_id
         elif isinstance(event, Done):
             self.files.extend(event.files)
+            self.item.skipped.extend(event.skipped)
         elif isinstance(event, Cancelled):
             self.cancelled.add(event.request_id)
         self.runner.emit(self.item.index, event)
 
     def settle(
-        self, status: str, error: dict[str, Any] | None = None, *, unconfirmed: bool = False
+        self,
+        status: str,
+        error: dict[str, Any] | None = None,
+        *,
+        unconfirmed: bool = False,
+        exit_code: int = 0,
     ) -> None:
         """Give the item its final status; ``unconfirmed``: the last submit may have arrived,
         so its cost counts (the way the journal counts it against the daily cap)."""
         item = self.item
-        item.status, item.error = status, error
+        item.status, item.error, item.exit_code = status, error, exit_code
         item.request_ids = [self.submitted[k] for k in sorted(self.submitted)]
         item.files = list(self.files)
         last = {self.submitting[-1]} if unconfirmed and self.submitting else set()
-        paid = set(self.submitted) | last
+        gone = {k for k, rid in self.submitted.items() if rid in self.cancelled}
+        paid = (set(self.submitted) | last) - gone
         item.cost_usd = round(sum(self.seg_cost.get(k, 0.0) for k in paid), 4)
+        item.cancelled_usd = round(sum(self.seg_cost.get(k, 0.0) for k in gone), 4)
 
     def finished(self, result: RunResult) -> None:
         """Settle an item whose run returned."""
@@ -585,25 +689,25 @@ class _Tracker:
                     "field": None,
                     "message": f"run ended {result.status}",
                 },
+                exit_code=75,
             )
 
     def failed(self, exc: Exception) -> None:
-        """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug."""
-        if isinstance(exc, Kling3Error):
-            self.settle(
-                _classify(exc, bool(self.submitted)),
-                exc.to_dict(),
-                unconfirmed=isinstance(exc, SubmitUnconfirmed),
-            )
-        else:
-            self.settle(
-                "error",
-                {
-                    "code": "internal_error",
-                    "field": None,
-                    "message": f"{type(exc).__name__}: {exc}",
-                },
-            )
+        """Settle an item whose run raised: a :class:`Kling3Error` by its kind, else a bug (the
+        paid job's error once a submit was confirmed)."""
+        if isinstance(exc, JobFailed) and exc.code == "cancelled" and exc.request_id:
+            self.cancelled.add(exc.request_id)  # cancelled at the API while queued: not charged
+        if not isinstance(exc, Kling3Error):
+            cause = f"{type(exc).__name__}: {exc}"
+            submitted = [self.submitted[k] for k in sorted(self.submitted)]
+            exc = after_submit(exc, submitted) if submitted else InternalError(f"unexpected error ({cause})")
+        assert isinstance(exc, Kling3Error)
+        self.settle(
+            _classify(exc, bool(self.submitted)),
+            exc.to_dict(),
+            unconfirmed=isinstance(exc, SubmitUnconfirmed),
+            exit_code=exc.exit_code,
+        )
 
     def stopped(self) -> None:
         """Settle an item the batch's cancellation reached before it had settled."""
@@ -639,7 +743,7 @@ class _Tracker:
             "running": left,
             "cancelled": sorted(self.cancelled),
         }
-        self.settle("interrupted", error, unconfirmed=True)
+        self.settle("interrupted", error, unconfirmed=True, exit_code=130)
 
 
 async def _run_item(

@@ -50,7 +50,8 @@ from skill.errors import (
     TransientError,
 )
 from skill.execution.auth import redact, require_token
-from skill.execution.model_api import CancelOutcome, JobResult, JobStatus, Submission
+from skill.execution.model_api import CancelOutcome, JobResult, JobStatus, Submission, wire_json
+from skill.execution.pacing import MIN_POLL_INTERVAL_S, poll_floor
 from skill.execution.retry import (
     DEFAULT_RETRY,
     NOT_SENT,
@@ -275,7 +276,7 @@ class _Base:
                 "the submit payload must be a JSON object (a dict)", code="bad_payload"
             )
         try:
-            body = json.dumps(payload, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            body = wire_json(payload).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise InputError(
                 f"the submit payload is not valid JSON: {exc}", code="bad_payload"
@@ -288,6 +289,15 @@ class _Base:
             model_id=model_id,
             body=body,
         )
+
+    def _retry_floor(self, call: _Call) -> float:
+        """The least wait before retrying a status poll, so a failing poll is not repeated
+        faster than polls are allowed (:func:`~skill.execution.pacing.poll_floor`); 0 for
+        anything else (the retry policy's own backoff applies)."""
+        if call.request_id is None or not call.path.endswith("/status"):
+            return 0.0
+        floor = poll_floor(self.base_url)
+        return floor if floor >= MIN_POLL_INTERVAL_S else 0.0
 
     def _request_call(self, request_id: str, action: str) -> _Call:
         request_id = validate_request_id(request_id)
@@ -726,7 +736,9 @@ class RunComfyClient(_Base):
         return self._run(self._schema_call(model_id))
 
     def _run(self, call: _Call) -> dict[str, Any]:
-        return retrying(lambda: self._settle(self._attempt(call)), self.retry, self._sleep, _final)
+        floor = self._retry_floor(call)
+        sleep = self._sleep if not floor else (lambda s: self._sleep(max(s, floor)))
+        return retrying(lambda: self._settle(self._attempt(call)), self.retry, sleep, _final)
 
     def _attempt(self, call: _Call) -> _Attempt:
         """One try: send, read at most :data:`MAX_RESPONSE_BYTES` within the time-out, and
@@ -836,7 +848,12 @@ class AsyncRunComfyClient(_Base):
         async def attempt() -> dict[str, Any]:
             return self._settle(await self._attempt(call))
 
-        return await aretrying(attempt, self.retry, self._sleep, _final)
+        floor = self._retry_floor(call)
+
+        async def sleep(seconds: float) -> None:
+            await self._sleep(max(seconds, floor))
+
+        return await aretrying(attempt, self.retry, sleep if floor else self._sleep, _final)
 
     async def _attempt(self, call: _Call) -> _Attempt:
         """The asyncio twin of :meth:`RunComfyClient._attempt`."""

@@ -1,7 +1,9 @@
-"""Saving a finished job's videos: only from trusted hosts, atomically, verified, size-capped.
+"""Saving one output file of a finished job: only from a trusted host, atomically, verified,
+size-capped, and never twice.
 
-By the time a download starts the job is paid for, so every refusal is loud (an exception the
-caller must handle), never a silent skip as in the official CLI. The rules:
+By the time a download starts the job is paid for, so every refusal is an exception naming the
+file and the reason; :mod:`skill.execution.delivery` fetches each output of a result with
+:func:`download_file` independently and decides what a refusal means for the job. The rules:
 
 - Trust: ``https`` on ``*.runcomfy.net`` / ``*.runcomfy.com`` (the real host, on a dot
   boundary), or the API base's own origin (so the emulator works; plain ``http`` only when that
@@ -9,9 +11,13 @@ caller must handle), never a silent skip as in the official CLI. The rules:
 - No credentials: download requests never carry ``Authorization`` or cookies, even through a
   client shared with the API.
 - Atomic: bytes stream into ``.{name}.part-{random}`` in the destination directory, are
-  fsync'ed, checked to be an MP4, then hard-linked to a free final name (``name-1.mp4``, ...)
-  so no file is ever overwritten, half-written under its final name, or raced by another
-  process. Whatever fails, the temporary file is removed.
+  fsync'ed, verified (an MP4 with a video track, or where an image may be, a complete PNG,
+  JPEG or WebP, named by what its bytes are), then hard-linked to a free final name
+  (``name-1.mp4``, ...) so no file is ever overwritten, half-written under its final name, or
+  raced by another process. Whatever fails, the temporary file is removed.
+- Never twice: when the caller names the files already saved for the job (by SHA-256), a
+  download with the same content in the same directory keeps the existing file instead of
+  adding ``name-1.mp4``, so fetching a result again converges.
 - Bounded: a ``Content-Length`` over the cap is refused before writing, and counting bytes
   stops a body that grows past it. Memory stays flat (1 MiB chunks); the SHA-256 is computed
   while streaming.
@@ -21,19 +27,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import ipaddress
 import os
 import queue
+import re
 import secrets
+import stat
 import threading
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -51,7 +60,8 @@ from skill.execution.retry import (
     should_retry,
 )
 from skill.fsutil import fsync_dir
-from skill.media.mp4probe import Mp4Error, probe_mp4
+from skill.media.images import IMAGE_EXTENSIONS, image_type
+from skill.media.mp4probe import Mp4Error, Mp4Info, probe_mp4
 
 __all__ = [
     "CHUNK_SIZE",
@@ -60,12 +70,17 @@ __all__ = [
     "MAX_REDIRECTS",
     "TRUSTED_HOST_SUFFIXES",
     "DownloadedFile",
+    "Expect",
+    "FileKind",
     "ProgressCallback",
-    "adownload_outputs",
+    "adownload_file",
     "check_download_url",
-    "download_outputs",
-    "output_urls",
+    "display_url",
+    "download_client_kwargs",
+    "download_file",
+    "is_video_path",
     "safe_filename",
+    "untrusted_reason",
 ]
 
 CHUNK_SIZE = 1 << 20
@@ -75,13 +90,18 @@ TRUSTED_HOST_SUFFIXES = (".runcomfy.net", ".runcomfy.com")
 
 ProgressCallback = Callable[[str, int, int | None], None]
 """``on_progress(url, bytes_so_far, total_or_None)``, called at most about 10 times a second."""
+FileKind = Literal["video", "image"]
+Expect = Literal["video", "image", "any"]
+"""What a URL should hold: a ``video`` must be an MP4; an ``image`` or ``any`` is saved as
+whichever of an MP4 or a PNG/JPEG/WebP image its bytes turn out to be."""
 
 _MAX_NAME_BYTES = 200  # leaves room for ".part-…" and "-N" under the usual 255-byte limit
 _PROGRESS_INTERVAL = 0.1
 _QUEUE_BLOCKS = 8
 _WRITEBACK_BYTES = 16 << 20
 _FADVISE = hasattr(os, "posix_fadvise")
-_DEFAULT_NAME = "output.mp4"
+_DEFAULT_STEM = "output"
+_VIDEO_SUFFIX = ".mp4"
 _UNSAFE_CHARS = frozenset('/\\:*?"<>|')
 _RESERVED_STEMS = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
@@ -102,36 +122,20 @@ class DownloadedFile:
     width: int | None
     height: int | None
     duration_s: float | None
+    kind: FileKind = "video"
+    reused: bool = False
+    """The same bytes were already saved for the job at ``path``; nothing new was written."""
 
 
-# -- finding and vetting URLs --------------------------------------------------------------------
+def is_video_path(path: str | os.PathLike[str]) -> bool:
+    """Whether a saved output is a video: videos are always saved under an ``.mp4`` name."""
+    return os.fspath(path).lower().endswith(_VIDEO_SUFFIX)
 
 
-def output_urls(output: Any) -> list[str]:
-    """Every ``http(s)`` string inside ``output`` (dicts and lists, recursively), in document
-    order, without duplicates. Only the result's ``output`` object should be passed: the
-    record's own ``status_url``/``result_url`` are API URLs, not files."""
-    found: dict[str, None] = {}
-
-    def walk(value: Any, depth: int) -> None:
-        if depth > 32:
-            return
-        if isinstance(value, str):
-            text = value.strip()
-            if text[:8].lower().startswith(("http://", "https://")):
-                found.setdefault(text, None)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item, depth + 1)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item, depth + 1)
-
-    walk(output, 0)
-    return list(found)
+# -- vetting URLs ----------------------------------------------------------------------------------
 
 
-def _display(url: str) -> str:
+def display_url(url: str) -> str:
     """``url`` without query or fragment (pre-signed URLs carry signatures there)."""
     try:
         parts = urlsplit(url)
@@ -201,6 +205,15 @@ def _untrusted(url: str, api_base: str) -> tuple[str, str] | None:
     return None
 
 
+def untrusted_reason(url: str, *, api_base: str) -> str | None:
+    """Why ``url`` must not be fetched (naming the host), or ``None`` when it may be."""
+    problem = _untrusted(url, api_base)
+    if problem is None:
+        return None
+    host, reason = problem
+    return f"host {host!r}: {reason}" if host else f"a malformed URL: {reason}"
+
+
 def check_download_url(url: str, *, api_base: str) -> None:
     """Raise :class:`DownloadError` (code ``untrusted_url``) unless ``url`` may be downloaded."""
     problem = _untrusted(url, api_base)
@@ -209,10 +222,10 @@ def check_download_url(url: str, *, api_base: str) -> None:
     host, reason = problem
     where = f"host {host!r}" if host else "a malformed URL"
     raise DownloadError(
-        f"refusing to download {_display(url)} from {where}: {reason}. The job is done and "
-        "paid; fetch its result again later, or download the file yourself if you trust it.",
+        f"refusing to download {display_url(url)} from {where}: {reason} (download it "
+        "yourself if you trust that host)",
         code="untrusted_url",
-        details={"url": _display(url), "host": host},
+        details={"url": display_url(url), "host": host},
     )
 
 
@@ -235,11 +248,12 @@ def _trim(name: str, *, leading: bool = False) -> str:
     return name
 
 
-def safe_filename(url: str) -> str:
+def safe_filename(url: str, suffix: str = _VIDEO_SUFFIX) -> str:
     """The local name for ``url``: its last path segment, percent-decoded and made harmless.
 
     No separators, traversal, control or format characters, leading dots, or characters
-    Windows forbids; at most 120 characters (and 200 UTF-8 bytes); always ending ``.mp4``.
+    Windows forbids; at most 120 characters (and 200 UTF-8 bytes); always ending ``suffix``
+    (``.mp4``, or the verified type of an image), whatever extension the URL claims.
     """
     try:
         path = urlsplit(url).path
@@ -253,15 +267,16 @@ def safe_filename(url: str) -> str:
     )
     while ".." in name:
         name = name.replace("..", ".")
-    if name.lower().endswith(".mp4"):
-        name = name[:-4]
+    claimed = next((e for e in (_VIDEO_SUFFIX, *IMAGE_EXTENSIONS) if name.lower().endswith(e)), "")
+    name = name[: len(name) - len(claimed)]
     name = _trim(name, leading=True)
-    stem = _trim(_truncate(name, MAX_NAME_CHARS - 4, _MAX_NAME_BYTES - 4))
+    room = len(suffix.encode("utf-8"))
+    stem = _trim(_truncate(name, MAX_NAME_CHARS - len(suffix), _MAX_NAME_BYTES - room))
     if not stem:
-        return _DEFAULT_NAME
+        return _DEFAULT_STEM + suffix
     if stem.split(".")[0].lower() in _RESERVED_STEMS:
-        stem = _truncate("_" + stem, MAX_NAME_CHARS - 4, _MAX_NAME_BYTES - 4)
-    return stem + ".mp4"
+        stem = _truncate("_" + stem, MAX_NAME_CHARS - len(suffix), _MAX_NAME_BYTES - room)
+    return stem + suffix
 
 
 def _local_name(url: str, stem: str | None) -> str:
@@ -273,11 +288,20 @@ def _local_name(url: str, stem: str | None) -> str:
 
 
 def _candidates(name: str) -> Iterable[str]:
-    stem = name[:-4]
+    stem, dot, ext = name.rpartition(".")
+    stem, suffix = (stem, dot + ext) if dot else (name, "")
     yield name
     for n in range(1, 10000):
-        yield f"{stem}-{n}.mp4"
-    yield f"{stem}-{secrets.token_hex(6)}.mp4"
+        yield f"{stem}-{n}{suffix}"
+    yield f"{stem}-{secrets.token_hex(6)}{suffix}"
+
+
+def _is_variant(candidate: str, name: str) -> bool:
+    """Whether ``candidate`` is ``name`` or a name :func:`_candidates` gives after it."""
+    stem, dot, ext = name.rpartition(".")
+    stem, suffix = (stem, dot + ext) if dot else (name, "")
+    pattern = re.escape(stem) + r"(-\d+|-[0-9a-f]{12})?" + re.escape(suffix)
+    return re.fullmatch(pattern, candidate) is not None
 
 
 def _publish(tmp: Path, dest_dir: Path, name: str) -> Path:
@@ -341,21 +365,13 @@ class _Sink:
     never blocks its loop on the disk.
     """
 
-    def __init__(
-        self,
-        url: str,
-        dest_dir: Path,
-        name: str,
-        total: int | None,
-        max_bytes: int,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        self.url = url
-        self.dest_dir = dest_dir
-        self.name = name
+    def __init__(self, job: _Job, total: int | None) -> None:
+        self.job = job
+        self.url = job.url
+        self.dest_dir = job.dest_dir
         self.total = total
-        self.max_bytes = max_bytes
-        self.on_progress = on_progress
+        self.max_bytes = job.max_bytes
+        self.on_progress = job.on_progress
         self.size = 0
         self._parts: list[bytes] = []
         self._pending = 0
@@ -363,7 +379,7 @@ class _Sink:
         self._last_progress = 0.0
         self._queue: queue.Queue[_Block | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._error: Exception | None = None
-        self.tmp = dest_dir / f".{name}.part-{secrets.token_hex(6)}"
+        self.tmp = job.dest_dir / f".{job.name}.part-{secrets.token_hex(6)}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         self._fd: int | None = os.open(self.tmp, flags, 0o666)
@@ -403,7 +419,7 @@ class _Sink:
             raise DownloadError(
                 f"cannot write {self.tmp}: {reason}; nothing was saved",
                 code="download_failed",
-                details={"url": _display(self.url)},
+                details={"url": display_url(self.url)},
             )
 
     def add(self, chunk: bytes) -> _Block | None:
@@ -455,7 +471,8 @@ class _Sink:
             self._thread = None
 
     def finish(self) -> DownloadedFile:
-        """Write the rest, flush to disk, check it is an MP4, move it to its final name.
+        """Write the rest, flush to disk, verify what it is, move it to its final name (or keep
+        the job's earlier copy of the same bytes).
 
         Blocking (disk and a thread join): the asyncio twin runs it in a thread.
         """
@@ -468,25 +485,63 @@ class _Sink:
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
-        try:
-            info = probe_mp4(self.tmp)
-        except Mp4Error as exc:
-            raise DownloadError(
-                f"{_display(self.url)} is not a usable MP4 ({exc}); nothing was saved",
-                code="not_mp4",
-                details={"url": _display(self.url)},
-            ) from None
-        final = _publish(self.tmp, self.dest_dir, self.name)
+        kind, suffix, info = self._verify()
+        sha256 = self._hash.hexdigest()
+        name = self.job.name if kind == "video" else safe_filename(self.url, suffix)
+        earlier = self._saved_before(sha256, name)
+        if earlier is None:
+            final = _publish(self.tmp, self.dest_dir, name)
+        else:
+            final = earlier
+            self.discard()
         self._progress(final=True)
         return DownloadedFile(
             url=self.url,
             path=final,
             size=self.size,
-            sha256=self._hash.hexdigest(),
-            width=info.width,
-            height=info.height,
-            duration_s=info.duration_s,
+            sha256=sha256,
+            width=info.width if info else None,
+            height=info.height if info else None,
+            duration_s=info.duration_s if info else None,
+            kind=kind,
+            reused=earlier is not None,
         )
+
+    def _verify(self) -> tuple[FileKind, str, Mp4Info | None]:
+        """What the bytes are: an image (where one may be), else an MP4 with a video track."""
+        if self.job.expect != "video":
+            found = image_type(self.tmp)
+            if found is not None:
+                return "image", f".{found}", None
+        try:
+            return "video", _VIDEO_SUFFIX, probe_mp4(self.tmp)
+        except Mp4Error as exc:
+            shown = display_url(self.url)
+            if self.job.expect == "video":
+                raise DownloadError(
+                    f"{shown} is not a usable MP4 ({exc}); nothing was saved",
+                    code="not_mp4",
+                    details={"url": shown},
+                ) from None
+            raise DownloadError(
+                f"{shown} is neither an MP4 video nor a complete PNG, JPEG or WebP image; "
+                "nothing was saved",
+                code="unsupported_type",
+                details={"url": shown},
+            ) from None
+
+    def _saved_before(self, sha256: str, name: str) -> Path | None:
+        """The job's earlier file with these bytes, saved from this output (``name`` or one of
+        its ``name-N`` variants) in this directory, if it is still there."""
+        path = self.job.known.get(sha256)
+        if path is None or not _is_variant(path.name, name):
+            return None
+        try:
+            same_dir = path.parent.resolve() == self.dest_dir.resolve()
+            st = path.stat()
+        except OSError:
+            return None
+        return path if same_dir and stat.S_ISREG(st.st_mode) and st.st_size == self.size else None
 
     def discard(self) -> None:
         """Stop the writer and remove the temporary file; safe to call more than once."""
@@ -502,10 +557,10 @@ class _Sink:
 
 def _too_large(url: str, cap: int, how: str) -> DownloadError:
     return DownloadError(
-        f"{_display(url)} is larger than the {cap}-byte download cap ({how}); nothing was saved. "
+        f"{display_url(url)} is larger than the {cap}-byte download cap ({how}); nothing was saved. "
         "Raise KLING3_MAX_DOWNLOAD_BYTES to allow it.",
         code="too_large",
-        details={"url": _display(url), "max_bytes": cap},
+        details={"url": display_url(url), "max_bytes": cap},
     )
 
 
@@ -523,6 +578,8 @@ class _Job:
     max_bytes: int
     retry: RetryPolicy
     on_progress: ProgressCallback | None
+    expect: Expect = "video"
+    known: Mapping[str, Path] = dataclasses.field(default_factory=dict)
 
 
 def _request(client: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
@@ -543,7 +600,7 @@ def _request(client: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Reques
 def _next_hop(current: str, response: httpx.Response, hops: int) -> str:
     if hops >= MAX_REDIRECTS:
         raise DownloadError(
-            f"{_display(current)}: more than {MAX_REDIRECTS} redirects; nothing was saved",
+            f"{display_url(current)}: more than {MAX_REDIRECTS} redirects; nothing was saved",
             code="too_many_redirects",
         )
     location = response.headers.get("Location", "")
@@ -551,7 +608,7 @@ def _next_hop(current: str, response: httpx.Response, hops: int) -> str:
         return str(httpx.URL(current).join(location))
     except (httpx.InvalidURL, ValueError):
         raise DownloadError(
-            f"{_display(current)} redirects to an unusable location {location[:200]!r}",
+            f"{display_url(current)} redirects to an unusable location {location[:200]!r}",
             code="untrusted_url",
         ) from None
 
@@ -561,14 +618,14 @@ def _check_response(job: _Job, current: str, response: httpx.Response) -> int | 
     status = response.status_code
     if should_retry(status=status):
         raise TryAgain(
-            f"HTTP {status} from {_display(current)}",
+            f"HTTP {status} from {display_url(current)}",
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if not 200 <= status < 300:
         raise DownloadError(
-            f"{_display(current)} answered HTTP {status}; nothing was saved",
+            f"{display_url(current)} answered HTTP {status}; nothing was saved",
             code="download_failed",
-            details={"url": _display(current), "http_status": status},
+            details={"url": display_url(current), "http_status": status},
         )
     raw = response.headers.get("Content-Length")
     total = int(raw) if raw is not None and raw.strip().isdigit() else None
@@ -604,7 +661,7 @@ def _achunks(response: httpx.Response) -> AsyncIterator[bytes]:
 def _check_complete(current: str, response: httpx.Response, total: int | None) -> None:
     received = response.num_bytes_downloaded
     if total is not None and received != total:
-        raise TryAgain(f"{_display(current)} sent {received} of {total} bytes")
+        raise TryAgain(f"{display_url(current)} sent {received} of {total} bytes")
 
 
 def _transport_retry(current: str, exc: httpx.HTTPError) -> TryAgain:
@@ -615,48 +672,61 @@ def _transport_retry(current: str, exc: httpx.HTTPError) -> TryAgain:
     """
     if not should_retry(error=exc, any_transport=True):
         raise DownloadError(
-            f"cannot fetch {_display(current)}: {type(exc).__name__}: {exc}",
+            f"cannot fetch {display_url(current)}: {type(exc).__name__}: {exc}",
             code="download_failed",
         ) from None
     text = str(exc)
     return TryAgain(
-        f"{type(exc).__name__} from {_display(current)}" + (f": {text}" if text else "")
+        f"{type(exc).__name__} from {display_url(current)}" + (f": {text}" if text else "")
     )
 
 
 def _failed(job: _Job, retry: TryAgain, number: int) -> DownloadError:
     return DownloadError(
-        f"could not download {_display(job.url)} after {number} "
-        f"{'try' if number == 1 else 'tries'}: {retry.reason}; nothing was saved. The job is "
-        "done and paid: fetch its result again later to retry the download.",
+        f"could not download {display_url(job.url)} after {number} "
+        f"{'try' if number == 1 else 'tries'}: {retry.reason}; nothing was saved",
         code="download_failed",
-        details={"url": _display(job.url), "attempts": number},
+        details={"url": display_url(job.url), "attempts": number},
     )
 
 
-def _prepare(
-    output: Any, dest_dir: Path, api_base: str | None, max_bytes: int | None
-) -> tuple[list[str], Path, str, int]:
-    urls = output_urls(output)
+def _new_job(
+    url: str,
+    dest_dir: Path | str,
+    *,
+    expect: Expect,
+    api_base: str | None,
+    max_bytes: int | None,
+    retry: RetryPolicy,
+    on_progress: ProgressCallback | None,
+    known: Mapping[str, Path] | None,
+    stem: str | None = None,
+) -> _Job:
+    """Vet ``url`` and gather the settings of its fetch; nothing touches the disk yet."""
     base = api_base if api_base is not None else settings.api_base()
-    for url in urls:  # all vetted before any byte is fetched
-        check_download_url(url, api_base=base)
+    check_download_url(url, api_base=base)
     cap = max_bytes if max_bytes is not None else settings.download_cap_bytes()
     if cap <= 0:
         raise ValueError("max_bytes must be > 0")
     dest = Path(dest_dir)
-    if urls:
-        dest.mkdir(mode=0o755, parents=True, exist_ok=True)
-    return urls, dest, base, cap
+    name = _local_name(url, stem) if expect != "image" else safe_filename(url)
+    return _Job(url, name, dest, base, cap, retry, on_progress, expect, dict(known or {}))
 
 
-def _with_saved(exc: DownloadError, saved: list[DownloadedFile]) -> DownloadError:
-    if saved:
-        exc.details.setdefault("saved", [str(f.path) for f in saved])
-    return exc
+def _cannot_write(job: _Job, exc: OSError) -> DownloadError:
+    """A disk failure (no space, no permission, a file where the folder should be): another
+    try of the same folder would fail the same way, so it is not retried here."""
+    where = exc.filename or job.dest_dir
+    return DownloadError(
+        f"cannot save {display_url(job.url)} in {job.dest_dir}: {exc.strerror or exc} ({where}); "
+        "nothing was saved",
+        code="write_failed",
+        details={"url": display_url(job.url), "output_dir": str(job.dest_dir)},
+    )
 
 
-def _default_client_kwargs() -> dict[str, Any]:
+def download_client_kwargs() -> dict[str, Any]:
+    """The httpx client settings of downloads: long reads, verified TLS, redirects by hand."""
     return {
         "timeout": httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=60.0),
         "verify": default_tls_context(),
@@ -667,51 +737,44 @@ def _default_client_kwargs() -> dict[str, Any]:
 # -- blocking ------------------------------------------------------------------------------------------
 
 
-def download_outputs(
-    output: Any,
-    dest_dir: Path,
+def download_file(
+    url: str,
+    dest_dir: Path | str,
     *,
+    expect: Expect = "video",
     api_base: str | None = None,
     http: httpx.Client | None = None,
     max_bytes: int | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: ProgressCallback | None = None,
+    known: Mapping[str, Path] | None = None,
     stem: str | None = None,
-) -> list[DownloadedFile]:
-    """Download every URL in a result's ``output`` into ``dest_dir``; one entry per URL.
+) -> DownloadedFile:
+    """Fetch one output ``url`` into ``dest_dir`` (created if missing) and verify it.
 
-    Every URL is vetted before anything is fetched, so an untrusted one fails the call with
-    nothing written. Files already saved when a later one fails stay (they are complete and
-    paid for) and are listed in the error's ``details["saved"]``. ``stem`` names the files
-    (``stem.mp4``, then ``stem-1.mp4``...; see :mod:`skill.filenames`); without it the name
-    comes from the URL.
+    ``expect`` says what it must be (see :data:`Expect`); ``known`` maps the SHA-256 of files
+    already saved for the job to their paths, so the same bytes are not saved twice; ``stem``
+    names a video after the request (``stem.mp4``, then ``stem-1.mp4``; see
+    :mod:`skill.filenames`), else the name comes from the URL. Raises :class:`DownloadError`
+    naming the file and the reason; nothing is left behind then.
     """
-    urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
-    client = http if http is not None else httpx.Client(**_default_client_kwargs())
-    saved: list[DownloadedFile] = []
+    job = _new_job(url, dest_dir, expect=expect, api_base=api_base, max_bytes=max_bytes,
+                   retry=retry, on_progress=on_progress, known=known, stem=stem)
+    client = http if http is not None else httpx.Client(**download_client_kwargs())
     try:
-        for url in urls:
-            job = _Job(url, _local_name(url, stem), dest, base, cap, retry, on_progress)
-            try:
-                saved.append(_download_one(client, job, sleep))
-            except DownloadError as exc:
-                raise _with_saved(exc, saved) from None
+        job.dest_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        return retrying(
+            lambda: _fetch(client, job),
+            job.retry,
+            sleep,
+            lambda failure, tries: _failed(job, failure, tries),
+        )
+    except OSError as exc:
+        raise _cannot_write(job, exc) from None
     finally:
         if http is None:
             client.close()
-    return saved
-
-
-def _download_one(
-    client: httpx.Client, job: _Job, sleep: Callable[[float], None]
-) -> DownloadedFile:
-    return retrying(
-        lambda: _fetch(client, job),
-        job.retry,
-        sleep,
-        lambda failure, tries: _failed(job, failure, tries),
-    )
 
 
 def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
@@ -731,7 +794,7 @@ def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
                 current = _next_hop(current, response, hops)
                 continue
             total = _check_response(job, current, response)
-            sink = _Sink(job.url, job.dest_dir, job.name, total, job.max_bytes, job.on_progress)
+            sink = _Sink(job, total)
             try:
                 try:
                     for chunk in _chunks(response):
@@ -753,44 +816,37 @@ def _fetch(client: httpx.Client, job: _Job) -> DownloadedFile:
 # -- asyncio -------------------------------------------------------------------------------------------
 
 
-async def adownload_outputs(
-    output: Any,
-    dest_dir: Path,
+async def adownload_file(
+    url: str,
+    dest_dir: Path | str,
     *,
+    expect: Expect = "video",
     api_base: str | None = None,
     http: httpx.AsyncClient | None = None,
     max_bytes: int | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     on_progress: ProgressCallback | None = None,
+    known: Mapping[str, Path] | None = None,
     stem: str | None = None,
-) -> list[DownloadedFile]:
-    """The asyncio twin of :func:`download_outputs`; fsync and the MP4 check run in a thread."""
-    urls, dest, base, cap = _prepare(output, dest_dir, api_base, max_bytes)
-    client = http if http is not None else httpx.AsyncClient(**_default_client_kwargs())
-    saved: list[DownloadedFile] = []
+) -> DownloadedFile:
+    """The asyncio twin of :func:`download_file`; fsync and verification run in a thread."""
+    job = _new_job(url, dest_dir, expect=expect, api_base=api_base, max_bytes=max_bytes,
+                   retry=retry, on_progress=on_progress, known=known, stem=stem)
+    client = http if http is not None else httpx.AsyncClient(**download_client_kwargs())
     try:
-        for url in urls:
-            job = _Job(url, _local_name(url, stem), dest, base, cap, retry, on_progress)
-            try:
-                saved.append(await _adownload_one(client, job, sleep))
-            except DownloadError as exc:
-                raise _with_saved(exc, saved) from None
+        job.dest_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        return await aretrying(
+            lambda: _afetch(client, job),
+            job.retry,
+            sleep,
+            lambda failure, tries: _failed(job, failure, tries),
+        )
+    except OSError as exc:
+        raise _cannot_write(job, exc) from None
     finally:
         if http is None:
             await client.aclose()
-    return saved
-
-
-async def _adownload_one(
-    client: httpx.AsyncClient, job: _Job, sleep: Callable[[float], Awaitable[None]]
-) -> DownloadedFile:
-    return await aretrying(
-        lambda: _afetch(client, job),
-        job.retry,
-        sleep,
-        lambda failure, tries: _failed(job, failure, tries),
-    )
 
 
 async def _afetch(client: httpx.AsyncClient, job: _Job) -> DownloadedFile:
@@ -809,7 +865,7 @@ async def _afetch(client: httpx.AsyncClient, job: _Job) -> DownloadedFile:
                 current = _next_hop(current, response, hops)
                 continue
             total = _check_response(job, current, response)
-            sink = _Sink(job.url, job.dest_dir, job.name, total, job.max_bytes, job.on_progress)
+            sink = _Sink(job, total)
             try:
                 try:
                     async for chunk in _achunks(response):

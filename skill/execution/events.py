@@ -28,6 +28,7 @@ __all__ = [
     "NotCancellable",
     "SchemaUnavailable",
     "Status",
+    "SubmitWatch",
     "Submitted",
     "Submitting",
     "parse_event",
@@ -53,9 +54,13 @@ class Submitting(_Event):
 
 
 class Submitted(_Event):
+    """The API confirmed the submit: from here on the job is paid. Sent before the request_id is
+    journaled, so the id reaches the user even if the journal is busy."""
+
     event: Literal["submitted"] = "submitted"
     request_id: str
     segment: int
+    job_key: str | None = None
 
 
 class Status(_Event):
@@ -100,11 +105,14 @@ class DownloadProgress(_Event):
 
 
 class Done(_Event):
-    """Every file of one call is saved and verified."""
+    """Every video of one call is saved and verified; ``images`` are covers saved beside them,
+    ``skipped`` the outputs not saved (``{"url", "reason"}``: an untrusted host, say)."""
 
     event: Literal["done"] = "done"
     request_id: str
     files: list[str]
+    images: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, str]] = Field(default_factory=list)
 
 
 class Finishing(_Event):
@@ -152,6 +160,40 @@ Event = Annotated[
     Field(discriminator="event"),
 ]
 EventSink = Callable[[Event], None]
+
+class SubmitWatch:
+    """What one command or tool call submitted, seen through its events: if an unexpected error
+    ends it, the caller can still name the paid jobs to resume, or say that a submit was under
+    way (possibly paid). :meth:`tee` puts it in front of another sink."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.pending: set[str] = set()
+
+    @property
+    def in_flight(self) -> bool:
+        """A submit was sent and its answer never came back."""
+        return bool(self.pending)
+
+    def see(self, event: Event) -> None:
+        if isinstance(event, Submitting):
+            self.pending.add(event.job_key)
+        elif isinstance(event, Submitted):
+            if event.job_key is None:
+                self.pending.clear()
+            self.pending.discard(event.job_key or "")
+            self.submitted.append(event.request_id)
+
+    def tee(self, sink: EventSink | None) -> EventSink:
+        """A sink that records each event here, then passes it to ``sink``."""
+
+        def both(event: Event) -> None:
+            self.see(event)
+            if sink is not None:
+                sink(event)
+
+        return both
+
 
 @functools.cache
 def _adapter() -> TypeAdapter[Event]:

@@ -6,19 +6,27 @@ read it back. Several CLI runs, a batch and the MCP server may write at the same
 WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
 lock up front (a deferred transaction that upgrades can fail without waiting).
 
-Stored text is passed through :func:`skill.execution.auth.redact`, so even a payload or error detail that
+The payload is stored exactly as it is sent (the token travels in a header, never in a body).
+API answers and error details are passed through :func:`skill.execution.auth.redact_data`, so even one that
 somehow carries the API token is stored with ``***`` instead. Times are ISO-8601 UTC with
 microseconds and a ``+00:00`` offset, so they sort as text and parse with
 ``datetime.fromisoformat`` on Python 3.10.
 
-What counts as spent (:meth:`Journal.spend`, the daily cap): a job the server may have
-accepted. That is any job with a ``request_id`` whatever its later state (failed or cancelled
-jobs included: the cost is an estimate and the cap must err on the safe side), a job marked
-``unconfirmed`` (the submit may have arrived), and a ``submitting`` job less than an hour old
-(another process is submitting it right now, and concurrent runs must see each other's jobs
-against the cap). A ``submitting`` row older than that belongs to a process that died before
-its submit returned, and is not counted; a refused submit (``failed`` without a
-``request_id``) is not counted either.
+What counts as spent (:meth:`Journal.spend`, the daily cap), on the API base asked for: a job
+the server may have accepted. That is any job with a ``request_id`` whatever its later state
+(failed jobs included: the cost is an estimate and the cap must err on the safe side) but
+``cancelled`` (the API cancels only queued jobs, which are not charged; ``spend(cancelled=True)``
+lists them apart), a job marked
+``unconfirmed`` (the submit may have arrived) and a ``submitting`` job, however old: either
+another process is submitting it right now (concurrent runs must see each other's jobs against
+the cap) or a process died during its submit, which may have arrived. Those last two are
+*possibly paid* (:attr:`JobRecord.possibly_paid`) and keep counting until the user settles
+them (:meth:`Journal.settle`: paid, with the request_id if known, or unpaid). A refused submit
+(``failed`` without a ``request_id``) is not counted.
+
+Each row also names the process that holds it (``claimed_by``: host, pid and a nonce, until
+``claimed_until``): a ``submitting`` row whose process is gone is possibly paid at once, without
+waiting for :data:`STALE_SUBMIT_AFTER`.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import contextlib
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -40,7 +49,8 @@ from typing import Any
 
 from skill import settings
 from skill.errors import ConfigError, InputError, TransientError
-from skill.execution.auth import redact
+from skill.execution.auth import redact, redact_data
+from skill.execution.model_api import wire_json
 from skill.execution.states import (
     SETTLED_STATES,
     STATES,
@@ -50,7 +60,9 @@ from skill.execution.states import (
 from skill.money import usd
 
 __all__ = [
+    "CLAIM_SECONDS",
     "SCHEMA_VERSION",
+    "SETTLE_VERDICTS",
     "STALE_SUBMIT_AFTER",
     "EventRecord",
     "FileRecord",
@@ -60,8 +72,13 @@ __all__ = [
 ]
 
 
-SCHEMA_VERSION = 2
-STALE_SUBMIT_AFTER = timedelta(hours=1)
+SCHEMA_VERSION = 4
+STALE_SUBMIT_AFTER = timedelta(minutes=10)
+"""A ``submitting`` row older than this has no live submit behind it (a submit answers within
+the client's 60 s time-out): it is listed as possibly paid even if its process cannot be checked."""
+SETTLE_VERDICTS = ("paid", "unpaid")
+CLAIM_SECONDS = 120.0
+"""How long a claim on a job lasts unless renewed; a dead holder on this host loses it at once."""
 _BUSY_TIMEOUT_S = 10.0
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -121,17 +138,32 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jobs ADD COLUMN run_id TEXT",
         "CREATE INDEX IF NOT EXISTS jobs_run_id ON jobs (run_id)",
     ),
+    # Possibly-paid submits are settled by the user; each row names the process holding it.
+    3: (
+        "ALTER TABLE jobs ADD COLUMN settled TEXT",
+        "ALTER TABLE jobs ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE jobs ADD COLUMN claimed_until TEXT",
+    ),
+    # The API base each job was sent to: jobs of the emulator are not real spend, and are never
+    # polled on the real API (or the other way round). NULL: recorded before, any base.
+    4: (
+        "ALTER TABLE jobs ADD COLUMN api_base TEXT",
+        "CREATE INDEX IF NOT EXISTS jobs_api_base ON jobs (api_base)",
+    ),
 }
 
 _JOB_COLUMNS = (
     "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
-    "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id"
+    "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id, "
+    "settled, claimed_by, claimed_until, api_base"
 )
 _FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
 _COUNTED = (
-    "(request_id IS NOT NULL OR state = 'unconfirmed'"
-    " OR (state = 'submitting' AND created_at >= :stale_cutoff))"
+    "(state != 'cancelled' AND (request_id IS NOT NULL OR state IN ('unconfirmed', 'submitting')))"
 )
+_CANCELLED = "(state = 'cancelled' AND request_id IS NOT NULL)"
+_ON_BASE = "(:base IS NULL OR api_base IS NULL OR api_base = :base)"
+_OPEN_SUBMITS = "state IN ('unconfirmed', 'submitting') AND request_id IS NULL AND settled IS NULL"
 _MIN_PREFIX = 6
 
 
@@ -155,6 +187,15 @@ class JobRecord:
     batch_id: str | None
     label: str | None
     run_id: str | None = None
+    settled: str | None = None
+    """``paid`` or ``unpaid`` once the user settled a possibly-paid submit."""
+    claimed_by: str | None = None
+    claimed_until: str | None = None
+    api_base: str | None = None
+    """The API base it was sent to (``None``: recorded before bases were, counted for any)."""
+    possibly_paid: bool = False
+    """The submit may have created a paid job nobody has the request_id of: an ``unconfirmed``
+    row, or a ``submitting`` one whose process is gone; never resubmit it before checking."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``--json`` output and MCP tool results."""
@@ -224,10 +265,11 @@ def _loads(text: str | None) -> dict[str, Any] | None:
 def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
     if detail is None:
         return None
-    return redact(json.dumps(dict(detail), ensure_ascii=False, default=str))
+    plain = json.loads(json.dumps(dict(detail), ensure_ascii=False, default=str))
+    return json.dumps(redact_data(plain), ensure_ascii=False)
 
 
-def _job(row: sqlite3.Row) -> JobRecord:
+def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
     return JobRecord(
         id=row["id"],
         job_key=row["job_key"],
@@ -245,11 +287,53 @@ def _job(row: sqlite3.Row) -> JobRecord:
         batch_id=row["batch_id"],
         label=row["label"],
         run_id=row["run_id"],
+        settled=row["settled"],
+        claimed_by=row["claimed_by"],
+        claimed_until=row["claimed_until"],
+        api_base=row["api_base"],
+        possibly_paid=possibly_paid,
     )
+
+
+def new_owner() -> str:
+    """A claim holder's name: ``host:pid:nonce``, so a holder that died on this host is known."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process named by ``owner`` still runs; ``None`` when it cannot be told
+    (another host, or not a name :func:`new_owner` made)."""
+    if not owner:
+        return None
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    except OSError:
+        return None
+    return True
 
 
 def _file(row: sqlite3.Row) -> FileRecord:
     return FileRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+
+
+def _checked(payload: Mapping[str, Any], cost_usd: float) -> tuple[str, float]:
+    """The payload as the exact wire JSON, and the cost as a finite amount >= 0."""
+    try:
+        payload_json = wire_json(payload)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
+    cost = float(cost_usd)
+    if not math.isfinite(cost) or cost < 0:
+        raise InputError(f"cost_usd must be a finite amount >= 0, got {cost_usd!r}", code="invalid_cost")
+    return payload_json, cost
 
 
 def _check_state(state: str) -> None:
@@ -258,7 +342,7 @@ def _check_state(state: str) -> None:
 
 
 @contextlib.contextmanager
-def _db_errors(path: Path) -> Iterator[None]:
+def _db_errors(path: Path, busy_timeout: float = _BUSY_TIMEOUT_S) -> Iterator[None]:
     """Turn SQLite failures into the package's errors, naming the file and what to do."""
     try:
         yield
@@ -269,7 +353,7 @@ def _db_errors(path: Path) -> Iterator[None]:
         if "locked" in text or "busy" in text:
             raise TransientError(
                 f"the job journal {path} stayed locked by another process for over "
-                f"{_BUSY_TIMEOUT_S:g} s; try again",
+                f"{busy_timeout:g} s; try again",
                 code="journal_busy",
             ) from exc
         raise ConfigError(
@@ -294,14 +378,19 @@ class Journal:
         path: str | os.PathLike[str] | None = None,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        busy_timeout: float = _BUSY_TIMEOUT_S,
     ) -> None:
         """Open (creating if needed) the journal at ``path``, default :func:`settings.journal_path`.
 
         ``clock`` returns the current time; tests inject one to place jobs on given days.
+        ``busy_timeout`` is how long a write waits for another process's transaction before
+        :class:`TransientError` (``journal_busy``).
         """
         self.path = Path(path) if path is not None else settings.journal_path()
         self._clock = clock
+        self._busy = float(busy_timeout)
         self._lock = threading.RLock()
+        self._noted_size = -1
         try:
             settings.ensure_private_dir(self.path.parent)
             self._create_private_file()
@@ -310,10 +399,10 @@ class Journal:
                 f"cannot create the job journal {self.path}: {exc.strerror or exc}",
                 code="journal_unusable",
             ) from None
-        with _db_errors(self.path):
+        with _db_errors(self.path, self._busy):
             self._conn = sqlite3.connect(
                 str(self.path),
-                timeout=_BUSY_TIMEOUT_S,
+                timeout=self._busy,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -323,6 +412,7 @@ class Journal:
             except BaseException:
                 self._conn.close()
                 raise
+        self._adopt_noted()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -350,8 +440,8 @@ class Journal:
         cut) and foreign keys; switching to WAL needs a moment's exclusive lock, so a busy
         file is waited for rather than failed."""
         conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+        deadline = time.monotonic() + self._busy
         while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -395,7 +485,7 @@ class Journal:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path):
+        with self._lock, _db_errors(self.path, self._busy):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -408,14 +498,96 @@ class Journal:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path):
+        with self._lock, _db_errors(self.path, self._busy):
             yield self._conn
+
+    # -- request_ids noted while the journal was busy --------------------------------------------
+
+    @property
+    def noted_path(self) -> Path:
+        """The side file of what could not be written while the journal was locked: the
+        request_ids of confirmed submits, and claims to release."""
+        return self.path.with_name(self.path.name + ".request-ids")
+
+    def note_request_id(self, job_key: str, request_id: str) -> Path:
+        """Keep a confirmed submit's ``request_id`` when the journal itself stays locked: one
+        line appended (and fsync'ed) to :attr:`noted_path`, which needs no lock. Every journal
+        opened later records it on the job (:meth:`_adopt_noted`), so even a process killed
+        right after cannot lose the paid job's id. Returns the side file's path."""
+        return self._note({"job_key": job_key, "request_id": request_id})
+
+    def note_release(self, owner: str) -> Path:
+        """Keep the release of ``owner``'s claims for later when the journal stays locked as its
+        flow ends (else its jobs would stay claimed until the claims expire)."""
+        return self._note({"release": owner})
+
+    def _note(self, item: dict[str, str]) -> Path:
+        fd = os.open(self.noted_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(item) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return self.noted_path
+
+    def _adopt_noted(self) -> None:
+        """Record the request_ids of :attr:`noted_path` on their jobs (best effort, idempotent:
+        the file is never truncated, as another process may be appending to it)."""
+        try:
+            size = self.noted_path.stat().st_size
+        except OSError:
+            return
+        if size == self._noted_size:
+            return
+        try:
+            lines = self.noted_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        items = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                items.append(json.loads(line))
+        try:
+            with self._write() as conn:
+                for item in items:
+                    if not isinstance(item, dict):
+                        continue
+                    if isinstance(item.get("release"), str):
+                        conn.execute(
+                            "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL"
+                            " WHERE claimed_by = ? AND state != 'submitting'",
+                            (item["release"],),
+                        )
+                    elif isinstance(item.get("job_key"), str) and isinstance(item.get("request_id"), str):
+                        conn.execute(
+                            "UPDATE jobs SET request_id = ?1, state = CASE WHEN state IN"
+                            " ('submitting', 'unconfirmed') THEN 'submitted' ELSE state END,"
+                            " updated_at = ?2 WHERE job_key = ?3 AND request_id IS NULL"
+                            " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = ?1)",
+                            (item["request_id"], self._now(), item["job_key"]),
+                        )
+        except TransientError:
+            return  # still busy: the next read tries again
+        self._noted_size = size
 
     def _now(self) -> str:
         return _iso(self._clock())
 
     def _stale_cutoff(self) -> str:
         return _iso(self._clock() - STALE_SUBMIT_AFTER)
+
+    def _possibly_paid(self, row: sqlite3.Row) -> bool:
+        """An open submit nobody is still waiting on: see :attr:`JobRecord.possibly_paid`."""
+        if row["request_id"] is not None or row["settled"] is not None:
+            return False
+        if row["state"] == "unconfirmed":
+            return True
+        if row["state"] != "submitting":
+            return False
+        return owner_alive(row["claimed_by"]) is False or row["created_at"] < self._stale_cutoff()
+
+    def _rec(self, row: sqlite3.Row) -> JobRecord:
+        return _job(row, self._possibly_paid(row))
 
     @staticmethod
     def _exact(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row | None:
@@ -443,10 +615,9 @@ class Journal:
             (job_id, at, state, detail),
         )
 
-    @staticmethod
-    def _reload(conn: sqlite3.Connection, job_id: int) -> JobRecord:
+    def _reload(self, conn: sqlite3.Connection, job_id: int) -> JobRecord:
         row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _job(row)
+        return self._rec(row)
 
     def begin(
         self,
@@ -461,35 +632,33 @@ class Journal:
         *,
         daily_cap_usd: float | None = None,
         run_id: str | None = None,
+        owner: str | None = None,
+        api_base: str | None = None,
     ) -> JobRecord:
         """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
 
         With ``daily_cap_usd`` the cap is checked in the same transaction as the insert, so
-        concurrent runs cannot each pass the check and together exceed it.
+        concurrent runs cannot each pass the check and together exceed it. ``owner`` (default: a
+        new :func:`new_owner`) holds the job's claim, so a process that dies during the submit
+        leaves a row other processes know at once to be possibly paid. ``api_base`` is where the
+        job is sent; the cap counts that base's spend only.
         """
-        try:
-            payload_json = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"the payload is not JSON: {exc}", code="invalid_payload") from None
-        cost = float(cost_usd)
-        if not math.isfinite(cost) or cost < 0:
-            raise InputError(
-                f"cost_usd must be a finite amount >= 0, got {cost_usd!r}", code="invalid_cost"
-            )
+        payload_json, cost = _checked(payload, cost_usd)
         now = self._now()
         with self._write() as conn:
             if daily_cap_usd is not None:
-                self._check_cap(conn, cost, daily_cap_usd)
+                self._check_cap(conn, cost, daily_cap_usd, api_base)
             cursor = conn.execute(
                 "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
-                " created_at, updated_at, output_dir, batch_id, label, run_id)"
-                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
+                " claimed_until, api_base)"
+                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     model_id,
                     tier,
                     mode,
-                    redact(payload_json),
+                    payload_json,
                     cost,
                     now,
                     now,
@@ -497,6 +666,9 @@ class Journal:
                     batch_id,
                     label,
                     run_id,
+                    owner or new_owner(),
+                    _iso(self._clock() + timedelta(seconds=CLAIM_SECONDS)),
+                    api_base,
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
@@ -528,7 +700,7 @@ class Journal:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE run_id = ? ORDER BY id", (run_id,)
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
     def set_run_video(self, run_id: str, path: str) -> None:
         with self._write() as conn:
@@ -563,6 +735,115 @@ class Journal:
         """The submit may or may not have reached the server: keep it, never resend it blindly."""
         return self.update_state(job_key, "unconfirmed", detail)
 
+    def claim(
+        self,
+        ref: int | str,
+        owner: str,
+        *,
+        seconds: float = CLAIM_SECONDS,
+        unfinished_only: bool = False,
+    ) -> JobRecord | None:
+        """Take the job for ``owner`` for ``seconds`` (again: renew), so two processes never
+        fetch the same job at once; ``None`` when another holder has it (its claim has not
+        expired and its process is not known to be gone), or, with ``unfinished_only``, when
+        the job no longer needs fetching. One write transaction: two claimers cannot both win."""
+        until = _iso(self._clock() + timedelta(seconds=max(float(seconds), 1.0)))
+        with self._write() as conn:
+            row = self._require(conn, ref)
+            if unfinished_only and (row["request_id"] is None or row["state"] not in UNFINISHED_STATES):
+                return None
+            holder = row["claimed_by"]
+            taken = (
+                holder is not None
+                and holder != owner
+                and (row["claimed_until"] or "") >= self._now()
+                and owner_alive(holder) is not False
+            )
+            if taken:
+                return None
+            conn.execute(
+                "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE id = ?", (owner, until, row["id"])
+            )
+            return self._reload(conn, row["id"])
+
+    def release(self, owner: str, ref: int | str | None = None) -> None:
+        """Give up ``owner``'s claim on one job, or on every job it holds."""
+        with self._write() as conn:
+            if ref is None:
+                conn.execute(
+                    "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
+                    " AND state != 'submitting'",
+                    (owner,),
+                )
+                return
+            row = self._exact(conn, ref)
+            if row is not None and row["claimed_by"] == owner:
+                conn.execute(
+                    "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", (row["id"],)
+                )
+
+    def possibly_paid(self, api_base: str | None = None) -> builtins.list[JobRecord]:
+        """Open submits that may have created a paid job nobody has the request_id of, oldest
+        first: what ``kling3 jobs`` and ``kling3 resume`` list as possibly paid (``api_base``:
+        only that base's; ``None``: every base's)."""
+        self._adopt_noted()
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_OPEN_SUBMITS} AND {_ON_BASE} ORDER BY id",
+                {"base": api_base},
+            ).fetchall()
+            jobs = [self._rec(r) for r in rows]
+        return [j for j in jobs if j.possibly_paid]
+
+    def settle(self, ref: str, verdict: str, request_id: str | None = None) -> JobRecord:
+        """The user's word on a possibly-paid submit, after checking the RunComfy dashboard.
+
+        ``paid`` keeps it counted in the spend; with the ``request_id`` found there, the job
+        becomes ``submitted`` and ``kling3 resume`` fetches its video. ``unpaid`` stops counting
+        it (state ``failed``, never sent). Anything but a possibly-paid job is refused.
+        """
+        if verdict not in SETTLE_VERDICTS:
+            raise InputError(
+                f"settle a job as paid or unpaid, not {verdict!r}", code="bad_verdict", field="settle"
+            )
+        if request_id is not None and verdict != "paid":
+            raise InputError(
+                "a request_id only goes with paid", code="bad_verdict", field="request_id"
+            )
+        job = self.get(ref)
+        if job is None:
+            raise InputError(f"no job {ref!r} in the journal {self.path}", code="unknown_job", field="settle")
+        if not job.possibly_paid:
+            raise InputError(
+                f"job {job.request_id or job.job_key} is not possibly paid (state {job.state}"
+                + (f", settled {job.settled}" if job.settled else "")
+                + "): there is nothing to settle",
+                code="not_possibly_paid",
+                field="settle",
+            )
+        now = self._now()
+        state = "failed" if verdict == "unpaid" else "unconfirmed"
+        detail = _detail_json({"settled": verdict, "request_id": request_id})
+        with self._write() as conn:
+            if request_id is not None:
+                clash = conn.execute(
+                    "SELECT job_key FROM jobs WHERE request_id = ?", (request_id,)
+                ).fetchone()
+                if clash is not None:
+                    raise InputError(
+                        f"request_id {request_id} is already recorded for job {clash[0]}",
+                        code="duplicate_request_id",
+                        field="request_id",
+                    )
+                state = "submitted"
+            conn.execute(
+                "UPDATE jobs SET state = ?, settled = ?, request_id = COALESCE(?, request_id),"
+                " claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE id = ?",
+                (state, verdict, request_id, now, job.id),
+            )
+            self._event(conn, job.id, now, state, detail)
+            return self._reload(conn, job.id)
+
     def update_state(
         self,
         key_or_request_id: int | str,
@@ -583,7 +864,7 @@ class Journal:
             row = self._require(conn, key_or_request_id)
             current = row["state"]
             if current in SETTLED_STATES and state in WAITING_STATES:
-                return _job(row)
+                return self._rec(row)
             conn.execute(
                 "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
                 " updated_at = ? WHERE id = ?",
@@ -620,15 +901,17 @@ class Journal:
             return _file(saved)
 
     def get(self, ref: int | str) -> JobRecord | None:
-        """A job by id, job_key, request_id, or a unique request_id prefix of 6+ characters.
+        """A job by id, job_key, request_id, or a unique request_id (or job_key) prefix of 6+
+        characters (a possibly-paid submit has no request_id: it is named by its job_key).
 
         An ambiguous prefix raises :class:`InputError` listing the matches rather than
         guessing: acting on the wrong job could cancel or re-download someone's video.
         """
+        self._adopt_noted()
         with self._read() as conn:
             if isinstance(ref, int):
                 row = self._exact(conn, ref)
-                return None if row is None else _job(row)
+                return None if row is None else self._rec(row)
             ref = ref.strip()
             if not ref:
                 return None
@@ -636,22 +919,22 @@ class Journal:
             if row is None and ref.isdigit():
                 row = self._exact(conn, int(ref))
             if row is not None:
-                return _job(row)
+                return self._rec(row)
             if len(ref) < _MIN_PREFIX:
                 return None
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?) = ?"
-                " ORDER BY id DESC LIMIT 6",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?1) = ?2"
+                " OR substr(job_key, 1, ?1) = ?2 ORDER BY id DESC LIMIT 6",
                 (len(ref), ref),
             ).fetchall()
         if len(rows) > 1:
-            matches = [r["request_id"] for r in rows]
+            matches = [r["request_id"] or r["job_key"] for r in rows]
             raise InputError(
                 f"{ref!r} matches several jobs ({', '.join(matches)}); give more characters",
                 code="ambiguous_job",
                 details={"matches": matches},
             )
-        return _job(rows[0]) if rows else None
+        return self._rec(rows[0]) if rows else None
 
     def list(
         self,
@@ -659,8 +942,11 @@ class Journal:
         states: Iterable[str] | None = None,
         *,
         batch_id: str | None = None,
+        api_base: str | None = None,
     ) -> builtins.list[JobRecord]:
-        """Jobs newest first, optionally only some states or one batch; ``limit=None`` for all."""
+        """Jobs newest first, optionally only some states, one batch or one API base (and the
+        jobs recorded before bases were); ``limit=None`` for all."""
+        self._adopt_noted()
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
         if states is not None:
@@ -672,28 +958,34 @@ class Journal:
         if batch_id is not None:
             clauses.append("batch_id = ?")
             params.append(batch_id)
+        if api_base is not None:
+            clauses.append("(api_base IS NULL OR api_base = ?)")
+            params.append(api_base)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         params.append(-1 if limit is None else max(int(limit), 0))
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY id DESC LIMIT ?", params
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
-    def unfinished(self) -> builtins.list[JobRecord]:
-        """Jobs the server has (a request_id) whose files we do not have yet, oldest first.
+    def unfinished(self, api_base: str | None = None) -> builtins.list[JobRecord]:
+        """Jobs the server has (a request_id) whose files we do not have yet, oldest first;
+        ``api_base``: only those sent there (and those recorded before bases were).
 
-        This is the work list of ``kling3 resume``; ``unconfirmed`` jobs are not in it because
-        without a request_id there is nothing to poll.
+        This is the work list of ``kling3 resume``; possibly-paid submits are not in it because
+        without a request_id there is nothing to poll (:meth:`possibly_paid` lists them).
         """
-        marks = ", ".join("?" * len(UNFINISHED_STATES))
+        self._adopt_noted()
+        marks = ", ".join(f":s{i}" for i in range(len(UNFINISHED_STATES)))
+        params: dict[str, Any] = {f"s{i}": state for i, state in enumerate(UNFINISHED_STATES)}
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id IS NOT NULL"
-                f" AND state IN ({marks}) ORDER BY id",
-                UNFINISHED_STATES,
+                f" AND state IN ({marks}) AND {_ON_BASE} ORDER BY id",
+                {**params, "base": api_base},
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [self._rec(r) for r in rows]
 
     def _job_id(self, job: JobRecord | int | str) -> int | None:
         if isinstance(job, JobRecord):
@@ -733,11 +1025,15 @@ class Journal:
             for r in rows
         ]
 
-    def spend(self, days: int | None = None) -> builtins.list[SpendRow]:
+    def spend(
+        self, days: int | None = None, *, api_base: str | None = None, cancelled: bool = False
+    ) -> builtins.list[SpendRow]:
         """Estimated spend per UTC day and tier, newest day first.
 
         ``days=N`` covers today and the N-1 days before it; ``None`` covers all history.
-        Which jobs count is explained in the module docstring.
+        ``api_base``: only the jobs sent there (and those recorded before bases were).
+        Which jobs count is explained in the module docstring; ``cancelled`` lists instead the
+        jobs cancelled while queued, which are not charged.
         """
         since = ""
         if days is not None:
@@ -750,38 +1046,40 @@ class Journal:
             rows = conn.execute(
                 "SELECT substr(created_at, 1, 10) AS day, tier, COUNT(*) AS jobs,"
                 " SUM(cost_usd) AS cost FROM jobs"
-                f" WHERE created_at >= :since AND {_COUNTED}"
+                f" WHERE created_at >= :since AND {_CANCELLED if cancelled else _COUNTED} AND {_ON_BASE}"
                 " GROUP BY day, tier ORDER BY day DESC, tier",
-                {"since": since, "stale_cutoff": self._stale_cutoff()},
+                {"since": since, "base": api_base},
             ).fetchall()
         return [
             SpendRow(day=r["day"], tier=r["tier"], jobs=r["jobs"], cost_usd=round(r["cost"], 6))
             for r in rows
         ]
 
-    def _spent_today(self, conn: sqlite3.Connection) -> tuple[str, float]:
+    def _spent_today(self, conn: sqlite3.Connection, api_base: str | None) -> tuple[str, float]:
         today = self._clock().astimezone(timezone.utc).date()
         row = conn.execute(
             "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs"
-            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED}",
+            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED} AND {_ON_BASE}",
             {
                 "start": today.isoformat(),
                 "end": (today + timedelta(days=1)).isoformat(),
-                "stale_cutoff": self._stale_cutoff(),
+                "base": api_base,
             },
         ).fetchone()
         return today.isoformat(), round(float(row[0]), 6)
 
-    def spent_today(self) -> float:
-        """Estimated spend of the current UTC day, in US dollars."""
+    def spent_today(self, api_base: str | None = None) -> float:
+        """Estimated spend of the current UTC day, in US dollars (``api_base``: on that base)."""
         with self._read() as conn:
-            return self._spent_today(conn)[1]
+            return self._spent_today(conn, api_base)[1]
 
-    def _check_cap(self, conn: sqlite3.Connection, extra_cost: float, cap: float) -> None:
+    def _check_cap(
+        self, conn: sqlite3.Connection, extra_cost: float, cap: float, api_base: str | None
+    ) -> None:
         """Refuse ``extra_cost`` over today's cap as seen on ``conn``. Inside :meth:`begin`'s
         write transaction this is race-free: two processes cannot both pass with the last
         dollar."""
-        day, spent = self._spent_today(conn)
+        day, spent = self._spent_today(conn, api_base)
         total = spent + extra_cost
         if total <= cap + 1e-9:
             return
@@ -799,7 +1097,9 @@ class Journal:
             },
         )
 
-    def check_daily_cap(self, extra_cost: float, cap: float | None) -> None:
+    def check_daily_cap(
+        self, extra_cost: float, cap: float | None, api_base: str | None = None
+    ) -> None:
         """Refuse (``daily_cap_exceeded``) when today's spend plus ``extra_cost`` exceeds ``cap``.
 
         For an early, friendly refusal; :meth:`begin` with ``daily_cap_usd`` is the race-free
@@ -808,4 +1108,4 @@ class Journal:
         if cap is None:
             return
         with self._read() as conn:
-            self._check_cap(conn, float(extra_cost), float(cap))
+            self._check_cap(conn, float(extra_cost), float(cap), api_base)

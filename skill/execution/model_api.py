@@ -11,6 +11,8 @@ The answer records live here, next to the protocols that return them, for the sa
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +25,15 @@ __all__ = [
     "JobStatus",
     "ModelApi",
     "Submission",
+    "wire_json",
 ]
+
+
+def wire_json(payload: Mapping[str, Any]) -> str:
+    """The exact JSON text of a submit body: what the client sends and what the journal keeps,
+    so the journal's copy is the body that was sent, byte for byte. ``ValueError`` or
+    ``TypeError`` for what is not strict JSON (NaN, infinities, objects)."""
+    return json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)

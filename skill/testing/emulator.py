@@ -3,14 +3,24 @@
 The real CLI cannot run here and the live API costs money, so the client, the CLI and the tests
 all talk to this server over real sockets instead. It follows the documented protocol (submit,
 status, result, cancel, model schema; absolute URLs in the submit answer; ``completed`` on the
-status route but ``succeeded`` on the result route; cancel only while queued) and validates
-bodies with the same catalog the client uses, so a body the emulator accepts is one the planner
-would build. Jobs move through their states by elapsed time; the finished job's output URL
+status route but ``succeeded`` on the result route; cancel only while queued). It validates
+bodies, and serves the live schema, from its own copy of the wire schema
+(:mod:`skill.testing.wire_schema`), never from the client's catalog: a catalog mistake then
+fails a test instead of being mirrored. Jobs move through their states by elapsed time; the finished job's output URL
 serves a real, playable MP4 (see :mod:`skill.testing.mp4writer`) without asking for a token, as RunComfy's CDN
 does.
 
+Results come in the shapes RunComfy documents (:data:`ResultShape`): one ``{"video": url}``,
+a ``videos`` list, the ``{"image": ..., "videos": [...]}`` of the docs' example, or a bare URL
+string; some outputs can be served from a second loopback origin, which a client must treat as
+a foreign host. Each job keeps the shape, timings and failure settings of the config it was
+submitted under, so a test selects them per job by changing :attr:`Emulator.config` between
+submits.
+
 Faults (:class:`Fault`) make a route fail on its Nth call: an HTTP error (optionally with
-``Retry-After``), a dropped connection, a hang, a body cut short, or a body that claims 3 GiB.
+``Retry-After``), a dropped connection, a hang, a slow answer to work already done, a body cut
+short, or a body that claims 3 GiB. ``GET /__emulator/counters`` (no token, not counted) says
+how many submits, polls, results, downloads and cancels it has served, for tests and demos.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -33,28 +43,42 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote, urlsplit
 
-from skill.catalog import Endpoint, FieldSpec, load_catalog
-from skill.testing.mp4writer import Mp4Stream, mp4_stream
+from skill.testing.mp4writer import DEFAULT_COLOR, Mp4Stream, mp4_stream
+from skill.testing.pngwriter import make_png
+from skill.testing.wire_schema import load_wire_schemas
 
 __all__ = [
+    "COUNTERS_PATH",
     "OVERSIZE_BYTES",
+    "RESULT_SHAPES",
     "ROUTES",
     "Emulator",
     "EmulatorConfig",
     "Fault",
     "FaultKind",
+    "ForeignOutputs",
+    "ResultShape",
     "Route",
     "serve_forever",
 ]
 
-Route = Literal["submit", "status", "result", "cancel", "schema", "download"]
-FaultKind = Literal["http", "drop", "hang", "truncate", "oversize"]
+Route = Literal["submit", "status", "result", "cancel", "schema", "download", "foreign_download"]
+FaultKind = Literal["http", "drop", "hang", "slow", "truncate", "oversize"]
+ResultShape = Literal["video", "videos", "image_videos", "string"]
+"""``output`` of a finished job: ``{"video": url}``; ``{"videos": [url, ...]}``;
+``{"image": url, "videos": [...]}`` (the docs' example, a cover beside the videos); a bare URL."""
+ForeignOutputs = Literal["none", "image", "first", "all"]
+"""Which outputs are served from the second (foreign) origin: none, the image, the first video,
+or every file."""
 ROUTES: tuple[Route, ...] = get_args(Route)
+RESULT_SHAPES: tuple[ResultShape, ...] = get_args(ResultShape)
+COUNTERS_PATH = "/__emulator/counters"
 
 OVERSIZE_BYTES = 3 * 1024**3
 """The Content-Length an ``oversize`` fault claims: above the 2 GiB download cap clients use."""
 
 _MAX_BODY = 64 << 20
+_VIDEO_COLORS = (DEFAULT_COLOR, (40, 160, 220), (230, 200, 40), (120, 60, 200))
 _FILLER_CHUNK = 1 << 16
 
 
@@ -69,6 +93,8 @@ class Fault:
     - ``drop``: close the connection without answering. On submit the job *is* created first:
       that is the case a client cannot tell from a lost request, so it must not resubmit.
     - ``hang``: wait ``hang_seconds``, then answer normally (a client should time out first).
+    - ``slow``: do the work at once (a submit creates its job), then wait ``hang_seconds``
+      before answering: a slow submit answer, the other case a client cannot tell apart.
     - ``truncate``: answer normally but close after about half the bytes promised by
       Content-Length.
     - ``oversize``: claim a Content-Length of 3 GiB and stream until the client hangs up.
@@ -104,7 +130,8 @@ class Fault:
 
 @dataclass
 class EmulatorConfig:
-    """How the emulator behaves. Timings and failure settings are captured per job at submit."""
+    """How the emulator behaves. Timings, failure settings, the result shape and which outputs
+    are foreign are captured per job at submit."""
 
     token: str = "test-token"
     queue_seconds: float = 0.2
@@ -115,9 +142,38 @@ class EmulatorConfig:
     output_host: str | None = None
     redirect_to: str | None = None
     output_filename: str = "output.mp4"
+    result_shape: ResultShape = "video"
+    video_count: int = 1
+    """Videos of the list shapes (``videos``, ``image_videos``); the others have one."""
+    foreign_outputs: ForeignOutputs = "none"
     output_bytes: int | None = None
     video_fps: int = 8
     faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.result_shape not in RESULT_SHAPES:
+            raise ValueError(
+                f"result_shape must be one of {', '.join(RESULT_SHAPES)}, not {self.result_shape!r}"
+            )
+        choices = get_args(ForeignOutputs)
+        if self.foreign_outputs not in choices:
+            raise ValueError(
+                f"foreign_outputs must be one of {', '.join(choices)}, not {self.foreign_outputs!r}"
+            )
+        if self.video_count < 1:
+            raise ValueError("video_count must be >= 1")
+
+
+@dataclass(frozen=True)
+class _File:
+    """One output file of a job: its name under ``/files/{request_id}/``, kind and full URL."""
+
+    name: str
+    kind: Literal["video", "image"]
+    url: str
+    foreign: bool
+    index: int = 0
+    """Which video of the job it is; each is drawn in its own colour, so their bytes differ."""
 
 
 @dataclass
@@ -133,9 +189,25 @@ class _Job:
     error: dict[str, Any] | None
     duration: int
     aspect_ratio: str
-    output_filename: str
-    output_url: str
+    shape: ResultShape
+    files: list[_File]
     cancelled: bool = False
+
+    @property
+    def video_urls(self) -> list[str]:
+        return [f.url for f in self.files if f.kind == "video"]
+
+    def output(self) -> Any:
+        """The result's ``output`` in this job's shape."""
+        videos = self.video_urls
+        if self.shape == "string":
+            return videos[0]
+        if self.shape == "video":
+            return {"video": videos[0]}
+        if self.shape == "videos":
+            return {"videos": videos}
+        image = next(f.url for f in self.files if f.kind == "image")
+        return {"image": image, "videos": videos}
 
     def state(self, now: float) -> tuple[str, int | None]:
         """Current status and, while queued, the queue position (counting down to 1)."""
@@ -188,31 +260,32 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _json_schema(spec: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": spec.type}
-    for key, value in (
-        ("maxLength", spec.max_length),
-        ("minimum", spec.minimum),
-        ("maximum", spec.maximum),
-        ("enum", spec.enum),
-        ("format", spec.format),
-        ("default", spec.default),
-    ):
-        if value is not None:
-            out[key] = int(value) if isinstance(value, float) and value.is_integer() else value
-    return out
-
-
 class _Server(ThreadingHTTPServer):
+    """One listening socket of the emulator. ``foreign`` marks the second origin, which serves
+    only files (as a CDN on another host would)."""
+
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the listen backlog: 32+ clients connecting at once are not reset
 
     def __init__(
-        self, address: tuple[str, int], emulator: Emulator, family: socket.AddressFamily
+        self,
+        address: tuple[str, int],
+        emulator: Emulator,
+        family: socket.AddressFamily,
+        *,
+        foreign: bool = False,
     ) -> None:
         self.address_family = family
         self.emulator = emulator
+        self.foreign = foreign
         super().__init__(address, _Handler)
+
+    @property
+    def origin(self) -> str:
+        host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-answer is what the faults are for; only report real bugs.
@@ -298,7 +371,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         path = urlsplit(self.path).path
-        route, arg = emu._route(method, path)
+        if path == COUNTERS_PATH and method == "GET" and not self.server.foreign:
+            self._deliver(_json(200, emu.counters()), True)
+            return
+        route, arg = emu._route(method, path, foreign=self.server.foreign)
         if route is None:
             self._deliver(_error(404, 404, f"no route for {method} {path}"), method != "HEAD")
             return
@@ -312,8 +388,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         oversize = fault is not None and fault.kind == "oversize"
         reply = emu._answer(route, method, arg, headers, body, oversize=oversize)
+        if fault is not None and fault.kind == "slow" and emu._stopping.wait(fault.hang_seconds):
+            self.close_connection = True
+            return
         send_body = method != "HEAD"
-        if fault is None or fault.kind == "hang":
+        if fault is None or fault.kind in ("hang", "slow"):
             self._deliver(reply, send_body)
         elif fault.kind == "drop":
             self.close_connection = True
@@ -381,41 +460,50 @@ class Emulator:
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._foreign: _Server | None = None
+        self._threads: list[tuple[_Server, threading.Thread]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Emulator:
+        """Listen on ``host:port`` (0: a free port). An address in use raises ``OSError``."""
         if self._server is not None:
             raise RuntimeError("emulator already started")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._stopping.clear()
-        self._server = _Server((self.host, self.port), self, family)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
+        self._server = self._listen(self.port, foreign=False)
+        return self
+
+    def _listen(self, port: int, *, foreign: bool) -> _Server:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        server = _Server((self.host, port), self, family, foreign=foreign)
+        thread = threading.Thread(
+            target=server.serve_forever,
             kwargs={"poll_interval": 0.02},
-            name="kling3-emulator",
+            name="kling3-emulator-foreign" if foreign else "kling3-emulator",
             daemon=True,
         )
-        self._thread.start()
-        return self
+        thread.start()
+        self._threads.append((server, thread))
+        return server
 
     def stop(self) -> None:
         """Stop serving and cut open connections, so hung or streaming handlers end at once."""
-        server, self._server = self._server, None
-        if server is None:
+        if self._server is None:
             return
+        self._server = self._foreign = None
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
+        with self._lock:
+            pairs, self._threads = self._threads, []
+        for server, _ in pairs:
+            server.shutdown()
+            server.server_close()
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        for _, thread in pairs:
+            thread.join(timeout=5)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -429,9 +517,18 @@ class Emulator:
     def origin(self) -> str:
         if self._server is None:
             raise RuntimeError("emulator is not running")
-        host, port = self._server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return self._server.origin
+
+    @property
+    def foreign_origin(self) -> str:
+        """A second loopback origin (another port, so a foreign host to a client) that serves
+        only files; it starts on first use."""
+        with self._lock:
+            if self._server is None:
+                raise RuntimeError("emulator is not running")
+            if self._foreign is None:
+                self._foreign = self._listen(0, foreign=True)
+            return self._foreign.origin
 
     @property
     def base_url(self) -> str:
@@ -446,6 +543,19 @@ class Emulator:
         """Calls per route so far, faulted ones included (a snapshot)."""
         with self._lock:
             return dict(self._counts)
+
+    def counters(self) -> dict[str, int]:
+        """What ``GET /__emulator/counters`` answers: the counts under plain names."""
+        c = self.counts
+        return {
+            "submits": c["submit"],
+            "polls": c["status"],
+            "results": c["result"],
+            "downloads": c["download"],
+            "foreign_downloads": c["foreign_download"],
+            "cancels": c["cancel"],
+            "schemas": c["schema"],
+        }
 
     def last_headers(self, route: str) -> dict[str, str]:
         """Headers (lower-cased names) of the latest call of ``route``; empty if none yet."""
@@ -487,7 +597,9 @@ class Emulator:
             "cancelled": job.cancelled,
             "duration": job.duration,
             "aspect_ratio": job.aspect_ratio,
-            "output_url": job.output_url,
+            "output_url": job.video_urls[0],
+            "result_shape": job.shape,
+            "output_urls": [f.url for f in job.files],
         }
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
@@ -497,7 +609,13 @@ class Emulator:
             else:
                 self._connections.discard(conn)
 
-    def _route(self, method: str, path: str) -> tuple[Route | None, str]:
+    def _route(self, method: str, path: str, *, foreign: bool = False) -> tuple[Route | None, str]:
+        parts = path.split("/")
+        is_file = len(parts) == 4 and parts[1] == "files" and parts[2] and parts[3]
+        if foreign or is_file:
+            if not is_file or method not in ("GET", "HEAD"):
+                return None, ""
+            return ("foreign_download" if foreign else "download"), f"{parts[2]}/{parts[3]}"
         if path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
             model_id = unquote(path[len("/v1/models/") :]).strip("/")
             if method == "POST":
@@ -505,20 +623,10 @@ class Emulator:
             if method in ("GET", "HEAD"):
                 return "schema", model_id
             return None, ""
-        parts = path.split("/")
         if len(parts) == 5 and parts[:3] == ["", "v1", "requests"] and parts[3]:
             action = parts[4]
             if (action, method) in (("status", "GET"), ("result", "GET"), ("cancel", "POST")):
                 return action, parts[3]  # type: ignore[return-value]
-            return None, ""
-        if (
-            len(parts) == 4
-            and parts[1] == "files"
-            and parts[2]
-            and parts[3]
-            and method in ("GET", "HEAD")
-        ):
-            return "download", f"{parts[2]}/{parts[3]}"
         return None, ""
 
     def _register(self, route: Route, headers: dict[str, str]) -> Fault | None:
@@ -527,7 +635,7 @@ class Emulator:
             self._counts[route] += 1
             call = self._counts[route]
             self._last_headers[route] = dict(headers)
-            if route == "download" and "authorization" in headers:
+            if route in ("download", "foreign_download") and "authorization" in headers:
                 self.download_saw_auth = True
             fault = next((f for f in self._faults if f.route == route and f.fires_on(call)), None)
             self._lock.notify_all()
@@ -568,8 +676,8 @@ class Emulator:
         *,
         oversize: bool = False,
     ) -> _Reply:
-        if route == "download":
-            return self._download(arg, oversize=oversize)
+        if route in ("download", "foreign_download"):
+            return self._download(arg, oversize=oversize, foreign=route == "foreign_download")
         if not self._authorized(headers):
             return _error(401, 400004, "missing, expired or revoked API token")
         if route == "submit":
@@ -587,34 +695,16 @@ class Emulator:
                 return _json(200, self._status_record(job, status, position))
             return _json(200, self._result_record(job, status, position))
 
-    def _endpoint(self, model_id: str) -> Endpoint | None:
-        return load_catalog().by_model_id(model_id)
-
     def _schema(self, model_id: str) -> _Reply:
-        ep = self._endpoint(model_id)
-        if ep is None:
+        live = load_wire_schemas().live_schema(model_id)
+        if live is None:
             return _error(404, 400001, f"unknown model_id {model_id!r}")
-        schema = load_catalog().schema_for(ep)
-        return _json(
-            200,
-            {
-                "model_id": ep.model_id,
-                "base_price_usd": ep.usd_per_second,
-                "price_unit": "second",
-                "input_schema": {
-                    "type": "object",
-                    "required": list(schema.required),
-                    "properties": {
-                        name: _json_schema(spec) for name, spec in schema.fields.items()
-                    },
-                },
-            },
-        )
+        return _json(200, live)
 
     def _submit(self, model_id: str, raw: bytes) -> _Reply:
-        catalog = load_catalog()
-        ep = self._endpoint(model_id)
-        if ep is None:
+        wire = load_wire_schemas()
+        schema = wire.input_schema(model_id)
+        if schema is None:
             return _error(404, 400001, f"unknown model_id {model_id!r}")
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
@@ -623,7 +713,7 @@ class Emulator:
         if not isinstance(body, dict):
             msg = "request body must be a JSON object"
             return _error(422, 422, msg, detail=[{"loc": ["body"], "msg": msg}])
-        problems = catalog.validate_wire(ep, body)
+        problems = wire.validate_body(model_id, body)
         if problems:
             first = problems[0]
             return _error(
@@ -635,18 +725,14 @@ class Emulator:
         cfg = self.config
         if cfg.no_balance:
             return _error(402, 400002, "Insufficient balance")
-        fields = catalog.schema_for(ep).fields
-        duration = int(body.get("duration", fields["duration"].default))
-        aspect = str(body.get("aspect_ratio", "16:9")) if ep.mode == "t2v" else "16:9"
+        props = schema.properties
+        duration = int(body.get("duration", props["duration"].default))
+        ratio = props.get("aspect_ratio")
+        aspect = str(body.get("aspect_ratio", ratio.default)) if ratio is not None else "16:9"
         request_id = str(uuid.uuid4())
-        files_origin = self.origin
-        if cfg.output_host:
-            files_origin = (
-                cfg.output_host if "://" in cfg.output_host else f"https://{cfg.output_host}"
-            )
         job = _Job(
             request_id=request_id,
-            model_id=ep.model_id,
+            model_id=model_id,
             body=copy.deepcopy(body),
             created=time.time(),
             started=time.monotonic(),
@@ -656,8 +742,8 @@ class Emulator:
             error=copy.deepcopy(cfg.fail_job),
             duration=duration,
             aspect_ratio=aspect,
-            output_filename=cfg.output_filename,
-            output_url=f"{files_origin.rstrip('/')}/files/{request_id}/{quote(cfg.output_filename, safe='')}",
+            shape=cfg.result_shape,
+            files=self._files(request_id),
         )
         with self._lock:
             self._jobs[request_id] = job
@@ -671,6 +757,30 @@ class Emulator:
                 "cancel_url": f"{base}/cancel",
             },
         )
+
+    def _files(self, request_id: str) -> list[_File]:
+        """The output files of a new job, by the config's shape and foreign setting."""
+        cfg = self.config
+        count = max(1, cfg.video_count) if cfg.result_shape in ("videos", "image_videos") else 1
+        stem, dot, ext = cfg.output_filename.rpartition(".")
+        names = [cfg.output_filename] + [
+            f"{stem}_{i}.{ext}" if dot else f"{cfg.output_filename}_{i}" for i in range(2, count + 1)
+        ]
+        kinds: list[tuple[str, Literal["video", "image"]]] = [(n, "video") for n in names]
+        if cfg.result_shape == "image_videos":
+            kinds.append(("cover.png", "image"))
+        own = self.origin
+        if cfg.output_host:
+            own = cfg.output_host if "://" in cfg.output_host else f"https://{cfg.output_host}"
+        files = []
+        for i, (name, kind) in enumerate(kinds):
+            foreign = cfg.foreign_outputs == "all" or (
+                (cfg.foreign_outputs, kind, i) in (("image", "image", len(kinds) - 1), ("first", "video", 0))
+            )
+            origin = self.foreign_origin if foreign else own
+            url = f"{origin.rstrip('/')}/files/{request_id}/{quote(name, safe='')}"
+            files.append(_File(name=name, kind=kind, url=url, foreign=foreign, index=i))
+        return files
 
     def _status_record(self, job: _Job, status: str, position: int | None) -> dict[str, Any]:
         base = f"{self.base_url}/requests/{job.request_id}"
@@ -686,7 +796,7 @@ class Emulator:
         finished_at = _iso(job.created + job.queue_seconds + job.run_seconds)
         if status == "completed":
             record["status"] = "succeeded"
-            record["output"] = {"video": job.output_url}
+            record["output"] = job.output()
             record["created_at"] = _iso(job.created)
             record["finished_at"] = finished_at
         elif status == "failed":
@@ -712,34 +822,49 @@ class Emulator:
             202, {"request_id": job.request_id, "status": status, "outcome": "not_cancellable"}
         )
 
-    def _download(self, arg: str, *, oversize: bool) -> _Reply:
+    def _download(self, arg: str, *, oversize: bool, foreign: bool = False) -> _Reply:
+        """A finished job's file, from the origin its URL names (a file is on one origin only)."""
         if self.config.redirect_to:
             return _Reply(302, {"Location": self.config.redirect_to})
         request_id, _, name = arg.partition("/")
         with self._lock:
             job = self._jobs.get(request_id)
             status = job.state(time.monotonic())[0] if job is not None else None
-        if job is None or status != "completed" or unquote(name) != job.output_filename:
+        wanted = unquote(name)
+        found = None if job is None else next((f for f in job.files if f.name == wanted), None)
+        if job is None or found is None or found.foreign != foreign or status != "completed":
             return _error(404, 404001, "no such file")
+        if found.kind == "image":
+            return _Reply(200, {"Content-Type": "image/png"}, make_png())
         pad = OVERSIZE_BYTES if oversize else self.config.output_bytes
+        color = _VIDEO_COLORS[found.index % len(_VIDEO_COLORS)]
         stream = mp4_stream(
-            job.duration, job.aspect_ratio, fps=self.config.video_fps, pad_to_bytes=pad
+            job.duration, job.aspect_ratio, fps=self.config.video_fps, color=color, pad_to_bytes=pad
         )
         return _Reply(200, {"Content-Type": "video/mp4"}, stream=stream)
 
 
 def serve_forever(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_ready: Callable[[Emulator], None] | None = None,
 ) -> None:
-    """Run an emulator until Ctrl-C or SIGTERM; the first stdout line is its base URL."""
+    """Run an emulator until Ctrl-C or SIGTERM. Once it listens, ``on_ready(emulator)`` is
+    called (default: print its base URL as the first stdout line). An address already in use
+    raises ``OSError`` before anything is printed."""
     done = threading.Event()
     previous: Any = None
     in_main = threading.current_thread() is threading.main_thread()
     with Emulator(config, host=host, port=port) as emu:
-        print(emu.base_url, flush=True)
         if in_main:
             previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
         try:
+            if on_ready is None:
+                print(emu.base_url, flush=True)
+            else:
+                on_ready(emu)
             while not done.wait(0.5):
                 pass
         except KeyboardInterrupt:

@@ -57,7 +57,8 @@ def test_batch_jsonl_reports_each_item_in_order(make_emulator: Callable[..., Emu
                 "--json", env=env_for(emu, tmp_path))
     items = [json.loads(line) for line in r.out.splitlines()]
     assert [i["status"] for i in items] == ["completed", "refused", "completed"]
-    assert r.code == 1  # not every item completed
+    assert r.code == 0  # the jobs sent all completed; the refused line is listed, nothing was sent for it
+    assert items[1]["exit_code"] == 65
     assert emu.counts["submit"] == 2
     assert all(Path(p).exists() for i in items for p in i.get("files", []))
 
@@ -106,3 +107,24 @@ def test_kill_9_during_a_long_film_then_resume_stitches_it(make_emulator: Callab
     info = probe_video(film["files"][0])
     assert abs(info.duration_s - 40) <= 0.5
     assert emu.counts["submit"] == 3
+
+
+def test_batch_exit_codes_are_those_of_run(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    emu = make_emulator(queue_seconds=30)
+    env = env_for(emu, tmp_path)
+    missing = run_cli("batch", str(tmp_path / "nope.jsonl"), "--json", env=env)
+    assert missing.code == 66 and missing.json()["error"]["code"] == "file_not_found"
+    refused = tmp_path / "refused.jsonl"
+    refused.write_text(json.dumps({"text": "animate this photo"}) + "\n" + json.dumps({"text": "a dog", "aspect_ratio": "5:4"}) + "\n")
+    r = run_cli("batch", str(refused), "--json", env=env)
+    assert r.code == 65 and [json.loads(x)["status"] for x in r.out.splitlines()] == ["refused", "refused"]
+    assert emu.counts["submit"] == 0
+    slow = tmp_path / "slow.jsonl"
+    slow.write_text(json.dumps({"text": "a red kite"}) + "\n")
+    t = run_cli("batch", str(slow), "--timeout", "0.3", "--poll-interval", "0.05", "--output-dir", str(tmp_path / "o"),
+                "--json", env=env)
+    assert t.code == 75, t.err
+    (item,) = [json.loads(x) for x in t.out.splitlines()]
+    assert item["status"] == "timeout" and item["error"]["resume_command"].startswith("kling3 resume ")
+    lines = [json.loads(x) for x in t.err.splitlines()]  # --json: stderr carries JSON lines only
+    assert lines[0]["event"] == "batch_plan" and lines[0]["message"] == "1 job, $0.42 planned, 1 at a time"

@@ -111,6 +111,22 @@ def test_redact(monkeypatch: pytest.MonkeyPatch) -> None:
     assert auth.redact(f"{TOKEN}/{TOKEN}") == "***/***"
 
 
+def test_redact_replaces_only_whole_occurrences_of_a_short_token() -> None:
+    assert auth.redact("invalid or missing API token", "tok") == "invalid or missing API token"
+    assert auth.redact("A tokyo street, tok-en, my_tok", "tok") == "A tokyo street, tok-en, my_tok"
+    assert auth.redact("Bearer tok rejected; tok=tok.", "tok") == "Bearer *** rejected; ***=***."
+    long = "rc_live_0123456789abcdef"
+    assert auth.redact(f"x{long}y", long) == "x***y"  # a real token is never shielded by its neighbours
+
+
+def test_redact_data_keeps_the_structure_whatever_the_token() -> None:
+    doc = {"sound": True, "text": "true story", "null": None, "n": 1, "list": ["true", False], "true": "k"}
+    assert auth.redact_data(doc, "true") == {
+        "sound": True, "text": "*** story", "null": None, "n": 1, "list": ["***", False], "***": "k",
+    }
+    assert auth.redact_data({"a": None, "b": "null"}, "null") == {"a": None, "b": "***"}
+
+
 class _LoginServer:
     """Serves /api/cli-auth/start and /api/cli-auth/poll from a script of answers."""
 

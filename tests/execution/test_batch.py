@@ -92,6 +92,20 @@ def test_six_requests_at_concurrency_three_all_complete(
     assert {i.status for i in seen} == {"queued", "running", "completed"}
 
 
+def test_each_item_lists_the_outputs_it_did_not_save(
+    make_emulator: Callable[..., Emulator], journal: Journal, tmp_path: Path, batch: Batch
+) -> None:
+    emu = make_emulator(result_shape="image_videos", foreign_outputs="image")
+    report = batch(emu, [{"text": t} for t in TEXTS[:2]], concurrency=2, output_dir=tmp_path / "out",
+                   journal=journal)
+    assert report.counts == {"completed": 2}
+    for item in report.items:
+        (skipped,) = item.skipped
+        assert skipped["url"].endswith("/cover.png") and skipped["reason"].startswith("untrusted host")
+        assert [Path(f).name[-11:] for f in item.files] == [f"-{item.request_ids[0][:6]}.mp4"]
+    assert json.loads(report.to_json_lines().splitlines()[0])["skipped"] == report.items[0].skipped
+
+
 @pytest.mark.parametrize("over", ["max_cost_usd", "daily_cap"])
 def test_a_batch_over_budget_is_refused_before_anything_is_sent(
     emulator: Emulator,
@@ -221,6 +235,11 @@ def test_interrupting_a_batch_cancels_its_queued_jobs_at_the_api(
 
     asyncio.run(go())
     assert len(final) == 2 and emu.counts["cancel"] == 2
+    # Cancelled while queued: not charged, shown apart in the summary.
+    assert all(i.cost_usd == 0 and i.cancelled_usd == pytest.approx(0.42) for i in final)
+    report = BatchReport.from_items(final)
+    assert report.total_cost_usd == 0 and report.cancelled_usd == pytest.approx(0.84)
+    assert "cancelled, not charged $0.84" in report.table()
     assert {j["status"] for j in emu.jobs()} == {"cancelled"}
     assert {r.state for r in journal.list(limit=None)} == {"cancelled"}
     with api_client(emu) as client:

@@ -529,7 +529,7 @@ def test_submit_5xx_is_unconfirmed_and_not_repeated(
     with pytest.raises(SubmitUnconfirmed) as err:
         clients(emu).submit(T2V, {"prompt": "x"})
     exc = err.value
-    assert (exc.code, exc.exit_code) == ("submit_unconfirmed", 75)
+    assert (exc.code, exc.exit_code) == ("submit_unconfirmed", 69)
     assert "may or may not" in exc.message and "not repeated" in exc.message
     assert f"HTTP {code}" in exc.message and exc.details["http_status"] == code
     assert emu.counts["submit"] == 1

@@ -1,5 +1,8 @@
 """Downloads of finished outputs from the emulator, over real sockets: trust rules, redirects,
-hostile names, atomic publication, retries, size caps, and no credentials on the wire."""
+hostile names, atomic publication, retries, size caps, and no credentials on the wire.
+
+Most tests deliver a one-file result the way the flow does (a delivery with a problem raises
+it); the per-file behaviour of results with several outputs is in ``test_delivery.py``."""
 
 from __future__ import annotations
 
@@ -17,14 +20,15 @@ import pytest
 
 from skill.errors import DownloadError
 from skill.execution.client import RunComfyClient
+from skill.execution.delivery import adeliver, deliver
 from skill.execution.downloads import (
     MAX_NAME_CHARS,
     MAX_REDIRECTS,
     DownloadedFile,
-    adownload_outputs,
+    adownload_file,
     check_download_url,
-    download_outputs,
-    output_urls,
+    download_file,
+    is_video_path,
     safe_filename,
 )
 from skill.execution.retry import RetryPolicy
@@ -53,9 +57,14 @@ def _output(emu: Emulator, **body: Any) -> dict[str, Any]:
 
 
 def _download(emu: Emulator, output: Any, dest: Path, **kw: Any) -> list[DownloadedFile]:
+    """Deliver ``output`` into ``dest``; a delivery with a problem raises it, as the flow does."""
     kw.setdefault("retry", FAST)
     kw.setdefault("sleep", lambda _s: None)
-    return download_outputs(output, dest, api_base=emu.base_url, **kw)
+    delivery = deliver(output, dest, api_base=emu.base_url, **kw)
+    problem = delivery.problem()
+    if problem is not None:
+        raise problem
+    return delivery.files
 
 
 def _entries(directory: Path) -> list[str]:
@@ -102,12 +111,11 @@ def test_async_twin_saves_the_same_file(emulator: Emulator, tmp_path: Path) -> N
     async def nap(_s: float) -> None:
         return None
 
-    files = asyncio.run(
-        adownload_outputs(output, tmp_path / "async", api_base=emulator.base_url, sleep=nap)
-    )
-    assert [(f.size, f.sha256, f.width, f.height, f.path.name) for f in files] == [
-        (sync.size, sync.sha256, 72, 128, "output.mp4")
+    delivery = asyncio.run(adeliver(output, tmp_path / "async", api_base=emulator.base_url, sleep=nap))
+    assert [(f.size, f.sha256, f.width, f.height, f.path.name, f.kind) for f in delivery.files] == [
+        (sync.size, sync.sha256, 72, 128, "output.mp4", "video")
     ]
+    assert delivery.problem() is None
 
 
 def test_large_file_streams_with_throttled_progress(
@@ -124,9 +132,11 @@ def test_large_file_streams_with_throttled_progress(
     assert saved[0].sha256 == hashlib.sha256(saved[0].path.read_bytes()).hexdigest()
 
 
-def test_no_output_urls_means_no_files(emulator: Emulator, tmp_path: Path) -> None:
-    assert _download(emulator, {"video": None, "note": "ftp://x/y.mp4"}, tmp_path / "d") == []
-    assert not (tmp_path / "d").exists()
+def test_no_output_urls_means_no_files_and_says_so(emulator: Emulator, tmp_path: Path) -> None:
+    delivery = deliver({"video": None, "note": "ftp://x/y.mp4"}, tmp_path / "d", api_base=emulator.base_url)
+    assert delivery.files == [] and not (tmp_path / "d").exists()
+    problem = delivery.problem()
+    assert problem is not None and problem.code == "no_output"
 
 
 def test_duplicate_urls_are_fetched_once(emulator: Emulator, tmp_path: Path) -> None:
@@ -153,16 +163,21 @@ def test_foreign_host_is_refused_with_nothing_written(
     assert not dest.exists()
 
 
-def test_one_foreign_url_refuses_the_whole_output_before_any_fetch(
+def test_a_foreign_url_is_skipped_and_the_trusted_one_saved(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     good = _output(emulator)["video"]
-    output = {"videos": [good, "https://runcomfy.net.evil.com/x.mp4"]}
-    with pytest.raises(DownloadError) as err:
-        _download(emulator, output, tmp_path)
-    assert err.value.code == "untrusted_url"
-    assert emulator.counts["download"] == 0
-    _assert_nothing_written(tmp_path)
+    output = {"videos": ["https://runcomfy.net.evil.com/x.mp4?sig=secret", good]}
+    (saved,) = _download(emulator, output, tmp_path)
+    assert saved.url == good and _entries(tmp_path) == ["output.mp4"]
+    assert emulator.counts["download"] == 1
+    delivery = deliver(output, tmp_path / "again", api_base=emulator.base_url, retry=FAST)
+    (skipped,) = delivery.skipped
+    assert skipped.to_dict() == {
+        "url": "https://runcomfy.net.evil.com/x.mp4",  # no query: signatures stay out of reports
+        "reason": "untrusted host 'runcomfy.net.evil.com': the host is not a RunComfy host "
+        "(*.runcomfy.net, *.runcomfy.com)",
+    }
 
 
 def test_redirect_to_a_foreign_host_is_refused(make_emulator: MakeEmulator, tmp_path: Path) -> None:
@@ -178,8 +193,8 @@ def test_redirect_to_a_foreign_host_is_refused(make_emulator: MakeEmulator, tmp_
 class _RedirectOnce(Emulator):
     """Answers the first download with its ``redirect_to``, then serves files normally."""
 
-    def _download(self, arg: str, *, oversize: bool) -> Any:
-        reply = super()._download(arg, oversize=oversize)
+    def _download(self, arg: str, *, oversize: bool, foreign: bool = False) -> Any:
+        reply = super()._download(arg, oversize=oversize, foreign=foreign)
         self.config.redirect_to = None
         return reply
 
@@ -284,23 +299,6 @@ def test_the_api_origin_is_trusted_exactly(url: str, base: str, ok: bool) -> Non
             check_download_url(url, api_base=base)
 
 
-def test_output_urls_in_document_order_without_duplicates() -> None:
-    output = {
-        "video": "https://a.runcomfy.net/1.mp4",
-        "videos": ["https://a.runcomfy.net/2.mp4", "https://a.runcomfy.net/1.mp4"],
-        "nested": {"deep": [{"url": "HTTP://b.runcomfy.net/3.mp4"}], "n": 3, "f": None},
-        "text": "see https://x",
-        "data": "data:video/mp4;base64,AAAA",
-    }
-    assert output_urls(output) == [
-        "https://a.runcomfy.net/1.mp4",
-        "https://a.runcomfy.net/2.mp4",
-        "HTTP://b.runcomfy.net/3.mp4",
-    ]
-    assert output_urls("https://a.runcomfy.net/x.mp4") == ["https://a.runcomfy.net/x.mp4"]
-    assert output_urls(None) == []
-
-
 # -- names -------------------------------------------------------------------------------------------
 
 
@@ -354,6 +352,22 @@ def test_safe_filename(url: str, name: str) -> None:
     assert safe_filename(url) == name
 
 
+@pytest.mark.parametrize(
+    ("url", "suffix", "name"),
+    [
+        ("https://a.runcomfy.net/x/cover.jpg", ".png", "cover.png"),
+        ("https://a.runcomfy.net/x/cover.PNG?s=1", ".png", "cover.png"),
+        ("https://a.runcomfy.net/x/thumb.webp", ".jpg", "thumb.jpg"),
+        ("https://a.runcomfy.net/x/cover.png", ".mp4", "cover.mp4"),
+        ("https://a.runcomfy.net/", ".webp", "output.webp"),
+        ("https://a.runcomfy.net/" + "x" * 300 + ".png", ".webp", "x" * 115 + ".webp"),
+    ],
+)
+def test_a_name_ends_with_the_type_its_bytes_proved(url: str, suffix: str, name: str) -> None:
+    assert safe_filename(url, suffix) == name
+    assert is_video_path(name) == (suffix == ".mp4")
+
+
 def test_collisions_get_suffixes_and_never_overwrite(emulator: Emulator, tmp_path: Path) -> None:
     output = _output(emulator)
     (tmp_path / "output.mp4").write_bytes(b"keep me")
@@ -363,6 +377,33 @@ def test_collisions_get_suffixes_and_never_overwrite(emulator: Emulator, tmp_pat
     assert (tmp_path / "output.mp4").read_bytes() == b"keep me"
     assert first.sha256 == second.sha256
     assert _entries(tmp_path) == ["output-1.mp4", "output-2.mp4", "output.mp4"]
+
+
+def test_the_same_bytes_already_saved_for_the_job_are_not_saved_again(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    url = _output(emulator)["video"]
+    first = download_file(url, tmp_path / "a", api_base=emulator.base_url)
+    known = {first.sha256: first.path}
+    again = download_file(url, tmp_path / "a", api_base=emulator.base_url, known=known)
+    assert (again.path, again.reused, first.reused) == (first.path, True, False)
+    assert _entries(tmp_path / "a") == ["output.mp4"]
+    elsewhere = download_file(url, tmp_path / "b", api_base=emulator.base_url, known=known)
+    assert elsewhere.path == tmp_path / "b" / "output.mp4" and not elsewhere.reused  # asked for b
+    first.path.unlink()
+    back = download_file(url, tmp_path / "a", api_base=emulator.base_url, known=known)
+    assert back.path == first.path and not back.reused and back.path.exists()
+    assert emulator.counts["download"] == 4
+
+
+def test_a_folder_that_cannot_be_written_fails_the_file_cleanly(emulator: Emulator, tmp_path: Path) -> None:
+    url = _output(emulator)["video"]
+    blocker = tmp_path / "videos"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(DownloadError) as err:
+        download_file(url, blocker, api_base=emulator.base_url)
+    assert (err.value.code, err.value.exit_code) == ("write_failed", 75)
+    assert str(blocker) in err.value.message and emulator.counts["download"] == 0
 
 
 def test_a_symlink_squatting_the_name_is_not_followed(emulator: Emulator, tmp_path: Path) -> None:
@@ -479,13 +520,13 @@ def no_length_origin(serve_http: Callable[[type[BaseHTTPRequestHandler]], str]) 
 def test_cap_aborts_mid_stream_without_content_length(
     no_length_origin: str, tmp_path: Path
 ) -> None:
-    output = {"video": f"{no_length_origin}/files/x/clip.mp4"}
+    url = f"{no_length_origin}/files/x/clip.mp4"
     base = f"{no_length_origin}/v1"
     with pytest.raises(DownloadError) as err:
-        download_outputs(output, tmp_path, api_base=base, max_bytes=1 << 20, retry=FAST)
+        download_file(url, tmp_path, api_base=base, max_bytes=1 << 20, retry=FAST)
     assert err.value.code == "too_large" and "grew past" in err.value.message
     _assert_nothing_written(tmp_path)
-    saved = download_outputs(output, tmp_path, api_base=base, retry=FAST)[0]
+    saved = download_file(url, tmp_path, api_base=base, retry=FAST)
     assert saved.size == len(_NoLengthHandler.body) and saved.path.name == "clip.mp4"
 
 
@@ -512,17 +553,17 @@ def test_files_saved_before_a_failure_are_kept_and_reported(
 
 def test_async_failures_leave_nothing_behind(make_emulator: MakeEmulator, tmp_path: Path) -> None:
     emu = make_emulator(faults=[Fault(route="download", kind="truncate", times=0)])
-    output = _output(emu)
-    foreign = {"video": "https://evil.example.com/x.mp4"}
+    url = _output(emu)["video"]
+    foreign = "https://evil.example.com/x.mp4"
 
     async def nap(_s: float) -> None:
         return None
 
     async def run() -> tuple[DownloadError, DownloadError]:
         errors = []
-        for out in (output, foreign):
+        for one in (url, foreign):
             try:
-                await adownload_outputs(out, tmp_path, api_base=emu.base_url, retry=FAST, sleep=nap)
+                await adownload_file(one, tmp_path, api_base=emu.base_url, retry=FAST, sleep=nap)
             except DownloadError as exc:
                 errors.append(exc)
         return errors[0], errors[1]
@@ -559,14 +600,14 @@ def test_a_cancelled_async_download_leaves_nothing(
     output = _output(emu)
 
     async def run() -> None:
-        task: asyncio.Task[list[DownloadedFile]] | None = None
+        task: asyncio.Task[Any] | None = None
 
         def cancel(_url: str, done: int, _total: int | None) -> None:
             assert task is not None
             task.cancel()
 
         task = asyncio.ensure_future(
-            adownload_outputs(output, tmp_path, api_base=emu.base_url, on_progress=cancel)
+            adeliver(output, tmp_path, api_base=emu.base_url, on_progress=cancel)
         )
         with pytest.raises(asyncio.CancelledError):
             await task

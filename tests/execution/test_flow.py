@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -176,7 +177,7 @@ def test_bad_token_exits_77_and_never_prints_it(emulator: Emulator, tmp_path: Pa
 def test_submit_5xx_is_unconfirmed_recorded_and_never_repeated(emulator: Emulator, tmp_path: Path) -> None:
     emulator.add_fault(Fault(route="submit", status=502))
     r = run_cli("run", TEXT, "--json", env=env_for(emulator, tmp_path))
-    assert r.code == 75 and r.json()["error"]["code"] == "submit_unconfirmed"
+    assert r.code == 69 and r.json()["error"]["code"] == "submit_unconfirmed"
     assert emulator.counts["submit"] == 1
     (row,) = journal_rows(tmp_path)
     assert row["state"] == "unconfirmed"
@@ -197,7 +198,8 @@ def test_download_from_foreign_host_exits_75_and_leaves_no_file(make_emulator: C
     r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(out), "--json", env=env_for(emu, tmp_path))
     assert r.code == 75
     err = r.json()["error"]
-    assert err["request_id"] and "kling3 result" in err["message"]
+    assert err["request_id"] and f"kling3 resume {err['request_id']}" in err["message"]
+    assert err["code"] == "untrusted_url" and err["skipped"][0]["reason"].startswith("untrusted host 'evil.example.com'")
     assert not out.exists() or list(out.iterdir()) == []
     assert journal_rows(tmp_path)[0]["state"] == "download_failed"
 
@@ -287,7 +289,9 @@ def test_jobs_status_result_cancel_spend_commands(make_emulator: Callable[..., E
     c = run_cli("cancel", rid, "--json", env=env)
     assert c.code == 0 and c.json()["outcome"] == "cancelled"
     spend = run_cli("spend", "--json", env=env).json()
-    assert spend["today_usd"] == pytest.approx(0.504)
+    assert spend["today_usd"] == 0  # cancelled while queued: not charged
+    (gone,) = spend["cancelled_not_charged"]
+    assert gone["jobs"] == 1 and gone["cost_usd"] == pytest.approx(0.504)
 
 
 def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
@@ -316,7 +320,74 @@ def test_a_finished_job_without_a_file_url_is_reported_not_silently_empty(emulat
                 env=env_for(emulator, tmp_path))
     assert r.code == 75
     err = r.json()["error"]
-    assert err["code"] == "no_output" and "kling3 result" in err["message"]
+    assert err["code"] == "no_output" and "kling3 resume" in err["message"]
     assert journal_rows(tmp_path)[0]["state"] == "download_failed"
     again = run_cli("result", err["request_id"], "--output-dir", str(tmp_path / "o"), "--json", env=env_for(emulator, tmp_path))
     assert again.code == 0 and Path(again.json()["files"][0]["path"]).exists()
+
+
+# -- delivery per file ------------------------------------------------------------------------
+
+
+def _mp4s(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.suffix == ".mp4") if directory.exists() else []
+
+
+def _shape(names: list[str], rid: str) -> list[str]:
+    """File names with the request's stem written S: ``fox-snow-3f9a2c-2.mp4`` -> ``S-2.mp4``."""
+    return [re.sub(rf"^[a-z0-9-]*-{rid[:6]}", "S", n) for n in names]
+
+
+def test_a_cover_beside_the_video_is_saved_and_the_run_succeeds(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    emu = make_emulator(result_shape="image_videos")
+    out = tmp_path / "o"
+    r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(out), "--json", env=env_for(emu, tmp_path))
+    assert r.code == 0, r.err
+    doc = r.json()
+    rid = doc["request_id"]
+    assert _shape([Path(f).name for f in doc["files"]], rid) == ["S.mp4"] and doc["skipped"] == []
+    assert [Path(f).name for f in doc["images"]] == ["cover.png"]
+    assert _shape(sorted(p.name for p in out.iterdir()), rid) == ["S.contact.jpg", "S.mp4", "cover.png"]
+    assert journal_rows(tmp_path)[0]["state"] == "downloaded"
+
+
+def test_a_404_on_the_first_of_two_videos_exits_75_and_resume_delivers_both_once(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = make_emulator(result_shape="videos", video_count=2, faults=[Fault(route="download", status=404)])
+    out, env = tmp_path / "o", env_for(emu, tmp_path)
+    r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(out), "--json", env=env)
+    assert r.code == 75, r.err
+    err = r.json()["error"]
+    rid = err["request_id"]
+    assert err["code"] == "download_failed" and f"kling3 resume {rid}" in err["message"]
+    assert [m["url"].rsplit("/", 1)[1] for m in err["missing"]] == ["output.mp4"]
+    assert _shape(_mp4s(out), rid) == ["S-2.mp4"]  # the second file did not wait for the first
+    assert journal_rows(tmp_path)[0]["state"] == "download_failed"
+
+    again = run_cli("resume", rid, "--poll-interval", "0.05", "--json", env=env)
+    assert again.code == 0, again.err
+    (outcome,) = again.json()["resumed"]
+    assert _shape([Path(f).name for f in outcome["files"]], rid) == ["S.mp4", "S-2.mp4"]
+    fetched = run_cli("result", rid, "--json", env=env)
+    assert fetched.code == 0 and len(fetched.json()["files"]) == 2
+    assert _shape(_mp4s(out), rid) == ["S-2.mp4", "S.mp4"]  # no copy on resume or result
+    assert emu.counts["submit"] == 1 and journal_rows(tmp_path)[0]["state"] == "downloaded"
+
+
+def test_a_foreign_output_is_skipped_and_result_converges(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    emu = make_emulator(result_shape="image_videos", video_count=2, foreign_outputs="first")
+    out, env = tmp_path / "o", env_for(emu, tmp_path)
+    r = run_cli("run", TEXT, "--poll-interval", "0.05", "--output-dir", str(out), "--json", env=env)
+    assert r.code == 0, r.err
+    doc = r.json()
+    (skipped,) = doc["skipped"]
+    assert skipped["url"].startswith(emu.foreign_origin) and skipped["reason"].startswith("untrusted host '127.0.0.1'")
+    assert _shape([Path(f).name for f in doc["files"]], doc["request_id"]) == ["S-2.mp4"] and len(doc["images"]) == 1
+    human = run_cli("result", doc["request_id"], env=env)
+    assert human.code == 0 and "[skip] " + skipped["url"] in human.err
+    again = run_cli("result", doc["request_id"], "--json", env=env).json()
+    assert [f["path"] for f in again["files"]] == doc["files"] and again["skipped"] == [skipped]
+    assert _shape(sorted(p.name for p in out.iterdir()), doc["request_id"]) == ["S-2.contact.jpg", "S-2.mp4", "cover.png"]
+    assert emu.counters()["foreign_downloads"] == 0
+    assert run_cli("resume", "--all", "--json", env=env).json() == {"resumed": []}  # nothing left to repeat

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from skill import settings
 from skill.errors import ConfigError, InputError
-from skill.execution.journal import Journal
+from skill.execution.journal import SCHEMA_VERSION, Journal
 
 MODEL = "kling/kling-3.0/standard/text-to-video"
 PAYLOAD = {"prompt": "a red fox runs through snow, ünïcode", "duration": 5, "aspect_ratio": "16:9"}
@@ -186,7 +187,7 @@ def test_spend_groups_by_day_and_tier(journal: Journal, clock: Clock) -> None:
     journal.update_state(refused.job_key, "failed", {"http_status": 400})
     unconfirmed = journal.begin(MODEL, "pro", "t2v", PAYLOAD, 3.0)
     journal.mark_unconfirmed(unconfirmed.job_key, {"error": "ReadTimeout"})
-    journal.begin(MODEL, "standard", "t2v", PAYLOAD, 100.0)  # abandoned: never sent
+    abandoned = journal.begin(MODEL, "standard", "t2v", PAYLOAD, 100.0)  # its process died mid-submit
     clock.now = datetime(2025, 3, 10, 10, 30, tzinfo=timezone.utc)
     journal.begin(MODEL, "standard", "t2v", PAYLOAD, 0.5)  # being submitted right now
 
@@ -194,13 +195,18 @@ def test_spend_groups_by_day_and_tier(journal: Journal, clock: Clock) -> None:
     assert rows == [
         ("2025-03-10", "4k", 1, 4.0),
         ("2025-03-10", "pro", 1, 3.0),
-        ("2025-03-10", "standard", 3, 1.75),
+        ("2025-03-10", "standard", 4, 101.75),  # the abandoned submit may have arrived: counted
         ("2025-03-09", "pro", 1, 2.5),
         ("2025-03-09", "standard", 1, 1.0),
     ]
     assert {r.day for r in journal.spend(days=1)} == {"2025-03-10"}
     assert len(journal.spend(days=2)) == 5
+    assert journal.spent_today() == pytest.approx(108.75)
+    # An hour and a half later it is still counted, and listed as possibly paid, until settled.
+    assert [j.job_key for j in journal.possibly_paid()] == [unconfirmed.job_key, abandoned.job_key]
+    journal.settle(abandoned.job_key[:8], "unpaid")
     assert journal.spent_today() == pytest.approx(8.75)
+    assert [j.job_key for j in journal.possibly_paid()] == [unconfirmed.job_key]
 
 
 def test_daily_cap_refusal_names_the_figures(journal: Journal, clock: Clock) -> None:
@@ -258,6 +264,53 @@ def test_token_never_reaches_the_database(tmp_path: Path, monkeypatch: pytest.Mo
     blobs = b"".join(p.read_bytes() for p in path.parent.iterdir())
     assert b"a red fox runs" in blobs
     assert token.encode() not in blobs
+
+
+# A journal as kling3 wrote it at schema version 2, before settling, claims and API bases.
+_V2_SCHEMA = """
+CREATE TABLE jobs (id INTEGER PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, request_id TEXT UNIQUE,
+    state TEXT NOT NULL, model_id TEXT NOT NULL, tier TEXT NOT NULL, mode TEXT NOT NULL,
+    payload_json TEXT NOT NULL, cost_usd REAL NOT NULL, created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, status_detail TEXT, output_dir TEXT, batch_id TEXT, label TEXT,
+    run_id TEXT);
+CREATE TABLE files (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    url TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, size INTEGER, created_at TEXT NOT NULL,
+    UNIQUE (job_id, path));
+CREATE TABLE events (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    at TEXT NOT NULL, state TEXT NOT NULL, detail TEXT);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, aspect_ratio TEXT NOT NULL,
+    duration INTEGER NOT NULL, segments INTEGER NOT NULL, tier TEXT NOT NULL, output_dir TEXT, video TEXT);
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1), (2);
+INSERT INTO jobs VALUES (1, 'k-old-done', 'req-old-done', 'downloaded', 'kling/x', 'pro', 't2v',
+    '{"prompt": "an old fox"}', 1.5, '2025-03-10T08:00:00.000000+00:00', '2025-03-10T08:01:00.000000+00:00',
+    NULL, '/out', NULL, NULL, NULL);
+INSERT INTO jobs VALUES (2, 'k-old-submitting', NULL, 'submitting', 'kling/x', 'standard', 't2v',
+    '{"prompt": "a lost submit"}', 0.5, '2025-03-10T09:00:00.000000+00:00', '2025-03-10T09:00:00.000000+00:00',
+    NULL, '/out', NULL, NULL, NULL);
+INSERT INTO files VALUES (1, 1, 'https://a.runcomfy.net/o.mp4', '/out/o.mp4', NULL, 10,
+    '2025-03-10T08:01:00.000000+00:00');
+"""
+
+
+def test_a_version_2_journal_is_migrated_and_keeps_every_row(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V2_SCHEMA)
+    conn.close()
+    with Journal(path, clock=clock) as j:
+        done = j.get("req-old-done")
+        assert done is not None and done.state == "downloaded" and done.payload == {"prompt": "an old fox"}
+        assert [f.path for f in j.files(done)] == ["/out/o.mp4"]
+        (lost,) = j.possibly_paid()  # three hours old, its process unknown: possibly paid
+        assert lost.job_key == "k-old-submitting" and lost.settled is None
+        assert j.spent_today() == pytest.approx(2.0)
+        assert j.spent_today("http://127.0.0.1:1/v1") == pytest.approx(2.0)  # no base recorded: any base's
+        j.settle("k-old-submitting", "unpaid")
+        assert j.spent_today() == pytest.approx(1.5)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
 
 
 def test_newer_or_damaged_journal_is_refused(tmp_path: Path) -> None:
@@ -359,3 +412,23 @@ def test_state_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.templates_dir() == tmp_path / "tpl"
     monkeypatch.delenv("KLING3_HOME")
     assert settings.kling3_home().name == "kling3"
+
+
+def test_claims_hold_expire_and_die_with_their_holder(journal: Journal, clock: Clock) -> None:
+    key = _submitted(journal, "req-claimed")
+    journal.release(journal.get(key).claimed_by or "")  # type: ignore[union-attr]
+    me, other_host = "thishost-placeholder", "some-other-host:1234:abcd"
+    assert journal.claim(key, other_host, seconds=60) is not None
+    assert journal.claim(key, me, seconds=60) is None  # another holder, not expired, liveness unknown
+    clock.now += timedelta(seconds=61)
+    assert journal.claim(key, me, seconds=60) is not None  # expired
+    assert journal.claim(key, me, seconds=60) is not None  # renewing one's own claim
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ghost = f"{socket.gethostname()}:{dead.pid}:0000"
+    journal.release(me)
+    assert journal.claim(key, ghost, seconds=600) is not None
+    assert journal.claim(key, me, seconds=60) is not None  # its holder is gone: free at once
+    journal.update_state(key, "downloaded")
+    journal.release(me)
+    assert journal.claim(key, me, unfinished_only=True) is None  # nothing left to fetch

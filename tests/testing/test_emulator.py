@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from skill.media.mp4probe import probe_mp4
-from skill.testing.emulator import OVERSIZE_BYTES, Emulator, Fault
+from skill.testing.emulator import COUNTERS_PATH, OVERSIZE_BYTES, Emulator, EmulatorConfig, Fault
 
 T2V = "kling/kling-3.0/standard/text-to-video"
 I2V = "kling/kling-3.0/standard/image-to-video"
@@ -507,6 +507,136 @@ def test_control_characters_in_the_name_are_percent_encoded(
     url = _finished_video_url(emu, api(emu))
     assert url.endswith("/a%07b.mp4")
     assert plain.get(url).status_code == 200
+
+
+# -- result shapes and foreign outputs ---------------------------------------------------------------
+
+
+def _finished_result(emu: Emulator, client: httpx.Client) -> dict[str, Any]:
+    sub = _submit(client, emu)
+    _wait_done(client, sub["status_url"])
+    record: dict[str, Any] = client.get(sub["result_url"]).json()
+    return record
+
+
+@pytest.mark.parametrize(
+    ("shape", "keys"),
+    [("video", {"video"}), ("videos", {"videos"}), ("image_videos", {"image", "videos"}), ("string", None)],
+)
+def test_each_documented_result_shape_serves_real_files(
+    make_emulator: MakeEmulator, api: Any, plain: httpx.Client, shape: str, keys: set[str] | None
+) -> None:
+    emu = make_emulator(result_shape=shape, video_count=2)
+    output = _finished_result(emu, api(emu))["output"]
+    if keys is None:
+        assert isinstance(output, str)
+        videos, image = [output], None
+    else:
+        assert set(output) == keys
+        videos = output["videos"] if "videos" in output else [output["video"]]
+        image = output.get("image")
+    assert len(videos) == (2 if shape in ("videos", "image_videos") else 1)
+    assert len(set(videos)) == len(videos)
+    for url in videos:
+        assert url.startswith(emu.origin + "/files/")
+        assert probe_mp4(plain.get(url).content).duration_s == pytest.approx(5)
+    if image is not None:
+        got = plain.get(image)
+        assert got.headers["Content-Type"] == "image/png"
+        assert got.content.startswith(b"\x89PNG\r\n\x1a\n") and got.content.endswith(b"IEND\xaeB`\x82")
+
+
+def test_each_job_keeps_the_shape_it_was_submitted_with(make_emulator: MakeEmulator, api: Any) -> None:
+    emu = make_emulator()
+    client = api(emu)
+    first = _submit(client, emu)
+    emu.config.result_shape = "image_videos"
+    second = _submit(client, emu)
+    _wait_done(client, second["status_url"])
+    assert set(client.get(first["result_url"]).json()["output"]) == {"video"}
+    assert set(client.get(second["result_url"]).json()["output"]) == {"image", "videos"}
+    assert [j["result_shape"] for j in emu.jobs()] == ["video", "image_videos"]
+
+
+def test_a_bad_shape_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValueError, match="image_videos"):
+        EmulatorConfig(result_shape="gif")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="first"):
+        EmulatorConfig(foreign_outputs="some")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("foreign", "expected"), [("image", [False, False, True]), ("first", [True, False, False]),
+                                                   ("all", [True, True, True])])
+def test_foreign_outputs_live_on_a_second_origin_only(
+    make_emulator: MakeEmulator, api: Any, plain: httpx.Client, foreign: str, expected: list[bool]
+) -> None:
+    emu = make_emulator(result_shape="image_videos", video_count=2, foreign_outputs=foreign)
+    output = _finished_result(emu, api(emu))["output"]
+    urls = [*output["videos"], output["image"]]
+    assert emu.foreign_origin != emu.origin
+    assert [u.startswith(emu.foreign_origin + "/files/") for u in urls] == expected
+    for url, is_foreign in zip(urls, expected, strict=True):
+        assert plain.get(url).status_code == 200
+        elsewhere = emu.origin if is_foreign else emu.foreign_origin
+        moved = elsewhere + url[len(emu.foreign_origin if is_foreign else emu.origin):]
+        assert plain.get(moved).status_code == 404  # a file lives on one origin only
+    assert plain.get(f"{emu.foreign_origin}/v1/models/{T2V}").status_code == 404  # files only
+    counters = emu.counters()  # each URL was asked of both origins once
+    assert (counters["downloads"], counters["foreign_downloads"]) == (3, 3)
+
+
+def test_slow_submit_creates_the_job_then_answers_late(make_emulator: MakeEmulator, api: Any) -> None:
+    emu = make_emulator(faults=[Fault(route="submit", kind="slow", hang_seconds=1.0)])
+    client = api(emu)
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(f"{emu.base_url}/models/{T2V}", json={"prompt": "late"}, timeout=0.2)
+    assert [j["body"]["prompt"] for j in emu.jobs()] == ["late"]  # created before the answer
+    assert _submit(client, emu)["request_id"]
+    assert len(emu.jobs()) == 2
+
+
+def test_32_concurrent_submits_are_all_answered(emulator: Emulator) -> None:
+    barrier = threading.Barrier(32)
+    codes: list[int | str] = []
+    lock = threading.Lock()
+
+    def submit() -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {emulator.token}"}, timeout=20,
+                          trust_env=False, verify=_TLS) as client:
+            barrier.wait()
+            try:
+                code: int | str = client.post(f"{emulator.base_url}/models/{T2V}", json={"prompt": "x"}).status_code
+            except httpx.HTTPError as exc:
+                code = type(exc).__name__
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=submit) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [200] * 32
+    assert len(emulator.jobs()) == 32 and emulator.counters()["submits"] == 32
+
+
+def test_counters_endpoint_needs_no_token_and_is_not_counted(
+    emulator: Emulator, api: Any, plain: httpx.Client
+) -> None:
+    client = api(emulator)
+    sub = _submit(client, emulator)
+    _wait_done(client, sub["status_url"])
+    polls = emulator.counts["status"]
+    plain.get(client.get(sub["result_url"]).json()["output"]["video"])
+    client.post(sub["cancel_url"])
+    first = plain.get(emulator.origin + COUNTERS_PATH)
+    second = plain.get(emulator.origin + COUNTERS_PATH).json()
+    assert first.status_code == 200
+    assert first.json() == second == {
+        "submits": 1, "polls": polls, "results": 1, "downloads": 1, "foreign_downloads": 0,
+        "cancels": 1, "schemas": 0,
+    }
+    assert plain.post(emulator.origin + COUNTERS_PATH).status_code == 404
 
 
 # -- harness -------------------------------------------------------------------------------------
