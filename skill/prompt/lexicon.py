@@ -47,7 +47,6 @@ class Lex:
     def __init__(self, v: Vocabulary) -> None:
         self.v = v
         g = v.grammar
-        f = re.IGNORECASE
         self.dets = {w.lower() for w in g.determiners}
         self.indef = {w.lower() for w in g.indefinite}
         self.pronouns = {w.lower() for w in g.pronouns}
@@ -71,10 +70,34 @@ class Lex:
         )
         # words after which a word ending in -s is a verb ("pulls a shot", "rises from")
         self.light = self.dets | self.preps | self.conj | {"it", "them", "him", "her", "me", "us"}
-        stop = word_alternation(sorted(self.function_words))
-        nonstop_word = rf"(?!(?:{stop})(?![\w'-]))[\w'-]+"
-        num_words = word_alternation(self.numbers)
+        self._stop = word_alternation(sorted(self.function_words))
+        self._nonstop = rf"(?!(?:{self._stop})(?![\w'-]))[\w'-]+"
+        self._num_words = word_alternation(self.numbers)
+        self._langs = word_alternation(v.audio.languages)
 
+        self._compile_lead_in(v)
+        self._compile_request_framing(v)
+        self._compile_shots(v)
+        self._compile_dialogue(v)
+        self._compile_camera(v)
+        self._compile_framing(v)
+        self._compile_lighting(v)
+        self._compile_atmosphere(v)
+        self._compile_style(v)
+        self._compile_hype(v)
+        self._compile_exclusions(v)
+        self._compile_audio_cues(v)
+        self._compile_identity(v)
+        self._compile_scene(v)
+        self._compile_cleanup(v)
+        # --- lint -------------------------------------------------------------------------------------------------
+        self.lint = v.lint
+        self._compile_editing(v)
+        self._compile_story(v)
+        self._build_scanner()
+
+    def _compile_lead_in(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- lead-in -------------------------------------------------------------------
         li = v.lead_in
         adj = alternation(li.adjectives)
@@ -98,6 +121,9 @@ class Lex:
             f,
         )
 
+
+    def _compile_request_framing(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- request framing ----------------------------------------------------------------
         rq = v.request
         self.request_words = frozenset(w.lower() for w in rq.words)
@@ -105,6 +131,10 @@ class Lex:
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
 
+
+    def _compile_shots(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
+        num_words = self._num_words
         # --- shots --------------------------------------------------------------------------
         hw = alternation(v.shot_headers.words)
         numtok = rf"(?:\d{{1,2}}|{num_words}|[a-f](?=\s*[:.)\-\u2013\u2014]))"
@@ -128,6 +158,8 @@ class Lex:
         )
         self.dur_text = compile_pattern(r"(?:(\d{1,2})\s*(?:s|sec|secs|seconds?)?\s*[-\u2013]\s*)?(\d{1,2})\s*(?:s|sec|secs|seconds?)?", f)
 
+
+    def _compile_dialogue(self, v: Vocabulary) -> None:
         # --- dialogue -------------------------------------------------------------------------
         d = v.dialogue
         self.speech_tone = {k.lower(): t for k, t in d.speech_verbs.items()}
@@ -160,6 +192,9 @@ class Lex:
         self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
         self.not_speech = {w.lower() for w in d.not_speech_before}
 
+
+    def _compile_camera(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- camera -----------------------------------------------------------------------------
         cam = v.camera
         pace_alt = "|".join(f"(?:{p})" for p in cam.pace.values())
@@ -214,6 +249,9 @@ class Lex:
                 ("imp", Rx(rf"(?:(?P<pc>{pace_alt})\s+)?(?:{'|'.join(imp_groups)})" + suffix("c", False), f, clause=True))
             )
 
+
+    def _compile_framing(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- framing ---------------------------------------------------------------------------
         fe = v.framing.entries
         self.framing_entries = fe
@@ -228,6 +266,11 @@ class Lex:
         self.list_sep = compile_pattern(r"\s*(,|;|\.(?=\s)|(?<![\w'])(?:and\s+)?then(?![\w']))\s*", f)
         self.sizes = Rx(bounded(alternation(p for e in fe if e.kind in ("size", "composition") for p in e.match)), f)
 
+
+    def _compile_lighting(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
+        stop = self._stop
+        nonstop_word = self._nonstop
         # --- lighting: found by its head, modifiers collected leftwards in Python -----------------
         li_ = v.lighting
         self.li_mods = {m.lower() for m in li_.modifiers}
@@ -246,12 +289,18 @@ class Lex:
             f,
         )
 
+
+    def _compile_atmosphere(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- atmosphere -----------------------------------------------------------------------------
         at = v.atmosphere
         self.atmosphere = Rx(bounded(alternation(at.phrases)), f)
         self.atmosphere_prefix = frozenset({"with", "in", "and", "a", "an"})
         self.atmosphere_seg = Rx(rf"(?:and\s+)?(?P<seg>{alternation(at.segment)})(?=\s*(?:[,.;:!?\n{MARK}]|$))", f, clause=True)
 
+
+    def _compile_style(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- style ------------------------------------------------------------------------------------
         st = v.style
         self.families = st.families
@@ -271,6 +320,9 @@ class Lex:
         self.conflicts = [tuple(c) for c in st.conflicts]
         self.adherence = {fam.name: fam.adherence for fam in st.families}
 
+
+    def _compile_hype(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- hype --------------------------------------------------------------------------------------
         hy = v.hype
         self.hype = Rx(bounded(alternation(hy.always)), f)
@@ -278,6 +330,9 @@ class Lex:
         self.soup = Rx(rf"(?:and\s+)?{soup}(?=\s*(?:[,.;:!?\n{MARK}]|$))", f, clause=True)
         self.soup_head = Rx(rf"(?<![\w'])(?:{soup})(?=\s+(?:{alternation(hy.soup_heads)})(?![\w]))", f)
 
+
+    def _compile_exclusions(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- exclusions ---------------------------------------------------------------------------------
         ex = v.exclusions
         self.excl_trigger = Rx(bounded(rf"(?P<t>{alternation(ex.triggers)})") + r"\s+", f)
@@ -289,6 +344,11 @@ class Lex:
         self.excl_max = ex.max_items
         self.trigger_word = compile_pattern(rf"^\s*(?:(?:or|and|nor)\s+)?(?:{alternation(ex.triggers)})\s+", f)
 
+
+    def _compile_audio_cues(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
+        nonstop_word = self._nonstop
+        langs = self._langs
         # --- audio cues: found by their head word, modifiers collected leftwards in Python ---------
         au = v.audio
         self.au_tones = {t.lower() for t in au.voice_tones}
@@ -319,6 +379,9 @@ class Lex:
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f
         )
 
+
+    def _compile_identity(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- identity -------------------------------------------------------------------------------------
         idn = v.identity
         keep_tail = rf"(?:\s*(?:{alternation(idn.keep_tail)}))*"
@@ -333,6 +396,11 @@ class Lex:
         )
         self.items = [(compile_pattern(bounded(it.match), f), it.say) for it in idn.items]
 
+
+    def _compile_scene(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
+        stop = self._stop
+        nonstop_word = self._nonstop
         # --- scene -----------------------------------------------------------------------------------------
         sc = v.scene
         self.scene_nouns = sorted({n.lower() for n in sc.nouns}, key=len, reverse=True)
@@ -353,6 +421,9 @@ class Lex:
         self.scene_one = {n for n in self.scene_nouns if " " not in n}
         self.scene_two = {n for n in self.scene_nouns if n.count(" ") == 1}
 
+
+    def _compile_cleanup(self, v: Vocabulary) -> None:
+        f = re.IGNORECASE
         # --- cleanup ------------------------------------------------------------------------------------------
         articles = {"a", "an", "the", "this", "these", "those", "some", "another", "each", "every"}
         dangle = word_alternation(sorted(self.preps | self.conj | articles | {"so", "very", "plus", "featuring", "showing"}))
@@ -372,11 +443,6 @@ class Lex:
         self.c_article = compile_pattern(rf"(?<![\w'])(a|an|A|An)\s*(?:{MARK}\s*)+(?=(\w))")
         self.c_start_conn = compile_pattern(rf"^\s*(?:(?:{lead})\s+)+", f)
 
-        # --- lint -------------------------------------------------------------------------------------------------
-        self.lint = v.lint
-        self._compile_editing(v)
-        self._compile_story(v)
-        self._build_scanner()
 
     def _compile_editing(self, v: Vocabulary) -> None:
         """What the minimal edits need: requester words, causatives, hype chains, dialogue words."""
