@@ -29,7 +29,7 @@ from skill.routing import Outcome, WarningItem, fill_message, route
 from skill.rulebook import CompiledRules, Slots, load_rules
 
 if TYPE_CHECKING:
-    from skill.prompts import BuiltPrompt
+    from skill.prompt import BuiltPrompt
 
 __all__ = ["Decision", "Params", "Plan", "Segment", "make_plan"]
 
@@ -95,12 +95,6 @@ class Plan(_Out):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def _split_seconds(total: int, max_call: int) -> list[int]:
-    calls = -(-total // max_call)
-    base, extra = divmod(total, calls)
-    return [base + (1 if i < extra else 0) for i in range(calls)]
-
-
 def _wire_field_to_friendly(catalog: Catalog, ep: Endpoint, wire: str) -> str:
     for friendly, w in catalog.field_maps[ep.mode].items():
         if w == wire:
@@ -124,10 +118,12 @@ def _payload(catalog: Catalog, ep: Endpoint, friendly: dict[str, Any]) -> dict[s
 
 @dataclass(frozen=True)
 class _Call:
-    """One planned call before pricing: its seconds and, for multi-shot films, its shots."""
+    """One planned call before pricing: its seconds and, for a film of several calls, the story's
+    beats it tells (start, stop); start == stop continues the action of the last beat."""
 
     seconds: int
-    shots: tuple[Shot, ...] | None
+    beats: tuple[int, int] | None
+    shots: tuple[Shot, ...] | None = None
 
 
 def _pack_shots(durations: list[int], limits: Any) -> list[tuple[int, int]]:
@@ -165,32 +161,48 @@ def _pack_shots(durations: list[int], limits: Any) -> list[tuple[int, int]]:
     return spans[::-1]
 
 
-def _calls(catalog: Catalog, req: VideoRequest, total: int) -> list[_Call]:
-    """Seconds (and shots) of each call. Long multi-shot films are cut between shots."""
+def _spread(n_beats: int, seconds: list[int]) -> list[tuple[int, int]]:
+    """Beats over calls in order, the earlier calls taking the extra; calls past the story's end
+    continue it (start == stop)."""
+    calls = len(seconds)
+    if n_beats < calls:
+        return [(k, k + 1) if k < n_beats else (n_beats, n_beats) for k in range(calls)]
+    base, extra = divmod(n_beats, calls)
+    out, start = [], 0
+    for k in range(calls):
+        stop = start + base + (1 if k < extra else 0)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def _calls(catalog: Catalog, req: VideoRequest, total: int, spans: tuple[tuple[int, int], ...] = ()) -> list[_Call]:
+    """Seconds and beats of each call. A film longer than one call tells its story once: the
+    beats go over the calls in order (shots are never split); with fewer beats than calls, the
+    later calls continue the action."""
     limits = catalog.limits
     if total <= limits.max_duration:
         return [_Call(total, None)]
-    from skill.prompts import parse_description
+    from skill.prompt import story_of
 
-    drafts = parse_description(req.text, req.shots).shots
-    if len(drafts) < 2:
-        return [_Call(secs, None) for secs in _split_seconds(total, limits.max_duration)]
-    durations = fill_durations(total, [d.duration for d in drafts], field="shots", span="video")
-    # Calls share no context: what the first shot establishes is restated at the head of the others.
-    first = drafts[0].parts
-    carry = ". ".join(x for x in [first.subject, first.scene, *first.lighting, *first.atmosphere] if x)
-    calls = []
-    for a, b in _pack_shots(durations, limits):
-        shots = [Shot(prompt=d.text, duration=durations[k]) for k, d in enumerate(drafts[a:b], a)]
-        if a > 0 and carry:
-            shots[0] = Shot(prompt=f"{carry}. {shots[0].prompt}", duration=shots[0].duration)
-        calls.append(_Call(sum(durations[a:b]), tuple(shots)))
-    return calls
+    beats = story_of(req.text, req.shots, spans, film=True).beats
+    given = [b.duration for b in beats]
+    field = "shots" if req.shots else "text"
+    if len(beats) >= 2 and any(d is not None for d in given):
+        durations = fill_durations(total, given, field=field, span="video")
+        filled = tuple(Shot(prompt=sh.prompt, duration=durations[k]) for k, sh in enumerate(req.shots)) if req.shots else None
+        return [_Call(sum(durations[a:b]), (a, b), filled) for a, b in _pack_shots(durations, limits)]
+    n_calls = max(-(-total // limits.max_duration), -(-len(beats) // limits.max_shots))
+    base, extra = divmod(total, n_calls)
+    seconds = [base + (1 if i < extra else 0) for i in range(n_calls)]
+    shots = tuple(req.shots) if req.shots else None
+    return [_Call(secs, rng, shots) for secs, rng in zip(seconds, _spread(max(len(beats), 1), seconds), strict=True)]
 
 
 def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> BuiltPrompt:
-    """Build the expert prompt; when the text is only routing words, send it as written and say so."""
-    from skill.prompts import BuiltPrompt, LintWarning, PromptParts
+    """Build the expert prompt; when the text is only routing words, send it as written and say so
+    (the plan still routes and prices the request; the warning tells the caller to describe it)."""
+    from skill.prompt import BuiltPrompt, LintWarning, PromptParts
 
     try:
         return build(inp, template_dir=template_dir)  # type: ignore[no-any-return]
@@ -210,13 +222,14 @@ def _build_or_fallback(build: Any, inp: Any, *, template_dir: Path | None) -> Bu
 
 def _segments(
     catalog: Catalog, ep: Endpoint, req: VideoRequest, slots: _Chosen, template_dir: Path | None,
-    keep: tuple[str, ...] = (),
+    spans: tuple[tuple[int, int], ...] = (), as_written: bool = False,
 ) -> tuple[list[Segment], list[BuiltPrompt]]:
-    from skill.prompts import PromptInput, build_prompt
+    from skill.prompt import PromptInput, build_prompt
 
     audio = bool(slots.generate_audio)
+    several = len(calls := _calls(catalog, req, int(slots.duration), spans)) > 1
+    told = next((k for k, c in enumerate(calls) if c.beats and c.beats[0] >= c.beats[1]), len(calls))
     render = catalog.render_ratio(slots.aspect_ratio)
-    calls = _calls(catalog, req, int(slots.duration))
     out, built_all = [], []
     for i, call in enumerate(calls):
         last = i == len(calls) - 1
@@ -231,10 +244,13 @@ def _segments(
                 duration=call.seconds,
                 generate_audio=audio,
                 usd_per_second=ep.rate(audio),
-                keep=keep,
+                routing_spans=spans,
                 negative_prompt=req.negative_prompt,
                 has_tail_image=tail is not None,
                 cfg_scale=req.cfg_scale,
+                beats=call.beats if several else None,
+                continuation=max(0, i - told + 1),
+                as_written=as_written,
             ),
             template_dir=template_dir,
         )
@@ -296,11 +312,11 @@ def _chosen(slots: Slots, rules: CompiledRules) -> _Chosen:
 
 def _apply_budget(
     catalog: Catalog, rules: CompiledRules, outcome: Outcome, slots: _Chosen, req: VideoRequest,
-    template_dir: Path | None, keep: tuple[str, ...] = (),
+    template_dir: Path | None, spans: tuple[tuple[int, int], ...] = (), as_written: bool = False,
 ) -> tuple[Endpoint, list[Segment], list[BuiltPrompt]]:
     mode = slots.mode
     ep = catalog.endpoint(slots.tier, mode)
-    segments, built = _segments(catalog, ep, req, slots, template_dir, keep)
+    segments, built = _segments(catalog, ep, req, slots, template_dir, spans, as_written)
     cap = slots.max_cost_usd
     if cap is None:
         return ep, segments, built
@@ -317,7 +333,7 @@ def _apply_budget(
         cand = catalog.endpoint(tier, mode)
         if tier in ruled_out or not all(catalog.supports(cand, f) for f in needs):
             continue
-        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir, keep)
+        cand_segments, cand_built = _segments(catalog, cand, req, slots, template_dir, spans, as_written)
         cand_cost = round(sum(s.cost_usd for s in cand_segments), 4)
         cheapest = (cand, cand_cost)
         if cand_cost <= cap + 1e-9:
@@ -391,8 +407,11 @@ def make_plan(
     slots = _chosen(outcome.slots, rules)
 
     tdir = Path(template_dir) if template_dir else settings.templates_dir()
-    keep = tuple(sorted({s.words.strip(' ,;:') for s in intent.signals if s.state in rules.content_states}))
-    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir, keep)
+    # one vocabulary for routing words: the prompt loses exactly the spans the router read as instructions
+    spans = intent.routing_spans(rules.content_states)
+    # the language rules are English: other text is sent as written (the router warns)
+    as_written = intent.first("language_other") is not None
+    ep, segments, built = _apply_budget(catalog, rules, outcome, slots, req, tdir, spans, as_written)
     warnings = list(outcome.warnings)
     seen = {w.code for w in warnings}
     for b in built:

@@ -10,6 +10,7 @@ httpx: planning and pricing must work offline and fast.
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
+``KLING3_PROMPT_CACHE``        ``off`` (or 0/no/false): do not keep the compiled prompt vocabulary on disk
 ``KLING3_RULES``               another ``routing_rules.yaml`` for the CLI (``--rules``)
 ``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.execution.auth`)
 ``RUNCOMFY_CONFIG_DIR``        where ``token.json`` lives, shared with the official ``runcomfy`` CLI
@@ -48,6 +49,7 @@ __all__ = [
     "journal_path",
     "kling3_home",
     "plain_terminal",
+    "prompt_cache_enabled",
     "rules_path",
     "runcomfy_config_dir",
     "templates_dir",
@@ -70,6 +72,7 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
+    ("KLING3_PROMPT_CACHE", "off: compile the prompt vocabulary afresh, keep nothing on disk"),
     ("KLING3_RULES", "another routing_rules.yaml for the CLI (--rules)"),
     (TOKEN_VAR, "API token; overrides the token file"),
     ("RUNCOMFY_CONFIG_DIR", "directory of token.json, shared with the runcomfy CLI"),
@@ -191,6 +194,12 @@ def templates_dir() -> Path | None:
     """``KLING3_TEMPLATES``: an extra prompt-template directory, or ``None``."""
     value = _env("KLING3_TEMPLATES")
     return Path(value).expanduser() if value else None
+
+
+def prompt_cache_enabled() -> bool:
+    """``KLING3_PROMPT_CACHE``: False for ``off``/``0``/``no``/``false``; the on-disk cache is on by default."""
+    value = _env("KLING3_PROMPT_CACHE")
+    return value is None or value.lower() not in ("off", "0", "no", "false")
 
 
 def rules_path() -> str | None:

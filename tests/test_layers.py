@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("skill.rulebook",),
     ("skill.intent",),
     ("skill.routing",),
-    ("skill.prompts", "skill.prompt"),
+    ("skill.prompt",),
     ("skill.planning",),
     ("skill.execution", "skill.media", "skill.testing"),
     ("skill.tools", "skill.tool_results", "skill.mcp_prompts", "skill.gallery", "skill.mcp_server", "skill.cli", "skill"),

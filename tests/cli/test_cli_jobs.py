@@ -70,4 +70,4 @@ def test_status_shows_elapsed_time_cost_and_prompt(emulator: Emulator, tmp_path:
     assert head == f"{rid}  completed"
     assert re.fullmatch(r"  elapsed  \d+ s since it was submitted", elapsed)
     assert cost.startswith("  cost     $0.63 (standard t2v")
-    assert prompt == "  prompt   A barista pulling espresso. Audio: cafe sound. No dialogue."
+    assert prompt == "  prompt   A barista pulling espresso. Audio: cafe sound, no dialogue."

@@ -1,0 +1,71 @@
+"""Image-to-video anchors: what the source image fixes, chosen by what the prompt is about.
+
+The image is the anchor; the prompt says how it moves [S22][S19]. So the anchor never freezes
+what the caller wants to move: a person (or an animal) keeps face and identity (and wardrobe, unless
+the caller makes it move: "his scarf fluttering"); a product keeps shape, label and colours; a place keeps its
+composition (and architecture); a subject that changes between the frames (ice melting, a flower
+blooming) keeps only the framing and background. A caller who wrote their own "keep ..." gets no
+second one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skill.prompt.lexicon import Lex
+
+__all__ = ["Anchor", "anchor_of"]
+
+_WORDS = re.compile(r"[\w'-]+")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    kind: str  # person, product, place, transformation
+    whose: str = ""  # "her", "the chef's", "the perfume bottle's"
+    wardrobe: bool = True
+    buildings: bool = False
+    group: bool = False  # a crowd, a couple, two friends: faces
+
+
+def _np_at(words: list[str], k: int, lx: Lex) -> str:
+    """The noun phrase around words[k] ("the perfume bottle"), from its determiner to its head."""
+    start = k
+    while start > 0 and k - start < 3 and words[start - 1].lower() not in lx.function_words:
+        start -= 1
+    end = k + 1
+    while end < len(words) and end - k < 2 and words[end].lower() in lx.products:
+        end += 1
+    return "the " + " ".join(words[start:end]).lower()
+
+
+def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
+    """The anchor for an i2v prompt about ``text`` (None: the caller wrote their own, or the text
+    names nothing the image would fix; an empty text keeps the image's composition)."""
+    if caller_kept:
+        return None
+    low = text.lower()
+    if lx.transformation.may(low) and lx.transformation.search(text) is not None:
+        return Anchor("transformation")
+    words = _WORDS.findall(text)
+    lows = [w.lower() for w in words]
+    for k, w in enumerate(lows):
+        single = w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+        if w in lx.pronouns and w in lx.possessives:
+            return Anchor("person", lx.possessives[w], wardrobe=not _moving_wardrobe(lx, lows, text))
+        if w in lx.people or single in lx.people:
+            whose = f"{_np_at(words, k, lx)}'s"
+            return Anchor("person", whose, wardrobe=not _moving_wardrobe(lx, lows, text), group=w in lx.groups or w != single)
+        if w in lx.animals:
+            return Anchor("person", f"{_np_at(words, k, lx)}'s", wardrobe=False)
+        if w in lx.products:
+            return Anchor("product", f"{_np_at(words, k, lx)}'s")
+    buildings = any(w in lx.buildings for w in lows)
+    if lows and not buildings and not any(w in lx.places or w in lx.scene_one for w in lows):
+        return None  # nothing the image fixes is named ("slow push-in"): no boilerplate
+    return Anchor("place", buildings=buildings)
+
+
+def _moving_wardrobe(lx: Lex, lows: list[str], text: str) -> bool:
+    return any(w in lx.wardrobe for w in lows) and lx.moving_words.search(text) is not None

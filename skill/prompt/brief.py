@@ -1,0 +1,127 @@
+"""Structured briefs: ``key: value`` lines (or ``;``-separated pairs) and JSON objects.
+
+Agents often send a brief instead of prose. Its values are the caller's words, so they are kept as
+written and only put in Kling's order [S24][S23]: camera first, then subject and action, setting,
+lighting, details, style; sound to the audio part; ``avoid`` to the negative prompt. A key the
+builder does not know keeps its value as a detail (never dropped, never shown as "Key:").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from skill.prompt.lexicon import Lex
+
+__all__ = ["Brief", "parse_brief"]
+
+
+@dataclass
+class Brief:
+    parts: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, part: str) -> list[str]:
+        return self.parts.get(part, [])
+
+
+def _flat(value: Any) -> str:
+    """A JSON value as words: lists joined, numbers, booleans and null dropped (never scene words)."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(_flat(v) for v in value.values() if _flat(v))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_flat(v) for v in value if _flat(v))
+    return " ".join(str(value).split())
+
+
+def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
+    part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", key.lower().strip())))
+    value = value.strip().strip(",;+&").rstrip(".").strip()
+    if not value:
+        return part is not None
+    brief.parts.setdefault(part or "details", []).append(value)
+    return part is not None
+
+
+def _from_json(lx: Lex, text: str) -> Brief | None:
+    s = text.strip()
+    if not (s.startswith("{") and s.endswith("}")):
+        return None
+    try:
+        data = json.loads(s)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data:
+        return None
+    brief = Brief()
+    for key, value in data.items():
+        _add(lx, brief, str(key), _flat(value))
+    return brief
+
+
+_SCENE_PARTS = frozenset({"description", "subject", "shots", "action", "camera", "setting", "lighting", "style", "details"})
+_EDGES = re.compile(r"^[\s;/|,]+|[\s;/|,]+$")
+
+
+_OTHER_KEY = re.compile(r"^\s*(?:[-*\u2022>#]+\s*)?[A-Za-z][\w ]{0,20}[:=]\s*(\S.*)$")
+
+
+def _content(lx: Lex, word: str) -> bool:
+    return len(word) > 1 and word not in lx.function_words and word not in lx.request_words and word not in lx.switch_words
+
+
+def _pairs(lx: Lex, text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(key, value) pairs and the prose around them. A key starts a line, or follows ";", " / ",
+    "|" or a sentence end ("... garden. Camera: ..."); a value runs to the next key, so a scene's
+    own ";" stay in it."""
+    pairs: list[tuple[str, str]] = []
+    loose: list[str] = []
+    keyed = any(lx.brief_key.search(line) for line in text.split("\n"))
+    for line in text.split("\n"):
+        hits = [m for m in lx.brief_key.finditer(line)]
+        if not hits:
+            other = _OTHER_KEY.match(line)
+            if other and keyed:  # "Mood: calm" among known keys: a detail, not a label
+                if any(_content(lx, w) for w in re.findall(r"[^\W\d_]+", other.group(1).lower())):
+                    pairs.append(("details", other.group(1)))
+            elif line.strip(" ./|\ue000"):
+                loose.append(line.strip())
+            continue
+        head = line[: hits[0].start("key")].strip(" ;/|-*\u2022\"'>#")
+        if head.strip(" .:\ue000"):
+            loose.append(head.rstrip(":").strip())
+        for k, m in enumerate(hits):
+            end = hits[k + 1].start() if k + 1 < len(hits) else len(line)
+            value = _EDGES.sub("", line[m.end(): end]).strip("\"'")
+            if value.startswith("[") and "]" in value:  # "shots: [a | b | c] quality=..."
+                value, rest = value[1: value.index("]")], value[value.index("]") + 1:]
+                extra = _OTHER_KEY.match(rest.strip())
+                if extra is None and rest.strip():
+                    loose.append(rest.strip())
+            pairs.append((m.group("key"), value))
+    return pairs, loose
+
+
+def parse_brief(lx: Lex, text: str) -> Brief | None:
+    """The brief's parts, or None when ``text`` is prose: fewer than ``brief.min_keys`` known keys,
+    none of them about the scene, or more prose than keys."""
+    got = _from_json(lx, text)
+    if got is not None:
+        return got
+    if ":" not in text and "=" not in text:
+        return None
+    pairs, loose = _pairs(lx, text)
+    brief = Brief()
+    known = sum(_add(lx, brief, key, value) for key, value in pairs)
+    enough = known >= lx.brief_min or (known == 1 and not loose and len(pairs) == 1)  # "subject: a fox"
+    if not enough or len(loose) > known:
+        return None
+    if not _SCENE_PARTS & set(brief.parts) and (loose or set(brief.parts) - {"request", "audio"}):
+        return None  # prose with a label or two ("Opening image: ..."), not a brief
+
+    if loose:
+        brief.parts.setdefault("lead", [])[:0] = loose  # prose around the keys ("Create a 10s clip.")
+    return brief

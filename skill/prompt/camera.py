@@ -1,0 +1,264 @@
+"""Camera and framing language: where it is, and the whole clauses that carry it.
+
+Kling weighs the first words most [S19][S30], so the clause that carries the caller's framing or
+camera move leads the shot. Only whole clauses move, never fragments: a bare camera clause ("low
+angle", "35mm lens", "slow orbit around it") goes first; a sentence whose subject is the camera
+("The camera slowly pushes in on a cup") says its move the way Kling reads it ("Slow push-in on
+a cup"); a second move stacked under the first ("while the camera zooms in and pans left") goes,
+since stacked moves jitter [I3 #912].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skill.prompt.grammar import word_of
+from skill.prompt.lexicon import Lex
+from skill.prompt.patterns import MARK, Hit, Rx
+from skill.prompt.text import cap, clean_phrase, norm_space, split_clauses, uncap, walk_left
+
+__all__ = ["Frame", "Move", "camera_first", "drop_stacked", "find_framing", "find_moves", "say_camera_subject"]
+
+
+@dataclass(frozen=True)
+class Move:
+    start: int
+    end: int
+    name: str
+    phrase: str
+    form: str  # noun ("slow push-in"), verb ("the camera pushes in"), imp ("push in")
+    stacks: bool
+
+
+@dataclass(frozen=True)
+class Frame:
+    start: int
+    end: int
+    kind: str  # size, angle, composition, lens, technique
+    name: str
+    phrase: str
+
+
+def _phrase(lx: Lex, m: Hit, form: str, pace_word: str | None) -> tuple[str, str, bool] | None:
+    group = {"noun": "nn", "verb": "vv", "imp": "ii"}[form]
+    start = m.start(group)
+    idx = lx.move_which[form].at(m.m.string[start:], m.end(group) - start) if start >= 0 else -1
+    if idx < 0:  # pragma: no cover - the pattern always names a move
+        return None
+    mv = lx.moves[idx]
+    sfx = {"noun": "a", "verb": "b", "imp": "c"}[form]
+    pace = lx.pace_of(pace_word or m.group(f"q{sfx}"))
+    direction = (m.group(f"dir{sfx}") or "").lower()
+    tprep, target = m.group(f"tp{sfx}"), clean_phrase(m.group(f"tg{sfx}") or "")
+    reveal, rtarget = m.group(f"rv{sfx}"), clean_phrase(m.group(f"rt{sfx}") or "")
+    if form == "verb":
+        core = mv.say
+        last = word_of((m.group("vv") or "").split()[-1])
+        direction = direction or (last if last in lx.particles else "")
+        if direction and not core.endswith(direction):
+            core = f"{core} {direction}"
+        if target:
+            core = f"{core} {(tprep or mv.object_prep or 'on').lower()} {target}"
+    else:
+        core = clean_phrase(m.group(group) or "")
+        core = core[0].lower() + core[1:] if core[:1].isupper() and not core[:3].isupper() else core
+        core = f"{core} {direction}" if direction else core
+        core = f"{core} {norm_space(tprep or '')} {target}" if target else core
+    if reveal and rtarget:
+        core = f"{core}, {norm_space(reveal).lower()} {rtarget}"
+    phrase = f"{pace} {core}" if pace and not core.lower().startswith(pace) else core
+    return mv.name, norm_space(phrase), mv.stacks
+
+
+def _scan(lx: Lex, rx: Rx, form: str, s: str, taken: list[tuple[int, int]], out: list[Move]) -> None:
+    if not rx.may(s.lower()):
+        return
+    for m in rx.hits(s):
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            continue
+        start = m.start()
+        pace_word = m.group("pb") if form == "verb" else m.group("pc") if form == "imp" else None
+        if form == "verb":
+            start, _ = walk_left(s, start, lambda w: w.lower() in lx.cam_subject_words, 3)
+        if form == "noun":
+            start, n = walk_left(s, start, lambda w: bool(lx.pace_word.fullmatch(w)), 3, commas=True)
+            if n:
+                words = [w for w in re.split(r"[\s,]+", s[start: m.start()]) if w]
+                pace_word = next((w for w in words if w.lower() not in ("very", "and")), None)
+            start, _ = walk_left(s, start, lambda w: w.lower() in ("a", "an", "the"), 1)
+        start = max([start, *(b for a, b in taken if b <= m.start())])
+        got = _phrase(lx, m, form, pace_word)
+        if got:
+            out.append(Move(start, m.end(), got[0], got[1], form, got[2]))
+            taken.append((start, m.end()))
+
+
+def find_moves(lx: Lex, s: str) -> list[Move]:
+    """Every camera move in ``s``, in order, with its span and its phrase as Kling reads it."""
+    out: list[Move] = []
+    taken: list[tuple[int, int]] = []
+    for form, rx in lx.cam_forms:
+        _scan(lx, rx, form, s, taken, out)
+    if out and lx.cam_again is not None:
+        # "zooms in and pans left": the second verb, found behind the first (offsets kept)
+        masked = list(s)
+        for a, b in taken:
+            masked[a:b] = [" "] * (b - a - 1) + [MARK]
+        _scan(lx, lx.cam_again, "verb", "".join(masked), taken, out)
+    return sorted(out, key=lambda mv: mv.start)
+
+
+def find_framing(lx: Lex, s: str) -> list[Frame]:
+    """Shot sizes, angles, compositions, lenses and time effects in ``s``, in order."""
+    if not lx.framing.may(s.lower()):
+        return []
+    out: list[Frame] = []
+    for m in lx.framing.hits(s):
+        idx = lx.framing_which(m.group(0) or "")
+        if idx < 0:  # pragma: no cover - a match always belongs to an entry
+            continue
+        e = lx.framing_entries[idx]
+        phrase = e.say or clean_phrase(m.group(0) or "").lower()
+        if e.kind == "lens" and phrase[:1].isdigit():
+            phrase = re.sub(r"(\d)\s+mm", r"\1mm", phrase)
+        start, _ = walk_left(s, m.start(), lambda w: w.lower() in lx.framing_prefix, 3)
+        out.append(Frame(start, m.end(), e.kind, e.name, phrase))
+    return out
+
+
+def _covered(lx: Lex, clause: str) -> bool:
+    """Whether every content word of the clause is camera language (a bare camera clause)."""
+    spans = [(m.start, m.end) for m in find_moves(lx, clause)] + [(f.start, f.end) for f in find_framing(lx, clause)]
+    if not spans:
+        return False
+    rest = list(clause)
+    for a, b in spans:
+        rest[a:b] = [" "] * (b - a)
+    left = [w for w in re.findall(r"[\w'-]+", "".join(rest).lower()) if w not in lx.function_words]
+    return all(
+        w in lx.camera_filler or w in lx.particles or bool(lx.pace_word.fullmatch(w))
+        or lx.move_which["verb"](w) >= 0 or lx.move_which["noun"](w) >= 0
+        for w in left
+    )
+
+
+def leads_with_camera(lx: Lex, clause: str) -> bool:
+    lows = clause.lstrip(" \"'(").lower()
+    hits = [m.start for m in find_moves(lx, clause)] + [f.start for f in find_framing(lx, clause)]
+    return any(clause[:h].strip(" ,\"'(").lower() in ("", "a", "an", "the") for h in hits) or lows.startswith("camera")
+
+
+def say_camera_subject(lx: Lex, sentence: str) -> str:
+    """ "The camera slowly pushes in on a cup, ..." -> "Slow push-in on a cup, ..." (the clause's move)."""
+    if "camera" not in sentence.lower():
+        return sentence
+    for mv in find_moves(lx, sentence):
+        if mv.form != "verb" or sentence[: mv.start].strip():
+            continue
+        if not re.match(r"\s*(?:the\s+|our\s+|a\s+)?camera\b", sentence[mv.start:], re.IGNORECASE):
+            continue
+        return cap(mv.phrase) + sentence[mv.end:]
+    return sentence
+
+
+_SUBORDINATE = re.compile(r"^\s*,?\s*(?:while|as|and|then|and\s+then|before|until)\s+(?:the\s+)?camera\b", re.IGNORECASE)
+
+
+def drop_stacked(lx: Lex, sentence: str) -> tuple[str, list[str]]:
+    """A move stacked under an earlier one in a subordinate camera clause goes ("while the camera
+    zooms in and pans left"); the caller's primary move stays. Returns the sentence and what went."""
+    moves = find_moves(lx, sentence)
+    stacking = [mv for mv in moves if mv.stacks]
+    if len(stacking) < 2:
+        return sentence, []
+    first = stacking[0]
+    cut: list[tuple[int, int]] = []
+    for mv in stacking[1:]:
+        if mv.form != "verb" or mv.start < first.end:
+            continue
+        if cut and mv.start <= cut[-1][1] + 12 and not sentence[cut[-1][1]: mv.start].strip(" ,"):
+            cut[-1] = (cut[-1][0], mv.end)  # "... and pans left" after the first dropped move
+            continue
+        if _SUBORDINATE.match(sentence[mv.start: mv.end]) or (cut and _AND_NEXT.match(sentence[cut[-1][1]: mv.end])):
+            cut.append((mv.start, mv.end))
+    if not cut:
+        return sentence, []
+    out, pos, dropped = [], 0, []
+    for a, b in cut:
+        out.append(sentence[pos:a])
+        dropped.append(norm_space(sentence[a:b]).strip(" ,"))
+        pos = b
+    out.append(sentence[pos:])
+    return re.sub(r"\s+([,.;:!?])", r"\1", norm_space("".join(out))), dropped
+
+
+_AND_NEXT = re.compile(r"^\s*,?\s*(?:and\s+then|and|then)\s", re.IGNORECASE)
+_OBJECT_PRONOUN = re.compile(r"(?<![\w'])(it|them|him|her)(?![\w'])", re.IGNORECASE)
+
+
+def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozenset()) -> list[str]:
+    """The shot's sentences with its bare camera clauses moved to the front, whole.
+
+    Nothing moves when the shot already opens on camera language, when a moved clause would
+    point back at something not yet said ("slow orbit around it" moves only when "it" is the
+    bare subject phrase it can take in), or when the camera clause is the shot's only content.
+    """
+    if not sentences:
+        return sentences
+    parts = [split_clauses(s) for s in sentences]
+    if not parts[0] or leads_with_camera(lx, parts[0][0][0]):
+        return sentences
+    lead: list[str] = []
+    rest: list[list[tuple[str, str]]] = []
+    for clauses in parts:
+        keep = []
+        for c, sep in clauses:
+            if _covered(lx, c.rstrip(".!?")):
+                lead.append(c.rstrip(".!?"))
+            else:
+                keep.append((c, sep))
+        rest.append(keep)
+    rest = [r for r in rest if r]
+    if not lead or not rest:
+        return sentences
+    joined = ", ".join(uncap(x, names) for x in lead)
+    first = rest[0]
+    pron = _OBJECT_PRONOUN.search(joined)
+    if pron:
+        subject = first[0][0].rstrip(".!?")
+        if not _bare_np(lx, subject):
+            return sentences
+        joined = joined[: pron.start()] + uncap(subject, names) + joined[pron.end():]
+        rest[0] = first[1:]
+        tail = [_render(r) for r in rest if r]
+        if rest[0]:
+            tail[0] = _finish(f"{cap(joined)}, {uncap(tail[0], names)}")
+            return tail
+        return [_finish(cap(joined)), *tail]
+    rest[0] = first
+    body = _render(rest[0])
+    if any(sep == ":" for _c, sep in first):  # "Interview setup: ...": its own colon, so a sentence first
+        return [_finish(cap(joined)), body, *(_render(r) for r in rest[1:])]
+    return [_finish(f"{cap(joined)}: {uncap(body, names)}"), *(_render(r) for r in rest[1:])]
+
+
+def _bare_np(lx: Lex, phrase: str) -> bool:
+    words = phrase.split()
+    return bool(words) and words[0].lower() in lx.dets and not any(
+        w.lower() in lx.verbs or w.lower().endswith(("ing", "ed")) for w in words[1:]
+    ) and len(words) <= 8
+
+
+def _render(clauses: list[tuple[str, str]]) -> str:
+    text = ""
+    for k, (c, sep) in enumerate(clauses):
+        text += c
+        if k < len(clauses) - 1:
+            text += (sep or ",") + " "
+    return _finish(text)
+
+
+def _finish(s: str) -> str:
+    s = s.strip().rstrip(",:")
+    return s if s[-1:] in ".!?\"" else s + "."

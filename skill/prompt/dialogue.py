@@ -1,0 +1,155 @@
+"""Dialogue: each quoted line right after the action that carries it, tagged by its speaker.
+
+fal's rules [S22][S23]: a visible action before each line (P2), the tone inside the tag (P3), and
+linking words between speakers (P4). With audio off nothing is heard, so the line goes and its
+speech verb becomes what is seen ("a chef calls out and slams the bell"); the sentence stays whole.
+Quoted words after "reads", "sign", "labelled" ... are on-screen text, not speech, and stay.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skill.prompt.grammar import adjective_of, split_subject
+from skill.prompt.lexicon import Lex
+from skill.prompt.text import norm_space
+
+__all__ = ["Line", "split_dialogue"]
+
+_LEADING_CONJ = re.compile(r"^(?:\s*(?:and|then|but|as|while|so|,)\s+)+", re.IGNORECASE)
+
+
+@dataclass
+class Line:
+    """One spoken line; ``speaker`` is the noun phrase as written, labelled later."""
+
+    speaker: str
+    tone: str
+    line: str
+    reply: bool = False
+    label: str = ""
+    link: str = ""
+
+
+def _tone(*parts: str | None) -> str:
+    seen: list[str] = []
+    for p in parts:
+        p = norm_space(p or "").strip(" ,")
+        if p and p.lower() not in (x.lower() for x in seen):
+            seen.append(p)
+    return ", ".join(seen)
+
+
+def _said(line: str) -> str:
+    return norm_space(line).rstrip(",;: ")
+
+
+def _is_text_quote(lx: Lex, before: str, verb: str) -> bool:
+    prev = before.rstrip().rsplit(" ", 1)[-1].lower().strip(",") if before.strip() else ""
+    return prev in lx.not_speech or prev in ("that", "which") or verb in lx.not_speech
+
+
+def _has_action(lx: Lex, carry: str) -> bool:
+    """Whether the words before a speech verb do something besides naming the speaker."""
+    toks = carry.split()
+    if not toks:
+        return False
+    _subj, rest = split_subject(lx, toks)
+    return any(w.lower().strip(",.") not in lx.function_words for w in rest)
+
+
+def _adj(lx: Lex, adverb: str | None) -> str | None:
+    return adjective_of(adverb, lx.adverbs) if adverb else None
+
+
+def _says(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, Line | None]:
+    g = m.group
+    verb = g("sverb").lower()
+    lang = g("slang")
+    clause = _LEADING_CONJ.sub("", carry.rsplit(",", 1)[-1] if carry.rsplit(",", 1)[-1].strip() else carry)
+    subject = split_subject(lx, clause.split())[0]
+    speaker = " ".join(subject) or lx.v.dialogue.default_speaker
+    tone = _tone(g("stone"), _adj(lx, g("sadv1")), _adj(lx, g("sadv2")), _adj(lx, g("sadv3")),
+                 lx.speech_tone.get(verb), f"in {lang}" if lang else None)
+    line = Line(speaker, tone, _said(g("sline")), reply=verb in lx.reply_verbs)
+    lead = m.string[m.start(): m.start("sline") - 1]  # up to the opening quote
+    seen = re.sub(rf"(?<![\w']){re.escape(g('sverb'))}(?![\w'])", lx.silent.get(verb, g("sverb")), lead, count=1)
+    seen = seen.rstrip(" ,:")
+    if not audio_on:
+        return carry + seen, None
+    if _has_action(lx, _LEADING_CONJ.sub("", carry)):
+        return carry, line
+    return carry + seen, line
+
+
+def _reversed(lx: Lex, m: re.Match[str], audio_on: bool) -> tuple[str, Line | None]:
+    g = m.group
+    verb = g("rverb").lower()
+    lang = g("rlang")
+    tone = _tone(_adj(lx, g("radv1")), _adj(lx, g("radv2")), lx.speech_tone.get(verb), f"in {lang}" if lang else None)
+    seen = f"{g('rspk')} {lx.silent.get(verb, g('rverb'))}"
+    if g("radv1") or g("radv2"):
+        seen += " " + (g("radv1") or g("radv2"))
+    line = Line(g("rspk"), tone, _said(g("rline")), reply=verb in lx.reply_verbs)
+    return seen, line if audio_on else None
+
+
+def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
+    """The sentence as pieces of text and spoken lines, each line after the text that carries it."""
+    if '"' not in sentence:
+        return [sentence]
+    items: list[str | Line] = []
+    pos = 0
+    for m in lx.dialogue.finditer(sentence):
+        g = m.group
+        carry = sentence[pos: m.start()]
+        if g("sline") is not None:
+            if _is_text_quote(lx, sentence[: m.start()], g("sverb").lower()):
+                continue
+            text, line = _says(lx, m, carry, audio_on)
+        elif g("rline") is not None:
+            items.append(carry)
+            text, line = _reversed(lx, m, audio_on)
+        else:
+            spk = g("tspk") or g("cspk") or ""
+            items.append(carry)
+            text = ""
+            line = Line(spk, _tone(g("ttone") or g("ctone")), norm_space(g("tline") or g("cline") or ""))
+            if not audio_on:
+                line = None
+        items.append(text)
+        if line is not None:
+            items.append(line)
+        pos = m.end()
+    items.append(sentence[pos:])
+    if not audio_on:
+        text = "".join(x for x in items if isinstance(x, str))
+        return [norm_space(text).strip(" ,;:")] if text.strip(" ,.;:!?\"") else []
+    return _ordered(lx, items)
+
+
+def _ordered(lx: Lex, items: list[str | Line]) -> list[str | Line]:
+    """Text and lines in order; a verb phrase after a line joins the action before it
+    ("calls out [line] and slams the bell" -> "calls out and slams the bell [line]")."""
+    out: list[str | Line] = []
+    for it in items:
+        if isinstance(it, Line):
+            out.append(it)
+            continue
+        piece = it.strip(" ,;:")
+        if not piece.strip(" .!?\""):
+            continue
+        bare = _LEADING_CONJ.sub("", piece)
+        first = bare.split(" ", 1)[0].lower()
+        if out and isinstance(out[-1], Line) and len(out) >= 2 and isinstance(out[-2], str) and _starts_with_verb(lx, first):
+            out[-2] = f"{out[-2]} {piece if piece != bare else 'and ' + bare}"
+            continue
+        out.append(bare)
+    return out
+
+
+def _starts_with_verb(lx: Lex, word: str) -> bool:
+    if not word or word in lx.dets or word in lx.pronouns or word in ("i", "we", "you", "it"):
+        return False
+    return (word.endswith(("s", "ed")) and not word.endswith("ss")) or word in lx.verbs

@@ -1,0 +1,229 @@
+"""Removing the router's instruction spans from the caller's text, clause by clause.
+
+The router reads the text once (:meth:`skill.intent.Intent.routing_spans`); the spans it gives are
+the words that told the tool what to do ("4K", "vertical", "not paying for 4K", "under $2"). The
+builder removes exactly those, and only in a way that leaves English behind:
+
+* a clause left with nothing but request framing and function words ("we're not paying for 4K",
+  "make it vertical", "10 seconds please") goes whole, with its separator;
+* otherwise the span goes with the preposition that governed it ("in 4K", "for 10 seconds") and the
+  rest of the clause stays as the caller wrote it.
+
+Never touched: quoted lines (a span that reaches into a quote is part of the speech), shot headers
+(structure: "Shot 1 (3s):"), and a span that names a sound ("with cafe sound", "soft piano
+music"): it turned the audio on and it is also the sound to write, so it stays for the audio part.
+Removed text leaves a marker, so the passes that follow see where the words were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from skill.prompt.grammar import looks_clause
+from skill.prompt.lexicon import Lex
+from skill.prompt.patterns import MARK
+from skill.prompt.sound import sound_cue
+
+__all__ = ["quoted_regions", "strip_instructions"]
+
+_QUOTE_PAIRS = re.compile(r'"[^"\n]*"|\u201c[^\u201d\n]*\u201d')
+_BREAK = re.compile(rf"[,.;:!?\n()\[\]{MARK}]|\s[-\u2013\u2014]\s|\u2014")
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|\$\d")
+
+
+def quoted_regions(text: str) -> list[tuple[int, int]]:
+    """Where the quoted lines are (straight or curly quotes)."""
+    return [m.span() for m in _QUOTE_PAIRS.finditer(text)]
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower()):
+        out.extend(p for p in re.split(r"['\u2019]", tok) if p)
+    return out
+
+
+def _is_content(lx: Lex, word: str) -> bool:
+    return (
+        len(word) > 1
+        and not word.isdigit()
+        and word not in lx.function_words
+        and word not in lx.request_words
+        and word not in lx.containers
+    )
+
+
+_NEGATION = frozenset({"no", "not", "nah", "nope", "without", "none", "never"})
+
+
+def _names_a_sound(lx: Lex, phrase: str, audio_on: bool = True) -> bool:
+    """Whether the span describes a sound ("with cafe sound", "music"), not only switches audio on."""
+    if not lx.sound_word.search(phrase.lower()):
+        return False
+    if not audio_on and _NEGATION & set(_words(phrase)):
+        return False
+    cue = sound_cue(lx, phrase.strip(" ,.;:"))
+    return cue is not None and any(w not in lx.switch_words for w in _words(cue[1]))
+
+
+def _of_what(text: str, end: int) -> str:
+    """ "with sound of wings buzzing": what the sound is of, right after the span."""
+    m = re.match(r"\s+of\s+[^\W\d_]+", text[end:])
+    return m.group(0) if m else ""
+
+
+def _trimmed(text: str, a: int, b: int) -> tuple[int, int]:
+    """A span without the spaces and punctuation at its ends (", landscape format")."""
+    while a < b and text[a] in " ,;:.!?-\u2013\u2014\n":
+        a += 1
+    while b > a and text[b - 1] in " ,;:.!?-\u2013\u2014\n":
+        b -= 1
+    return a, b
+
+
+def _is_json(text: str) -> bool:
+    s = text.strip()
+    return s.startswith("{") and s.endswith("}")
+
+
+_TIMED_HEADER = re.compile(r"(?i)\b(?:shot|scene|beat|clip)\s+\w{1,3}\s*\(\s*[\d.\s\-\u2013]+s(?:ec(?:onds?)?)?\s*\)")
+
+
+def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
+    regions = [] if _is_json(text) else quoted_regions(text)  # a JSON brief's quotes are syntax
+    if lx.header.may(text.lower()):
+        regions += [(h.start(), h.end()) for h in lx.header.hits(text)]
+    regions += [m.span() for m in _TIMED_HEADER.finditer(text)]  # "Shot 1 (0-3s) close on hands"
+    return regions
+
+
+def _breaks(text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The clause breaks (punctuation, dashes) outside the quoted lines."""
+    return [m.span() for m in _BREAK.finditer(text) if not any(a <= m.start() < b for a, b in quotes)]
+
+
+def _clause_of(breaks: list[tuple[int, int]], a: int, b: int, size: int) -> tuple[int, int]:
+    """The clause around the span a..b: from the break before it to the break after it."""
+    start = max((e for s, e in breaks if e <= a), default=0)
+    end = min((s for s, e in breaks if s >= b), default=size)
+    return start, end
+
+
+def _governing(lx: Lex, text: str, start: int, end: int, following: str) -> int:
+    """Where a span's removal starts: before the preposition that only governed it ("in 4K")."""
+    before = text[:start]
+    m = re.search(r"([A-Za-z]+)\s*$", before)
+    if not m or m.group(1).lower() not in lx.request_governing:
+        return start
+    nxt = _words(following[:40])
+    if nxt and _is_content(lx, nxt[0]) and following[:1] != MARK:
+        return start  # "a 4K video": the article governs the noun, not the span
+    return m.start(1)
+
+
+def strip_instructions(
+    lx: Lex, text: str, spans: Sequence[tuple[int, int]], *, whole_clauses_only: bool = False, audio_on: bool = True
+) -> tuple[str, list[str]]:
+    """The text with the routing spans removed (markers left), and the removed phrases in order.
+
+    ``whole_clauses_only``: remove only clauses that were nothing but an instruction (for text in
+    another language, which the builder's English cannot mend). ``audio_on``: a sound said "no" to
+    ("no music") is a sound direction with audio on, and only an instruction with audio off.
+    """
+    if not spans or not text:
+        return text, []
+    quotes = [] if _is_json(text) else quoted_regions(text)
+    guarded = _protected(lx, text)
+    keep = [
+        (a, b)
+        for a, b in (_trimmed(text, x, y) for x, y in spans)
+        if 0 <= a < b <= len(text)
+        and not any(a < y and x < b for x, y in guarded)
+        and not _names_a_sound(lx, text[a:b] + _of_what(text, b), audio_on)
+    ]
+    if not keep:
+        return text, []
+    breaks = _breaks(text, quotes)
+    by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for a, b in keep:
+        by_clause.setdefault(_clause_of(breaks, a, b, len(text)), []).append((a, b))
+    cut: list[tuple[int, int]] = []
+    for (cs, ce), inside in by_clause.items():
+        rest = text[cs:ce]
+        for a, b in sorted(inside, reverse=True):
+            rest = rest[: a - cs] + " " * (b - a) + rest[b - cs:]
+        left = [w for w in _words(rest) if _is_content(lx, w)]
+        title = len([w for w in _words(rest) if w not in lx.function_words]) == 1 and text[ce:ce + 1] == ":" and cs == 0
+        if not left or title:
+            # only an instruction, or a one-word title before a colon ("Product hero shot:")
+            cut.append((cs, ce + (text[ce:ce + 1] == ":")))
+            continue
+        if whole_clauses_only:
+            continue
+        if not _leaves_a_clause(lx, text[cs:ce], rest):
+            if text[ce:ce + 1] == ":" and text[ce + 1:].strip():
+                cut.append((cs, ce + 1))  # "not Pro but the 4K tier: a skyline": a header of instructions
+            continue  # the spans are inside a content clause ("a CEO addressing camera about ..."): keep it
+        for a, b in inside:
+            following = text[b:ce]
+            if any(x == b or (b < x and not text[b:x].strip()) for x, _y in inside):
+                following = MARK
+            cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
+    return _apply(text, cut + _labels_of(lx, text, breaks, cut))
+
+
+def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A label whose value was an instruction goes with it ("Format:" before "ultra-wide (21:9)")."""
+    out = []
+    for s, e in breaks:
+        if text[s:e] != ":":
+            continue
+        start = max((b for a, b in breaks if b <= s), default=0)
+        words = _words(text[start:s])
+        if not words or len(words) > 2 or any(_is_content(lx, w) and w not in lx.brief_parts for w in words):
+            continue
+        after = min((a for a, b in breaks if a >= e), default=len(text))
+        if any((a <= e and after <= b) or (not text[e:a].strip() and not text[b:after].strip()) for a, b in cut):
+            out.append((start, e))
+    return out
+
+
+def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:
+    """Whether the clause is still English once its spans are gone: no article or preposition
+    left hanging ("a [span] about ..."), and the verb, if it had one, still there."""
+    toks = [t for t in re.split(r"\s+", rest.strip()) if t]
+    words = [t.lower().strip(",;:.!?\"'") for t in toks]
+    gaps = [m.start() for m in re.finditer(r"\S\s{2,}(?=\S)|\s{2,}$", rest)]
+    for g in gaps:
+        before = rest[: g + 1].split()[-1].lower().strip(",;:\"'") if rest[: g + 1].split() else ""
+        after = rest[g + 1:].split()
+        nxt = after[0].lower().strip(",;:.!?\"'") if after else ""
+        dangling = not nxt or nxt in lx.function_words or (nxt in lx.request_words and nxt not in lx.containers)
+        if before in lx.dets and before not in lx.pronouns and nxt != "of" and dangling:
+            return False
+    if toks and words[0] in lx.conj - {"then"} and not any(_is_content(lx, w) for w in words[1:2]):
+        return False
+    whole = [t for t in clause.split() if t]
+    return not (looks_clause(lx, whole) and not looks_clause(lx, toks)) if len(toks) > 1 else True
+
+
+def _apply(text: str, cut: list[tuple[int, int]]) -> tuple[str, list[str]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(cut):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    out: list[str] = []
+    removed: list[str] = []
+    pos = 0
+    for a, b in merged:
+        out.append(text[pos:a])
+        out.append(f" {MARK} ")
+        phrase = " ".join(text[a:b].split()).strip(" ,;:.")
+        if phrase:
+            removed.append(phrase)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out), removed

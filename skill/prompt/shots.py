@@ -1,0 +1,225 @@
+"""Splitting a description into shots: headers, lists, inline numbers, sequencing prose."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skill.prompt.lexicon import Lex, get_lex
+from skill.prompt.patterns import Hit, Rx
+from skill.prompt.text import norm_space, normalise_input
+
+__all__ = ["Split", "split_shots", "split_text"]
+
+
+
+
+@dataclass
+class Split:
+    preamble: str
+    shots: list[tuple[str, int | None]]
+    structured: bool
+
+
+def _dur_from(lx: Lex, txt: str | None) -> int | None:
+    if not txt:
+        return None
+    m = lx.dur_text.search(txt)
+    if not m:
+        return None
+    a, b = m.group(1), m.group(2)
+    n = int(b) - int(a) if a is not None else int(b)
+    return n if n > 0 else None
+
+
+def _shot_body(lx: Lex, txt: str) -> tuple[str, int | None]:
+    dur: int | None = None
+    m = lx.paren_dur.search(txt)
+    if m:
+        a, b = m.group(1), m.group(2)
+        n = int(b) - int(a) if a is not None else int(b)
+        dur = n if n > 0 else None
+        txt = txt[: m.start()] + " " + txt[m.end():]
+    return norm_space(txt).strip(" ,;-—"), dur
+
+
+def _headers(lx: Lex, text: str) -> Split | None:
+    """ "Shot 1: ... Shot 2 (3s): ...", "Shot A - ...", "Beat two: ..."."""
+    heads = list(lx.header.hits(text)) if lx.header.may(text.lower()) else []
+    if len(heads) < 2:
+        return None
+    shots = []
+    for k, h in enumerate(heads):
+        end = heads[k + 1].start() if k + 1 < len(heads) else len(text)
+        body, dur = _shot_body(lx, text[h.end(): end])
+        dur = _dur_from(lx, h.group("dur") or h.group("dur2")) or dur
+        if body:
+            shots.append((body, dur))
+    return Split(norm_space(text[: heads[0].start()]), shots, True) if len(shots) >= 2 else None
+
+
+def _listed(lx: Lex, text: str) -> Split | None:
+    """A numbered, lettered or bulleted list, one item a line."""
+    lines = text.split("\n")
+    items = [(k, lx.list_item.match(ln)) for k, ln in enumerate(lines)] if len(lines) > 1 else []
+    listed = [(k, m) for k, m in items if m]
+    if len(listed) < 2:
+        return None
+    shots = [_shot_body(lx, m.group(2)) for _, m in listed]
+    pre = " ".join(ln for k, ln in enumerate(lines) if not items[k][1])
+    return Split(norm_space(pre), [s for s in shots if s[0]], True)
+
+
+def _inline_numbers(lx: Lex, flat: str) -> Split | None:
+    """ "1) ... 2) ..." in one line."""
+    nums = list(lx.inline_num.finditer(flat)) if ")" in flat else []
+    seq: list[re.Match[str]] = []
+    for m in nums:
+        if int(m.group(1)) == len(seq) + 1:
+            seq.append(m)
+    if len(seq) < 2:
+        return None
+    shots = []
+    for k, m in enumerate(seq):
+        end = seq[k + 1].start() if k + 1 < len(seq) else len(flat)
+        item = _shot_body(lx, flat[m.end(): end])
+        if item[0]:
+            shots.append(item)
+    return Split(flat[: seq[0].start()].strip(), shots, True) if len(shots) >= 2 else None
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?;:]\s*)$")
+_CLAUSE_START = re.compile(r"(?:^|[,.!?;:]\s*)$")
+
+
+def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
+    """The sequencers that cut the story: openers and cuts always; "then" (and "next", "finally")
+    at a clause start when the story is sequenced, or before a new subject ("then she pours").
+    ``eager`` (a film longer than one call, which needs its beats): every clause-start step cuts."""
+    if not lx.seq.may(flat.lower()):
+        return []
+    hits = list(lx.seq.hits(flat))
+    strong = sum(1 for h in hits if h.lastgroup in ("op", "cut")) + sum(1 for h in hits if h.lastgroup == "step") >= 2
+    out = []
+    for h in hits:
+        before = flat[: h.start()]
+        word = (flat[h.end():].split(" ", 1)[0] or "").lower().strip(",")
+        subject_follows = word in lx.subject_starts or word[:1].isdigit()
+        if h.lastgroup == "op":
+            ok = _SENTENCE_START.search(before) is not None
+        elif h.lastgroup == "cut":
+            ok = True
+        else:
+            at_clause = _CLAUSE_START.search(before) is not None
+            ok = (at_clause or subject_follows) and (
+                strong or eager or _SENTENCE_START.search(before) is not None or subject_follows
+            )
+        if ok:
+            out.append(h)
+    return out
+
+
+def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
+    """Sequencing prose: "It opens on ... Then we cut to ... Finally ...", with or without commas."""
+    pre, body = _colon_preamble(flat)
+    if pre and (lx.framing.may(pre.lower()) or any(rx.may(pre.lower()) for _f, rx in lx.cam_forms)):
+        pre, body = "", flat  # "Wide shot: a knight ...": the first shot's framing, not a preamble
+    cuts = _cuts(lx, body, eager)
+    if not cuts:
+        return None
+    pieces, pos = [], 0
+    for h in cuts:
+        pieces.append(body[pos: h.start()])
+        pos = h.end()
+    pieces.append(body[pos:])
+    beats = [b for p in pieces for b in _framed(lx, _trim(p)) or [_trim(p)] if b]
+    if len(beats) < 2:
+        return None
+    return Split(pre, [_shot_body(lx, b) for b in beats], True)
+
+
+def _colon_preamble(flat: str) -> tuple[str, str]:
+    """ "the sneaker: wide street shot, ..." -> ("the sneaker", "wide street shot, ...")."""
+    head, sep, rest = flat.partition(":")
+    if sep and rest.strip() and len(head.split()) <= 6 and '"' not in head:
+        return head.strip(), rest.strip()
+    return "", flat
+
+
+_TRIM = re.compile(r"^[\s,;:.-]*(?:and\s+|then\s+)*|[\s,;:-]*(?:\band)?[\s,;:-]*$", re.IGNORECASE)
+
+
+def _trim(piece: str) -> str:
+    return _TRIM.sub("", piece).strip()
+
+
+def _framed(lx: Lex, body: str) -> list[str]:
+    """Framed shots listed in prose: "wide street shot, close-up on the sole, then the logo"."""
+    if _count_sizes(lx, body) < 2:
+        return []
+    toks = lx.list_sep.split(body)
+    found: list[str] = []
+    cur: list[str] = []
+    for i in range(0, len(toks), 2):
+        clause = toks[i].strip(" ,;.")
+        if not clause:
+            continue
+        sep = toks[i - 1].lower() if i else ""
+        if cur and (_count_sizes(lx, clause) or sep.endswith("then")):
+            found.append(", ".join(cur))
+            cur = []
+        cur.append(clause)
+    if cur:
+        found.append(", ".join(cur))
+    return found if len(found) >= 2 else []
+
+
+def split_text(lx: Lex, text: str, eager: bool = False) -> Split:
+    """The shots the caller made: headers, lists, inline numbers, sequencers, framed lists.
+    ``eager``: the text is a film of several calls, so a lone "then" between actions cuts too."""
+    got = _headers(lx, text)
+    if got:
+        return got
+    heads = list(lx.header.hits(text)) if lx.header.may(text.lower()) else []
+    if len(heads) == 1 and not text[: heads[0].start()].strip():
+        text = text[heads[0].end():]
+    got = _listed(lx, text)
+    if got:
+        return got
+    flat = norm_space(text)
+    got = _inline_numbers(lx, flat) or _sequenced(lx, flat, eager)
+    if got:
+        return got
+    pre, body = _colon_preamble(flat)
+    framed = _framed(lx, body)
+    if not framed:
+        pre, framed = "", _framed(lx, flat)
+    if framed:
+        return Split(pre, [_shot_body(lx, x) for x in framed], True)
+    return Split("", [(flat, None)], False)
+
+
+def _split_on(rx: Rx, s: str) -> list[str]:
+    """``re.split`` for an ``Rx`` (pieces keep the caller's case)."""
+    out: list[str] = []
+    pos = 0
+    for h in rx.hits(s):
+        out.append(s[pos: h.start()])
+        pos = h.end()
+    out.append(s[pos:])
+    return out
+
+
+def _count_sizes(lx: Lex, text: str, low: str | None = None) -> int:
+    if not lx.sizes.may(low if low is not None else text.lower()):
+        return 0
+    return sum(1 for _ in lx.sizes.rx.finditer(low if low is not None else text.lower()))
+
+
+def split_shots(text: str) -> list[str]:
+    """The shot texts found in free text: several for a multi-shot text, one otherwise, none when blank."""
+    flat = normalise_input(text)
+    if not flat.strip():
+        return []
+    sp = split_text(get_lex(), flat)
+    return [t for t, _ in sp.shots]

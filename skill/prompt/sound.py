@@ -1,0 +1,97 @@
+"""Sound clauses and exclusions: the clauses that are not pictures.
+
+A clause that only names sounds ("with cafe sound", "soft piano music", "the hum of the wheel")
+is the audio part of the prompt: with audio on it goes to the ``Audio:`` sentence (fal's "name the
+sound design explicitly" [S22][S23]); with audio off it stays where the caller wrote it (nothing
+will be heard, and a warning says so). A clause that excludes ("no text overlays", "without
+watermarks") goes to the negative prompt as a list of nouns [S23]; "no music" and "no dialogue" are
+sound directions, and "no camera movement" is a camera direction, so those stay in the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skill.prompt.cues import extract_audio
+from skill.prompt.lexicon import Lex
+from skill.prompt.patterns import MARK
+from skill.prompt.state import Seg
+
+__all__ = ["Exclusion", "exclusion_of", "sound_cue"]
+
+_SPLIT_ITEMS = re.compile(r"\s*(?:,|\bor\b|\bnor\b|\band\b|&|/)\s*", re.IGNORECASE)
+_ITEM_ARTICLE = re.compile(r"^(?:any|the|a|an|other|visible|more)\s+", re.IGNORECASE)
+
+
+_SOUND_OF = re.compile(r"^(?:(?:and|with|plus)\s+)?(?:the\s+)?(?:sounds?|noises?)\s+of\s+\S", re.IGNORECASE)
+
+
+def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
+    """(kind, cue) when every content word of ``clause`` names a sound, else None."""
+    low = clause.lower()
+    if _SOUND_OF.match(clause.strip()) and '"' not in clause:
+        return "effects", _strip_prefix(lx, clause)
+    if '"' in clause or not lx.audio.may(low):
+        return None
+    seg = Seg(raw=clause)
+    rest = extract_audio(lx, clause, seg, low)
+    if not seg.audio and not seg.wants_dialogue:
+        return None
+    left = [w for w in re.findall(r"[\w'-]+", rest.replace(MARK, " ").lower()) if w not in lx.function_words]
+    if any(w not in lx.switch_words and w not in lx.request_words for w in left):
+        return None
+    kind = seg.audio[0][0] if seg.audio else "dialogue"
+    return kind, _strip_prefix(lx, clause)
+
+
+def _strip_prefix(lx: Lex, clause: str) -> str:
+    """ "with cafe sound" -> "cafe sound": the joining words go with the clause."""
+    words = " ".join(clause.split()).strip(" ,.;:").split(" ")
+    while len(words) > 1 and words[0].lower() in lx.au_drop:
+        words = words[1:]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    items: tuple[str, ...]  # what to keep out, as nouns
+    sound: tuple[str, ...]  # "dialogue", "music", "voiceover": directions for the audio part
+    camera: bool  # "no camera movement": a camera direction, kept in the prompt
+
+
+def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
+    """The exclusion a clause states ("no text overlays", "without watermarks or subtitles")."""
+    low = clause.lower()
+    if not lx.excl_trigger.may(low):
+        return None
+    m = lx.excl_trigger.search(clause)
+    if m is None or clause[: m.start()].strip(" ,").lower() not in ("", "and", "but", "or", "with", "also", "and with"):
+        return None
+    trig = (m.group("t") or "").lower()
+    words = clause[m.end():].split()
+    nxt = words[0].lower().strip(",.") if words else ""
+    if not nxt or (trig == "no" and nxt in lx.excl_not_before):
+        return None
+    if trig.startswith("without") and nxt.endswith("ing") and nxt not in lx.ing_nouns:
+        return None
+    items: list[str] = []
+    sound: list[str] = []
+    camera = False
+    for raw in _SPLIT_ITEMS.split(clause[m.end():]):
+        item = lx.trigger_word.sub("", " " + raw).strip()
+        item = _ITEM_ARTICLE.sub("", item).strip(" ,.;:!?")
+        toks = item.split()
+        if not toks or all(w.lower() in lx.function_words for w in toks):
+            continue
+        item = " ".join(toks[:6])
+        kind = next((k for k, rx in lx.excl_audio if rx.match(item)), None)
+        if kind:
+            sound.append(kind)
+        elif lx.excl_camera.match(item):
+            camera = True
+        else:
+            items.append(item)
+    if not (items or sound or camera):
+        return None
+    return Exclusion(tuple(items[: lx.excl_max]), tuple(sound), camera)

@@ -1,0 +1,295 @@
+"""Reading a request into a story: the beats the caller made, each beat's sentences edited as
+little as possible, and what the story says about sound, exclusions and identity.
+
+The order of the edits: the router's instruction spans go first (:mod:`skill.prompt.instructions`),
+then the request framing at the start, then per sentence the causative lead, the requester's "my",
+hype chains, the camera said as its move, stacked moves, the spoken lines, exclusion and sound
+clauses; last, the bare camera clauses of each beat move to its front. Every other word stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from skill.prompt.brief import Brief, parse_brief
+from skill.prompt.camera import (
+    Frame,
+    Move,
+    camera_first,
+    drop_stacked,
+    find_framing,
+    find_moves,
+    say_camera_subject,
+)
+from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
+from skill.prompt.dialogue import Line, split_dialogue
+from skill.prompt.editing import (
+    causative,
+    clear_marks,
+    drop_hype,
+    lead_in,
+    request_phrases,
+    requester_to_the,
+)
+from skill.prompt.grammar import looks_clause
+from skill.prompt.instructions import strip_instructions
+from skill.prompt.lexicon import Lex
+from skill.prompt.patterns import MARK
+from skill.prompt.shots import split_text
+from skill.prompt.sound import exclusion_of, sound_cue
+from skill.prompt.state import Seg
+from skill.prompt.text import join_clauses, normalise_input, scrub, split_clauses, split_sentences
+from skill.request import Shot
+
+__all__ = ["Beat", "Story", "read_story"]
+
+Item = str | Line
+
+
+@dataclass
+class Beat:
+    """One shot the caller made, as edited sentences and spoken lines."""
+
+    items: list[Item]
+    duration: int | None = None
+    raw: str = ""
+    moves: list[Move] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    place: str = ""  # the first place it names ("a small cafe")
+    time: str = ""  # its time of day or light phrase ("at dawn")
+    sounds: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(x for x in self.items if isinstance(x, str))
+
+    @property
+    def lines(self) -> list[Line]:
+        return [x for x in self.items if isinstance(x, Line)]
+
+
+@dataclass
+class Story:
+    beats: list[Beat]
+    source: str = "single"  # single, text, field, brief
+    preamble: list[str] = field(default_factory=list)  # said before the shots: restated in each
+    subject_np: str = ""  # a preamble that only names the film's subject ("the sneaker")
+    subject_nps: list[str] = field(default_factory=list)  # noun phrases the preamble introduces
+    text_had_shots: bool = False
+    exclusions: list[str] = field(default_factory=list)
+    no_audio: set[str] = field(default_factory=set)
+    sounds: list[tuple[str, str]] = field(default_factory=list)
+    meta: list[str] = field(default_factory=list)
+    hype: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    cues: Seg = field(default_factory=lambda: Seg(raw=""))  # lighting, atmosphere, style, identity found
+    speech: bool = False  # speech is asked or implied ("two friends chat", "with dialogue")
+    quiet_lines: int = 0  # lines not voiced because audio is off
+    as_written: bool = False
+
+
+def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) -> str:
+    """The text without its exclusion clauses, and without its sound clauses when audio is on
+    (they go to the audio part); with audio off sound words stay where the caller put them."""
+    out: list[tuple[str, str]] = []
+    clauses = split_clauses(text)
+    for c, sep in clauses:
+        body = c.rstrip(".!?")
+        ex = exclusion_of(lx, body)
+        if ex is not None and not ex.camera:
+            story.exclusions += [x for x in ex.items if x.lower() not in (e.lower() for e in story.exclusions)]
+            story.no_audio |= set(ex.sound)
+            if not ex.items and not audio_on:
+                out.append((c, sep))
+            continue
+        cue = sound_cue(lx, body)
+        if cue is not None:
+            beat.sounds.append(cue)
+            if audio_on:
+                continue
+        out.append((c, sep))
+    if len(out) == len(clauses):
+        return text
+    joined = join_clauses(out)
+    return joined + ("." if out and not joined.endswith((".", "!", "?", '"')) else "")
+
+
+def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: Beat) -> list[Item]:
+    label = lx.brief_key.match(sentence)
+    if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
+        story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
+        return []
+    s = requester_to_the(lx, causative(lx, sentence))
+    s, hype = drop_hype(lx, s)
+    if hype:
+        story.hype += hype
+        s = clear_marks(lx, s)
+    s = say_camera_subject(lx, s)
+    s, dropped = drop_stacked(lx, s)
+    story.dropped += dropped
+    items: list[Item] = []
+    for it in split_dialogue(lx, s, audio_on):
+        if isinstance(it, Line):
+            items.append(it)
+            continue
+        kept = _clauses_kept(lx, it, audio_on, story, beat)
+        if kept.strip(" ,.;:!?\""):
+            items.append(kept)
+    if not audio_on and '"' in s:
+        story.quiet_lines += sum(isinstance(x, Line) for x in split_dialogue(lx, s, True))
+    return items
+
+
+def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
+    beat = Beat(items=[], duration=duration, raw=text)
+    for sentence in split_sentences(text):
+        beat.items += _edit_sentence(lx, sentence, audio_on, story, beat)
+    lead = 0
+    while lead < len(beat.items) and isinstance(beat.items[lead], str):
+        lead += 1
+    if lead:
+        moved = camera_first(lx, [str(x) for x in beat.items[:lead]])
+        beat.items[:lead] = moved
+    joined = beat.text
+    beat.moves, beat.frames = find_moves(lx, joined), find_framing(lx, joined)
+    place = next(iter(lx.place_np.hits(joined)), None) if lx.place_np.may(joined.lower()) else None
+    beat.place = (place.group(0) or "") if place is not None else ""
+    if lx.lighting.may(joined.lower()):
+        beat.time = next((h.group(0) or "" for h in lx.lighting.hits(joined) if h.lastgroup == "ph"), "")
+    return beat
+
+
+def _detect(lx: Lex, story: Story, text: str) -> None:
+    """Record the story's lighting, atmosphere, style and identity cues (the text is not changed)."""
+    low = lx.scan(text)
+    for find in (extract_lighting, extract_atmosphere, extract_style, extract_identity):
+        find(lx, text, story.cues, low)
+    if lx.implied_speech.may(low):
+        story.speech = story.speech or lx.implied_speech.search(text) is not None
+
+
+def _framing_removed(lx: Lex, text: str, story: Story) -> str:
+    """The request framing of the whole text: request phrases, then a causative or lead-in at the start."""
+    text, removed = request_phrases(lx, text)
+    story.meta += removed
+    first = causative(lx, text)
+    if first == text:
+        text, framing = lead_in(lx, text)
+        if framing:
+            story.meta.append(framing)
+    else:
+        text = first
+    return clear_marks(lx, text)
+
+
+def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
+    """What is said before the shots: style and mood restated in every shot, the film's subject."""
+    scratch = Beat(items=[])
+    for sentence in split_sentences(text):
+        for it in _edit_sentence(lx, sentence, audio_on, story, scratch):
+            if isinstance(it, Line):
+                continue
+            toks = it.rstrip(".!?:").split()
+            if toks and toks[0].lower() in lx.dets and not looks_clause(lx, toks):
+                # it names the film's subject(s): their descriptions are restated, not the phrase
+                story.subject_nps.append(" ".join(toks))
+                if "and" not in (w.lower() for w in toks) and "," not in it:
+                    story.subject_np = story.subject_np or " ".join(toks)
+            else:
+                story.preamble.append(it)
+    story.sounds += scratch.sounds
+
+
+def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
+    """A brief's parts in Kling's order: the description (or subject and action), the setting, light
+    and details, the style; the camera goes first (it is a bare camera clause); the request's own
+    keys stay out (their values are the router's)."""
+    body = ", ".join(x for x in [*brief.get("subject"), *brief.get("action")] if x)
+    first = ", ".join(x for x in [body, *brief.get("setting"), *brief.get("lighting"), *brief.get("details")] if x)
+    sentences = [*brief.get("description"), first, ", ".join(brief.get("style")), ", ".join(brief.get("camera"))]
+    for k, item in enumerate((x for v in brief.get("shots") for x in re.split(r"\s*[|;]\s*", v.strip("[] ")) if x), 1):
+        head = re.match(r"(?i)(shot\s+\w+(?:\s*\([^)]*\))?)\s*[:.-]?\s*", item)
+        sentences.append(f"{head.group(1)}: {item[head.end():]}" if head else f"Shot {k}: {item}")
+    sentences += [line if '"' in line else f'"{line}"' for line in brief.get("dialogue")]
+    story.meta += brief.get("request")
+    lead = " ".join(brief.get("lead"))  # "Generate a video:" before the first key: request framing, or kept
+    if lead:
+        rest, framing = lead_in(lx, lead)
+        story.meta += [framing] if framing else []
+        if clear_marks(lx, rest).strip(" .:"):
+            sentences.insert(0, clear_marks(lx, rest))
+    text = " ".join(x.strip().rstrip(".") + "." for x in sentences if x.strip())
+    _beats(lx, _framing_removed(lx, text, story), None, audio_on, story)
+    if story.source == "single":
+        story.source = "brief"
+    beat = story.beats[-1] if story.beats else Beat(items=[])
+    for cue in brief.get("audio"):
+        if all(w in lx.switch_words for w in re.findall(r"[\w'-]+", cue.lower())):
+            continue  # "audio: none", "sound: on": a switch, the router's
+        beat.sounds.append(("brief", cue))
+        if not audio_on:
+            beat.items.append(cue.rstrip(".") + ".")
+    for avoid in brief.get("avoid"):
+        story.exclusions += [x.strip() for x in re.split(r"[,;]|\bor\b|\band\b", avoid) if x.strip()]
+    if not story.beats:
+        story.beats = [beat]
+
+
+def read_story(
+    lx: Lex,
+    text: str,
+    shots: Sequence[Shot] | None,
+    spans: Sequence[tuple[int, int]],
+    *,
+    audio_on: bool,
+    as_written: bool = False,
+    film: bool = False,
+) -> Story:
+    """The story the request tells, edited minimally. Pure.
+
+    ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
+    """
+    stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written, audio_on=audio_on)
+    story = Story(beats=[], meta=list(removed), as_written=as_written)
+    flat = normalise_input(stripped)
+    if as_written:
+        story.beats = [Beat(items=[clear_marks(lx, flat)] if clear_marks(lx, flat).strip() else [], raw=flat)]
+        if shots:
+            story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
+            story.source = "field"
+        return story
+    brief = parse_brief(lx, clear_marks(lx, flat)) if not shots else None
+    if brief is not None:
+        _from_brief(lx, brief, audio_on, story)
+    else:
+        _beats(lx, _framing_removed(lx, flat, story), shots, audio_on, story, film)
+    _detect(lx, story, " ".join(b.text for b in story.beats))
+    for b in story.beats:
+        story.sounds += [c for c in b.sounds if c not in story.sounds]
+    return story
+
+
+def _beats(
+    lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, story: Story, eager: bool = False
+) -> None:
+    if shots:
+        sp = split_text(lx, flat) if flat.strip(f" {MARK}") else None
+        pre = sp.preamble if sp is not None and sp.structured else flat
+        if pre.strip():
+            _preamble(lx, pre, audio_on, story)
+        story.text_had_shots = bool(sp and sp.structured)
+        story.source = "field"
+        for sh in shots:
+            body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
+            story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
+        return
+    sp = split_text(lx, flat, eager)
+    if sp.preamble.strip():
+        _preamble(lx, sp.preamble, audio_on, story)
+    story.source = "text" if sp.structured else "single"
+    for body, dur in sp.shots:
+        beat = _read_beat(lx, body, dur, audio_on, story)
+        if beat.items or not sp.structured:
+            story.beats.append(beat)

@@ -1,0 +1,275 @@
+"""The schema of ``skill/data/prompt_vocabulary.yaml`` (unknown keys are refused)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Vocabulary"]
+
+
+
+
+class _V(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Grammar(_V):
+    determiners: list[str]
+    indefinite: list[str]
+    pronouns: list[str]
+    prepositions: list[str]
+    conjunctions: list[str]
+    attach: list[str]
+    verbs: list[str]
+    ing_nouns: list[str]
+    s_nouns: list[str]
+    np_stop: list[str]
+    particles: list[str]
+    plural_determiners: list[str]
+    possessives: dict[str, str]
+    ordinals: list[str]
+    numbers: dict[str, int]
+    people: list[str]
+
+
+class _LeadIn(_V):
+    polite: list[str]
+    verbs: list[str]
+    adjectives: list[str]
+    containers: list[str]
+    connectors: list[str]
+
+
+class _Request(_V):
+    words: list[str]
+    governing: list[str]
+    prefix: list[str]
+    phrases: list[str]
+
+
+class _ShotHeaders(_V):
+    words: list[str]
+
+
+class _Sequence(_V):
+    openers: list[str]
+    cuts: list[str]
+    steps: list[str]
+    subject_starts: list[str]
+
+
+class _Move(_V):
+    name: str
+    say: str
+    stacks: bool = True
+    object_prep: str = ""
+    match: list[str] = Field(default_factory=list)
+    verb: list[str] = Field(default_factory=list)
+    imperative: list[str] = Field(default_factory=list)
+
+
+class _Camera(_V):
+    pace: dict[str, str]
+    subject_word: str
+    subject_prefix: list[str]
+    directions: list[str]
+    verb_particles: list[str]
+    target_preps: list[str]
+    reveal: list[str]
+    filler: list[str]
+    moves: list[_Move]
+
+
+class _Framing(_V):
+    name: str
+    kind: Literal["size", "angle", "composition", "lens", "technique"]
+    say: str | None = None
+    match: list[str]
+
+
+class _FramingSet(_V):
+    prefix: list[str] = Field(default_factory=list)
+    entries: list[_Framing]
+
+
+class _Lighting(_V):
+    drop_prefix: list[str]
+    modifiers: list[str]
+    need_modifier: list[str]
+    heads: list[str]
+    phrases: list[str]
+    source_preps: list[str]
+    segment: list[str]
+
+
+class _Atmosphere(_V):
+    phrases: list[str]
+    segment: list[str]
+
+
+class _Family(_V):
+    name: str
+    adherence: Literal["strict", "loose"] | None = None
+    match: list[str] = Field(default_factory=list)
+    segment: list[str] = Field(default_factory=list)
+
+
+class _Style(_V):
+    max_anchors: int = Field(ge=1)
+    families: list[_Family]
+    conflicts: list[tuple[str, str]]
+
+    @model_validator(mode="after")
+    def _known(self) -> _Style:
+        names = {f.name for f in self.families}
+        for a, b in self.conflicts:
+            if a not in names or b not in names:
+                raise ValueError(f"conflict [{a}, {b}] names an unknown style family")
+        return self
+
+
+class _Hype(_V):
+    always: list[str]
+    soup: list[str]
+    soup_heads: list[str]
+
+
+class _Exclusions(_V):
+    triggers: list[str]
+    not_after: list[str]
+    not_before: list[str]
+    audio: dict[Literal["dialogue", "music", "voiceover"], str]
+    camera: str
+    item_stop: list[str]
+    max_items: int = Field(ge=1)
+
+
+class _Audio(_V):
+    languages: list[str]
+    voice_tones: list[str]
+    music_mods: list[str]
+    music_heads: list[str]
+    music_need_modifier: list[str]
+    voiceover_heads: list[str]
+    effect_free: list[str]
+    ambience_heads: list[str]
+    effect_heads: list[str]
+    of_heads: list[str]
+    drop_prefix: list[str]
+    dialogue_words: list[str]
+    sound_verbs: list[str]
+    switch_words: list[str]
+
+
+class _Dialogue(_V):
+    silent: dict[str, str]
+    implied_speech: list[str]
+    reply_verbs: list[str]
+    linking: dict[Literal["reply", "other"], str]
+    speech_verbs: dict[str, str | None]
+    not_speech_before: list[str]
+    addressee: list[str]
+    default_speaker: str
+    max_line_chars: int = Field(ge=1)
+
+
+class _Item(_V):
+    match: str
+    say: str
+
+
+class _Identity(_V):
+    keep_verbs: list[str]
+    keep_tail: list[str]
+    stay_verbs: list[str]
+    change_verbs: list[str]
+    negations: list[str]
+    not_kept: list[str]
+    same_objects: list[str]
+    same_scope: str
+    only_moving: list[str]
+    items: list[_Item]
+
+
+class _Scene(_V):
+    preps: list[str]
+    on_nouns: list[str]
+    at_nouns: list[str]
+    nouns: list[str]
+
+
+class _Costly4k(_V):
+    tier: Literal["standard", "pro", "4k"]
+    min_shots: int = Field(ge=1)
+    min_duration: int = Field(ge=1)
+
+
+class _Lint(_V):
+    costly_4k: _Costly4k
+    cfg_scale: dict[Literal["strict", "loose"], tuple[float, float]]
+
+
+class _Continuation(_V):
+    verbs: list[str] = Field(min_length=1)
+    plural: dict[str, str]
+    leads: list[str] = Field(min_length=1)
+    more_of: str
+
+
+class _Editing(_V):
+    requester: list[str]
+    causative: list[str]
+    object_pronouns: dict[str, str]
+    verbs_like_adjectives: list[str]
+    adverbs: dict[str, str]
+
+
+class _Anchor(_V):
+    groups: list[str]
+    animals: list[str]
+    products: list[str]
+    places: list[str]
+    buildings: list[str]
+    transformations: list[str]
+    wardrobe: list[str]
+    moving: list[str]
+
+
+_Part = Literal[
+    "description", "request", "subject", "shots", "action", "camera", "setting", "lighting", "style", "details",
+    "audio", "dialogue", "avoid",
+]
+
+
+class _Brief(_V):
+    keys: dict[_Part, list[str]]
+    min_keys: int = Field(ge=1)
+
+
+class Vocabulary(_V):
+    """The schema of ``prompt_vocabulary.yaml`` (unknown keys are refused)."""
+
+    version: Literal[1]
+    grammar: _Grammar
+    lead_in: _LeadIn
+    request: _Request
+    shot_headers: _ShotHeaders
+    sequence: _Sequence
+    camera: _Camera
+    framing: _FramingSet
+    lighting: _Lighting
+    atmosphere: _Atmosphere
+    style: _Style
+    hype: _Hype
+    exclusions: _Exclusions
+    audio: _Audio
+    dialogue: _Dialogue
+    identity: _Identity
+    scene: _Scene
+    continuation: _Continuation
+    editing: _Editing
+    anchor: _Anchor
+    brief: _Brief
+    lint: _Lint

@@ -1,0 +1,486 @@
+"""The prompt builder's behaviours (issue 11): minimal edits, the caller's camera clause first,
+shots only where the caller made them, continuity, long films, i2v anchors, dialogue, briefs,
+other languages; and the router's spans as the one vocabulary of routing words."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from skill.errors import InputError
+from skill.planning import make_plan
+from skill.prompt import (
+    BuiltPrompt,
+    PromptInput,
+    build_prompt,
+    detect_camera_moves,
+    parse_description,
+    split_shots,
+)
+from skill.prompt import lexicon as lexm
+from skill.request import Shot
+
+IMAGE = "https://example.com/a.png"
+TAIL = "https://example.com/b.png"
+
+
+def spans_of(text: str) -> tuple[tuple[int, int], ...]:
+    """The router's instruction spans of ``text``, as the planner passes them."""
+    from skill.intent import extract
+    from skill.rulebook import load_rules
+
+    rules = load_rules()
+    return extract(text, rules).routing_spans(rules.content_states)
+
+
+def build(text: str = "", **kw: Any) -> BuiltPrompt:
+    return build_prompt(PromptInput(text=text, routing_spans=spans_of(text), **kw))
+
+
+def codes(built: BuiltPrompt) -> set[str]:
+    return {w.code for w in built.warnings}
+
+
+def plan(text: str, **fields: Any) -> Any:
+    return make_plan({"text": text, **fields})
+
+
+# --- the router's spans are the one vocabulary of routing words ------------------------------------
+
+SPAN_TEXTS = [
+    "a barista pours latte art, we're not paying for 4K",
+    "a fox in the snow. Make it vertical. 10 seconds please",
+    "a lantern on a table, 4K? nah",
+    "a 4K monitor on a desk showing a graph",
+    "a climber on a vertical cliff, a 30-second timer on the wall",
+    "Using Kling Pro, make me an 8 second 16:9 video in 4K under $2 of a hummingbird feeding from a red flower",
+    "draft it cheap first on standard, a dog running on a beach, final in 4K later",
+    "keep it under $3 and 16:9, a robot waters plants",
+    "a quick vertical draft of a barista pulling espresso",
+]
+_WORD = re.compile(r"[\w$:]+(?:'\w+)?")
+
+
+@pytest.mark.parametrize("text", SPAN_TEXTS)
+def test_a_word_leaves_the_prompt_only_when_it_is_in_a_routing_span(text: str) -> None:
+    spans = spans_of(text)
+    built = build(text, generate_audio=True)
+    lx = lexm.get_lex()
+    framing = lx.request_words | lx.function_words | {"video", "draft", "film", "clip"}
+    said = [w.lower() for w in _WORD.findall(built.prompt)]
+
+    def inside(m: re.Match[str]) -> bool:
+        return any(a <= m.start() and m.end() <= b for a, b in spans)
+
+    words = list(_WORD.finditer(text))
+    for m in words:
+        word = m.group().lower()
+        if inside(m) and not any(x.group().lower() == word and not inside(x) for x in words):
+            assert word not in said, (word, built.prompt)
+        elif not inside(m) and not set(word.split("'")) <= framing:
+            assert word in said, (word, built.prompt)
+
+
+def test_a_clause_that_was_only_an_instruction_goes_whole() -> None:
+    assert build("a barista pours latte art, we're not paying for 4K").prompt == "A barista pours latte art."
+    assert build("a fox in the snow. Make it vertical. 10 seconds please").prompt == "A fox in the snow."
+    assert build("a lantern on a table, 4K? nah").prompt == "A lantern on a table."
+    assert build("Using Kling Pro, a red kite over the dunes").prompt == "A red kite over the dunes."
+
+
+def test_look_alikes_stay_and_the_builder_alone_removes_nothing_of_routing() -> None:
+    for text, kept in [("a 4K monitor on a desk", "4K monitor"), ("a vertical cliff at dawn", "vertical cliff"),
+                       ("a 30-second timer on a counter", "30-second timer")]:
+        assert spans_of(text) == ()
+        assert kept in build(text).prompt
+        assert kept in plan(text).prompt
+    assert "vertical" in build_prompt(PromptInput(text="a fox in the snow, vertical")).prompt
+
+
+def test_a_routing_span_that_names_a_sound_is_the_sound_to_write() -> None:
+    built = build("a barista pulls espresso, with cafe sound", generate_audio=True)
+    assert built.prompt == "A barista pulls espresso. Audio: cafe sound, no dialogue."
+    assert "with sound" not in build("a barista pulls espresso, with sound", generate_audio=True).prompt
+    assert "wings buzzing" in build("a hummingbird hovers, with sound of wings buzzing", generate_audio=True).prompt
+
+
+# --- minimal edit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["A golden retriever chases a red ball across a sunny park",
+     "A jazz singer on a small stage, single amber spotlight, blue rim light, cigarette haze, tense atmosphere",
+     "Claymation style, a small fox knits a scarf by the fireplace",
+     'Slow pan across a rainy street to a neon sign that reads "OPEN 24 HOURS", reflections in puddles'],
+)
+def test_the_callers_sentences_are_kept(text: str) -> None:
+    assert build(text).prompt == text + "."
+
+
+def test_hype_goes_with_its_whole_modifier_chain() -> None:
+    built = build("an amazing stunning epic 8k masterpiece of a cat")
+    assert built.prompt == "A cat." and "hype_words" in codes(built)
+    assert build("epic cinematic, 8k, ultra detailed masterpiece of a dragon flying over snowy mountains").prompt == (
+        "A dragon flying over snowy mountains."
+    )
+    assert build("a beautiful woman walks through a dramatic sunset").prompt == "A beautiful woman walks through a dramatic sunset."
+
+
+def test_a_causative_lead_becomes_the_sentence_it_asks_for() -> None:
+    assert build("make the lantern flicker and slowly sway").prompt == "The lantern flickers and slowly sways."
+    assert build("make the trees sway in the wind").prompt == "The trees sway in the wind."
+    assert build("make her smile").prompt == "She smiles."
+    assert build("Make a short ad for the sneaker: it spins on a pedestal").prompt.startswith("The sneaker")
+
+
+def test_request_framing_and_the_requesters_my_go() -> None:
+    assert build("Can you make a video of a red fox in the snow, please").prompt == "A red fox in the snow."
+    assert build("I need a clip where my dog runs on the beach").prompt == "The dog runs on the beach."
+    assert build("can u make video where a cat jumps on the table pls").prompt == "A cat jumps on the table."
+
+
+def test_the_callers_camera_clause_leads_as_a_whole_clause() -> None:
+    assert build("A lone cowboy rides across the desert at sunset, low angle, 35mm lens").prompt == (
+        "Low angle, 35mm lens: a lone cowboy rides across the desert at sunset."
+    )
+    built = build("The perfume bottle on a marble pedestal, slow orbit around it, soft studio light")
+    assert built.prompt == "Slow orbit around the perfume bottle on a marble pedestal, soft studio light."
+    assert build("A dog runs on the beach. Slow tracking shot.").prompt == "Slow tracking shot: a dog runs on the beach."
+    # the camera said as its move; a word "camera" that is no move stays where it is
+    assert build("The camera slowly pushes in on a cup of coffee, warm tones").prompt == (
+        "Slow push-in on a cup of coffee, warm tones."
+    )
+    assert build("She smiles and looks at the camera").prompt == "She smiles and looks at the camera."
+
+
+def test_a_stacked_move_goes_and_is_warned() -> None:
+    built = build("Drone shot orbiting a lighthouse while the camera zooms in and pans left, stormy sea")
+    assert built.prompt == "Drone shot orbiting a lighthouse, stormy sea."
+    assert "stacked_camera_moves" in codes(built)
+    assert "stacked_camera_moves" not in codes(build("handheld tracking shot of a runner"))
+
+
+def test_exclusions_move_to_the_negative_prompt_and_merge() -> None:
+    built = build("A red sports car speeds down a wet road at night, no text overlays, no logos")
+    assert built.prompt == "A red sports car speeds down a wet road at night."
+    assert built.negative_prompt == "text overlays, logos"
+    merged = build("A chef plates a dessert in a busy kitchen, without watermarks or subtitles",
+                   negative_prompt="blurry faces, distorted hands, watermarks")
+    assert merged.negative_prompt == "blurry faces, distorted hands, watermarks, subtitles"
+    assert build("a dog runs", negative_prompt="no blur, Blur, distortion").negative_prompt == "blur, distortion"
+    # a man without a hat is a description; "no camera movement" is a camera direction
+    assert build("a man without a hat walks in the rain").negative_prompt is None
+    assert "no camera movement" in build("a candle flickers, no camera movement").prompt.lower()
+
+
+# --- shots only where the caller made them ----------------------------------------------------------
+
+SHOT_CASES = [
+    ("Shot 1: a dog runs. Shot 2: close-up, it barks.", 2),
+    ("Shot A - a lighthouse at dusk. Shot B - close-up, the lamp turns on.", 2),
+    ("1. a dog runs\n2. a cat sleeps\n3. a bird sings", 3),
+    ("a) a dog runs\nb) a cat sleeps", 2),
+    ("- a dog runs\n* a cat sleeps", 2),
+    ("It opens on a foggy harbour at dawn. Then we cut to a fisherman coiling rope on deck. "
+     "Finally the boat slips out past the lighthouse.", 3),
+    ("First the kettle boils then she pours the tea and finally she sips it", 3),
+    ("First, the kettle boils, then she pours the tea, and finally she sips it", 3),
+    ("a sailboat crosses a bay, then it docks at a pier, then the sailor ties the rope", 3),
+    ("she picks up the cup, then sips", 0),
+    ("a barista pulls a shot and then hands it over", 0),
+    ("A dog sits next to the window and finally sleeps", 0),
+]
+
+
+@pytest.mark.parametrize(("text", "n"), SHOT_CASES)
+def test_shots_only_where_the_caller_made_them(text: str, n: int) -> None:
+    built = build(text, duration=9)
+    assert len(built.shots) == n, built.prompt
+    lx = lexm.get_lex()
+    for s in built.shots:
+        words = re.findall(r"[a-z']+", s.prompt.lower())
+        assert len(words) >= 2 and any(w not in lx.function_words for w in words), s.prompt  # never empty
+
+
+def test_a_later_shot_names_what_its_pronoun_stands_for_only_when_it_is_sure() -> None:
+    p = plan("a 40 second film: a kid builds a sandcastle, then a wave washes it away")
+    assert p.segments[1].prompt.startswith("A wave washes the sandcastle away")
+    two = build("Scene 1: a kettle on a stove. Scene 2: a hand lifts it.", duration=6)
+    assert two.shots[1].prompt.startswith("A hand lifts it")  # the kettle or the stove: not guessed
+    tea = build("First the kettle boils then she pours the tea and finally she sips it", duration=6)
+    assert tea.shots[2].prompt.startswith("She sips it")  # the kettle or the tea: not guessed
+    plural = build("Shot 1: seagulls fly across the sky. Shot 2: waves lap the shore.", duration=6)
+    assert plural.shots[1].prompt.startswith("Waves lap the shore")
+
+
+def test_sequencers_never_leave_a_subjectless_or_invented_shot() -> None:
+    built = build("It opens on a foggy harbour at dawn. Then we cut to a fisherman coiling rope on deck. "
+                  "Finally the boat slips out past the lighthouse.", duration=9)
+    assert all(not s.prompt.startswith("We") for s in built.shots)
+    assert built.shots[0].prompt.startswith("A foggy harbour at dawn")
+    docking = build("a sailboat crossing a bay, then docking at a pier, then the sailor ties the rope", duration=9)
+    assert docking.shots[1].prompt.startswith("The sailboat docking at a pier")
+
+
+def test_later_shots_restate_what_the_first_established_without_inventing() -> None:
+    built = build("Shot 1: wide shot of a small cafe at dawn, a barista with a red apron wipes the counter. "
+                  "Shot 2: close-up, she tamps the coffee. Shot 3: medium shot, slow push-in as she hands the cup "
+                  "to a smiling customer.", duration=10)
+    assert "the barista with the red apron tamps the coffee" in built.shots[1].prompt
+    assert all("small cafe" in s.prompt for s in built.shots)
+    they = build("Shot 1: two kids in raincoats jump into puddles. Shot 2: close-up, they laugh.", duration=6)
+    assert "the two kids in raincoats laugh" in they.shots[1].prompt
+    bus = build("A young woman in a yellow raincoat waits at a bus stop in the rain. Then she boards a tram.", duration=6)
+    assert " bus " not in f" {bus.shots[1].prompt} ".replace("bus stop", "")
+    field = build_prompt(PromptInput(shots=[
+        Shot(prompt="Wide shot of a foggy harbor at dawn, a fisherman in a yellow raincoat unties his boat"),
+        Shot(prompt="Medium shot, he rows away from the dock")], duration=6))
+    assert "the fisherman in the yellow raincoat rows away" in field.shots[1].prompt
+
+
+def test_the_preamble_is_said_in_every_shot() -> None:
+    built = build_prompt(PromptInput(text="Moody, desaturated.", shots=[
+        Shot(prompt="Close-up of an old clockmaker's hands", duration=4), Shot(prompt="Wide shot of the workshop", duration=3)],
+        duration=7))
+    assert all("Moody, desaturated." in s.prompt for s in built.shots)
+    sneaker = build("Make a 15-second vertical ad for my sneaker: wide street shot, close-up on the sole, then the logo.",
+                    duration=15)
+    assert [s.prompt for s in sneaker.shots] == [
+        "Wide street shot of the sneaker.", "Close-up on the sole of the sneaker.", "The logo of the sneaker."]
+
+
+def test_shot_durations_and_counts() -> None:
+    inp = PromptInput(shots=[Shot(prompt="wide shot of a beach", duration=2), Shot(prompt="close-up of a crab"),
+                             Shot(prompt="a gull lands")], duration=10)
+    assert [s.duration for s in build_prompt(inp).shots] == [2, 4, 4]
+    with pytest.raises(InputError) as err:
+        build_prompt(PromptInput(shots=[Shot(prompt="a beach", duration=3), Shot(prompt="a crab", duration=3)], duration=8))
+    assert err.value.code == "invalid_input" and err.value.field == "shots" and "3+3 = 6 s" in err.value.message
+    with pytest.raises(InputError) as err:
+        build_prompt(PromptInput(shots=[Shot(prompt=f"a dog, take {i}") for i in range(7)], duration=10))
+    assert err.value.field == "shots"
+    # seven shots written in the text: the last ones are told together, and that is said
+    seven = build(" ".join(f"Shot {i}: a dog runs." for i in range(1, 8)), duration=14)
+    assert len(seven.shots) == 6 and "shots_merged" in codes(seven)
+    assert seven.shots[-1].prompt == "A dog runs. A dog runs."
+
+
+def test_shots_field_overrides_shots_in_the_text() -> None:
+    built = build_prompt(PromptInput(text="Shot 1: a cat. Shot 2: a dog.", shots=[Shot(prompt="a bird"), Shot(prompt="a fish")],
+                                     duration=6))
+    assert "shots_field_overrides_text" in codes(built) and "cat" not in built.prompt
+
+
+# --- long films ------------------------------------------------------------------------------------
+
+
+def test_a_long_film_tells_its_story_once_over_its_calls() -> None:
+    p = plan("a 30 second film of a sailboat crossing a bay, then docking at a pier, then the sailor ties the rope")
+    assert len(p.segments) == 2 and sum(s.duration for s in p.segments) == 30
+    first, last = p.segments
+    assert "crossing a bay" in first.prompt and "docking at a pier" in first.prompt and "ties the rope" not in first.prompt
+    assert "ties the rope" in last.prompt and "crossing a bay" not in last.prompt
+    assert len(first.shots) == 2 and first.prompt.startswith("Shot 1:")
+
+
+def test_later_calls_restate_the_continuity_at_their_head() -> None:
+    p = plan("Shot 1 (8s): a barista with a red apron in a sunlit cafe, wide shot. Shot 2 (8s): close-up, she tamps "
+             "the coffee. Shot 3 (8s): she pours milk, slow push-in")
+    assert len(p.segments) == 3
+    for seg in p.segments[1:]:
+        assert "barista with the red apron" in seg.prompt and "sunlit cafe" in seg.prompt
+
+
+def test_a_story_shorter_than_the_film_is_continued_not_repeated() -> None:
+    p = plan("a 45 second film of a dog running on a beach")
+    prompts = [s.prompt for s in p.segments]
+    assert len(prompts) == 3 and len(set(prompts)) == 3
+    assert prompts[0] == "A dog running on a beach."
+    assert all("dog" in x and "beach" in x for x in prompts[1:])
+    assert any(w.startswith("story_shorter_than_film") for w in p.warnings)
+
+
+# --- i2v anchors -----------------------------------------------------------------------------------
+
+
+def _i2v(text: str, **kw: Any) -> BuiltPrompt:
+    return build(text, mode="i2v", **kw)
+
+
+def test_anchors_fit_the_subject() -> None:
+    person = _i2v("she turns to the camera and smiles")
+    assert person.anchor == "Keep her face, identity and wardrobe unchanged from the image."
+    product = _i2v("slow orbit around the perfume bottle, soft studio light")
+    assert product.anchor == "Keep the perfume bottle's shape, label and colours unchanged."
+    place = _i2v("the waves roll in and the palm trees sway")
+    assert place.anchor == "Keep the composition of the image unchanged."
+    built = _i2v("slow push-in toward the storefront sign, only the camera moves")
+    assert built.anchor == "Keep the composition and architecture of the image unchanged."
+
+
+def test_a_transformation_keeps_only_framing_and_background() -> None:
+    built = _i2v("the ice sculpture melts into a puddle", has_tail_image=True, tier="pro")
+    assert built.anchor == "Keep the framing and background unchanged."
+    assert "identity" not in built.prompt and "subject" not in built.prompt
+
+
+def test_never_freeze_what_should_move_and_no_boilerplate() -> None:
+    scarf = _i2v("a man on a windy cliff, his scarf fluttering in the wind")
+    assert scarf.anchor == "Keep the man's face and identity unchanged from the image."
+    own = _i2v("she smiles; keep her face exactly the same")
+    assert own.anchor is None and own.prompt == "She smiles. Keep her face exactly the same."
+    for b in (scarf, own, _i2v("the waves roll in"), _i2v("")):
+        assert "subject's identity" not in b.prompt
+    assert _i2v("slow push-in").prompt == "Slow push-in."  # nothing named that the image would fix
+
+
+def test_multi_shot_i2v_anchors_every_shot() -> None:
+    built = _i2v("Shot 1: medium shot, the chef tastes the sauce. Shot 2: close-up, he nods.", duration=6)
+    assert all("Keep the chef's face" in s.prompt for s in built.shots)
+    assert "the chef nods" in built.shots[1].prompt
+
+
+# --- dialogue --------------------------------------------------------------------------------------
+
+
+def test_each_line_follows_its_action_with_the_speakers_noun_phrase() -> None:
+    p = plan('With sound: a barber calls "Next!" and a small boy answers "Me, sir!"')
+    assert p.prompt.startswith('A barber calls out. [Barber, calling out]: "Next!" Immediately, a small boy answers. '
+                               '[Small boy]: "Me, sir!"')
+    on = build('Two detectives argue in an interrogation room. The older detective slams the table and says angrily '
+               '"Where were you last night?" The younger one whispers "I was home."', generate_audio=True)
+    assert ('The older detective slams the table. [Older detective, angry]: "Where were you last night?"'
+            in on.prompt)
+    assert 'the younger detective whispers. [Younger detective, whispering]: "I was home."' in on.prompt
+    tagged = build('Close-up of a tired nurse at a vending machine. [Nurse: exhausted, quiet]: "Just one more hour."',
+                   generate_audio=True)
+    assert '[Tired nurse, exhausted, quiet]: "Just one more hour."' in tagged.prompt
+
+
+def test_speaker_labels_never_carry_routing_words() -> None:
+    for text in ['With sound, 4K: a chef shouts "Service!"', 'Vertical, 10 seconds, with audio: she says "hello"']:
+        p = plan(text)
+        labels = re.findall(r"\[([^\]]+)\]", p.prompt)
+        assert labels and not any(re.search(r"sound|audio|4k|vertical|second", x, re.I) for x in labels), p.prompt
+
+
+def test_implied_speech_with_audio_gets_no_no_dialogue() -> None:
+    assert "no dialogue" not in build("Two friends chat on a park bench", generate_audio=True).prompt.lower()
+    assert "no dialogue" not in build("Two lawyers argue in a courtroom", generate_audio=True).prompt.lower()
+    assert build("A potter shapes clay", generate_audio=True).prompt.endswith("Audio: natural ambient sound, no dialogue.")
+
+
+def test_audio_off_gives_a_visual_substitute_and_a_warning() -> None:
+    built = build('A chef calls "Order up!" and slams the bell')
+    assert built.prompt == "A chef calls out and slams the bell."
+    assert "dialogue_without_audio" in codes(built)
+    off = build('The older detective slams the table and says angrily "Where were you last night?"')
+    assert off.prompt == "The older detective slams the table and speaks angrily."
+
+
+def test_sign_text_is_not_dialogue() -> None:
+    built = build('a neon sign that reads "OPEN 24 HOURS" flickers in the rain', generate_audio=True)
+    assert '"OPEN 24 HOURS"' in built.prompt and "[" not in built.prompt
+
+
+# --- sound -----------------------------------------------------------------------------------------
+
+
+def test_sound_clauses_go_to_the_audio_part_when_audio_is_on() -> None:
+    built = build("A potter shapes clay on a wheel in a quiet studio, ambient room tone, the hum of the wheel, "
+                  "no music, no dialogue", generate_audio=True)
+    assert built.prompt == ("A potter shapes clay on a wheel in a quiet studio. "
+                            "Audio: ambient room tone, the hum of the wheel, no music, no dialogue.")
+    off = build("Rain falls on a tin roof, rain sounds and distant thunder")
+    assert off.prompt == "Rain falls on a tin roof, rain sounds and distant thunder."
+    assert "audio_cues_without_audio" in codes(off)
+
+
+# --- structured briefs -------------------------------------------------------------------------------
+
+
+def test_key_value_briefs_are_parsed_into_parts() -> None:
+    built = build("subject: a red kite; setting: windy beach, noon; camera: slow pan; avoid: birds, text")
+    assert built.prompt == "Slow pan: a red kite, windy beach, noon."
+    assert built.negative_prompt == "birds, text"
+    lines = build("Subject: an old sailor\nAction: he coils a rope\nLighting: golden hour\nStyle: 35mm film\nAvoid: logos")
+    assert lines.prompt == "An old sailor, he coils a rope, golden hour. 35mm film."
+    assert lines.negative_prompt == "logos"
+
+
+def test_json_briefs_are_parsed_and_an_audio_key_is_the_sound() -> None:
+    brief = json.dumps({"subject": "a red kite", "camera": "slow pan", "setting": "windy beach", "audio": "wind and waves"})
+    on = build(brief, generate_audio=True)
+    assert on.prompt == "Slow pan: a red kite, windy beach. Audio: wind and waves, no dialogue."
+    off = build(brief)
+    assert "wind and waves" in off.prompt.lower() and "audio_cues_without_audio" in codes(off)
+    assert "{" not in off.prompt and '"' not in off.prompt
+    assert build(json.dumps({"subject": "a fox", "avoid": ["text", "logos"]})).negative_prompt == "text, logos"
+
+
+def test_prose_with_a_colon_is_not_a_brief() -> None:
+    assert build("Product hero shot: a perfume bottle on a marble pedestal").prompt == "A perfume bottle on a marble pedestal."
+
+
+# --- other languages ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Un perro corre en la playa con una pelota, al atardecer", "Ein Hund läuft mit einem Ball über eine Wiese im Sommer"],
+)
+def test_text_in_another_language_is_sent_as_written(text: str) -> None:
+    p = plan(text)
+    assert p.prompt == text + "."
+    assert any(w.startswith("language_not_english") for w in p.warnings)
+
+
+def test_as_written_only_removes_whole_instruction_clauses() -> None:
+    text = "Un perro corre en la playa, vídeo vertical"
+    built = build_prompt(PromptInput(text=text, routing_spans=spans_of(text), as_written=True))
+    assert built.prompt == "Un perro corre en la playa, vídeo vertical."
+
+
+# --- the public helpers ------------------------------------------------------------------------------
+
+
+def test_split_shots_and_parse_description() -> None:
+    assert split_shots("") == []
+    assert split_shots("a dog runs on a beach") == ["a dog runs on a beach"]
+    assert split_shots("Shot 1: a dog. Shot 2: a cat.") == ["a dog.", "a cat."]
+    assert split_shots("opens on a beach, then cut to a crab, finally a gull lands") == ["a beach", "a crab", "a gull lands"]
+    d = parse_description("The camera slowly pushes in on a barista pulling espresso in a small cafe, golden hour, no logos")
+    assert d.parts.camera == ["slow push-in on a barista pulling espresso in a small cafe"]
+    assert d.parts.lighting == ["golden hour"] and d.parts.exclusions == ["logos"] and d.shots == []
+    multi = parse_description("x", [Shot(prompt="close-up of a cup", duration=2), Shot(prompt="a dog", duration=3)])
+    assert multi.shot_source == "field" and [s.duration for s in multi.shots] == [2, 3]
+    assert detect_camera_moves("a slow dolly in, then the camera pans left") == ["dolly", "pan"]
+
+
+def test_lint_warnings() -> None:
+    styles = build("anime style girl walking through a photorealistic city street, black and white, vibrant colors")
+    assert "style_conflict" in codes(styles) and "too_many_styles" in codes(styles)
+    assert any(w.code == "cfg_scale_suggestion" and "0.7-0.9" in w.message for w in build("Claymation style, a fox knits").warnings)
+    assert "cfg_scale_suggestion" not in codes(build("Claymation style, a fox knits", cfg_scale=0.8))
+    four_k = build('Shot 1: wide shot of a throne room, the queen rises. Shot 2: close-up, she says coldly "Kneel." '
+                   "Shot 3: over-the-shoulder shot, the knight kneels.", tier="4k", duration=15, generate_audio=True,
+                   usd_per_second=0.42)
+    assert "costs $0.42/s x 15 s = $6.30;" in next(w.message for w in four_k.warnings if w.code == "costly_4k_call")
+    tail = build("Shot 1: a dog runs. Shot 2: close-up, it barks.", mode="i2v", has_tail_image=True, duration=6)
+    assert "end_frame_with_shots" in codes(tail)
+
+
+def test_limits_and_nothing_to_show() -> None:
+    with pytest.raises(InputError) as err:
+        build("A barista with a red apron pulls espresso in a small cafe. " * 60)
+    assert err.value.code == "prompt_too_long" and err.value.field == "text"
+    with pytest.raises(InputError) as err:
+        build("make a quick 4K video")
+    assert err.value.code == "nothing_to_show"
+    p = plan("make a quick 4K video")
+    assert any(w.startswith("thin_prompt") for w in p.warnings)
+    assert build("", mode="i2v").prompt == "Keep the composition of the image unchanged."

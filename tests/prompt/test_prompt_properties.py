@@ -1,0 +1,215 @@
+"""Properties of the prompt builder over every corpus request, and over any text at all.
+
+Over tests/corpus/*.jsonl (not the blind sets), through the real planner: every content word of
+the caller's text survives in what is sent (prompt or negative prompt) unless the router read it
+as an instruction, it is hype or request framing, or the builder says it removed it (a stacked
+camera move, a line not voiced with audio off); no orphan labels, no empty shots, no fragment the
+builder made, distinct segment prompts. Over any text (hypothesis): the builder never crashes
+(a refusal is an InputError) and is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prompt_checks import Built, generic_checks
+
+from skill.errors import InputError
+from skill.planning import make_plan
+from skill.prompt import PromptInput, build_prompt, parse_description, split_shots
+from skill.prompt import lexicon as lexm
+from skill.prompt.build import _build
+from skill.request import Shot
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+
+
+def _requests() -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            c = json.loads(line)
+            if "request" in c:
+                req = dict(c["request"])
+            else:
+                req = {"text": c["text"], **{k: c[k] for k in ("image_url", "tail_image_url") if c.get(k)},
+                       **c.get("fields", {})}
+            out.append((f"{path.stem}:{c.get('id', len(out))}", req))
+    return out
+
+
+REQUESTS = _requests()
+_TOKEN = re.compile(r"[^\W\d_]{3,}(?:'[^\W\d_]+)?")
+
+
+@cache
+def _exempt() -> frozenset[str]:
+    """Words that may leave without being routing words: function words, request framing, the
+    speech verbs a tag replaces, the labels of a brief, the camera a move is said without."""
+    lx = lexm.get_lex()
+    v = lx.v
+    words = set(lx.function_words) | set(lx.request_words) | set(lx.containers)
+    for group in (v.lead_in.polite, v.lead_in.verbs, v.lead_in.adjectives, v.lead_in.connectors):
+        for phrase in group:
+            words.update(re.findall(r"[a-z]+", phrase.lower()))
+    words |= {w.lower() for w in v.dialogue.speech_verbs} | set(lx.brief_parts) | {"camera", "sound", "audio"}
+    for group in (v.sequence.openers, v.sequence.cuts, v.sequence.steps):  # structure: the shots say it
+        for phrase in group:
+            words.update(re.findall(r"[a-z]+", phrase.lower()))
+    words |= {"null", "true", "false"}  # JSON literals
+    words |= {"open", "opens", "opening", "start", "starts", "begin", "begins", "cut", "first", "finally"}
+    return frozenset(w for phrase in words for w in phrase.split())
+
+
+def _stem(word: str) -> set[str]:
+    """Enough of a word to find it again inflected ("run"/"runs", "wave"/"waves", "slowly"/"slow")."""
+    w = word.lower()
+    return {w[:4], w[:3]} if len(w) <= 4 else {w[:4]}
+
+
+def _stems(text: str) -> set[str]:
+    return set().union(*(_stem(w) for w in _TOKEN.findall(text))) if text else set()
+
+
+def _removed_words(p: Any) -> set[str]:
+    out: set[str] = set()
+    parts = p.prompt_parts or {}
+    for phrase in [*parts.get("meta", []), *parts.get("hype", [])]:
+        out |= {w.lower() for w in _TOKEN.findall(phrase)}
+    for w in p.warning_details:
+        if w.code in ("stacked_camera_moves", "hype_words"):
+            out |= {x.lower() for x in _TOKEN.findall(w.message.split(":", 1)[-1])}
+    return out
+
+
+def _lost(req: dict[str, Any], p: Any) -> list[str]:
+    text = req.get("text") or req.get("prompt") or ""
+    sent = " ".join([*(s.prompt for s in p.segments), p.negative_prompt or ""])
+    have = _stems(sent)
+    quiet = not p.params.generate_audio
+    removed = _removed_words(p) | _exempt()
+    lost = []
+    routing = _routing_words(text)
+    for m in _TOKEN.finditer(text):
+        w = m.group().lower()
+        if w in removed or w in routing or _stem(w) & have or text[m.end():m.end() + 1] in (":", "="):
+            continue  # (a key of a brief is its structure)
+        if quiet and _inside_quotes(text, m.start()):
+            continue
+        if any(part in removed for part in w.split("'")):
+            continue
+        lost.append(w)
+    return lost
+
+
+def _routing_words(text: str) -> set[str]:
+    from skill.intent import extract
+    from skill.rulebook import load_rules
+
+    rules = load_rules()
+    out: set[str] = set()
+    for a, b in extract(text, rules).routing_spans(rules.content_states):
+        out |= {w.lower() for w in _TOKEN.findall(text[a:b])}
+    return out
+
+
+def _inside_quotes(text: str, pos: int) -> bool:
+    return text[:pos].count('"') % 2 == 1 or text[:pos].count("\u201c") > text[:pos].count("\u201d")
+
+
+def _plan(req: dict[str, Any]) -> Any:
+    try:
+        return make_plan(req)
+    except InputError:
+        return None
+
+
+@pytest.mark.parametrize(("name", "req"), REQUESTS, ids=[n for n, _ in REQUESTS])
+def test_every_content_word_survives_and_the_prompt_is_clean(name: str, req: dict[str, Any]) -> None:
+    p = _plan(req)
+    if p is None or any(w.code in ("thin_prompt", "language_not_english") for w in p.warning_details):
+        return
+    assert not _lost(req, p), (_lost(req, p), [s.prompt for s in p.segments])
+    built = Built(prompts=[s.prompt for s in p.segments], shots=[[str(x["prompt"]) for x in s.shots] for s in p.segments])
+    caller = " ".join([req.get("text", ""), *(s.get("prompt", "") for s in req.get("shots") or [])])
+    bad = [(n, d) for n, ok, d in generic_checks(built, caller) if not ok]
+    assert not bad, (bad, built.prompts)
+
+
+def test_the_corpus_is_read() -> None:
+    assert len(REQUESTS) > 1000
+    assert not any("blind" in n for n, _ in REQUESTS)
+
+
+# --- any text at all (hypothesis) --------------------------------------------------------------------
+
+VOCAB_BITS = [
+    "Shot 1:", "Shot 2 (3s):", "Shot A -", "close-up", "wide shot of", "the camera", "slowly", "pushes in", "pan left",
+    "no", "without", "with", "sound", "music", '"hello"', "says", "she", "he", "they", "a barista", "the cafe", "in a",
+    "at night", "golden hour", "epic", "8k", "masterpiece of", "anime", "photorealistic", ",", ".", ";", ":",
+    "then cut to", "opens on", "finally", "then", "first", "1.", "2)", "a)", "\n", "-", "keep her face", "the same",
+    "only the camera moves", "[Nurse: tired]:", "vertical", "$2", "8 seconds", "in 4K", "Kling Pro", "whispers",
+    "make the", "flicker", "subject:", "camera:", "avoid:", "{", "}", '"subject": "a kite"', "(", ")", "'", "İ",
+    "the younger one", "melts", "my", "please",
+]
+TEXTS = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.sampled_from(VOCAB_BITS) | st.text(max_size=10), max_size=40).map(" ".join),
+)
+PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@PROPS
+@given(TEXTS, st.sampled_from(["t2v", "i2v"]), st.booleans(), st.integers(3, 15), st.sampled_from(["standard", "4k"]))
+def test_any_text_renders_within_limits_or_is_refused(text: str, mode: str, audio: bool, duration: int, tier: str) -> None:
+    inp = PromptInput(text=text, mode=mode, generate_audio=audio, duration=duration, tier=tier)  # type: ignore[arg-type]
+    try:
+        built = build_prompt(inp)
+    except InputError:
+        return
+    assert 0 < len(built.prompt) <= 2500
+    assert len(built.shots) <= 6 and all(len(s.prompt) <= 512 for s in built.shots)
+    assert built.shots == [] or sum(s.duration for s in built.shots) == duration
+    assert _build(inp, None) == built  # deterministic (the memo aside)
+
+
+@PROPS
+@given(TEXTS, st.integers(16, 60), st.booleans())
+def test_any_film_plans_or_is_refused(text: str, duration: int, audio: bool) -> None:
+    try:
+        p = make_plan({"text": text or "x", "duration": duration, "generate_audio": audio})
+    except InputError:
+        return
+    assert sum(s.duration for s in p.segments) == duration
+    assert all(3 <= s.duration <= 15 for s in p.segments)
+    again = make_plan({"text": text or "x", "duration": duration, "generate_audio": audio})
+    assert [s.prompt for s in again.segments] == [s.prompt for s in p.segments]
+
+
+@PROPS
+@given(st.lists(st.text(min_size=1, max_size=120).filter(str.strip), min_size=1, max_size=6), st.integers(6, 15))
+def test_any_shots_render_within_limits_or_are_refused(prompts: list[str], duration: int) -> None:
+    inp = PromptInput(shots=[Shot(prompt=p) for p in prompts], duration=duration)
+    try:
+        built = build_prompt(inp)
+    except InputError:
+        return
+    assert len(built.prompt) <= 2500 and len(built.shots) <= 6
+    assert all(len(s.prompt) <= 512 for s in built.shots)
+    assert _build(inp, None) == built
+
+
+@PROPS
+@given(TEXTS)
+def test_parsing_is_pure(text: str) -> None:
+    assert parse_description(text) == parse_description(text)
+    assert split_shots(text) == split_shots(text)
