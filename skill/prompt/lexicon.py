@@ -77,6 +77,7 @@ class Lex:
 
         self._compile_lead_in(v)
         self._compile_request_framing(v)
+        self._compile_agent(v)
         self._compile_shots(v)
         self._compile_dialogue(v)
         self._compile_camera(v)
@@ -131,6 +132,30 @@ class Lex:
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
 
+
+    def _compile_agent(self, v: Vocabulary) -> None:
+        """An agent's tool call and task framing: the call's name, parameter pairs, model ids."""
+        f = re.IGNORECASE
+        ag = v.agent
+        self.agent_call = compile_pattern(
+            rf"^[\s{MARK}]*(?P<name>(?:{alternation(ag.call_names)}))\s*\((?P<args>.*)\)[\s;.{MARK}]*$", f | re.DOTALL
+        )
+        self.agent_framing = Rx(bounded(alternation(ag.framing)), f)
+        keys = [k for k, part in self.brief_parts_of(v).items() if part == "request"] + list(ag.param_labels)
+        key = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in sorted(keys, key=len, reverse=True))
+        quoted = r"\"[^\"\n]*\"|'[^'\n]*'|\[[^\]\n]*\]"
+        value = rf"(?:{quoted}|[^\s,;)]+)"
+        # "aspect_ratio=9:16", "model: kling-v3", "--ar 9:16": a request parameter with its value
+        run = r"(?:[^,;)\n=](?!\s*[\w-]+\s*=))*[^,;)\n=\s]"  # "platform=Instagram feed post;" to the next pair
+        self.agent_pair = compile_pattern(
+            rf"(?<![\w'])(?:--)?(?:{key})\s*(?:=\s*(?:{quoted}|{run})|:(?=\s*\S+\s*(?:[,;)\n]|$))\s*{value})", f
+        )
+        self.agent_label = compile_pattern(rf"(?<![\w'])(?:{alternation(ag.param_labels)})\s*[:=]", f)
+        self.model_id = compile_pattern(rf"(?<![\w'.-])(?:{alternation(ag.model_ids)})(?![\w'])", f)
+
+    @staticmethod
+    def brief_parts_of(v: Vocabulary) -> dict[str, str]:
+        return {" ".join(re.split(r"[\s_-]+", k.lower())): part for part, keys in v.brief.keys.items() for k in keys}
 
     def _compile_shots(self, v: Vocabulary) -> None:
         f = re.IGNORECASE

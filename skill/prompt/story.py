@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from skill.prompt.agent import drop_agent_framing, unwrap_call
 from skill.prompt.brief import Brief, parse_brief
 from skill.prompt.camera import (
     Frame,
@@ -260,6 +261,7 @@ def read_story(
             story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
             story.source = "field"
         return story
+    flat = _agent_removed(lx, flat, story)
     brief = parse_brief(lx, clear_marks(lx, flat)) if not shots else None
     if brief is not None:
         _from_brief(lx, brief, audio_on, story)
@@ -269,6 +271,15 @@ def read_story(
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
+
+
+def _agent_removed(lx: Lex, flat: str, story: Story) -> str:
+    """An agent's tool call unwrapped into its brief; in prose, its task framing and parameters gone."""
+    flat, call = unwrap_call(lx, flat)
+    if not call and not flat.lstrip(f" {MARK}").startswith("{"):
+        flat, call = drop_agent_framing(lx, flat)
+    story.meta += call
+    return flat
 
 
 def _beats(

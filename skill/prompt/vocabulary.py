@@ -49,6 +49,13 @@ class _Request(_V):
     phrases: list[str]
 
 
+class _Agent(_V):
+    call_names: list[str]
+    framing: list[str]
+    param_labels: list[str]
+    model_ids: list[str]
+
+
 class _ShotHeaders(_V):
     words: list[str]
 
@@ -255,6 +262,7 @@ class Vocabulary(_V):
     grammar: _Grammar
     lead_in: _LeadIn
     request: _Request
+    agent: _Agent
     shot_headers: _ShotHeaders
     sequence: _Sequence
     camera: _Camera

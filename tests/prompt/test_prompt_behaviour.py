@@ -484,3 +484,21 @@ def test_limits_and_nothing_to_show() -> None:
     p = plan("make a quick 4K video")
     assert any(w.startswith("thin_prompt") for w in p.warnings)
     assert build("", mode="i2v").prompt == "Keep the composition of the image unchanged."
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ('generate_video(prompt="a red fox trots through fresh snow", aspect_ratio="9:16", model="kling-v3")',
+         ["generate_video", "aspect_ratio", "9:16", "kling-v3", "prompt="]),
+        ("Task for video agent: a red fox trots through fresh snow. aspect_ratio=9:16, duration=5",
+         ["task", "agent", "aspect_ratio", "duration"]),
+        ("Call kling with prompt: a red fox trots through fresh snow; params: resolution=1080p",
+         ["call kling", "params", "resolution", "1080p"]),
+        ("Use kling-v3 to render a red fox trots through fresh snow. --ar 9:16", ["kling-v3", "--ar", "render"]),
+    ],
+)
+def test_an_agents_tool_call_leaves_only_the_scene(text: str, gone: list[str]) -> None:
+    p = make_plan({"text": text})
+    assert "red fox trots through fresh snow" in p.prompt.lower()
+    assert not [g for g in gone if g.lower() in p.prompt.lower()], p.prompt

@@ -1,0 +1,103 @@
+"""Text an agent wrote for a tool: the call around the prompt is the request, the prompt is the scene.
+
+Agents often pass on the call they would make (``generate_video(prompt="a fox in snow",
+aspect_ratio="9:16", model="kling-v3")``) or the task they were handed ("Task for video agent:
+..."). Kling would read the function name, the parameter names and their values as scene words, so
+the call is unwrapped into the brief it is (its arguments as keys: the ``prompt`` is the
+description, request keys stay out), and in prose the task framing, request parameter pairs
+(``aspect_ratio=9:16``), their list labels ("params:") and model ids go. Every removed phrase is
+reported, so the caller sees what was taken out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from skill.prompt.lexicon import Lex
+from skill.prompt.patterns import MARK
+
+__all__ = ["drop_agent_framing", "unwrap_call"]
+
+_KEYWORD = re.compile(r"^\s*(?P<key>[A-Za-z_][\w-]{0,40})\s*(?:=|:)\s*(?P<value>.*)$", re.DOTALL)
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+
+
+def _split_args(args: str) -> list[str]:
+    """The arguments of a call, split on the commas outside quotes and brackets."""
+    out: list[str] = []
+    depth: list[str] = []
+    quote = ""
+    cur: list[str] = []
+    for ch in args:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in _OPEN:
+            depth.append(_OPEN[ch])
+        elif depth and ch == depth[-1]:
+            depth.pop()
+        elif ch == "," and not depth:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return [a for a in out if a.strip(f" {MARK}")]
+
+
+def _value(raw: str) -> Any:
+    v = raw.replace(MARK, " ").strip()
+    if v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v.strip("[]{}")
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+        return v[1:-1]
+    return v
+
+
+def unwrap_call(lx: Lex, text: str) -> tuple[str, list[str]]:
+    """A whole text that is one function call, as the JSON brief of its arguments (positional
+    arguments are the prompt), and the call's name; any other text unchanged."""
+    m = lx.agent_call.match(text)
+    if m is None:
+        return text, []
+    data: dict[str, Any] = {}
+    for arg in _split_args(m.group("args")):
+        kw = _KEYWORD.match(arg)
+        if kw is not None and not kw.group("key")[:1].isdigit():
+            data[kw.group("key")] = _value(kw.group("value"))
+        else:
+            data.setdefault("prompt", _value(arg))
+    if not any(isinstance(v, str) and re.search(r"[^\W\d_]{3}", v) for v in data.values()):
+        return text, []  # "render(9:16)": nothing of a scene inside
+    return json.dumps(data, ensure_ascii=False), [m.group("name")]
+
+
+def drop_agent_framing(lx: Lex, text: str) -> tuple[str, list[str]]:
+    """Prose without the task framing, request parameter pairs, their labels and model ids (each
+    leaves a marker for the tidying), and what went."""
+    removed: list[str] = []
+    spans: list[tuple[int, int]] = []
+    low = text.lower()
+    if lx.agent_framing.may(low):
+        spans += [(h.start(), h.end()) for h in lx.agent_framing.hits(text)]
+    for rx in (lx.agent_pair, lx.model_id, lx.agent_label):
+        spans += [mt.span() for mt in rx.finditer(text) if not any(a < mt.end() and mt.start() < b for a, b in spans)]
+    if not spans:
+        return text, []
+    out: list[str] = []
+    pos = 0
+    for a, b in sorted(spans):
+        if a < pos:
+            continue
+        out.append(text[pos:a])
+        out.append(f" {MARK} ")
+        removed.append(" ".join(text[a:b].split()))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out), removed
