@@ -502,3 +502,24 @@ def test_an_agents_tool_call_leaves_only_the_scene(text: str, gone: list[str]) -
     p = make_plan({"text": text})
     assert "red fox trots through fresh snow" in p.prompt.lower()
     assert not [g for g in gone if g.lower() in p.prompt.lower()], p.prompt
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        ("ULTRA-REALISTIC, insanely detailed 8K masterpiece: a hummingbird hovers at a red flower. Hyper-detailed.",
+         "hummingbird hovers at a red flower", ["realistic", "detailed", "masterpiece"]),
+        ("A close-up of a dewdrop on a leaf, photorealistic, hyperreal, super crisp.", "photorealistic",
+         ["hyperreal", "crisp"]),
+        ("A slow pan across the bakery counter for our bakery's homepage hero.", "slow pan across the bakery counter",
+         ["homepage", "hero"]),
+        ("A mini film about a lighthouse keeper climbing the stairs at night.", "lighthouse keeper climbing", ["mini", "film"]),
+        ("A story in four beats: 1) a seed sprouts, 2) the stem grows, 3) a bud forms, 4) the flower blooms.",
+         "seed sprouts", ["four beats", "story"]),
+    ],
+)
+def test_hype_destinations_and_beat_counts_are_not_scene(text: str, kept: str, gone: list[str]) -> None:
+    p = make_plan({"text": text})
+    sent = " ".join(s.prompt for s in p.segments).lower()
+    assert kept in sent
+    assert not [g for g in gone if g in sent], sent
