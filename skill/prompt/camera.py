@@ -18,7 +18,16 @@ from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, Hit, Rx
 from skill.prompt.text import cap, clean_phrase, norm_space, split_clauses, uncap, walk_left
 
-__all__ = ["Frame", "Move", "camera_first", "drop_stacked", "find_framing", "find_moves", "say_camera_subject"]
+__all__ = [
+    "Frame",
+    "Move",
+    "camera_first",
+    "drop_stacked",
+    "find_framing",
+    "find_moves",
+    "lead_buried_move",
+    "say_camera_subject",
+]
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,48 @@ def say_camera_subject(lx: Lex, sentence: str) -> str:
         if not re.match(r"\s*(?:the\s+|our\s+|a\s+)?camera\b", sentence[mv.start:], re.IGNORECASE):
             continue
         return cap(mv.phrase) + sentence[mv.end:]
+    return sentence
+
+
+# "as the camera tracks her", "while we slowly pull back", ", with the camera pushing in": a move
+# said in a subordinate clause whose subject is the camera (or "we", the crew)
+_BURIED = re.compile(
+    r"(?:,\s*)?(?<![\w'])(?:as|while|whilst|when|with|and)\s+(?:the\s+|our\s+)?(?:camera|we|lens)(?![\w'])",
+    re.IGNORECASE,
+)
+_POINTS_BACK = re.compile(
+    r"\s+(?:(?:following|around|on|of|toward|towards|at|past|with|behind|alongside)\s+)?(?:her|him|them|it)(?![\w'])",
+    re.IGNORECASE,
+)
+_BREAK_AFTER = re.compile(r"[,;.!?]|$")
+
+
+def lead_buried_move(lx: Lex, sentence: str) -> str:
+    """A camera move buried in a subordinate clause leads the sentence as its own clause, the rest
+    of the caller's sentence kept whole after a colon: "A woman walks through the market as the
+    camera slowly tracks her" -> "Slow tracking shot: a woman walks through the market." A pronoun
+    the move points back with goes (the subject it names follows)."""
+    if '"' in sentence or not _BURIED.search(sentence):
+        return sentence
+    first = split_clauses(sentence)[0][0] if split_clauses(sentence) else ""
+    if leads_with_camera(lx, first):
+        return sentence
+    for mv in find_moves(lx, sentence):
+        conj = next((m for m in _BURIED.finditer(sentence) if mv.start - 30 <= m.start() <= mv.start + 8 and m.end() <= mv.end), None)
+        if conj is None or not sentence[: conj.start()].strip(" ,"):
+            continue
+        stop = mv.end + _BREAK_AFTER.search(sentence, mv.end).start() - mv.end  # type: ignore[union-attr]
+        tail = sentence[mv.end: stop]
+        said = mv.phrase
+        words = [w for w in re.findall(r"[^\W\d_]{3,}", sentence[conj.end(): mv.end].lower()) if w not in lx.function_words]
+        if any(w[:3] not in said.lower() for w in words):  # "arcs" said as "orbit": keep the caller's words
+            said = re.sub(r"^\s*,?\s*\w+\s+", "", sentence[conj.start(): mv.end])
+        lead = _POINTS_BACK.sub("", said + tail).strip(" ,")
+        rest = norm_space(sentence[: conj.start()] + sentence[stop:]).strip()
+        rest = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r",\s*(?=[,.;:!?]|$)", "", rest)).strip(" ,")
+        if not lead or not re.search(r"[^\W\d_]{3}", rest):
+            return sentence
+        return f"{cap(lead)}: {uncap(rest)}" + ("" if rest[-1:] in ".!?" else ".")
     return sentence
 
 

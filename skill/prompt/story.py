@@ -22,6 +22,7 @@ from skill.prompt.camera import (
     drop_stacked,
     find_framing,
     find_moves,
+    lead_buried_move,
     say_camera_subject,
 )
 from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
@@ -130,6 +131,7 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     s = say_camera_subject(lx, s)
     s, dropped = drop_stacked(lx, s)
     story.dropped += dropped
+    s = lead_buried_move(lx, s)
     items: list[Item] = []
     for it in split_dialogue(lx, s, audio_on):
         if isinstance(it, Line):

@@ -523,3 +523,22 @@ def test_hype_destinations_and_beat_counts_are_not_scene(text: str, kept: str, g
     sent = " ".join(s.prompt for s in p.segments).lower()
     assert kept in sent
     assert not [g for g in gone if g in sent], sent
+
+
+@pytest.mark.parametrize(
+    ("text", "lead", "rest"),
+    [
+        ("A woman walks through the market as the camera slowly tracks her.", "slow tracking shot",
+         "a woman walks through the market"),
+        ("The old fisherman mends his net on the dock while we slowly pull back to reveal the harbor.",
+         "slow pull back to reveal the harbor", "the old fisherman mends his net on the dock"),
+        ("Once the kettle starts to whistle, with the camera pushing in slowly, the steam fogs the window.",
+         "slow push-in", "once the kettle starts to whistle, the steam fogs the window"),
+        ("Two old friends share a bench, feeding pigeons, while the camera slowly arcs around them.",
+         "the camera slowly arcs", "two old friends share a bench, feeding pigeons"),
+    ],
+)
+def test_a_move_buried_in_a_subordinate_clause_leads_as_its_own_clause(text: str, lead: str, rest: str) -> None:
+    prompt = make_plan({"text": text}).prompt
+    head, _, body = prompt.partition(": ")
+    assert head.lower() == lead and body.lower().startswith(rest), prompt
