@@ -144,11 +144,12 @@ class Lex:
         keys = [k for k, part in self.brief_parts_of(v).items() if part == "request"] + list(ag.param_labels)
         key = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in sorted(keys, key=len, reverse=True))
         quoted = r"\"[^\"\n]*\"|'[^'\n]*'|\[[^\]\n]*\]"
-        value = rf"(?:{quoted}|[^\s,;)]+)"
+        # after a colon, only a parameter's value ("model: kling-v3", "fps: 24"): prose keeps its words
+        literal = r"(?:[\w.:/-]*\d[\w.:/-]*|true|false|on|off|none|null)"
         # "aspect_ratio=9:16", "model: kling-v3", "--ar 9:16": a request parameter with its value
         run = r"(?:[^,;)\n=](?!\s*[\w-]+\s*=))*[^,;)\n=\s]"  # "platform=Instagram feed post;" to the next pair
         self.agent_pair = compile_pattern(
-            rf"(?<![\w'])(?:--)?(?:{key})\s*(?:=\s*(?:{quoted}|{run})|:(?=\s*\S+\s*(?:[,;)\n]|$))\s*{value})", f
+            rf"(?<![\w'])(?:--)?(?:{key})\s*(?:=\s*(?:{quoted}|{run})|:\s*{literal}(?=\s*(?:[,;)\n]|$)))", f
         )
         self.agent_label = compile_pattern(rf"(?<![\w'])(?:{alternation(ag.param_labels)})\s*[:=]", f)
         self.model_id = compile_pattern(rf"(?<![\w'.-])(?:{alternation(ag.model_ids)})(?![\w'])", f)
@@ -172,6 +173,9 @@ class Lex:
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
+        self.beat_count = compile_pattern(
+            rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
+        )
         self.opener = Rx(bounded(alternation(v.sequence.openers)) + r"\s*", f)
         self.cut = Rx(rf"\s*(?:,\s*)?(?:and\s+)?{bounded(alternation(v.sequence.cuts))}[\s,:]*", f)
         self.step = Rx(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from skill.prompt.grammar import looks_clause
 from skill.prompt.lexicon import Lex, get_lex
 from skill.prompt.patterns import Hit, Rx
 from skill.prompt.text import norm_space, normalise_input
@@ -132,6 +133,8 @@ def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
         pieces.append(body[pos: h.start()])
         pos = h.end()
     pieces.append(body[pos:])
+    if cuts[0].lastgroup == "op" and _trim(pieces[0]):
+        pre = f"{pre} {pieces.pop(0)}".strip()  # "A film about a cellist. It opens on ...": said before the shots
     beats = [b for p in pieces for b in _framed(lx, _trim(p)) or [_trim(p)] if b]
     if len(beats) < 2:
         return None
@@ -174,9 +177,43 @@ def _framed(lx: Lex, body: str) -> list[str]:
     return found if len(found) >= 2 else []
 
 
-def split_text(lx: Lex, text: str, eager: bool = False) -> Split:
+_COUNTED_SEPARATORS = (
+    re.compile(r"\s*;\s*"),
+    re.compile(r"(?<=[.!?])\s+(?=[A-Z\"])"),
+    re.compile(r"\s*,\s*(?:and\s+|then\s+)*|\s+and\s+then\s+|\s+then\s+"),
+)
+
+
+def _counted(lx: Lex, text: str, count: int) -> Split | None:
+    """The caller said how many beats ("in five beats: a; b; c; d; e"): the separator that gives
+    exactly that many pieces cuts them (semicolons, then sentences, then commas and "then")."""
+    flat = norm_space(text)
+    pre, body = _colon_preamble(flat)
+    for part_pre, part in ((pre, body), ("", flat)) if pre else (("", flat),):
+        for sep in _COUNTED_SEPARATORS:
+            pieces = [_trim(p) for p in sep.split(part)]
+            pieces = [p for p in pieces if p.strip(" .")]
+            if len(pieces) == count + 1 and not looks_clause(lx, pieces[0].split()):
+                head = pieces.pop(0)  # "A mini film. A fox wakes ...": not a beat; framing only, it goes
+                lead = lx.lead_in.match(head)
+                if lead is None or head[lead.end():].strip(" .,:"):
+                    part_pre = f"{part_pre} {head}".strip()
+            if len(pieces) == count and all(re.search(r"[^\W\d_]{3}", p) for p in pieces):
+                return Split(part_pre, [_shot_body(lx, p) for p in pieces], True)
+    return None
+
+
+def split_text(lx: Lex, text: str, eager: bool = False, count: int = 0) -> Split:
     """The shots the caller made: headers, lists, inline numbers, sequencers, framed lists.
-    ``eager``: the text is a film of several calls, so a lone "then" between actions cuts too."""
+    ``eager``: the text is a film of several calls, so a lone "then" between actions cuts too.
+    ``count``: the number of beats the caller said the story has (0: not said)."""
+    got = _split_text(lx, text, eager)
+    if count >= 2 and len(got.shots) != count:
+        return _counted(lx, text, count) or got
+    return got
+
+
+def _split_text(lx: Lex, text: str, eager: bool) -> Split:
     got = _headers(lx, text)
     if got:
         return got

@@ -268,7 +268,7 @@ def read_story(
     if brief is not None:
         _from_brief(lx, brief, audio_on, story)
     else:
-        _beats(lx, _framing_removed(lx, flat, story), shots, audio_on, story, film)
+        _beats(lx, _framing_removed(lx, flat, story), shots, audio_on, story, film, beat_count(lx, flat))
     _detect(lx, story, " ".join(b.text for b in story.beats))
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
@@ -284,8 +284,18 @@ def _agent_removed(lx: Lex, flat: str, story: Story) -> str:
     return flat
 
 
+def beat_count(lx: Lex, text: str) -> int:
+    """How many beats the caller said the story has ("in five beats", "4 parts:"), 0 if not said."""
+    m = lx.beat_count.search(text)
+    if m is None:
+        return 0
+    n = m.group("n").lower()
+    return int(n) if n.isdigit() else lx.numbers.get(n, 0)
+
+
 def _beats(
-    lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, story: Story, eager: bool = False
+    lx: Lex, flat: str, shots: Sequence[Shot] | None, audio_on: bool, story: Story, eager: bool = False,
+    count: int = 0,
 ) -> None:
     if shots:
         sp = split_text(lx, flat) if flat.strip(f" {MARK}") else None
@@ -298,7 +308,7 @@ def _beats(
             body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
             story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
         return
-    sp = split_text(lx, flat, eager)
+    sp = split_text(lx, flat, eager, count)
     if sp.preamble.strip():
         _preamble(lx, sp.preamble, audio_on, story)
     story.source = "text" if sp.structured else "single"

@@ -65,6 +65,7 @@ class _Sequence(_V):
     cuts: list[str]
     steps: list[str]
     subject_starts: list[str]
+    count_heads: list[str]
 
 
 class _Move(_V):

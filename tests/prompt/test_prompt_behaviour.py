@@ -542,3 +542,22 @@ def test_a_move_buried_in_a_subordinate_clause_leads_as_its_own_clause(text: str
     prompt = make_plan({"text": text}).prompt
     head, _, body = prompt.partition(": ")
     assert head.lower() == lead and body.lower().startswith(rest), prompt
+
+
+@pytest.mark.parametrize(
+    ("text", "duration", "beats"),
+    [
+        ("A film in five beats: a boy wakes up; he brushes his teeth; he runs outside; he arrives at school; "
+         "he hugs his friend.", 30, 5),
+        ("A 30 second mini film, four beats. A fox wakes in its den. It trots across a frozen field. "
+         "It pounces on a mouse. It curls up again at dusk.", 30, 4),
+        ("A clip in three beats: the kettle boils, she pours the tea, she sips it.", 12, 3),
+        ("A film about a street musician. It opens on him setting up his cello under a bridge. Then commuters "
+         "hurry past. Then a little boy stops and listens. Finally the boy drops a coin in the case.", 30, 4),
+    ],
+)
+def test_the_callers_beat_count_is_the_films_shot_count(text: str, duration: int, beats: int) -> None:
+    p = make_plan({"text": text, "duration": duration})
+    shots = [s["prompt"] for seg in p.segments for s in seg.shots]
+    assert len(shots) == beats, [s.prompt for s in p.segments]
+    assert not any("beats" in s.lower() or "film" in s.lower() for s in shots), shots
