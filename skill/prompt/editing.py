@@ -34,8 +34,20 @@ def lead_in(lx: Lex, text: str) -> tuple[str, str]:
 def request_phrases(lx: Lex, text: str) -> tuple[str, list[str]]:
     """The text without request phrases anywhere ("please", "animate this photo")."""
     removed: list[str] = []
+    text = _frames_named(lx, text, removed)
     out = lift_with_prefix(lx.request, text, removed, lx.request_prefix, text.lower())
     return out, removed
+
+
+def _frames_named(lx: Lex, text: str, removed: list[str]) -> str:
+    """ "the end frame is the empty plate" -> "ending on the empty plate": the frames' names go."""
+    for rx, say in lx.frame_names:
+        def swap(m: re.Match[str], say: str = say) -> str:
+            removed.append(" ".join(m.group(0).split()).strip(" ,;"))
+            at_start = not m.string[: m.start()].strip() or m.string[: m.start()].rstrip()[-1:] in ".!?:\n"
+            return cap(say.lstrip(" ,;")) if at_start else say
+        text = rx.sub(swap, text)
+    return text
 
 
 def clear_marks(lx: Lex, text: str) -> str:

@@ -131,6 +131,7 @@ class Lex:
         self.request = Rx(bounded(alternation(rq.phrases)), f)
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
+        self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
 
 
     def _compile_agent(self, v: Vocabulary) -> None:

@@ -34,6 +34,11 @@ class _Grammar(_V):
     people: list[str]
 
 
+class _Item(_V):
+    match: str
+    say: str
+
+
 class _LeadIn(_V):
     polite: list[str]
     verbs: list[str]
@@ -47,6 +52,7 @@ class _Request(_V):
     governing: list[str]
     prefix: list[str]
     phrases: list[str]
+    frame_names: list[_Item]
 
 
 class _Agent(_V):
@@ -181,11 +187,6 @@ class _Dialogue(_V):
     addressee: list[str]
     default_speaker: str
     max_line_chars: int = Field(ge=1)
-
-
-class _Item(_V):
-    match: str
-    say: str
 
 
 class _Identity(_V):

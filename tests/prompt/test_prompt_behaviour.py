@@ -561,3 +561,22 @@ def test_the_callers_beat_count_is_the_films_shot_count(text: str, duration: int
     shots = [s["prompt"] for seg in p.segments for s in seg.shots]
     assert len(shots) == beats, [s.prompt for s in p.segments]
     assert not any("beats" in s.lower() or "film" in s.lower() for s in shots), shots
+
+
+@pytest.mark.parametrize(
+    ("text", "want", "gone"),
+    [
+        ("The ice sculpture melts into a puddle; the end frame is the empty plate.",
+         "the ice sculpture melts into a puddle, ending on the empty plate", ["end frame"]),
+        ("Start image is the empty lot, end image is the finished house. The house is being built in time-lapse.",
+         "starting on the empty lot, ending on the finished house", ["start image", "end image"]),
+        ("A candle burns down until it matches the end frame.", "a candle burns down", ["end frame", "matches"]),
+    ],
+)
+def test_the_end_frames_name_is_an_instruction_and_its_change_anchors_only_the_framing(
+    text: str, want: str, gone: list[str]
+) -> None:
+    p = make_plan({"text": text, "image_url": IMAGE, "tail_image_url": TAIL})
+    low = p.prompt.lower()
+    assert want in low and not [g for g in gone if g in low], p.prompt
+    assert "framing and background" in low and "shape" not in low, p.prompt
