@@ -580,3 +580,22 @@ def test_the_end_frames_name_is_an_instruction_and_its_change_anchors_only_the_f
     low = p.prompt.lower()
     assert want in low and not [g for g in gone if g in low], p.prompt
     assert "framing and background" in low and "shape" not in low, p.prompt
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        ("Dear video team,\n\nI hope this finds you well. A slow glide along a counter of fresh croissants.\n\n"
+         "Kind regards,\nMarta", "glide along a counter of fresh croissants", ["dear", "hope", "regards", "marta"]),
+        ("Hey! So I've been thinking about this for a while lol. Could you make me a little video of a golden "
+         "retriever chasing soap bubbles? Thanks a ton!!", "golden retriever chasing soap bubbles",
+         ["lol", "thinking", "could you", "thanks", "ton"]),
+        ("This is our cabin. A drone rises from the lake shore to reveal the cabin. For our YouTube intro.",
+         "drone rises from the lake shore", ["this is", "intro", "youtube"]),
+        ("Product photo attached. The camera orbits slowly around the earbuds case.", "earbuds case",
+         ["product.", "attached"]),
+    ],
+)
+def test_letters_pleasantries_and_uses_are_not_scene(text: str, kept: str, gone: list[str]) -> None:
+    low = make_plan({"text": text, "image_url": IMAGE}).prompt.lower()
+    assert kept in low and not [g for g in gone if g in low], low
