@@ -15,7 +15,7 @@ from typing import Any
 
 from skill.prompt.lexicon import Lex
 
-__all__ = ["Brief", "parse_brief"]
+__all__ = ["Brief", "json_brief", "parse_brief"]
 
 
 @dataclass
@@ -46,6 +46,11 @@ def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
     return part is not None
 
 
+def json_brief(lx: Lex, text: str) -> Brief | None:
+    """The brief of a JSON object (None when ``text`` is not one)."""
+    return _from_json(lx, text)
+
+
 def _from_json(lx: Lex, text: str) -> Brief | None:
     s = text.strip()
     if not (s.startswith("{") and s.endswith("}")):
@@ -57,9 +62,27 @@ def _from_json(lx: Lex, text: str) -> Brief | None:
     if not isinstance(data, dict) or not data:
         return None
     brief = Brief()
-    for key, value in data.items():
-        _add(lx, brief, str(key), _flat(value))
+    _add_json(lx, brief, data)
     return brief
+
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+$")
+
+
+def _add_json(lx: Lex, brief: Brief, data: dict[str, Any]) -> None:
+    """A JSON object's keys as brief keys. An agent's payload nests them ("params": {...}): a
+    request or unknown key holding an object is opened; a shot list keeps one shot an item; a
+    value that is an identifier ("create_video") names a tool, not a scene."""
+    for key, value in data.items():
+        part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", str(key).lower().strip())))
+        if isinstance(value, dict) and part in (None, "request"):
+            _add_json(lx, brief, value)
+        elif part == "shots" and isinstance(value, list):
+            _add(lx, brief, str(key), " | ".join(_flat(v) for v in value if _flat(v)))
+        elif isinstance(value, str) and _IDENTIFIER.match(value.strip()):
+            brief.parts.setdefault("request", []).append(value.strip())
+        else:
+            _add(lx, brief, str(key), _flat(value))
 
 
 _SCENE_PARTS = frozenset({"description", "subject", "shots", "action", "camera", "setting", "lighting", "style", "details"})

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from skill.prompt.agent import drop_agent_framing, unwrap_call
-from skill.prompt.brief import Brief, parse_brief
+from skill.prompt.brief import Brief, json_brief, parse_brief
 from skill.prompt.camera import (
     Frame,
     Move,
@@ -265,6 +265,10 @@ def read_story(
         return story
     flat = _agent_removed(lx, flat, story)
     brief = parse_brief(lx, clear_marks(lx, flat)) if not shots else None
+    if brief is None and not shots and flat.lstrip(f" {MARK}").startswith("{"):
+        # a JSON brief the router's spans broke ("audio": false}} cut whole): its keys already
+        # keep the request apart, so it is read as sent
+        brief = json_brief(lx, normalise_input(scrub(text)))
     if brief is not None:
         _from_brief(lx, brief, audio_on, story)
     else:

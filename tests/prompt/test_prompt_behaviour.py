@@ -599,3 +599,22 @@ def test_the_end_frames_name_is_an_instruction_and_its_change_anchors_only_the_f
 def test_letters_pleasantries_and_uses_are_not_scene(text: str, kept: str, gone: list[str]) -> None:
     low = make_plan({"text": text, "image_url": IMAGE}).prompt.lower()
     assert kept in low and not [g for g in gone if g in low], low
+
+
+@pytest.mark.parametrize(
+    ("payload", "kept", "gone", "shots"),
+    [
+        ({"action": "create_video", "params": {"shots": [{"desc": "an old man opens the bakery door", "sec": 4},
+          {"desc": "he puts the breads on the shelf", "sec": 4}], "total_duration": 8, "audio": False}},
+         ["opens the bakery door", "breads on the shelf"], ["create_video", "params", "total_duration", "desc"], 2),
+        ({"tool": "kling.generate", "arguments": {"prompt": "a janitor mops beneath a dinosaur skeleton",
+          "aspect_ratio": "16:9"}}, ["janitor mops beneath a dinosaur skeleton"], ["kling.generate", "16:9"], 0),
+    ],
+)
+def test_an_agents_nested_json_payload_is_read_by_its_keys(
+    payload: dict[str, Any], kept: list[str], gone: list[str], shots: int
+) -> None:
+    p = make_plan({"text": json.dumps(payload)})
+    low = p.prompt.lower()
+    assert all(k in low for k in kept) and not [g for g in gone if g in low], p.prompt
+    assert len(p.segments[0].shots) == shots
