@@ -95,7 +95,7 @@ def _clause_after(rules: CompiledRules, text: str, end: int, window: int) -> str
 
 _WORD = re.compile(r"[\w'-]+")
 _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sentence end
-_PHRASE_END = re.compile(r"[:()\[\]\"]|\s-\s")
+_PHRASE_END = re.compile(r"[:()\[\]\"|]|\s-\s")
 
 
 def _in_scope(mod: CompiledModifier, before: str) -> int | None:
@@ -140,7 +140,7 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
     depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
     opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
-    introduced = any(w in mod.targets for w in leading[-3:])
+    introduced = any(w in mod.targets for w in leading[-5:])  # "for the flower show's video wall"
     return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
 
 
@@ -282,8 +282,11 @@ def _fixed_number(fixed: Any) -> Any:
 def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> Any:
     spec = csig.spec
     groups = m.groupdict()
-    if spec.kind == "ratio":
-        return f"{_fixed_number(groups['a'])}:{_fixed_number(groups['b'])}"
+    if spec.kind == "ratio":  # "16:9", "sixteen by ten" -> "16:10"
+        a, b = (_number(rules, groups[k]) for k in ("a", "b"))
+        if a is None or b is None:
+            return f"{_fixed_number(groups['a'])}:{_fixed_number(groups['b'])}"
+        return f"{_fixed_number(str(a))}:{_fixed_number(str(b))}"
     if spec.kind == "number":
         if groups.get("n") is None:
             return _fixed_number(fixed)

@@ -47,7 +47,23 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-REQUESTS = _requests()
+# Fresh requests from the two newest development sets that the builder still garbles (issue 11 is
+# open): numbered requirement lists read as shots, key=value briefs left as fragments. Strict, so a
+# fix shows up as XPASS and its line is removed.
+KNOWN_BAD = {
+    "routing_dev_j:f322": "camera=/lens= values left as a fragment",
+    "routing_dev_k:g032": "a numbered requirement list read as shots",
+    "routing_dev_k:g037": "a numbered requirement list read as shots",
+    "routing_dev_k:g051": "a numbered requirement list left as numbers",
+    "routing_dev_k:g170": "a numbered requirement list read as shots",
+    "routing_dev_k:g226": "an intensifier dropped with its hype chain",
+    "routing_dev_k:g247": "an instruction clause removed leaves a fragment",
+}
+REQUESTS = [
+    pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
+    else pytest.param(n, r, id=n)
+    for n, r in _requests()
+]
 _TOKEN = re.compile(r"[^\W\d_]{3,}(?:'[^\W\d_]+)?")
 
 
@@ -133,7 +149,7 @@ def _plan(req: dict[str, Any]) -> Any:
         return None
 
 
-@pytest.mark.parametrize(("name", "req"), REQUESTS, ids=[n for n, _ in REQUESTS])
+@pytest.mark.parametrize(("name", "req"), REQUESTS)
 def test_every_content_word_survives_and_the_prompt_is_clean(name: str, req: dict[str, Any]) -> None:
     p = _plan(req)
     if p is None or any(w.code in ("thin_prompt", "language_not_english") for w in p.warning_details):
@@ -147,7 +163,7 @@ def test_every_content_word_survives_and_the_prompt_is_clean(name: str, req: dic
 
 def test_the_corpus_is_read() -> None:
     assert len(REQUESTS) > 1000
-    assert not any("blind" in n for n, _ in REQUESTS)
+    assert not any("blind" in p.values[0] for p in REQUESTS)
 
 
 # --- any text at all (hypothesis) --------------------------------------------------------------------
