@@ -11,6 +11,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -83,9 +84,13 @@ def image_url_problem(url: str, extensions: list[str] | tuple[str, ...] = IMAGE_
 class Shot(BaseModel):
     """One shot of a multi-shot call: what it shows and, optionally, how long it lasts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
 
-    prompt: str = Field(min_length=1, description="What this shot shows: framing, subject, action.")
+    prompt: str = Field(
+        min_length=1,
+        validation_alias=AliasChoices("prompt", "text", "description"),
+        description="What this shot shows: framing, subject, action (also accepted as text or description).",
+    )
     duration: int | None = Field(default=None, ge=1, le=15, description="Seconds; >= 1.")
 
     @field_validator("prompt")

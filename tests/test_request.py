@@ -45,3 +45,12 @@ def test_a_text_longer_than_four_prompts_is_refused_before_any_scan() -> None:
     assert err.value.code == "prompt_too_long" and err.value.field == "text"
     assert str(MAX_TEXT_CHARS) in err.value.message
     assert parse_request({"text": "x" * MAX_TEXT_CHARS}).text  # the limit itself is accepted
+
+
+def test_a_shot_may_say_text_or_description_for_its_prompt() -> None:
+    req = parse_request({"text": "a balloon", "duration": 8,
+                         "shots": [{"text": "a red balloon rises", "duration": 4}, {"description": "it pops", "duration": 4}]})
+    assert [s.prompt for s in req.shots or []] == ["a red balloon rises", "it pops"]
+    with pytest.raises(InputError) as err:
+        parse_request({"text": "x", "shots": [{"caption": "a balloon"}]})
+    assert err.value.field == "shots"
