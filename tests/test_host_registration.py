@@ -16,7 +16,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
+from clihelp import stop, wait_for_port
 
 from skill import tools
 
@@ -145,23 +145,10 @@ def http_server(argv: list[str], env: dict[str, str], tmp: Path) -> Iterator[str
     with open(tmp / "server.log", "w", encoding="utf-8") as log:
         proc = subprocess.Popen(argv, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    assert proc.poll() is None, (tmp / "server.log").read_text(encoding="utf-8")
-                    assert time.monotonic() < deadline, "the HTTP server did not start"
-                    time.sleep(0.05)
+            wait_for_port(proc, port, tmp / "server.log", 30)
             yield f"http://127.0.0.1:{port}/mcp"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 SERVER_LAUNCHES = [launch for launch in launches() if "mcp" in launch.args]

@@ -10,13 +10,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clihelp import stop, wait_for_port
 from pydantic import BaseModel
 
 from skill import tools
@@ -397,23 +397,10 @@ def http_server(emulator: Emulator, tmp_path: Path) -> Iterator[str]:
     proc = subprocess.Popen([*SERVER, "--http", "--port", str(port), *FAST], env=server_env(emulator, tmp_path),
                             cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "http.log").read_text()
-                assert time.monotonic() < deadline, "the HTTP server did not start"
-                time.sleep(0.05)
+        wait_for_port(proc, port, tmp_path / "http.log", 20)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
