@@ -223,7 +223,7 @@ def _nearest_correction(signals: list[Signal]) -> list[Signal]:
     wait, make the cap three dollars" it is the cap, not the length, that was changed."""
     out: list[Signal] = []
     for sig in signals:
-        lo, hi = sig.extent or (sig.start, sig.end)
+        hi = (sig.extent or (sig.start, sig.end))[1]
         if sig.state == "corrected" and hi > sig.end and any(
             o is not sig and o.state == "corrected" and o.instruction and sig.end <= o.start and o.end <= hi
             for o in signals
