@@ -479,7 +479,7 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
     out = []
     for m in _QUOTE.finditer(masked):
         words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
-        if relayers and any(w in relayers for w in words[-spec.relay_lookback_words :]):
+        if relayers and any(w.removesuffix("'s") in relayers for w in words[-spec.relay_lookback_words :]):
             continue  # the caller's own words, passed on by an agent: instructions
         if any(w in cues for w in words[-spec.lookback_words :]):
             out.append((m.start(), m.end()))
