@@ -78,8 +78,11 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     low = s.lower()
     if low in lx.pronouns or low in ("i", "we", "you"):
         ent = _referent(known, plural=low == "they")
-        return ent.label if ent else lx.v.dialogue.default_speaker
+        return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
+    group = _head_of(known)
+    if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and group and base_of(toks[1].lower()) == group:
+        return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
     cut = next((n for n, t in enumerate(toks) if t.lower() in lx.attach), len(toks))

@@ -99,8 +99,11 @@ def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
 
 
 def _breaks(text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The clause breaks (punctuation, dashes) outside the quoted lines."""
-    return [m.span() for m in _BREAK.finditer(text) if not any(a <= m.start() < b for a, b in quotes)]
+    """The clause breaks (punctuation, dashes) outside the quoted lines, and the end of a quoted
+    line that ends its sentence ('... says "Have a good day." No sound needed.')."""
+    out = [m.span() for m in _BREAK.finditer(text) if not any(a <= m.start() < b for a, b in quotes)]
+    out += [(b, b) for a, b in quotes if b - a > 2 and text[b - 2] in ".!?"]
+    return sorted(out)
 
 
 def _clause_of(breaks: list[tuple[int, int]], a: int, b: int, size: int) -> tuple[int, int]:

@@ -211,7 +211,8 @@ class Lex:
         says = (
             rf"(?i:(?:\s*,?\s*(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
             rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
-            rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?\s*[,:]?\s*"
+            rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
+            r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
         )
         rev = (
@@ -221,6 +222,8 @@ class Lex:
         )
         self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
         self.not_speech = {w.lower() for w in d.not_speech_before}
+        self.generic_people = frozenset(w.lower() for w in d.generic_speakers)
+        self.pronoun_speakers = {k.lower(): w for k, w in d.pronoun_speakers.items()}
 
 
     def _compile_camera(self, v: Vocabulary) -> None:

@@ -42,7 +42,14 @@ from skill.prompt.patterns import MARK
 from skill.prompt.shots import split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
-from skill.prompt.text import join_clauses, normalise_input, scrub, split_clauses, split_sentences
+from skill.prompt.text import (
+    double_quoted,
+    join_clauses,
+    normalise_input,
+    scrub,
+    split_clauses,
+    split_sentences,
+)
 from skill.request import Shot
 
 __all__ = ["Beat", "Story", "read_story"]
@@ -254,7 +261,7 @@ def read_story(
 
     ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
     """
-    stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written, audio_on=audio_on)
+    stripped, removed = strip_instructions(lx, double_quoted(scrub(text)), spans, whole_clauses_only=as_written, audio_on=audio_on)
     story = Story(beats=[], meta=list(removed), as_written=as_written)
     flat = normalise_input(stripped)
     if as_written:

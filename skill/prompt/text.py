@@ -15,6 +15,7 @@ __all__ = [
     "clean_phrase",
     "cleanup",
     "cue_of",
+    "double_quoted",
     "end_of",
     "join_clauses",
     "lift",
@@ -64,8 +65,21 @@ def scrub(text: str) -> str:
     return text.replace(MARK, " ")
 
 
+# A quote in single marks: an opening mark after a boundary, the nearest closing mark that is not
+# inside a word ("You're"), with no double quote or line break between. Apostrophes ("it's", the
+# players' bench) open nothing: an opening mark needs a boundary before it and a letter after it.
+_SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:[^'"\n]|'(?=[^\W_])(?<=[^\W_]'))+?)'(?![^\W_])""")
+
+
+def double_quoted(text: str) -> str:
+    """Single-quoted lines in double quotes ('Next!' -> "Next!"), so one quote mark means speech."""
+    if "'" not in text:
+        return text
+    return _SINGLE_QUOTED.sub(lambda m: f'"{m.group(1)}"' if len(m.group(1)) > 1 and m.group(1)[-1:] != " " else m.group(0), text)
+
+
 def normalise_input(text: str) -> str:
-    text = _CTRL.sub(" ", text.translate(_QUOTES))
+    text = double_quoted(_CTRL.sub(" ", text.translate(_QUOTES)))
     if len(text.lower()) != len(text):
         # a few characters ("İ") lowercase to two; patterns run on lowercased text with shared offsets
         text = "".join(ch if len(ch.lower()) == 1 else ch.lower()[0] for ch in text)

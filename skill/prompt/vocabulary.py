@@ -186,6 +186,8 @@ class _Dialogue(_V):
     not_speech_before: list[str]
     addressee: list[str]
     default_speaker: str
+    pronoun_speakers: dict[str, str]
+    generic_speakers: list[str]
     max_line_chars: int = Field(ge=1)
 
 

@@ -361,6 +361,40 @@ def test_each_line_follows_its_action_with_the_speakers_noun_phrase() -> None:
     assert '[Tired nurse, exhausted, quiet]: "Just one more hour."' in tagged.prompt
 
 
+def test_single_quoted_lines_are_dialogue_and_apostrophes_are_not_quotes() -> None:
+    built = build("A barber calls 'Next!' and a small boy answers 'Me, sir!'", generate_audio=True)
+    assert '[Barber, calling out]: "Next!"' in built.prompt and '[Small boy]: "Me, sir!"' in built.prompt
+    kept = build("The players' bench sits by the dog's bowl, it's raining", generate_audio=True)
+    assert "players' bench" in kept.prompt and "it's raining" in kept.prompt and "[" not in kept.prompt
+    off = build("A mother hugs her son and says 'Have a good day.' No sound needed.")
+    assert off.prompt == "A mother hugs her son and speaks."
+
+
+def test_the_speaker_is_the_noun_phrase_that_names_them_best() -> None:
+    appos = build("Reverse shot, the customer, a tired nurse in scrubs, laughs, 'You're a lifesaver.'",
+                  generate_audio=True)
+    assert "laughs" in appos.prompt and '[Tired nurse, laughing]: "You\'re a lifesaver."' in appos.prompt
+    role = build("The suspect, a nervous young man, stammers, 'I was home.'", generate_audio=True)
+    assert '[Suspect, stammering]: "I was home."' in role.prompt
+    he = build("He looks into the lens, nods, and says confidently, 'Welcome to the channel.'", generate_audio=True)
+    assert '[Man, confident]: "Welcome to the channel."' in he.prompt
+    pair = build("Two old friends share a bench. The bald one chuckles and says, 'We raced here.' "
+                 "His friend replies, wistful, 'And you always lost.'", generate_audio=True)
+    assert "The bald friend chuckles. [Bald friend]" in pair.prompt
+    assert 'his friend replies. [Other friend, wistful]: "And you always lost."' in pair.prompt
+    smile = build("A barista slides a latte across the counter and says with a smile, 'Your usual.'",
+                  generate_audio=True)
+    assert '[Barista, with a smile]: "Your usual."' in smile.prompt
+
+
+def test_an_instruction_clause_goes_whole_with_what_it_says_of_itself() -> None:
+    p = plan("I want the very best quality, it's the showpiece of the party. Fireworks over the harbour, 10 seconds.")
+    assert p.segments[0].prompt.startswith("It's the") and "very" not in p.segments[0].prompt
+    assert "I want the very best quality" in p.prompt_parts["meta"]
+    q = plan("animate. motion realism is critical, 8s, sfx", image_url=IMAGE)
+    assert "critical" not in q.segments[0].prompt and "Is " not in q.segments[0].prompt
+
+
 def test_speaker_labels_never_carry_routing_words() -> None:
     for text in ['With sound, 4K: a chef shouts "Service!"', 'Vertical, 10 seconds, with audio: she says "hello"']:
         p = plan(text)

@@ -56,8 +56,6 @@ KNOWN_BAD = {
     "routing_dev_k:g037": "a numbered requirement list read as shots",
     "routing_dev_k:g051": "a numbered requirement list left as numbers",
     "routing_dev_k:g170": "a numbered requirement list read as shots",
-    "routing_dev_k:g226": "an intensifier dropped with its hype chain",
-    "routing_dev_k:g247": "an instruction clause removed leaves a fragment",
 }
 REQUESTS = [
     pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
