@@ -89,7 +89,9 @@ _SCENE_PARTS = frozenset({"description", "subject", "shots", "action", "camera",
 _EDGES = re.compile(r"^[\s;/|,]+|[\s;/|,]+$")
 
 
-_OTHER_KEY = re.compile(r"^\s*(?:[-*\u2022>#]+\s*)?[A-Za-z][\w ]{0,20}[:=]\s*(\S.*)$")
+_LIST_MARK = r"(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))"
+_OTHER_KEY = re.compile(rf"^\s*(?:{_LIST_MARK}\s*)?[A-Za-z][\w ]{{0,20}}[:=]\s*(\S.*)$")
+_BARE_MARK = re.compile(rf"^\s*{_LIST_MARK}?[\s./|\ue000]*$")
 
 
 def _content(lx: Lex, word: str) -> bool:
@@ -110,10 +112,11 @@ def _pairs(lx: Lex, text: str) -> tuple[list[tuple[str, str]], list[str]]:
             if other and keyed:  # "Mood: calm" among known keys: a detail, not a label
                 if any(_content(lx, w) for w in re.findall(r"[^\W\d_]+", other.group(1).lower())):
                     pairs.append(("details", other.group(1)))
-            elif line.strip(" ./|\ue000"):
+            elif not _BARE_MARK.match(line):  # a list line its instruction emptied ("3. ") says nothing
                 loose.append(line.strip())
             continue
         head = line[: hits[0].start("key")].strip(" ;/|-*\u2022\"'>#")
+        head = "" if _BARE_MARK.match(head) else head
         if head.strip(" .:\ue000"):
             loose.append(head.rstrip(":").strip())
         for k, m in enumerate(hits):

@@ -136,8 +136,17 @@ def find_framing(lx: Lex, s: str) -> list[Frame]:
     return out
 
 
+_CAMERA_SUBJECT = re.compile(
+    r"^(?:and\s+|while\s+|as\s+)?(?:the\s+)?camera(?!\s+(?:crew|operators?|bags?|shops?|phones?|store|flash))\s+\w",
+    re.IGNORECASE,
+)
+
+
 def _covered(lx: Lex, clause: str) -> bool:
-    """Whether every content word of the clause is camera language (a bare camera clause)."""
+    """Whether every content word of the clause is camera language (a bare camera clause), or the
+    clause is about the camera itself ("camera is go slowly from left to right side")."""
+    if _CAMERA_SUBJECT.match(clause.strip()) and '"' not in clause:
+        return True
     spans = [(m.start, m.end) for m in find_moves(lx, clause)] + [(f.start, f.end) for f in find_framing(lx, clause)]
     if not spans:
         return False

@@ -147,6 +147,7 @@ def strip_instructions(
     ]
     if not keep:
         return text, []
+    keep = sorted(set(keep) | set(_request_lines(lx, text)))
     breaks = _breaks(text, quotes)
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
@@ -174,6 +175,26 @@ def strip_instructions(
                 following = MARK
             cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
     return _apply(text, cut + _labels_of(lx, text, breaks, cut))
+
+
+_REQUEST_LINE = re.compile(
+    r"^[ \t]*(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))?[ \t]*([A-Za-z][\w \t-]{0,24}?)[ \t]*[:=][^\n]*?(?=(?<=[.;])\s|$)",
+    re.MULTILINE,
+)
+
+
+def _request_lines(lx: Lex, text: str) -> list[tuple[int, int]]:
+    """Lines of a list or brief whose key is the request's ("2. Budget: $2.", "7. Output naming:
+    city_wall_v01"): the value is the router's or the agent's, so the line goes whole."""
+    if "\n" not in text.strip():
+        return []
+    out = []
+    for m in _REQUEST_LINE.finditer(text):
+        words = re.split(r"[\s_-]+", m.group(1).lower().strip())
+        whole = lx.brief_parts.get(" ".join(words))
+        if whole == "request" or (whole is None and all(lx.brief_parts.get(w) == "request" for w in words)):
+            out.append(_trimmed(text, m.start(1), m.end()))
+    return out
 
 
 def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:

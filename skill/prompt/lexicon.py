@@ -173,7 +173,7 @@ class Lex:
             f,
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
-        self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
+        self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
         )
@@ -523,7 +523,7 @@ class Lex:
         keys = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in self.brief_parts)
         # a key at a line start, or after ";" "/" "|" ":" or a sentence end (". Camera: ...")
         self.brief_key = compile_pattern(
-            rf"(?:^|(?<=[;/|:])|(?<=[.!?]\s)|(?<=[;/|:]\s))\s*(?:[-*\u2022>#]+\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*", f
+            rf"(?:^|(?<=[;/|:])|(?<=[.!?]\s)|(?<=[;/|:]\s))\s*(?:(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*", f
         )
         self.brief_min = br.min_keys
         sc = v.scene

@@ -108,7 +108,8 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
         body = c.rstrip(".!?")
         ex = exclusion_of(lx, body)
         if ex is not None and not ex.camera:
-            story.exclusions += [x for x in ex.items if x.lower() not in (e.lower() for e in story.exclusions)]
+            story.exclusions += [x for x in (*ex.items, *ex.sound_items)
+                                 if x.lower() not in (e.lower() for e in story.exclusions)]
             story.no_audio |= set(ex.sound)
             if not ex.items and not audio_on:
                 out.append((c, sep))
@@ -242,7 +243,8 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
         if not audio_on:
             beat.items.append(cue.rstrip(".") + ".")
     for avoid in brief.get("avoid"):
-        story.exclusions += [x.strip() for x in re.split(r"[,;]|\bor\b|\band\b", avoid) if x.strip()]
+        items = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip()) for x in re.split(r"[,;]|\bor\b|\band\b", avoid))
+        story.exclusions += [x for x in items if x.strip(" .")]
     if not story.beats:
         story.beats = [beat]
 
@@ -263,7 +265,8 @@ def read_story(
     """
     stripped, removed = strip_instructions(lx, double_quoted(scrub(text)), spans, whole_clauses_only=as_written, audio_on=audio_on)
     story = Story(beats=[], meta=list(removed), as_written=as_written)
-    flat = normalise_input(stripped)
+    _sounds_refused(lx, removed, story)
+    flat = _emptied_items_dropped(normalise_input(stripped))
     if as_written:
         story.beats = [Beat(items=[clear_marks(lx, flat)] if clear_marks(lx, flat).strip() else [], raw=flat)]
         if shots:
@@ -284,6 +287,26 @@ def read_story(
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
+
+
+_EMPTIED_ITEM = re.compile(rf"^[ \t{MARK}]*(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))[ \t{MARK}.,;:]*$")
+
+
+def _emptied_items_dropped(flat: str) -> str:
+    """List lines the router's spans emptied ("2. Duration: 3 s." -> "2.") go: a number says nothing."""
+    if "\n" not in flat:
+        return flat
+    return "\n".join(ln for ln in flat.split("\n") if not _EMPTIED_ITEM.match(ln))
+
+
+def _sounds_refused(lx: Lex, removed: list[str], story: Story) -> None:
+    """A sound the router read as a switch ("No dialogue", "no music") is still a sound the caller
+    does not want: it goes to the negative prompt (and, with audio on, to the audio line)."""
+    for phrase in removed:
+        ex = exclusion_of(lx, phrase)
+        if ex is not None and ex.sound_items:
+            story.exclusions += [x for x in ex.sound_items if x.lower() not in (e.lower() for e in story.exclusions)]
+            story.no_audio |= set(ex.sound)
 
 
 def _agent_removed(lx: Lex, flat: str, story: Story) -> str:

@@ -52,10 +52,6 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
 # fix shows up as XPASS and its line is removed.
 KNOWN_BAD = {
     "routing_dev_j:f322": "camera=/lens= values left as a fragment",
-    "routing_dev_k:g032": "a numbered requirement list read as shots",
-    "routing_dev_k:g037": "a numbered requirement list read as shots",
-    "routing_dev_k:g051": "a numbered requirement list left as numbers",
-    "routing_dev_k:g170": "a numbered requirement list read as shots",
 }
 REQUESTS = [
     pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
