@@ -266,6 +266,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     """
     if not sentences:
         return sentences
+    sentences = [_dash_camera(lx, sentences[0], names), *sentences[1:]]
     parts = [split_clauses(s) for s in sentences]
     if not parts[0] or leads_with_camera(lx, parts[0][0][0]):
         return sentences
@@ -301,6 +302,25 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     if any(sep == ":" for _c, sep in first):  # "Interview setup: ...": its own colon, so a sentence first
         return [_finish(cap(joined)), body, *(_render(r) for r in rest[1:])]
     return [_finish(f"{cap(joined)}: {uncap(body, names)}"), *(_render(r) for r in rest[1:])]
+
+
+_DASH = re.compile(r"\s[-\u2013\u2014]\s|\s?\u2014\s?")
+_AFTER_MOVE = re.compile(r"\s+(?=(?:while|as|and|with|until|before|after)\s)|\s*,\s*", re.IGNORECASE)
+
+
+def _dash_camera(lx: Lex, sentence: str, names: frozenset[str]) -> str:
+    """ "Portrait of the grandfather — slow push-in while he laughs" -> "Slow push-in: portrait of
+    the grandfather, while he laughs": the camera said after a dash leads, its clause kept whole."""
+    m = _DASH.search(sentence)
+    if m is None or '"' in sentence or leads_with_camera(lx, sentence[: m.start()]):
+        return sentence
+    head, tail = sentence[: m.start()].strip(), sentence[m.end():].strip()
+    cut = _AFTER_MOVE.search(tail)
+    move, rest = (tail[: cut.start()], tail[cut.end():]) if cut else (tail.rstrip(".!?"), "")
+    if not head or not _covered(lx, move.rstrip(".!?")):
+        return sentence
+    body = f"{uncap(head, names)}, {rest}" if rest else uncap(head, names)
+    return _finish(f"{cap(move.rstrip('.!?'))}: {body.rstrip('.!?')}")
 
 
 def _bare_np(lx: Lex, phrase: str) -> bool:

@@ -35,6 +35,7 @@ from skill.prompt.editing import (
     request_phrases,
     requester_to_the,
 )
+from skill.prompt.foreign import edit_foreign
 from skill.prompt.grammar import looks_clause
 from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex
@@ -268,7 +269,10 @@ def read_story(
     _sounds_refused(lx, removed, story)
     flat = _emptied_items_dropped(normalise_input(stripped))
     if as_written:
-        story.beats = [Beat(items=[clear_marks(lx, flat)] if clear_marks(lx, flat).strip() else [], raw=flat)]
+        edit = edit_foreign(lx, clear_marks(lx, flat))
+        story.meta += edit.removed
+        story.exclusions += edit.negatives
+        story.beats = [Beat(items=[edit.text] if edit.text.strip() else [], raw=flat)]
         if shots:
             story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
             story.source = "field"

@@ -259,6 +259,12 @@ class _Brief(_V):
     min_keys: int = Field(ge=1)
 
 
+class _Foreign(_V):
+    containers: list[str]
+    negations: list[str]
+    camera_nouns: list[str]
+
+
 class Vocabulary(_V):
     """The schema of ``prompt_vocabulary.yaml`` (unknown keys are refused)."""
 
@@ -284,4 +290,5 @@ class Vocabulary(_V):
     editing: _Editing
     anchor: _Anchor
     brief: _Brief
+    foreign: _Foreign
     lint: _Lint

@@ -155,6 +155,14 @@ def test_the_callers_camera_clause_leads_as_a_whole_clause() -> None:
         "Slow push-in on a cup of coffee, warm tones."
     )
     assert build("She smiles and looks at the camera").prompt == "She smiles and looks at the camera."
+    # a clause about the camera leads whatever its English; a move said after a dash leads too
+    assert build("one old woman is feed the cats on the roof, camera is go slowly from left to right side").prompt == (
+        "Camera is go slowly from left to right side: one old woman is feed the cats on the roof."
+    )
+    assert build("Portrait of the grandfather — slow push-in while he laughs", mode="i2v").prompt.startswith(
+        "Slow push-in: portrait of the grandfather, while he laughs."
+    )
+    assert build("a camera crew films a parade, drone shot").prompt.startswith("Drone shot: a camera crew")
 
 
 def test_a_stacked_move_goes_and_is_warned() -> None:
@@ -434,6 +442,13 @@ def test_sound_clauses_go_to_the_audio_part_when_audio_is_on() -> None:
     assert "audio_cues_without_audio" in codes(off)
 
 
+def test_a_sound_refused_is_a_negative_prompt_whether_audio_is_on_or_off() -> None:
+    on = plan("Handheld follow of a vendor flipping noodles in a wok, audio on. No music, just street noise.")
+    assert "music" in (on.negative_prompt or "") and "no music" in on.segments[0].prompt
+    off = plan("A lighthouse at dusk, the lamp flickers on. No dialogue.")
+    assert "dialogue" in (off.negative_prompt or "") and "dialogue" not in off.segments[0].prompt.lower()
+
+
 # --- structured briefs -------------------------------------------------------------------------------
 
 
@@ -454,6 +469,24 @@ def test_json_briefs_are_parsed_and_an_audio_key_is_the_sound() -> None:
     assert "wind and waves" in off.prompt.lower() and "audio_cues_without_audio" in codes(off)
     assert "{" not in off.prompt and '"' not in off.prompt
     assert build(json.dumps({"subject": "a fox", "avoid": ["text", "logos"]})).negative_prompt == "text, logos"
+
+
+def test_a_numbered_list_of_requirements_is_a_brief_not_shots() -> None:
+    p = plan("1. Deliverable: master for a video wall.\n2. Budget: $2.\n3. Duration: 10 s.\n"
+             "4. Motion: slow aerial drift over the city, light trails moving along the avenues.\n"
+             "5. Constraints: no text overlays, no logos.\n6. Output naming: city_v01.")
+    assert p.segments[0].prompt == "Slow aerial drift over the city, light trails moving along the avenues."
+    assert not p.segments[0].shots and p.negative_prompt == "text overlays, logos"
+    only = make_plan({"text": "1. Budget: 0.30 USD max.\n2. Duration: 3 s.\n3. Audio: false."})
+    assert any(w.startswith("thin_prompt") for w in only.warnings)
+
+
+def test_lettered_and_parenthesised_lists_are_shots() -> None:
+    built = build("(a) a chef flambés a pan, flames leap; (b) close-up of the sauce glazing the meat; "
+                  "(c) a waiter carries the plate out through swinging doors", duration=9)
+    assert [s.prompt.split(" ")[0] for s in built.shots] == ["A", "Close-up", "A"]
+    assert "(a)" not in built.prompt and "(b)" not in built.prompt
+    assert len(build("a fox (a red one) runs and a) dog sits").shots) == 0
 
 
 def test_prose_with_a_colon_is_not_a_brief() -> None:
@@ -477,6 +510,19 @@ def test_as_written_only_removes_whole_instruction_clauses() -> None:
     text = "Un perro corre en la playa, vídeo vertical"
     built = build_prompt(PromptInput(text=text, routing_spans=spans_of(text), as_written=True))
     assert built.prompt == "Un perro corre en la playa, vídeo vertical."
+
+
+def test_another_language_keeps_its_clauses_whole_and_loses_only_the_request_and_negations() -> None:
+    es = plan("Quiero un video de 8 segundos para Instagram: la cámara sigue a una bailarina de flamenco "
+              "en una plaza de Sevilla al atardecer. Sin música de fondo.")
+    assert es.segments[0].prompt == "La cámara sigue a una bailarina de flamenco en una plaza de Sevilla al atardecer."
+    assert es.negative_prompt == "música de fondo"
+    de = plan("Bitte ein Video im Hochformat: Ein alter Uhrmacher repariert eine Taschenuhr, während die Kamera "
+              "langsam auf seine Hände zufährt. Kein Text im Bild.")
+    assert de.segments[0].prompt == ("Während die Kamera langsam auf seine Hände zufährt: Ein alter Uhrmacher "
+                                     "repariert eine Taschenuhr.")
+    assert de.negative_prompt == "Text im Bild"
+    assert any(w.startswith("language_not_english") for w in de.warnings)
 
 
 # --- the public helpers ------------------------------------------------------------------------------

@@ -47,12 +47,10 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-# Fresh requests from the two newest development sets that the builder still garbles (issue 11 is
-# open): numbered requirement lists read as shots, key=value briefs left as fragments. Strict, so a
-# fix shows up as XPASS and its line is removed.
-KNOWN_BAD = {
-    "routing_dev_j:f322": "camera=/lens= values left as a fragment",
-}
+# Corpus requests the builder is known to garble, each with the defect it shows (none at present:
+# numbered requirement lists, key=value camera values and emptied instruction clauses are fixed).
+# Strict, so a fix shows up as XPASS and its line is removed.
+KNOWN_BAD: dict[str, str] = {}
 REQUESTS = [
     pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
     else pytest.param(n, r, id=n)
