@@ -49,6 +49,9 @@ def definite(lx: Lex, full: str) -> str:
     return _INDEFINITE.sub("the", full)
 
 
+_ORDINAL_WORDS = frozenset({"other", "others", "one", "ones"})
+
+
 def _referent(known: list[Entity], plural: bool) -> Entity | None:
     people = [e for e in known if e.person and e.plural == plural]
     return people[-1] if people else None
@@ -59,7 +62,8 @@ def _head_of(known: list[Entity]) -> str:
     for e in reversed(known):
         if e.plural and e.person:
             return base_of(e.head)
-    return known[-1].head if known else ""
+    last = known[-1] if known else None  # not "the other" itself ("the other laughs" -> "the other other")
+    return last.head if last is not None and last.head not in _ORDINAL_WORDS else ""
 
 
 def _one(lx: Lex, text: str, known: list[Entity]) -> str:
@@ -76,6 +80,8 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
     s = norm_space(_one(lx, speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
     low = s.lower()
+    if re.match(r"(?:one|each|either|neither|some|any|none)\s+of\s", low):
+        return cap(s)  # "one of them": the phrase is the tag
     if low in lx.pronouns or low in ("i", "we", "you"):
         ent = _referent(known, plural=low == "they")
         return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
@@ -185,6 +191,10 @@ def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
     if m is None:
         return text
     plural = m.group(0) == "them"
+    head = text[: m.start()].split()
+    named = " ".join(head[len(split_subject(lx, head)[0]):])  # after the shot's own subject
+    if any((np.split()[-1].endswith("s") and not np.endswith("ss")) == plural for np in _things(lx, [named])):
+        return text  # "throws a ball, and the dog catches it": the shot names its own thing first
     lines = [x for b in before for x in b.items if isinstance(x, str)]
     heads = dict.fromkeys(np for np in _things(lx, lines) if (np.split()[-1].endswith("s") and not np.endswith("ss")) == plural)
     if len(heads) != 1:
@@ -243,7 +253,8 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
         return out
     text = str(items[first])
     if _subjectless(lx, text):
-        subj = next((_subject(lx, b) for b in reversed(story.beats[:k]) if _subject(lx, b)), "")
+        subj = next((_subject(lx, b) for b in reversed(story.beats[:k])
+                     if _subject(lx, b) and not _subjectless(lx, b.text)), "")  # "then catches a wave" has none
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
     text = _rich_again(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), known)

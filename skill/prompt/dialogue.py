@@ -120,14 +120,14 @@ def _says(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, L
     lang = g("slang")
     speaker = _speaker_of(lx, carry) or lx.v.dialogue.default_speaker
     tone = _tone(g("stone"), _adj(lx, g("sadv1")), _adj(lx, g("sadv2")), _adj(lx, g("sadv3")),
-                 lx.speech_tone.get(verb), g("smanner"), g("swith"), f"in {lang}" if lang else None)
+                 lx.speech_tone.get(verb), g("smanner"), g("swith"), g("sto"), f"in {lang}" if lang else None)
     line = Line(speaker, tone, _said(g("sline")), reply=verb in lx.reply_verbs)
     # up to the opening quote, without the manner the tag now carries ("replies, wistful,")
     lead = m.string[m.start(): m.start("smanner") if g("smanner") else m.start("sline") - 1]
     seen = re.sub(rf"(?<![\w']){re.escape(g('sverb'))}(?![\w'])", lx.silent.get(verb, g("sverb")), lead, count=1)
     seen = seen.rstrip(" ,:")
     if not audio_on:
-        return carry + seen, None
+        return carry + seen + (g("sto") or ""), None
     if _has_action(lx, _LEADING_CONJ.sub("", carry)):
         return carry, line
     return carry + seen, line
@@ -145,10 +145,31 @@ def _reversed(lx: Lex, m: re.Match[str], audio_on: bool) -> tuple[str, Line | No
     return seen, line if audio_on else None
 
 
+_SHIFTING = frozenset({"i", "we", "you", "he", "she", "they", "it", "me", "us", "him", "her", "them", "my", "our",
+                       "your", "his", "their", "its"})
+
+
+def _reported(lx: Lex, sentence: str) -> list[str | Line] | None:
+    """Reported speech with audio on is a line: "the seller, loud, calls out that mangoes are two for
+    a dollar while he stacks them" -> "the seller, loud, calls out while he stacks them" and
+    [Seller, calling out]: "Mangoes are two for a dollar." Only when the words need no change of
+    person (no pronoun in what is said), so the line is the caller's words exactly."""
+    m = lx.reported.search(sentence)
+    if m is None or any(word_of(w) in _SHIFTING for w in m.group("said").split()):
+        return None
+    verb = m.group("verb").lower()
+    speaker = _speaker_of(lx, sentence[: m.start()]) or lx.v.dialogue.default_speaker
+    said = m.group("said").strip()
+    line = Line(speaker, _tone(lx.speech_tone.get(verb)), said[:1].upper() + said[1:] + ".")
+    text = norm_space(f"{sentence[: m.start()]}{m.group('verb')}{sentence[m.end():]}")
+    return [text, line]
+
+
 def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
     """The sentence as pieces of text and spoken lines, each line after the text that carries it."""
     if '"' not in sentence:
-        return [sentence]
+        got = _reported(lx, sentence) if audio_on and " that " in sentence else None
+        return got if got is not None else [sentence]
     items: list[str | Line] = []
     pos = 0
     for m in lx.dialogue.finditer(sentence):

@@ -147,7 +147,7 @@ def strip_instructions(
     ]
     if not keep:
         return text, []
-    keep = sorted(set(keep) | set(_request_lines(lx, text)))
+    keep = sorted(set(_with_suffix(text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
     breaks = _breaks(text, quotes)
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
@@ -181,6 +181,15 @@ _REQUEST_LINE = re.compile(
     r"^[ \t]*(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))?[ \t]*([A-Za-z][\w \t-]{0,24}?)[ \t]*[:=][^\n]*?(?=(?<=[.;])\s|$)",
     re.MULTILINE,
 )
+
+
+_SUFFIX = re.compile(r"-(?:style|like|grade|quality|level|type|ready|format|size|sized)(?![\w-])", re.IGNORECASE)
+
+
+def _with_suffix(text: str, a: int, b: int) -> tuple[int, int]:
+    """ "IMAX-style": the suffix hyphened to a span is the span's ("-style" alone says nothing)."""
+    m = _SUFFIX.match(text, b)
+    return (a, m.end()) if m else (a, b)
 
 
 def _request_lines(lx: Lex, text: str) -> list[tuple[int, int]]:

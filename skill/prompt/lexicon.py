@@ -214,6 +214,9 @@ class Lex:
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
             r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
+            # the one spoken to, after the line ("says 'Ta-da!' to the crowd"): the tag says it
+            + rf"(?i:(?P<sto>\s+(?:(?:{addressee})\s+(?:the|her|his|their|a|an)|with\s+(?:a|an))\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?)"
+            r"(?=\s*(?:[,.;!?]|$)))?"
         )
         rev = (
             line("r")
@@ -221,6 +224,11 @@ class Lex:
             rf"(?:(?P<radv1>\w+ly)\s+)?(?P<rverb>{sv})(?![\w'])(?:\s+(?P<radv2>\w+ly))?(?:\s+in\s+(?P<rlang>{langs}))?)"
         )
         self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
+        # reported speech: "the seller calls out that mangoes are two for a dollar while he ..."
+        self.reported = compile_pattern(
+            rf"(?i:(?<![\w'])(?P<verb>{sv})\s+that\s+(?P<said>[^,;:\"\n]+?))"
+            r"(?=\s+(?:while|as|before|after|until|when)\s|\s*[,;.!?]|$)"
+        )
         self.not_speech = {w.lower() for w in d.not_speech_before}
         self.generic_people = frozenset(w.lower() for w in d.generic_speakers)
         self.pronoun_speakers = {k.lower(): w for k, w in d.pronoun_speakers.items()}

@@ -112,9 +112,7 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
             story.exclusions += [x for x in (*ex.items, *ex.sound_items)
                                  if x.lower() not in (e.lower() for e in story.exclusions)]
             story.no_audio |= set(ex.sound)
-            if not ex.items and not audio_on:
-                out.append((c, sep))
-            continue
+            continue  # a sound refused is in the negative prompt (and the audio line), not the picture
         cue = sound_cue(lx, body)
         if cue is not None:
             beat.sounds.append(cue)
@@ -202,6 +200,10 @@ def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
     for sentence in split_sentences(text):
         for it in _edit_sentence(lx, sentence, audio_on, story, scratch):
             if isinstance(it, Line):
+                continue
+            words = re.findall(r"[^\W\d_]+", it.lower())
+            if all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
+                story.meta.append(it)  # "Generate:" before the list: the request's, not the film's
                 continue
             toks = it.rstrip(".!?:").split()
             if toks and toks[0].lower() in lx.dets and not looks_clause(lx, toks):

@@ -71,11 +71,25 @@ def scrub(text: str) -> str:
 _SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:[^'"\n]|'(?=[^\W_])(?<=[^\W_]'))+?)'(?![^\W_])""")
 
 
+# A quoted request is not a line: an agent relaying "They said: 'i just want a little loop of ...'".
+_QUOTED_REQUEST = re.compile(
+    r"(?<![\w'])(?:i\s+(?:just\s+|really\s+)?(?:want|need|would\s+like)|i'd\s+like|make\s+(?:me|us)|can\s+you|could\s+you)(?![\w'])",
+    re.IGNORECASE,
+)
+
+
+def _requoted(m: re.Match[str]) -> str:
+    inner = m.group(1)
+    if len(inner) < 2 or inner[-1:] == " " or _QUOTED_REQUEST.search(inner):
+        return m.group(0)
+    return f'"{inner}"'
+
+
 def double_quoted(text: str) -> str:
     """Single-quoted lines in double quotes ('Next!' -> "Next!"), so one quote mark means speech."""
     if "'" not in text:
         return text
-    return _SINGLE_QUOTED.sub(lambda m: f'"{m.group(1)}"' if len(m.group(1)) > 1 and m.group(1)[-1:] != " " else m.group(0), text)
+    return _SINGLE_QUOTED.sub(_requoted, text)
 
 
 def normalise_input(text: str) -> str:

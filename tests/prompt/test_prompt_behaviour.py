@@ -163,6 +163,11 @@ def test_the_callers_camera_clause_leads_as_a_whole_clause() -> None:
         "Slow push-in: portrait of the grandfather, while he laughs."
     )
     assert build("a camera crew films a parade, drone shot").prompt.startswith("Drone shot: a camera crew")
+    # a move that points back moves when the next word says who; a clause is not taken in as its object
+    assert build("He walks to the shop in the rain, camera follows him from behind").prompt == (
+        "Camera follows him from behind: he walks to the shop in the rain."
+    )
+    assert build("A girl dances, slow orbit around her").prompt == "Slow orbit around her: a girl dances."
 
 
 def test_a_stacked_move_goes_and_is_warned() -> None:
@@ -286,6 +291,11 @@ def test_shots_field_overrides_shots_in_the_text() -> None:
 # --- long films ------------------------------------------------------------------------------------
 
 
+def test_a_later_call_names_the_subject_of_the_last_beat_that_had_one() -> None:
+    p = plan("A 20 second film: a surfer paddles out at dawn, then catches a big wave, then rides it to the shore")
+    assert p.segments[-1].prompt == "The surfer rides the big wave to the shore."
+
+
 def test_a_long_film_tells_its_story_once_over_its_calls() -> None:
     p = plan("a 30 second film of a sailboat crossing a bay, then docking at a pier, then the sailor ties the rope")
     assert len(p.segments) == 2 and sum(s.duration for s in p.segments) == 30
@@ -395,6 +405,44 @@ def test_the_speaker_is_the_noun_phrase_that_names_them_best() -> None:
     assert '[Barista, with a smile]: "Your usual."' in smile.prompt
 
 
+def test_the_one_spoken_to_after_a_line_goes_to_its_tag() -> None:
+    on = build("A street magician pulls a dove from his hat and says 'Ta-da!' to the crowd", generate_audio=True)
+    assert on.prompt.startswith('A street magician pulls a dove from his hat. [Street magician, to the crowd]: "Ta-da!"')
+    assert build('A barber calls "Next!" to the waiting boys.').prompt == "A barber calls out to the waiting boys."
+
+
+def test_a_line_of_one_of_a_group_is_tagged_with_the_phrase() -> None:
+    built = build("Two chess players sit in a park, one of them says 'Checkmate.' and the other laughs",
+                  generate_audio=True)
+    assert '[One of them]: "Checkmate."' in built.prompt and "other other" not in built.prompt
+
+
+def test_reported_speech_with_audio_on_is_a_line_when_no_person_changes() -> None:
+    built = build("At a busy market stall, the fruit seller, cheerful and loud, calls out that mangoes are two for "
+                  "a dollar while he stacks them into a pyramid.", generate_audio=True)
+    assert built.prompt.startswith("At a busy market stall, the fruit seller, cheerful and loud, calls out while he "
+                                   'stacks them into a pyramid. [Fruit seller, calling out]: "Mangoes are two for a dollar."')
+    same = build("She says that she is tired", generate_audio=True)
+    assert same.prompt.startswith("She says that she is tired.") and "no dialogue" not in same.prompt
+    assert build("He calls out that mangoes are ripe").prompt == "He calls out that mangoes are ripe."
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Hi team! Please create a clip where a grandmother knits by the fireplace. Thanks so much, Maria",
+         "A grandmother knits by the fireplace."),
+        ("A dog runs on the beach. With sincere thanks, Margaret Ellison", "A dog runs on the beach."),
+        ("A bakery at dawn, the best bread in town, love it", "A bakery at dawn, the best bread in town, love it."),
+        ("The product photo: make the bottle rotate slowly on the table", "The bottle rotates slowly on the table."),
+        ("Generate: (1) a baker slides bread into an oven, (2) close-up of the crust browning",
+         "Shot 1: A baker slides bread into an oven. Shot 2: Close-up of the crust browning."),
+    ],
+)
+def test_greetings_sign_offs_and_headings_are_the_requests(text: str, want: str) -> None:
+    assert build(text, duration=6).prompt == want
+
+
 def test_an_instruction_clause_goes_whole_with_what_it_says_of_itself() -> None:
     p = plan("I want the very best quality, it's the showpiece of the party. Fireworks over the harbour, 10 seconds.")
     assert p.segments[0].prompt.startswith("It's the") and "very" not in p.segments[0].prompt
@@ -445,6 +493,9 @@ def test_sound_clauses_go_to_the_audio_part_when_audio_is_on() -> None:
 def test_a_sound_refused_is_a_negative_prompt_whether_audio_is_on_or_off() -> None:
     on = plan("Handheld follow of a vendor flipping noodles in a wok, audio on. No music, just street noise.")
     assert "music" in (on.negative_prompt or "") and "no music" in on.segments[0].prompt
+    quiet = build("A man walks his dog in the park, then he throws a ball, and the dog catches it. No talking.")
+    assert "talking" not in quiet.prompt.lower() and quiet.negative_prompt == "talking"
+    assert "dog catches it" in quiet.prompt  # the shot names its own thing before "it"
     off = plan("A lighthouse at dusk, the lamp flickers on. No dialogue.")
     assert "dialogue" in (off.negative_prompt or "") and "dialogue" not in off.segments[0].prompt.lower()
 
