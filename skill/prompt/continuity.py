@@ -52,9 +52,16 @@ def definite(lx: Lex, full: str) -> str:
 _ORDINAL_WORDS = frozenset({"other", "others", "one", "ones"})
 
 
-def _referent(known: list[Entity], plural: bool) -> Entity | None:
+_PERSON_ENDINGS = ("er", "or", "ist", "ian", "man", "woman", "ess", "ant", "ent")
+
+
+def _referent(lx: Lex, known: list[Entity], plural: bool) -> Entity | None:
+    """The latest person; one whose noun names a person ("the keeper", "a barista") before one that
+    was only introduced with "a" ("a small sailboat")."""
     people = [e for e in known if e.person and e.plural == plural]
-    return people[-1] if people else None
+    named = [e for e in known if e.plural == plural and (e.person or e.subject) and (
+        base_of(e.head) in lx.people or e.head in lx.people or base_of(e.head).endswith(_PERSON_ENDINGS))]
+    return (named or people)[-1] if (named or people) else None
 
 
 def _head_of(known: list[Entity]) -> str:
@@ -82,8 +89,9 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     low = s.lower()
     if re.match(r"(?:one|each|either|neither|some|any|none)\s+of\s", low):
         return cap(s)  # "one of them": the phrase is the tag
+    low = lx.object_pronouns.get(low, low).lower() if low in ("me", "us", "him", "them") else low
     if low in lx.pronouns or low in ("i", "we", "you"):
-        ent = _referent(known, plural=low == "they")
+        ent = _referent(lx, known, plural=low == "they")
         return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
     group = _head_of(known)
@@ -139,7 +147,7 @@ def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
         after = text[m.end():].split()
         if not after or after[0].lower().strip(",.") in lx.function_words:
             continue
-        ent = _referent(known, plural=m.group(1).lower() == "they")
+        ent = _referent(lx, known, plural=m.group(1).lower() == "they")
         if ent is None:
             return text
         name = definite(lx, ent.full)
@@ -153,7 +161,7 @@ def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
     m = _POSSESSIVE.match(text)
     if m is None:
         return text
-    ent = _referent(known, plural=m.group(2).lower() == "their")
+    ent = _referent(lx, known, plural=m.group(2).lower() == "their")
     if ent is None:
         return text
     owner = definite(lx, " ".join(ent.full.split()[: len(ent.label.split()) + 1]))

@@ -19,6 +19,7 @@ from skill.prompt.text import norm_space
 __all__ = ["Line", "split_dialogue"]
 
 _PIECES = re.compile(r",|;|:|\s[-\u2013\u2014]\s|\u2014")
+_CAUSED = re.compile(r"^(?:make|let|have|get)\s+(?=(?:me|him|her|them|us)$)", re.IGNORECASE)  # "Make me say ..."
 _LEADING_CONJ = re.compile(r"^(?:\s*(?:and|then|but|as|while|so|,)\s+)+", re.IGNORECASE)
 
 
@@ -80,7 +81,7 @@ def _speaker_of(lx: Lex, carry: str) -> str:
     """Who speaks: the noun phrase(s) the carrying words end on ("the customer, a tired nurse in
     scrubs," -> the more specific of the two), else the subject of the last clause that has one
     ("He looks into the lens, nods, and" -> "He")."""
-    pieces = [_LEADING_CONJ.sub("", p.strip()) for p in _PIECES.split(carry)]
+    pieces = [_CAUSED.sub("", _LEADING_CONJ.sub("", p.strip())) for p in _PIECES.split(carry)]
     pieces = [p for p in pieces if p]
     if not pieces:
         return ""

@@ -158,10 +158,16 @@ def strip_instructions(
         for a, b in sorted(inside, reverse=True):
             rest = rest[: a - cs] + " " * (b - a) + rest[b - cs:]
         left = [w for w in _words(rest) if _is_content(lx, w)]
+        opener = _words(text[cs:ce])[:1]
+        if opener and lx.brief_parts.get(opener[0]) == "request" and not _is_json(text):
+            left = []  # "format carre (square)": a clause that opens on a request key is the request's
         title = len([w for w in _words(rest) if w not in lx.function_words]) == 1 and text[ce:ce + 1] == ":" and cs == 0
         if not left or title:
             # only an instruction, or a one-word title before a colon ("Product hero shot:")
             cut.append((cs, ce + (text[ce:ce + 1] == ":")))
+            glossed = _glossed(lx, text, breaks, cs, ce)
+            if glossed is not None:
+                cut.append(glossed)
             continue
         if whole_clauses_only:
             continue
@@ -181,6 +187,18 @@ _REQUEST_LINE = re.compile(
     r"^[ \t]*(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))?[ \t]*([A-Za-z][\w \t-]{0,24}?)[ \t]*[:=][^\n]*?(?=(?<=[.;])\s|$)",
     re.MULTILINE,
 )
+
+
+def _glossed(lx: Lex, text: str, breaks: list[tuple[int, int]], cs: int, ce: int) -> tuple[int, int] | None:
+    """ "format carre (square)": an instruction in brackets glosses the clause before it; when that
+    clause opens on a request key, it goes too (with the brackets)."""
+    if text[cs - 1: cs] != "(" or text[ce: ce + 1] != ")":
+        return None
+    start = max((e for s, e in breaks if e <= cs - 1), default=0)
+    opener = _words(text[start: cs - 1])[:1]
+    if not opener or lx.brief_parts.get(opener[0]) != "request":
+        return None
+    return _trimmed(text, start, cs - 1)[0], ce + 1
 
 
 _SUFFIX = re.compile(r"-(?:style|like|grade|quality|level|type|ready|format|size|sized)(?![\w-])", re.IGNORECASE)

@@ -209,7 +209,7 @@ class Lex:
             r"(?:\((?P<ctone>[^)\"\n]{1,60})\))?\s*:\s*" + line("c")
         )
         says = (
-            rf"(?i:(?:\s*,?\s*(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
+            rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
             rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
             r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"

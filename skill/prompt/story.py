@@ -130,6 +130,10 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
         story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
         return []
+    words = re.findall(r"[^\W\d_]+", sentence.lower())
+    if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
+        story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
+        return []
     s = requester_to_the(lx, causative(lx, sentence))
     s, hype = drop_hype(lx, s)
     if hype:

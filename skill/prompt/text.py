@@ -73,7 +73,9 @@ _SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:
 
 # A quoted request is not a line: an agent relaying "They said: 'i just want a little loop of ...'".
 _QUOTED_REQUEST = re.compile(
-    r"(?<![\w'])(?:i\s+(?:just\s+|really\s+)?(?:want|need|would\s+like)|i'd\s+like|make\s+(?:me|us)|can\s+you|could\s+you)(?![\w'])",
+    r"(?<![\w'])(?:i\s+(?:just\s+|really\s+)?(?:want|need|would\s+like)|i'd\s+like|make\s+(?:me|us)|can\s+you|could\s+you"
+    r"|please)(?![\w'])"
+    r"|^\s*(?:make|add|use|create|animate|generate|render)\s",  # an order relayed ("'make the awning flutter'")
     re.IGNORECASE,
 )
 

@@ -291,6 +291,13 @@ def test_shots_field_overrides_shots_in_the_text() -> None:
 # --- long films ------------------------------------------------------------------------------------
 
 
+def test_a_pronoun_names_the_latest_person_not_the_latest_thing_said_with_a() -> None:
+    p = plan("A 25-second short, five beats. Beat one: a lighthouse at dusk. Beat two: a small sailboat fights the "
+             "swell. Beat three: the keeper spots it through binoculars. Beat four: he swings the beam toward the "
+             "boat. Beat five: the sailboat reaches the harbor.")
+    assert "The keeper swings the beam" in " ".join(s.prompt for s in p.segments)
+
+
 def test_a_later_call_names_the_subject_of_the_last_beat_that_had_one() -> None:
     p = plan("A 20 second film: a surfer paddles out at dawn, then catches a big wave, then rides it to the shore")
     assert p.segments[-1].prompt == "The surfer rides the big wave to the shore."
@@ -441,6 +448,32 @@ def test_reported_speech_with_audio_on_is_a_line_when_no_person_changes() -> Non
 )
 def test_greetings_sign_offs_and_headings_are_the_requests(text: str, want: str) -> None:
     assert build(text, duration=6).prompt == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('{"output_res": "2160p", "desc": "lava flowing into the sea at night", "dur_s": 15}',
+         "Lava flowing into the sea at night."),
+        ('{"brief": "two kids racing shopping carts", "frame": "square"}', "Two kids racing shopping carts."),
+        ("Kling 4K... wait no, too pricey, skip it. A fox in the snow", "A fox in the snow."),
+        ("A fox in the snow. Maybe like 8 secs?", "A fox in the snow."),
+        ("A croissant comes out of the oven, format carre (square).", "A croissant comes out of the oven."),
+        ("IMAX-style giant-screen opener: camera falls through clouds toward a city, 12s",
+         "Camera falls through clouds toward a city."),
+    ],
+)
+def test_what_an_instruction_leaves_around_it_goes_with_it(text: str, want: str) -> None:
+    assert plan(text).segments[0].prompt == want
+
+
+def test_a_quoted_request_is_not_a_line_and_a_word_holding_and_is_not_and() -> None:
+    relayed = plan("The user said: 'i just want a little loop of a candle flame flickering'.", generate_audio=True)
+    assert "[" not in relayed.segments[0].prompt
+    order = plan("Quote: 'make the awning flutter a little and have a couple of people stroll past'.")
+    assert "awning flutter" in order.segments[0].prompt
+    band = build('A singer smiles and makes her band say "Hello!"', generate_audio=True)
+    assert "her band" in band.prompt
 
 
 def test_an_instruction_clause_goes_whole_with_what_it_says_of_itself() -> None:
