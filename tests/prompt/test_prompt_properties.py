@@ -53,7 +53,6 @@ KNOWN_BAD = {
     "routing_dev_l:i101": "a hedged lead-in ('Let me think... draft first? No,') garbled",
     "routing_dev_l:i120": "a sarcastic aside's routing words removed, leaving fragments",
     "routing_dev_m:j104": "a sound phrase's routing span removed, leaving its noun as a fragment",
-    "routing_dev_m:j181": "non-native 'format wide' left as a fragment",
     "routing_dev_n:k102": "a language aside ('in Japanese') left as a fragment",
     "routing_dev_n:k170": "a shot's verb lost with its time range",
     "routing_dev_n:k233": "a prompt reduced to 'In motion.' once the instruction is removed",
