@@ -24,6 +24,7 @@ package: it is only read from the package itself or from directories private to 
 
 from __future__ import annotations
 
+import array
 import contextlib
 import contextvars
 import functools
@@ -33,7 +34,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,7 +58,10 @@ __all__ = [
     "pattern_ingredients",
     "prebuilding",
     "recording",
+    "stats",
     "store",
+    "template_code_cache",
+    "warm_regexes",
     "writable_dir",
 ]
 
@@ -174,6 +177,8 @@ def _private_dir(path: Path) -> bool:
 
 
 def _fallback_dirs() -> list[Path]:
+    import tempfile
+
     import platformdirs
 
     uid = getattr(os, "getuid", lambda: os.getpid())()
@@ -187,9 +192,11 @@ def _home_dir() -> Path:
     return settings.kling3_home() / "cache"
 
 
-def cache_dirs() -> list[Path]:
+def cache_dirs() -> Iterator[Path]:
     """Where entries are looked for, in order (the prebuilt directory last)."""
-    return [_home_dir(), *_fallback_dirs(), PREBUILT_DIR]
+    yield _home_dir()
+    yield from _fallback_dirs()
+    yield PREBUILT_DIR
 
 
 def writable_dir() -> Path | None:
@@ -274,6 +281,19 @@ def recording() -> Iterator[dict[tuple[str, int], tuple[Any, ...]]]:
         _RECORDER.reset(token)
 
 
+_CODE_TYPE = "I" if array.array("I").itemsize == 4 else "L"
+
+
+def _unpack_pattern(pattern: str, flags: int, packed: bytes, groups: int, groupindex: Any, indexgroup: Any) -> Any:
+    """A stored pattern: its code is kept as 32-bit words (loaded in C, not as a list of ints)."""
+    code = array.array(_CODE_TYPE)
+    code.frombytes(packed)
+    internals = _internals()
+    if internals is None:  # pragma: no cover
+        return re.compile(pattern, flags & ~re.UNICODE)
+    return internals[2].compile(pattern, flags, code.tolist(), groups, groupindex, indexgroup)
+
+
 def _rebuild_lru(maxsize: int | None, typed: bool, fn: Callable[..., Any]) -> Any:
     return functools.lru_cache(maxsize=maxsize, typed=typed)(fn)
 
@@ -293,10 +313,9 @@ class _Pickler(pickle.Pickler):
                     got = pattern_ingredients(obj.pattern, obj.flags & ~re.UNICODE)
                 if got is None or got[0] != obj.flags:
                     return NotImplemented
-            internals = _internals()
-            if internals is None:  # pragma: no cover
-                return NotImplemented
-            return internals[2].compile, (obj.pattern, *got)
+            flags, code, groups, groupindex, indexgroup = got
+            packed = array.array(_CODE_TYPE, code)
+            return _unpack_pattern, (obj.pattern, flags, packed.tobytes(), groups, groupindex, indexgroup)
         if isinstance(obj, functools._lru_cache_wrapper):
             params = obj.cache_parameters()
             return _rebuild_lru, (params["maxsize"], params["typed"], obj.__wrapped__)
@@ -341,8 +360,19 @@ def load(kind: str, k: str) -> Any:
         except Exception:  # damaged, truncated or from elsewhere: a miss
             continue
         if isinstance(value, tuple) and len(value) == 2 and value[0] == k:
+            _STATS.append((kind, "prebuilt" if d == PREBUILT_DIR else str(d)))
             return value[1]
+    _STATS.append((kind, "miss"))
     return None
+
+
+_STATS: list[tuple[str, str]] = []
+
+
+def stats() -> list[tuple[str, str]]:
+    """What this process looked up: ``(kind, where)`` per lookup, ``where`` being the directory
+    the entry came from, ``"prebuilt"``, or ``"miss"`` (for diagnostics and tests)."""
+    return list(_STATS)
 
 
 def store(kind: str, k: str, value: Any, book: dict[tuple[str, int], tuple[Any, ...]] | None = None) -> bool:
@@ -352,6 +382,8 @@ def store(kind: str, k: str, value: Any, book: dict[tuple[str, int], tuple[Any, 
     target_dir = writable_dir()
     if target_dir is None:
         return False
+    import tempfile
+
     tmp: str | None = None
     try:
         blob = dumps((k, value), book)
@@ -393,3 +425,144 @@ def prebuilding(directory: Path) -> Iterator[None]:
         yield
     finally:
         _PREBUILD.reset(token)
+
+
+# -- compiled Jinja templates ------------------------------------------------------------------------
+
+
+def _refile(code: Any, filename: str) -> Any:
+    """``code`` (and the functions inside it) as compiled from ``filename``."""
+    consts = tuple(_refile(c, filename) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+@functools.lru_cache(maxsize=1)
+def _template_cache_class() -> type:
+    import marshal
+    import types
+
+    from jinja2.bccache import Bucket, BytecodeCache
+
+    class TemplateCodeCache(BytecodeCache):
+        """Jinja's bytecode cache over this store. An entry is keyed by the template's name and
+        source (not its path, so a prebuilt entry fits any install) and the Jinja version."""
+
+        def __init__(self, settings_key: str) -> None:
+            self.settings_key = settings_key
+            self.filenames: dict[str, str | None] = {}
+
+        def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> Bucket:
+            self.filenames[name] = filename
+            return super().get_bucket(environment, name, filename, source)
+
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            return name
+
+        def _key(self, bucket: Bucket) -> str:
+            return key(bucket.key, bucket.checksum, self.settings_key, libs=("jinja2",))
+
+        def load_bytecode(self, bucket: Bucket) -> None:
+            blob = load("template", self._key(bucket))
+            if not isinstance(blob, bytes):
+                return
+            try:
+                code = marshal.loads(blob)
+            except (EOFError, ValueError, TypeError):
+                return
+            if isinstance(code, types.CodeType):
+                filename = self.filenames.get(bucket.key)
+                bucket.code = code if not filename or code.co_filename == filename else _refile(code, filename)
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            if bucket.code is not None:
+                store("template", self._key(bucket), marshal.dumps(bucket.code))
+
+    return TemplateCodeCache
+
+
+def template_code_cache(settings_key: str) -> Any:
+    """A Jinja ``BytecodeCache`` over this store, or None when the cache is off. ``settings_key``
+    names what else shapes the compiled code (the environment's options: pass its source)."""
+    return _template_cache_class()(settings_key) if enabled() else None
+
+
+# -- the regular expressions modules compile at import ---------------------------------------------
+#
+# Modules compile their patterns at import (``re.compile`` at module level, here and in the
+# libraries). ``re`` keeps what it compiled in a dict keyed by (type, pattern, flags); seeding that
+# dict with the patterns the modules of an earlier process held, rebuilt from their ``_sre``
+# ingredients, makes each of those calls a lookup. A seeded entry is exactly what
+# ``re.compile(pattern, flags)`` builds (its ingredients are derived from that very call), so a
+# stale set costs only memory. The set is keyed by the Python build and this package; it grows
+# at exit when the process imported modules the stored set did not know.
+
+_MAX_SEEDED = 400
+
+
+def _re_cache() -> dict[Any, Any] | None:
+    cache = getattr(re, "_cache", None)
+    limit = getattr(re, "_MAXCACHE", 0)
+    return cache if isinstance(cache, dict) and isinstance(limit, int) and limit > _MAX_SEEDED else None
+
+
+@functools.lru_cache(maxsize=1)
+def _regex_key() -> str:
+    return key("regexes")
+
+
+_warm_state: list[bool] = []
+
+
+def warm_regexes() -> None:
+    """Seed ``re``'s cache with the patterns earlier processes' modules compiled (once per process)."""
+    cache = _re_cache()
+    if cache is None or not enabled() or _warm_state:
+        return
+    _warm_state.append(True)
+    got = load("regexes", _regex_key())
+    known: frozenset[str] = frozenset()
+    items: list[tuple[Any, re.Pattern[str]]] = []
+    if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], frozenset) and isinstance(got[1], list):
+        known = got[0]
+        for item in got[1][:_MAX_SEEDED]:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], re.Pattern):
+                k, rx = item
+                if isinstance(k, tuple) and len(k) == 3 and k[0] is str and k[1] == rx.pattern:
+                    cache.setdefault(k, rx)
+                    items.append(item)
+    import atexit
+
+    atexit.register(_save_regexes, known, items)
+
+
+def _save_regexes(known: frozenset[str], items: list[tuple[Any, re.Pattern[str]]]) -> None:
+    modules = set(sys.modules)
+    if modules <= known:
+        return
+    with contextlib.suppress(Exception):
+        found = dict(items)
+        book: dict[tuple[str, int], tuple[Any, ...]] = {}
+        for module in list(sys.modules.values()):
+            for value in list(getattr(module, "__dict__", {}).values()):
+                if len(found) >= _MAX_SEEDED:
+                    break
+                if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+                    _add_seed(value, found, book)
+        store("regexes", _regex_key(), (frozenset(modules | known), list(found.items())), book)
+
+
+def _add_seed(rx: re.Pattern[str], found: dict[Any, re.Pattern[str]], book: dict[tuple[str, int], tuple[Any, ...]]) -> None:
+    """Add the ``re`` cache entry that stands for ``rx``: the flags passed are its flags less those
+    the pattern sets itself (checked: the ingredients of that call give exactly ``rx``'s flags)."""
+    internals = _internals()
+    if internals is None:  # pragma: no cover
+        return
+    tree = internals[0].parse(rx.pattern, 0)
+    passed = rx.flags & ~tree.state.flags
+    k = (str, rx.pattern, passed)
+    if k in found:
+        return
+    got = pattern_ingredients(rx.pattern, passed, None if passed else tree)
+    if got is not None and got[0] == rx.flags:
+        found[k] = rx
+        book[(rx.pattern, rx.flags)] = got

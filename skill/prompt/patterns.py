@@ -29,8 +29,11 @@ __all__ = [
     "Low",
     "Rx",
     "Which",
+    "cache_key",
+    "claim_ids",
     "compile_pattern",
     "is_scanner",
+    "mark_ids",
     "open_cache",
     "ordered_alternation",
     "remember",
@@ -67,6 +70,25 @@ _GROUP_NAMES = re.compile(r"\(\?P[<=]\w+>?")
 
 
 _RX_IDS = itertools.count()
+
+
+def mark_ids() -> int:
+    """The id the next pattern will get."""
+    global _RX_IDS
+    n = next(_RX_IDS)
+    _RX_IDS = itertools.count(n)
+    return n
+
+
+def claim_ids(start: int, end: int) -> bool:
+    """Take the ids ``start``..``end - 1`` for patterns loaded from the start-up cache; False when
+    a pattern of this process already has one of them (ids must stay unique per process)."""
+    global _RX_IDS
+    n = mark_ids()
+    if not (isinstance(start, int) and isinstance(end, int)) or n > start or end < start:
+        return False
+    _RX_IDS = itertools.count(end)
+    return True
 
 
 class Low(str):
@@ -125,6 +147,7 @@ class LexCache:
         if isinstance(stored, dict) and stored.get("key") == key and stored.get("format") == _CACHE_FORMAT:
             old = stored
         self.raw: Any = old.get("raw")
+        self.vocab: Any = old.get("vocab")  # the validated vocabulary (a model, pickled)
         self.old_codes: dict[Any, Any] = old.get("codes") if isinstance(old.get("codes"), dict) else {}  # type: ignore[assignment]
         self.old_needs: dict[Any, Any] = old.get("needs") if isinstance(old.get("needs"), dict) else {}  # type: ignore[assignment]
         self.old_memo: dict[Any, Any] = old.get("memo") if isinstance(old.get("memo"), dict) else {}  # type: ignore[assignment]
@@ -132,6 +155,7 @@ class LexCache:
         self.codes: dict[tuple[str, int], tuple[Any, ...]] = {}
         self.needs_of: dict[tuple[str, int], frozenset[str] | None] = {}
         self.dirty = not old
+        self.whole_stored = False  # the whole compiled vocabulary is stored already
         self.internals = regex_internals()
         self._trees: dict[tuple[str, int], Any] = {}
 
@@ -202,12 +226,13 @@ class LexCache:
         self.memo[key] = got
         return got
 
-    def payload(self, raw: Any) -> dict[str, Any]:
-        """What is stored: the parsed vocabulary and every ingredient of its build."""
+    def payload(self, raw: Any, vocab: Any = None) -> dict[str, Any]:
+        """What is stored: the parsed and the validated vocabulary and every ingredient of its build."""
         return {
             "format": _CACHE_FORMAT,
             "key": self.key,
             "raw": raw,
+            "vocab": vocab,
             "codes": self.codes,
             "needs": self.needs_of,
             "memo": self.memo,
@@ -358,22 +383,27 @@ def _cache_file(path: str) -> Path:
     return settings.kling3_home() / "cache" / startup_cache.entry_name("vocabulary", k)
 
 
-def open_cache(path: str) -> LexCache | None:
-    """The build cache for the vocabulary file ``path`` (empty when nothing usable is stored).
-
-    None when the start-up cache is switched off (``KLING3_CACHE=off``): everything is compiled afresh.
-    """
+def cache_key(path: str) -> str | None:
+    """The start-up cache key of the vocabulary file ``path``; None when the cache is switched off
+    (``KLING3_CACHE=off``) or the file cannot be read (``load_yaml`` reports it)."""
     if not startup_cache.enabled():
         return None
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return _key(fh.read())
     except OSError:
-        return None  # load_yaml reports it
-    k = _key(data)
-    return LexCache(k, startup_cache.load("vocabulary", k))
+        return None
 
 
-def save_cache(path: str, cache: LexCache, raw: Any) -> None:
+def open_cache(path: str, k: str | None = None) -> LexCache | None:
+    """The build cache for the vocabulary file ``path`` (empty when nothing usable is stored).
+
+    None when the start-up cache is switched off: everything is compiled afresh.
+    """
+    k = k or cache_key(path)
+    return None if k is None else LexCache(k, startup_cache.load("vocabulary", k))
+
+
+def save_cache(path: str, cache: LexCache, raw: Any, vocab: Any = None) -> None:
     """Store the cache (atomically, by :mod:`skill.startup_cache`); one that cannot be written is not."""
-    startup_cache.store("vocabulary", cache.key, cache.payload(raw))
+    startup_cache.store("vocabulary", cache.key, cache.payload(raw, vocab))
