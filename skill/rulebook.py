@@ -321,12 +321,14 @@ def _walk(cond: Condition | None) -> list[Condition]:
 
 @dataclass(frozen=True)
 class CompiledSignal:
+    """A signal with its patterns compiled, each paired with the value it stands for."""
     spec: SignalSpec
     patterns: tuple[tuple[Any, re.Pattern[str]], ...]
 
 
 @dataclass(frozen=True)
 class CompiledModifier:
+    """A modifier with its patterns compiled and its word lists as sets."""
     name: str
     window: int
     before: tuple[re.Pattern[str], ...]
@@ -351,6 +353,7 @@ class CompiledModifier:
 
 @dataclass(frozen=True)
 class CompiledRole:
+    """An image URL role with its before/after patterns compiled."""
     role: str
     before: tuple[re.Pattern[str], ...]
     after: tuple[re.Pattern[str], ...]

@@ -31,8 +31,6 @@ import math
 import os
 from pathlib import Path
 
-import platformdirs
-
 from skill.errors import ConfigError
 
 __all__ = [
@@ -113,6 +111,8 @@ def kling3_home() -> Path:
     value = _env("KLING3_HOME")
     if value:
         return Path(value).expanduser()
+    import platformdirs  # only when needed: the plan path with KLING3_HOME set never is
+
     return platformdirs.user_state_path("kling3", appauthor=False)
 
 
@@ -126,6 +126,8 @@ def videos_dir() -> Path:
     value = _env("KLING3_OUTPUT_DIR")
     if value:
         return Path(value).expanduser()
+    import platformdirs
+
     return platformdirs.user_videos_path() / "kling3"
 
 

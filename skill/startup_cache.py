@@ -176,16 +176,15 @@ def _private_dir(path: Path) -> bool:
     return not (st.st_mode & 0o022) and os.access(path, os.W_OK | os.X_OK)
 
 
-def _fallback_dirs() -> list[Path]:
-    import tempfile
-
+def _fallback_dirs() -> Iterator[Path]:
+    """The per-user directories after ``KLING3_HOME/cache``, computed (and imported) only when reached."""
     import platformdirs
 
-    uid = getattr(os, "getuid", lambda: os.getpid())()
-    return [
-        platformdirs.user_cache_path("kling3", appauthor=False) / "startup",
-        Path(tempfile.gettempdir()) / f"kling3-cache-{uid}",
-    ]
+    yield platformdirs.user_cache_path("kling3", appauthor=False) / "startup"
+    import tempfile
+
+    uid = getattr(os, "getuid", os.getpid)()
+    yield Path(tempfile.gettempdir()) / f"kling3-cache-{uid}"
 
 
 def _home_dir() -> Path:
@@ -204,10 +203,9 @@ def writable_dir() -> Path | None:
     prebuilt = _PREBUILD.get()
     if prebuilt is not None:
         return prebuilt
-    for d in (_home_dir(), *_fallback_dirs()):
-        if _private_dir(d):
-            return d
-    return None
+    if _private_dir(_home_dir()):
+        return _home_dir()
+    return next((d for d in _fallback_dirs() if _private_dir(d)), None)
 
 
 # -- regular expressions as _sre ingredients -------------------------------------------------------
