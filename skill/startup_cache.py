@@ -163,17 +163,25 @@ def _private_dir(path: Path) -> bool:
     """``path`` exists (or was made) as a directory of this user's that nobody else can write."""
     try:
         settings.ensure_private_dir(path)
-        st = os.lstat(path)
     except OSError:
         return False
+    _trusted.cache_clear()
+    return _trusted(str(path)) and os.access(path, os.W_OK | os.X_OK)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(directory: str) -> bool:
+    """``directory`` is a real directory of this user's that no one else can write to (checked
+    before anything in it is loaded: an entry is a pickle, and a pickle is code)."""
     import stat
 
-    if not stat.S_ISDIR(st.st_mode):
+    try:
+        st = os.lstat(directory)
+    except OSError:
         return False
     getuid = getattr(os, "getuid", None)
-    if getuid is not None and st.st_uid != getuid():
-        return False
-    return not (st.st_mode & 0o022) and os.access(path, os.W_OK | os.X_OK)
+    owned = getuid is None or st.st_uid == getuid()
+    return stat.S_ISDIR(st.st_mode) and owned and not st.st_mode & 0o022
 
 
 def _fallback_dirs() -> Iterator[Path]:
@@ -353,6 +361,8 @@ def load(kind: str, k: str) -> Any:
                 blob = fh.read()
         except OSError:
             continue
+        if d != PREBUILT_DIR and not _trusted(str(d)):
+            continue  # a directory someone else could write to: its entries are never loaded
         try:
             value = loads(blob)
         except Exception:  # damaged, truncated or from elsewhere: a miss
@@ -512,55 +522,76 @@ _warm_state: list[bool] = []
 
 
 def warm_regexes() -> None:
-    """Seed ``re``'s cache with the patterns earlier processes' modules compiled (once per process)."""
+    """Seed ``re``'s cache with the patterns earlier processes compiled (once per process)."""
     cache = _re_cache()
     if cache is None or not enabled() or _warm_state:
         return
     _warm_state.append(True)
     got = load("regexes", _regex_key())
     known: frozenset[str] = frozenset()
+    last: frozenset[Any] = frozenset()
     items: list[tuple[Any, re.Pattern[str]]] = []
-    if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], frozenset) and isinstance(got[1], list):
-        known = got[0]
+    if isinstance(got, tuple) and len(got) == 3 and all(isinstance(x, t) for x, t in zip(got, (frozenset, list, frozenset), strict=True)):
+        known, last = got[0], got[2]
         for item in got[1][:_MAX_SEEDED]:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], re.Pattern):
                 k, rx = item
-                if isinstance(k, tuple) and len(k) == 3 and k[0] is str and k[1] == rx.pattern:
+                if _plain_key(k) and k[1] == rx.pattern:
                     cache.setdefault(k, rx)
                     items.append(item)
     import atexit
 
-    atexit.register(_save_regexes, known, items)
+    atexit.register(_save_regexes, known, items, last)
 
 
-def _save_regexes(known: frozenset[str], items: list[tuple[Any, re.Pattern[str]]]) -> None:
+def _plain_key(k: Any) -> bool:
+    return (
+        isinstance(k, tuple) and len(k) == 3 and k[0] is str and isinstance(k[1], str)
+        and isinstance(k[2], int) and not k[2] & re.DEBUG
+    )
+
+
+def _save_regexes(known: frozenset[str], items: list[tuple[Any, re.Pattern[str]]], last: frozenset[Any] = frozenset()) -> None:
+    """At exit: add the patterns of modules the stored set did not know, and those this process and
+    the last one that wrote the set both compiled (the libraries' lazily compiled ones, such as
+    tokenize's, which ``inspect.signature`` needs for pydantic's default factories)."""
+    cache = _re_cache()
+    if cache is None:
+        return
     modules = set(sys.modules)
-    if modules <= known:
+    found = dict(items)
+    now = frozenset(k for k in list(cache) if _plain_key(k))
+    recurring = (now & last) - found.keys()
+    if modules <= known and not recurring:
         return
     with contextlib.suppress(Exception):
-        found = dict(items)
         book: dict[tuple[str, int], tuple[Any, ...]] = {}
+        for k in sorted(recurring, key=lambda k: (k[1], k[2])):
+            _add_key(k, cache[k], found, book)
+        seen = {id(rx) for rx in found.values()}
         for module in list(sys.modules.values()):
             for value in list(getattr(module, "__dict__", {}).values()):
-                if len(found) >= _MAX_SEEDED:
-                    break
-                if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+                if isinstance(value, re.Pattern) and isinstance(value.pattern, str) and id(value) not in seen:
                     _add_seed(value, found, book)
-        store("regexes", _regex_key(), (frozenset(modules | known), list(found.items())), book)
+        store("regexes", _regex_key(), (frozenset(modules | known), list(found.items()), now), book)
+
+
+def _add_key(k: Any, rx: Any, found: dict[Any, re.Pattern[str]], book: dict[tuple[str, int], tuple[Any, ...]]) -> None:
+    """Seed ``k`` (``re``'s own key: type, pattern, flags passed) with ``rx``, what ``re`` built for
+    it, once the ingredients derived from that very call are checked to give ``rx``'s flags."""
+    if len(found) >= _MAX_SEEDED or k in found or not isinstance(rx, re.Pattern):
+        return
+    got = pattern_ingredients(k[1], k[2])
+    if got is not None and got[0] == rx.flags:
+        found[k] = rx
+        book[(rx.pattern, rx.flags)] = got
 
 
 def _add_seed(rx: re.Pattern[str], found: dict[Any, re.Pattern[str]], book: dict[tuple[str, int], tuple[Any, ...]]) -> None:
-    """Add the ``re`` cache entry that stands for ``rx``: the flags passed are its flags less those
-    the pattern sets itself (checked: the ingredients of that call give exactly ``rx``'s flags)."""
+    """Add the ``re`` cache entry that stands for a module's ``rx``: the flags passed are its flags
+    less those the pattern sets itself (checked as in :func:`_add_key`)."""
     internals = _internals()
     if internals is None:  # pragma: no cover
         return
     tree = internals[0].parse(rx.pattern, 0)
-    passed = rx.flags & ~tree.state.flags
-    k = (str, rx.pattern, passed)
-    if k in found:
-        return
-    got = pattern_ingredients(rx.pattern, passed, None if passed else tree)
-    if got is not None and got[0] == rx.flags:
-        found[k] = rx
-        book[(rx.pattern, rx.flags)] = got
+    _add_key((str, rx.pattern, rx.flags & ~tree.state.flags), rx, found, book)

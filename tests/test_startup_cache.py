@@ -134,6 +134,14 @@ def test_a_temp_dir_others_can_write_is_not_used(dirs: dict[str, Path], monkeypa
     assert sc.memo("demo", sc.key(b"shared"), build) == "v"
     assert sc.writable_dir() is None and _entries(shared) == []
     assert sc.memo("demo", sc.key(b"shared"), build) == "v" and build.calls == 2  # nowhere to keep it
+    # nor is an entry planted there ever loaded: it is a pickle, which is code
+    k = sc.key(b"planted")
+    (shared / sc.entry_name("demo", k)).write_bytes(sc.dumps((k, "planted")))
+    sc._trusted.cache_clear()
+    assert sc.load("demo", k) is None
+    shared.chmod(0o700)
+    sc._trusted.cache_clear()
+    assert sc.load("demo", k) == "planted"
 
 
 @pytest.mark.parametrize("var", ["KLING3_CACHE", "KLING3_PROMPT_CACHE"])
@@ -247,9 +255,46 @@ def test_caching_never_changes_a_plan(tmp_path: Path) -> None:
     cold = everything({})
     kinds = {p.name.split("-")[0] for p in _entries(tmp_path / "home")}
     assert {"rules", "lexicon", "template", "yaml", "regexes"} <= kinds, kinds
-    stamps = {p: p.stat().st_mtime_ns for p in _entries(tmp_path)}
+    def stamps() -> dict[Path, int]:  # the seed set of patterns may grow; what is derived is not rewritten
+        return {p: p.stat().st_mtime_ns for p in _entries(tmp_path) if not p.name.startswith("regexes-")}
+
+    before = stamps()
     warm = everything({})
-    assert {p: p.stat().st_mtime_ns for p in _entries(tmp_path)} == stamps  # read, not rewritten
+    assert stamps() == before
     assert off[0].count(b"\n") == len(lines)
     for a, b, c in zip(off, cold, warm, strict=True):
         assert a == b == c
+
+
+_WARM_PLAN = """
+import contextlib, io, sys, tokenize
+from skill.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["plan", "a quick vertical draft of a barista pulling espresso, with cafe sound", "--json"]) == 0
+from skill import startup_cache
+print(tokenize._compile.cache_info().currsize, sorted({k for k, w in startup_cache.stats() if w == "miss"}))
+"""
+
+
+def test_a_warm_plan_derives_nothing(tmp_path: Path) -> None:
+    """Warm, every lookup hits, no model with an empty default built from a builtin makes
+    inspect.signature tokenize (its first use compiles a large pattern), and the seeded
+    patterns include those the modules compile at import."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KLING3_CACHE", "KLING3_PROMPT_CACHE")}
+    env |= {"KLING3_HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    runs = [subprocess.run([sys.executable, "-c", _WARM_PLAN], capture_output=True, text=True, env=env, check=False)
+            for _ in range(3)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr
+    assert runs[-1].stdout.split(maxsplit=1) == ["0", "[]\n"]
+    (entry,) = [p for p in _entries(tmp_path / "home") if p.name.startswith("regexes-")]
+    _modules, seeded, _last = sc.loads(entry.read_bytes())[1]
+    import skill.prompt.text as text_module
+
+    module_patterns = {v.pattern for v in vars(text_module).values() if isinstance(v, re.Pattern)}
+    assert module_patterns and module_patterns <= {k[1] for k, _rx in seeded}
+    for k, rx in seeded:
+        want = re.compile(k[1], k[2])
+        assert (rx.pattern, rx.flags, rx.groups, dict(rx.groupindex)) == (want.pattern, want.flags, want.groups, dict(want.groupindex))
