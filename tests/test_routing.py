@@ -591,3 +591,45 @@ def test_a_clock_length_is_not_a_ratio() -> None:
 
 def test_a_price_per_clip_is_a_cap() -> None:
     assert refusal("My client caps me at $1 a clip. 15-second walkthrough of a loft, no sound.").code == "over_budget"
+
+
+@pytest.mark.parametrize(
+    ("text", "audio"),
+    [
+        ("A meadow at dusk with crickets chirping, 8 seconds.", True),
+        ("A jazz trio in a cellar bar, soft piano, 6 seconds.", True),
+        ("Lighthouse on a cliff, 10s with thunder.", True),
+        ("A gospel service at sunrise with a choir.", True),
+    ],
+)
+def test_sounds_and_music_in_the_scene_turn_audio_on(text: str, audio: bool) -> None:
+    assert plan(text).params.generate_audio is audio
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("A mid-50s woman smiles at the camera, ten seconds.", 10), ("A 30s spot for the bakery, a tray of buns.", 30)],
+)
+def test_decades_and_ages_are_not_lengths(text: str, seconds: int) -> None:
+    assert plan(text).params.duration == seconds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Same actor in every shot and his face can't drift. Shot 1: he opens a door. Shot 2: he turns.",
+        "The founder presents it and must look like himself the whole time, no morphing.",
+        "Intent=final_deliverable dur=8 prompt=a runway walk",
+    ],
+)
+def test_identity_and_finished_work_said_other_ways_choose_pro(text: str) -> None:
+    assert plan(text).tier == "pro"
+
+
+def test_the_callers_own_price_is_a_cap() -> None:
+    assert refusal("Two-minute silent loop of a campfire, I'll pay 8 dollars max.").code == "over_budget"
+
+
+def test_a_photo_announced_before_it_is_asked_to_come_alive_needs_the_image() -> None:
+    text = "I have a scanned photograph of my grandmother in her garden. I'd love to see it come alive."
+    assert refusal(text).code == "missing_image"
