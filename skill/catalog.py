@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from skill import startup_cache
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError
 
@@ -228,8 +230,18 @@ def _num(x: float | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The bundled catalog, validated once per process."""
+    """The bundled catalog, validated once (kept validated in the start-up cache, so a warm start
+    builds none of its models' schemas)."""
     path = data_path("catalog.yaml")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", code="bad_catalog") from exc
+    k = startup_cache.key(content, code=(__file__,), libs=("pydantic", "yaml"))
+    return startup_cache.memo("catalog", k, lambda: _validated(path), lambda c: isinstance(c, Catalog))
+
+
+def _validated(path: Path) -> Catalog:
     raw = load_yaml(path)
     try:
         return Catalog.model_validate(raw)

@@ -49,6 +49,7 @@ class Signal:
 
 @dataclass(frozen=True)
 class Intent:
+    """Every signal found in one request's text, with what the router reads from them."""
     text: str
     signals: tuple[Signal, ...]
     excludes: dict[str, str] = field(default_factory=dict)

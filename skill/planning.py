@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["Decision", "Params", "Plan", "Segment", "make_plan"]
 
 
+# Empty defaults come from lambdas, not `list`/`dict`: pydantic reads each factory's signature,
+# and a builtin's is parsed with tokenize, whose first use compiles a large pattern (~2% of a
+# cold `kling3 plan`).
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -46,7 +49,7 @@ class Segment(_Out):
     prompt: str
     payload: dict[str, Any]
     cost_usd: float
-    shots: list[dict[str, Any]] = Field(default_factory=list)
+    shots: list[dict[str, Any]] = Field(default_factory=lambda: [])
 
 
 class Params(_Out):
@@ -70,7 +73,7 @@ class Decision(_Out):
     rules: dict[str, str]
     signals: list[dict[str, Any]]
     changes: list[dict[str, Any]]
-    ruled_out: dict[str, list[Any]] = Field(default_factory=dict)
+    ruled_out: dict[str, list[Any]] = Field(default_factory=lambda: {})
 
 
 class Plan(_Out):

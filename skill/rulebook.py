@@ -8,6 +8,7 @@ compiled patterns and :mod:`skill.routing` walks the rules.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, fields
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from skill import respell, startup_cache
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError
 from skill.respell import Speller
@@ -323,12 +325,14 @@ def _walk(cond: Condition | None) -> list[Condition]:
 
 @dataclass(frozen=True)
 class CompiledSignal:
+    """A signal with its patterns compiled, each paired with the value it stands for."""
     spec: SignalSpec
     patterns: tuple[tuple[Any, re.Pattern[str]], ...]
 
 
 @dataclass(frozen=True)
 class CompiledModifier:
+    """A modifier with its patterns compiled and its word lists as sets."""
     name: str
     window: int
     before: tuple[re.Pattern[str], ...]
@@ -353,6 +357,7 @@ class CompiledModifier:
 
 @dataclass(frozen=True)
 class CompiledRole:
+    """An image URL role with its before/after patterns compiled."""
     role: str
     before: tuple[re.Pattern[str], ...]
     after: tuple[re.Pattern[str], ...]
@@ -385,7 +390,7 @@ def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
     if any(ch.isupper() for ch in literal):
         raise ValueError(f"{where}: write patterns in lower case (text is lower-cased first): {pattern!r}")
     try:
-        return re.compile(expanded)
+        return startup_cache.compile_pattern(expanded)
     except re.error as exc:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from None
 
@@ -511,6 +516,18 @@ def _default_rules() -> CompiledRules:
 
 @functools.lru_cache(maxsize=8)
 def _load_rules_cached(path: str, mtime_ns: int) -> CompiledRules:
+    """Through the start-up cache, keyed by the file's bytes: a warm start compiles nothing."""
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read rules file {path}: {exc.strerror}", code="bad_rules") from exc
+    k = startup_cache.key(content, code=(__file__, respell.__file__), libs=("pydantic", "yaml"))
+    rules = startup_cache.memo("rules", k, lambda: _build_rules(path), lambda r: isinstance(r, CompiledRules))
+    return rules if rules.source == Path(path) else dataclasses.replace(rules, source=Path(path))
+
+
+def _build_rules(path: str) -> CompiledRules:
     raw = load_yaml(Path(path))
     try:
         data = RulesFile.model_validate(raw)

@@ -10,7 +10,8 @@ httpx: planning and pricing must work offline and fast.
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
 ``KLING3_TEMPLATES``           extra prompt-template directory
-``KLING3_PROMPT_CACHE``        ``off`` (or 0/no/false): do not keep the compiled prompt vocabulary on disk
+``KLING3_CACHE``               ``off`` (or 0/no/false): keep no start-up cache (compiled rules, vocabulary,
+                               templates); ``KLING3_PROMPT_CACHE`` is the older name
 ``KLING3_RULES``               another ``routing_rules.yaml`` for the CLI (``--rules``)
 ``RUNCOMFY_TOKEN``             API token; wins over the token file (read by :mod:`skill.execution.auth`)
 ``RUNCOMFY_CONFIG_DIR``        where ``token.json`` lives, shared with the official ``runcomfy`` CLI
@@ -30,8 +31,6 @@ import math
 import os
 from pathlib import Path
 
-import platformdirs
-
 from skill.errors import ConfigError
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "TOKEN_VAR",
     "api_base",
     "ca_bundle",
+    "cache_enabled",
     "daily_cap_usd",
     "download_cap_bytes",
     "ensure_private_dir",
@@ -72,7 +72,8 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
     ("KLING3_TEMPLATES", "extra prompt-template directory"),
-    ("KLING3_PROMPT_CACHE", "off: compile the prompt vocabulary afresh, keep nothing on disk"),
+    ("KLING3_CACHE", "off: derive the rules, vocabulary and templates afresh in each process, keep nothing on disk"),
+    ("KLING3_PROMPT_CACHE", "the older name of KLING3_CACHE (read when KLING3_CACHE is unset)"),
     ("KLING3_RULES", "another routing_rules.yaml for the CLI (--rules)"),
     (TOKEN_VAR, "API token; overrides the token file"),
     ("RUNCOMFY_CONFIG_DIR", "directory of token.json, shared with the runcomfy CLI"),
@@ -110,6 +111,8 @@ def kling3_home() -> Path:
     value = _env("KLING3_HOME")
     if value:
         return Path(value).expanduser()
+    import platformdirs  # only when needed: the plan path with KLING3_HOME set never is
+
     return platformdirs.user_state_path("kling3", appauthor=False)
 
 
@@ -123,6 +126,8 @@ def videos_dir() -> Path:
     value = _env("KLING3_OUTPUT_DIR")
     if value:
         return Path(value).expanduser()
+    import platformdirs
+
     return platformdirs.user_videos_path() / "kling3"
 
 
@@ -196,10 +201,19 @@ def templates_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def prompt_cache_enabled() -> bool:
-    """``KLING3_PROMPT_CACHE``: False for ``off``/``0``/``no``/``false``; the on-disk cache is on by default."""
-    value = _env("KLING3_PROMPT_CACHE")
+def cache_enabled() -> bool:
+    """``KLING3_CACHE``: False for ``off``/``0``/``no``/``false``; the start-up cache is on by default.
+
+    ``KLING3_PROMPT_CACHE`` (its older name, from when only the prompt vocabulary was cached) is
+    read when ``KLING3_CACHE`` is unset.
+    """
+    value = _env("KLING3_CACHE") or _env("KLING3_PROMPT_CACHE")
     return value is None or value.lower() not in ("off", "0", "no", "false")
+
+
+def prompt_cache_enabled() -> bool:
+    """The older name of :func:`cache_enabled`."""
+    return cache_enabled()
 
 
 def rules_path() -> str | None:

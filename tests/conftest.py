@@ -33,7 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["RUNCOMFY_MODEL_API_BASE"] = "http://127.0.0.1:9/v1"
     os.environ["RUNCOMFY_WEB_BASE"] = "http://127.0.0.1:9"
     os.environ["RUNCOMFY_TOKEN"] = "test-token-not-real"
-    for name in ("KLING3_DAILY_CAP_USD", "KLING3_RULES", "KLING3_TEMPLATES", "KLING3_MAX_DOWNLOAD_BYTES"):
+    os.environ["XDG_CACHE_HOME"] = os.path.join(root, "xdg-cache")  # the start-up cache's fallback
+    for name in ("KLING3_DAILY_CAP_USD", "KLING3_RULES", "KLING3_TEMPLATES", "KLING3_MAX_DOWNLOAD_BYTES",
+                 "KLING3_CACHE", "KLING3_PROMPT_CACHE"):
         os.environ.pop(name, None)
 
 # Jobs finish in ~0.1 s so client tests stay fast; pass other timings to make_emulator when a

@@ -16,7 +16,7 @@ import pytest
 SKILL = Path(__file__).resolve().parents[1] / "skill"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("skill._version", "skill.errors", "skill.money", "skill.fsutil", "skill.filenames", "skill.settings", "skill.data",
+    ("skill._version", "skill.errors", "skill.money", "skill.fsutil", "skill.filenames", "skill.settings", "skill.data", "skill.startup_cache",
      "skill.textmatch", "skill.respell"),
     ("skill.request", "skill.catalog"),
     ("skill.rulebook",),

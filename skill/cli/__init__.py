@@ -7,6 +7,10 @@ pool (``plan_batch``) and the entry point with its exit codes (``app``).
 
 from __future__ import annotations
 
-from skill.cli.app import main
+from skill import startup_cache
+
+startup_cache.warm_regexes()  # before the imports below compile their patterns
+
+from skill.cli.app import main  # noqa: E402
 
 __all__ = ["main"]

@@ -83,8 +83,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole ``kling3`` parser: the top level, then each command group's subparsers."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``kling3`` parser: the top level, then each command group's subparsers.
+
+    With ``command`` (the command the user named), only that command's parser is built; the
+    others are skipped, since argparse would never read them. Without it, or for a name no group
+    adds, every parser is built (``kling3 --help`` lists them all, a typo is told the choices).
+    """
     parser = _Parser(
         prog="kling3",
         description=(
@@ -97,9 +102,48 @@ def build_parser() -> argparse.ArgumentParser:
     # The command modules only call add_parser, whose _Parser is an ArgumentParser, so viewing
     # the (invariant) _SubParsersAction[_Parser] as SubParsers is safe.
     sub = cast(SubParsers, parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))
+    only = _OneCommand(sub, command) if command else None
     for group in COMMAND_GROUPS:
-        group.register(sub)
+        group.register(cast(SubParsers, only) if only is not None else sub)
+    if only is not None and not only.built:
+        return build_parser()
     return parser
+
+
+class _Unbuilt:
+    """Stands for the parser of a command that was not invoked: every call is accepted and
+    dropped, so a command module's ``register`` runs unchanged without building anything."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Unbuilt:
+        return self
+
+
+class _OneCommand:
+    """The subparsers action as the command modules see it when one command was named."""
+
+    def __init__(self, sub: SubParsers, command: str) -> None:
+        self.sub = sub
+        self.command = command
+        self.built = False
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name != self.command and self.command not in kwargs.get("aliases", ()):
+            return _Unbuilt()
+        self.built = True
+        return self.sub.add_parser(name, **kwargs)
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv``: its first word that is not an option (None: none named)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -114,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _no_missing_streams()
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args_list)
-    parser = build_parser()
+    parser = build_parser(_command_of(args_list))
     try:
         args = parser.parse_args(args_list)
         handler: Handler | None = getattr(args, "handler", None)

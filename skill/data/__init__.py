@@ -32,13 +32,27 @@ def data_path(name: str) -> Path:
 
 @functools.lru_cache(maxsize=32)
 def _load_yaml_cached(path: str, mtime_ns: int) -> Any:
+    """Parsed once per content: the start-up cache keeps the result keyed by the file's bytes."""
+    from skill import startup_cache
+
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", code="bad_data_file") from exc
+    if not startup_cache.enabled():
+        return _parse_yaml(path, content)
+    k = startup_cache.key(content, code=(__file__,), libs=("yaml",))
+    return startup_cache.memo("yaml", k, lambda: _parse_yaml(path, content))
+
+
+def _parse_yaml(path: str, content: bytes) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=loader)
-    except yaml.YAMLError as exc:
+        return yaml.load(content.decode("utf-8"), Loader=loader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", code="bad_data_file") from exc
 
 

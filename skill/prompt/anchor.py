@@ -22,6 +22,7 @@ _WORDS = re.compile(r"[\w'-]+")
 
 @dataclass(frozen=True)
 class Anchor:
+    """What an image-to-video prompt must keep the same: a person, a product, a place or a change."""
     kind: str  # person, product, place, transformation
     whose: str = ""  # "her", "the chef's", "the perfume bottle's"
     wardrobe: bool = True

@@ -21,6 +21,7 @@ __all__ = ["Brief", "json_brief", "parse_brief"]
 
 @dataclass
 class Brief:
+    """A structured brief's parts (subject, camera, audio, ...), each with the caller's lines."""
     parts: dict[str, list[str]] = field(default_factory=dict)
 
     def get(self, part: str) -> list[str]:

@@ -32,6 +32,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Move:
+    """A camera move found in the text, with its span and how the caller phrased it."""
     start: int
     end: int
     name: str
@@ -42,6 +43,7 @@ class Move:
 
 @dataclass(frozen=True)
 class Frame:
+    """A framing (shot size, angle, lens, ...) found in the text, with its span."""
     start: int
     end: int
     kind: str  # size, angle, composition, lens, technique

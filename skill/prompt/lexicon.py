@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from skill import startup_cache
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError
 from skill.prompt.patterns import (
@@ -20,8 +21,11 @@ from skill.prompt.patterns import (
     Low,
     Rx,
     Which,
+    cache_key,
+    claim_ids,
     compile_pattern,
     is_scanner,
+    mark_ids,
     open_cache,
     ordered_alternation,
     remember,
@@ -602,20 +606,33 @@ def _default_vocab_path() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _lex_for(path: str) -> Lex:
-    cache = open_cache(path)
+    """The whole compiled vocabulary from the start-up cache when this process can take its pattern
+    ids (the first vocabulary of a process); else built, from the build cache's ingredients."""
+    k = cache_key(path)
+    got = startup_cache.load("lexicon", k) if k is not None else None
+    if isinstance(got, tuple) and len(got) == 3 and isinstance(got[0], Lex) and claim_ids(got[1], got[2]):
+        return got[0]
+    cache = open_cache(path, k) if k is not None else None
+    if cache is not None:
+        cache.whole_stored = got is not None
+    start = mark_ids()
     if cache is not None and cache.raw is not None:
         try:
-            return _lex_from(path, cache.raw, cache)
+            return _lex_from(path, cache.raw, cache, start)
         except Exception:  # a stored build that does not build again: start afresh
             cache = LexCache(cache.key)
-    return _lex_from(path, load_yaml(Path(path)), cache)
+    return _lex_from(path, load_yaml(Path(path)), cache, start)
 
 
-def _lex_from(path: str, raw: Any, cache: LexCache | None) -> Lex:
+def _lex_from(path: str, raw: Any, cache: LexCache | None, start: int = -1) -> Lex:
+    stored = cache.vocab if cache is not None else None
     try:
-        vocab = Vocabulary.model_validate(raw)
+        # a stored build keeps the vocabulary it validated: its models need not be built again
+        vocab = stored if isinstance(stored, Vocabulary) else Vocabulary.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid prompt vocabulary: {exc}", code="bad_data_file") from exc
+    if cache is not None and vocab is not stored:
+        cache.dirty = True
     token = BUILD_CACHE.set(cache)
     try:
         lex = Lex(vocab)
@@ -624,7 +641,10 @@ def _lex_from(path: str, raw: Any, cache: LexCache | None) -> Lex:
     finally:
         BUILD_CACHE.reset(token)
     if cache is not None and cache.dirty:
-        save_cache(path, cache, raw)
+        save_cache(path, cache, raw, vocab)
+    if cache is not None and start >= 0 and not cache.whole_stored:
+        book = {(p, got[0]): got for (p, _f), got in cache.codes.items()}
+        startup_cache.store("lexicon", cache.key, (lex, start, mark_ids()), book)
     return lex
 
 

@@ -21,6 +21,9 @@ __all__ = [
 
 
 
+# Empty defaults come from lambdas, not `list`/`dict`: pydantic reads each factory's signature,
+# and a builtin's is parsed with tokenize, whose first use compiles a large pattern (~2% of a
+# cold `kling3 plan`).
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,21 +79,21 @@ class ShotOut(_Frozen):
 class PromptParts(_Frozen):
     """The description split into parts (JSON-serialisable). Lists keep the caller's order."""
 
-    camera: list[str] = Field(default_factory=list, description="Camera moves, normalised.")
-    framing: list[str] = Field(default_factory=list, description="Shot sizes, angles, compositions, lenses.")
+    camera: list[str] = Field(default_factory=lambda: [], description="Camera moves, normalised.")
+    framing: list[str] = Field(default_factory=lambda: [], description="Shot sizes, angles, compositions, lenses.")
     subject: str = ""
     action: str = ""
     scene: str = ""
-    lighting: list[str] = Field(default_factory=list)
-    atmosphere: list[str] = Field(default_factory=list)
-    style: list[str] = Field(default_factory=list)
-    audio: list[str] = Field(default_factory=list, description="Sound cues: voiceover, ambience, effects, music.")
-    dialogue: list[dict[str, str]] = Field(default_factory=list, description="{speaker, tone, line}")
-    exclusions: list[str] = Field(default_factory=list)
-    identity: list[str] = Field(default_factory=list, description="What the caller said must stay fixed.")
+    lighting: list[str] = Field(default_factory=lambda: [])
+    atmosphere: list[str] = Field(default_factory=lambda: [])
+    style: list[str] = Field(default_factory=lambda: [])
+    audio: list[str] = Field(default_factory=lambda: [], description="Sound cues: voiceover, ambience, effects, music.")
+    dialogue: list[dict[str, str]] = Field(default_factory=lambda: [], description="{speaker, tone, line}")
+    exclusions: list[str] = Field(default_factory=lambda: [])
+    identity: list[str] = Field(default_factory=lambda: [], description="What the caller said must stay fixed.")
     moving: str = Field(default="", description="What the caller said may move ('only the camera moves').")
-    meta: list[str] = Field(default_factory=list, description="Routing words removed from the visual prompt.")
-    hype: list[str] = Field(default_factory=list, description="Hype and tag-soup words removed.")
+    meta: list[str] = Field(default_factory=lambda: [], description="Routing words removed from the visual prompt.")
+    hype: list[str] = Field(default_factory=lambda: [], description="Hype and tag-soup words removed.")
 
 
 class ShotDraft(_Frozen):

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import functools
-import hashlib
 import itertools
-import marshal
-import os
 import re
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from skill import startup_cache
 from skill.textmatch import (
     alternation,
     regex_internals,
@@ -35,8 +29,11 @@ __all__ = [
     "Low",
     "Rx",
     "Which",
+    "cache_key",
+    "claim_ids",
     "compile_pattern",
     "is_scanner",
+    "mark_ids",
     "open_cache",
     "ordered_alternation",
     "remember",
@@ -73,6 +70,25 @@ _GROUP_NAMES = re.compile(r"\(\?P[<=]\w+>?")
 
 
 _RX_IDS = itertools.count()
+
+
+def mark_ids() -> int:
+    """The id the next pattern will get."""
+    global _RX_IDS
+    n = next(_RX_IDS)
+    _RX_IDS = itertools.count(n)
+    return n
+
+
+def claim_ids(start: int, end: int) -> bool:
+    """Take the ids ``start``..``end - 1`` for patterns loaded from the start-up cache; False when
+    a pattern of this process already has one of them (ids must stay unique per process)."""
+    global _RX_IDS
+    n = mark_ids()
+    if not (isinstance(start, int) and isinstance(end, int)) or n > start or end < start:
+        return False
+    _RX_IDS = itertools.count(end)
+    return True
 
 
 class Low(str):
@@ -113,8 +129,8 @@ class Hit:
 # pattern strings, so one build keeps, per (pattern, flags), the needs set and the compiled form
 # that ``re`` hands to ``_sre.compile``, plus the parsed vocabulary; the next process rebuilds the
 # same pattern objects in C without parsing anything. The file is keyed by the vocabulary bytes,
-# this module's source, the package version and the Python build; any problem reading or writing
-# it (missing, corrupt, stale, read-only home) means a normal build, never an error.
+# this module's source, the package version and the Python build (see skill/startup_cache.py);
+# any problem reading or writing it (missing, corrupt, stale, read-only home) means a normal build.
 
 _CACHE_FORMAT = 1
 
@@ -131,6 +147,7 @@ class LexCache:
         if isinstance(stored, dict) and stored.get("key") == key and stored.get("format") == _CACHE_FORMAT:
             old = stored
         self.raw: Any = old.get("raw")
+        self.vocab: Any = old.get("vocab")  # the validated vocabulary (a model, pickled)
         self.old_codes: dict[Any, Any] = old.get("codes") if isinstance(old.get("codes"), dict) else {}  # type: ignore[assignment]
         self.old_needs: dict[Any, Any] = old.get("needs") if isinstance(old.get("needs"), dict) else {}  # type: ignore[assignment]
         self.old_memo: dict[Any, Any] = old.get("memo") if isinstance(old.get("memo"), dict) else {}  # type: ignore[assignment]
@@ -138,6 +155,7 @@ class LexCache:
         self.codes: dict[tuple[str, int], tuple[Any, ...]] = {}
         self.needs_of: dict[tuple[str, int], frozenset[str] | None] = {}
         self.dirty = not old
+        self.whole_stored = False  # the whole compiled vocabulary is stored already
         self.internals = regex_internals()
         self._trees: dict[tuple[str, int], Any] = {}
 
@@ -208,26 +226,17 @@ class LexCache:
         self.memo[key] = got
         return got
 
-    def dump(self, raw: Any) -> bytes:
-        """The file's bytes: a SHA-256 of the payload, then the payload (so a damaged file is never used)."""
-        payload = marshal.dumps(
-            {
-                "format": _CACHE_FORMAT,
-                "key": self.key,
-                "raw": raw,
-                "codes": self.codes,
-                "needs": self.needs_of,
-                "memo": self.memo,
-            }
-        )
-        return hashlib.sha256(payload).digest() + payload
-
-    @staticmethod
-    def load(blob: bytes) -> object:
-        digest, payload = blob[:32], blob[32:]
-        if hashlib.sha256(payload).digest() != digest:
-            return None
-        return marshal.loads(payload)
+    def payload(self, raw: Any, vocab: Any = None) -> dict[str, Any]:
+        """What is stored: the parsed and the validated vocabulary and every ingredient of its build."""
+        return {
+            "format": _CACHE_FORMAT,
+            "key": self.key,
+            "raw": raw,
+            "vocab": vocab,
+            "codes": self.codes,
+            "needs": self.needs_of,
+            "memo": self.memo,
+        }
 
 
 def remember(key: Any, make: Callable[[], Any], check: Callable[[Any], bool]) -> Any:
@@ -355,75 +364,46 @@ BOUND = rf"(?=\s*(?:[,.;:!?\n{MARK}]|$))"  # clause boundary ahead
 SEG_START = rf"(?:^|(?<=[,.;:!?\n{MARK}]))"  # clause start behind
 
 
-@functools.lru_cache(maxsize=1)
-def _module_digest() -> bytes:
-    """Key of the build cache: the source of the modules that derive what it stores."""
+_CODE = (__file__, str(Path(__file__).parent / "lexicon.py"), str(Path(__file__).parent / "vocabulary.py"))
+
+
+def _key(data: bytes) -> str:
+    """Key of the build cache: the vocabulary bytes and the source of the modules that derive it."""
     import skill.textmatch
 
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    try:
-        for source in (__file__, here / "lexicon.py", here / "vocabulary.py", skill.textmatch.__file__):
-            with open(source, "rb") as fh:
-                digest.update(fh.read())
-    except OSError:  # pragma: no cover - no source: the version alone keys the cache
-        return b""
-    return digest.digest()
+    return startup_cache.key(data, code=(*_CODE, skill.textmatch.__file__), libs=("pydantic", "yaml"))
 
 
 def _cache_file(path: str) -> Path:
+    """Where the build of ``path`` is written when ``KLING3_HOME`` can be written."""
     from skill import settings
 
-    name = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return settings.kling3_home() / "cache" / f"prompt-vocabulary-{name}.marshal"
+    with open(path, "rb") as fh:
+        k = _key(fh.read())
+    return settings.kling3_home() / "cache" / startup_cache.entry_name("vocabulary", k)
 
 
-def open_cache(path: str) -> LexCache | None:
-    """The build cache for the vocabulary file ``path`` (empty when nothing usable is stored).
-
-    None when the cache is switched off (``KLING3_PROMPT_CACHE=off``): everything is compiled afresh.
-    """
-    from skill import settings
-
-    if not settings.prompt_cache_enabled():
+def cache_key(path: str) -> str | None:
+    """The start-up cache key of the vocabulary file ``path``; None when the cache is switched off
+    (``KLING3_CACHE=off``) or the file cannot be read (``load_yaml`` reports it)."""
+    if not startup_cache.enabled():
         return None
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return _key(fh.read())
     except OSError:
-        return None  # load_yaml reports it
-    from skill._version import __version__
-
-    h = hashlib.sha256(data)
-    h.update(_module_digest())
-    h.update(f"\0{__version__}\0{sys.version}\0{sys.implementation.cache_tag}\0{_CACHE_FORMAT}".encode())
-    key = h.hexdigest()
-    stored: object = None
-    try:
-        with open(_cache_file(path), "rb") as fh:
-            stored = LexCache.load(fh.read())
-    except Exception:  # missing, unreadable or corrupt: build afresh
-        stored = None
-    return LexCache(key, stored)
+        return None
 
 
-def save_cache(path: str, cache: LexCache, raw: Any) -> None:
-    """Store the cache atomically; a cache that cannot be written is simply not written."""
-    tmp: str | None = None
-    try:
-        from skill import settings
+def open_cache(path: str, k: str | None = None) -> LexCache | None:
+    """The build cache for the vocabulary file ``path`` (empty when nothing usable is stored).
 
-        target = _cache_file(path)
-        blob = cache.dump(raw)
-        settings.ensure_private_dir(target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=".prompt-vocabulary-", dir=target.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, target)
-        tmp = None
-    except Exception:
-        pass
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    None when the start-up cache is switched off: everything is compiled afresh.
+    """
+    k = k or cache_key(path)
+    return None if k is None else LexCache(k, startup_cache.load("vocabulary", k))
+
+
+def save_cache(path: str, cache: LexCache, raw: Any, vocab: Any = None) -> None:
+    """Store the cache (atomically, by :mod:`skill.startup_cache`); one that cannot be written is not."""
+    startup_cache.store("vocabulary", cache.key, cache.payload(raw, vocab))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from skill import startup_cache
 from skill.data import data_path
 from skill.errors import ConfigError, Kling3Error
 from skill.prompt.text import norm_space, tidy
@@ -71,9 +72,19 @@ def _env_cached(template_dir: str | None, bundled: str) -> Any:
         keep_trailing_newline=False,
         auto_reload=False,
         cache_size=64,
+        # compiled code kept between processes, keyed by each template's source and this module's
+        bytecode_cache=startup_cache.template_code_cache(_source_digest()),
     )
     env.filters["sentence"] = _sentence
     return env
+
+
+@functools.lru_cache(maxsize=1)
+def _source_digest() -> str:
+    import hashlib
+
+    with open(__file__, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 _INCLUDE = re.compile(r"""\{%-?\s*include\s+(["'])([^"'\n]{1,200})\1\s*-?%\}""")
@@ -94,8 +105,8 @@ class _InliningLoader:
         self.inner = inner
         self.lines: dict[str, list[tuple[str, int]]] = {}
 
-    def get_source(self, environment: Any, name: str) -> tuple[str, str | None, Any]:
-        text, filename, uptodate, owners = self._load(environment, name, ())
+    def get_source(self, environment: Any, name: str, *, check: bool = True) -> tuple[str, str | None, Any]:
+        text, filename, uptodate, owners = self._load(environment, name, (), check)
         if filename:
             # each line belongs to the file of its first non-blank character
             lines: list[tuple[str, int]] = []
@@ -108,14 +119,17 @@ class _InliningLoader:
             self.lines[filename] = lines
         return text, filename, uptodate
 
-    def _load(self, env: Any, name: str, stack: tuple[str, ...]) -> tuple[str, str | None, Any, list[tuple[str, int]]]:
+    def _load(
+        self, env: Any, name: str, stack: tuple[str, ...], check: bool = True
+    ) -> tuple[str, str | None, Any, list[tuple[str, int]]]:
         """The source with static includes inlined, and the (file, line) each character comes from."""
         from jinja2 import TemplateSyntaxError
 
         if name in stack or len(stack) > self.max_depth:
             raise TemplateSyntaxError(f"include cycle or nesting too deep: {' -> '.join((*stack, name))}", 1, name)
         source, filename, uptodate = self.inner.get_source(env, name)
-        env.parse(source, name, filename)  # a syntax error names this very file
+        if check:
+            env.parse(source, name, filename)  # a syntax error names this very file
         where = filename or name
         out: list[str] = []
         owners: list[tuple[str, int]] = []
@@ -132,7 +146,7 @@ class _InliningLoader:
         pos = 0
         for m in _INCLUDE.finditer(source):
             take(source[pos: m.start()])
-            text, _f, _u, sub = self._load(env, m.group(2), (*stack, name))
+            text, _f, _u, sub = self._load(env, m.group(2), (*stack, name), check)
             # fenced, so the included file's own whitespace control stays inside it
             fence = "{{ '' }}"
             out.append(fence + text + fence)
@@ -145,6 +159,13 @@ class _InliningLoader:
     def load(self, environment: Any, name: str, globals: Any = None) -> Any:
         from jinja2.loaders import BaseLoader
 
+        bcc = environment.bytecode_cache
+        if bcc is not None:
+            # code stored for exactly this inlined source compiled before: no file needs checking
+            source, filename, uptodate = self.get_source(environment, name, check=False)
+            code = bcc.get_bucket(environment, name, filename, source).code
+            if code is not None:
+                return environment.template_class.from_code(environment, code, globals or {}, uptodate)
         return BaseLoader.load(self, environment, name, globals)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ __all__ = ["Split", "split_shots", "split_text"]
 
 @dataclass
 class Split:
+    """A request cut into its shots: what comes before them, each shot's text and seconds."""
     preamble: str
     shots: list[tuple[str, int | None]]
     structured: bool

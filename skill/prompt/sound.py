@@ -55,6 +55,7 @@ def _strip_prefix(lx: Lex, clause: str) -> str:
 
 @dataclass(frozen=True)
 class Exclusion:
+    """What the caller wants kept out: nouns for the negative prompt, audio and camera directions."""
     items: tuple[str, ...]  # what to keep out, as nouns
     sound: tuple[str, ...]  # "dialogue", "music", "voiceover": directions for the audio part
     camera: bool  # "no camera movement": a camera direction, kept in the prompt

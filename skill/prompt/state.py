@@ -11,6 +11,7 @@ __all__ = ["Entity", "Seg"]
 
 @dataclass
 class Entity:
+    """A subject as first introduced, so later shots can name it again the same way."""
     full: str  # as introduced: "a barista with a red apron"
     head: str  # "barista"
     label: str  # "Barista"
@@ -22,6 +23,7 @@ class Entity:
 
 @dataclass
 class Seg:
+    """One piece of a shot's text, sorted into camera, framing, prose and the rest."""
     raw: str
     camera: list[tuple[str, str]] = field(default_factory=list)  # (move name, phrase)
     framing: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, phrase)

@@ -82,6 +82,7 @@ class Beat:
 
 @dataclass
 class Story:
+    """The request read as a film: its beats, where they came from, and what each shot restates."""
     beats: list[Beat]
     source: str = "single"  # single, text, field, brief
     preamble: list[str] = field(default_factory=list)  # said before the shots: restated in each

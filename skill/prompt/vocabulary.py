@@ -12,7 +12,8 @@ __all__ = ["Vocabulary"]
 
 
 class _V(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built when a vocabulary is validated, not at import: a warm start loads the validated one
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Grammar(_V):

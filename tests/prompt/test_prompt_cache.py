@@ -68,7 +68,8 @@ def vocab_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     src = Path(lexm._default_vocab_path())
     dst = tmp_path / "vocab" / "prompt_vocabulary.yaml"
     dst.parent.mkdir()
-    dst.write_bytes(src.read_bytes())
+    # a comment of its own gives the copy its own key: no entry another test stored is found
+    dst.write_bytes(src.read_bytes() + f"\n# {tmp_path}\n".encode())
     yield dst
     lexm._lex_for.cache_clear()
 
@@ -115,15 +116,13 @@ def test_corrupt_cache_is_ignored_and_rebuilt(vocab_copy: Path, monkeypatch: pyt
         assert cache_file.read_bytes() != bad  # rebuilt and rewritten
     # a well-formed file holding nonsense for every pattern is not trusted either
     # a well-formed file (right key, right checksum) holding nonsense is not trusted either
-    import hashlib
-    import marshal
+    from skill import startup_cache
 
     def forge(change: Any) -> None:
-        stored = pat.LexCache.load(good)
+        key, stored = startup_cache.loads(good)
         assert isinstance(stored, dict)
         change(stored)
-        payload = marshal.dumps(stored)
-        cache_file.write_bytes(hashlib.sha256(payload).digest() + payload)
+        cache_file.write_bytes(startup_cache.dumps((key, stored)))
 
     forgeries = [
         lambda d: d.update(codes={k: (0, [1, 2, 3], 0, {}, ()) for k in d["codes"]}),  # code _sre refuses
@@ -155,7 +154,8 @@ def test_changed_vocabulary_does_not_reuse_the_cache(vocab_copy: Path, monkeypat
     monkeypatch.setattr(lexm, "load_yaml", spy)
     _fresh_lex(vocab_copy)
     assert loaded == [vocab_copy]
-    assert cache_file.read_bytes() != before
+    rebuilt = pat._cache_file(str(vocab_copy))  # entries are named by their key
+    assert rebuilt != cache_file and rebuilt.read_bytes() != before
 
     # a real change of meaning shows up in the compiled patterns
     text = vocab_copy.read_text(encoding="utf-8")
