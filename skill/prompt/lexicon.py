@@ -448,7 +448,7 @@ class Lex:
         nonstop_word = self._nonstop
         # --- scene -----------------------------------------------------------------------------------------
         sc = v.scene
-        self.scene_nouns = sorted({n.lower() for n in sc.nouns}, key=len, reverse=True)
+        self.scene_nouns = sorted({n.lower() for n in sc.nouns}, key=lambda n: (-len(n), n))
         self.scene = Rx(
             bounded(
                 rf"(?P<prep>{word_alternation(sc.preps)})\s+(?P<core>(?:(?:{word_alternation(sorted(self.dets))})\s+)?"

@@ -355,7 +355,7 @@ class Which:
 
 def ordered_alternation(entries: Iterable[Sequence[str]]) -> str:
     """One alternation over several entries' patterns, entries in order, each entry's longest first."""
-    return alternation((p for pats in entries for p in sorted(pats, key=len, reverse=True)), ordered=True)
+    return alternation((p for pats in entries for p in sorted(pats, key=lambda p: (-len(p), p))), ordered=True)
 
 
 BOUND = rf"(?=\s*(?:[,.;:!?\n{MARK}]|$))"  # clause boundary ahead
