@@ -249,8 +249,8 @@ def cmd_spend(args: argparse.Namespace) -> int:
 
     base = None if args.all_bases else settings.api_base()
     jr = Journal()
-    rows = [r.to_dict() for r in jr.spend(days=args.days, api_base=base)]
-    cancelled = [r.to_dict() for r in jr.spend(days=args.days, api_base=base, cancelled=True)]
+    counted, gone = jr.spend_report(days=args.days, api_base=base)
+    rows, cancelled = [r.to_dict() for r in counted], [r.to_dict() for r in gone]
     today = jr.spent_today(base)
     cap = settings.daily_cap_usd()
     if args.json:
