@@ -1,10 +1,13 @@
-"""The job journal: one SQLite file recording every job this user submits, from every process.
+"""The job journal: the record of every job submitted, from every process (and, on a shared
+PostgreSQL journal, from every machine of a team).
 
 A job is written *before* its HTTP submit (state ``submitting``) so a crash, a Ctrl-C or a lost
-response can never leave a paid job unknown locally; ``kling3 resume`` and the spend report
-read it back. Several CLI runs, a batch and the MCP server may write at the same moment, so:
-WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
-lock up front (a deferred transaction that upgrades can fail without waiting).
+response can never leave a paid job unknown; ``kling3 resume`` and the spend report read it
+back. Several CLI runs, a batch and the MCP server (and other machines) may write at the same
+moment, so every method is one short transaction, and writes are serialised by the store
+(:mod:`skill.execution.journal_db`: ``BEGIN IMMEDIATE`` on the SQLite file, an advisory lock on
+PostgreSQL), which is what makes the daily cap and claims race-free. The SQL here is the one
+both databases understand; schema, migrations and locking live in the stores.
 
 The payload is stored exactly as it is sent (the token travels in a header, never in a body).
 API answers and error details are passed through :func:`skill.execution.auth.redact_data`, so even one that
@@ -378,7 +381,11 @@ class Journal:
         clock: Callable[[], datetime] = _utcnow,
         busy_timeout: float = _BUSY_TIMEOUT_S,
     ) -> None:
-        """Open (creating if needed) the journal at ``path``, default :func:`settings.journal_path`.
+        """Open (creating if needed) the journal at ``path``: a SQLite file, or a
+        ``postgresql://`` URL (a team's journal on a server); default :func:`settings.journal_url`
+        (``--journal``, ``KLING3_JOURNAL_URL``), else :func:`settings.journal_path`. An
+        unreachable server raises :class:`~skill.errors.JournalUnreachable` here, before any
+        submit can be attempted.
 
         ``clock`` returns the current time; tests inject one to place jobs on given days.
         ``busy_timeout`` is how long a write waits for another process's transaction before
@@ -388,8 +395,10 @@ class Journal:
         self._clock = clock
         self._lock = threading.RLock()
         self._noted_size = -1
-        self._store: Store = open_store(target if isinstance(target, str) else Path(target), busy_timeout=float(busy_timeout))
+        self._store: Store = open_store(target if isinstance(target, str) else Path(target),
+                                        busy_timeout=float(busy_timeout))
         self.path = self._store.local_path
+        """The SQLite file; on PostgreSQL, the local name beside which the side file is kept."""
         self.where = self._store.where
         """The journal as messages name it: the file, or the server URL with its password masked."""
         self.kind = self._store.kind

@@ -130,6 +130,9 @@ def test_a_migrated_sqlite_journal_shows_the_same_jobs_and_spend(
         if command[0] == "spend":
             assert ours.pop("journal").startswith("postgresql://kling3:***@")
         assert ours == mine and mine
+    pages = [run_cli("gallery", "--json", "--output", str(tmp_path / f"{name}.html"), env=env).json()
+             for name, env in (("mine", local), ("ours", team))]
+    assert pages[0]["videos"] == pages[1]["videos"] == 3
     rows = run_cli("jobs", "--json", env=team).json()["jobs"]
     assert sum(1 for r in rows if r["possibly_paid"]) == 1 and sum(len(r["files"]) for r in rows) == 3
 
