@@ -38,6 +38,7 @@ class Signal:
     in_shots: bool = False
     extent: tuple[int, int] | None = None  # the cue with the words that set its state
     instruction: bool = True  # words addressed to the tool, not a description of the video
+    bounds: tuple[float, float] | None = None  # a time range's start and end ("0:03-0:07")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "value": self.value, "words": self.words}
@@ -96,6 +97,7 @@ def _clause_after(rules: CompiledRules, text: str, end: int, window: int) -> str
 _WORD = re.compile(r"[\w'-]+")
 _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)|[!;\n]")  # an ellipsis is no sentence end
 _PHRASE_END = re.compile(r"[:()\[\]\"|]|\s-\s")
+_KEY_VALUE = re.compile(r"\w=\s*[\"']?$")  # "channel=reels": the value of a key the caller set
 
 
 def _in_scope(mod: CompiledModifier, before: str) -> int | None:
@@ -128,6 +130,8 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
 
 def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """A length on a thing in the scene ("a 30-second timer"), not the length of the video."""
+    if following and following[-1] in mod.video_nouns:
+        return False  # the phrase's head is the video: "a <cue> retro TV look"
     if any(w in mod.scene_nouns for w in following):
         return not any(w in mod.targets for w in _WORD.findall(before)[-3:])
     lead = _WORD.findall(before)[-mod.lead_words :] if mod.lead_words else []
@@ -155,6 +159,8 @@ def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str
 
 def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
     """The content test, in the form the modifier asks for: closed (scene nouns), a place, or open."""
+    if _KEY_VALUE.search(before):
+        return False
     words = [w for w in _WORD.findall(cue) if w not in mod.function_words]
     if mod.attributive and (not words or any(w.split("-")[-1] not in mod.attributive for w in words)):
         return False
@@ -209,6 +215,36 @@ def _coordinate(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
                 sig = replace(sig, state=prev.state, extent=(sig.start, sig.end))
         out.append(sig)
         last[sig.name] = sig
+    return out
+
+
+def _nearest_correction(signals: list[Signal]) -> list[Signal]:
+    """A correction takes back the value just before it: in "10 seconds, max fifty cents... no
+    wait, make the cap three dollars" it is the cap, not the length, that was changed."""
+    out: list[Signal] = []
+    for sig in signals:
+        hi = (sig.extent or (sig.start, sig.end))[1]
+        if sig.state == "corrected" and hi > sig.end and any(
+            o is not sig and o.state == "corrected" and o.instruction and sig.end <= o.start and o.end <= hi
+            for o in signals
+        ):
+            sig = replace(sig, state="plain", extent=(sig.start, sig.end))
+        out.append(sig)
+    return out
+
+
+def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """A value ruled out and then asked for again in a later clause was a change of mind: "we
+    were going to skip Pro, but the client upped the budget, so Pro tier please"."""
+    out: list[Signal] = []
+    for sig in signals:
+        if sig.state == "negated" and any(
+            o.name == sig.name and o.value == sig.value and o.state == "plain" and o.start > sig.end
+            and rules.clause_break.search(masked, sig.end, o.start)
+            for o in signals
+        ):
+            sig = replace(sig, state="corrected")
+        out.append(sig)
     return out
 
 
@@ -314,6 +350,28 @@ def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> An
             return total  # "2.5 s" stays too short rather than rounding up to an allowed length
         return round(total, 2) if not float(total).is_integer() else int(total)
     return fixed
+
+
+def _bounds(rules: CompiledRules, csig: CompiledSignal, m: re.Match[str]) -> tuple[float, float] | None:
+    """Where a time range starts and ends, in seconds: "(2-6s)" -> (2, 6)."""
+    groups = m.groupdict()
+    if groups.get("lo") is None or groups.get("n") is None:
+        return None
+    lo, hi = _number(rules, groups["lo"]), _amount(rules, groups["n"])
+    if lo is None or hi is None:
+        return None
+    return lo, hi * _unit(csig.spec.units or {}, groups.get("unit"))
+
+
+def _chained_total(signals: list[Signal]) -> int | None:
+    """Time ranges that follow on from 0 ("0-3s ... 3-7s ... 7-10s") time one film: its length
+    is the last range's end, with or without shot headers."""
+    ranges = [s.bounds for s in signals if s.name == "duration" and s.bounds and s.state == "plain"]
+    if len(ranges) < 2 or ranges[0][0] != 0:
+        return None
+    if any(abs(a[1] - b[0]) > 1e-9 for a, b in itertools.pairwise(ranges)):
+        return None
+    return math.floor(ranges[-1][1] + 0.5)
 
 
 _PREFILTER = False
@@ -467,9 +525,10 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                 else:
                     start, end = m.start(), m.end()
                 signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
-                                      extent=(lo, hi), instruction=spec.instruction))
+                                      extent=(lo, hi), instruction=spec.instruction,
+                                      bounds=_bounds(rules, csig, m)))
 
-    signals = _coordinate(rules, masked, signals)
+    signals = _reaffirmed(rules, masked, _nearest_correction(_coordinate(rules, masked, signals)))
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [
@@ -500,6 +559,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             per_shot.append(d)
         else:
             shots_total = sum(per_shot)
+    if shots_total is None and not shot_durations and (shots_total := _chained_total(signals)) is not None:
+        signals = [replace(s, in_shots=True) if s.bounds else s for s in signals]  # shot timings
     by_name: dict[str, list[Signal]] = {}
     for sig in signals:
         by_name.setdefault(sig.name, []).append(sig)

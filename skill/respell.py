@@ -45,9 +45,16 @@ class Speller:
     inflection of a listed word ("drafts", "seconds") is left alone, and so is a tie.
     """
 
-    def __init__(self, words: Iterable[str], min_length: int = 6) -> None:
+    def __init__(
+        self,
+        words: Iterable[str],
+        min_length: int = 6,
+        joined: tuple[Iterable[str], Iterable[str]] = ((), ()),
+    ) -> None:
         self.words = frozenset(w.lower() for w in words)
         self.min_length = min_length
+        self.firsts = frozenset(w.lower() for w in joined[0])
+        self.seconds = frozenset(w.lower() for w in joined[1])
         index: dict[str, set[str]] = {}
         for w in self.words:
             for key in {w, *_deletes(w)}:
@@ -55,9 +62,19 @@ class Speller:
         self._index = {k: frozenset(v) for k, v in index.items()}
         self.fix = functools.lru_cache(maxsize=4096)(self._fix)
 
+    def _split(self, token: str) -> str | None:
+        """Two cue words run together ("draftquality", "herovideo"): a cue and the noun it
+        qualifies, both listed, so that a real word ("protest") is never cut apart."""
+        for i in range(2, len(token) - 1):
+            if token[:i] in self.firsts and token[i:] in self.seconds:
+                return f"{token[:i]} {token[i:]}"
+        return None
+
     def _fix(self, token: str) -> str | None:
         if token in self.words:
             return None
+        if self.firsts and (split := self._split(token)) is not None:
+            return split
         undoubled = re.sub(r"(.)\1", r"\1", token)
         if undoubled != token and undoubled in self.words:
             return undoubled
@@ -90,7 +107,13 @@ class Speller:
             parts.append(text[pos : m.start()])
             back.extend(range(pos, m.start()))
             parts.append(fix)
-            back.extend(m.start() + min(i, len(m.group()) - 1) for i in range(len(fix)))
+            if " " in fix and fix.replace(" ", "") == m.group():  # split: the space sits at the joint
+                cut = fix.index(" ")
+                # the joint maps to the token's end: a cue read in the first part takes the word whole
+                back.extend(m.start() + (i if i < cut else m.end() - m.start() if i == cut else i - 1)
+                            for i in range(len(fix)))
+            else:
+                back.extend(m.start() + min(i, len(m.group()) - 1) for i in range(len(fix)))
             pos = m.end()
         if not parts:
             return text, None

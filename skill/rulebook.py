@@ -146,6 +146,8 @@ class TypoSpec(_Model):
 
     words: list[str] = Field(default_factory=list)
     min_length: int = Field(default=6, ge=4, le=12)
+    joined_first: list[str] = Field(default_factory=list)
+    joined_second: list[str] = Field(default_factory=list)
 
 
 class LanguageSpec(_Model):
@@ -475,7 +477,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         signals=tuple(signals),
         number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
         number_grammar=data.number_grammar,
-        speller=Speller(data.typos.words, data.typos.min_length),
+        speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second)),
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
     )
 

@@ -41,3 +41,26 @@ def test_a_typo_routes_and_the_decision_quotes_the_words_written() -> None:
         make_plan({"text": "stdandard tier, from one frame to the next", "image_url": "https://i.example.org/a.png",
                    "tail_image_url": "https://i.example.org/b.png"})
     assert getattr(info.value, "code", None) == "end_frame_unsupported"
+
+
+JOINER = Speller(["standard"], joined=(["pro", "draft", "square"], ["tier", "quality", "video"]))
+
+
+@pytest.mark.parametrize(
+    ("token", "fixed"),
+    [("protier", "pro tier"), ("draftquality", "draft quality"), ("squarevideo", "square video"),
+     ("protest", None), ("program", None), ("drafts", None)],
+)
+def test_two_cue_words_run_together_are_read_apart(token: str, fixed: str | None) -> None:
+    assert JOINER.fix(token) == fixed
+
+
+def test_a_cue_in_the_first_part_of_a_joined_word_takes_the_word_whole() -> None:
+    text = "a draftquality pass"
+    corrected, back = JOINER.correct(text)
+    assert corrected == "a draft quality pass"
+    assert back is not None
+    start = corrected.index("draft")
+    assert text[back[start] : back[start + len("draft")]] == "draftquality"
+    later = corrected.index("quality")
+    assert text[back[later] : back[later + len("quality")]] == "quality"

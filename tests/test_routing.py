@@ -504,3 +504,132 @@ def test_a_value_taken_back_gives_way_to_the_one_that_follows(text: str, field: 
     p = make_plan({"text": text})
     got = {"tier": p.tier, "aspect_ratio": p.params.aspect_ratio, "duration": p.params.duration}[field]
     assert got == value
+
+
+# -- structured briefs, mind changes, hedges: fresh sentences for each family of the dev L round
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "seconds", "audio"),
+    [
+        ('{"scene": "a heron fishing at dawn", "clip_seconds": 12, "render_quality": "pro"}', "pro", 12, False),
+        ("output_tier = standard\nsubject = a heron fishing\ntarget_len = 7", "standard", 7, False),
+        ("concept: paper lanterns rising\ntotal_duration: 9s\nsound_on: true", "standard", 9, True),
+        ('{"prompt": "paper lanterns rising", "enable_audio": "yes", "video_length_sec": 6}', "standard", 6, True),
+        ("Video grade: pro | runtime_s: 11 | desc: a heron lifting off", "pro", 11, False),
+    ],
+)
+def test_brief_keys_are_read_by_their_key_words(text: str, tier: str, seconds: int, audio: bool) -> None:
+    p = plan(text)
+    assert (p.tier, p.params.duration, p.params.generate_audio) == (tier, seconds, audio)
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "seconds"),
+    [
+        ("Originally I asked for 4K, but this is only a work-in-progress look at the heron.", "standard", 5),
+        ("Do 12 seconds... actually 7... a heron lifting off the water.", "standard", 7),
+        ("4K feels a bit much, right? It's the client deliverable though: a heron at dawn.", "pro", 5),
+        ("A heron at dawn, premium look, nothing crazy like 4K.", "pro", 5),
+        ("For the TV spot launching next week: a heron lifting off the lake.", "pro", 5),
+        ("Read the brief at https://example.com/brief first, then make a launch video of a heron.", "pro", 5),
+        ("Quarter of a minute: a heron lifting off the lake.", "standard", 15),
+    ],
+)
+def test_mind_changes_hedges_and_dates_are_read_as_people_mean_them(text: str, tier: str, seconds: int) -> None:
+    p = plan(text)
+    assert (p.tier, p.params.duration) == (tier, seconds)
+
+
+def test_a_budget_taken_back_is_replaced_by_the_new_one() -> None:
+    p = plan("A heron at dawn, 10 seconds, max fifty cents... no wait, make the cap three dollars.")
+    assert p.tier == "standard" and p.params.duration == 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The photo of my grandfather on the porch should come to life: he waves.",
+        '{"job": "x", "task": "animate_picture", "seconds": 6}',
+    ],
+)
+def test_asking_to_animate_without_an_image_is_refused(text: str) -> None:
+    assert refusal(text).code == "missing_image"
+
+
+def test_a_url_marked_not_to_be_animated_before_it_is_a_reference() -> None:
+    p = plan("Palette only, please keep this one still and not animated: https://cdn.example.com/m/a.jpg. A heron at dawn.")
+    assert p.mode == "t2v"
+
+
+@pytest.mark.parametrize("text", ["With the roar of the waterfall behind her, she dives.", "Gulls circling the pier, waves and cheers."])
+def test_a_sound_named_in_the_scene_turns_audio_on_and_stays_in_the_prompt(text: str) -> None:
+    p = plan(text)
+    assert p.params.generate_audio is True
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("SHOT A 0-4s: a kettle on the stove\nSHOT B 4-9s: steam curls up\nSHOT C 9-13s: a hand lifts it", 13),
+        ("[0:00-0:05] dawn over the bay\n[0:05-0:12] the ferry docks", 12),
+        ("1) 00:00-00:03 a door opens\n2) 00:03-00:08 a dog runs out", 8),
+    ],
+)
+def test_time_ranges_that_follow_on_time_the_whole_film(text: str, seconds: int) -> None:
+    assert plan(text).params.duration == seconds
+
+
+def test_a_tier_ruled_out_and_asked_for_again_later_is_chosen() -> None:
+    p = plan("We meant to skip Pro, but the budget came through - so yes, Pro tier please. A heron at dawn.")
+    assert p.tier == "pro"
+
+
+def test_a_clock_length_is_not_a_ratio() -> None:
+    assert refusal("Music video, the whole track is 3:40, can you do all of it?").code == "duration_out_of_range"
+
+
+def test_a_price_per_clip_is_a_cap() -> None:
+    assert refusal("My client caps me at $1 a clip. 15-second walkthrough of a loft, no sound.").code == "over_budget"
+
+
+@pytest.mark.parametrize(
+    ("text", "audio"),
+    [
+        ("A meadow at dusk with crickets chirping, 8 seconds.", True),
+        ("A jazz trio in a cellar bar, soft piano, 6 seconds.", True),
+        ("Lighthouse on a cliff, 10s with thunder.", True),
+        ("A gospel service at sunrise with a choir.", True),
+    ],
+)
+def test_sounds_and_music_in_the_scene_turn_audio_on(text: str, audio: bool) -> None:
+    assert plan(text).params.generate_audio is audio
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("A mid-50s woman smiles at the camera, ten seconds.", 10), ("A 30s spot for the bakery, a tray of buns.", 30)],
+)
+def test_decades_and_ages_are_not_lengths(text: str, seconds: int) -> None:
+    assert plan(text).params.duration == seconds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Same actor in every shot and his face can't drift. Shot 1: he opens a door. Shot 2: he turns.",
+        "The founder presents it and must look like himself the whole time, no morphing.",
+        "Intent=final_deliverable dur=8 prompt=a runway walk",
+    ],
+)
+def test_identity_and_finished_work_said_other_ways_choose_pro(text: str) -> None:
+    assert plan(text).tier == "pro"
+
+
+def test_the_callers_own_price_is_a_cap() -> None:
+    assert refusal("Two-minute silent loop of a campfire, I'll pay 8 dollars max.").code == "over_budget"
+
+
+def test_a_photo_announced_before_it_is_asked_to_come_alive_needs_the_image() -> None:
+    text = "I have a scanned photograph of my grandmother in her garden. I'd love to see it come alive."
+    assert refusal(text).code == "missing_image"
