@@ -4,7 +4,7 @@ The big journal is filled with bulk SQL of the journal's own schema (the schema 
 with :class:`~skill.execution.journal.Journal`, then one ``executemany``), jobs spread over 90 days
 and three tiers, with a prompt-sized payload so the table is the size a real one would be. Both
 commands run with bytecode compiled (as a wheel install has it), interleaved A B A B, and the
-median of each is compared.
+median of the pair-by-pair ratios is quoted (:mod:`interleave`).
 
 Target (issue 14): the 100k journal within 1.5x the empty one.
 Run: python bench/journal_spend.py [--jobs 100000] [--runs 15]
@@ -13,19 +13,18 @@ Run: python bench/journal_spend.py [--jobs 100000] [--runs 15]
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import json
 import os
 import sqlite3
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from interleave import Run, compile_bytecode, interleaved, report, timed
 
 from skill.execution.journal import Journal
 
@@ -58,27 +57,24 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "skill"), quiet=1)
+    compile_bytecode()
     root = Path(tempfile.mkdtemp(prefix="kling3-spend-"))
     empty, big = root / "empty", root / "big"
     Journal(empty / "jobs.sqlite3").close()
     fill(big, args.jobs)
     py = sys.executable
     script = Path(py).parent / "kling3"
-    kling = [str(script)] if script.exists() else [py, "-m", "skill.cli"]
-    cmd = [*kling, "spend", "--json"]
+    cmd = [str(script)] if script.exists() else [py, "-m", "skill.cli"]
+    cmd += ["spend", "--json"]
     env = {**os.environ, "RUNCOMFY_MODEL_API_BASE": BASE}
-    samples: dict[str, list[float]] = {"empty": [], "big": []}
-    for i in range(args.runs + 2):
-        for name, home in (("empty", empty), ("big", big)):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env={**env, "KLING3_HOME": str(home)})
-            if i >= 2:  # two warm-up rounds
-                samples[name].append(time.perf_counter() - t0)
-    e, b = statistics.median(samples["empty"]), statistics.median(samples["big"])
-    print(f"kling3 spend --json, empty journal:     {e * 1000:.0f} ms (median of {args.runs}, interleaved)")
-    print(f"kling3 spend --json, {args.jobs:,}-job journal: {b * 1000:.0f} ms")
-    print(f"ratio: {b / e:.2f}x (target <= 1.50x)")
+    env.pop("KLING3_JOURNAL_URL", None)
+
+    def on(home: Path) -> Callable[[int], Run]:
+        return lambda _n: timed(cmd, {**env, "KLING3_HOME": str(home)})
+
+    a, b = interleaved((f"{args.jobs:,} jobs", on(big)), ("empty", on(empty)), args.runs, warmup=2)
+    ratio = report(a, b, "wall_s")
+    print(f"kling3 spend --json: {ratio:.2f}x an empty journal (target <= 1.50x)")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,9 @@ def _following(mod: CompiledModifier, after: str) -> list[str]:
     """The words right after the cue, up to a function word or the end of the phrase."""
     cut = _PHRASE_END.search(after)
     out: list[str] = []
-    for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]:
+    for w in (w.strip("'") for w in _WORD.findall(after[: cut.start()] if cut else after)[:4]):
+        if not w:
+            continue  # a closing quote is no word
         if w in mod.function_words or w[0].isdigit():
             break  # a number starts a phrase of its own ("<cue> 8sec")
         out.append(w)
@@ -412,9 +414,11 @@ def _classify_urls(rules: CompiledRules, text: str, lowered: str, masked: str) -
     for m in rules.image_url.finditer(lowered):
         before = _clause_before_urls(rules, masked, m.start())
         after = _clause_after_urls(rules, masked, m.end())
+        following = _next_sentence(rules, masked, m.end())
         role = rules.default_role
         for r in rules.roles:
-            if any(p.search(before) for p in r.before) or any(p.search(after) for p in r.after):
+            if (any(p.search(before) for p in r.before) or any(p.search(after) for p in r.after)
+                    or any(p.search(following) for p in r.next_sentence)):
                 role = r.role
                 break
         name = f"image_{role}"
@@ -446,6 +450,17 @@ def _clause_after_urls(rules: CompiledRules, masked: str, end: int) -> str:
     return chunk[: m.start()] if m else chunk
 
 
+def _next_sentence(rules: CompiledRules, masked: str, end: int) -> str:
+    """The sentence after the URL's own: "URL is our old kitchen. Don't animate it, ..." """
+    chunk = masked[end : end + 2 * rules.url_window]
+    m = _SENTENCE_BREAK.search(chunk)
+    if m is None:
+        return ""
+    rest = chunk[m.end() :]
+    n = _SENTENCE_BREAK.search(rest)
+    return rest[: n.start()] if n else rest
+
+
 _QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,80})'(?![\w])")
 
 
@@ -455,10 +470,13 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
     if not spec.after_words:
         return []
     cues = frozenset(spec.after_words)
+    relayers = frozenset(spec.relayed_by)
     out = []
     for m in _QUOTE.finditer(masked):
-        before = _WORD.findall(masked[max(0, m.start() - 60) : m.start()])[-spec.lookback_words :]
-        if any(w in cues for w in before):
+        words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
+        if relayers and any(w in relayers for w in words[-spec.relay_lookback_words :]):
+            continue  # the caller's own words, passed on by an agent: instructions
+        if any(w in cues for w in words[-spec.lookback_words :]):
             out.append((m.start(), m.end()))
     return out
 

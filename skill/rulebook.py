@@ -121,6 +121,7 @@ class RoleSpec(_Model):
     role: str
     before: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list)
+    next_sentence: list[str] = Field(default_factory=list)  # "URL. Don't animate it, ..."
 
 
 class ImageUrlSpec(_Model):
@@ -161,10 +162,13 @@ class LanguageSpec(_Model):
 
 class QuotedSpec(_Model):
     """Words in quotes after a speech or label word ("says 'cut to black'", "a sign reading
-    '4K'") are what someone in the video says or shows: content, never an instruction."""
+    '4K'") are what someone in the video says or shows: content, never an instruction. Quoted
+    words relayed from the caller's side ("the user asked, quote, '...'") stay instructions."""
 
     after_words: list[str] = Field(default_factory=list)
     lookback_words: int = Field(default=3, ge=1, le=8)
+    relayed_by: list[str] = Field(default_factory=list)
+    relay_lookback_words: int = Field(default=8, ge=1, le=20)
 
 
 class SignalSpec(_Model):
@@ -352,6 +356,7 @@ class CompiledRole:
     role: str
     before: tuple[re.Pattern[str], ...]
     after: tuple[re.Pattern[str], ...]
+    next_sentence: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -461,6 +466,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
             r.role,
             tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.before),
             tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.after),
+            tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.next_sentence),
         )
         for r in data.image_urls.roles
     )

@@ -25,10 +25,8 @@ URL (URLs from API answers are never followed with it), and scrubbed from every 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import re
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -63,6 +61,7 @@ from skill.execution.retry import (
     should_retry,
 )
 from skill.execution.states import API_CANCELLED
+from skill.execution.transport import client_tls, default_tls_context
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -90,20 +89,6 @@ _MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MESSAGE_KEYS = ("error_message", "message", "error", "detail")
 # The RunComfy error codes of the docs, as the HTTP status they mean.
 _ERROR_CODE_STATUS = {400001: 404, 400002: 402, 400004: 401, 403001: 403, 404001: 404}
-
-
-def default_tls_context() -> ssl.SSLContext:
-    """httpx's default verifying TLS context, built once per CA setting and shared.
-
-    Building one costs ~30 ms, paid by every new client otherwise; a client-side context is
-    safe to share between clients and threads.
-    """
-    return _tls_context(*settings.ca_bundle())
-
-
-@functools.lru_cache(maxsize=4)
-def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
-    return httpx.create_ssl_context()  # reads the same two variables
 
 
 def validate_request_id(request_id: object) -> str:
@@ -411,6 +396,8 @@ class _Base:
             data: Any = json.loads(body) if body else None
         except (ValueError, UnicodeDecodeError):
             data = None
+        if 200 <= status < 300 and isinstance(data, dict) and not data.get("error_code"):
+            return _Attempt(data=data)  # the common answer: nothing to redact or wait for
         text = self._redact(body[:4096].decode("utf-8", "replace"))
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
 
@@ -690,9 +677,17 @@ class RunComfyClient(_Base):
     def _client(self) -> httpx.Client:
         if self._http is None:
             self._http = httpx.Client(
-                timeout=self._timeouts(), verify=default_tls_context(), follow_redirects=False
+                timeout=self._timeouts(),
+                follow_redirects=False,
+                **client_tls(self.base_url, asynchronous=False),
             )
         return self._http
+
+    def download_http(self) -> httpx.Client:
+        """The HTTP client downloads of this client's jobs go through: its own connection pool,
+        so fetching many outputs opens no client and no connection per file (download requests
+        never carry the token or cookies: :mod:`skill.execution.downloads` strips them)."""
+        return self._client()
 
     def close(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -797,9 +792,15 @@ class AsyncRunComfyClient(_Base):
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
-                timeout=self._timeouts(), verify=default_tls_context(), follow_redirects=False
+                timeout=self._timeouts(),
+                follow_redirects=False,
+                **client_tls(self.base_url, asynchronous=True),
             )
         return self._http
+
+    def download_http(self) -> httpx.AsyncClient:
+        """The asyncio twin of :meth:`RunComfyClient.download_http`."""
+        return self._client()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""

@@ -251,7 +251,7 @@ def deliver(
     items = output_items(output)
     names = _names(items, stem)
     tally = _Tally(items, base)
-    client = http if http is not None else httpx.Client(**download_client_kwargs())
+    client = http if http is not None else httpx.Client(**download_client_kwargs(base))
     try:
         for item in tally.trusted:
             try:
@@ -286,7 +286,9 @@ async def adeliver(
     items = output_items(output)
     names = _names(items, stem)
     tally = _Tally(items, base)
-    client = http if http is not None else httpx.AsyncClient(**download_client_kwargs())
+    client = (
+        http if http is not None else httpx.AsyncClient(**download_client_kwargs(base, asynchronous=True))
+    )
     try:
         for item in tally.trusted:
             try:

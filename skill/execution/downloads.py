@@ -49,7 +49,7 @@ import httpx
 
 from skill import settings
 from skill.errors import DownloadError
-from skill.execution.client import DEFAULT_USER_AGENT, default_tls_context
+from skill.execution.client import DEFAULT_USER_AGENT
 from skill.execution.retry import (
     DEFAULT_RETRY,
     RetryPolicy,
@@ -59,6 +59,7 @@ from skill.execution.retry import (
     retrying,
     should_retry,
 )
+from skill.execution.transport import client_tls
 from skill.fsutil import fsync_dir
 from skill.media.images import IMAGE_EXTENSIONS, image_type
 from skill.media.mp4probe import Mp4Error, Mp4Info, probe_mp4
@@ -109,6 +110,7 @@ _RESERVED_STEMS = frozenset(
 _NO_HARDLINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EOPNOTSUPP}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _STRIP_HEADERS = ("authorization", "cookie")
+_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=60.0)
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,7 @@ class _Sink:
     """The temporary file of one try.
 
     The network side (:meth:`add`) counts, caps and reports progress, and gathers chunks into
-    1 MiB blocks; a writer thread hashes and writes them. Hashing and writing release the GIL,
+    1 MiB blocks; a writer thread (started with the first full block) hashes and writes them. Hashing and writing release the GIL,
     so disk and network overlap (the bounded queue keeps memory flat), and the asyncio twin
     never blocks its loop on the disk.
     """
@@ -383,34 +385,46 @@ class _Sink:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         self._fd: int | None = os.open(self.tmp, flags, 0o666)
-        self._thread: threading.Thread | None = threading.Thread(
-            target=self._writer, name="kling3-download-writer", daemon=True
-        )
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self._written = self._flushed = 0
+
+    def _start_writer(self) -> None:
+        """The writer thread, started with the first full block: a file under one block (most
+        outputs of a batch) is written by :meth:`finish` alone, with no thread to start."""
+        if not self._started:
+            self._started = True
+            self._thread = threading.Thread(
+                target=self._writer, name="kling3-download-writer", daemon=True
+            )
+            self._thread.start()
 
     def _writer(self) -> None:
-        fd = self._fd
-        assert fd is not None
-        written = flushed = 0
         while True:
             block = self._queue.get()
             if block is None:
                 return
-            if self._error is not None:
-                continue  # keep draining so the network side never blocks on a dead writer
-            try:
-                parts = block if isinstance(block, list) else [block]
-                for part in parts:
-                    self._hash.update(part)
-                written += _write_all(fd, parts)
-                if _FADVISE and written - flushed >= _WRITEBACK_BYTES:
-                    # Start writeback now and drop the pages: the final fsync is then nearly
-                    # free, and a huge video does not evict the page cache.
-                    with contextlib.suppress(OSError):
-                        os.posix_fadvise(fd, flushed, written - flushed, os.POSIX_FADV_DONTNEED)
-                    flushed = written
-            except Exception as exc:
-                self._error = exc
+            if self._error is None:  # else keep draining: the network side must never block
+                self._write_block(block)
+
+    def _write_block(self, block: _Block) -> None:
+        fd = self._fd
+        assert fd is not None
+        try:
+            parts = block if isinstance(block, list) else [block]
+            for part in parts:
+                self._hash.update(part)
+            self._written += _write_all(fd, parts)
+            if _FADVISE and self._written - self._flushed >= _WRITEBACK_BYTES:
+                # Start writeback now and drop the pages: the final fsync is then nearly
+                # free, and a huge video does not evict the page cache.
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(
+                        fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED
+                    )
+                self._flushed = self._written
+        except Exception as exc:
+            self._error = exc
 
     def _check_writer(self) -> None:
         if self._error is not None:
@@ -445,6 +459,7 @@ class _Sink:
     def offer(self, block: _Block) -> bool:
         """Queue ``block`` if there is room now (for the event loop); ``False`` if full."""
         self._check_writer()
+        self._start_writer()
         try:
             self._queue.put_nowait(block)
         except queue.Full:
@@ -454,6 +469,7 @@ class _Sink:
     def put(self, block: _Block) -> None:
         """Queue ``block``, waiting for the writer if it is behind."""
         self._check_writer()
+        self._start_writer()
         self._queue.put(block)
 
     def _progress(self, *, final: bool) -> None:
@@ -477,9 +493,11 @@ class _Sink:
         Blocking (disk and a thread join): the asyncio twin runs it in a thread.
         """
         tail = self._take()
-        if tail is not None:
+        if tail is not None and self._started:
             self.put(tail)
         self._stop_writer()
+        if tail is not None and not self._started:
+            self._write_block(tail)  # the whole file was under one block: no thread was needed
         self._check_writer()
         assert self._fd is not None
         os.fsync(self._fd)
@@ -583,6 +601,7 @@ class _Job:
 
 
 def _request(client: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
+    """The GET of one hop, under the time-outs of the client it goes through."""
     request = client.build_request(
         "GET",
         url,
@@ -725,12 +744,14 @@ def _cannot_write(job: _Job, exc: OSError) -> DownloadError:
     )
 
 
-def download_client_kwargs() -> dict[str, Any]:
-    """The httpx client settings of downloads: long reads, verified TLS, redirects by hand."""
+def download_client_kwargs(url: str = "https:", *, asynchronous: bool = False) -> dict[str, Any]:
+    """The httpx client settings of downloads starting at ``url``: long reads, redirects by
+    hand, verified TLS (its context built only once https is spoken:
+    :func:`~skill.execution.transport.client_tls`)."""
     return {
-        "timeout": httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=60.0),
-        "verify": default_tls_context(),
+        "timeout": _TIMEOUT,
         "follow_redirects": False,
+        **client_tls(url, asynchronous=asynchronous),
     }
 
 
@@ -761,7 +782,7 @@ def download_file(
     """
     job = _new_job(url, dest_dir, expect=expect, api_base=api_base, max_bytes=max_bytes,
                    retry=retry, on_progress=on_progress, known=known, stem=stem)
-    client = http if http is not None else httpx.Client(**download_client_kwargs())
+    client = http if http is not None else httpx.Client(**download_client_kwargs(url))
     try:
         job.dest_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         return retrying(
@@ -833,7 +854,11 @@ async def adownload_file(
     """The asyncio twin of :func:`download_file`; fsync and verification run in a thread."""
     job = _new_job(url, dest_dir, expect=expect, api_base=api_base, max_bytes=max_bytes,
                    retry=retry, on_progress=on_progress, known=known, stem=stem)
-    client = http if http is not None else httpx.AsyncClient(**download_client_kwargs())
+    client = (
+        http
+        if http is not None
+        else httpx.AsyncClient(**download_client_kwargs(url, asynchronous=True))
+    )
     try:
         job.dest_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         return await aretrying(

@@ -762,6 +762,15 @@ def _has_urls(output: Any) -> bool:
 # -- drivers ---------------------------------------------------------------------------------
 
 
+def _download_pool(client: object) -> Any:
+    """The HTTP client a :class:`~skill.execution.model_api.ModelApi` offers for downloads
+    (``download_http()``, as :class:`~skill.execution.client.RunComfyClient` does), so a batch
+    fetches every output through one connection pool; ``None`` (a client made per delivery)
+    for one that offers none."""
+    offer = getattr(client, "download_http", None)
+    return offer() if callable(offer) else None
+
+
 def _do_sync(op: Op, client: ModelApi) -> Any:
     """Perform one yielded operation, blocking; the only place the sync flow touches I/O."""
     kind = op[0]
@@ -779,7 +788,8 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
     if kind == "download":
         from skill.execution.delivery import deliver
 
-        return deliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
+        return deliver(op[1], op[2], api_base=client.base_url, http=_download_pool(client),
+                       on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 
@@ -804,7 +814,8 @@ async def _do_async(op: Op, client: AsyncModelApi) -> Any:
     if kind == "download":
         from skill.execution.delivery import adeliver
 
-        return await adeliver(op[1], op[2], api_base=client.base_url, on_progress=op[3], known=op[4], stem=op[5])
+        return await adeliver(op[1], op[2], api_base=client.base_url, http=_download_pool(client),
+                              on_progress=op[3], known=op[4], stem=op[5])
     if kind == "contact_sheet":
         from skill.media.contact_sheet import make_contact_sheet
 

@@ -95,7 +95,8 @@ class ModelApi(Protocol):
     """The blocking Model API operations the flow performs.
 
     ``base_url`` is there because downloads trust the API's own origin and the live-schema
-    cache is keyed by it.
+    cache is keyed by it. An implementation may also offer ``download_http()``, the HTTP client
+    the outputs are fetched through (the HTTP client does: one pool for a whole batch).
     """
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -150,3 +151,23 @@ def test_without_ffmpeg_the_run_delivers_and_says_so_once(
     assert len(notes) == 1 and "kling3-skill[video]" in notes[0]
     assert not list((tmp_path / "out").glob("*.contact.jpg"))
     assert all(f.contact_sheet is None for c in res.calls for f in c.files)
+
+
+@needs_ffmpeg
+def test_the_sheet_is_one_ffmpeg_run_with_single_threaded_decoders(tmp_path: Path) -> None:
+    """Six one-frame decodes gain nothing from thread pools (starting them was a quarter of the
+    sheet's CPU): the one ffmpeg run asks for one thread per input and per filter graph."""
+    assert FFMPEG is not None
+    video = lavfi_video(tmp_path / "clip.mp4", ("red", 12), ("blue", 12))
+    log, tools = tmp_path / "ffmpeg.log", tmp_path / "bin"
+    tools.mkdir()
+    wrapper = tools / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{FFMPEG}" "$@"\n')
+    wrapper.chmod(0o755)
+    code = "import sys; from skill.media.contact_sheet import make_contact_sheet; make_contact_sheet(sys.argv[1])"
+    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run([sys.executable, "-c", code, str(video)], env=env, check=True, timeout=120)
+    (line,) = [x for x in log.read_text().splitlines() if "-filter_complex " in x]
+    assert line.count("-threads 1 -ss ") == line.count(" -i ") == 6
+    assert "-filter_threads 1" in line and "-filter_complex_threads 1" in line
+    assert sheet_path(video).stat().st_size > 0

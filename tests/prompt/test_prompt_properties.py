@@ -78,6 +78,10 @@ KNOWN_BAD = {
     "routing_dev_p:m136": "a relay aside in brackets read as a dialogue speaker label",
     "routing_dev_p:m145": "'needed' left after a negated resolution clause is removed",
     "routing_dev_p:m222": "'the mobile' left after a format clause is removed",
+    "routing_dev_q:p040": "'goes' left after a venue clause is removed",
+    "routing_dev_q:p079": "'cut' left after a clause naming the final cut is removed",
+    "routing_dev_q:p196": "a 'Tier: doesn't matter' line leaves an orphan label",
+    "routing_dev_q:p201": "'final' left after a role clause is removed",
 }
 REQUESTS = [
     pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
