@@ -152,7 +152,7 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
 
 def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
-    if not following or any(w in mod.video_nouns for w in following):
+    if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
         return False
     leading = _WORD.findall(before)[-2:]  # "for a 4K TV", but "for our 4K projector" is the product
     return not ((leading[-1:] and leading[-1] in mod.targets)
@@ -240,7 +240,12 @@ def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     were going to skip Pro, but the client upped the budget, so Pro tier please"."""
     out: list[Signal] = []
     for sig in signals:
-        if sig.state == "negated" and any(
+        if sig.state == "plain" and sig.instruction and any(
+            o.name == sig.name and o.value == sig.value and o.state == "negated" and o.start > sig.end
+            for o in signals
+        ):
+            sig = replace(sig, state="corrected")  # taken back later: "3s ... not 3 seconds, make it 6"
+        elif sig.state == "negated" and any(
             o.name == sig.name and o.value == sig.value and o.state == "plain" and o.start > sig.end
             and rules.clause_break.search(masked, sig.end, o.start)
             for o in signals
@@ -474,7 +479,7 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
     out = []
     for m in _QUOTE.finditer(masked):
         words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
-        if relayers and any(w in relayers for w in words[-spec.relay_lookback_words :]):
+        if relayers and any(w.removesuffix("'s") in relayers for w in words[-spec.relay_lookback_words :]):
             continue  # the caller's own words, passed on by an agent: instructions
         if any(w in cues for w in words[-spec.lookback_words :]):
             out.append((m.start(), m.end()))

@@ -44,7 +44,9 @@ CAMERA_TERMS = (
     r"handheld|hand[ -]held|static|locked[ -]off|tripod|pov|point[ -]of[ -]view|angle|overhead|"
     r"bird'?s[ -]eye|top[ -]down|macro|lens|\d+\s?mm|depth[ -]of[ -]field|bokeh|rack[ -]focus|"
     r"focus pull|time[ -]?lapse|slow[ -]motion|over[ -]the[ -]shoulder|two[ -]shot|insert|establishing|"
-    r"steadicam|gimbal|whip[ -]pan|dutch|eye[ -]level|framing|camera"
+    r"steadicam|gimbal|whip[ -]pan|dutch|eye[ -]level|framing|camera|"
+    # the camera named in the languages the expert sets write in ("La cámara sigue", "Die Kamera fährt")
+    r"c[áa]mara|kamera|cam[ée]ra|c[âa]mera|telecamera"
 )
 _CAMERA = re.compile(rf"(?<![\w'])(?:{CAMERA_TERMS})(?![\w'])", re.IGNORECASE)
 _LEADING_CAMERA = re.compile(

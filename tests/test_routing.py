@@ -633,3 +633,27 @@ def test_the_callers_own_price_is_a_cap() -> None:
 def test_a_photo_announced_before_it_is_asked_to_come_alive_needs_the_image() -> None:
     text = "I have a scanned photograph of my grandmother in her garden. I'd love to see it come alive."
     assert refusal(text).code == "missing_image"
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [("Lanterns lighting up one by one along a river, 6 seconds.", "16:9"), ("A tram crossing a rainy square in Porto at night.", "16:9"),
+     ("Kites over a beach, format: stories, 7 seconds.", "9:16")],
+)
+def test_idioms_and_places_are_not_ratios(text: str, ratio: str) -> None:
+    assert plan(text).params.aspect_ratio == ratio
+
+
+def test_a_value_taken_back_later_voids_its_earlier_mention() -> None:
+    p = plan("A paper rocket lifts off, 3s. Follow-up from the user: not 3 seconds, make it 7.")
+    assert p.params.duration == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [("Please go a step above the basic model, it's the spot that airs on local TV: a tractor at dawn.", "pro"),
+     ("Our planetarium's dome show opens with this: the Milky Way rising, 12 seconds.", "4k"),
+     ("It's the hero shot, but the budget committee says pro is off the table. Wind turbines at dusk.", "standard")],
+)
+def test_tiers_said_other_ways(text: str, tier: str) -> None:
+    assert plan(text).tier == tier

@@ -55,12 +55,12 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
         if w in lx.pronouns and w in lx.possessives:
             return Anchor("person", lx.possessives[w], wardrobe=not _moving_wardrobe(lx, lows, text))
         if w in lx.people or single in lx.people:
-            whose = f"{_np_at(words, k, lx)}'s"
+            whose = _possessive(_np_at(words, k, lx))
             return Anchor("person", whose, wardrobe=not _moving_wardrobe(lx, lows, text), group=w in lx.groups or w != single)
         if w in lx.animals:
-            return Anchor("person", f"{_np_at(words, k, lx)}'s", wardrobe=False)
+            return Anchor("person", _possessive(_np_at(words, k, lx)), wardrobe=False)
         if w in lx.products:
-            return Anchor("product", f"{_np_at(words, k, lx)}'s")
+            return Anchor("product", _possessive(_np_at(words, k, lx)))
     buildings = any(w in lx.buildings for w in lows)
     if lows and not buildings and not any(w in lx.places or w in lx.scene_one for w in lows):
         return None  # nothing the image fixes is named ("slow push-in"): no boilerplate
@@ -69,3 +69,8 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
 
 def _moving_wardrobe(lx: Lex, lows: list[str], text: str) -> bool:
     return any(w in lx.wardrobe for w in lows) and lx.moving_words.search(text) is not None
+
+
+def _possessive(np: str) -> str:
+    """ "the chef" -> "the chef's"; a plural in -s takes the apostrophe only ("the earbuds'")."""
+    return f"{np}'" if np.endswith("s") and not np.endswith("ss") else f"{np}'s"

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from skill.prompt.camera import find_moves
 from skill.prompt.lexicon import Lex
 
 __all__ = ["Brief", "json_brief", "parse_brief"]
@@ -37,11 +38,18 @@ def _flat(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+_NAMED_BY_KEY = frozenset({"camera", "lens", "angle", "shot", "framing", "composition"})
+
+
 def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
-    part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", key.lower().strip())))
+    name = " ".join(re.split(r"[\s_-]+", key.lower().strip()))
+    part = lx.brief_parts.get(name)
     value = value.strip().strip(",;+&").rstrip(".").strip()
     if not value:
         return part is not None
+    if part == "camera" and name in _NAMED_BY_KEY and len(value.split()) <= 2 and not find_moves(lx, value) \
+            and name not in value.lower():
+        value = f"{value} {name}"  # "camera=GoPro; lens=wide" -> "GoPro camera, wide lens": the key names it
     brief.parts.setdefault(part or "details", []).append(value)
     return part is not None
 
@@ -89,7 +97,9 @@ _SCENE_PARTS = frozenset({"description", "subject", "shots", "action", "camera",
 _EDGES = re.compile(r"^[\s;/|,]+|[\s;/|,]+$")
 
 
-_OTHER_KEY = re.compile(r"^\s*(?:[-*\u2022>#]+\s*)?[A-Za-z][\w ]{0,20}[:=]\s*(\S.*)$")
+_LIST_MARK = r"(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))"
+_OTHER_KEY = re.compile(rf"^\s*(?:{_LIST_MARK}\s*)?[A-Za-z][\w ]{{0,20}}[:=]\s*(\S.*)$")
+_BARE_MARK = re.compile(rf"^\s*{_LIST_MARK}?[\s./|\ue000]*$")
 
 
 def _content(lx: Lex, word: str) -> bool:
@@ -110,10 +120,11 @@ def _pairs(lx: Lex, text: str) -> tuple[list[tuple[str, str]], list[str]]:
             if other and keyed:  # "Mood: calm" among known keys: a detail, not a label
                 if any(_content(lx, w) for w in re.findall(r"[^\W\d_]+", other.group(1).lower())):
                     pairs.append(("details", other.group(1)))
-            elif line.strip(" ./|\ue000"):
+            elif not _BARE_MARK.match(line):  # a list line its instruction emptied ("3. ") says nothing
                 loose.append(line.strip())
             continue
         head = line[: hits[0].start("key")].strip(" ;/|-*\u2022\"'>#")
+        head = "" if _BARE_MARK.match(head) else head
         if head.strip(" .:\ue000"):
             loose.append(head.rstrip(":").strip())
         for k, m in enumerate(hits):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skill.prompt.grammar import word_of
+from skill.prompt.grammar import split_subject, word_of
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, Hit, Rx
 from skill.prompt.text import cap, clean_phrase, norm_space, split_clauses, uncap, walk_left
@@ -136,8 +136,17 @@ def find_framing(lx: Lex, s: str) -> list[Frame]:
     return out
 
 
+_CAMERA_SUBJECT = re.compile(
+    r"^(?:and\s+|while\s+|as\s+)?(?:the\s+)?camera(?!\s+(?:crew|operators?|bags?|shops?|phones?|store|flash))\s+\w",
+    re.IGNORECASE,
+)
+
+
 def _covered(lx: Lex, clause: str) -> bool:
-    """Whether every content word of the clause is camera language (a bare camera clause)."""
+    """Whether every content word of the clause is camera language (a bare camera clause), or the
+    clause is about the camera itself ("camera is go slowly from left to right side")."""
+    if _CAMERA_SUBJECT.match(clause.strip()) and '"' not in clause:
+        return True
     spans = [(m.start, m.end) for m in find_moves(lx, clause)] + [(f.start, f.end) for f in find_framing(lx, clause)]
     if not spans:
         return False
@@ -244,6 +253,7 @@ def drop_stacked(lx: Lex, sentence: str) -> tuple[str, list[str]]:
     return re.sub(r"\s+([,.;:!?])", r"\1", norm_space("".join(out))), dropped
 
 
+_SAME_PERSON = {"him": "he", "her": "she", "them": "they"}
 _AND_NEXT = re.compile(r"^\s*,?\s*(?:and\s+then|and|then)\s", re.IGNORECASE)
 _OBJECT_PRONOUN = re.compile(r"(?<![\w'])(it|them|him|her)(?![\w'])", re.IGNORECASE)
 
@@ -257,6 +267,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     """
     if not sentences:
         return sentences
+    sentences = [_dash_camera(lx, sentences[0], names), *sentences[1:]]
     parts = [split_clauses(s) for s in sentences]
     if not parts[0] or leads_with_camera(lx, parts[0][0][0]):
         return sentences
@@ -276,9 +287,13 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     joined = ", ".join(uncap(x, names) for x in lead)
     first = rest[0]
     pron = _OBJECT_PRONOUN.search(joined)
+    if pron and _SAME_PERSON.get(pron.group(1).lower()) == first[0][0].split(" ", 1)[0].lower():
+        pron = None  # "camera follows him from behind: he walks to the shop": the next word says who
     if pron:
         subject = first[0][0].rstrip(".!?")
         if not _bare_np(lx, subject):
+            if pron.group(1).lower() in _SAME_PERSON:
+                return _led(joined, rest, names)  # "the camera tracks her: a woman in a red coat walks ..."
             return sentences
         joined = joined[: pron.start()] + uncap(subject, names) + joined[pron.end():]
         rest[0] = first[1:]
@@ -287,18 +302,41 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
             tail[0] = _finish(f"{cap(joined)}, {uncap(tail[0], names)}")
             return tail
         return [_finish(cap(joined)), *tail]
-    rest[0] = first
+    return _led(joined, rest, names)
+
+
+def _led(joined: str, rest: list[list[tuple[str, str]]], names: frozenset[str]) -> list[str]:
+    """The camera clauses first, then the shot's other clauses as the caller wrote them."""
     body = _render(rest[0])
-    if any(sep == ":" for _c, sep in first):  # "Interview setup: ...": its own colon, so a sentence first
+    if any(sep == ":" for _c, sep in rest[0]):  # "Interview setup: ...": its own colon, so a sentence first
         return [_finish(cap(joined)), body, *(_render(r) for r in rest[1:])]
     return [_finish(f"{cap(joined)}: {uncap(body, names)}"), *(_render(r) for r in rest[1:])]
+
+
+_DASH = re.compile(r"\s[-\u2013\u2014]\s|\s?\u2014\s?")
+_AFTER_MOVE = re.compile(r"\s+(?=(?:while|as|and|with|until|before|after)\s)|\s*,\s*", re.IGNORECASE)
+
+
+def _dash_camera(lx: Lex, sentence: str, names: frozenset[str]) -> str:
+    """ "Portrait of the grandfather — slow push-in while he laughs" -> "Slow push-in: portrait of
+    the grandfather, while he laughs": the camera said after a dash leads, its clause kept whole."""
+    m = _DASH.search(sentence)
+    if m is None or '"' in sentence or leads_with_camera(lx, sentence[: m.start()]):
+        return sentence
+    head, tail = sentence[: m.start()].strip(), sentence[m.end():].strip()
+    cut = _AFTER_MOVE.search(tail)
+    move, rest = (tail[: cut.start()], tail[cut.end():]) if cut else (tail.rstrip(".!?"), "")
+    if not head or not _covered(lx, move.rstrip(".!?")):
+        return sentence
+    body = f"{uncap(head, names)}, {rest}" if rest else uncap(head, names)
+    return _finish(f"{cap(move.rstrip('.!?'))}: {body.rstrip('.!?')}")
 
 
 def _bare_np(lx: Lex, phrase: str) -> bool:
     words = phrase.split()
     return bool(words) and words[0].lower() in lx.dets and not any(
         w.lower() in lx.verbs or w.lower().endswith(("ing", "ed")) for w in words[1:]
-    ) and len(words) <= 8
+    ) and len(words) <= 8 and not split_subject(lx, words)[1]  # "a girl dances" is a clause
 
 
 def _render(clauses: list[tuple[str, str]]) -> str:

@@ -49,9 +49,19 @@ def definite(lx: Lex, full: str) -> str:
     return _INDEFINITE.sub("the", full)
 
 
-def _referent(known: list[Entity], plural: bool) -> Entity | None:
+_ORDINAL_WORDS = frozenset({"other", "others", "one", "ones"})
+
+
+_PERSON_ENDINGS = ("er", "or", "ist", "ian", "man", "woman", "ess", "ant", "ent")
+
+
+def _referent(lx: Lex, known: list[Entity], plural: bool) -> Entity | None:
+    """The latest person; one whose noun names a person ("the keeper", "a barista") before one that
+    was only introduced with "a" ("a small sailboat")."""
     people = [e for e in known if e.person and e.plural == plural]
-    return people[-1] if people else None
+    named = [e for e in known if e.plural == plural and (e.person or e.subject) and (
+        base_of(e.head) in lx.people or e.head in lx.people or base_of(e.head).endswith(_PERSON_ENDINGS))]
+    return (named or people)[-1] if (named or people) else None
 
 
 def _head_of(known: list[Entity]) -> str:
@@ -59,7 +69,8 @@ def _head_of(known: list[Entity]) -> str:
     for e in reversed(known):
         if e.plural and e.person:
             return base_of(e.head)
-    return known[-1].head if known else ""
+    last = known[-1] if known else None  # not "the other" itself ("the other laughs" -> "the other other")
+    return last.head if last is not None and last.head not in _ORDINAL_WORDS else ""
 
 
 def _one(lx: Lex, text: str, known: list[Entity]) -> str:
@@ -76,10 +87,16 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
     s = norm_space(_one(lx, speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
     low = s.lower()
+    if re.match(r"(?:one|each|either|neither|some|any|none)\s+of\s", low):
+        return cap(s)  # "one of them": the phrase is the tag
+    low = lx.object_pronouns.get(low, low).lower() if low in ("me", "us", "him", "them") else low
     if low in lx.pronouns or low in ("i", "we", "you"):
-        ent = _referent(known, plural=low == "they")
-        return ent.label if ent else lx.v.dialogue.default_speaker
+        ent = _referent(lx, known, plural=low == "they")
+        return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
+    group = _head_of(known)
+    if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and group and base_of(toks[1].lower()) == group:
+        return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
     cut = next((n for n, t in enumerate(toks) if t.lower() in lx.attach), len(toks))
@@ -130,7 +147,7 @@ def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
         after = text[m.end():].split()
         if not after or after[0].lower().strip(",.") in lx.function_words:
             continue
-        ent = _referent(known, plural=m.group(1).lower() == "they")
+        ent = _referent(lx, known, plural=m.group(1).lower() == "they")
         if ent is None:
             return text
         name = definite(lx, ent.full)
@@ -144,7 +161,7 @@ def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
     m = _POSSESSIVE.match(text)
     if m is None:
         return text
-    ent = _referent(known, plural=m.group(2).lower() == "their")
+    ent = _referent(lx, known, plural=m.group(2).lower() == "their")
     if ent is None:
         return text
     owner = definite(lx, " ".join(ent.full.split()[: len(ent.label.split()) + 1]))
@@ -182,6 +199,10 @@ def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
     if m is None:
         return text
     plural = m.group(0) == "them"
+    head = text[: m.start()].split()
+    named = " ".join(head[len(split_subject(lx, head)[0]):])  # after the shot's own subject
+    if any((np.split()[-1].endswith("s") and not np.endswith("ss")) == plural for np in _things(lx, [named])):
+        return text  # "throws a ball, and the dog catches it": the shot names its own thing first
     lines = [x for b in before for x in b.items if isinstance(x, str)]
     heads = dict.fromkeys(np for np in _things(lx, lines) if (np.split()[-1].endswith("s") and not np.endswith("ss")) == plural)
     if len(heads) != 1:
@@ -240,7 +261,8 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
         return out
     text = str(items[first])
     if _subjectless(lx, text):
-        subj = next((_subject(lx, b) for b in reversed(story.beats[:k]) if _subject(lx, b)), "")
+        subj = next((_subject(lx, b) for b in reversed(story.beats[:k])
+                     if _subject(lx, b) and not _subjectless(lx, b.text)), "")  # "then catches a wave" has none
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
     text = _rich_again(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), known)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skill.prompt.grammar import adjective_of, split_subject
+from skill.prompt.camera import find_framing
+from skill.prompt.grammar import adjective_of, split_subject, word_of
 from skill.prompt.lexicon import Lex
 from skill.prompt.text import norm_space
 
 __all__ = ["Line", "split_dialogue"]
 
+_PIECES = re.compile(r",|;|:|\s[-\u2013\u2014]\s|\u2014")
+_CAUSED = re.compile(r"^(?:make|let|have|get)\s+(?=(?:me|him|her|them|us)$)", re.IGNORECASE)  # "Make me say ..."
 _LEADING_CONJ = re.compile(r"^(?:\s*(?:and|then|but|as|while|so|,)\s+)+", re.IGNORECASE)
 
 
@@ -51,33 +54,81 @@ def _is_text_quote(lx: Lex, before: str, verb: str) -> bool:
 
 
 def _has_action(lx: Lex, carry: str) -> bool:
-    """Whether the words before a speech verb do something besides naming the speaker."""
-    toks = carry.split()
-    if not toks:
-        return False
-    _subj, rest = split_subject(lx, toks)
-    return any(w.lower().strip(",.") not in lx.function_words for w in rest)
+    """Whether the words before a speech verb do something besides naming the speaker: a clause
+    whose verb follows its subject ("the chef slams the bell"), not a noun phrase with its
+    attachments ("the customer, a tired nurse in scrubs")."""
+    for piece in _PIECES.split(carry):
+        toks = _LEADING_CONJ.sub("", piece.strip()).split()
+        if not toks or _is_np(lx, toks) or find_framing(lx, piece):
+            continue  # a noun phrase, or camera language ("Reverse shot,")
+        _subj, rest = split_subject(lx, toks)
+        if rest and word_of(rest[0]) not in lx.function_words and any(word_of(w) not in lx.function_words for w in rest):
+            return True
+    return False
 
 
 def _adj(lx: Lex, adverb: str | None) -> str | None:
     return adjective_of(adverb, lx.adverbs) if adverb else None
 
 
+def _opens_np(lx: Lex, piece: str) -> bool:
+    first = piece.split(" ", 1)[0]
+    low = first.lower()
+    return low in lx.dets or low in lx.pronouns or low in ("i", "we", "you") or first[:1].isupper()
+
+
+def _speaker_of(lx: Lex, carry: str) -> str:
+    """Who speaks: the noun phrase(s) the carrying words end on ("the customer, a tired nurse in
+    scrubs," -> the more specific of the two), else the subject of the last clause that has one
+    ("He looks into the lens, nods, and" -> "He")."""
+    pieces = [_CAUSED.sub("", _LEADING_CONJ.sub("", p.strip())) for p in _PIECES.split(carry)]
+    pieces = [p for p in pieces if p]
+    if not pieces:
+        return ""
+    nps: list[str] = []
+    if carry.rstrip().endswith(","):
+        for p in reversed(pieces):
+            if not _opens_np(lx, p) or not _is_np(lx, p.split()):
+                break
+            nps.insert(0, p)
+    if nps:
+        specific = [p for p in nps if word_of(p.split()[_head_at(lx, p.split())]) not in lx.generic_people]
+        return (specific or nps)[0]
+    for p in reversed(pieces):
+        subject = split_subject(lx, p.split())[0]
+        if subject and _opens_np(lx, p):
+            return " ".join(subject)
+    return " ".join(split_subject(lx, pieces[-1].split())[0])
+
+
+def _is_np(lx: Lex, toks: list[str]) -> bool:
+    """A noun phrase with its attachments ("a tired nurse in scrubs"): no verb before them."""
+    if word_of(toks[0]) not in lx.dets or word_of(toks[0]) in lx.pronouns:
+        return False
+    core = toks[: _head_at(lx, toks) + 1]
+    return not split_subject(lx, core)[1]
+
+
+def _head_at(lx: Lex, toks: list[str]) -> int:
+    """Index of a noun phrase's head: the last word before an attachment ("a nurse in scrubs")."""
+    cut = next((n for n, t in enumerate(toks) if n and (word_of(t) in lx.attach or word_of(t) in lx.preps)), len(toks))
+    return max(0, cut - 1)
+
+
 def _says(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, Line | None]:
     g = m.group
     verb = g("sverb").lower()
     lang = g("slang")
-    clause = _LEADING_CONJ.sub("", carry.rsplit(",", 1)[-1] if carry.rsplit(",", 1)[-1].strip() else carry)
-    subject = split_subject(lx, clause.split())[0]
-    speaker = " ".join(subject) or lx.v.dialogue.default_speaker
+    speaker = _speaker_of(lx, carry) or lx.v.dialogue.default_speaker
     tone = _tone(g("stone"), _adj(lx, g("sadv1")), _adj(lx, g("sadv2")), _adj(lx, g("sadv3")),
-                 lx.speech_tone.get(verb), f"in {lang}" if lang else None)
+                 lx.speech_tone.get(verb), g("smanner"), g("swith"), g("sto"), f"in {lang}" if lang else None)
     line = Line(speaker, tone, _said(g("sline")), reply=verb in lx.reply_verbs)
-    lead = m.string[m.start(): m.start("sline") - 1]  # up to the opening quote
+    # up to the opening quote, without the manner the tag now carries ("replies, wistful,")
+    lead = m.string[m.start(): m.start("smanner") if g("smanner") else m.start("sline") - 1]
     seen = re.sub(rf"(?<![\w']){re.escape(g('sverb'))}(?![\w'])", lx.silent.get(verb, g("sverb")), lead, count=1)
     seen = seen.rstrip(" ,:")
     if not audio_on:
-        return carry + seen, None
+        return carry + seen + (g("sto") or ""), None
     if _has_action(lx, _LEADING_CONJ.sub("", carry)):
         return carry, line
     return carry + seen, line
@@ -95,10 +146,31 @@ def _reversed(lx: Lex, m: re.Match[str], audio_on: bool) -> tuple[str, Line | No
     return seen, line if audio_on else None
 
 
+_SHIFTING = frozenset({"i", "we", "you", "he", "she", "they", "it", "me", "us", "him", "her", "them", "my", "our",
+                       "your", "his", "their", "its"})
+
+
+def _reported(lx: Lex, sentence: str) -> list[str | Line] | None:
+    """Reported speech with audio on is a line: "the seller, loud, calls out that mangoes are two for
+    a dollar while he stacks them" -> "the seller, loud, calls out while he stacks them" and
+    [Seller, calling out]: "Mangoes are two for a dollar." Only when the words need no change of
+    person (no pronoun in what is said), so the line is the caller's words exactly."""
+    m = lx.reported.search(sentence)
+    if m is None or any(word_of(w) in _SHIFTING for w in m.group("said").split()):
+        return None
+    verb = m.group("verb").lower()
+    speaker = _speaker_of(lx, sentence[: m.start()]) or lx.v.dialogue.default_speaker
+    said = m.group("said").strip()
+    line = Line(speaker, _tone(lx.speech_tone.get(verb)), said[:1].upper() + said[1:] + ".")
+    text = norm_space(f"{sentence[: m.start()]}{m.group('verb')}{sentence[m.end():]}")
+    return [text, line]
+
+
 def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
     """The sentence as pieces of text and spoken lines, each line after the text that carries it."""
     if '"' not in sentence:
-        return [sentence]
+        got = _reported(lx, sentence) if audio_on and " that " in sentence else None
+        return got if got is not None else [sentence]
     items: list[str | Line] = []
     pos = 0
     for m in lx.dialogue.finditer(sentence):

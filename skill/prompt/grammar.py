@@ -74,6 +74,8 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
     if prev is None:
         return False
     prev_det = prev in lx.dets or prev.endswith("'s") or prev.isdigit() or prev in lx.numbers
+    if prev == "one" and k - 1 > start:
+        prev_det = False  # "the older one slams": "one" is the noun the article began
     if w.endswith("ed") and len(w) > 4:
         return not prev_det and (nxt is None or nxt in light or nxt.endswith("ly"))
     if w.endswith("s") and not w.endswith("ss") and "'" not in w and w not in lx.s_nouns and len(w) > 2:

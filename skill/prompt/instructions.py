@@ -99,8 +99,11 @@ def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
 
 
 def _breaks(text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The clause breaks (punctuation, dashes) outside the quoted lines."""
-    return [m.span() for m in _BREAK.finditer(text) if not any(a <= m.start() < b for a, b in quotes)]
+    """The clause breaks (punctuation, dashes) outside the quoted lines, and the end of a quoted
+    line that ends its sentence ('... says "Have a good day." No sound needed.')."""
+    out = [m.span() for m in _BREAK.finditer(text) if not any(a <= m.start() < b for a, b in quotes)]
+    out += [(b, b) for a, b in quotes if b - a > 2 and text[b - 2] in ".!?"]
+    return sorted(out)
 
 
 def _clause_of(breaks: list[tuple[int, int]], a: int, b: int, size: int) -> tuple[int, int]:
@@ -144,6 +147,7 @@ def strip_instructions(
     ]
     if not keep:
         return text, []
+    keep = sorted(set(_with_suffix(text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
     breaks = _breaks(text, quotes)
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
@@ -154,10 +158,16 @@ def strip_instructions(
         for a, b in sorted(inside, reverse=True):
             rest = rest[: a - cs] + " " * (b - a) + rest[b - cs:]
         left = [w for w in _words(rest) if _is_content(lx, w)]
+        opener = _words(text[cs:ce])[:1]
+        if opener and lx.brief_parts.get(opener[0]) == "request" and not _is_json(text):
+            left = []  # "format carre (square)": a clause that opens on a request key is the request's
         title = len([w for w in _words(rest) if w not in lx.function_words]) == 1 and text[ce:ce + 1] == ":" and cs == 0
         if not left or title:
             # only an instruction, or a one-word title before a colon ("Product hero shot:")
             cut.append((cs, ce + (text[ce:ce + 1] == ":")))
+            glossed = _glossed(lx, text, breaks, cs, ce)
+            if glossed is not None:
+                cut.append(glossed)
             continue
         if whole_clauses_only:
             continue
@@ -171,6 +181,47 @@ def strip_instructions(
                 following = MARK
             cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
     return _apply(text, cut + _labels_of(lx, text, breaks, cut))
+
+
+_REQUEST_LINE = re.compile(
+    r"^[ \t]*(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))?[ \t]*([A-Za-z][\w \t-]{0,24}?)[ \t]*[:=][^\n]*?(?=(?<=[.;])\s|$)",
+    re.MULTILINE,
+)
+
+
+def _glossed(lx: Lex, text: str, breaks: list[tuple[int, int]], cs: int, ce: int) -> tuple[int, int] | None:
+    """ "format carre (square)": an instruction in brackets glosses the clause before it; when that
+    clause opens on a request key, it goes too (with the brackets)."""
+    if text[cs - 1: cs] != "(" or text[ce: ce + 1] != ")":
+        return None
+    start = max((e for s, e in breaks if e <= cs - 1), default=0)
+    opener = _words(text[start: cs - 1])[:1]
+    if not opener or lx.brief_parts.get(opener[0]) != "request":
+        return None
+    return _trimmed(text, start, cs - 1)[0], ce + 1
+
+
+_SUFFIX = re.compile(r"-(?:style|like|grade|quality|level|type|ready|format|size|sized)(?![\w-])", re.IGNORECASE)
+
+
+def _with_suffix(text: str, a: int, b: int) -> tuple[int, int]:
+    """ "IMAX-style": the suffix hyphened to a span is the span's ("-style" alone says nothing)."""
+    m = _SUFFIX.match(text, b)
+    return (a, m.end()) if m else (a, b)
+
+
+def _request_lines(lx: Lex, text: str) -> list[tuple[int, int]]:
+    """Lines of a list or brief whose key is the request's ("2. Budget: $2.", "7. Output naming:
+    city_wall_v01"): the value is the router's or the agent's, so the line goes whole."""
+    if "\n" not in text.strip():
+        return []
+    out = []
+    for m in _REQUEST_LINE.finditer(text):
+        words = re.split(r"[\s_-]+", m.group(1).lower().strip())
+        whole = lx.brief_parts.get(" ".join(words))
+        if whole == "request" or (whole is None and all(lx.brief_parts.get(w) == "request" for w in words)):
+            out.append(_trimmed(text, m.start(1), m.end()))
+    return out
 
 
 def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:

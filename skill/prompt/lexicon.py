@@ -173,7 +173,7 @@ class Lex:
             f,
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
-        self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2})\)\s+")
+        self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
         )
@@ -209,10 +209,14 @@ class Lex:
             r"(?:\((?P<ctone>[^)\"\n]{1,60})\))?\s*:\s*" + line("c")
         )
         says = (
-            rf"(?i:(?:\s*,?\s*(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
+            rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
             rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
-            rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?\s*[,:]?\s*"
+            rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
+            r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
+            # the one spoken to, after the line ("says 'Ta-da!' to the crowd"): the tag says it
+            + rf"(?i:(?P<sto>\s+(?:(?:{addressee})\s+(?:the|her|his|their|a|an)|with\s+(?:a|an))\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?)"
+            r"(?=\s*(?:[,.;!?]|$)))?"
         )
         rev = (
             line("r")
@@ -220,7 +224,14 @@ class Lex:
             rf"(?:(?P<radv1>\w+ly)\s+)?(?P<rverb>{sv})(?![\w'])(?:\s+(?P<radv2>\w+ly))?(?:\s+in\s+(?P<rlang>{langs}))?)"
         )
         self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
+        # reported speech: "the seller calls out that mangoes are two for a dollar while he ..."
+        self.reported = compile_pattern(
+            rf"(?i:(?<![\w'])(?P<verb>{sv})\s+that\s+(?P<said>[^,;:\"\n]+?))"
+            r"(?=\s+(?:while|as|before|after|until|when)\s|\s*[,;.!?]|$)"
+        )
         self.not_speech = {w.lower() for w in d.not_speech_before}
+        self.generic_people = frozenset(w.lower() for w in d.generic_speakers)
+        self.pronoun_speakers = {k.lower(): w for k, w in d.pronoun_speakers.items()}
 
 
     def _compile_camera(self, v: Vocabulary) -> None:
@@ -520,7 +531,7 @@ class Lex:
         keys = alternation(re.escape(k).replace(r"\ ", r"[\s_-]+") for k in self.brief_parts)
         # a key at a line start, or after ";" "/" "|" ":" or a sentence end (". Camera: ...")
         self.brief_key = compile_pattern(
-            rf"(?:^|(?<=[;/|:])|(?<=[.!?]\s)|(?<=[;/|:]\s))\s*(?:[-*\u2022>#]+\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*", f
+            rf"(?:^|(?<=[;/|:])|(?<=[.!?]\s)|(?<=[;/|:]\s))\s*(?:(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))\s*)?[\"']?(?P<key>{keys})[\"']?\s*[:=]\s*", f
         )
         self.brief_min = br.min_keys
         sc = v.scene

@@ -76,8 +76,11 @@ def _inline_numbers(lx: Lex, flat: str) -> Split | None:
     nums = list(lx.inline_num.finditer(flat)) if ")" in flat else []
     seq: list[re.Match[str]] = []
     for m in nums:
-        if int(m.group(1)) == len(seq) + 1:
-            seq.append(m)
+        mark = m.group(1)
+        nth = int(mark) if mark.isdigit() else ord(mark.lower()) - ord("a") + 1
+        same_kind = not seq or seq[0].group(1).isdigit() == mark.isdigit()
+        if nth == len(seq) + 1 and same_kind and (mark.isdigit() or m.group(0).lstrip().startswith("(")):
+            seq.append(m)  # "1) ... 2)", "(1) ... (2)", "(a) ... (b)"; a bare "a)" is too often a word
     if len(seq) < 2:
         return None
     shots = []

@@ -58,6 +58,7 @@ class Exclusion:
     items: tuple[str, ...]  # what to keep out, as nouns
     sound: tuple[str, ...]  # "dialogue", "music", "voiceover": directions for the audio part
     camera: bool  # "no camera movement": a camera direction, kept in the prompt
+    sound_items: tuple[str, ...] = ()  # the caller's words for those sounds ("music"): negatives too
 
 
 def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
@@ -77,6 +78,7 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
         return None
     items: list[str] = []
     sound: list[str] = []
+    said: list[str] = []
     camera = False
     for raw in _SPLIT_ITEMS.split(clause[m.end():]):
         item = lx.trigger_word.sub("", " " + raw).strip()
@@ -88,10 +90,11 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
         kind = next((k for k, rx in lx.excl_audio if rx.match(item)), None)
         if kind:
             sound.append(kind)
+            said.append(item)
         elif lx.excl_camera.match(item):
             camera = True
         else:
             items.append(item)
     if not (items or sound or camera):
         return None
-    return Exclusion(tuple(items[: lx.excl_max]), tuple(sound), camera)
+    return Exclusion(tuple(items[: lx.excl_max]), tuple(sound), camera, tuple(said))

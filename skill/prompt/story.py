@@ -35,6 +35,7 @@ from skill.prompt.editing import (
     request_phrases,
     requester_to_the,
 )
+from skill.prompt.foreign import edit_foreign
 from skill.prompt.grammar import looks_clause
 from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex
@@ -42,7 +43,14 @@ from skill.prompt.patterns import MARK
 from skill.prompt.shots import split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
-from skill.prompt.text import join_clauses, normalise_input, scrub, split_clauses, split_sentences
+from skill.prompt.text import (
+    double_quoted,
+    join_clauses,
+    normalise_input,
+    scrub,
+    split_clauses,
+    split_sentences,
+)
 from skill.request import Shot
 
 __all__ = ["Beat", "Story", "read_story"]
@@ -101,11 +109,10 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
         body = c.rstrip(".!?")
         ex = exclusion_of(lx, body)
         if ex is not None and not ex.camera:
-            story.exclusions += [x for x in ex.items if x.lower() not in (e.lower() for e in story.exclusions)]
+            story.exclusions += [x for x in (*ex.items, *ex.sound_items)
+                                 if x.lower() not in (e.lower() for e in story.exclusions)]
             story.no_audio |= set(ex.sound)
-            if not ex.items and not audio_on:
-                out.append((c, sep))
-            continue
+            continue  # a sound refused is in the negative prompt (and the audio line), not the picture
         cue = sound_cue(lx, body)
         if cue is not None:
             beat.sounds.append(cue)
@@ -122,6 +129,10 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     label = lx.brief_key.match(sentence)
     if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
         story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
+        return []
+    words = re.findall(r"[^\W\d_]+", sentence.lower())
+    if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
+        story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
         return []
     s = requester_to_the(lx, causative(lx, sentence))
     s, hype = drop_hype(lx, s)
@@ -194,6 +205,10 @@ def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
         for it in _edit_sentence(lx, sentence, audio_on, story, scratch):
             if isinstance(it, Line):
                 continue
+            words = re.findall(r"[^\W\d_]+", it.lower())
+            if all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
+                story.meta.append(it)  # "Generate:" before the list: the request's, not the film's
+                continue
             toks = it.rstrip(".!?:").split()
             if toks and toks[0].lower() in lx.dets and not looks_clause(lx, toks):
                 # it names the film's subject(s): their descriptions are restated, not the phrase
@@ -235,7 +250,8 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
         if not audio_on:
             beat.items.append(cue.rstrip(".") + ".")
     for avoid in brief.get("avoid"):
-        story.exclusions += [x.strip() for x in re.split(r"[,;]|\bor\b|\band\b", avoid) if x.strip()]
+        items = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip()) for x in re.split(r"[,;]|\bor\b|\band\b", avoid))
+        story.exclusions += [x for x in items if x.strip(" .")]
     if not story.beats:
         story.beats = [beat]
 
@@ -254,11 +270,15 @@ def read_story(
 
     ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
     """
-    stripped, removed = strip_instructions(lx, scrub(text), spans, whole_clauses_only=as_written, audio_on=audio_on)
+    stripped, removed = strip_instructions(lx, double_quoted(scrub(text)), spans, whole_clauses_only=as_written, audio_on=audio_on)
     story = Story(beats=[], meta=list(removed), as_written=as_written)
-    flat = normalise_input(stripped)
+    _sounds_refused(lx, removed, story)
+    flat = _emptied_items_dropped(normalise_input(stripped))
     if as_written:
-        story.beats = [Beat(items=[clear_marks(lx, flat)] if clear_marks(lx, flat).strip() else [], raw=flat)]
+        edit = edit_foreign(lx, clear_marks(lx, flat))
+        story.meta += edit.removed
+        story.exclusions += edit.negatives
+        story.beats = [Beat(items=[edit.text] if edit.text.strip() else [], raw=flat)]
         if shots:
             story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
             story.source = "field"
@@ -277,6 +297,26 @@ def read_story(
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
+
+
+_EMPTIED_ITEM = re.compile(rf"^[ \t{MARK}]*(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))[ \t{MARK}.,;:]*$")
+
+
+def _emptied_items_dropped(flat: str) -> str:
+    """List lines the router's spans emptied ("2. Duration: 3 s." -> "2.") go: a number says nothing."""
+    if "\n" not in flat:
+        return flat
+    return "\n".join(ln for ln in flat.split("\n") if not _EMPTIED_ITEM.match(ln))
+
+
+def _sounds_refused(lx: Lex, removed: list[str], story: Story) -> None:
+    """A sound the router read as a switch ("No dialogue", "no music") is still a sound the caller
+    does not want: it goes to the negative prompt (and, with audio on, to the audio line)."""
+    for phrase in removed:
+        ex = exclusion_of(lx, phrase)
+        if ex is not None and ex.sound_items:
+            story.exclusions += [x for x in ex.sound_items if x.lower() not in (e.lower() for e in story.exclusions)]
+            story.no_audio |= set(ex.sound)
 
 
 def _agent_removed(lx: Lex, flat: str, story: Story) -> str:

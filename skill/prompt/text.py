@@ -15,6 +15,7 @@ __all__ = [
     "clean_phrase",
     "cleanup",
     "cue_of",
+    "double_quoted",
     "end_of",
     "join_clauses",
     "lift",
@@ -64,8 +65,37 @@ def scrub(text: str) -> str:
     return text.replace(MARK, " ")
 
 
+# A quote in single marks: an opening mark after a boundary, the nearest closing mark that is not
+# inside a word ("You're"), with no double quote or line break between. Apostrophes ("it's", the
+# players' bench) open nothing: an opening mark needs a boundary before it and a letter after it.
+_SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:[^'"\n]|'(?=[^\W_])(?<=[^\W_]'))+?)'(?![^\W_])""")
+
+
+# A quoted request is not a line: an agent relaying "They said: 'i just want a little loop of ...'".
+_QUOTED_REQUEST = re.compile(
+    r"(?<![\w'])(?:i\s+(?:just\s+|really\s+)?(?:want|need|would\s+like)|i'd\s+like|make\s+(?:me|us)|can\s+you|could\s+you"
+    r"|please)(?![\w'])"
+    r"|^\s*(?:make|add|use|create|animate|generate|render)\s",  # an order relayed ("'make the awning flutter'")
+    re.IGNORECASE,
+)
+
+
+def _requoted(m: re.Match[str]) -> str:
+    inner = m.group(1)
+    if len(inner) < 2 or inner[-1:] == " " or _QUOTED_REQUEST.search(inner):
+        return m.group(0)
+    return f'"{inner}"'
+
+
+def double_quoted(text: str) -> str:
+    """Single-quoted lines in double quotes ('Next!' -> "Next!"), so one quote mark means speech."""
+    if "'" not in text:
+        return text
+    return _SINGLE_QUOTED.sub(_requoted, text)
+
+
 def normalise_input(text: str) -> str:
-    text = _CTRL.sub(" ", text.translate(_QUOTES))
+    text = double_quoted(_CTRL.sub(" ", text.translate(_QUOTES)))
     if len(text.lower()) != len(text):
         # a few characters ("İ") lowercase to two; patterns run on lowercased text with shared offsets
         text = "".join(ch if len(ch.lower()) == 1 else ch.lower()[0] for ch in text)

@@ -186,6 +186,8 @@ class _Dialogue(_V):
     not_speech_before: list[str]
     addressee: list[str]
     default_speaker: str
+    pronoun_speakers: dict[str, str]
+    generic_speakers: list[str]
     max_line_chars: int = Field(ge=1)
 
 
@@ -257,6 +259,12 @@ class _Brief(_V):
     min_keys: int = Field(ge=1)
 
 
+class _Foreign(_V):
+    containers: list[str]
+    negations: list[str]
+    camera_nouns: list[str]
+
+
 class Vocabulary(_V):
     """The schema of ``prompt_vocabulary.yaml`` (unknown keys are refused)."""
 
@@ -282,4 +290,5 @@ class Vocabulary(_V):
     editing: _Editing
     anchor: _Anchor
     brief: _Brief
+    foreign: _Foreign
     lint: _Lint

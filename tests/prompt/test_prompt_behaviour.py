@@ -155,6 +155,19 @@ def test_the_callers_camera_clause_leads_as_a_whole_clause() -> None:
         "Slow push-in on a cup of coffee, warm tones."
     )
     assert build("She smiles and looks at the camera").prompt == "She smiles and looks at the camera."
+    # a clause about the camera leads whatever its English; a move said after a dash leads too
+    assert build("one old woman is feed the cats on the roof, camera is go slowly from left to right side").prompt == (
+        "Camera is go slowly from left to right side: one old woman is feed the cats on the roof."
+    )
+    assert build("Portrait of the grandfather — slow push-in while he laughs", mode="i2v").prompt.startswith(
+        "Slow push-in: portrait of the grandfather, while he laughs."
+    )
+    assert build("a camera crew films a parade, drone shot").prompt.startswith("Drone shot: a camera crew")
+    # a move that points back moves when the next word says who; a clause is not taken in as its object
+    assert build("He walks to the shop in the rain, camera follows him from behind").prompt == (
+        "Camera follows him from behind: he walks to the shop in the rain."
+    )
+    assert build("A girl dances, slow orbit around her").prompt == "Slow orbit around her: a girl dances."
 
 
 def test_a_stacked_move_goes_and_is_warned() -> None:
@@ -278,6 +291,18 @@ def test_shots_field_overrides_shots_in_the_text() -> None:
 # --- long films ------------------------------------------------------------------------------------
 
 
+def test_a_pronoun_names_the_latest_person_not_the_latest_thing_said_with_a() -> None:
+    p = plan("A 25-second short, five beats. Beat one: a lighthouse at dusk. Beat two: a small sailboat fights the "
+             "swell. Beat three: the keeper spots it through binoculars. Beat four: he swings the beam toward the "
+             "boat. Beat five: the sailboat reaches the harbor.")
+    assert "The keeper swings the beam" in " ".join(s.prompt for s in p.segments)
+
+
+def test_a_later_call_names_the_subject_of_the_last_beat_that_had_one() -> None:
+    p = plan("A 20 second film: a surfer paddles out at dawn, then catches a big wave, then rides it to the shore")
+    assert p.segments[-1].prompt == "The surfer rides the big wave to the shore."
+
+
 def test_a_long_film_tells_its_story_once_over_its_calls() -> None:
     p = plan("a 30 second film of a sailboat crossing a bay, then docking at a pier, then the sailor ties the rope")
     assert len(p.segments) == 2 and sum(s.duration for s in p.segments) == 30
@@ -361,6 +386,104 @@ def test_each_line_follows_its_action_with_the_speakers_noun_phrase() -> None:
     assert '[Tired nurse, exhausted, quiet]: "Just one more hour."' in tagged.prompt
 
 
+def test_single_quoted_lines_are_dialogue_and_apostrophes_are_not_quotes() -> None:
+    built = build("A barber calls 'Next!' and a small boy answers 'Me, sir!'", generate_audio=True)
+    assert '[Barber, calling out]: "Next!"' in built.prompt and '[Small boy]: "Me, sir!"' in built.prompt
+    kept = build("The players' bench sits by the dog's bowl, it's raining", generate_audio=True)
+    assert "players' bench" in kept.prompt and "it's raining" in kept.prompt and "[" not in kept.prompt
+    off = build("A mother hugs her son and says 'Have a good day.' No sound needed.")
+    assert off.prompt == "A mother hugs her son and speaks."
+
+
+def test_the_speaker_is_the_noun_phrase_that_names_them_best() -> None:
+    appos = build("Reverse shot, the customer, a tired nurse in scrubs, laughs, 'You're a lifesaver.'",
+                  generate_audio=True)
+    assert "laughs" in appos.prompt and '[Tired nurse, laughing]: "You\'re a lifesaver."' in appos.prompt
+    role = build("The suspect, a nervous young man, stammers, 'I was home.'", generate_audio=True)
+    assert '[Suspect, stammering]: "I was home."' in role.prompt
+    he = build("He looks into the lens, nods, and says confidently, 'Welcome to the channel.'", generate_audio=True)
+    assert '[Man, confident]: "Welcome to the channel."' in he.prompt
+    pair = build("Two old friends share a bench. The bald one chuckles and says, 'We raced here.' "
+                 "His friend replies, wistful, 'And you always lost.'", generate_audio=True)
+    assert "The bald friend chuckles. [Bald friend]" in pair.prompt
+    assert 'his friend replies. [Other friend, wistful]: "And you always lost."' in pair.prompt
+    smile = build("A barista slides a latte across the counter and says with a smile, 'Your usual.'",
+                  generate_audio=True)
+    assert '[Barista, with a smile]: "Your usual."' in smile.prompt
+
+
+def test_the_one_spoken_to_after_a_line_goes_to_its_tag() -> None:
+    on = build("A street magician pulls a dove from his hat and says 'Ta-da!' to the crowd", generate_audio=True)
+    assert on.prompt.startswith('A street magician pulls a dove from his hat. [Street magician, to the crowd]: "Ta-da!"')
+    assert build('A barber calls "Next!" to the waiting boys.').prompt == "A barber calls out to the waiting boys."
+
+
+def test_a_line_of_one_of_a_group_is_tagged_with_the_phrase() -> None:
+    built = build("Two chess players sit in a park, one of them says 'Checkmate.' and the other laughs",
+                  generate_audio=True)
+    assert '[One of them]: "Checkmate."' in built.prompt and "other other" not in built.prompt
+
+
+def test_reported_speech_with_audio_on_is_a_line_when_no_person_changes() -> None:
+    built = build("At a busy market stall, the fruit seller, cheerful and loud, calls out that mangoes are two for "
+                  "a dollar while he stacks them into a pyramid.", generate_audio=True)
+    assert built.prompt.startswith("At a busy market stall, the fruit seller, cheerful and loud, calls out while he "
+                                   'stacks them into a pyramid. [Fruit seller, calling out]: "Mangoes are two for a dollar."')
+    same = build("She says that she is tired", generate_audio=True)
+    assert same.prompt.startswith("She says that she is tired.") and "no dialogue" not in same.prompt
+    assert build("He calls out that mangoes are ripe").prompt == "He calls out that mangoes are ripe."
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Hi team! Please create a clip where a grandmother knits by the fireplace. Thanks so much, Maria",
+         "A grandmother knits by the fireplace."),
+        ("A dog runs on the beach. With sincere thanks, Margaret Ellison", "A dog runs on the beach."),
+        ("A bakery at dawn, the best bread in town, love it", "A bakery at dawn, the best bread in town, love it."),
+        ("The product photo: make the bottle rotate slowly on the table", "The bottle rotates slowly on the table."),
+        ("Generate: (1) a baker slides bread into an oven, (2) close-up of the crust browning",
+         "Shot 1: A baker slides bread into an oven. Shot 2: Close-up of the crust browning."),
+    ],
+)
+def test_greetings_sign_offs_and_headings_are_the_requests(text: str, want: str) -> None:
+    assert build(text, duration=6).prompt == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('{"output_res": "2160p", "desc": "lava flowing into the sea at night", "dur_s": 15}',
+         "Lava flowing into the sea at night."),
+        ('{"brief": "two kids racing shopping carts", "frame": "square"}', "Two kids racing shopping carts."),
+        ("Kling 4K... wait no, too pricey, skip it. A fox in the snow", "A fox in the snow."),
+        ("A fox in the snow. Maybe like 8 secs?", "A fox in the snow."),
+        ("A croissant comes out of the oven, format carre (square).", "A croissant comes out of the oven."),
+        ("IMAX-style giant-screen opener: camera falls through clouds toward a city, 12s",
+         "Camera falls through clouds toward a city."),
+    ],
+)
+def test_what_an_instruction_leaves_around_it_goes_with_it(text: str, want: str) -> None:
+    assert plan(text).segments[0].prompt == want
+
+
+def test_a_quoted_request_is_not_a_line_and_a_word_holding_and_is_not_and() -> None:
+    relayed = plan("The user said: 'i just want a little loop of a candle flame flickering'.", generate_audio=True)
+    assert "[" not in relayed.segments[0].prompt
+    order = plan("Quote: 'make the awning flutter a little and have a couple of people stroll past'.")
+    assert "awning flutter" in order.segments[0].prompt
+    band = build('A singer smiles and makes her band say "Hello!"', generate_audio=True)
+    assert "her band" in band.prompt
+
+
+def test_an_instruction_clause_goes_whole_with_what_it_says_of_itself() -> None:
+    p = plan("I want the very best quality, it's the showpiece of the party. Fireworks over the harbour, 10 seconds.")
+    assert p.segments[0].prompt.startswith("It's the") and "very" not in p.segments[0].prompt
+    assert "I want the very best quality" in p.prompt_parts["meta"]
+    q = plan("animate. motion realism is critical, 8s, sfx", image_url=IMAGE)
+    assert "critical" not in q.segments[0].prompt and "Is " not in q.segments[0].prompt
+
+
 def test_speaker_labels_never_carry_routing_words() -> None:
     for text in ['With sound, 4K: a chef shouts "Service!"', 'Vertical, 10 seconds, with audio: she says "hello"']:
         p = plan(text)
@@ -400,6 +523,16 @@ def test_sound_clauses_go_to_the_audio_part_when_audio_is_on() -> None:
     assert "audio_cues_without_audio" in codes(off)
 
 
+def test_a_sound_refused_is_a_negative_prompt_whether_audio_is_on_or_off() -> None:
+    on = plan("Handheld follow of a vendor flipping noodles in a wok, audio on. No music, just street noise.")
+    assert "music" in (on.negative_prompt or "") and "no music" in on.segments[0].prompt
+    quiet = build("A man walks his dog in the park, then he throws a ball, and the dog catches it. No talking.")
+    assert "talking" not in quiet.prompt.lower() and quiet.negative_prompt == "talking"
+    assert "dog catches it" in quiet.prompt  # the shot names its own thing before "it"
+    off = plan("A lighthouse at dusk, the lamp flickers on. No dialogue.")
+    assert "dialogue" in (off.negative_prompt or "") and "dialogue" not in off.segments[0].prompt.lower()
+
+
 # --- structured briefs -------------------------------------------------------------------------------
 
 
@@ -420,6 +553,24 @@ def test_json_briefs_are_parsed_and_an_audio_key_is_the_sound() -> None:
     assert "wind and waves" in off.prompt.lower() and "audio_cues_without_audio" in codes(off)
     assert "{" not in off.prompt and '"' not in off.prompt
     assert build(json.dumps({"subject": "a fox", "avoid": ["text", "logos"]})).negative_prompt == "text, logos"
+
+
+def test_a_numbered_list_of_requirements_is_a_brief_not_shots() -> None:
+    p = plan("1. Deliverable: master for a video wall.\n2. Budget: $2.\n3. Duration: 10 s.\n"
+             "4. Motion: slow aerial drift over the city, light trails moving along the avenues.\n"
+             "5. Constraints: no text overlays, no logos.\n6. Output naming: city_v01.")
+    assert p.segments[0].prompt == "Slow aerial drift over the city, light trails moving along the avenues."
+    assert not p.segments[0].shots and p.negative_prompt == "text overlays, logos"
+    only = make_plan({"text": "1. Budget: 0.30 USD max.\n2. Duration: 3 s.\n3. Audio: false."})
+    assert any(w.startswith("thin_prompt") for w in only.warnings)
+
+
+def test_lettered_and_parenthesised_lists_are_shots() -> None:
+    built = build("(a) a chef flambés a pan, flames leap; (b) close-up of the sauce glazing the meat; "
+                  "(c) a waiter carries the plate out through swinging doors", duration=9)
+    assert [s.prompt.split(" ")[0] for s in built.shots] == ["A", "Close-up", "A"]
+    assert "(a)" not in built.prompt and "(b)" not in built.prompt
+    assert len(build("a fox (a red one) runs and a) dog sits").shots) == 0
 
 
 def test_prose_with_a_colon_is_not_a_brief() -> None:
@@ -443,6 +594,19 @@ def test_as_written_only_removes_whole_instruction_clauses() -> None:
     text = "Un perro corre en la playa, vídeo vertical"
     built = build_prompt(PromptInput(text=text, routing_spans=spans_of(text), as_written=True))
     assert built.prompt == "Un perro corre en la playa, vídeo vertical."
+
+
+def test_another_language_keeps_its_clauses_whole_and_loses_only_the_request_and_negations() -> None:
+    es = plan("Quiero un video de 8 segundos para Instagram: la cámara sigue a una bailarina de flamenco "
+              "en una plaza de Sevilla al atardecer. Sin música de fondo.")
+    assert es.segments[0].prompt == "La cámara sigue a una bailarina de flamenco en una plaza de Sevilla al atardecer."
+    assert es.negative_prompt == "música de fondo"
+    de = plan("Bitte ein Video im Hochformat: Ein alter Uhrmacher repariert eine Taschenuhr, während die Kamera "
+              "langsam auf seine Hände zufährt. Kein Text im Bild.")
+    assert de.segments[0].prompt == ("Während die Kamera langsam auf seine Hände zufährt: Ein alter Uhrmacher "
+                                     "repariert eine Taschenuhr.")
+    assert de.negative_prompt == "Text im Bild"
+    assert any(w.startswith("language_not_english") for w in de.warnings)
 
 
 # --- the public helpers ------------------------------------------------------------------------------
