@@ -23,6 +23,8 @@ at fault when there is one, and the sysexits ``exit_code`` the CLI returns. Call
     │                            journal): nothing was paid, try again later
     ├── Unavailable          69  something this machine must provide is taken or missing
     │                            (the port ``kling3 emulator`` was asked to listen on)
+    ├── JournalUnreachable   74  the journal's database server cannot be reached: checked
+    │                            before any submit, so nothing was sent or paid
     ├── TransientError       75  worth retrying later: rate limits, network, time-outs
     │   ├── WaitTimeout      75  the job is still running; fetch it later by request_id
     │   ├── DownloadError    75  the job is done and paid; the file could not be saved
@@ -61,6 +63,7 @@ __all__ = [
     "Interrupted",
     "JobFailed",
     "JobUnfinished",
+    "JournalUnreachable",
     "Kling3Error",
     "Mp4Error",
     "NoInput",
@@ -165,6 +168,14 @@ class Unavailable(Kling3Error):
 
     code = "unavailable"
     exit_code = 69
+
+
+class JournalUnreachable(Kling3Error):
+    """The journal's database (``KLING3_JOURNAL_URL``) cannot be reached (EX_IOERR). A journal
+    that cannot record a job means no submit, so nothing was sent or paid."""
+
+    code = "journal_unreachable"
+    exit_code = 74
 
 
 class TransientError(Kling3Error):

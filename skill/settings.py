@@ -6,6 +6,8 @@ httpx: planning and pricing must work offline and fast.
 
 =============================  ==============================================================
 ``KLING3_HOME``                state directory (job journal); default: the platform state dir
+``KLING3_JOURNAL_URL``         ``postgresql://...``: a team journal on a server instead of the file
+``KLING3_ACTOR``               the person or agent recorded as submitting each job (``spend --by actor``)
 ``KLING3_OUTPUT_DIR``          where the agent tools save videos; default: the user's videos folder/kling3
 ``KLING3_DAILY_CAP_USD``       refuse submits once today's (UTC) estimated spend would exceed it
 ``KLING3_MAX_DOWNLOAD_BYTES``  refuse to save an output file larger than this (default 2 GiB)
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_WEB_BASE",
     "ENVIRONMENT",
     "TOKEN_VAR",
+    "actor",
     "api_base",
     "ca_bundle",
     "cache_enabled",
@@ -47,6 +50,7 @@ __all__ = [
     "download_cap_bytes",
     "ensure_private_dir",
     "journal_path",
+    "journal_url",
     "kling3_home",
     "plain_terminal",
     "prompt_cache_enabled",
@@ -54,6 +58,7 @@ __all__ = [
     "runcomfy_config_dir",
     "templates_dir",
     "token_from_env",
+    "use_journal_url",
     "videos_dir",
     "web_base",
 ]
@@ -68,6 +73,8 @@ TOKEN_VAR = "RUNCOMFY_TOKEN"
 
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("KLING3_HOME", "state directory holding the job journal (jobs.sqlite3)"),
+    ("KLING3_JOURNAL_URL", "postgresql://user:password@host/db: one journal and daily cap shared by a team (--journal)"),
+    ("KLING3_ACTOR", "who submits, recorded on each job beside host and OS user (spend --by actor)"),
     ("KLING3_OUTPUT_DIR", "where the MCP server and function-calling tools save videos (default: the videos folder/kling3)"),
     ("KLING3_DAILY_CAP_USD", "refuse submits once today's (UTC) estimated spend would exceed it"),
     ("KLING3_MAX_DOWNLOAD_BYTES", "largest output file to save, in bytes (default 2 GiB)"),
@@ -134,6 +141,26 @@ def videos_dir() -> Path:
 def journal_path() -> Path:
     """Where the job journal lives; every process of one user shares it."""
     return kling3_home() / "jobs.sqlite3"
+
+
+_JOURNAL_URL_FLAG: list[str] = []
+
+
+def use_journal_url(url: str | None) -> None:
+    """``--journal URL`` for the rest of this command: wins over ``KLING3_JOURNAL_URL``
+    (``None`` drops it again)."""
+    _JOURNAL_URL_FLAG[:] = [url] if url else []
+
+
+def journal_url() -> str | None:
+    """``--journal`` or ``KLING3_JOURNAL_URL``: a ``postgresql://`` URL (or a SQLite file path);
+    ``None``: the SQLite file :func:`journal_path`."""
+    return _JOURNAL_URL_FLAG[0] if _JOURNAL_URL_FLAG else _env("KLING3_JOURNAL_URL")
+
+
+def actor() -> str | None:
+    """``KLING3_ACTOR``: the person or agent a team names as submitting (else only host and user)."""
+    return _env("KLING3_ACTOR")
 
 
 def api_base() -> str:

@@ -3,12 +3,14 @@ journal, and a throwaway local HTTP server."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pghelp
 import pytest
 
 from skill.execution.client import AsyncRunComfyClient, RunComfyClient
@@ -35,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["RUNCOMFY_TOKEN"] = "test-token-not-real"
     os.environ["XDG_CACHE_HOME"] = os.path.join(root, "xdg-cache")  # the start-up cache's fallback
     for name in ("KLING3_DAILY_CAP_USD", "KLING3_RULES", "KLING3_TEMPLATES", "KLING3_MAX_DOWNLOAD_BYTES",
-                 "KLING3_CACHE", "KLING3_PROMPT_CACHE"):
+                 "KLING3_CACHE", "KLING3_PROMPT_CACHE", "KLING3_JOURNAL_URL", "KLING3_ACTOR"):
         os.environ.pop(name, None)
 
 # Jobs finish in ~0.1 s so client tests stay fast; pass other timings to make_emulator when a
@@ -141,3 +143,30 @@ def serve_http() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pghelp.PgServer]:
+    """A throwaway PostgreSQL cluster for the whole session (see tests/pghelp.py). Skipped only
+    when PostgreSQL is not installed and this is not CI; on CI its absence fails."""
+    missing = None
+    if pghelp.binaries() is None:
+        missing = "PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)"
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            missing = "psycopg is not installed (pip install 'kling3-skill[postgres]')"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    server = pghelp.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: pghelp.PgServer) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return pg_server.database()

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
+from skill import settings
 from skill._version import __version__
-from skill.cli import account, gallery, jobs, plan, run, serve
+from skill.cli import account, gallery, jobs, journal, plan, run, serve
 from skill.cli.flags import SubParsers
 from skill.cli.render import emit_json, say, styled, warn
 from skill.errors import (
@@ -46,6 +47,8 @@ exit codes:
        checking `kling3 jobs`; kling3 emulator: the port is taken
   70   internal error before anything was sent (a bug: please report it)
   73   the output folder cannot be created or written: nothing was sent
+  74   the journal's database server (KLING3_JOURNAL_URL, --journal) cannot be reached:
+       nothing was sent or paid; fix the URL or the server, then retry
   75   the job was submitted and is paid, but not finished here (time-out, API or network
        trouble, download, journal, disk): `kling3 resume ID` finishes it; never run it again
   77   not signed in, or the token was rejected (before anything was sent)
@@ -63,7 +66,7 @@ class CommandGroup(Protocol):
     def register(self, sub: SubParsers) -> None: ...
 
 
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, gallery, account, serve)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (plan, run, jobs, journal, gallery, account, serve)
 """In the order ``kling3 --help`` lists their commands."""
 
 
@@ -161,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_command_of(args_list))
     try:
         args = parser.parse_args(args_list)
+        settings.use_journal_url(getattr(args, "journal", None))
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:
             parser.print_help(sys.stderr)
@@ -180,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # no traceback ever reaches the user
         return _report_error(_unexpected(exc), as_json)
     finally:
+        settings.use_journal_url(None)
         _warn_token_file(as_json)
 
 

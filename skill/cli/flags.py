@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FIELD_FLAGS",
     "SubParsers",
+    "add_journal",
     "add_json",
     "add_request_flags",
     "add_wait_flags",
@@ -43,6 +44,13 @@ FIELD_FLAGS = (
     "seed",
 )
 """Request fields copied from the flags into the request when given (None means not given)."""
+
+
+def add_journal(p: argparse.ArgumentParser) -> None:
+    """``--journal URL``: the journal this command reads and writes (beats KLING3_JOURNAL_URL)."""
+    p.add_argument("--journal", metavar="URL", default=None,
+                   help="postgresql://user:password@host/db for a team journal, or a SQLite file "
+                        "(env KLING3_JOURNAL_URL; default: jobs.sqlite3 in KLING3_HOME)")
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

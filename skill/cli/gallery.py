@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skill.cli.flags import SubParsers, add_json
+from skill.cli.flags import SubParsers, add_journal, add_json
 from skill.cli.render import emit_json, say
 
 __all__ = ["DEFAULT_NAME", "add_gallery_parser", "cmd_gallery", "register"]
@@ -40,6 +40,7 @@ def add_gallery_parser(sub: SubParsers) -> None:
                    help=f"where to write the page (default: {DEFAULT_NAME} in the kling3 home folder)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="the newest N finished jobs (default 50)")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_gallery)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skill.cli.flags import SubParsers, add_json, add_wait_flags
+from skill.cli.flags import SubParsers, add_journal, add_json, add_wait_flags
 from skill.cli.render import (
     emit_json,
     jobs_table,
@@ -54,6 +54,7 @@ def add_status_parser(sub: SubParsers) -> None:
     """``status ID``."""
     p = sub.add_parser("status", help="live status of a job, with its elapsed time, cost and prompt")
     p.add_argument("id", help="request_id (or a prefix of 6+ characters from `kling3 jobs`)")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_status)
 
@@ -76,6 +77,7 @@ def add_result_parser(sub: SubParsers) -> None:
     p.add_argument("id", help="request_id (or a prefix of 6+ characters)")
     add_wait_flags(p)
     p.add_argument("--wait", action="store_true", help="wait for the job to finish first")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_result)
 
@@ -115,6 +117,7 @@ def add_cancel_parser(sub: SubParsers) -> None:
     """``cancel ID``."""
     p = sub.add_parser("cancel", help="cancel a queued job (not charged); running jobs finish and are charged")
     p.add_argument("id", help="request_id (or a prefix of 6+ characters)")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_cancel)
 
@@ -164,6 +167,7 @@ def add_jobs_parser(sub: SubParsers) -> None:
     p.add_argument("--request-id", default=None, metavar="ID",
                    help="with --settle KEY paid: the request_id found on RunComfy")
     add_all_bases(p)
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_jobs)
 
@@ -207,6 +211,7 @@ def add_resume_parser(sub: SubParsers) -> None:
     p.add_argument("--all", action="store_true", help="every unfinished job of the current API base")
     add_wait_flags(p)
     add_all_bases(p)
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_resume)
 
@@ -236,7 +241,10 @@ def add_spend_parser(sub: SubParsers) -> None:
     """``spend [--days N]``."""
     p = sub.add_parser("spend", help="estimated spend by day and tier (from the journal)")
     p.add_argument("--days", type=int, default=None, help="only the last N days")
+    p.add_argument("--by", choices=["tier", "actor"], default="tier",
+                   help="sum per tier (default) or per actor: KLING3_ACTOR, else user@host of the submitter")
     add_all_bases(p)
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_spend)
 
@@ -249,13 +257,13 @@ def cmd_spend(args: argparse.Namespace) -> int:
 
     base = None if args.all_bases else settings.api_base()
     jr = Journal()
-    rows = [r.to_dict() for r in jr.spend(days=args.days, api_base=base)]
-    cancelled = [r.to_dict() for r in jr.spend(days=args.days, api_base=base, cancelled=True)]
+    counted, gone = jr.spend_report(days=args.days, api_base=base, by=args.by)
+    rows, cancelled = [r.to_dict() for r in counted], [r.to_dict() for r in gone]
     today = jr.spent_today(base)
     cap = settings.daily_cap_usd()
     if args.json:
         emit_json({"spend": rows, "today_usd": today, "daily_cap_usd": cap, "api_base": base or "all",
-                   "cancelled_not_charged": cancelled})
+                   "by": args.by, "journal": jr.where, "cancelled_not_charged": cancelled})
         return 0
     sys.stdout.write(spend_lines(rows, today, cap, cancelled))
     return 0

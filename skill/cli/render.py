@@ -198,11 +198,20 @@ def job_line(r: dict[str, Any]) -> str:
     rid = (r["request_id"] or "")[:8] or "(no id: key " + r["job_key"][:8] + ")"
     state = "POSSIBLY PAID" if r.get("possibly_paid") else r["state"]
     prompt = _snippet((r.get("payload") or {}).get("prompt"))
-    line = f"{r['created_at'][:16].replace('T', ' ')}  {state:<15} {r['tier']:<8} {usd(r['cost_usd']):>7}  {rid:<8}  {prompt}"
+    line = (f"{r['created_at'][:16].replace('T', ' ')}  {state:<15} {r['tier']:<8} {usd(r['cost_usd']):>7}  "
+            f"{_who(r):<16}  {rid:<8}  {prompt}")
     return line + "".join(f"\n{'':{_FILE_COLUMN}}{f}" for f in r.get("files", []))
 
 
-JOBS_HEADER = f"{'submitted (UTC)':<16}  {'state':<15} {'tier':<8} {'cost':>7}  {'request':<8}  prompt / file"
+def _who(r: dict[str, Any]) -> str:
+    """Who submitted a job: KLING3_ACTOR, else user@host (16 characters at most)."""
+    who = r.get("actor") or (f"{r['os_user']}@{r['host']}" if r.get("os_user") and r.get("host") else r.get("host"))
+    text = str(who or "-")
+    return text if len(text) <= 16 else text[:15] + "…"
+
+
+JOBS_HEADER = (f"{'submitted (UTC)':<16}  {'state':<15} {'tier':<8} {'cost':>7}  {'by':<16}  {'request':<8}  "
+               "prompt / file")
 _FILE_COLUMN = JOBS_HEADER.index("prompt")
 
 
@@ -248,7 +257,8 @@ def spend_lines(
 ) -> str:
     """``kling3 spend``: one line per day and tier, today's total against the cap, then the jobs
     cancelled while queued (not charged), apart."""
-    text = "".join(f"{r['day']}  {r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n" for r in rows)
+    text = "".join(f"{r['day']}  {r.get('actor') or r['tier']:<8} {r['jobs']:>4} jobs  {usd(r['cost_usd'])}\n"
+                   for r in rows)
     text += f"today {usd(today)}" + (f" of a {usd(cap)} cap" if cap else "") + " (estimates)\n"
     gone = list(cancelled)
     if gone:

@@ -15,6 +15,7 @@ from typing import Any
 
 from skill.cli.flags import (
     SubParsers,
+    add_journal,
     add_json,
     add_request_flags,
     add_wait_flags,
@@ -57,6 +58,7 @@ def add_run_parser(sub: SubParsers) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or calls over $2")
     p.add_argument("--variants", type=int, default=None, metavar="K",
                    help="make K variants (cfg_scale spread 0.3-0.8, stated in the plan); K x the cost")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_run)
 
@@ -173,6 +175,7 @@ def add_batch_parser(sub: SubParsers) -> None:
     p.add_argument("--max-cost-usd", type=float, default=None, metavar="X", help="refuse the batch if it would cost more")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before 4K or a batch over $2")
     add_wait_flags(p)
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_batch)
 

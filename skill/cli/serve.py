@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from skill.cli.flags import SubParsers, add_json, plan_from_args
+from skill.cli.flags import SubParsers, add_journal, add_json, plan_from_args
 from skill.cli.render import emit_json, say
 from skill.errors import Unavailable, UsageError
 from skill.money import usd
@@ -197,6 +197,7 @@ def add_mcp_parser(sub: SubParsers) -> None:
     p.add_argument("--output-dir", default=None,
                    help="where generated videos go, and the only folder a call's own output_dir may name "
                    "(default: KLING3_OUTPUT_DIR, else ~/Videos/kling3)")
+    add_journal(p)
     add_json(p)
     p.set_defaults(handler=cmd_mcp)
 

@@ -262,7 +262,7 @@ class _Ctx:
             return []
         ids = ", ".join(self.pending.values())
         return [
-            f"journal_busy: the journal {self.journal.path} stayed locked, so job(s) {ids} are "
+            f"journal_busy: the journal {self.journal.where} stayed locked, so job(s) {ids} are "
             f"not recorded in it yet; the request_ids are kept in {self.journal.noted_path} and "
             "recorded the next time kling3 opens the journal"
         ]

@@ -1,10 +1,13 @@
-"""The job journal: one SQLite file recording every job this user submits, from every process.
+"""The job journal: the record of every job submitted, from every process (and, on a shared
+PostgreSQL journal, from every machine of a team).
 
 A job is written *before* its HTTP submit (state ``submitting``) so a crash, a Ctrl-C or a lost
-response can never leave a paid job unknown locally; ``kling3 resume`` and the spend report
-read it back. Several CLI runs, a batch and the MCP server may write at the same moment, so:
-WAL mode, a 10 s busy timeout, and short ``BEGIN IMMEDIATE`` transactions that take the write
-lock up front (a deferred transaction that upgrades can fail without waiting).
+response can never leave a paid job unknown; ``kling3 resume`` and the spend report read it
+back. Several CLI runs, a batch and the MCP server (and other machines) may write at the same
+moment, so every method is one short transaction, and writes are serialised by the store
+(:mod:`skill.execution.journal_db`: ``BEGIN IMMEDIATE`` on the SQLite file, an advisory lock on
+PostgreSQL), which is what makes the daily cap and claims race-free. The SQL here is the one
+both databases understand; schema, migrations and locking live in the stores.
 
 The payload is stored exactly as it is sent (the token travels in a header, never in a body).
 API answers and error details are passed through :func:`skill.execution.auth.redact_data`, so even one that
@@ -33,13 +36,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import getpass
 import json
 import math
 import os
 import socket
-import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -48,8 +50,10 @@ from pathlib import Path
 from typing import Any
 
 from skill import settings
-from skill.errors import ConfigError, InputError, TransientError
+from skill.errors import InputError, TransientError
 from skill.execution.auth import redact, redact_data
+from skill.execution.journal_db import Conn, Store, open_store
+from skill.execution.journal_db.sqlite import SCHEMA_VERSION
 from skill.execution.model_api import wire_json
 from skill.execution.states import (
     SETTLED_STATES,
@@ -61,18 +65,21 @@ from skill.money import usd
 
 __all__ = [
     "CLAIM_SECONDS",
+    "PREFIX_QUERY",
     "SCHEMA_VERSION",
     "SETTLE_VERDICTS",
+    "SPEND_BY",
+    "SPEND_QUERY",
     "STALE_SUBMIT_AFTER",
     "EventRecord",
     "FileRecord",
     "JobRecord",
     "Journal",
     "SpendRow",
+    "prefix_upper",
 ]
 
 
-SCHEMA_VERSION = 4
 STALE_SUBMIT_AFTER = timedelta(minutes=10)
 """A ``submitting`` row older than this has no live submit behind it (a submit answers within
 the client's 60 s time-out): it is listed as possibly paid even if its process cannot be checked."""
@@ -81,90 +88,58 @@ CLAIM_SECONDS = 120.0
 """How long a claim on a job lasts unless renewed; a dead holder on this host loses it at once."""
 _BUSY_TIMEOUT_S = 10.0
 
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS jobs (
-            id INTEGER PRIMARY KEY,
-            job_key TEXT NOT NULL UNIQUE,
-            request_id TEXT UNIQUE,
-            state TEXT NOT NULL,
-            model_id TEXT NOT NULL,
-            tier TEXT NOT NULL,
-            mode TEXT NOT NULL,
-            payload_json TEXT NOT NULL,
-            cost_usd REAL NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            status_detail TEXT,
-            output_dir TEXT,
-            batch_id TEXT,
-            label TEXT
-        )""",
-        "CREATE INDEX IF NOT EXISTS jobs_created_at ON jobs (created_at)",
-        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)",
-        "CREATE INDEX IF NOT EXISTS jobs_batch_id ON jobs (batch_id)",
-        """CREATE TABLE IF NOT EXISTS files (
-            id INTEGER PRIMARY KEY,
-            job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-            url TEXT NOT NULL,
-            path TEXT NOT NULL,
-            sha256 TEXT,
-            size INTEGER,
-            created_at TEXT NOT NULL,
-            UNIQUE (job_id, path)
-        )""",
-        """CREATE TABLE IF NOT EXISTS events (
-            id INTEGER PRIMARY KEY,
-            job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            state TEXT NOT NULL,
-            detail TEXT
-        )""",
-        "CREATE INDEX IF NOT EXISTS events_job_id ON events (job_id)",
-    ),
-    # A run groups the calls of one plan that are finished together (stitched, cropped), so that
-    # `resume` can finish the video of a run that was interrupted.
-    2: (
-        """CREATE TABLE IF NOT EXISTS runs (
-            run_id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            aspect_ratio TEXT NOT NULL,
-            duration INTEGER NOT NULL,
-            segments INTEGER NOT NULL,
-            tier TEXT NOT NULL,
-            output_dir TEXT,
-            video TEXT
-        )""",
-        "ALTER TABLE jobs ADD COLUMN run_id TEXT",
-        "CREATE INDEX IF NOT EXISTS jobs_run_id ON jobs (run_id)",
-    ),
-    # Possibly-paid submits are settled by the user; each row names the process holding it.
-    3: (
-        "ALTER TABLE jobs ADD COLUMN settled TEXT",
-        "ALTER TABLE jobs ADD COLUMN claimed_by TEXT",
-        "ALTER TABLE jobs ADD COLUMN claimed_until TEXT",
-    ),
-    # The API base each job was sent to: jobs of the emulator are not real spend, and are never
-    # polled on the real API (or the other way round). NULL: recorded before, any base.
-    4: (
-        "ALTER TABLE jobs ADD COLUMN api_base TEXT",
-        "CREATE INDEX IF NOT EXISTS jobs_api_base ON jobs (api_base)",
-    ),
-}
+_DAY = "substr(created_at, 1, 10)"
+"""A job's UTC day (``YYYY-MM-DD``), spelled as the spend index spells it so queries use it."""
 
 _JOB_COLUMNS = (
     "id, job_key, request_id, state, model_id, tier, mode, payload_json, cost_usd, "
     "created_at, updated_at, status_detail, output_dir, batch_id, label, run_id, "
-    "settled, claimed_by, claimed_until, api_base"
+    "settled, claimed_by, claimed_until, api_base, host, os_user, actor"
 )
 _FILE_COLUMNS = "id, job_id, url, path, sha256, size, created_at"
+_RUN_COLUMNS = "run_id, created_at, aspect_ratio, duration, segments, tier, output_dir, video"
+_COUNTED_UNSENT = ("unconfirmed", "submitting")
 _COUNTED = (
     "(state != 'cancelled' AND (request_id IS NOT NULL OR state IN ('unconfirmed', 'submitting')))"
 )
 _CANCELLED = "(state = 'cancelled' AND request_id IS NOT NULL)"
-_ON_BASE = "(:base IS NULL OR api_base IS NULL OR api_base = :base)"
+_ON_BASE = "(CAST(:base AS TEXT) IS NULL OR api_base IS NULL OR api_base = :base)"
 _OPEN_SUBMITS = "state IN ('unconfirmed', 'submitting') AND request_id IS NULL AND settled IS NULL"
 _MIN_PREFIX = 6
+_ACTOR = "COALESCE(actor, os_user || '@' || host, host, '(unknown)')"
+"""Who a job is counted for by ``spend --by actor``: KLING3_ACTOR, else user@host."""
+SPEND_BY = ("tier", "actor")
+
+
+def _spend_sql(group: str) -> str:
+    return (
+        f"SELECT {_DAY} AS day, {group} AS grp, state, COUNT(*) AS n, SUM(cost_usd) AS cost,"
+        " COUNT(request_id) AS sent, SUM(cost_usd * CAST(request_id IS NOT NULL AS INTEGER)) AS sent_cost"
+        f" FROM jobs WHERE {_DAY} >= :since AND {_ON_BASE} GROUP BY day, grp, state"
+    )
+
+
+SPEND_QUERY = _spend_sql("tier")
+"""``spend``'s one pass (``:since`` a day or ``''``, ``:base``), over the covering index only."""
+_SPEND_BY_ACTOR = _spend_sql(_ACTOR)
+PREFIX_QUERY = (
+    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE (request_id >= :low AND request_id < :high)"
+    " OR (job_key >= :low AND job_key < :high) ORDER BY id DESC LIMIT 6"
+)
+"""Jobs whose request_id or job_key starts with a prefix (``:low``, ``:high`` from
+:func:`prefix_upper`): two index ranges, not a scan."""
+
+
+def prefix_upper(prefix: str) -> str | None:
+    """The smallest text above every text starting with ``prefix`` (its last character + 1), so
+    ``x >= prefix AND x < upper`` is an index range; ``None`` when nothing is above."""
+    for cut in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[cut]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return prefix[:cut] + chr(code)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +168,11 @@ class JobRecord:
     claimed_until: str | None = None
     api_base: str | None = None
     """The API base it was sent to (``None``: recorded before bases were, counted for any)."""
+    host: str | None = None
+    """The machine that submitted it (``None``: recorded before hosts were)."""
+    os_user: str | None = None
+    actor: str | None = None
+    """``KLING3_ACTOR`` of the submitting process: a person or agent name a team chose."""
     possibly_paid: bool = False
     """The submit may have created a paid job nobody has the request_id of: an ``unconfirmed``
     row, or a ``submitting`` one whose process is gone; never resubmit it before checking."""
@@ -234,15 +214,20 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class SpendRow:
-    """Estimated spend of one tier on one UTC day (``YYYY-MM-DD``)."""
+    """Estimated spend of one tier (or one actor) on one UTC day (``YYYY-MM-DD``)."""
 
     day: str
     tier: str
     jobs: int
     cost_usd: float
+    actor: str | None = None
+    """Set (and ``tier`` is ``all``) in ``spend --by actor``: KLING3_ACTOR, else user@host."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out: dict[str, Any] = {"day": self.day, "tier": self.tier, "jobs": self.jobs, "cost_usd": self.cost_usd}
+        if self.actor is not None:
+            out["actor"] = self.actor
+        return out
 
 
 def _utcnow() -> datetime:
@@ -269,7 +254,7 @@ def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
     return json.dumps(redact_data(plain), ensure_ascii=False)
 
 
-def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
+def _job(row: Any, possibly_paid: bool = False) -> JobRecord:
     return JobRecord(
         id=row["id"],
         job_key=row["job_key"],
@@ -291,8 +276,49 @@ def _job(row: sqlite3.Row, possibly_paid: bool = False) -> JobRecord:
         claimed_by=row["claimed_by"],
         claimed_until=row["claimed_until"],
         api_base=row["api_base"],
+        host=row["host"],
+        os_user=row["os_user"],
+        actor=row["actor"],
         possibly_paid=possibly_paid,
     )
+
+
+def _fold_spend(rows: Iterable[Mapping[str, Any]], by: str) -> tuple[list[SpendRow], list[SpendRow]]:
+    """Per (day, tier or actor, state) counts folded into the counted and the cancelled spend rows, by the
+    rule :data:`_COUNTED` and :data:`_CANCELLED` spell in SQL (grouping by state and folding here
+    costs one plain pass over the spend index, where CASE expressions per row cost twice that)."""
+    counted: dict[tuple[str, str], list[float]] = {}
+    gone: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        key = (r["day"], r["grp"])
+        if r["state"] == "cancelled":
+            n, cost, into = r["sent"], r["sent_cost"], gone
+        elif r["state"] in _COUNTED_UNSENT:
+            n, cost, into = r["n"], r["cost"], counted
+        else:
+            n, cost, into = r["sent"], r["sent_cost"], counted
+        if n:
+            total = into.setdefault(key, [0, 0.0])
+            total[0] += n
+            total[1] += cost
+    return _spend_rows(counted, by), _spend_rows(gone, by)
+
+
+def _spend_rows(totals: Mapping[tuple[str, str], list[float]], by: str) -> list[SpendRow]:
+    """Newest day first, tiers (or actors) in order within a day (two stable sorts)."""
+    keys = sorted(sorted(totals, key=lambda k: k[1]), key=lambda k: k[0], reverse=True)
+    return [SpendRow(day=d, tier=g if by == "tier" else "all", jobs=int(totals[d, g][0]),
+                     cost_usd=round(totals[d, g][1], 6), actor=g if by == "actor" else None)
+            for d, g in keys]
+
+
+def who_submits() -> tuple[str, str | None, str | None]:
+    """(host name, OS user, ``KLING3_ACTOR``) of this process: who a job is recorded as sent by."""
+    try:
+        user: str | None = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        user = None
+    return socket.gethostname(), user, settings.actor()
 
 
 def new_owner() -> str:
@@ -320,7 +346,7 @@ def owner_alive(owner: str | None) -> bool | None:
     return True
 
 
-def _file(row: sqlite3.Row) -> FileRecord:
+def _file(row: Any) -> FileRecord:
     return FileRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
@@ -341,31 +367,6 @@ def _check_state(state: str) -> None:
         raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(STATES)}")
 
 
-@contextlib.contextmanager
-def _db_errors(path: Path, busy_timeout: float = _BUSY_TIMEOUT_S) -> Iterator[None]:
-    """Turn SQLite failures into the package's errors, naming the file and what to do."""
-    try:
-        yield
-    except sqlite3.IntegrityError:
-        raise
-    except sqlite3.OperationalError as exc:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise TransientError(
-                f"the job journal {path} stayed locked by another process for over "
-                f"{busy_timeout:g} s; try again",
-                code="journal_busy",
-            ) from exc
-        raise ConfigError(
-            f"the job journal {path} cannot be used: {exc}", code="journal_unusable"
-        ) from exc
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(
-            f"the job journal {path} is damaged or not a journal: {exc}; move it aside to start a new one",
-            code="journal_unusable",
-        ) from exc
-
-
 class Journal:
     """The journal file, opened for one process; safe to share between its threads.
 
@@ -380,42 +381,32 @@ class Journal:
         clock: Callable[[], datetime] = _utcnow,
         busy_timeout: float = _BUSY_TIMEOUT_S,
     ) -> None:
-        """Open (creating if needed) the journal at ``path``, default :func:`settings.journal_path`.
+        """Open (creating if needed) the journal at ``path``: a SQLite file, or a
+        ``postgresql://`` URL (a team's journal on a server); default :func:`settings.journal_url`
+        (``--journal``, ``KLING3_JOURNAL_URL``), else :func:`settings.journal_path`. An
+        unreachable server raises :class:`~skill.errors.JournalUnreachable` here, before any
+        submit can be attempted.
 
         ``clock`` returns the current time; tests inject one to place jobs on given days.
         ``busy_timeout`` is how long a write waits for another process's transaction before
         :class:`TransientError` (``journal_busy``).
         """
-        self.path = Path(path) if path is not None else settings.journal_path()
+        target = path if path is not None else (settings.journal_url() or settings.journal_path())
         self._clock = clock
-        self._busy = float(busy_timeout)
         self._lock = threading.RLock()
         self._noted_size = -1
-        try:
-            settings.ensure_private_dir(self.path.parent)
-            self._create_private_file()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the job journal {self.path}: {exc.strerror or exc}",
-                code="journal_unusable",
-            ) from None
-        with _db_errors(self.path, self._busy):
-            self._conn = sqlite3.connect(
-                str(self.path),
-                timeout=self._busy,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                self._conn.row_factory = sqlite3.Row
-                self._setup()
-            except BaseException:
-                self._conn.close()
-                raise
+        self._store: Store = open_store(target if isinstance(target, str) else Path(target),
+                                        busy_timeout=float(busy_timeout))
+        self.path = self._store.local_path
+        """The SQLite file; on PostgreSQL, the local name beside which the side file is kept."""
+        self.where = self._store.where
+        """The journal as messages name it: the file, or the server URL with its password masked."""
+        self.kind = self._store.kind
+        """``sqlite`` or ``postgresql``."""
         self._adopt_noted()
 
     def __repr__(self) -> str:
-        return f"Journal({str(self.path)!r})"
+        return f"Journal({self.where!r})"
 
     def __enter__(self) -> Journal:
         return self
@@ -425,81 +416,17 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
-
-    def _create_private_file(self) -> None:
-        """Create the file 0600 before SQLite does; its WAL and SHM files copy that mode."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return
-        os.close(fd)
-
-    def _setup(self) -> None:
-        """WAL (readers never block the writer), full sync (a journaled submit survives a power
-        cut) and foreign keys; switching to WAL needs a moment's exclusive lock, so a busy
-        file is waited for rather than failed."""
-        conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
-        deadline = time.monotonic() + self._busy
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self._schema_version() != SCHEMA_VERSION:
-            self._migrate()
-
-    def _schema_version(self) -> int:
-        exists = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if not exists:
-            return 0
-        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
-
-    def _migrate(self) -> None:
-        """Bring the schema up to :data:`SCHEMA_VERSION` in one write transaction; a journal
-        from a newer kling3 is refused rather than written in a shape it does not expect."""
-        with self._write() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = int(
-                conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-            )
-            if current > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"the job journal {self.path} was written by a newer kling3 "
-                    f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade kling3",
-                    code="journal_too_new",
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            self._store.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path, self._busy):
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _write(self) -> Iterator[Conn]:
+        with self._lock, self._store.write() as conn:
+            yield conn
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _db_errors(self.path, self._busy):
-            yield self._conn
+    def _read(self) -> Iterator[Conn]:
+        with self._lock, self._store.read() as conn:
+            yield conn
 
     # -- request_ids noted while the journal was busy --------------------------------------------
 
@@ -560,11 +487,11 @@ class Journal:
                         )
                     elif isinstance(item.get("job_key"), str) and isinstance(item.get("request_id"), str):
                         conn.execute(
-                            "UPDATE jobs SET request_id = ?1, state = CASE WHEN state IN"
+                            "UPDATE jobs SET request_id = :rid, state = CASE WHEN state IN"
                             " ('submitting', 'unconfirmed') THEN 'submitted' ELSE state END,"
-                            " updated_at = ?2 WHERE job_key = ?3 AND request_id IS NULL"
-                            " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = ?1)",
-                            (item["request_id"], self._now(), item["job_key"]),
+                            " updated_at = :now WHERE job_key = :key AND request_id IS NULL"
+                            " AND NOT EXISTS (SELECT 1 FROM jobs WHERE request_id = :rid)",
+                            {"rid": item["request_id"], "now": self._now(), "key": item["job_key"]},
                         )
         except TransientError:
             return  # still busy: the next read tries again
@@ -576,7 +503,7 @@ class Journal:
     def _stale_cutoff(self) -> str:
         return _iso(self._clock() - STALE_SUBMIT_AFTER)
 
-    def _possibly_paid(self, row: sqlite3.Row) -> bool:
+    def _possibly_paid(self, row: Any) -> bool:
         """An open submit nobody is still waiting on: see :attr:`JobRecord.possibly_paid`."""
         if row["request_id"] is not None or row["settled"] is not None:
             return False
@@ -586,36 +513,36 @@ class Journal:
             return False
         return owner_alive(row["claimed_by"]) is False or row["created_at"] < self._stale_cutoff()
 
-    def _rec(self, row: sqlite3.Row) -> JobRecord:
+    def _rec(self, row: Any) -> JobRecord:
         return _job(row, self._possibly_paid(row))
 
     @staticmethod
-    def _exact(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row | None:
+    def _exact(conn: Conn, ref: int | str) -> Any | None:
         if isinstance(ref, int):
             row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (ref,)).fetchone()
         else:
             row = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_key = ?1 OR request_id = ?1 LIMIT 1",
-                (ref,),
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_key = :ref OR request_id = :ref LIMIT 1",
+                {"ref": ref},
             ).fetchone()
-        return row  # type: ignore[no-any-return]
+        return row
 
-    def _require(self, conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
+    def _require(self, conn: Conn, ref: int | str) -> Any:
         row = self._exact(conn, ref)
         if row is None:
-            raise InputError(f"no job {ref!r} in the journal {self.path}", code="unknown_job")
+            raise InputError(f"no job {ref!r} in the journal {self.where}", code="unknown_job")
         return row
 
     @staticmethod
     def _event(
-        conn: sqlite3.Connection, job_id: int, at: str, state: str, detail: str | None
+        conn: Conn, job_id: int, at: str, state: str, detail: str | None
     ) -> None:
         conn.execute(
             "INSERT INTO events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
             (job_id, at, state, detail),
         )
 
-    def _reload(self, conn: sqlite3.Connection, job_id: int) -> JobRecord:
+    def _reload(self, conn: Conn, job_id: int) -> JobRecord:
         row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._rec(row)
 
@@ -648,11 +575,13 @@ class Journal:
         with self._write() as conn:
             if daily_cap_usd is not None:
                 self._check_cap(conn, cost, daily_cap_usd, api_base)
-            cursor = conn.execute(
+            host, os_user, actor = who_submits()
+            job_id = self._store.insert(
+                conn,
                 "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
                 " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
-                " claimed_until, api_base)"
-                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " claimed_until, api_base, host, os_user, actor)"
+                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     model_id,
@@ -669,9 +598,11 @@ class Journal:
                     owner or new_owner(),
                     _iso(self._clock() + timedelta(seconds=CLAIM_SECONDS)),
                     api_base,
+                    host,
+                    os_user,
+                    actor,
                 ),
             )
-            job_id = int(cursor.lastrowid or 0)
             self._event(conn, job_id, now, "submitting", None)
             return self._reload(conn, job_id)
 
@@ -687,6 +618,45 @@ class Journal:
                 (run_id, self._now(), aspect_ratio, int(duration), int(segments), tier, output_dir),
             )
         return run_id
+
+    def copy_into(self, target: Journal) -> dict[str, Any]:
+        """Copy every job (with its files and events) and run of this journal into ``target``,
+        in one write transaction there; jobs ``target`` already has (by job_key) are left as they
+        are, so copying again copies nothing (``kling3 journal migrate``). The counts copied."""
+        with self._read() as conn:
+            jobs = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY id").fetchall()
+            files = conn.execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id").fetchall()
+            events = conn.execute("SELECT id, job_id, at, state, detail FROM events ORDER BY id").fetchall()
+            runs = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs").fetchall()
+        columns = [c.strip() for c in _JOB_COLUMNS.split(",") if c.strip() != "id"]
+        insert = (f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                  " ON CONFLICT DO NOTHING")
+        counts = {"jobs": 0, "jobs_already_there": 0, "files": 0, "events": 0, "runs": 0}
+        new_ids: dict[int, int] = {}
+        with target._write() as out:
+            for run in runs:
+                cur = out.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 8)})"
+                                  " ON CONFLICT DO NOTHING", tuple(run[c] for c in _RUN_COLUMNS.split(", ")))
+                counts["runs"] += max(cur.rowcount, 0)
+            for job in jobs:
+                cur = out.execute(insert, tuple(job[c] for c in columns))
+                if cur.rowcount != 1:
+                    counts["jobs_already_there"] += 1
+                    continue
+                found = out.execute("SELECT id FROM jobs WHERE job_key = ?", (job["job_key"],)).fetchone()
+                new_ids[job["id"]] = found["id"]
+                counts["jobs"] += 1
+            for f in files:
+                if f["job_id"] in new_ids:
+                    out.execute("INSERT INTO files (job_id, url, path, sha256, size, created_at)"
+                                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                (new_ids[f["job_id"]], f["url"], f["path"], f["sha256"], f["size"], f["created_at"]))
+                    counts["files"] += 1
+            for e in events:
+                if e["job_id"] in new_ids:
+                    self._event(out, new_ids[e["job_id"]], e["at"], e["state"], e["detail"])
+                    counts["events"] += 1
+        return counts
 
     def run_info(self, run_id: str) -> dict[str, Any] | None:
         """The run's plan facts and finished ``video`` (None until finished)."""
@@ -722,7 +692,7 @@ class Journal:
                     "UPDATE jobs SET request_id = ?, state = ?, updated_at = ? WHERE id = ?",
                     (request_id, state, now, row["id"]),
                 )
-            except sqlite3.IntegrityError:
+            except self._store.integrity_errors:
                 raise InputError(
                     f"request_id {request_id} is already recorded for another job",
                     code="duplicate_request_id",
@@ -812,7 +782,7 @@ class Journal:
             )
         job = self.get(ref)
         if job is None:
-            raise InputError(f"no job {ref!r} in the journal {self.path}", code="unknown_job", field="settle")
+            raise InputError(f"no job {ref!r} in the journal {self.where}", code="unknown_job", field="settle")
         if not job.possibly_paid:
             raise InputError(
                 f"job {job.request_id or job.job_key} is not possibly paid (state {job.state}"
@@ -831,7 +801,7 @@ class Journal:
                 ).fetchone()
                 if clash is not None:
                     raise InputError(
-                        f"request_id {request_id} is already recorded for job {clash[0]}",
+                        f"request_id {request_id} is already recorded for job {clash['job_key']}",
                         code="duplicate_request_id",
                         field="request_id",
                     )
@@ -922,11 +892,10 @@ class Journal:
                 return self._rec(row)
             if len(ref) < _MIN_PREFIX:
                 return None
-            rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE substr(request_id, 1, ?1) = ?2"
-                " OR substr(job_key, 1, ?1) = ?2 ORDER BY id DESC LIMIT 6",
-                (len(ref), ref),
-            ).fetchall()
+            upper = prefix_upper(ref)
+            if upper is None:
+                return None
+            rows = conn.execute(PREFIX_QUERY, {"low": ref, "high": upper}).fetchall()
         if len(rows) > 1:
             matches = [r["request_id"] or r["job_key"] for r in rows]
             raise InputError(
@@ -953,7 +922,7 @@ class Journal:
             wanted = builtins.list(states)
             for state in wanted:
                 _check_state(state)
-            clauses.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+            clauses.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "1 = 0")
             params.extend(wanted)
         if batch_id is not None:
             clauses.append("batch_id = ?")
@@ -962,10 +931,12 @@ class Journal:
             clauses.append("(api_base IS NULL OR api_base = ?)")
             params.append(api_base)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(-1 if limit is None else max(int(limit), 0))
+        if limit is not None:
+            params.append(max(int(limit), 0))
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY id DESC LIMIT ?", params
+                f"SELECT {_JOB_COLUMNS} FROM jobs{where} ORDER BY id DESC" + ("" if limit is None else " LIMIT ?"),
+                params,
             ).fetchall()
         return [self._rec(r) for r in rows]
 
@@ -1035,6 +1006,17 @@ class Journal:
         Which jobs count is explained in the module docstring; ``cancelled`` lists instead the
         jobs cancelled while queued, which are not charged.
         """
+        counted, gone = self.spend_report(days, api_base=api_base)
+        return gone if cancelled else counted
+
+    def spend_report(
+        self, days: int | None = None, *, api_base: str | None = None, by: str = "tier"
+    ) -> tuple[builtins.list[SpendRow], builtins.list[SpendRow]]:
+        """:meth:`spend` and ``spend(cancelled=True)`` from one pass over the spend index (what
+        ``kling3 spend`` shows: the 100k-job journal is read once, not twice). ``by="actor"``
+        sums per person or agent (KLING3_ACTOR, else user@host) instead of per tier."""
+        if by not in SPEND_BY:
+            raise InputError(f"spend by tier or actor, not {by!r}", code="invalid_spend_by", field="by")
         since = ""
         if days is not None:
             if days < 1:
@@ -1043,30 +1025,18 @@ class Journal:
                 self._clock().astimezone(timezone.utc).date() - timedelta(days=days - 1)
             ).isoformat()
         with self._read() as conn:
-            rows = conn.execute(
-                "SELECT substr(created_at, 1, 10) AS day, tier, COUNT(*) AS jobs,"
-                " SUM(cost_usd) AS cost FROM jobs"
-                f" WHERE created_at >= :since AND {_CANCELLED if cancelled else _COUNTED} AND {_ON_BASE}"
-                " GROUP BY day, tier ORDER BY day DESC, tier",
-                {"since": since, "base": api_base},
-            ).fetchall()
-        return [
-            SpendRow(day=r["day"], tier=r["tier"], jobs=r["jobs"], cost_usd=round(r["cost"], 6))
-            for r in rows
-        ]
+            rows = conn.execute(SPEND_QUERY if by == "tier" else _SPEND_BY_ACTOR,
+                                {"since": since, "base": api_base}).fetchall()
+        return _fold_spend(rows, by)
 
-    def _spent_today(self, conn: sqlite3.Connection, api_base: str | None) -> tuple[str, float]:
+    def _spent_today(self, conn: Conn, api_base: str | None) -> tuple[str, float]:
         today = self._clock().astimezone(timezone.utc).date()
         row = conn.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs"
-            f" WHERE created_at >= :start AND created_at < :end AND {_COUNTED} AND {_ON_BASE}",
-            {
-                "start": today.isoformat(),
-                "end": (today + timedelta(days=1)).isoformat(),
-                "base": api_base,
-            },
+            "SELECT COALESCE(SUM(cost_usd), 0) AS spent FROM jobs"
+            f" WHERE {_DAY} = :day AND {_COUNTED} AND {_ON_BASE}",
+            {"day": today.isoformat(), "base": api_base},
         ).fetchone()
-        return today.isoformat(), round(float(row[0]), 6)
+        return today.isoformat(), round(float(row["spent"]), 6)
 
     def spent_today(self, api_base: str | None = None) -> float:
         """Estimated spend of the current UTC day, in US dollars (``api_base``: on that base)."""
@@ -1074,7 +1044,7 @@ class Journal:
             return self._spent_today(conn, api_base)[1]
 
     def _check_cap(
-        self, conn: sqlite3.Connection, extra_cost: float, cap: float, api_base: str | None
+        self, conn: Conn, extra_cost: float, cap: float, api_base: str | None
     ) -> None:
         """Refuse ``extra_cost`` over today's cap as seen on ``conn``. Inside :meth:`begin`'s
         write transaction this is race-free: two processes cannot both pass with the last

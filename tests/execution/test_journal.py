@@ -46,9 +46,12 @@ def clock() -> Clock:
     return Clock(datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc))
 
 
-@pytest.fixture
-def journal(tmp_path: Path, clock: Clock) -> Iterator[Journal]:
-    with Journal(tmp_path / "state" / "jobs.sqlite3", clock=clock) as j:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Journal]:
+    """The journal on each backend: the suite below holds both to the same promises."""
+    target = tmp_path / "state" / "jobs.sqlite3" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with Journal(target, clock=clock) as j:
+        assert j.kind == request.param
         yield j
 
 
