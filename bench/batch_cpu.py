@@ -20,23 +20,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from interleave import Run, compile_bytecode, interleaved, report, timed
+from interleave import Run, compile_bytecode, interleaved, kling3, no_ffmpeg_path, report, timed
 
 from skill.testing.emulator import Emulator, EmulatorConfig
 
 HERE = Path(__file__).resolve().parent
 
 
-def kling3() -> list[str]:
-    script = Path(sys.executable).parent / "kling3"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "skill.cli"]
-
-
-def no_ffmpeg_path() -> str:
-    """PATH without the folders that hold an ffmpeg."""
-    keep = [p for p in os.environ.get("PATH", "").split(os.pathsep)
-            if p and not os.path.exists(os.path.join(p, "ffmpeg"))]
-    return os.pathsep.join(keep)
 
 
 def main() -> None:

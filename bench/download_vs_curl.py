@@ -22,14 +22,9 @@ import time
 from pathlib import Path
 
 import httpx
-from interleave import Run, compile_bytecode, interleaved, report, timed
+from interleave import Run, compile_bytecode, interleaved, kling3, no_ffmpeg_path, report, timed
 
 from skill.testing.emulator import Emulator, EmulatorConfig
-
-
-def kling3() -> list[str]:
-    script = Path(sys.executable).parent / "kling3"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "skill.cli"]
 
 
 def finished_job(emu: Emulator) -> tuple[str, str]:
@@ -44,12 +39,6 @@ def finished_job(emu: Emulator) -> tuple[str, str]:
         time.sleep(0.05)
     raise SystemExit("the emulator's job did not finish")
 
-
-def no_ffmpeg_path() -> str:
-    """PATH without the folders that hold an ffmpeg (so no contact sheet is made)."""
-    keep = [p for p in os.environ.get("PATH", "").split(os.pathsep)
-            if p and not os.path.exists(os.path.join(p, "ffmpeg"))]
-    return os.pathsep.join(keep)
 
 
 def main() -> None:

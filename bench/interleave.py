@@ -91,3 +91,18 @@ def report(side_a: Side, side_b: Side, what: str, unit: str = "s") -> float:
         f"pairs; pair ratios {min(ratios):.2f}-{max(ratios):.2f})"
     )
     return ratio
+
+
+def kling3() -> list[str]:
+    """The installed `kling3` script, or the module when only the source is there."""
+    import sys
+
+    script = Path(sys.executable).parent / "kling3"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "skill.cli"]
+
+
+def no_ffmpeg_path() -> str:
+    """PATH without the folders that hold an ffmpeg (so no contact sheet is made)."""
+    keep = [p for p in os.environ.get("PATH", "").split(os.pathsep)
+            if p and not os.path.exists(os.path.join(p, "ffmpeg"))]
+    return os.pathsep.join(keep)
