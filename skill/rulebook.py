@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from skill import respell, startup_cache
+from skill import respell, startup_cache, textmatch
 from skill.data import data_path, load_yaml
 from skill.errors import ConfigError
 from skill.respell import Speller
@@ -457,7 +457,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
             if plain:
                 # One scan per value instead of one per pattern: the batch path depends on it.
                 try:
-                    combined = _compile(where, "|".join(f"(?:{p})" for p in plain), number_re)
+                    combined = _compile(where, textmatch.boundary_factored(plain), number_re)
                 except ValueError:
                     for p in plain:
                         _compile(where, p, number_re)  # raises naming the bad pattern
@@ -522,7 +522,7 @@ def _load_rules_cached(path: str, mtime_ns: int) -> CompiledRules:
             content = fh.read()
     except OSError as exc:
         raise ConfigError(f"cannot read rules file {path}: {exc.strerror}", code="bad_rules") from exc
-    k = startup_cache.key(content, code=(__file__, respell.__file__), libs=("pydantic", "yaml"))
+    k = startup_cache.key(content, code=(__file__, respell.__file__, textmatch.__file__), libs=("pydantic", "yaml"))
     rules = startup_cache.memo("rules", k, lambda: _build_rules(path), lambda r: isinstance(r, CompiledRules))
     return rules if rules.source == Path(path) else dataclasses.replace(rules, source=Path(path))
 
