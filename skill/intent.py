@@ -383,7 +383,29 @@ def _chained_total(signals: list[Signal]) -> int | None:
 
 
 _PREFILTER = False
-_NEEDS: dict[re.Pattern[str], frozenset[str] | None] = {}
+
+
+@dataclass(frozen=True)
+class _Prescan:
+    """What one scan of a text tells about every signal pattern of a rule book.
+
+    ``literals`` finds, at each position, the longest substring some pattern needs that starts
+    there; ``covers`` maps it to every needed substring it starts with, so the set of those
+    present is exactly what ``needed in text`` would say for each of them.
+    """
+
+    literals: re.Pattern[str]
+    covers: dict[str, frozenset[str]]
+    needs: dict[re.Pattern[str], frozenset[str] | None]
+
+    def present(self, text: str) -> set[str]:
+        found: set[str] = set()
+        for lit in set(self.literals.findall(text)):
+            found |= self.covers[lit]
+        return found
+
+
+_PRESCANS: dict[int, tuple[CompiledRules, _Prescan]] = {}
 
 
 def enable_prefilter() -> None:
@@ -396,14 +418,18 @@ def enable_prefilter() -> None:
     _PREFILTER = True
 
 
-def _may_match(pattern: re.Pattern[str], text: str) -> bool:
-    try:
-        needs = _NEEDS[pattern]
-    except KeyError:
-        from skill.textmatch import required_substrings
+def _prescan(rules: CompiledRules) -> _Prescan:
+    got = _PRESCANS.get(id(rules))
+    if got is not None and got[0] is rules:
+        return got[1]
+    from skill.textmatch import required_substrings, trie_longest
 
-        needs = _NEEDS[pattern] = required_substrings(pattern.pattern, pattern.flags & ~re.UNICODE)
-    return needs is None or any(n in text for n in needs)
+    needs = {p: required_substrings(p.pattern, p.flags & ~re.UNICODE) for c in rules.signals for _v, p in c.patterns}
+    lits = sorted({n for ns in needs.values() if ns for n in ns})
+    covers = {lit: frozenset(x for x in lits if lit.startswith(x)) for lit in lits}
+    scan = _Prescan(re.compile(f"(?=({trie_longest(lits)}))" if lits else "(?!)"), covers, needs)
+    _PRESCANS[id(rules)] = (rules, scan)
+    return scan
 
 
 def _lower(text: str) -> str:
@@ -525,6 +551,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
         signals.append(language)
     scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
 
+    prescan = _prescan(rules) if _PREFILTER else None
+    present = prescan.present(scan) if prescan is not None else set()
     excludes: dict[str, str] = {}
     for csig in rules.signals:
         spec = csig.spec
@@ -532,7 +560,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             excludes[spec.name] = spec.excludes
         taken: list[tuple[int, int]] = []
         for fixed, pattern in csig.patterns:
-            if _PREFILTER and not _may_match(pattern, scan):
+            if prescan is not None and (needs := prescan.needs[pattern]) is not None and needs.isdisjoint(present):
                 continue
             for m in pattern.finditer(scan):
                 if m.end() == m.start():
