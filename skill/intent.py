@@ -228,7 +228,8 @@ def _nearest_correction(signals: list[Signal]) -> list[Signal]:
     for sig in signals:
         hi = (sig.extent or (sig.start, sig.end))[1]
         if sig.state == "corrected" and hi > sig.end and any(
-            o is not sig and o.state == "corrected" and o.instruction and sig.end <= o.start and o.end <= hi
+            o is not sig and o.state == "corrected" and o.instruction and o.value != sig.value
+            and sig.end <= o.start and o.end <= hi
             for o in signals
         ):
             sig = replace(sig, state="plain", extent=(sig.start, sig.end))
@@ -241,7 +242,7 @@ def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     were going to skip Pro, but the client upped the budget, so Pro tier please"."""
     out: list[Signal] = []
     for sig in signals:
-        if sig.state == "plain" and sig.instruction and any(
+        if sig.state == "plain" and sig.instruction and not isinstance(sig.value, bool) and any(
             o.name == sig.name and o.value == sig.value and o.state == "negated" and o.start > sig.end
             for o in signals
         ):

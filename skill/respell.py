@@ -89,7 +89,8 @@ class Speller:
             w
             for w in found
             if len(w) >= self.min_length
-            and not (w.startswith(token) or token.startswith(w))
+            and not token.startswith(w)  # an inflection ("drafts"), not a typo
+            and not (w.startswith(token) and w[len(token):] == "s")  # "dollar" of "dollars"; "standar" is one
             and damerau(token, w) == 1
         ]
         return best[0] if len(best) == 1 else None

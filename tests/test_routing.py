@@ -657,3 +657,26 @@ def test_a_value_taken_back_later_voids_its_earlier_mention() -> None:
 )
 def test_tiers_said_other_ways(text: str, tier: str) -> None:
     assert plan(text).tier == tier
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("S1 0-5s a tram in fog\nS2 5-11s it stops\nS3 11-16s doors open", 16),
+     ("Fireworks over a lake, 8 seconds. Sorry, make that 11.", 11),
+     ("A kettle boiling, 10-ish seconds.", 10)],
+)
+def test_lengths_in_shot_lines_corrections_and_hedges(text: str, seconds: int) -> None:
+    assert plan(text).params.duration == seconds
+
+
+def test_a_bare_ratio_number_and_scope_name_the_wide_ratio() -> None:
+    assert plan("Rooftops at blue hour, 10 seconds, ratio 2.39.").params.aspect_ratio == "21:9"
+    assert plan("Rooftops at blue hour, 10 seconds, scope, light rain.").params.aspect_ratio == "21:9"
+
+
+def test_a_later_correction_of_the_same_value_keeps_both_mentions_taken_back() -> None:
+    assert plan("vertical 9:16, no wait, the client wants it square. 6s, a lamp.").params.aspect_ratio == "1:1"
+
+
+def test_a_no_that_names_a_noun_is_not_a_refusal_of_the_length() -> None:
+    assert plan("Maybe ten seconds? And no noise please. A cat on a windowsill.").params.duration == 10
