@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
+
+from corpushelp import corpus_requests
 
 from skill import intent
 from skill.errors import Kling3Error
 from skill.planning import make_plan
 
-CORPUS = Path(__file__).parent / "corpus"
-
 
 def _requests() -> list[dict[str, Any]]:
-    out = []
-    for path in sorted(CORPUS.rglob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                c = json.loads(line)
-                out.append(c.get("request") or {"text": c["text"], **{k: c[k] for k in ("image_url", "tail_image_url") if c.get(k)},
-                                                **c.get("fields", {})})
-    return out
+    return [req for _, req in corpus_requests(with_blind=True)]
 
 
 def _plans(requests: list[dict[str, Any]], prefilter: bool) -> list[str]:

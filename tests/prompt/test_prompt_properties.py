@@ -10,13 +10,12 @@ builder made, distinct segment prompts. Over any text (hypothesis): the builder 
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from corpushelp import corpus_requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prompt_checks import Built, generic_checks
@@ -28,23 +27,9 @@ from skill.prompt import lexicon as lexm
 from skill.prompt.build import _build
 from skill.request import Shot
 
-CORPUS = Path(__file__).parents[1] / "corpus"
-
 
 def _requests() -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for path in sorted(CORPUS.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            c = json.loads(line)
-            if "request" in c:
-                req = dict(c["request"])
-            else:
-                req = {"text": c["text"], **{k: c[k] for k in ("image_url", "tail_image_url") if c.get(k)},
-                       **c.get("fields", {})}
-            out.append((f"{path.stem}:{c.get('id', len(out))}", req))
-    return out
+    return corpus_requests()
 
 
 # Corpus requests the builder is known to garble, each with the defect it shows (issue 11 is open).
