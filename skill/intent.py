@@ -237,6 +237,52 @@ def _nearest_correction(signals: list[Signal]) -> list[Signal]:
     return out
 
 
+def _replacement(rules: CompiledRules, sig: Signal, signals: list[Signal]) -> Signal | None:
+    """The value a correction of ``sig`` brings in: the first cue that runs past its trigger."""
+    hi = (sig.extent or (sig.start, sig.end))[1]
+    return next((o for o in signals if o is not sig and o.instruction and o.state == "plain"
+                 and sig.end <= o.start <= hi + 25 and o.end > hi), None)
+
+
+def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal]:
+    """A correction whose new value is of another kind ("5 s, 9:16, actually make it 6 s") takes
+    back the earlier value of that kind, not the cue of another kind just before it."""
+    kind = rules.kinds.get
+    out: list[Signal] = []
+    for sig in signals:
+        if sig.state == "corrected" and sig.instruction and (new := _replacement(rules, sig, signals)) is not None:
+            new_kind = kind(new.name, new.name)
+            if kind(sig.name, sig.name) != new_kind and any(
+                o is not sig and kind(o.name, o.name) == new_kind and o.value != new.value
+                and o.end <= new.start and o.instruction
+                for o in signals
+            ):
+                sig = replace(sig, state="plain", extent=(sig.start, sig.end))
+        out.append(sig)
+    return out
+
+
+def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """Earlier values of a kind taken back by a replacement ("No, make it 12") anywhere later."""
+    if not rules.supersede_leads:
+        return signals
+    kind = rules.kinds.get
+    window = rules.data.supersede.window
+    news = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)
+            and any(p.search(masked, max(0, o.start - window), o.start) for p in rules.supersede_leads)]
+    if not news:
+        return signals
+    out: list[Signal] = []
+    for sig in signals:
+        if sig.state == "plain" and sig.instruction and any(
+            kind(n.name, n.name) == kind(sig.name, sig.name) and n.value != sig.value and sig.end <= n.start
+            for n in news
+        ):
+            sig = replace(sig, state="corrected")
+        out.append(sig)
+    return out
+
+
 def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
     """A value ruled out and then asked for again in a later clause was a change of mind: "we
     were going to skip Pro, but the client upped the budget, so Pro tier please"."""
@@ -581,7 +627,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                                       extent=(lo, hi), instruction=spec.instruction,
                                       bounds=_bounds(rules, csig, m)))
 
-    signals = _reaffirmed(rules, masked, _nearest_correction(_coordinate(rules, masked, signals)))
+    signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
+    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))
     quoted = _quoted_spans(rules, masked)
     if quoted:
         signals = [
