@@ -540,24 +540,36 @@ def _next_sentence(rules: CompiledRules, masked: str, end: int) -> str:
     return rest[: n.start()] if n else rest
 
 
-_QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,80})'(?![\w])")
+_QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'((?:[^'\n]|(?<=\w)'(?=\w)){1,120})'(?![\w])")
 
 
-def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
-    """Spans of quoted words that follow a speech or label word (what is said or shown)."""
+def _quoted_spans(rules: CompiledRules, masked: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Spans of quoted words that follow a speech or label word (what is said or shown), and the
+    spans of quotes relayed from the caller (instructions, though a speech word may open them)."""
     spec = rules.data.quoted
     if not spec.after_words:
-        return []
+        return [], []
     cues = frozenset(spec.after_words)
     relayers = frozenset(spec.relayed_by)
-    out = []
+    pronouns = frozenset(spec.relay_pronouns)
+    spoken, relayed = [], []
     for m in _QUOTE.finditer(masked):
         words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
-        if relayers and any(w.removesuffix("'s") in relayers for w in words[-spec.relay_lookback_words :]):
-            continue  # the caller's own words, passed on by an agent: instructions
-        if any(w in cues for w in words[-spec.lookback_words :]):
-            out.append((m.start(), m.end()))
-    return out
+        near = [w.removesuffix("'s") for w in words[-spec.relay_lookback_words :]]
+        if relayers and (any(w in relayers for w in near) or _relayed_by_pronoun(masked, m.start(), words, pronouns, relayers)):
+            relayed.append((m.start(), m.end()))  # the caller's own words, passed on by an agent
+        elif any(w in cues for w in words[-spec.lookback_words :]):
+            spoken.append((m.start(), m.end()))
+    return spoken, relayed
+
+
+def _relayed_by_pronoun(masked: str, at: int, words: list[str], pronouns: frozenset[str], relayers: frozenset[str]) -> bool:
+    """"The user sent a photo. They said: '...'": a pronoun opening the sentence of the quote."""
+    if not pronouns or len(words) < 2 or words[-2] not in pronouns:
+        return False
+    cut = max((m.end() for m in _SENTENCE_BREAK.finditer(masked, 0, at)), default=0)
+    opening = _WORD.findall(masked[cut:at])
+    return opening[:1] == words[-2:-1] and any(w.removesuffix("'s") in relayers for w in _WORD.findall(masked[:cut]))
 
 
 def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
@@ -629,7 +641,9 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
     signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))
-    quoted = _quoted_spans(rules, masked)
+    quoted, relayed = _quoted_spans(rules, masked)
+    if relayed:  # "the user said: '...'" opens the caller's words, not a line someone speaks
+        signals = [s for s in signals if s.instruction or not any(s.start <= a < s.end for a, _ in relayed)]
     if quoted:
         signals = [
             replace(s, state="quoted")

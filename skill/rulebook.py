@@ -171,6 +171,10 @@ class QuotedSpec(_Model):
     lookback_words: int = Field(default=3, ge=1, le=8)
     relayed_by: list[str] = Field(default_factory=list)
     relay_lookback_words: int = Field(default=8, ge=1, le=20)
+    relay_pronouns: list[str] = Field(
+        default_factory=list,
+        description="'they said' opening a sentence relays too, once a relayer word came earlier in the text",
+    )
 
 
 class SupersedeSpec(_Model):
