@@ -151,6 +151,7 @@ class TypoSpec(_Model):
     min_length: int = Field(default=6, ge=4, le=12)
     joined_first: list[str] = Field(default_factory=list)
     joined_second: list[str] = Field(default_factory=list)
+    real_words: list[str] = Field(default_factory=list, description="English words never read as a typo of a cue word")
 
 
 class LanguageSpec(_Model):
@@ -505,7 +506,8 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         signals=tuple(signals),
         number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
         number_grammar=data.number_grammar,
-        speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second)),
+        speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second),
+                        real_words=data.typos.real_words),
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
         supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
         kinds={name: group[0] for group in data.supersede.kinds for name in group},
