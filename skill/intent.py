@@ -155,9 +155,11 @@ def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
     if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
         return False
-    leading = _WORD.findall(before)[-2:]  # "for a 4K TV", but "for our 4K projector" is the product
-    return not ((leading[-1:] and leading[-1] in mod.targets)
-                or (len(leading) == 2 and leading[0] in mod.targets and leading[1] in mod.determiners))
+    leading = _WORD.findall(before)[-3:]  # "for a 4K TV", "for the dome's 4K projector"; "our 4K projector" is the product
+    for i in range(len(leading) - 1, -1, -1):
+        if leading[i] in mod.targets:
+            return not all(w in mod.determiners or w.endswith("'s") for w in leading[i + 1 :])
+    return True
 
 
 def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
