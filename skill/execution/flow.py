@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,9 +77,10 @@ from skill.execution.states import (
 )
 from skill.filenames import video_stem
 from skill.fsutil import check_output_dir
-from skill.media.ffmpeg import video_tools_available
-from skill.planning import Plan, Segment, make_plan
-from skill.request import VideoRequest
+
+if TYPE_CHECKING:  # the planner is imported when a request is planned here, not to fetch a job
+    from skill.planning import Plan, Segment
+    from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
@@ -223,10 +224,10 @@ class _Ctx:
     def let_go(self) -> None:
         """Release every claim this flow holds (the flow is over, whatever its end); a journal
         still locked gets the release in its side file, done the next time it opens."""
-        if not self.track:
+        if not self.track or not self.renewed:  # every claim it took is in renewed
             return
         try:
-            self.journal.release(self.owner)
+            self.journal.release(self.owner, keys=list(self.renewed))
         except TransientError as exc:
             if exc.code != "journal_busy":
                 raise
@@ -693,7 +694,7 @@ def _usable(output_dir: Path, request_id: str) -> None:
     """The folder must still be usable when the paid job is done; if not, it is a download
     failure of the paid job (exit 75), resumable into another folder."""
     try:
-        check_output_dir(output_dir)
+        check_output_dir(output_dir, sync=False)
     except OutputDirError as exc:
         raise DownloadError(
             f"the output folder {output_dir} cannot be used ({exc.details['reason']}); "
@@ -894,6 +895,9 @@ async def _aapi(client: AsyncModelApi | None) -> AsyncIterator[AsyncModelApi]:
 
 
 def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
+    from skill.media.ffmpeg import video_tools_available
+    from skill.planning import Plan, make_plan
+
     return request if isinstance(request, Plan) else make_plan(request, video_tools=video_tools_available)
 
 

@@ -738,10 +738,21 @@ class Journal:
             )
             return self._reload(conn, row["id"])
 
-    def release(self, owner: str, ref: int | str | None = None) -> None:
-        """Give up ``owner``'s claim on one job, or on every job it holds (not flushed on its
-        own: a claim outlives no power cut, as its holder does not)."""
+    def release(
+        self, owner: str, ref: int | str | None = None, *, keys: Iterable[str] | None = None
+    ) -> None:
+        """Give up ``owner``'s claim on one job, on the jobs of ``keys`` (job_keys: an index
+        lookup each, where "every job it holds" reads the whole table), or on every job it
+        holds. Not flushed on its own: a claim outlives no power cut, as its holder does not."""
         with self._write(durable=False) as conn:
+            if keys is not None:
+                for key in keys:
+                    conn.execute(
+                        "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE job_key = ?"
+                        " AND claimed_by = ? AND state != 'submitting'",
+                        (key, owner),
+                    )
+                return
             if ref is None:
                 conn.execute(
                     "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
