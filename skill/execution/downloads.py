@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import functools
 import hashlib
 import ipaddress
 import os
@@ -172,8 +173,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=256)
 def _untrusted(url: str, api_base: str) -> tuple[str, str] | None:
-    """``(host, reason)`` when ``url`` must not be fetched, else ``None``."""
+    """``(host, reason)`` when ``url`` must not be fetched, else ``None`` (a pure judgement of
+    the two strings, remembered: each output URL is vetted when listed, fetched and sent)."""
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url) or "\\" in url:
         return "", "the URL contains spaces, control characters or backslashes"
     try:

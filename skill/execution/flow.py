@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,9 +77,10 @@ from skill.execution.states import (
 )
 from skill.filenames import video_stem
 from skill.fsutil import check_output_dir
-from skill.media.ffmpeg import video_tools_available
-from skill.planning import Plan, Segment, make_plan
-from skill.request import VideoRequest
+
+if TYPE_CHECKING:  # the planner is imported when a request is planned here, not to fetch a job
+    from skill.planning import Plan, Segment
+    from skill.request import VideoRequest
 
 __all__ = [
     "CallResult",
@@ -223,10 +224,10 @@ class _Ctx:
     def let_go(self) -> None:
         """Release every claim this flow holds (the flow is over, whatever its end); a journal
         still locked gets the release in its side file, done the next time it opens."""
-        if not self.track:
+        if not self.track or not self.renewed:  # every claim it took is in renewed
             return
         try:
-            self.journal.release(self.owner)
+            self.journal.release(self.owner, keys=list(self.renewed))
         except TransientError as exc:
             if exc.code != "journal_busy":
                 raise
@@ -267,15 +268,19 @@ class _Ctx:
             "recorded the next time kling3 opens the journal"
         ]
 
-    def record(self, ref: str, state: str, detail: dict[str, Any] | None = None) -> None:
+    def record(
+        self, ref: str, state: str, detail: dict[str, Any] | None = None, *, durable: bool = True
+    ) -> None:
         """Journal a state change; a job the journal never saw (fetched by id) is not tracked,
-        and while the journal is locked a state change is skipped (the request_id is kept)."""
+        and while the journal is locked a state change is skipped (the request_id is kept).
+        ``durable=False``: a state polling finds again, not flushed on its own."""
         if self.track:
-            self._tolerant(lambda: self.journal.update_state(ref, state, detail))
+            self._tolerant(lambda: self.journal.record_state(ref, state, detail, durable=durable))
 
     def record_file(self, request_id: str, url: str, path: str, sha256: str, size: int) -> None:
+        """Journal a saved file; flushed with the job's ``downloaded`` (or failure) state."""
         if self.track:
-            self._tolerant(lambda: self.journal.add_file(request_id, url, path, sha256, size))
+            self._tolerant(lambda: self.journal.add_file(request_id, url, path, sha256, size, durable=False))
 
     def _tolerant(self, write: Callable[[], object]) -> None:
         if not self.flush():
@@ -286,18 +291,20 @@ class _Ctx:
             if exc.code != "journal_busy":
                 raise
 
-    def known_files(self, request_id: str) -> dict[str, Path]:
-        """SHA-256 -> path of the files already saved for the job, so none is saved twice; a
-        journal locked by another process costs at most a second copy, never the download."""
+    def saved(self, request_id: str) -> tuple[JobRecord | None, dict[str, Path]]:
+        """The job as journaled (read once: its prompt names the files) and SHA-256 -> path of
+        the files already saved for it, so none is saved twice; a journal locked by another
+        process costs at most a second copy (and a plainer name), never the download."""
         if not self.track:
-            return {}
+            return None, {}
         try:
-            files = self.journal.files(request_id)
+            job = self.journal.get(request_id)
+            files = self.journal.files(job) if job is not None else []
         except TransientError as exc:
             if exc.code != "journal_busy":
                 raise
-            return {}
-        return {f.sha256: Path(f.path) for f in files if f.sha256}
+            return None, {}
+        return job, {f.sha256: Path(f.path) for f in files if f.sha256}
 
 
 # -- the flow of one call, I/O as yielded operations -----------------------------------------
@@ -324,7 +331,9 @@ def _call_flow(
             run_id=ctx.run_id,
             owner=ctx.owner,
             api_base=ctx.api_base,
+            claim_seconds=ctx.claim_seconds,
         )
+    ctx.renewed[job.job_key] = ctx.clock()  # the row is claimed from its start
     try:
         ctx.on_event(Submitting(endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd,
                                 job_key=job.job_key))
@@ -437,11 +446,13 @@ def _wait_flow(
             key = (st.status, st.queue_position)
             if key != last:
                 last = key
-                ctx.record(
-                    request_id,
-                    st.status if st.status in JOURNALED_API_STATES else "submitted",
-                    {"status": st.raw},
-                )
+                if st.status not in API_DONE:  # done: journaled with the result, fetched next
+                    ctx.record(
+                        request_id,
+                        st.status if st.status in JOURNALED_API_STATES else "submitted",
+                        {"status": st.raw},
+                        durable=False,
+                    )
                 ctx.on_event(Status(request_id=request_id,
                     status=st.status,
                     queue_position=st.queue_position,
@@ -575,7 +586,7 @@ def _finish_flow(
             status=res.status,
             cost_usd=cost,
         )
-    ctx.record(request_id, "completed", {"result": res.raw})
+    ctx.record(request_id, "completed", {"result": res.raw}, durable=not ctx.download)
     if not ctx.download:
         return CallResult(
             segment=segment,
@@ -628,8 +639,9 @@ def _download_flow(
             ctx.on_event(DownloadProgress(request_id=request_id, url=url, bytes=done, total=total))
 
         try:
-            delivery = yield ("download", output or {}, ctx.output_dir, progress, ctx.known_files(request_id),
-                              _file_stem(ctx, request_id))
+            job, known = ctx.saved(request_id)
+            delivery = yield ("download", output or {}, ctx.output_dir, progress, known,
+                              _file_stem(job, request_id))
         except OSError as exc:
             raise DownloadError(
                 f"the files could not be saved in {ctx.output_dir} ({exc.strerror or exc}); "
@@ -682,7 +694,7 @@ def _usable(output_dir: Path, request_id: str) -> None:
     """The folder must still be usable when the paid job is done; if not, it is a download
     failure of the paid job (exit 75), resumable into another folder."""
     try:
-        check_output_dir(output_dir)
+        check_output_dir(output_dir, sync=False)
     except OutputDirError as exc:
         raise DownloadError(
             f"the output folder {output_dir} cannot be used ({exc.details['reason']}); "
@@ -743,12 +755,8 @@ def _sheet_flow(ctx: _Ctx, info: FileInfo) -> Generator[Op, Any, FileInfo]:
     return info.model_copy(update={"contact_sheet": str(sheet.path)})
 
 
-def _file_stem(ctx: _Ctx, request_id: str) -> str:
+def _file_stem(job: JobRecord | None, request_id: str) -> str:
     """The saved file's name: a slug of the journaled prompt and the request id (``fox-snow-3f9a2c``)."""
-    job = None
-    if ctx.track:
-        with contextlib.suppress(Kling3Error):
-            job = ctx.journal.get(request_id)
     prompt = job.payload.get("prompt") if job is not None else None
     return video_stem(prompt if isinstance(prompt, str) else None, request_id)
 
@@ -887,6 +895,9 @@ async def _aapi(client: AsyncModelApi | None) -> AsyncIterator[AsyncModelApi]:
 
 
 def _plan_of(request: Plan | VideoRequest | dict[str, Any] | str) -> Plan:
+    from skill.media.ffmpeg import video_tools_available
+    from skill.planning import Plan, make_plan
+
     return request if isinstance(request, Plan) else make_plan(request, video_tools=video_tools_available)
 
 

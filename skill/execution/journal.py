@@ -419,8 +419,8 @@ class Journal:
             self._store.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Conn]:
-        with self._lock, self._store.write() as conn:
+    def _write(self, durable: bool = True) -> Iterator[Conn]:
+        with self._lock, self._store.write(durable) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -561,14 +561,16 @@ class Journal:
         run_id: str | None = None,
         owner: str | None = None,
         api_base: str | None = None,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> JobRecord:
         """Record a job about to be submitted (state ``submitting``); call before the HTTP submit.
 
         With ``daily_cap_usd`` the cap is checked in the same transaction as the insert, so
         concurrent runs cannot each pass the check and together exceed it. ``owner`` (default: a
         new :func:`new_owner`) holds the job's claim, so a process that dies during the submit
-        leaves a row other processes know at once to be possibly paid. ``api_base`` is where the
-        job is sent; the cap counts that base's spend only.
+        leaves a row other processes know at once to be possibly paid, for ``claim_seconds``
+        (renewed with :meth:`claim`). ``api_base`` is where the job is sent; the cap counts that
+        base's spend only.
         """
         payload_json, cost = _checked(payload, cost_usd)
         now = self._now()
@@ -596,7 +598,7 @@ class Journal:
                     label,
                     run_id,
                     owner or new_owner(),
-                    _iso(self._clock() + timedelta(seconds=CLAIM_SECONDS)),
+                    _iso(self._clock() + timedelta(seconds=max(float(claim_seconds), 1.0))),
                     api_base,
                     host,
                     os_user,
@@ -718,7 +720,7 @@ class Journal:
         expired and its process is not known to be gone), or, with ``unfinished_only``, when
         the job no longer needs fetching. One write transaction: two claimers cannot both win."""
         until = _iso(self._clock() + timedelta(seconds=max(float(seconds), 1.0)))
-        with self._write() as conn:
+        with self._write(durable=False) as conn:  # a power cut ends every holder anyway
             row = self._require(conn, ref)
             if unfinished_only and (row["request_id"] is None or row["state"] not in UNFINISHED_STATES):
                 return None
@@ -736,9 +738,21 @@ class Journal:
             )
             return self._reload(conn, row["id"])
 
-    def release(self, owner: str, ref: int | str | None = None) -> None:
-        """Give up ``owner``'s claim on one job, or on every job it holds."""
-        with self._write() as conn:
+    def release(
+        self, owner: str, ref: int | str | None = None, *, keys: Iterable[str] | None = None
+    ) -> None:
+        """Give up ``owner``'s claim on one job, on the jobs of ``keys`` (job_keys: an index
+        lookup each, where "every job it holds" reads the whole table), or on every job it
+        holds. Not flushed on its own: a claim outlives no power cut, as its holder does not."""
+        with self._write(durable=False) as conn:
+            if keys is not None:
+                for key in keys:
+                    conn.execute(
+                        "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE job_key = ?"
+                        " AND claimed_by = ? AND state != 'submitting'",
+                        (key, owner),
+                    )
+                return
             if ref is None:
                 conn.execute(
                     "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
@@ -819,30 +833,65 @@ class Journal:
         key_or_request_id: int | str,
         state: str,
         detail: Mapping[str, Any] | None = None,
+        *,
+        durable: bool = True,
     ) -> JobRecord:
         """Record an observed state and its detail (status JSON, error JSON); returns the job.
 
         An event is appended when the state changes. A stale observation is ignored: once
         the job is done (completed, downloaded, download_failed, failed, cancelled), a
         waiting state reported late by a slower process does not move it back.
+        ``durable=False`` for an observation that polling can make again (a status on the
+        way): committed without a flush of its own (see :meth:`Store.write`).
         Raises ``ValueError`` for a state outside :data:`STATES` (a programming error).
         """
         _check_state(state)
         now = self._now()
         detail_json = _detail_json(detail)
-        with self._write() as conn:
+        with self._write(durable) as conn:
             row = self._require(conn, key_or_request_id)
-            current = row["state"]
-            if current in SETTLED_STATES and state in WAITING_STATES:
+            if not self._apply_state(conn, row["id"], row["state"], state, detail_json, now):
                 return self._rec(row)
-            conn.execute(
-                "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
-                " updated_at = ? WHERE id = ?",
-                (state, detail_json, now, row["id"]),
-            )
-            if state != current:
-                self._event(conn, row["id"], now, state, detail_json)
             return self._reload(conn, row["id"])
+
+    def record_state(
+        self,
+        key_or_request_id: int | str,
+        state: str,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        durable: bool = True,
+    ) -> None:
+        """:meth:`update_state` for a caller that needs no record back (the flow, at every
+        status it sees): the same rules, without reading and decoding the whole row twice."""
+        _check_state(state)
+        now = self._now()
+        detail_json = _detail_json(detail)
+        with self._write(durable) as conn:
+            row = conn.execute(
+                "SELECT id, state FROM jobs WHERE job_key = :ref OR request_id = :ref LIMIT 1"
+                if isinstance(key_or_request_id, str) else "SELECT id, state FROM jobs WHERE id = :ref",
+                {"ref": key_or_request_id},
+            ).fetchone()
+            if row is None:
+                raise InputError(f"no job {key_or_request_id!r} in the journal {self.where}", code="unknown_job")
+            self._apply_state(conn, row["id"], row["state"], state, detail_json, now)
+
+    def _apply_state(
+        self, conn: Conn, job_id: int, current: str, state: str, detail_json: str | None, now: str
+    ) -> bool:
+        """Move a job to ``state`` (an event when it changes); ``False``, doing nothing, for a
+        waiting state seen late on a job already done."""
+        if current in SETTLED_STATES and state in WAITING_STATES:
+            return False
+        conn.execute(
+            "UPDATE jobs SET state = ?, status_detail = COALESCE(?, status_detail),"
+            " updated_at = ? WHERE id = ?",
+            (state, detail_json, now, job_id),
+        )
+        if state != current:
+            self._event(conn, job_id, now, state, detail_json)
+        return True
 
     def add_file(
         self,
@@ -851,10 +900,13 @@ class Journal:
         path: str | os.PathLike[str],
         sha256: str | None,
         size: int | None,
+        *,
+        durable: bool = True,
     ) -> FileRecord:
-        """Record a saved output file; saving to the same path again replaces the entry."""
+        """Record a saved output file; saving to the same path again replaces the entry.
+        ``durable=False`` when a durable write follows (the job's ``downloaded`` state)."""
         now = self._now()
-        with self._write() as conn:
+        with self._write(durable) as conn:
             row = self._require(conn, request_id)
             file_path = os.fspath(path)
             conn.execute(

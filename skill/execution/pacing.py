@@ -8,6 +8,7 @@ from DNS, so a remote API cannot pass for a local one.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -19,8 +20,10 @@ LOOPBACK_MIN_POLL_S = 0.01
 """The floor on loopback: enough to keep a typo (``--poll-interval 0``) from spinning a core."""
 
 
+@functools.lru_cache(maxsize=64)
 def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is ``localhost`` or a loopback IP literal."""
+    """Whether ``url``'s host is ``localhost`` or a loopback IP literal (remembered per URL: a
+    batch asks it about the same base before every status poll)."""
     try:
         host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
     except ValueError:

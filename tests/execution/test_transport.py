@@ -129,3 +129,36 @@ def test_a_batch_fetches_every_output_through_its_api_clients_pool(
     assert asyncio.run(go()) == ["completed"] * 4
     assert counting.seen["download"] == 4 == emu.counts["download"]
     assert emu.download_saw_auth is False
+
+
+_CLI_PROBE = (
+    "import sys\n"
+    "{first}\n"
+    "import httpx\n"
+    "assert callable(httpx.Client) and callable(httpx.AsyncClient)\n"
+    "print(sorted(m for m in ('httpx._main', 'click', 'rich', 'pygments') if sys.modules.get(m) is not None))\n"
+)
+
+
+def _cli_modules(first: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", _CLI_PROBE.format(first=first)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return proc.stdout.strip()
+
+
+def test_the_http_stack_comes_without_the_httpx_command_line_tool() -> None:
+    """httpx imports its CLI (click, rich, pygments) whenever they are installed; kling3 never
+    runs it, so importing the client leaves it out (and httpx itself works)."""
+    assert _cli_modules("import skill.execution.client") == "[]"
+    assert _cli_modules("import skill.execution.downloads, skill.execution.delivery") == "[]"
+
+
+def test_without_kling3_first_httpx_does_import_its_command_line_tool() -> None:
+    """The probe above can fail: a bare ``import httpx`` here loads the CLI."""
+    try:
+        import click  # noqa: F401
+        import pygments  # noqa: F401
+        import rich  # noqa: F401
+    except ImportError:
+        pytest.skip("httpx's CLI extras are not installed here")
+    assert "httpx._main" in _cli_modules("pass")

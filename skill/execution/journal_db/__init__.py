@@ -48,9 +48,14 @@ class Store(Protocol):
         """A connection for reads (each statement sees committed data)."""
         ...
 
-    def write(self) -> contextlib.AbstractContextManager[Conn]:
+    def write(self, durable: bool = True) -> contextlib.AbstractContextManager[Conn]:
         """One write transaction, serialised against every other writer of the journal (on
-        every machine): what the daily cap and claims rely on. Committed on a clean exit."""
+        every machine): what the daily cap and claims rely on. Committed on a clean exit.
+
+        ``durable``: on disk before the commit returns (it survives a power cut). ``False``
+        for what the journal can do without after a power cut (a status seen on the way, a
+        claim): the commit is as atomic and ordered, and the next durable commit makes it
+        durable too, but it skips the flush (an fsync per commit on SQLite)."""
         ...
 
     def insert(self, conn: Conn, sql: str, params: Params) -> int:

@@ -264,10 +264,12 @@ class PostgresStore:
                 self._raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Conn]:
+    def write(self, durable: bool = True) -> Iterator[Conn]:
         with self._lock:
             self._live()
             with self._errors(), self._raw.transaction():
+                if not durable:  # the server's own "commit without waiting for the WAL flush"
+                    self._raw.execute("SET LOCAL synchronous_commit = off")
                 self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield self._conn
 

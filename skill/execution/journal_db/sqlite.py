@@ -1,7 +1,8 @@
 """The journal in one SQLite file: the embedded default, shared by every process of one user.
 
 Several CLI runs, a batch and the MCP server may write at the same moment, so: WAL mode (readers
-never block the writer), a busy timeout, full sync (a journaled submit survives a power cut),
+never block the writer), a busy timeout, full sync for durable commits (a journaled submit survives
+a power cut; see :meth:`SqliteStore.write`),
 and ``BEGIN IMMEDIATE`` write transactions that take the write lock up front (a deferred
 transaction that upgrades can fail without waiting). The file is created 0600 before SQLite
 opens it; its WAL and SHM files copy that mode.
@@ -186,6 +187,7 @@ class SqliteStore:
                     raise
                 time.sleep(0.02)
         conn.execute("PRAGMA synchronous = FULL")
+        self._durable = True
         conn.execute("PRAGMA foreign_keys = ON")
         if self._version(conn) != SCHEMA_VERSION:
             self._migrate()
@@ -218,9 +220,10 @@ class SqliteStore:
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Conn]:
+    def write(self, durable: bool = True) -> Iterator[Conn]:
         with self._lock, _db_errors(self.where, self._busy):
             conn = self._conn
+            self._sync(durable)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -229,6 +232,15 @@ class SqliteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def _sync(self, durable: bool) -> None:
+        """``synchronous = FULL`` for a durable commit (the WAL is fsync'ed at its commit, and
+        with it every commit before), ``NORMAL`` for one that may wait for the next durable
+        commit or checkpoint (WAL frames are appended in order, so a power cut can only lose
+        the newest non-durable commits, never a durable one written before them)."""
+        if durable != self._durable:
+            self._conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Conn]:
