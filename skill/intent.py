@@ -155,10 +155,14 @@ def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
     if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
         return False
-    leading = _WORD.findall(before)[-3:]  # "for a 4K TV", "for the dome's 4K projector"; "our 4K projector" is the product
+    # "for a 4K TV", "for the dome's 4K projector", "it runs on the 98-inch UHD display"; "our 4K
+    # projector" is the product. Only determiners, possessives, sizes and linking words stand between.
+    leading = _WORD.findall(before)[-5:]
     for i in range(len(leading) - 1, -1, -1):
-        if leading[i] in mod.targets:
-            return not all(w in mod.determiners or w.endswith("'s") for w in leading[i + 1 :])
+        w = leading[i]
+        if w in mod.targets or (w in mod.target_verbs and leading[i + 1 : i + 2] and leading[i + 1] in mod.target_links):
+            rest = leading[i + 1 :]
+            return not all(x in mod.determiners or x in mod.target_links or x.endswith("'s") or x[0].isdigit() for x in rest)
     return True
 
 

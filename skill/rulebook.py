@@ -107,6 +107,8 @@ class ModifierSpec(_Model):
     video_nouns: list[str] = Field(default_factory=list)
     function_words: list[str] = Field(default_factory=list)
     targets: list[str] = Field(default_factory=list)
+    target_verbs: list[str] = Field(default_factory=list, description="targets only when a link word follows ('runs on the')")
+    target_links: list[str] = Field(default_factory=list)
     determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
@@ -359,6 +361,8 @@ class CompiledModifier:
     video_nouns: frozenset[str] = frozenset()
     function_words: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    target_verbs: frozenset[str] = frozenset()
+    target_links: frozenset[str] = frozenset()
     determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
@@ -449,6 +453,8 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         video_nouns=_words_set(m.video_nouns),
         function_words=_words_set(m.function_words),
         targets=_words_set(m.targets),
+        target_verbs=_words_set(m.target_verbs),
+        target_links=_words_set(m.target_links),
         determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
