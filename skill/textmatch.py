@@ -8,9 +8,10 @@ without keeping a keyword list in step with the vocabulary. No video words live 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -224,8 +225,13 @@ def dispatch_branches(tree: Any, c: Any) -> Any:
     return tree
 
 
+def _items(seq: Any) -> list[Any]:
+    """The item list of a parsed sequence (indexing a parser's SubPattern costs a call per item)."""
+    return getattr(seq, "data", seq)  # type: ignore[no-any-return]
+
+
 def _has_inline_flags(items: Any, c: Any) -> bool:
-    for op, av in items:
+    for op, av in _items(items):
         if op is c.SUBPATTERN and (av[1] or av[2]):
             return True
         if any(_has_inline_flags(sub, c) for sub in _subsequences(op, av, c)):
@@ -233,21 +239,30 @@ def _has_inline_flags(items: Any, c: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4)
+def _nesting(c: Any) -> dict[Any, Callable[[Any], list[Any]]]:
+    """For each parser op that holds sequences, how to reach them."""
+    out: dict[Any, Callable[[Any], list[Any]]] = {
+        c.BRANCH: lambda av: list(av[1]),
+        c.SUBPATTERN: lambda av: [av[-1]],
+        c.ASSERT: lambda av: [av[1]],
+        c.ASSERT_NOT: lambda av: [av[1]],
+    }
+    for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        if hasattr(c, name):
+            out[getattr(c, name)] = lambda av: [av[2]]
+    if hasattr(c, "ATOMIC_GROUP"):
+        out[c.ATOMIC_GROUP] = lambda av: [av]
+    return out
+
+
 def _subsequences(op: Any, av: Any, c: Any) -> list[Any]:
-    if op is c.BRANCH:
-        return list(av[1])
-    if op is c.SUBPATTERN:
-        return [av[-1]]
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT) or op is getattr(c, "POSSESSIVE_REPEAT", None):
-        return [av[2]]
-    if op in (c.ASSERT, c.ASSERT_NOT):
-        return [av[1]]
-    if op is getattr(c, "ATOMIC_GROUP", None):
-        return [av]
-    return []
+    reach = _nesting(c).get(op)
+    return reach(av) if reach is not None else []
 
 
-def _dispatch_in(items: Any, c: Any, state: Any, sub: type) -> None:
+def _dispatch_in(seq: Any, c: Any, state: Any, sub: type) -> None:
+    items = _items(seq)
     for i, (op, av) in enumerate(items):
         if op in (c.ASSERT, c.ASSERT_NOT):
             continue  # lookarounds stay as written (their width is checked already)
@@ -260,7 +275,7 @@ def _dispatch_in(items: Any, c: Any, state: Any, sub: type) -> None:
 
 def _first_set(items: Any, c: Any) -> frozenset[int] | None:
     """The characters a match of the sequence can start with (None: any, or it may be empty)."""
-    for op, av in items:
+    for op, av in _items(items):
         if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue
         if op is c.LITERAL:
@@ -294,11 +309,12 @@ def _distributed(alt: Any, c: Any, state: Any, sub: type) -> list[Any]:
     """``(?:says|whispers)R`` as ``saysR`` and ``whispersR`` (the same matches, tried in the same
     order), so that each is led by its letter; only when every branch is led by a literal and
     the copies of ``R`` stay small."""
-    if not len(alt) or alt[0][0] is not c.BRANCH:
+    items = _items(alt)
+    if not items or items[0][0] is not c.BRANCH:
         return [alt]
-    branches = alt[0][1][1]
-    rest = list(alt[1:])
-    if not all(len(b) and b[0][0] is c.LITERAL for b in branches):
+    branches = [_items(b) for b in items[0][1][1]]
+    rest = items[1:]
+    if not all(b and b[0][0] is c.LITERAL for b in branches):
         return [alt]
     if (len(branches) - 1) * _size(rest, c) > _DISTRIBUTE_OPS:
         return [alt]
@@ -306,7 +322,7 @@ def _distributed(alt: Any, c: Any, state: Any, sub: type) -> list[Any]:
 
 
 def _size(items: Any, c: Any) -> int:
-    return sum(1 + sum(_size(seq, c) for seq in _subsequences(op, av, c)) for op, av in items)
+    return sum(1 + sum(_size(seq, c) for seq in _subsequences(op, av, c)) for op, av in _items(items))
 
 
 def _bucketed(alts: list[Any], c: Any, state: Any, sub: type) -> list[Any]:
@@ -314,7 +330,8 @@ def _bucketed(alts: list[Any], c: Any, state: Any, sub: type) -> list[Any]:
     joins an earlier group only when nothing between could match where it does."""
     slots: list[tuple[int | None, frozenset[int] | None, list[Any]]] = []
     for alt in (x for a in alts for x in _distributed(a, c, state, sub)):
-        head = alt[0] if len(alt) else None
+        items = _items(alt)
+        head = items[0] if items else None
         key = head[1] if head is not None and head[0] is c.LITERAL else None
         if key is not None:
             j = next((j for j in range(len(slots) - 1, -1, -1) if slots[j][0] == key), None)
@@ -327,7 +344,7 @@ def _bucketed(alts: list[Any], c: Any, state: Any, sub: type) -> list[Any]:
         if len(group) == 1 or key is None:
             out.extend(group)
             continue
-        tails = _bucketed([sub(state, list(a[1:])) for a in group], c, state, sub)
+        tails = _bucketed([sub(state, _items(a)[1:]) for a in group], c, state, sub)
         body = tails[0].data if len(tails) == 1 else [(c.BRANCH, (None, tails))]
         out.append(sub(state, [(c.LITERAL, key), *body]))
     return out

@@ -153,3 +153,21 @@ def test_dispatched_patterns_agree_on_any_text(text: str) -> None:
     for p in BRANCHY:
         got, want = compile_pattern(p), re.compile(p)
         assert [(m.span(), m.groups()) for m in got.finditer(text)] == [(m.span(), m.groups()) for m in want.finditer(text)], p
+
+
+URL_LED = [
+    r"{url}[^?!]{0,12}[.?!]?\s*[^.?!]{0,8}\b(?:can\s+you\s+|please\s+)animate\s+(?:the|it)\b",
+    r"{url}\s*,?\s*animated\b", r"\bof\s+\w+\s*:\s*{url}", r"\bfrom\s*{url}\s*(?:to|->)\s*$", r"(?:\bpic\s+)?(?:{url}\s+)?animated\b",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\ue000" * 3, "\ue000", " ", ".", "?", ",", "please ", "animate ", "it", "animated", "of x:", "from", "to",
+                                 "pic ", "can you "]), max_size=14))
+def test_a_url_is_read_whole_and_matches_as_before(parts: list[str]) -> None:
+    from skill.rulebook import URL_MASK, _expand
+
+    text = "".join(parts)
+    for p in URL_LED:
+        whole, plain = re.compile(_expand(p, "")), re.compile(p.replace("{url}", URL_MASK + "+"))
+        assert _matches(whole, text) == _matches(plain, text), p
