@@ -8,9 +8,10 @@ without keeping a keyword list in step with the vocabulary. No video words live 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "boundary_factored",
     "bounded",
     "build_trie",
+    "dispatch_branches",
+    "first_char_guarded",
     "regex_internals",
     "required_substrings",
     "tree_needs",
@@ -100,6 +103,251 @@ def boundary_factored(patterns: Iterable[str]) -> str:
     if run:
         pieces.append(f"\\b(?:{'|'.join(run)})")
     return "|".join(pieces)
+
+
+def first_char_guarded(p: str) -> str:
+    """``p`` behind a one-character lookahead when it opens with lookarounds or anchors.
+
+    ``re`` starts a match at every position; a pattern such as ``(?<!her\\s)(?<!his\\s)\\bhero``
+    runs all its lookbehinds before it reads a letter. ``(?=[h])`` first fails at once wherever
+    the first character a match can start with is absent. Every match still starts with a
+    character of that set, so the matches are the same; a pattern whose first character cannot be
+    worked out (or that may match empty) is returned as written.
+    """
+    internals = regex_internals()
+    if internals is None:  # pragma: no cover
+        return p
+    parser, _compiler, c, _sre = internals
+    try:
+        tree = parser.parse(p, 0)
+    except Exception:
+        return p  # the caller's compile names the error
+    items = list(tree)
+    if tree.state.flags & re.IGNORECASE or not _opens_zero_width(items, c):
+        return p
+    first = _first_chars(items, c)
+    if first is None or first[1] or not first[0]:
+        return p
+    return f"(?=[{''.join(sorted(first[0]))}])(?:{p})"
+
+
+def _opens_zero_width(items: list[Any], c: Any) -> bool:
+    """Whether a match attempt meets a lookaround or an anchor (other than one ``\\b``) first."""
+    if not items:
+        return False
+    op, av = items[0]
+    if op in (c.ASSERT, c.ASSERT_NOT):
+        return True
+    if op is c.AT:
+        return av is not c.AT_BOUNDARY or _opens_zero_width(items[1:], c)
+    if op is c.SUBPATTERN:
+        return _opens_zero_width(list(av[-1]), c)
+    if op is c.BRANCH:
+        return any(_opens_zero_width(list(a), c) for a in av[1])
+    return False
+
+
+_CATEGORY_CLASS = {"CATEGORY_SPACE": r"\s", "CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w",
+                   "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_NOT_WORD": r"\W"}
+
+
+def _class_items(av: Any, c: Any) -> set[str] | None:
+    """A character class as items of a ``[...]`` (None for a negated class)."""
+    out: set[str] = set()
+    for op, a in av:
+        if op is c.LITERAL:
+            out.add(_class_char(a))
+        elif op is c.RANGE:
+            out.add(f"{_class_char(a[0])}-{_class_char(a[1])}")
+        elif op is c.CATEGORY and str(a) in _CATEGORY_CLASS:
+            out.add(_CATEGORY_CLASS[str(a)])
+        else:
+            return None
+    return out
+
+
+def _class_char(code: int) -> str:
+    ch = chr(code)
+    return ch if ch.isalnum() and ch.isascii() else f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+
+def _first_chars(items: list[Any], c: Any) -> tuple[set[str], bool] | None:
+    """The ``[...]`` items a match of the sequence can start with, and whether it may be empty."""
+    out: set[str] = set()
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT} | ({c.POSSESSIVE_REPEAT} if hasattr(c, "POSSESSIVE_REPEAT") else set())
+    for op, av in items:
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue
+        if op is c.LITERAL:
+            out.add(_class_char(av))
+            return out, False
+        if op is c.IN:
+            got = _class_items(av, c)
+            if got is None:
+                return None
+            return out | got, False
+        if op is c.SUBPATTERN:
+            if av[1] & re.IGNORECASE:
+                return None
+            sub = _first_chars(list(av[-1]), c)
+        elif op is c.BRANCH:
+            alts = [_first_chars(list(a), c) for a in av[1]]
+            if any(a is None for a in alts):
+                return None
+            sub = (set().union(*(a[0] for a in alts if a)), any(a[1] for a in alts if a))
+        elif op in repeats:
+            body = _first_chars(list(av[2]), c)
+            sub = None if body is None else (body[0], body[1] or av[0] == 0)
+        else:
+            return None  # any character, a back-reference, ...
+        if sub is None:
+            return None
+        out |= sub[0]
+        if not sub[1]:
+            return out, False
+    return out, True
+
+
+def dispatch_branches(tree: Any, c: Any) -> Any:
+    """A parsed pattern whose alternations are grouped by first letter: ``photo...|scan...|pic...``
+    becomes ``p(?:hoto...|ic...)|scan...`` (in place; the tree is returned).
+
+    CPython tries an alternation's branches one by one at every position; a branch led by a
+    literal is skipped with one comparison, one led by anything else is entered. Branches led by
+    the same letter are joined behind it, so a position costs one test per distinct letter.
+    Alternatives are only moved past ones that cannot match at the same position (their first
+    characters differ), so the first alternative to match, and every match, stay the same.
+    Patterns with case-insensitive parts are left alone.
+    """
+    if tree.state.flags & re.IGNORECASE or _has_inline_flags(tree.data, c):
+        return tree
+    _dispatch_in(tree.data, c, tree.state, type(tree))
+    return tree
+
+
+def _items(seq: Any) -> list[Any]:
+    """The item list of a parsed sequence (indexing a parser's SubPattern costs a call per item)."""
+    return getattr(seq, "data", seq)  # type: ignore[no-any-return]
+
+
+def _has_inline_flags(items: Any, c: Any) -> bool:
+    for op, av in _items(items):
+        if op is c.SUBPATTERN and (av[1] or av[2]):
+            return True
+        if any(_has_inline_flags(sub, c) for sub in _subsequences(op, av, c)):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4)
+def _nesting(c: Any) -> dict[Any, Callable[[Any], list[Any]]]:
+    """For each parser op that holds sequences, how to reach them."""
+    out: dict[Any, Callable[[Any], list[Any]]] = {
+        c.BRANCH: lambda av: list(av[1]),
+        c.SUBPATTERN: lambda av: [av[-1]],
+        c.ASSERT: lambda av: [av[1]],
+        c.ASSERT_NOT: lambda av: [av[1]],
+    }
+    for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        if hasattr(c, name):
+            out[getattr(c, name)] = lambda av: [av[2]]
+    if hasattr(c, "ATOMIC_GROUP"):
+        out[c.ATOMIC_GROUP] = lambda av: [av]
+    return out
+
+
+def _subsequences(op: Any, av: Any, c: Any) -> list[Any]:
+    reach = _nesting(c).get(op)
+    return reach(av) if reach is not None else []
+
+
+def _dispatch_in(seq: Any, c: Any, state: Any, sub: type) -> None:
+    items = _items(seq)
+    for i, (op, av) in enumerate(items):
+        if op in (c.ASSERT, c.ASSERT_NOT):
+            continue  # lookarounds stay as written (their width is checked already)
+        for seq in _subsequences(op, av, c):
+            _dispatch_in(seq, c, state, sub)
+        if op is c.BRANCH:
+            alts = _bucketed(list(av[1]), c, state, sub)
+            items[i] = (op, (av[0], alts)) if len(alts) > 1 else (c.SUBPATTERN, (None, 0, 0, alts[0]))
+
+
+def _first_set(items: Any, c: Any) -> frozenset[int] | None:
+    """The characters a match of the sequence can start with (None: any, or it may be empty)."""
+    for op, av in _items(items):
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue
+        if op is c.LITERAL:
+            return frozenset((av,))
+        if op is c.IN:
+            codes: set[int] = set()
+            for iop, a in av:
+                if iop is c.LITERAL:
+                    codes.add(a)
+                elif iop is c.RANGE and a[1] - a[0] <= 64:
+                    codes.update(range(a[0], a[1] + 1))
+                else:
+                    return None
+            return frozenset(codes)
+        if op is c.SUBPATTERN:
+            return _first_set(av[-1], c)
+        if op is c.BRANCH:
+            sets = [_first_set(a, c) for a in av[1]]
+            return None if any(x is None for x in sets) else frozenset().union(*sets)  # type: ignore[arg-type]
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+            return _first_set(av[2], c)
+        return None
+    return None
+
+
+_DISTRIBUTE_OPS = 240
+"""How many pattern items copying an alternative's rest may add (the compiled code grows by it)."""
+
+
+def _distributed(alt: Any, c: Any, state: Any, sub: type) -> list[Any]:
+    """``(?:says|whispers)R`` as ``saysR`` and ``whispersR`` (the same matches, tried in the same
+    order), so that each is led by its letter; only when every branch is led by a literal and
+    the copies of ``R`` stay small."""
+    items = _items(alt)
+    if not items or items[0][0] is not c.BRANCH:
+        return [alt]
+    branches = [_items(b) for b in items[0][1][1]]
+    rest = items[1:]
+    if not all(b and b[0][0] is c.LITERAL for b in branches):
+        return [alt]
+    if (len(branches) - 1) * _size(rest, c) > _DISTRIBUTE_OPS:
+        return [alt]
+    return [sub(state, [*b, *rest]) for b in branches]
+
+
+def _size(items: Any, c: Any) -> int:
+    return sum(1 + sum(_size(seq, c) for seq in _subsequences(op, av, c)) for op, av in _items(items))
+
+
+def _bucketed(alts: list[Any], c: Any, state: Any, sub: type) -> list[Any]:
+    """Alternatives led by the same literal joined behind it, in their order; an alternative
+    joins an earlier group only when nothing between could match where it does."""
+    slots: list[tuple[int | None, frozenset[int] | None, list[Any]]] = []
+    for alt in (x for a in alts for x in _distributed(a, c, state, sub)):
+        items = _items(alt)
+        head = items[0] if items else None
+        key = head[1] if head is not None and head[0] is c.LITERAL else None
+        if key is not None:
+            j = next((j for j in range(len(slots) - 1, -1, -1) if slots[j][0] == key), None)
+            if j is not None and not any(f is None or key in f for _k, f, _a in slots[j + 1 :]):
+                slots[j][2].append(alt)
+                continue
+        slots.append((key, frozenset((key,)) if key is not None else _first_set(alt, c), [alt]))
+    out = []
+    for key, _f, group in slots:
+        if len(group) == 1 or key is None:
+            out.extend(group)
+            continue
+        tails = _bucketed([sub(state, _items(a)[1:]) for a in group], c, state, sub)
+        body = tails[0].data if len(tails) == 1 else [(c.BRANCH, (None, tails))]
+        out.append(sub(state, [(c.LITERAL, key), *body]))
+    return out
 
 
 def bounded(p: str) -> str:
