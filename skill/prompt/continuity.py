@@ -354,11 +354,11 @@ def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
     the mountain village"), worded differently in each call so that none repeats another."""
     last = story.beats[-1] if story.beats else None
     text = next((x for x in last.items if isinstance(x, str)), "") if last else ""
-    if not text:
-        return []
     cont = lx.v.continuation
     lead = cont.leads[(nth - 1) % len(cont.leads)]
     lead = f"{lead} " if lead else ""
+    if not text:
+        return [] if last is None or last.items else [cap(f"{lead}{cont.bare}.")]
     toks = text.rstrip(".!?").split()
     subj, rest = split_subject(lx, toks)
     plural = bool(subj) and subj[-1].lower().endswith("s") and not subj[-1].lower().endswith("ss")

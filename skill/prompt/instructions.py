@@ -144,17 +144,18 @@ def strip_instructions(
         return text, []
     quotes = [] if _is_json(text) else quoted_regions(text)
     guarded = _protected(lx, text)
+    breaks = _breaks(text, quotes)
     keep = [
         (a, b)
         for a, b in (_trimmed(text, x, y) for x, y in spans)
         if 0 <= a < b <= len(text)
         and not any(a < y and x < b for x, y in guarded)
         and not _names_a_sound(lx, text[a:b] + _of_what(text, b), audio_on)
+        and not _names_a_sound(lx, text[a:_clause_of(breaks, a, b, len(text))[1]], audio_on)
     ]
     if not keep:
         return text, []
     keep = sorted(set(_with_suffix(text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
-    breaks = _breaks(text, quotes)
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
         by_clause.setdefault(_clause_of(breaks, a, b, len(text)), []).append((a, b))
@@ -176,6 +177,9 @@ def strip_instructions(
                 cut.append(glossed)
             continue
         if whole_clauses_only:
+            continue
+        if _residue(lx, text, cs, ce, inside):
+            cut.append((cs, ce))  # "totally silent", "Instagram square": the words left are the span's
             continue
         if not _leaves_a_clause(lx, text[cs:ce], rest):
             if text[ce:ce + 1] == ":" and text[ce + 1:].strip():
@@ -244,6 +248,50 @@ def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tupl
         if any((a <= e and after <= b) or (not text[e:a].strip() and not text[b:after].strip()) for a, b in cut):
             out.append((start, e))
     return out
+
+
+def _runs(text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> list[tuple[str, str, bool]]:
+    """The words a clause keeps between its spans: (words, side, glued), ``side`` "before" a span,
+    "after" one, or "between" two; ``glued``: nothing but spaces parts them from the span."""
+    out = []
+    pos, prev_end = cs, -1
+    for a, b in [*sorted(inside), (ce, ce)]:
+        chunk = text[pos:a]
+        if chunk.strip(" ,;:.!?\"'"):
+            after = prev_end >= 0 and not chunk[:1].strip() and chunk.strip()[:1].isalnum()
+            before = a < ce and chunk[-1:] in (" ", "") and chunk.rstrip()[-1:].isalnum()
+            side = "between" if after and before else "after" if prev_end >= 0 else "before"
+            out.append((chunk.strip(" ,;:.!?\"'"), side, (after or prev_end < 0) and (before or a >= ce) and (after or before)))
+        pos, prev_end = b, b
+    return out
+
+
+def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> bool:
+    """Whether what a clause keeps once its spans go is only a modifier of them: a word or two
+    glued to the span ("totally silent", "Instagram square", "storyboard pass", "Ten seconds is
+    plenty", "for LinkedIn mobile" after "portrait orientation"). Never a phrase with its own
+    article ("a [4K] sunset"), a clause, an "of" phrase, a motion ("blinking", "gently"), or style."""
+    runs = _runs(text, cs, ce, inside)
+    if not runs or not all(glued for _w, _s, glued in runs):
+        return False
+    words = [w for run, _s, _g in runs for w in run.split()]
+    if len(words) > 3 or sum(_is_content(lx, w.lower()) for w in _words(" ".join(words))) > 2:
+        return False
+    own: list[str] = []  # the words not tied to the span by a joiner: a clause of their own?
+    for run, side, _g in runs:
+        first = run.split()[0].lower()
+        motion = first.endswith(("ing", "ly")) and first not in lx.ing_nouns
+        if first in lx.dets or (side == "after" and first not in lx.residue_joiners and motion):
+            return False
+        if side == "after" and first in lx.preps and first not in lx.residue_joiners:
+            return False
+        if side == "before" and run.split()[-1].lower() in lx.preps:
+            return False  # "Palette from [the link]", "a cat in [4K]": the span is its complement
+        if not (side == "after" and first in lx.residue_joiners):
+            own += run.split()
+    low = " ".join(words).lower()
+    styled = lx.style.may(low) and lx.style.search(" ".join(words)) is not None
+    return not styled and not (len(own) > 1 and looks_clause(lx, own))
 
 
 def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:

@@ -135,6 +135,7 @@ class Lex:
         self.request = Rx(bounded(alternation(rq.phrases)), f)
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
+        self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
 
 
@@ -401,6 +402,7 @@ class Lex:
         self.au_need_mod = compile_pattern(rf"(?:{alternation(au.music_need_modifier)})", f)
         self.au_effect_free = compile_pattern(rf"(?:{alternation(au.effect_free)})", f)
         self.au_drop = {w.lower() for w in au.drop_prefix}
+        self.au_of_bare = frozenset(w.lower() for w in au.of_bare)
         self.audio = Rx(
             bounded(
                 rf"(?P<vo>{alternation(au.voiceover_heads)})"
@@ -418,7 +420,7 @@ class Lex:
                                  *au.dialogue_words, *au.of_heads, *au.sound_verbs])),
             f,
         )
-        self.au_music_next = compile_pattern(rf"\s+(?:{alternation(au.music_heads)})(?![\w'])")
+        self.au_music_next = compile_pattern(rf"\s+(?:{alternation([*au.music_heads, *au.music_tails])})(?![\w'])")
         self.au_lang = compile_pattern(rf"\s+in\s+(?:{langs})(?![\w'])", f)
         self.au_of_tail = compile_pattern(
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f

@@ -118,6 +118,8 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
         if cue is not None:
             beat.sounds.append(cue)
             if audio_on:
+                if out and out[-1][1] == ":" and lx.brief_parts.get(out[-1][0].strip().lower()) == "audio":
+                    out.pop()  # "Sound: music.": the label goes with its sound
                 continue
         out.append((c, sep))
     if len(out) == len(clauses):

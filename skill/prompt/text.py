@@ -209,7 +209,9 @@ _SPACES = re.compile(r"[ \t]+")
 _PUNCT_RUN = re.compile(r"\s*([,.;:!?])(?:\s*[,.;:!?])*")
 
 
-_PARENS = re.compile(r"\(\s*\)|\[\s*\]|(?<=\()\s+|\s+(?=\))")
+_PARENS = re.compile(r"\([\s,;:.]*\)|\[[\s,;:.]*\]|(?<=\()\s+|\s+(?=\))")
+# a dash whose other side was removed ("colours only -- [please don't animate it].")
+_DANGLING_DASH = re.compile(r"\s+[-\u2013\u2014]+(?=\s*(?:[,.;:!?]|$))")
 
 
 SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -229,6 +231,8 @@ def tidy(s: str) -> str:
     s = _SPACES.sub(" ", s)
     if "(" in s or "[" in s:
         s = _PARENS.sub("", s)
+    if "-" in s or "\u2013" in s or "\u2014" in s:
+        s = _DANGLING_DASH.sub("", s)
     s = _PUNCT_RUN.sub(_punct, s)
     return s.strip().lstrip(",.;:!?-— ").rstrip(",;:-— ")
 

@@ -54,6 +54,7 @@ class _Request(_V):
     prefix: list[str]
     phrases: list[str]
     frame_names: list[_Item]
+    residue_joiners: list[str]
 
 
 class _Agent(_V):
@@ -166,11 +167,13 @@ class _Audio(_V):
     voice_tones: list[str]
     music_mods: list[str]
     music_heads: list[str]
+    music_tails: list[str]
     music_need_modifier: list[str]
     voiceover_heads: list[str]
     effect_free: list[str]
     ambience_heads: list[str]
     effect_heads: list[str]
+    of_bare: list[str]
     of_heads: list[str]
     drop_prefix: list[str]
     dialogue_words: list[str]
@@ -228,6 +231,7 @@ class _Continuation(_V):
     plural: dict[str, str]
     leads: list[str] = Field(min_length=1)
     more_of: str
+    bare: str
 
 
 class _Editing(_V):
