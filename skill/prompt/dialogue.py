@@ -187,7 +187,7 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
             spk = g("tspk") or g("cspk") or ""
             items.append(carry)
             text = ""
-            line = Line(spk, _tone(g("ttone") or g("ctone")), norm_space(g("tline") or g("cline") or ""))
+            line = Line(spk, _tone(g("ttone") or g("ctone") or g("cmood")), norm_space(g("tline") or g("cline") or ""))
             if not audio_on:
                 line = None
         items.append(text)

@@ -275,7 +275,8 @@ def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]
     if not runs or not all(glued for _w, _s, glued in runs):
         return False
     words = [w for run, _s, _g in runs for w in run.split()]
-    if len(words) > 3 or sum(_is_content(lx, w.lower()) for w in _words(" ".join(words))) > 2:
+    bare = [w.lower().strip(",.;:!?\"'") for w in words]
+    if any(w in lx.residue_kept for w in bare) or len(words) > 3 or sum(_is_content(lx, w) for w in bare) > 2:
         return False
     own: list[str] = []  # the words not tied to the span by a joiner: a clause of their own?
     for run, side, _g in runs:

@@ -134,8 +134,11 @@ class Lex:
         self.request_words = frozenset(w.lower() for w in rq.words)
         self.request = Rx(bounded(alternation(rq.phrases)), f)
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
+        self.sign_off = compile_pattern(rq.sign_off)
+        self.relay_quote = compile_pattern(v.agent.relay_quote, f)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
         self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
+        self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
 
 
@@ -211,7 +214,7 @@ class Lex:
         )
         colon = (
             r"(?:^|(?<=[.;!?\n]))\s*(?P<cspk>[A-Z][\w'-]*(?:\s+[A-Z0-9][\w'-]*){0,2})\s*"
-            r"(?:\((?P<ctone>[^)\"\n]{1,60})\))?\s*:\s*" + line("c")
+            r"(?:\((?P<ctone>[^)\"\n]{1,60})\)|,\s*(?P<cmood>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}))?\s*:\s*" + line("c")
         )
         says = (
             rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
@@ -483,7 +486,7 @@ class Lex:
         # around a lifted span: "a <wide shot> of", "with <cafe sound>.", ", <camera move> as she"
         self.c_around = compile_pattern(
             rf"(?<![\w'])(?:a|an|the)\s*(?:{MARK}\s*)+of\s+"
-            rf"|(?<![\w'])(?:{dangle})\s*(?:{MARK}\s*)+(?=[,.;:!?\n]|$|{MARK})"
+            rf"|(?<![\w'-])(?:{dangle})\s*(?:{MARK}\s*)+(?=[,.;:!?\n]|$|{MARK})"
             rf"|{SEG_START}\s*(?:{MARK}\s*)+(?:(?:{lead})\s+)+",
             f,
         )

@@ -19,6 +19,7 @@ from skill.prompt.camera import (
     Frame,
     Move,
     camera_first,
+    camera_only,
     drop_stacked,
     find_framing,
     find_moves,
@@ -130,14 +131,20 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
 
 def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: Beat) -> list[Item]:
     label = lx.brief_key.match(sentence)
-    if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
+    part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) if label else None
+    if part == "request":
         story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
+        return []
+    if part == "avoid" and label is not None and '"' not in sentence:
+        # "Negative prompt: text, watermark, blurry.": the negative prompt's items, as nouns
+        said = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip(" .")) for x in re.split(r"[,;]|\bor\b", sentence[label.end():]))
+        story.exclusions += [x for x in said if x and x.lower() not in (e.lower() for e in story.exclusions)]
         return []
     words = re.findall(r"[^\W\d_]+", sentence.lower())
     if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
         story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
         return []
-    s = requester_to_the(lx, causative(lx, sentence))
+    s = requester_to_the(lx, _kept_positively(lx, causative(lx, sentence)))
     s, hype = drop_hype(lx, s)
     if hype:
         story.hype += hype
@@ -159,6 +166,22 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     return items
 
 
+def _kept_positively(lx: Lex, sentence: str) -> str:
+    """"Don't change the houses or the harbour layout." -> "Keep the houses and the harbour layout
+    unchanged.": a sentence that is only a "do not change" says what stays, positively."""
+    low = sentence.lower()
+    if '"' in sentence or not lx.identity.may(low):
+        return sentence
+    m = lx.identity.search(sentence)
+    kept = m.group("c") if m is not None else None
+    if m is None or not kept or sentence[: m.start()].strip() or sentence[m.end():].strip(" .!;"):
+        return sentence
+    idn = lx.v.identity
+    what = re.sub(r"(?i)(?<![\w'])(" + "|".join(map(re.escape, idn.list_and)) + r")(?![\w'])",
+                  lambda w: idn.list_and.get(w.group(1).lower(), w.group(1)), kept.strip(" .,"))
+    return idn.keep_say.format(what=what)
+
+
 def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
     beat = Beat(items=[], duration=duration, raw=text)
     for sentence in split_sentences(text):
@@ -166,6 +189,12 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
     lead = 0
     while lead < len(beat.items) and isinstance(beat.items[lead], str):
         lead += 1
+    if lead and lead < len(beat.items):
+        # a camera sentence after the lines ("... [Leo]: "Like this?" Medium shot, static.") leads too
+        later = [x for x in beat.items[lead:] if isinstance(x, str) and camera_only(lx, x)]
+        if later:
+            beat.items = [*beat.items[:lead], *later, *(x for x in beat.items[lead:] if not any(x is y for y in later))]
+            lead += len(later)
     if lead:
         moved = camera_first(lx, [str(x) for x in beat.items[:lead]])
         beat.items[:lead] = moved
@@ -189,6 +218,9 @@ def _detect(lx: Lex, story: Story, text: str) -> None:
 
 def _framing_removed(lx: Lex, text: str, story: Story) -> str:
     """The request framing of the whole text: request phrases, then a causative or lead-in at the start."""
+    if '"' in text and lx.relay_quote.search(text):
+        story.meta += [" ".join(m.group(0).split()) for m in lx.relay_quote.finditer(text)]
+        text = lx.relay_quote.sub(f" {MARK} ", text)  # "User said '...'": the request's words, relayed
     text, removed = request_phrases(lx, text)
     story.meta += removed
     first = causative(lx, text)

@@ -55,6 +55,8 @@ class _Request(_V):
     phrases: list[str]
     frame_names: list[_Item]
     residue_joiners: list[str]
+    sign_off: str
+    residue_kept: list[str]
 
 
 class _Agent(_V):
@@ -62,6 +64,7 @@ class _Agent(_V):
     framing: list[str]
     param_labels: list[str]
     model_ids: list[str]
+    relay_quote: str
 
 
 class _ShotHeaders(_V):
@@ -206,6 +209,8 @@ class _Identity(_V):
     same_scope: str
     only_moving: list[str]
     items: list[_Item]
+    keep_say: str
+    list_and: dict[str, str]
 
 
 class _Scene(_V):
