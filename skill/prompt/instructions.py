@@ -60,14 +60,11 @@ def _is_content(lx: Lex, word: str) -> bool:
     )
 
 
-_NEGATION = frozenset({"no", "not", "nah", "nope", "without", "none", "never"})
-
-
 def _names_a_sound(lx: Lex, phrase: str, audio_on: bool = True) -> bool:
     """Whether the span describes a sound ("with cafe sound", "music"), not only switches audio on."""
     if not lx.sound_word.search(phrase.lower()):
         return False
-    if not audio_on and _NEGATION & set(_words(phrase)):
+    if not audio_on and lx.negations & set(_words(phrase)):
         return False
     cue = sound_cue(lx, phrase.strip(" ,.;:"))
     return cue is not None and any(w not in lx.switch_words for w in _words(cue[1]))
@@ -102,6 +99,14 @@ def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
         regions += [(h.start(), h.end()) for h in lx.header.hits(text)]
     regions += [m.span() for m in _TIMED_HEADER.finditer(text)]  # "Shot 1 (0-3s) close on hands"
     return regions
+
+
+def _kept_clauses(lx: Lex, text: str) -> list[tuple[int, int]]:
+    """Where the caller says what stays the same ("his face must stay same", "her identity must
+    remain consistent"): a span inside is the anchor the caller wrote, so the clause stays whole."""
+    if not lx.identity.may(text.lower()):
+        return []
+    return [(m.start(), m.end()) for m in lx.identity.hits(text) if m.lastgroup in ("k", "s", "c", "a")]
 
 
 def _breaks(text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -143,7 +148,7 @@ def strip_instructions(
     if not spans or not text:
         return text, []
     quotes = [] if _is_json(text) else quoted_regions(text)
-    guarded = _protected(lx, text)
+    guarded = _protected(lx, text) + _kept_clauses(lx, text)
     breaks = _breaks(text, quotes)
     keep = [
         (a, b)
@@ -155,7 +160,7 @@ def strip_instructions(
     ]
     if not keep:
         return text, []
-    keep = sorted(set(_with_suffix(text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
+    keep = sorted(set(_with_suffix(lx, text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
         by_clause.setdefault(_clause_of(breaks, a, b, len(text)), []).append((a, b))
@@ -211,12 +216,9 @@ def _glossed(lx: Lex, text: str, breaks: list[tuple[int, int]], cs: int, ce: int
     return _trimmed(text, start, cs - 1)[0], ce + 1
 
 
-_SUFFIX = re.compile(r"-(?:style|like|grade|quality|level|type|ready|format|size|sized)(?![\w-])", re.IGNORECASE)
-
-
-def _with_suffix(text: str, a: int, b: int) -> tuple[int, int]:
+def _with_suffix(lx: Lex, text: str, a: int, b: int) -> tuple[int, int]:
     """ "IMAX-style": the suffix hyphened to a span is the span's ("-style" alone says nothing)."""
-    m = _SUFFIX.match(text, b)
+    m = lx.span_suffix.match(text, b)
     return (a, m.end()) if m else (a, b)
 
 

@@ -62,6 +62,8 @@ class Lex:
         self.s_nouns = {w.lower() for w in g.s_nouns}
         self.np_stop = {w.lower() for w in g.np_stop}
         self.people = {w.lower() for w in g.people}
+        self.person_endings = tuple(w.lower() for w in g.person_endings)
+        self.ordinal_words = frozenset(w.lower() for w in g.ordinal_words)
         self.numbers = {k.lower(): n for k, n in g.numbers.items()}
         self.grammar_particles = frozenset(w.lower() for w in g.particles)
         self.plural_dets = frozenset(w.lower() for w in g.plural_determiners)
@@ -136,6 +138,10 @@ class Lex:
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.sign_off = compile_pattern(rq.sign_off)
         self.relay_quote = compile_pattern(v.agent.relay_quote, f)
+        self.quoted_request = compile_pattern("|".join(f"(?:{p})" for p in v.agent.quoted_request), f)
+        self.span_suffix = compile_pattern(rf"-(?:{alternation(rq.span_suffixes)})(?![\w-])", f)
+        self.shifting_words = frozenset(w.lower() for w in v.dialogue.shifting_words)
+        self.named_by_key = frozenset(w.lower() for w in v.brief.named_by_key)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
         self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
         self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
@@ -182,6 +188,8 @@ class Lex:
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
+        # "1. Close-up: ... 2. Overhead shot: ...": a number and a full stop where a sentence starts
+        self.inline_dot = compile_pattern(r"(?:^\s*|(?<=[.!?]\s))(\d{1,2})\.\s+(?=[^\W\d_])")
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
         )
@@ -475,14 +483,11 @@ class Lex:
     def _compile_cleanup(self, v: Vocabulary) -> None:
         f = re.IGNORECASE
         # --- cleanup ------------------------------------------------------------------------------------------
-        articles = {"a", "an", "the", "this", "these", "those", "some", "another", "each", "every"}
-        dangle = word_alternation(sorted(self.preps | self.conj | articles | {"so", "very", "plus", "featuring", "showing"}))
-        lead = word_alternation(
-            ["of", "as", "while", "and", "with", "then", "where", "that", "which", "in which", "showing",
-             "featuring", "to", "for", "plus", "so", "but", "also", "as well as", "over", "under", "amid",
-             "on", "onto", "toward", "towards", "into", "at", "around", "across", "through", "past", "from",
-             "along", "behind"]
-        )
+        ed = v.editing
+        articles = {w.lower() for w in ed.mend_articles}
+        dangle = word_alternation(sorted(self.preps | self.conj | articles | {w.lower() for w in ed.mend_dangling}))
+        lead = word_alternation(ed.mend_lead)
+        self.negations = frozenset(w.lower() for w in ed.negations)
         # around a lifted span: "a <wide shot> of", "with <cafe sound>.", ", <camera move> as she"
         self.c_around = compile_pattern(
             rf"(?<![\w'])(?:a|an|the)\s*(?:{MARK}\s*)+of\s+"

@@ -75,6 +75,9 @@ def _listed(lx: Lex, text: str) -> Split | None:
 def _inline_numbers(lx: Lex, flat: str) -> Split | None:
     """ "1) ... 2) ..." in one line."""
     nums = list(lx.inline_num.finditer(flat)) if ")" in flat else []
+    if not nums and ". 2. " in flat:
+        # "1. ... 2. ...", from the start of the text: read as "1) ... 2)"
+        nums = [m for m in lx.inline_dot.finditer(flat) if m.group(1) != "1" or not flat[: m.start()].strip()]
     seq: list[re.Match[str]] = []
     for m in nums:
         mark = m.group(1)

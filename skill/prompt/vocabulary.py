@@ -33,6 +33,8 @@ class _Grammar(_V):
     ordinals: list[str]
     numbers: dict[str, int]
     people: list[str]
+    person_endings: list[str]
+    ordinal_words: list[str]
 
 
 class _Item(_V):
@@ -55,6 +57,7 @@ class _Request(_V):
     phrases: list[str]
     frame_names: list[_Item]
     residue_joiners: list[str]
+    span_suffixes: list[str]
     sign_off: str
     residue_kept: list[str]
 
@@ -65,6 +68,7 @@ class _Agent(_V):
     param_labels: list[str]
     model_ids: list[str]
     relay_quote: str
+    quoted_request: list[str]
 
 
 class _ShotHeaders(_V):
@@ -196,6 +200,7 @@ class _Dialogue(_V):
     pronoun_speakers: dict[str, str]
     generic_speakers: list[str]
     max_line_chars: int = Field(ge=1)
+    shifting_words: list[str]
 
 
 class _Identity(_V):
@@ -241,6 +246,10 @@ class _Continuation(_V):
 
 class _Editing(_V):
     requester: list[str]
+    mend_articles: list[str]
+    mend_dangling: list[str]
+    mend_lead: list[str]
+    negations: list[str]
     causative: list[str]
     object_pronouns: dict[str, str]
     verbs_like_adjectives: list[str]
@@ -267,6 +276,7 @@ _Part = Literal[
 class _Brief(_V):
     keys: dict[_Part, list[str]]
     min_keys: int = Field(ge=1)
+    named_by_key: list[str]
 
 
 class _Foreign(_V):

@@ -40,7 +40,6 @@ KNOWN_BAD = {
     "routing_dev_n:k170": "a shot's verb lost with its time range",
     "routing_dev_n:k233": "a prompt reduced to 'In motion.' once the instruction is removed",
     "routing_dev_x:x011": "builder on a new development text: content words lost: standard, poodle, trotting, ring, judges, taking",
-    "routing_dev_y:y206": "builder on a new development text: no fragments: Her consistent., General manager",
     "routing_dev_t:t012": "builder on a new development text: no orphan labels: Shot 3: Scene:",
     "routing_dev_t:t086": "builder on a new development text: no fragments: Gently.",
     "routing_dev_u:u129": "builder on a new development text: no fragments: Grand re-opening.",
