@@ -155,9 +155,11 @@ def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
     if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
         return False
-    leading = _WORD.findall(before)[-2:]  # "for a 4K TV", but "for our 4K projector" is the product
-    return not ((leading[-1:] and leading[-1] in mod.targets)
-                or (len(leading) == 2 and leading[0] in mod.targets and leading[1] in mod.determiners))
+    leading = _WORD.findall(before)[-3:]  # "for a 4K TV", "for the dome's 4K projector"; "our 4K projector" is the product
+    for i in range(len(leading) - 1, -1, -1):
+        if leading[i] in mod.targets:
+            return not all(w in mod.determiners or w.endswith("'s") for w in leading[i + 1 :])
+    return True
 
 
 def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -> bool:
@@ -233,6 +235,52 @@ def _nearest_correction(signals: list[Signal]) -> list[Signal]:
             for o in signals
         ):
             sig = replace(sig, state="plain", extent=(sig.start, sig.end))
+        out.append(sig)
+    return out
+
+
+def _replacement(rules: CompiledRules, sig: Signal, signals: list[Signal]) -> Signal | None:
+    """The value a correction of ``sig`` brings in: the first cue that runs past its trigger."""
+    hi = (sig.extent or (sig.start, sig.end))[1]
+    return next((o for o in signals if o is not sig and o.instruction and o.state == "plain"
+                 and sig.end <= o.start <= hi + 25 and o.end > hi), None)
+
+
+def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal]:
+    """A correction whose new value is of another kind ("5 s, 9:16, actually make it 6 s") takes
+    back the earlier value of that kind, not the cue of another kind just before it."""
+    kind = rules.kinds.get
+    out: list[Signal] = []
+    for sig in signals:
+        if sig.state == "corrected" and sig.instruction and (new := _replacement(rules, sig, signals)) is not None:
+            new_kind = kind(new.name, new.name)
+            if kind(sig.name, sig.name) != new_kind and any(
+                o is not sig and kind(o.name, o.name) == new_kind and o.value != new.value
+                and o.end <= new.start and o.instruction
+                for o in signals
+            ):
+                sig = replace(sig, state="plain", extent=(sig.start, sig.end))
+        out.append(sig)
+    return out
+
+
+def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+    """Earlier values of a kind taken back by a replacement ("No, make it 12") anywhere later."""
+    if not rules.supersede_leads:
+        return signals
+    kind = rules.kinds.get
+    window = rules.data.supersede.window
+    news = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)
+            and any(p.search(masked, max(0, o.start - window), o.start) for p in rules.supersede_leads)]
+    if not news:
+        return signals
+    out: list[Signal] = []
+    for sig in signals:
+        if sig.state == "plain" and sig.instruction and any(
+            kind(n.name, n.name) == kind(sig.name, sig.name) and n.value != sig.value and sig.end <= n.start
+            for n in news
+        ):
+            sig = replace(sig, state="corrected")
         out.append(sig)
     return out
 
@@ -494,24 +542,36 @@ def _next_sentence(rules: CompiledRules, masked: str, end: int) -> str:
     return rest[: n.start()] if n else rest
 
 
-_QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,80})'(?![\w])")
+_QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'((?:[^'\n]|(?<=\w)'(?=\w)){1,120})'(?![\w])")
 
 
-def _quoted_spans(rules: CompiledRules, masked: str) -> list[tuple[int, int]]:
-    """Spans of quoted words that follow a speech or label word (what is said or shown)."""
+def _quoted_spans(rules: CompiledRules, masked: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Spans of quoted words that follow a speech or label word (what is said or shown), and the
+    spans of quotes relayed from the caller (instructions, though a speech word may open them)."""
     spec = rules.data.quoted
     if not spec.after_words:
-        return []
+        return [], []
     cues = frozenset(spec.after_words)
     relayers = frozenset(spec.relayed_by)
-    out = []
+    pronouns = frozenset(spec.relay_pronouns)
+    spoken, relayed = [], []
     for m in _QUOTE.finditer(masked):
         words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
-        if relayers and any(w.removesuffix("'s") in relayers for w in words[-spec.relay_lookback_words :]):
-            continue  # the caller's own words, passed on by an agent: instructions
-        if any(w in cues for w in words[-spec.lookback_words :]):
-            out.append((m.start(), m.end()))
-    return out
+        near = [w.removesuffix("'s") for w in words[-spec.relay_lookback_words :]]
+        if relayers and (any(w in relayers for w in near) or _relayed_by_pronoun(masked, m.start(), words, pronouns, relayers)):
+            relayed.append((m.start(), m.end()))  # the caller's own words, passed on by an agent
+        elif any(w in cues for w in words[-spec.lookback_words :]):
+            spoken.append((m.start(), m.end()))
+    return spoken, relayed
+
+
+def _relayed_by_pronoun(masked: str, at: int, words: list[str], pronouns: frozenset[str], relayers: frozenset[str]) -> bool:
+    """"The user sent a photo. They said: '...'": a pronoun opening the sentence of the quote."""
+    if not pronouns or len(words) < 2 or words[-2] not in pronouns:
+        return False
+    cut = max((m.end() for m in _SENTENCE_BREAK.finditer(masked, 0, at)), default=0)
+    opening = _WORD.findall(masked[cut:at])
+    return opening[:1] == words[-2:-1] and any(w.removesuffix("'s") in relayers for w in _WORD.findall(masked[:cut]))
 
 
 def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
@@ -581,8 +641,11 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
                                       extent=(lo, hi), instruction=spec.instruction,
                                       bounds=_bounds(rules, csig, m)))
 
-    signals = _reaffirmed(rules, masked, _nearest_correction(_coordinate(rules, masked, signals)))
-    quoted = _quoted_spans(rules, masked)
+    signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
+    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))
+    quoted, relayed = _quoted_spans(rules, masked)
+    if relayed:  # "the user said: '...'" opens the caller's words, not a line someone speaks
+        signals = [s for s in signals if s.instruction or not any(s.start <= a < s.end for a, _ in relayed)]
     if quoted:
         signals = [
             replace(s, state="quoted")

@@ -50,8 +50,10 @@ class Speller:
         words: Iterable[str],
         min_length: int = 6,
         joined: tuple[Iterable[str], Iterable[str]] = ((), ()),
+        real_words: Iterable[str] = (),
     ) -> None:
         self.words = frozenset(w.lower() for w in words)
+        self.real_words = frozenset(w.lower() for w in real_words)
         self.min_length = min_length
         self.firsts = frozenset(w.lower() for w in joined[0])
         self.seconds = frozenset(w.lower() for w in joined[1])
@@ -71,7 +73,7 @@ class Speller:
         return None
 
     def _fix(self, token: str) -> str | None:
-        if token in self.words:
+        if token in self.words or token in self.real_words:  # "walking" is no typo of "talking"
             return None
         if self.firsts and (split := self._split(token)) is not None:
             return split

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,6 +151,7 @@ class TypoSpec(_Model):
     min_length: int = Field(default=6, ge=4, le=12)
     joined_first: list[str] = Field(default_factory=list)
     joined_second: list[str] = Field(default_factory=list)
+    real_words: list[str] = Field(default_factory=list, description="English words never read as a typo of a cue word")
 
 
 class LanguageSpec(_Model):
@@ -171,6 +172,20 @@ class QuotedSpec(_Model):
     lookback_words: int = Field(default=3, ge=1, le=8)
     relayed_by: list[str] = Field(default_factory=list)
     relay_lookback_words: int = Field(default=8, ge=1, le=20)
+    relay_pronouns: list[str] = Field(
+        default_factory=list,
+        description="'they said' opening a sentence relays too, once a relayer word came earlier in the text",
+    )
+
+
+class SupersedeSpec(_Model):
+    """A value introduced as a replacement ("No, make it 12", "corrected to 6s", "actually ... 16:9,
+    use that") takes the place of every earlier value of its kind, however far back it was said;
+    a correction aimed at one kind leaves the other kinds in between alone."""
+
+    leads: list[str] = Field(default_factory=list, description="regexes that end where the new value starts")
+    window: int = Field(default=40, ge=5, le=200)
+    kinds: list[list[str]] = Field(default_factory=list, description="signals that set the same parameter")
 
 
 class SignalSpec(_Model):
@@ -267,6 +282,7 @@ class RulesFile(_Model):
     number_words: dict[str, int]
     number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
     quoted: QuotedSpec = Field(default_factory=lambda: QuotedSpec())
+    supersede: SupersedeSpec = Field(default_factory=lambda: SupersedeSpec())
     typos: TypoSpec = Field(default_factory=lambda: TypoSpec())
     language: LanguageSpec = Field(default_factory=lambda: LanguageSpec())
     image_urls: ImageUrlSpec
@@ -382,6 +398,8 @@ class CompiledRules:
     number_grammar: NumberGrammar
     speller: Speller
     content_states: frozenset[str] = frozenset({"quoted"})
+    supersede_leads: tuple[re.Pattern[str], ...] = ()
+    kinds: dict[str, str] = field(default_factory=dict)
 
 
 def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
@@ -488,8 +506,11 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         signals=tuple(signals),
         number_words={" ".join(k.lower().replace("-", " ").split()): v for k, v in data.number_words.items()},
         number_grammar=data.number_grammar,
-        speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second)),
+        speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second),
+                        real_words=data.typos.real_words),
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
+        supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
+        kinds={name: group[0] for group in data.supersede.kinds for name in group},
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from skill.planning import make_plan
 from skill.respell import Speller, damerau
+from skill.rulebook import load_rules
 
 SPELLER = Speller(["standard", "portrait", "commercial", "draft", "version", "seconds", "second"])
 
@@ -64,3 +65,15 @@ def test_a_cue_in_the_first_part_of_a_joined_word_takes_the_word_whole() -> None
     assert text[back[start] : back[start + len("draft")]] == "draftquality"
     later = corrected.index("quality")
     assert text[back[later] : back[later + len("quality")]] == "quality"
+
+
+@pytest.mark.parametrize(("token", "cue"), [("walking", "talking"), ("stores", "stories"), ("lunch", "launch"),
+                                            ("shots", "shorts"), ("review", "preview")])
+def test_an_english_word_one_edit_from_a_cue_is_a_word_not_a_typo(token: str, cue: str) -> None:
+    speller = load_rules().speller
+    assert Speller([cue]).fix(token) == cue  # without the list it would be read as the cue
+    assert speller.fix(token) is None
+
+
+def test_a_rare_word_near_a_cue_is_still_read_as_its_typo() -> None:
+    assert load_rules().speller.fix("secund") == "second"
