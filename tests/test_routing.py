@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -680,3 +681,33 @@ def test_a_later_correction_of_the_same_value_keeps_both_mentions_taken_back() -
 
 def test_a_no_that_names_a_noun_is_not_a_refusal_of_the_length() -> None:
     assert plan("Maybe ten seconds? And no noise please. A cat on a windowsill.").params.duration == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "param", "value"),
+    [
+        # a replacement takes back every earlier value of its kind, however far back
+        ("8 seconds of bread coming out of the oven. No, make it 12, the song is longer.", "duration", 12),
+        ("the user wanted 10s but corrected to 6s - a pen signing a contract", "duration", 6),
+        ("ultra-wide 21:9 for the banner... actually steam wants 16:9, use that. 7s", "aspect_ratio", "16:9"),
+        # a correction aimed at one kind leaves the cue of another kind before it alone
+        ("a frog waving, 5s, tiktok, actually make it 6s", "aspect_ratio", "9:16"),
+        ("a frog waving, 5s, tiktok, actually make it 6s", "duration", 6),
+    ],
+)
+def test_a_replacement_value_supersedes_its_kind(text: str, param: str, value: object) -> None:
+    assert getattr(plan(text).params, param) == value
+
+
+def test_every_tier_ruled_out_falls_back_to_standard_by_a_named_rule() -> None:
+    p = plan("No 4K tier, no pro tier, no standard tier. A goldfish bowl filling, 5s.")
+    assert p.tier == "standard"
+    assert "tier.all_ruled_out" in json.dumps(p.decision.model_dump())
+
+
+def test_a_speech_cue_opening_quoted_words_relayed_by_an_agent_is_no_dialogue() -> None:
+    relayed = plan("Assistant: the user sent a photo. They said: 'make it move, a phone wallpaper'.",
+                   image_url="https://example.com/a.jpg")
+    assert relayed.params.generate_audio is False
+    spoken = plan("A barber says 'Next!' and a boy answers 'Me!'")
+    assert spoken.params.generate_audio is True
