@@ -69,8 +69,8 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
     n = len(ws)
     nxt = ws[k + 1] if k + 1 < n else None
     light = lx.light
-    if w.endswith("ing") and len(w) > 4 and w not in lx.ing_nouns:
-        return prev is not None
+    if w.endswith("ing") and len(w) > 4 and w not in lx.ing_nouns and w.rsplit("-", 1)[-1] not in lx.ing_nouns:
+        return prev is not None  # (not "re-opening", "hand-painting": nouns in -ing after a prefix)
     if prev is None:
         return False
     prev_det = prev in lx.dets or prev.endswith("'s") or prev.isdigit() or prev in lx.numbers

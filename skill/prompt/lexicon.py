@@ -138,6 +138,8 @@ class Lex:
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.sign_off = compile_pattern(rq.sign_off)
         self.relay_quote = compile_pattern(v.agent.relay_quote, f)
+        self.relay_head = compile_pattern(v.agent.relay_head, f)
+        self.relay_persons = frozenset(w.lower() for w in v.agent.relay_persons)
         self.quoted_request = compile_pattern("|".join(f"(?:{p})" for p in v.agent.quoted_request), f)
         self.span_suffix = compile_pattern(rf"-(?:{alternation(rq.span_suffixes)})(?![\w-])", f)
         self.shifting_words = frozenset(w.lower() for w in v.dialogue.shifting_words)
@@ -154,6 +156,11 @@ class Lex:
         ag = v.agent
         self.agent_call = compile_pattern(
             rf"^[\s{MARK}]*(?P<name>(?:{alternation(ag.call_names)}))\s*\((?P<args>.*)\)[\s;.{MARK}]*$", f | re.DOTALL
+        )
+        # "MCP call kling3.generate: {prompt: '...', length: '...'}": the call's arguments as an object
+        self.agent_obj_call = compile_pattern(
+            rf"^[\s{MARK}]*(?:[\w-]+\s+){{0,3}}?(?P<name>(?:{alternation(ag.call_names)}))\s*:\s*\{{(?P<args>.*)\}}[\s;.{MARK}]*$",
+            f | re.DOTALL,
         )
         self.agent_framing = Rx(bounded(alternation(ag.framing)), f)
         keys = [k for k, part in self.brief_parts_of(v).items() if part == "request"] + list(ag.param_labels)
@@ -183,7 +190,7 @@ class Lex:
         self.header = Rx(
             rf"(?:^|(?<=[\s.;:,!?)\]\"]))(?:{hw})\s*#?\s*(?P<num>{numtok})(?![\w.])\s*"
             rf"(?:\((?P<dur>[^)\n]{{0,30}})\)|[,\-\u2013\u2014]\s*(?P<dur2>{dur}|\d{{1,2}}\s*[-\u2013]\s*{dur}))?"
-            r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n))",
+            r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n)|(?<=\)\s)(?=[^\W\d_]))",  # "Shot 1 (0-4s) close-up of ...": the time closes it
             f,
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")

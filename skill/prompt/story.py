@@ -45,6 +45,7 @@ from skill.prompt.shots import split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
 from skill.prompt.text import (
+    cap,
     double_quoted,
     join_clauses,
     normalise_input,
@@ -200,6 +201,9 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
         beat.items[:lead] = moved
     joined = beat.text
     beat.moves, beat.frames = find_moves(lx, joined), find_framing(lx, joined)
+    if len(beat.items) == 1 and len(beat.frames) == 1 and joined[beat.frames[0].start: beat.frames[0].end].strip() == joined.strip(" .!?"):
+        beat.items = [cap(beat.frames[0].phrase) + "."]  # a shot that is only "CU" or "OTS" is said in full
+        joined = beat.text
     place = next(iter(lx.place_np.hits(joined)), None) if lx.place_np.may(joined.lower()) else None
     beat.place = (place.group(0) or "") if place is not None else ""
     if lx.lighting.may(joined.lower()):
@@ -305,8 +309,9 @@ def read_story(
 
     ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
     """
-    stripped, removed = strip_instructions(lx, double_quoted(scrub(text)), spans, whole_clauses_only=as_written, audio_on=audio_on)
-    story = Story(beats=[], meta=list(removed), as_written=as_written)
+    quoted, relayed = _relays_unwrapped(lx, _pipes_as_lines(lx, double_quoted(scrub(text))))
+    stripped, removed = strip_instructions(lx, quoted, spans, whole_clauses_only=as_written, audio_on=audio_on)
+    story = Story(beats=[], meta=[*relayed, *removed], as_written=as_written)
     _sounds_refused(lx, removed, story)
     flat = _emptied_items_dropped(normalise_input(stripped))
     if as_written:
@@ -332,6 +337,32 @@ def read_story(
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
+
+
+def _pipes_as_lines(lx: Lex, text: str) -> str:
+    """ "prompt: '...' | purpose: ... | seconds: 8": a brief on one line, its pairs split by "|",
+    read as lines (same length, so the router's spans still fit)."""
+    if text.count("|") < 2 or "\n" in text.strip():
+        return text
+    pieces = text.split("|")
+    keyed = sum(1 for p in pieces if lx.brief_key.match(p.strip()))
+    return text.replace("|", "\n") if keyed >= 2 and keyed >= len(pieces) - 1 else text
+
+
+def _relays_unwrapped(lx: Lex, text: str) -> tuple[str, list[str]]:
+    """ "user (bike shop) says 'show a mechanic ...'": the relayed description is the text. The head
+    and the quote marks become spaces, so the router's spans (offsets into the text) still fit."""
+    if '"' not in text or not lx.relay_head.search(text):
+        return text, []
+    out, removed = text, []
+    for m in lx.relay_head.finditer(text):
+        close = text.find('"', m.end() + 1)
+        inner = text[m.end() + 1: close] if close > 0 else ""
+        if not inner.strip() or lx.relay_persons & set(re.findall(r"[a-z]+", inner.lower())):
+            continue  # "User said 'no need for 4K'": the requester speaking, not a description
+        removed.append(" ".join(m.group(0).split()))
+        out = out[: m.start()] + " " * (m.end() + 1 - m.start()) + out[m.end() + 1: close] + " " + out[close + 1:]
+    return out, removed
 
 
 _EMPTIED_ITEM = re.compile(rf"^[ \t{MARK}]*(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))[ \t{MARK}.,;:]*$")

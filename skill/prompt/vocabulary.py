@@ -68,6 +68,8 @@ class _Agent(_V):
     param_labels: list[str]
     model_ids: list[str]
     relay_quote: str
+    relay_head: str
+    relay_persons: list[str]
     quoted_request: list[str]
 
 
