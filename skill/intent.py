@@ -391,6 +391,8 @@ def _value(rules: CompiledRules, csig: CompiledSignal, fixed: Any, m: Any) -> An
             return None
         units = spec.units or {}
         total = n * _unit(units, groups.get("unit"))
+        if groups.get("half") is not None:  # "three minutes and a half": half of the unit more
+            total += _unit(units, groups.get("unit")) / 2
         if groups.get("n2") is not None:  # "two minutes ten seconds", "a dollar fifty"
             n2 = _amount(rules, groups["n2"])
             if n2 is None:
@@ -675,6 +677,10 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             per_shot.append(d)
         else:
             shots_total = sum(per_shot)
+    if shots_total is None and not shot_durations and len(markers) >= 2:
+        each = next((s.value for s in signals if s.name == "duration_each" and s.state == "plain"), None)
+        if isinstance(each, int):  # "Shot 1 ... Shot 3 ... Each about 4 seconds"
+            shots_total = each * len({m.value for m in markers})
     if shots_total is None and not shot_durations and (shots_total := _chained_total(signals)) is not None:
         signals = [replace(s, in_shots=True) if s.bounds else s for s in signals]  # shot timings
     by_name: dict[str, list[Signal]] = {}
