@@ -63,7 +63,7 @@ def _value(raw: str) -> Any:
 def unwrap_call(lx: Lex, text: str) -> tuple[str, list[str]]:
     """A whole text that is one function call, as the JSON brief of its arguments (positional
     arguments are the prompt), and the call's name; any other text unchanged."""
-    m = lx.agent_call.match(text)
+    m = lx.agent_call.match(text) or lx.agent_obj_call.match(text)
     if m is None:
         return text, []
     data: dict[str, Any] = {}
@@ -75,7 +75,7 @@ def unwrap_call(lx: Lex, text: str) -> tuple[str, list[str]]:
             data.setdefault("prompt", _value(arg))
     if not any(isinstance(v, str) and re.search(r"[^\W\d_]{3}", v) for v in data.values()):
         return text, []  # "render(9:16)": nothing of a scene inside
-    return json.dumps(data, ensure_ascii=False), [m.group("name")]
+    return json.dumps(data, ensure_ascii=False), [" ".join(m.string[: m.end("name")].replace(MARK, " ").split())]
 
 
 def drop_agent_framing(lx: Lex, text: str) -> tuple[str, list[str]]:
@@ -85,7 +85,12 @@ def drop_agent_framing(lx: Lex, text: str) -> tuple[str, list[str]]:
     spans: list[tuple[int, int]] = []
     low = text.lower()
     if lx.agent_framing.may(low):
-        spans += [(h.start(), h.end()) for h in lx.agent_framing.hits(text)]
+        for h in lx.agent_framing.hits(text):
+            spans.append((h.start(), h.end()))
+            opened = h.end() + len(text[h.end():]) - len(text[h.end():].lstrip())
+            close = text.find('"', opened + 1) if text[opened: opened + 1] == '"' else -1
+            if close > 0:  # "prompt: 'a poodle trotting ...'": the value is the description, not a line
+                spans += [(opened, opened + 1), (close, close + 1)]
     for rx in (lx.agent_pair, lx.model_id, lx.agent_label):
         spans += [mt.span() for mt in rx.finditer(text) if not any(a < mt.end() and mt.start() < b for a, b in spans)]
     if not spans:

@@ -38,16 +38,17 @@ def _np_at(words: list[str], k: int, lx: Lex) -> str:
     end = k + 1
     while end < len(words) and end - k < 2 and words[end].lower() in lx.products:
         end += 1
-    return "the " + " ".join(words[start:end]).lower()
+    return "the " + " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words[start:end])  # "the CEO"
 
 
-def anchor_of(lx: Lex, text: str, *, caller_kept: bool) -> Anchor | None:
+def anchor_of(lx: Lex, text: str, *, caller_kept: bool, changes: bool = False) -> Anchor | None:
     """The anchor for an i2v prompt about ``text`` (None: the caller wrote their own, or the text
-    names nothing the image would fix; an empty text keeps the image's composition)."""
+    names nothing the image would fix; an empty text keeps the image's composition). ``changes``:
+    the caller named a change between the frames in words the prompt no longer carries."""
     if caller_kept:
         return None
     low = text.lower()
-    if lx.transformation.may(low) and lx.transformation.search(text) is not None:
+    if changes or (lx.transformation.may(low) and lx.transformation.search(text) is not None):
         return Anchor("transformation")
     words = _WORDS.findall(text)
     lows = [w.lower() for w in words]

@@ -39,16 +39,13 @@ def _flat(value: Any) -> str:
     return " ".join(str(value).split())
 
 
-_NAMED_BY_KEY = frozenset({"camera", "lens", "angle", "shot", "framing", "composition"})
-
-
 def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
     name = " ".join(re.split(r"[\s_-]+", key.lower().strip()))
     part = lx.brief_parts.get(name)
     value = value.strip().strip(",;+&").rstrip(".").strip()
     if not value:
         return part is not None
-    if part == "camera" and name in _NAMED_BY_KEY and len(value.split()) <= 2 and not find_moves(lx, value) \
+    if part == "camera" and name in lx.named_by_key and len(value.split()) <= 2 and not find_moves(lx, value) \
             and name not in value.lower():
         value = f"{value} {name}"  # "camera=GoPro; lens=wide" -> "GoPro camera, wide lens": the key names it
     brief.parts.setdefault(part or "details", []).append(value)

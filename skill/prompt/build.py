@@ -213,7 +213,9 @@ def _anchor(lx: Lex, story: Story, restated: list[Restated], inp: PromptInput, t
     if inp.mode != "i2v":
         return ""
     text = " ".join(str(x) for r in restated for x in r.items if isinstance(x, str))
-    got = anchor_of(lx, text, caller_kept=bool(story.cues.keep))
+    # "Morph from [image] into the final frame [image]": the framing words went, the change stays
+    named = inp.has_tail_image and any(lx.transformation.search(m) is not None for m in story.meta)
+    got = anchor_of(lx, text, caller_kept=bool(story.cues.keep), changes=named)
     if got is None:
         return ""
     ctx = {"anchor": {"kind": got.kind, "whose": got.whose, "wardrobe": got.wardrobe, "buildings": got.buildings,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skill.prompt.grammar import split_subject, word_of
+from skill.prompt.grammar import is_verb, np_end, split_subject, word_of
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, Hit, Rx
 from skill.prompt.text import cap, clean_phrase, norm_space, split_clauses, uncap, walk_left
@@ -22,6 +22,7 @@ __all__ = [
     "Frame",
     "Move",
     "camera_first",
+    "camera_only",
     "drop_stacked",
     "find_framing",
     "find_moves",
@@ -163,6 +164,16 @@ def _covered(lx: Lex, clause: str) -> bool:
     )
 
 
+def camera_only(lx: Lex, sentence: str) -> bool:
+    """Whether every clause of a sentence is bare camera language ("Medium shot, static.")."""
+    clauses = [c.rstrip(".!?") for c, _sep in split_clauses(sentence)]
+    if not clauses or '"' in sentence:
+        return False
+    covered = [_covered(lx, c) for c in clauses]
+    fill = lx.camera_filler
+    return any(covered) and all(ok or all(w in fill for w in re.findall(r"[\w'-]+", c.lower())) for ok, c in zip(covered, clauses, strict=True))
+
+
 def leads_with_camera(lx: Lex, clause: str) -> bool:
     lows = clause.lstrip(" \"'(").lower()
     hits = [m.start for m in find_moves(lx, clause)] + [f.start for f in find_framing(lx, clause)]
@@ -275,10 +286,11 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
         return sentences
     lead: list[str] = []
     rest: list[list[tuple[str, str]]] = []
-    for clauses in parts:
+    for sentence, clauses in zip(sentences, parts, strict=True):
         keep = []
+        whole = camera_only(lx, sentence)  # "Medium shot, static.": its filler clause goes with it
         for c, sep in clauses:
-            if _covered(lx, c.rstrip(".!?")):
+            if whole or _covered(lx, c.rstrip(".!?")):
                 lead.append(c.rstrip(".!?"))
             else:
                 keep.append((c, sep))
@@ -296,7 +308,11 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
         if not _bare_np(lx, subject):
             if pron.group(1).lower() in _SAME_PERSON:
                 return _led(joined, rest, names)  # "the camera tracks her: a woman in a red coat walks ..."
-            return sentences
+            named = _named_subject(lx, subject)
+            if not named:
+                return sentences
+            # "..., tracking shot following it": "it" is the clause's subject, said definitely
+            return _led(joined[: pron.start()] + named + joined[pron.end():], rest, names)
         joined = joined[: pron.start()] + uncap(subject, names) + joined[pron.end():]
         rest[0] = first[1:]
         tail = [_render(r) for r in rest if r]
@@ -332,6 +348,22 @@ def _dash_camera(lx: Lex, sentence: str, names: frozenset[str]) -> str:
         return sentence
     body = f"{uncap(head, names)}, {rest}" if rest else uncap(head, names)
     return _finish(f"{cap(move.rstrip('.!?'))}: {body.rstrip('.!?')}")
+
+
+def _named_subject(lx: Lex, clause: str) -> str:
+    """The subject noun phrase a clause opens on, made definite ("A red fox trots ..." -> "the red
+    fox"), or "" when the clause does not open on an article and a noun."""
+    toks = clause.split()
+    if len(toks) < 3 or word_of(toks[0]) not in lx.indef:
+        return ""
+    end = np_end(lx, toks, 0)
+    ws = [word_of(t) for t in toks]
+    # "a dragon made of leaves": the core ends before a word that a preposition follows
+    end = next((k for k in range(2, end) if k + 1 < len(ws) and ws[k + 1] in lx.preps), end)
+    core = [t.strip(",.;:!?\"'") for t in toks[1:end]]
+    if not core or len(core) > 4 or not any(is_verb(lx, toks, k, 0) for k in range(end, min(len(toks), end + 8))):
+        return ""
+    return " ".join(["the", *core])
 
 
 def _bare_np(lx: Lex, phrase: str) -> bool:

@@ -49,33 +49,27 @@ def definite(lx: Lex, full: str) -> str:
     return _INDEFINITE.sub("the", full)
 
 
-_ORDINAL_WORDS = frozenset({"other", "others", "one", "ones"})
-
-
-_PERSON_ENDINGS = ("er", "or", "ist", "ian", "man", "woman", "ess", "ant", "ent")
-
-
 def _referent(lx: Lex, known: list[Entity], plural: bool) -> Entity | None:
     """The latest person; one whose noun names a person ("the keeper", "a barista") before one that
     was only introduced with "a" ("a small sailboat")."""
     people = [e for e in known if e.person and e.plural == plural]
     named = [e for e in known if e.plural == plural and (e.person or e.subject) and (
-        base_of(e.head) in lx.people or e.head in lx.people or base_of(e.head).endswith(_PERSON_ENDINGS))]
+        base_of(e.head) in lx.people or e.head in lx.people or base_of(e.head).endswith(lx.person_endings))]
     return (named or people)[-1] if (named or people) else None
 
 
-def _head_of(known: list[Entity]) -> str:
+def _head_of(lx: Lex, known: list[Entity]) -> str:
     """The noun "one" stands for: the latest plural group's, in the singular ("two detectives")."""
     for e in reversed(known):
         if e.plural and e.person:
             return base_of(e.head)
     last = known[-1] if known else None  # not "the other" itself ("the other laughs" -> "the other other")
-    return last.head if last is not None and last.head not in _ORDINAL_WORDS else ""
+    return last.head if last is not None and last.head not in lx.ordinal_words else ""
 
 
 def _one(lx: Lex, text: str, known: list[Entity]) -> str:
     """ "the younger one" -> "the younger detective"; "the other laughs" -> "the other friend laughs"."""
-    head = _head_of(known)
+    head = _head_of(lx, known)
     if not head:
         return text
     if " one" in text:
@@ -94,7 +88,7 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
         ent = _referent(lx, known, plural=low == "they")
         return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
-    group = _head_of(known)
+    group = _head_of(lx, known)
     if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and group and base_of(toks[1].lower()) == group:
         return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
@@ -148,8 +142,9 @@ def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
         if not after or after[0].lower().strip(",.") in lx.function_words:
             continue
         ent = _referent(lx, known, plural=m.group(1).lower() == "they")
-        if ent is None:
-            return text
+        owner = lx.possessives.get(m.group(1).lower(), "")
+        if ent is None or (owner and re.search(rf"(?<![\w']){owner}(?![\w'])", text[: m.start()], re.IGNORECASE)):
+            return text  # "close-up of her face as she exhales": the shot already says whose, so "she" stays
         name = definite(lx, ent.full)
         name = cap(name) if m.start() == 0 else name
         return text[: m.start()] + name + text[m.end():]
@@ -354,11 +349,11 @@ def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
     the mountain village"), worded differently in each call so that none repeats another."""
     last = story.beats[-1] if story.beats else None
     text = next((x for x in last.items if isinstance(x, str)), "") if last else ""
-    if not text:
-        return []
     cont = lx.v.continuation
     lead = cont.leads[(nth - 1) % len(cont.leads)]
     lead = f"{lead} " if lead else ""
+    if not text:
+        return [] if last is None or last.items else [cap(f"{lead}{cont.bare}.")]
     toks = text.rstrip(".!?").split()
     subj, rest = split_subject(lx, toks)
     plural = bool(subj) and subj[-1].lower().endswith("s") and not subj[-1].lower().endswith("ss")

@@ -166,10 +166,14 @@ def extract_audio(lx: Lex, s: str, seg: Seg, low: str) -> str:
                 continue
             end = tail.end()
             start, _ = walk_left(s, start, content, 2)
+            if (m.group(0) or "").lower() in lx.au_of_bare:
+                start = tail.start() + tail.group(0).lower().index("of") + 3
         elif kind in ("amb", "fx"):
             start, n = walk_left(s, start, content, 2)
             if kind == "fx" and n == 0 and not lx.au_effect_free.fullmatch(m.group(0) or ""):
                 continue
+            tail = lx.au_of_tail.match(s, end)  # "ambient sound of water": what it is the sound of
+            end = tail.end() if tail else end
         start = max(start, last)
         cue = s[start:end]
         # an article, then a joining word ("with", "and", "plus"), go with the cue

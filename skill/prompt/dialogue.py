@@ -146,17 +146,13 @@ def _reversed(lx: Lex, m: re.Match[str], audio_on: bool) -> tuple[str, Line | No
     return seen, line if audio_on else None
 
 
-_SHIFTING = frozenset({"i", "we", "you", "he", "she", "they", "it", "me", "us", "him", "her", "them", "my", "our",
-                       "your", "his", "their", "its"})
-
-
 def _reported(lx: Lex, sentence: str) -> list[str | Line] | None:
     """Reported speech with audio on is a line: "the seller, loud, calls out that mangoes are two for
     a dollar while he stacks them" -> "the seller, loud, calls out while he stacks them" and
     [Seller, calling out]: "Mangoes are two for a dollar." Only when the words need no change of
     person (no pronoun in what is said), so the line is the caller's words exactly."""
     m = lx.reported.search(sentence)
-    if m is None or any(word_of(w) in _SHIFTING for w in m.group("said").split()):
+    if m is None or any(word_of(w) in lx.shifting_words for w in m.group("said").split()):
         return None
     verb = m.group("verb").lower()
     speaker = _speaker_of(lx, sentence[: m.start()]) or lx.v.dialogue.default_speaker
@@ -187,7 +183,7 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
             spk = g("tspk") or g("cspk") or ""
             items.append(carry)
             text = ""
-            line = Line(spk, _tone(g("ttone") or g("ctone")), norm_space(g("tline") or g("cline") or ""))
+            line = Line(spk, _tone(g("ttone") or g("ctone") or g("cmood")), norm_space(g("tline") or g("cline") or ""))
             if not audio_on:
                 line = None
         items.append(text)

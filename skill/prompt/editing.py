@@ -35,8 +35,21 @@ def request_phrases(lx: Lex, text: str) -> tuple[str, list[str]]:
     """The text without request phrases anywhere ("please", "animate this photo")."""
     removed: list[str] = []
     text = _frames_named(lx, text, removed)
-    out = lift_with_prefix(lx.request, text, removed, lx.request_prefix, text.lower())
-    return out, removed
+    sign = lx.sign_off.search(text) if text.rstrip()[-1:].isalpha() or "\n" in text else None
+    if sign is not None and sign.group(0).strip():
+        removed.append(" ".join(sign.group(0).split()))  # "Many thanks, Helen": the letter's, not the scene's
+        text = text[: sign.start()] + f" {MARK} "
+    if '"' not in text:
+        return lift_with_prefix(lx.request, text, removed, lx.request_prefix, text.lower()), removed
+    out: list[str] = []  # a quoted line is speech: its "Thanks for joining us" stays
+    pos = 0
+    for m in [*_QUOTED.finditer(text), None]:
+        chunk = text[pos: m.start() if m else len(text)]
+        out.append(lift_with_prefix(lx.request, chunk, removed, lx.request_prefix, chunk.lower()))
+        if m:
+            out.append(m.group(0))
+            pos = m.end()
+    return "".join(out), removed
 
 
 def _frames_named(lx: Lex, text: str, removed: list[str]) -> str:

@@ -53,6 +53,12 @@ def edit_foreign(lx: Lex, text: str) -> ForeignEdit:
     if sep and rest.strip() and len(head.split()) <= 10 and '"' not in head and container.search(head):
         removed.append(head.strip())
         text = rest.strip()
+    else:
+        # the colon went with the router's spans: "Bitte ein Video im Hochformat, Ein alter Uhrmacher ..."
+        head, sep, rest = text.partition(",")
+        if sep and len(head.split()) <= 6 and '"' not in head and container.search(head) and rest.strip()[:1].isupper():
+            removed.append(head.strip())
+            text = rest.strip()
     kept: list[str] = []
     for sentence in split_sentences(text):
         m = negation.match(sentence.strip())
@@ -62,6 +68,12 @@ def edit_foreign(lx: Lex, text: str) -> ForeignEdit:
         kept.append(sentence)
     if kept:
         kept[0] = _camera_first(camera, kept[0])
+    if len(kept) > 1 and not camera.search(kept[0]):
+        # a later sentence about the camera ("La cámara la rodea lentamente.") leads, whole
+        at = next((k for k, s in enumerate(kept) if camera.search(" ".join(s.split()[:3]))), None)
+        if at is not None:
+            kept.insert(0, kept.pop(at))
+            kept[1] = cap(kept[1])
     return ForeignEdit(cap(" ".join(kept)), removed, negatives)
 
 

@@ -69,8 +69,8 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
     n = len(ws)
     nxt = ws[k + 1] if k + 1 < n else None
     light = lx.light
-    if w.endswith("ing") and len(w) > 4 and w not in lx.ing_nouns:
-        return prev is not None
+    if w.endswith("ing") and len(w) > 4 and w not in lx.ing_nouns and w.rsplit("-", 1)[-1] not in lx.ing_nouns:
+        return prev is not None  # (not "re-opening", "hand-painting": nouns in -ing after a prefix)
     if prev is None:
         return False
     prev_det = prev in lx.dets or prev.endswith("'s") or prev.isdigit() or prev in lx.numbers
@@ -79,8 +79,8 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
     if w.endswith("ed") and len(w) > 4:
         return not prev_det and (nxt is None or nxt in light or nxt.endswith("ly"))
     if w.endswith("s") and not w.endswith("ss") and "'" not in w and w not in lx.s_nouns and len(w) > 2:
-        if prev_det or (nxt in lx.verbs and not nxt.endswith("s")):
-            return False  # "the dogs", "two old friends sit"
+        if prev_det or (nxt in lx.verbs and not nxt.endswith("s")) or _plural_head(lx, ws, k, start):
+            return False  # "the dogs", "two old friends sit", "two chess players ponder"
         if nxt is None or nxt in light or nxt.endswith("ly") or toks[k].endswith(","):
             return True
         nxt2 = ws[k + 2] if k + 2 < n else None
@@ -89,6 +89,21 @@ def is_verb(lx: Lex, toks: Sequence[str], k: int, start: int, ws: Sequence[str] 
         # a base verb after a plural noun ("two dogs run across")
         return nxt is None or nxt in light or nxt.endswith("ly")
     return False
+
+
+def _plural_head(lx: Lex, ws: Sequence[str], k: int, start: int) -> bool:
+    """Whether the -s word at ``k`` is the plural head of its noun phrase, not a verb: its phrase
+    opens on a number or a plural determiner ("two chess players ponder"), or a verb in -s follows
+    it ("a runner in white sneakers sprints through")."""
+    n = len(ws)
+    nxt, nxt2 = (ws[k + 1] if k + 1 < n else None), (ws[k + 2] if k + 2 < n else None)
+    attached = any(x in lx.preps for x in ws[max(0, start - 1): k])  # "a runner in white sneakers", not "a girl paints"
+    if attached and nxt and nxt.endswith("s") and not nxt.endswith("ss") and nxt not in lx.s_nouns \
+            and nxt not in lx.function_words and (nxt2 is None or nxt2 in lx.light):
+        return True
+    opener = ws[start] if start < k else ""
+    counted = (opener.isdigit() and opener != "1") or lx.numbers.get(opener, 0) > 1 or opener in lx.plural_dets
+    return counted and not any(x.endswith("s") and not x.endswith("ss") and x not in lx.s_nouns for x in ws[start + 1: k])
 
 
 def split_subject(lx: Lex, toks: list[str]) -> tuple[list[str], list[str]]:

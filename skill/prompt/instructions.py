@@ -60,14 +60,11 @@ def _is_content(lx: Lex, word: str) -> bool:
     )
 
 
-_NEGATION = frozenset({"no", "not", "nah", "nope", "without", "none", "never"})
-
-
 def _names_a_sound(lx: Lex, phrase: str, audio_on: bool = True) -> bool:
     """Whether the span describes a sound ("with cafe sound", "music"), not only switches audio on."""
     if not lx.sound_word.search(phrase.lower()):
         return False
-    if not audio_on and _NEGATION & set(_words(phrase)):
+    if not audio_on and lx.negations & set(_words(phrase)):
         return False
     cue = sound_cue(lx, phrase.strip(" ,.;:"))
     return cue is not None and any(w not in lx.switch_words for w in _words(cue[1]))
@@ -102,6 +99,14 @@ def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
         regions += [(h.start(), h.end()) for h in lx.header.hits(text)]
     regions += [m.span() for m in _TIMED_HEADER.finditer(text)]  # "Shot 1 (0-3s) close on hands"
     return regions
+
+
+def _kept_clauses(lx: Lex, text: str) -> list[tuple[int, int]]:
+    """Where the caller says what stays the same ("his face must stay same", "her identity must
+    remain consistent"): a span inside is the anchor the caller wrote, so the clause stays whole."""
+    if not lx.identity.may(text.lower()):
+        return []
+    return [(m.start(), m.end()) for m in lx.identity.hits(text) if m.lastgroup in ("k", "s", "c", "a")]
 
 
 def _breaks(text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -143,18 +148,19 @@ def strip_instructions(
     if not spans or not text:
         return text, []
     quotes = [] if _is_json(text) else quoted_regions(text)
-    guarded = _protected(lx, text)
+    guarded = _protected(lx, text) + _kept_clauses(lx, text)
+    breaks = _breaks(text, quotes)
     keep = [
         (a, b)
         for a, b in (_trimmed(text, x, y) for x, y in spans)
         if 0 <= a < b <= len(text)
         and not any(a < y and x < b for x, y in guarded)
         and not _names_a_sound(lx, text[a:b] + _of_what(text, b), audio_on)
+        and not _names_a_sound(lx, text[a:_clause_of(breaks, a, b, len(text))[1]], audio_on)
     ]
     if not keep:
         return text, []
-    keep = sorted(set(_with_suffix(text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
-    breaks = _breaks(text, quotes)
+    keep = sorted(set(_with_suffix(lx, text, a, b) for a, b in keep) | set(_request_lines(lx, text)))
     by_clause: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for a, b in keep:
         by_clause.setdefault(_clause_of(breaks, a, b, len(text)), []).append((a, b))
@@ -176,6 +182,9 @@ def strip_instructions(
                 cut.append(glossed)
             continue
         if whole_clauses_only:
+            continue
+        if _residue(lx, text, cs, ce, inside):
+            cut.append((cs, ce))  # "totally silent", "Instagram square": the words left are the span's
             continue
         if not _leaves_a_clause(lx, text[cs:ce], rest):
             if text[ce:ce + 1] == ":" and text[ce + 1:].strip():
@@ -207,12 +216,9 @@ def _glossed(lx: Lex, text: str, breaks: list[tuple[int, int]], cs: int, ce: int
     return _trimmed(text, start, cs - 1)[0], ce + 1
 
 
-_SUFFIX = re.compile(r"-(?:style|like|grade|quality|level|type|ready|format|size|sized)(?![\w-])", re.IGNORECASE)
-
-
-def _with_suffix(text: str, a: int, b: int) -> tuple[int, int]:
+def _with_suffix(lx: Lex, text: str, a: int, b: int) -> tuple[int, int]:
     """ "IMAX-style": the suffix hyphened to a span is the span's ("-style" alone says nothing)."""
-    m = _SUFFIX.match(text, b)
+    m = lx.span_suffix.match(text, b)
     return (a, m.end()) if m else (a, b)
 
 
@@ -244,6 +250,51 @@ def _labels_of(lx: Lex, text: str, breaks: list[tuple[int, int]], cut: list[tupl
         if any((a <= e and after <= b) or (not text[e:a].strip() and not text[b:after].strip()) for a, b in cut):
             out.append((start, e))
     return out
+
+
+def _runs(text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> list[tuple[str, str, bool]]:
+    """The words a clause keeps between its spans: (words, side, glued), ``side`` "before" a span,
+    "after" one, or "between" two; ``glued``: nothing but spaces parts them from the span."""
+    out = []
+    pos, prev_end = cs, -1
+    for a, b in [*sorted(inside), (ce, ce)]:
+        chunk = text[pos:a]
+        if chunk.strip(" ,;:.!?\"'"):
+            after = prev_end >= 0 and not chunk[:1].strip() and chunk.strip()[:1].isalnum()
+            before = a < ce and chunk[-1:] in (" ", "") and chunk.rstrip()[-1:].isalnum()
+            side = "between" if after and before else "after" if prev_end >= 0 else "before"
+            out.append((chunk.strip(" ,;:.!?\"'"), side, (after or prev_end < 0) and (before or a >= ce) and (after or before)))
+        pos, prev_end = b, b
+    return out
+
+
+def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> bool:
+    """Whether what a clause keeps once its spans go is only a modifier of them: a word or two
+    glued to the span ("totally silent", "Instagram square", "storyboard pass", "Ten seconds is
+    plenty", "for LinkedIn mobile" after "portrait orientation"). Never a phrase with its own
+    article ("a [4K] sunset"), a clause, an "of" phrase, a motion ("blinking", "gently"), or style."""
+    runs = _runs(text, cs, ce, inside)
+    if not runs or not all(glued for _w, _s, glued in runs):
+        return False
+    words = [w for run, _s, _g in runs for w in run.split()]
+    bare = [w.lower().strip(",.;:!?\"'") for w in words]
+    if any(w in lx.residue_kept for w in bare) or len(words) > 3 or sum(_is_content(lx, w) for w in bare) > 2:
+        return False
+    own: list[str] = []  # the words not tied to the span by a joiner: a clause of their own?
+    for run, side, _g in runs:
+        first = run.split()[0].lower()
+        motion = first.endswith(("ing", "ly")) and first not in lx.ing_nouns
+        if first in lx.dets or (side == "after" and first not in lx.residue_joiners and motion):
+            return False
+        if side == "after" and first in lx.preps and first not in lx.residue_joiners:
+            return False
+        if side == "before" and run.split()[-1].lower() in lx.preps:
+            return False  # "Palette from [the link]", "a cat in [4K]": the span is its complement
+        if not (side == "after" and first in lx.residue_joiners):
+            own += run.split()
+    low = " ".join(words).lower()
+    styled = lx.style.may(low) and lx.style.search(" ".join(words)) is not None
+    return not styled and not (len(own) > 1 and looks_clause(lx, own))
 
 
 def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:

@@ -62,6 +62,8 @@ class Lex:
         self.s_nouns = {w.lower() for w in g.s_nouns}
         self.np_stop = {w.lower() for w in g.np_stop}
         self.people = {w.lower() for w in g.people}
+        self.person_endings = tuple(w.lower() for w in g.person_endings)
+        self.ordinal_words = frozenset(w.lower() for w in g.ordinal_words)
         self.numbers = {k.lower(): n for k, n in g.numbers.items()}
         self.grammar_particles = frozenset(w.lower() for w in g.particles)
         self.plural_dets = frozenset(w.lower() for w in g.plural_determiners)
@@ -134,7 +136,17 @@ class Lex:
         self.request_words = frozenset(w.lower() for w in rq.words)
         self.request = Rx(bounded(alternation(rq.phrases)), f)
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
+        self.sign_off = compile_pattern(rq.sign_off)
+        self.relay_quote = compile_pattern(v.agent.relay_quote, f)
+        self.relay_head = compile_pattern(v.agent.relay_head, f)
+        self.relay_persons = frozenset(w.lower() for w in v.agent.relay_persons)
+        self.quoted_request = compile_pattern("|".join(f"(?:{p})" for p in v.agent.quoted_request), f)
+        self.span_suffix = compile_pattern(rf"-(?:{alternation(rq.span_suffixes)})(?![\w-])", f)
+        self.shifting_words = frozenset(w.lower() for w in v.dialogue.shifting_words)
+        self.named_by_key = frozenset(w.lower() for w in v.brief.named_by_key)
         self.request_governing = frozenset(w.lower() for w in rq.governing)
+        self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
+        self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
 
 
@@ -144,6 +156,11 @@ class Lex:
         ag = v.agent
         self.agent_call = compile_pattern(
             rf"^[\s{MARK}]*(?P<name>(?:{alternation(ag.call_names)}))\s*\((?P<args>.*)\)[\s;.{MARK}]*$", f | re.DOTALL
+        )
+        # "MCP call kling3.generate: {prompt: '...', length: '...'}": the call's arguments as an object
+        self.agent_obj_call = compile_pattern(
+            rf"^[\s{MARK}]*(?:[\w-]+\s+){{0,3}}?(?P<name>(?:{alternation(ag.call_names)}))\s*:\s*\{{(?P<args>.*)\}}[\s;.{MARK}]*$",
+            f | re.DOTALL,
         )
         self.agent_framing = Rx(bounded(alternation(ag.framing)), f)
         keys = [k for k, part in self.brief_parts_of(v).items() if part == "request"] + list(ag.param_labels)
@@ -173,11 +190,13 @@ class Lex:
         self.header = Rx(
             rf"(?:^|(?<=[\s.;:,!?)\]\"]))(?:{hw})\s*#?\s*(?P<num>{numtok})(?![\w.])\s*"
             rf"(?:\((?P<dur>[^)\n]{{0,30}})\)|[,\-\u2013\u2014]\s*(?P<dur2>{dur}|\d{{1,2}}\s*[-\u2013]\s*{dur}))?"
-            r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n))",
+            r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n)|(?<=\)\s)(?=[^\W\d_]))",  # "Shot 1 (0-4s) close-up of ...": the time closes it
             f,
         )
         self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
+        # "1. Close-up: ... 2. Overhead shot: ...": a number and a full stop where a sentence starts
+        self.inline_dot = compile_pattern(r"(?:^\s*|(?<=[.!?]\s))(\d{1,2})\.\s+(?=[^\W\d_])")
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
         )
@@ -210,7 +229,7 @@ class Lex:
         )
         colon = (
             r"(?:^|(?<=[.;!?\n]))\s*(?P<cspk>[A-Z][\w'-]*(?:\s+[A-Z0-9][\w'-]*){0,2})\s*"
-            r"(?:\((?P<ctone>[^)\"\n]{1,60})\))?\s*:\s*" + line("c")
+            r"(?:\((?P<ctone>[^)\"\n]{1,60})\)|,\s*(?P<cmood>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}))?\s*:\s*" + line("c")
         )
         says = (
             rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
@@ -401,6 +420,7 @@ class Lex:
         self.au_need_mod = compile_pattern(rf"(?:{alternation(au.music_need_modifier)})", f)
         self.au_effect_free = compile_pattern(rf"(?:{alternation(au.effect_free)})", f)
         self.au_drop = {w.lower() for w in au.drop_prefix}
+        self.au_of_bare = frozenset(w.lower() for w in au.of_bare)
         self.audio = Rx(
             bounded(
                 rf"(?P<vo>{alternation(au.voiceover_heads)})"
@@ -418,7 +438,7 @@ class Lex:
                                  *au.dialogue_words, *au.of_heads, *au.sound_verbs])),
             f,
         )
-        self.au_music_next = compile_pattern(rf"\s+(?:{alternation(au.music_heads)})(?![\w'])")
+        self.au_music_next = compile_pattern(rf"\s+(?:{alternation([*au.music_heads, *au.music_tails])})(?![\w'])")
         self.au_lang = compile_pattern(rf"\s+in\s+(?:{langs})(?![\w'])", f)
         self.au_of_tail = compile_pattern(
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f
@@ -470,18 +490,15 @@ class Lex:
     def _compile_cleanup(self, v: Vocabulary) -> None:
         f = re.IGNORECASE
         # --- cleanup ------------------------------------------------------------------------------------------
-        articles = {"a", "an", "the", "this", "these", "those", "some", "another", "each", "every"}
-        dangle = word_alternation(sorted(self.preps | self.conj | articles | {"so", "very", "plus", "featuring", "showing"}))
-        lead = word_alternation(
-            ["of", "as", "while", "and", "with", "then", "where", "that", "which", "in which", "showing",
-             "featuring", "to", "for", "plus", "so", "but", "also", "as well as", "over", "under", "amid",
-             "on", "onto", "toward", "towards", "into", "at", "around", "across", "through", "past", "from",
-             "along", "behind"]
-        )
+        ed = v.editing
+        articles = {w.lower() for w in ed.mend_articles}
+        dangle = word_alternation(sorted(self.preps | self.conj | articles | {w.lower() for w in ed.mend_dangling}))
+        lead = word_alternation(ed.mend_lead)
+        self.negations = frozenset(w.lower() for w in ed.negations)
         # around a lifted span: "a <wide shot> of", "with <cafe sound>.", ", <camera move> as she"
         self.c_around = compile_pattern(
             rf"(?<![\w'])(?:a|an|the)\s*(?:{MARK}\s*)+of\s+"
-            rf"|(?<![\w'])(?:{dangle})\s*(?:{MARK}\s*)+(?=[,.;:!?\n]|$|{MARK})"
+            rf"|(?<![\w'-])(?:{dangle})\s*(?:{MARK}\s*)+(?=[,.;:!?\n]|$|{MARK})"
             rf"|{SEG_START}\s*(?:{MARK}\s*)+(?:(?:{lead})\s+)+",
             f,
         )

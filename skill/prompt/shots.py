@@ -75,6 +75,9 @@ def _listed(lx: Lex, text: str) -> Split | None:
 def _inline_numbers(lx: Lex, flat: str) -> Split | None:
     """ "1) ... 2) ..." in one line."""
     nums = list(lx.inline_num.finditer(flat)) if ")" in flat else []
+    if not nums and ". 2. " in flat:
+        # "1. ... 2. ...", from the start of the text: read as "1) ... 2)"
+        nums = [m for m in lx.inline_dot.finditer(flat) if m.group(1) != "1" or not flat[: m.start()].strip()]
     seq: list[re.Match[str]] = []
     for m in nums:
         mark = m.group(1)
@@ -93,6 +96,7 @@ def _inline_numbers(lx: Lex, flat: str) -> Split | None:
     return Split(flat[: seq[0].start()].strip(), shots, True) if len(shots) >= 2 else None
 
 
+_QUOTED = re.compile(r'"[^"\n]*"|\u201c[^\u201d\n]*\u201d')
 _SENTENCE_START = re.compile(r"(?:^|[.!?;:]\s*)$")
 _CLAUSE_START = re.compile(r"(?:^|[,.!?;:]\s*)$")
 
@@ -103,7 +107,8 @@ def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
     ``eager`` (a film longer than one call, which needs its beats): every clause-start step cuts."""
     if not lx.seq.may(flat.lower()):
         return []
-    hits = list(lx.seq.hits(flat))
+    quotes = [m.span() for m in _QUOTED.finditer(flat)] if '"' in flat or "\u201c" in flat else []
+    hits = [h for h in lx.seq.hits(flat) if not any(a < h.start() < b for a, b in quotes)]  # a line's "Then" is speech
     strong = sum(1 for h in hits if h.lastgroup in ("op", "cut")) + sum(1 for h in hits if h.lastgroup == "step") >= 2
     out = []
     for h in hits:
@@ -164,7 +169,7 @@ def _framed(lx: Lex, body: str) -> list[str]:
     """Framed shots listed in prose: "wide street shot, close-up on the sole, then the logo"."""
     if _count_sizes(lx, body) < 2:
         return []
-    toks = lx.list_sep.split(body)
+    toks = _separated(lx, body)
     found: list[str] = []
     cur: list[str] = []
     for i in range(0, len(toks), 2):
@@ -178,7 +183,21 @@ def _framed(lx: Lex, body: str) -> list[str]:
         cur.append(clause)
     if cur:
         found.append(", ".join(cur))
-    return found if len(found) >= 2 else []
+    framed = sum(1 for f in found if _count_sizes(lx, f))  # "over-the-shoulder two-shot": one framing
+    return found if len(found) >= 2 and framed >= 2 else []
+
+
+def _separated(lx: Lex, body: str) -> list[str]:
+    """``list_sep.split(body)``, never inside a quoted line (a line's "Then why ...?" is speech)."""
+    if '"' not in body and "\u201c" not in body:
+        return lx.list_sep.split(body)
+    masked = _QUOTED.sub(lambda m: '"' + "x" * (len(m.group(0)) - 2) + '"', body)
+    toks: list[str] = []
+    pos = 0
+    for m in lx.list_sep.finditer(masked):
+        toks += [body[pos: m.start()], body[m.start(1): m.end(1)]]
+        pos = m.end()
+    return [*toks, body[pos:]]
 
 
 _COUNTED_SEPARATORS = (

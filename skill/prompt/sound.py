@@ -50,6 +50,8 @@ def _strip_prefix(lx: Lex, clause: str) -> str:
     words = " ".join(clause.split()).strip(" ,.;:").split(" ")
     while len(words) > 1 and words[0].lower() in lx.au_drop:
         words = words[1:]
+    if len(words) > 2 and words[0].lower() in lx.au_of_bare and words[1].lower() == "of":
+        words = words[2:]  # "audio of the honey dripping": the honey dripping
     return " ".join(words)
 
 

@@ -19,6 +19,7 @@ from skill.prompt.camera import (
     Frame,
     Move,
     camera_first,
+    camera_only,
     drop_stacked,
     find_framing,
     find_moves,
@@ -44,6 +45,7 @@ from skill.prompt.shots import split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
 from skill.prompt.text import (
+    cap,
     double_quoted,
     join_clauses,
     normalise_input,
@@ -118,6 +120,8 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
         if cue is not None:
             beat.sounds.append(cue)
             if audio_on:
+                if out and out[-1][1] == ":" and lx.brief_parts.get(out[-1][0].strip().lower()) == "audio":
+                    out.pop()  # "Sound: music.": the label goes with its sound
                 continue
         out.append((c, sep))
     if len(out) == len(clauses):
@@ -128,14 +132,20 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
 
 def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: Beat) -> list[Item]:
     label = lx.brief_key.match(sentence)
-    if label and lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) == "request":
+    part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) if label else None
+    if part == "request":
         story.meta.append(sentence.strip())  # "Budget: a dollar.": a line of the request, not of the picture
+        return []
+    if part == "avoid" and label is not None and '"' not in sentence:
+        # "Negative prompt: text, watermark, blurry.": the negative prompt's items, as nouns
+        said = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip(" .")) for x in re.split(r"[,;]|\bor\b", sentence[label.end():]))
+        story.exclusions += [x for x in said if x and x.lower() not in (e.lower() for e in story.exclusions)]
         return []
     words = re.findall(r"[^\W\d_]+", sentence.lower())
     if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
         story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
         return []
-    s = requester_to_the(lx, causative(lx, sentence))
+    s = requester_to_the(lx, _kept_positively(lx, causative(lx, sentence)))
     s, hype = drop_hype(lx, s)
     if hype:
         story.hype += hype
@@ -157,6 +167,22 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     return items
 
 
+def _kept_positively(lx: Lex, sentence: str) -> str:
+    """"Don't change the houses or the harbour layout." -> "Keep the houses and the harbour layout
+    unchanged.": a sentence that is only a "do not change" says what stays, positively."""
+    low = sentence.lower()
+    if '"' in sentence or not lx.identity.may(low):
+        return sentence
+    m = lx.identity.search(sentence)
+    kept = m.group("c") if m is not None else None
+    if m is None or not kept or sentence[: m.start()].strip() or sentence[m.end():].strip(" .!;"):
+        return sentence
+    idn = lx.v.identity
+    what = re.sub(r"(?i)(?<![\w'])(" + "|".join(map(re.escape, idn.list_and)) + r")(?![\w'])",
+                  lambda w: idn.list_and.get(w.group(1).lower(), w.group(1)), kept.strip(" .,"))
+    return idn.keep_say.format(what=what)
+
+
 def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
     beat = Beat(items=[], duration=duration, raw=text)
     for sentence in split_sentences(text):
@@ -164,11 +190,20 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
     lead = 0
     while lead < len(beat.items) and isinstance(beat.items[lead], str):
         lead += 1
+    if lead and lead < len(beat.items):
+        # a camera sentence after the lines ("... [Leo]: "Like this?" Medium shot, static.") leads too
+        later = [x for x in beat.items[lead:] if isinstance(x, str) and camera_only(lx, x)]
+        if later:
+            beat.items = [*beat.items[:lead], *later, *(x for x in beat.items[lead:] if not any(x is y for y in later))]
+            lead += len(later)
     if lead:
         moved = camera_first(lx, [str(x) for x in beat.items[:lead]])
         beat.items[:lead] = moved
     joined = beat.text
     beat.moves, beat.frames = find_moves(lx, joined), find_framing(lx, joined)
+    if len(beat.items) == 1 and len(beat.frames) == 1 and joined[beat.frames[0].start: beat.frames[0].end].strip() == joined.strip(" .!?"):
+        beat.items = [cap(beat.frames[0].phrase) + "."]  # a shot that is only "CU" or "OTS" is said in full
+        joined = beat.text
     place = next(iter(lx.place_np.hits(joined)), None) if lx.place_np.may(joined.lower()) else None
     beat.place = (place.group(0) or "") if place is not None else ""
     if lx.lighting.may(joined.lower()):
@@ -187,6 +222,9 @@ def _detect(lx: Lex, story: Story, text: str) -> None:
 
 def _framing_removed(lx: Lex, text: str, story: Story) -> str:
     """The request framing of the whole text: request phrases, then a causative or lead-in at the start."""
+    if '"' in text and lx.relay_quote.search(text):
+        story.meta += [" ".join(m.group(0).split()) for m in lx.relay_quote.finditer(text)]
+        text = lx.relay_quote.sub(f" {MARK} ", text)  # "User said '...'": the request's words, relayed
     text, removed = request_phrases(lx, text)
     story.meta += removed
     first = causative(lx, text)
@@ -271,8 +309,9 @@ def read_story(
 
     ``film``: the request is longer than one call, so its beats are cut eagerly (a lone "then").
     """
-    stripped, removed = strip_instructions(lx, double_quoted(scrub(text)), spans, whole_clauses_only=as_written, audio_on=audio_on)
-    story = Story(beats=[], meta=list(removed), as_written=as_written)
+    quoted, relayed = _relays_unwrapped(lx, _pipes_as_lines(lx, double_quoted(scrub(text))))
+    stripped, removed = strip_instructions(lx, quoted, spans, whole_clauses_only=as_written, audio_on=audio_on)
+    story = Story(beats=[], meta=[*relayed, *removed], as_written=as_written)
     _sounds_refused(lx, removed, story)
     flat = _emptied_items_dropped(normalise_input(stripped))
     if as_written:
@@ -298,6 +337,32 @@ def read_story(
     for b in story.beats:
         story.sounds += [c for c in b.sounds if c not in story.sounds]
     return story
+
+
+def _pipes_as_lines(lx: Lex, text: str) -> str:
+    """ "prompt: '...' | purpose: ... | seconds: 8": a brief on one line, its pairs split by "|",
+    read as lines (same length, so the router's spans still fit)."""
+    if text.count("|") < 2 or "\n" in text.strip():
+        return text
+    pieces = text.split("|")
+    keyed = sum(1 for p in pieces if lx.brief_key.match(p.strip()))
+    return text.replace("|", "\n") if keyed >= 2 and keyed >= len(pieces) - 1 else text
+
+
+def _relays_unwrapped(lx: Lex, text: str) -> tuple[str, list[str]]:
+    """ "user (bike shop) says 'show a mechanic ...'": the relayed description is the text. The head
+    and the quote marks become spaces, so the router's spans (offsets into the text) still fit."""
+    if '"' not in text or not lx.relay_head.search(text):
+        return text, []
+    out, removed = text, []
+    for m in lx.relay_head.finditer(text):
+        close = text.find('"', m.end() + 1)
+        inner = text[m.end() + 1: close] if close > 0 else ""
+        if not inner.strip() or lx.relay_persons & set(re.findall(r"[a-z]+", inner.lower())):
+            continue  # "User said 'no need for 4K'": the requester speaking, not a description
+        removed.append(" ".join(m.group(0).split()))
+        out = out[: m.start()] + " " * (m.end() + 1 - m.start()) + out[m.end() + 1: close] + " " + out[close + 1:]
+    return out, removed
 
 
 _EMPTIED_ITEM = re.compile(rf"^[ \t{MARK}]*(?:[-*\u2022>#]+|\(?\d{{1,2}}[.)]|\(?[a-hA-H]\))[ \t{MARK}.,;:]*$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from skill.prompt.lexicon import Lex
+from skill.prompt.lexicon import Lex, get_lex
 from skill.prompt.patterns import MARK, MARK_SPACED, Hit, Rx
 
 __all__ = [
@@ -71,18 +71,11 @@ def scrub(text: str) -> str:
 _SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:[^'"\n]|'(?=[^\W_])(?<=[^\W_]'))+?)'(?![^\W_])""")
 
 
-# A quoted request is not a line: an agent relaying "They said: 'i just want a little loop of ...'".
-_QUOTED_REQUEST = re.compile(
-    r"(?<![\w'])(?:i\s+(?:just\s+|really\s+)?(?:want|need|would\s+like)|i'd\s+like|make\s+(?:me|us)|can\s+you|could\s+you"
-    r"|please)(?![\w'])"
-    r"|^\s*(?:make|add|use|create|animate|generate|render)\s",  # an order relayed ("'make the awning flutter'")
-    re.IGNORECASE,
-)
 
 
 def _requoted(m: re.Match[str]) -> str:
     inner = m.group(1)
-    if len(inner) < 2 or inner[-1:] == " " or _QUOTED_REQUEST.search(inner):
+    if len(inner) < 2 or inner[-1:] == " " or get_lex().quoted_request.search(inner):  # a quoted request is not a line
         return m.group(0)
     return f'"{inner}"'
 
@@ -209,7 +202,9 @@ _SPACES = re.compile(r"[ \t]+")
 _PUNCT_RUN = re.compile(r"\s*([,.;:!?])(?:\s*[,.;:!?])*")
 
 
-_PARENS = re.compile(r"\(\s*\)|\[\s*\]|(?<=\()\s+|\s+(?=\))")
+_PARENS = re.compile(r"\([\s,;:.]*\)|\[[\s,;:.]*\]|(?<=\()\s+|\s+(?=\))")
+# a dash whose other side was removed ("colours only -- [please don't animate it].")
+_DANGLING_DASH = re.compile(r"\s+[-\u2013\u2014]+(?=\s*(?:[,.;:!?]|$))")
 
 
 SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -229,6 +224,8 @@ def tidy(s: str) -> str:
     s = _SPACES.sub(" ", s)
     if "(" in s or "[" in s:
         s = _PARENS.sub("", s)
+    if "-" in s or "\u2013" in s or "\u2014" in s:
+        s = _DANGLING_DASH.sub("", s)
     s = _PUNCT_RUN.sub(_punct, s)
     return s.strip().lstrip(",.;:!?-— ").rstrip(",;:-— ")
 

@@ -33,6 +33,8 @@ class _Grammar(_V):
     ordinals: list[str]
     numbers: dict[str, int]
     people: list[str]
+    person_endings: list[str]
+    ordinal_words: list[str]
 
 
 class _Item(_V):
@@ -54,6 +56,10 @@ class _Request(_V):
     prefix: list[str]
     phrases: list[str]
     frame_names: list[_Item]
+    residue_joiners: list[str]
+    span_suffixes: list[str]
+    sign_off: str
+    residue_kept: list[str]
 
 
 class _Agent(_V):
@@ -61,6 +67,10 @@ class _Agent(_V):
     framing: list[str]
     param_labels: list[str]
     model_ids: list[str]
+    relay_quote: str
+    relay_head: str
+    relay_persons: list[str]
+    quoted_request: list[str]
 
 
 class _ShotHeaders(_V):
@@ -166,11 +176,13 @@ class _Audio(_V):
     voice_tones: list[str]
     music_mods: list[str]
     music_heads: list[str]
+    music_tails: list[str]
     music_need_modifier: list[str]
     voiceover_heads: list[str]
     effect_free: list[str]
     ambience_heads: list[str]
     effect_heads: list[str]
+    of_bare: list[str]
     of_heads: list[str]
     drop_prefix: list[str]
     dialogue_words: list[str]
@@ -190,6 +202,7 @@ class _Dialogue(_V):
     pronoun_speakers: dict[str, str]
     generic_speakers: list[str]
     max_line_chars: int = Field(ge=1)
+    shifting_words: list[str]
 
 
 class _Identity(_V):
@@ -203,6 +216,8 @@ class _Identity(_V):
     same_scope: str
     only_moving: list[str]
     items: list[_Item]
+    keep_say: str
+    list_and: dict[str, str]
 
 
 class _Scene(_V):
@@ -228,10 +243,15 @@ class _Continuation(_V):
     plural: dict[str, str]
     leads: list[str] = Field(min_length=1)
     more_of: str
+    bare: str
 
 
 class _Editing(_V):
     requester: list[str]
+    mend_articles: list[str]
+    mend_dangling: list[str]
+    mend_lead: list[str]
+    negations: list[str]
     causative: list[str]
     object_pronouns: dict[str, str]
     verbs_like_adjectives: list[str]
@@ -258,6 +278,7 @@ _Part = Literal[
 class _Brief(_V):
     keys: dict[_Part, list[str]]
     min_keys: int = Field(ge=1)
+    named_by_key: list[str]
 
 
 class _Foreign(_V):
