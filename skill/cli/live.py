@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,7 @@ class LiveBoard:
         self._by_request: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._clock = time.monotonic
+        self.redraw: Callable[[], None] = lambda: None  # set by live_board: draw now, between ticks
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -125,6 +126,8 @@ class LiveBoard:
         message: tuple[str, str] | None = None
         with self._lock:
             message = self._apply(event, key, self._clock())
+        if isinstance(event, ev.DownloadProgress) and event.total and event.bytes >= event.total:
+            self.redraw()  # the finished size is drawn once, however fast the file came
         if message is not None:
             kind, text = message
             (self.warn if kind == "warn" else self.error if kind == "error" else self.note)(text)
@@ -230,5 +233,6 @@ def live_board(title: str = "", *, transient: bool = False) -> Iterator[LiveBoar
     """A :class:`LiveBoard` drawn on stderr while the block runs (stdout is left alone)."""
     console = Console(stderr=True, highlight=False)
     board = LiveBoard(console, title)
-    with Live(board, console=console, refresh_per_second=8, transient=transient, redirect_stdout=False):
+    with Live(board, console=console, refresh_per_second=8, transient=transient, redirect_stdout=False) as live:
+        board.redraw = live.refresh
         yield board
