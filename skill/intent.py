@@ -243,7 +243,7 @@ def _nearest_correction(signals: list[Signal]) -> list[Signal]:
     return out
 
 
-def _replacement(rules: CompiledRules, sig: Signal, signals: list[Signal]) -> Signal | None:
+def _replacement(sig: Signal, signals: list[Signal]) -> Signal | None:
     """The value a correction of ``sig`` brings in: the first cue that runs past its trigger."""
     hi = (sig.extent or (sig.start, sig.end))[1]
     return next((o for o in signals if o is not sig and o.instruction and o.state == "plain"
@@ -256,7 +256,7 @@ def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal
     kind = rules.kinds.get
     out: list[Signal] = []
     for sig in signals:
-        if sig.state == "corrected" and sig.instruction and (new := _replacement(rules, sig, signals)) is not None:
+        if sig.state == "corrected" and sig.instruction and (new := _replacement(sig, signals)) is not None:
             new_kind = kind(new.name, new.name)
             if kind(sig.name, sig.name) != new_kind and any(
                 o is not sig and kind(o.name, o.name) == new_kind and o.value != new.value

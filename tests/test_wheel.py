@@ -40,16 +40,23 @@ def test_wheel_contains_rules_templates_and_catalog(wheel: Path) -> None:
     assert "skill/data/references/prompting-guide.md" in names  # served as kling3://prompting-guide
 
 
-def test_installed_wheel_plans_from_its_own_data(wheel: Path, tmp_path: Path) -> None:
+def _install(wheel: Path, tmp_path: Path) -> Path:
+    """A fresh venv with the wheel installed; dependencies come from the test environment, the
+    package itself only from the wheel."""
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True)
-    # Dependencies come from the test environment; the package itself only from the wheel.
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
     ).stdout.strip()
     Path(site, "deps-from-test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return env_dir
+
+
+def test_installed_wheel_plans_from_its_own_data(wheel: Path, tmp_path: Path) -> None:
+    env_dir = _install(wheel, tmp_path)
+    py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KLING3_RULES")}
     proc = subprocess.run(
         [str(env_dir / "bin" / "kling3"), "plan", "hero shot of a watch, 8 seconds, with music", "--json"],
@@ -83,14 +90,8 @@ print(json.dumps({"code": code, "plan": json.loads(out.getvalue()), "stats": sta
 
 
 def test_a_fresh_install_with_a_read_only_home_starts_from_the_prebuilt_cache(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    env_dir = _install(wheel, tmp_path)
     py = env_dir / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True)
-    site = subprocess.run(
-        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    Path(site, "deps-from-test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     blocker = tmp_path / "a-file"
     blocker.write_text("nothing can be created below a regular file, even by root\n")
     (tmp_path / "tmp").mkdir()
