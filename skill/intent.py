@@ -253,13 +253,13 @@ def _replacement(sig: Signal, signals: list[Signal]) -> Signal | None:
 def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal]:
     """A correction whose new value is of another kind ("5 s, 9:16, actually make it 6 s") takes
     back the earlier value of that kind, not the cue of another kind just before it."""
-    kind = rules.kinds.get
+    kind = rules.kind_of
     out: list[Signal] = []
     for sig in signals:
         if sig.state == "corrected" and sig.instruction and (new := _replacement(sig, signals)) is not None:
-            new_kind = kind(new.name, new.name)
-            if kind(sig.name, sig.name) != new_kind and any(
-                o is not sig and kind(o.name, o.name) == new_kind and o.value != new.value
+            new_kind = kind(new.name)
+            if kind(sig.name) != new_kind and any(
+                o is not sig and kind(o.name) == new_kind and o.value != new.value
                 and o.end <= new.start and o.instruction
                 for o in signals
             ):
@@ -272,7 +272,7 @@ def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     """Earlier values of a kind taken back by a replacement ("No, make it 12") anywhere later."""
     if not rules.supersede_leads:
         return signals
-    kind = rules.kinds.get
+    kind = rules.kind_of
     window = rules.data.supersede.window
     news = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)
             and any(p.search(masked, max(0, o.start - window), o.start) for p in rules.supersede_leads)]
@@ -281,7 +281,7 @@ def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     out: list[Signal] = []
     for sig in signals:
         if sig.state == "plain" and sig.instruction and any(
-            kind(n.name, n.name) == kind(sig.name, sig.name) and n.value != sig.value and sig.end <= n.start
+            kind(n.name) == kind(sig.name) and n.value != sig.value and sig.end <= n.start
             for n in news
         ):
             sig = replace(sig, state="corrected")

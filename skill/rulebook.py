@@ -406,6 +406,11 @@ class CompiledRules:
     supersede_leads: tuple[re.Pattern[str], ...] = ()
     kinds: dict[str, str] = field(default_factory=dict)
 
+    def kind_of(self, signal: str) -> str:
+        """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
+        (a signal in no group is its own kind): what a correction or a replacement compares."""
+        return self.kinds.get(signal, signal)
+
 
 def _expand(pattern: str, number_re: str) -> str:
     """``{number}`` and ``{url}`` written out. ``{url}`` is one whole masked URL, from the start
