@@ -74,6 +74,8 @@ def _one(lx: Lex, text: str, known: list[Entity]) -> str:
         return text
     if " one" in text:
         text = _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+    if not any(e.plural for e in known):
+        return text  # "the first stars": an ordinal stands for a noun only of a group ("two friends")
     return lx.ordinal.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
 
 
@@ -205,21 +207,6 @@ def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
     return text[: m.start()] + "the " + next(iter(heads)) + text[m.end():]
 
 
-def _rich_again(lx: Lex, text: str, known: list[Entity]) -> str:
-    """ "the barista" -> "the barista with the red apron" once in a later shot."""
-    low = text.lower()
-    for ent in known:
-        if not ent.rich or not ent.person or definite(lx, ent.full).lower() in low or ent.full.lower() in low:
-            continue
-        rx = re.compile(rf"(?<![\w'])the\s+(?:[\w-]+\s+){{0,2}}?{re.escape(ent.head)}(?![\w'-])", re.IGNORECASE)
-        m = rx.search(text)
-        if m:
-            repl = definite(lx, ent.full)
-            repl = cap(repl) if m.start() == 0 and text[:1].isupper() else repl
-            return text[: m.start()] + repl + text[m.end():]
-    return text
-
-
 def _prep_for(lx: Lex, place: str) -> str:
     words = place.lower().split()
     last = words[-1] if words else ""
@@ -260,7 +247,7 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
                      if _subject(lx, b) and not _subjectless(lx, b.text)), "")  # "then catches a wave" has none
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
-    text = _rich_again(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), known)
+    text = _name_pronoun(lx, _name_possessive(lx, text, known), known)
     text = _name_object(lx, text, story.beats[:k])
     place, time = _place_of(lx, story, k)
     low = beat.text.lower()
@@ -318,6 +305,7 @@ def _subject_np(lx: Lex, story: Story, r: Restated) -> bool:
     if first is None:
         return False
     if head in " ".join(str(x) for x in r.items if isinstance(x, str)).lower():
+        _name_subject(r, np)
         return True
     text = str(r.items[first])
     toks = text.rstrip(".!?").split()
@@ -325,6 +313,28 @@ def _subject_np(lx: Lex, story: Story, r: Restated) -> bool:
         r.items[first] = _append(text, f"of {np}")
         return True
     return False
+
+
+def _name_subject(r: Restated, np: str) -> None:
+    """ "the lamp clicks on" under "Teaser for the Aurora desk lamp:" -> "the Aurora desk lamp
+    clicks on": a shot that names the film's subject by its head noun says it whole (shots share
+    no context [S28], and the preamble's words are said nowhere else); "a lamp" or "the brass lamp"
+    (the caller's own description) stays."""
+    words = np.split()
+    if len(words) < 3:
+        return
+    head = re.escape(words[-1])
+    rx = re.compile(rf"(?:(?<=^)|(?<=[,;:]\s)|(?<=\bthe\s)|(?<=\bThe\s))(?<![\w'-]){head}(?![\w-])", re.IGNORECASE)
+    for n, it in enumerate(r.items):
+        if not isinstance(it, str) or np.lower() in it.lower():
+            continue
+        m = rx.search(it)
+        if m is None:
+            continue
+        start = m.start() - 4 if it[max(0, m.start() - 4): m.start()].lower() == "the " else m.start()
+        said = np if start > 0 or not it[:1].isupper() else cap(np)
+        r.items[n] = it[:start] + said + it[m.end():]
+        return
 
 
 def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:

@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 
 from skill.prompt.camera import find_framing
-from skill.prompt.grammar import adjective_of, split_subject, word_of
+from skill.prompt.editing import request_phrases
+from skill.prompt.grammar import adjective_of, base_of, split_subject, word_of
 from skill.prompt.lexicon import Lex
-from skill.prompt.text import norm_space
+from skill.prompt.text import cap, norm_space
 
 __all__ = ["Line", "split_dialogue"]
 
@@ -168,7 +169,7 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
         got = _reported(lx, sentence) if audio_on and " that " in sentence else None
         return got if got is not None else [sentence]
     items: list[str | Line] = []
-    pos = 0
+    pos, last = 0, ""
     for m in lx.dialogue.finditer(sentence):
         g = m.group
         carry = sentence[pos: m.start()]
@@ -185,7 +186,8 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
             text = ""
             line = Line(spk, _tone(g("ttone") or g("ctone") or g("cmood")), norm_space(g("tline") or g("cline") or ""))
             if not audio_on:
-                line = None
+                text = _silent_tagged(lx, spk, last, g("tline") or g("cline") or "")
+                last, line = spk.lower(), None
         items.append(text)
         if line is not None:
             items.append(line)
@@ -195,6 +197,19 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
         text = "".join(x for x in items if isinstance(x, str))
         return [norm_space(text).strip(" ,;:")] if text.strip(" ,.;:!?\"") else []
     return _ordered(lx, items)
+
+
+def _silent_tagged(lx: Lex, speaker: str, last: str, said: str) -> str:
+    """What is seen of a tagged line with audio off: its speaker speaking ("The girl speaks."), or
+    answering when another speaker's line came just before; a name stays a name ("Sam speaks.").
+    A "line" that is a request relayed ('Slack: "pls do a preview of ..."') is no one speaking."""
+    low = speaker.strip().lower()
+    if not low or request_phrases(lx, said)[1]:
+        return ""
+    person = low in lx.people or base_of(low) in lx.people or low.endswith(lx.person_endings)
+    who = f"the {low}" if person and " " not in low else (speaker.title() if speaker.isupper() else speaker)
+    said = lx.v.dialogue.silent_tagged["reply" if last and last != low else "first"].format(who=who)
+    return f" {cap(said)} "
 
 
 def _ordered(lx: Lex, items: list[str | Line]) -> list[str | Line]:

@@ -117,10 +117,14 @@ class Lex:
         ws = rf"[\s{MARK}]"  # routing words are lifted first, so markers may sit between the words
         polite = rf"(?:(?:{alternation(li.polite)})[\s,!{MARK}]+)*"
         verbs = alternation(li.verbs)
+        stand = word_alternation(li.stand_ins)
         tail = rf"(?:{ws}*(?:{conn})(?![\w'])|{ws}*(?=[.!?\n]|$))"
         self.lead_in = compile_pattern(
             rf"^[\s,{MARK}]*{polite}(?:(?:[!?.]|{MARK})[\s{MARK}]*)*(?:"
             rf"(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{0,5}}(?:{cont}){tail}"
+            # the verb may be gone already with a request phrase ("Can you do | a short one where")
+            rf"|(?:(?:{verbs}){ws}+(?:(?:me|us){ws}+)?|(?<={MARK})|(?<={MARK}\s)|(?<={MARK}\s\s))"
+            rf"(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{0,5}}(?:{stand}){ws}*(?:{conn})(?![\w'])"
             rf"|(?:(?:{det}){ws}+)?(?:(?:{adj})[\s,{MARK}]+){{1,5}}(?:{cont}){tail}"
             rf"|(?:(?:{det}){ws}+)?(?:{cont}){tail}"
             rf"|(?:{verbs}){ws}+(?:(?:me|us){ws}+)?(?=(?:{det}){ws})"

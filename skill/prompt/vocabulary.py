@@ -48,6 +48,7 @@ class _LeadIn(_V):
     adjectives: list[str]
     containers: list[str]
     connectors: list[str]
+    stand_ins: list[str]
 
 
 class _Request(_V):
@@ -192,6 +193,7 @@ class _Audio(_V):
 
 class _Dialogue(_V):
     silent: dict[str, str]
+    silent_tagged: dict[Literal["first", "reply"], str]
     implied_speech: list[str]
     reply_verbs: list[str]
     linking: dict[Literal["reply", "other"], str]
