@@ -146,7 +146,9 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
     leading = _WORD.findall(before)
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
     depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
-    opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
+    # a spec item: "<place> LED screen, portrait, 10 s" (a bare noun phrase that is its own clause)
+    item = len(leading) <= 3 and not any(w in mod.function_words for w in leading) and not _WORD.findall(after)
+    opens_clause = heading or depicts or item or all(w in mod.video_nouns for w in leading)
     introduced = any(w in mod.targets for w in leading[-5:])  # "for the flower show's video wall"
     return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
 
