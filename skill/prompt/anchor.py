@@ -10,6 +10,7 @@ second one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -30,10 +31,13 @@ class Anchor:
     group: bool = False  # a crowd, a couple, two friends: faces
 
 
-def _np_at(words: list[str], k: int, lx: Lex) -> str:
-    """The noun phrase around words[k] ("the perfume bottle"), from its determiner to its head."""
+def _np_at(words: list[str], k: int, lx: Lex, gaps: list[str] | None = None) -> str:
+    """The noun phrase around words[k] ("the perfume bottle"), from its determiner to its head;
+    ``gaps[j]``: what stands between words[j - 1] and words[j] (a clause mark ends the phrase:
+    "orbits 180 degrees: leather backpack")."""
     start = k
-    while start > 0 and k - start < 3 and words[start - 1].lower() not in lx.function_words:
+    while start > 0 and k - start < 3 and words[start - 1].lower() not in lx.function_words and not (
+            gaps and gaps[start].strip(" '-")):
         start -= 1
     end = k + 1
     while end < len(words) and end - k < 2 and words[end].lower() in lx.products:
@@ -48,21 +52,31 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool, changes: bool = False) -
     if caller_kept:
         return None
     low = text.lower()
-    if changes or (lx.transformation.may(low) and lx.transformation.search(text) is not None):
+    if changes or (lx.end_state.may(low) and lx.end_state.search(text) is not None):
         return Anchor("transformation")
-    words = _WORDS.findall(text)
+    hits = list(_WORDS.finditer(text))
+    words = [m.group(0) for m in hits]
+    gaps = [""] + [text[a.end(): b.start()] for a, b in itertools.pairwise(hits)]
     lows = [w.lower() for w in words]
+    if lx.time_change.may(low) and lx.time_change.search(text) is not None:
+        buildings = any(w in lx.buildings for w in lows)
+        if buildings or any(w in lx.places for w in lows):
+            # the light changes over the skyline ("traffic becomes light trails"); the skyline stays
+            return Anchor("place", buildings=buildings)
+        return Anchor("transformation")
+    if lx.transformation.may(low) and lx.transformation.search(text) is not None:
+        return Anchor("transformation")
     for k, w in enumerate(lows):
         single = w[:-1] if w.endswith("s") and not w.endswith("ss") else w
         if w in lx.pronouns and w in lx.possessives:
             return Anchor("person", lx.possessives[w], wardrobe=not _moving_wardrobe(lx, lows, text))
         if w in lx.people or single in lx.people:
-            whose = _possessive(_np_at(words, k, lx))
+            whose = _possessive(_np_at(words, k, lx, gaps))
             return Anchor("person", whose, wardrobe=not _moving_wardrobe(lx, lows, text), group=w in lx.groups or w != single)
         if w in lx.animals:
-            return Anchor("person", _possessive(_np_at(words, k, lx)), wardrobe=False)
+            return Anchor("person", _possessive(_np_at(words, k, lx, gaps)), wardrobe=False)
         if w in lx.products:
-            return Anchor("product", _possessive(_np_at(words, k, lx)))
+            return Anchor("product", _possessive(_np_at(words, k, lx, gaps)))
     buildings = any(w in lx.buildings for w in lows)
     if lows and not buildings and not any(w in lx.places or w in lx.scene_one for w in lows):
         return None  # nothing the image fixes is named ("slow push-in"): no boilerplate

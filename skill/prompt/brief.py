@@ -48,6 +48,9 @@ def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
     if part == "camera" and name in lx.named_by_key and len(value.split()) <= 2 and not find_moves(lx, value) \
             and name not in value.lower():
         value = f"{value} {name}"  # "camera=GoPro; lens=wide" -> "GoPro camera, wide lens": the key names it
+    elif part == "style" and name in lx.named_by_key and name not in value.lower() and all(
+            0 < len(x.split()) <= 2 for x in value.split(",")) and len(value.split(",")) <= 4:
+        value = f"{value} {name}"  # "Mood: melancholic, quiet." -> "melancholic, quiet mood": adjectives need their noun
     brief.parts.setdefault(part or "details", []).append(value)
     return part is not None
 

@@ -10,6 +10,7 @@ renders the templates within Kling's limits, and lints. Refusals (:class:`InputE
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,10 @@ def _anchor(lx: Lex, story: Story, restated: list[Restated], inp: PromptInput, t
     text = " ".join(str(x) for r in restated for x in r.items if isinstance(x, str))
     # "Morph from [image] into the final frame [image]": the framing words went, the change stays
     named = inp.has_tail_image and any(lx.transformation.search(m) is not None for m in story.meta)
-    got = anchor_of(lx, text, caller_kept=bool(story.cues.keep), changes=named)
+    # "Keep everything else still" names nothing the image fixes: the anchor by subject still goes in
+    kept = any(re.findall(r"[a-z]+", k.lower()) and not all(
+        w in lx.function_words or w in lx.generic_kept for w in re.findall(r"[a-z]+", k.lower())) for k in story.cues.keep)
+    got = anchor_of(lx, text, caller_kept=kept, changes=named)
     if got is None:
         return ""
     ctx = {"anchor": {"kind": got.kind, "whose": got.whose, "wardrobe": got.wardrobe, "buildings": got.buildings,

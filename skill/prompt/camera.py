@@ -27,6 +27,7 @@ __all__ = [
     "find_framing",
     "find_moves",
     "lead_buried_move",
+    "leads_with_camera",
     "say_camera_subject",
 ]
 
@@ -177,7 +178,7 @@ def camera_only(lx: Lex, sentence: str) -> bool:
 def leads_with_camera(lx: Lex, clause: str) -> bool:
     lows = clause.lstrip(" \"'(").lower()
     hits = [m.start for m in find_moves(lx, clause)] + [f.start for f in find_framing(lx, clause)]
-    return any(clause[:h].strip(" ,\"'(").lower() in ("", "a", "an", "the") for h in hits) or lows.startswith("camera")
+    return any(clause[:h].strip(" ,\"'(").lower() in ("", "a", "an", "the") for h in hits) or lows.startswith(("camera", "the camera"))
 
 
 def say_camera_subject(lx: Lex, sentence: str) -> str:
@@ -189,6 +190,11 @@ def say_camera_subject(lx: Lex, sentence: str) -> str:
             continue
         if not re.match(r"\s*(?:the\s+|our\s+|a\s+)?camera\b", sentence[mv.start:], re.IGNORECASE):
             continue
+        said = mv.phrase.lower()
+        words = [w for w in re.findall(r"[^\W\d_]{3,}", sentence[mv.start: mv.end].lower())
+                 if w not in lx.function_words and w not in lx.cam_subject_words and w != "camera"]
+        if any(w[:3] not in said for w in words):
+            return sentence  # "the camera rises over the masts" is not "crane over": the caller's verb stays
         return cap(mv.phrase) + sentence[mv.end:]
     return sentence
 
@@ -220,6 +226,8 @@ def lead_buried_move(lx: Lex, sentence: str) -> str:
         conj = next((m for m in _BURIED.finditer(sentence) if mv.start - 30 <= m.start() <= mv.start + 8 and m.end() <= mv.end), None)
         if conj is None or not sentence[: conj.start()].strip(" ,"):
             continue
+        if conj.group(0).strip(" ,").lower().startswith("and "):
+            return sentence  # "the runner stops and the camera tilts down": the move comes after, in the caller's order
         stop = mv.end + _BREAK_AFTER.search(sentence, mv.end).start() - mv.end  # type: ignore[union-attr]
         tail = sentence[mv.end: stop]
         said = mv.phrase
@@ -290,7 +298,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
         keep = []
         whole = camera_only(lx, sentence)  # "Medium shot, static.": its filler clause goes with it
         for c, sep in clauses:
-            if whole or _covered(lx, c.rstrip(".!?")):
+            if (whole or _covered(lx, c.rstrip(".!?"))) and not _later(lx, c):
                 lead.append(c.rstrip(".!?"))
             else:
                 keep.append((c, sep))
@@ -298,6 +306,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     rest = [r for r in rest if r]
     if not lead or not rest:
         return sentences
+    lead.sort(key=lambda c: _only_technique(lx, c))  # "slow-mo, close shot" -> "close shot, slow-mo": the framing first
     joined = ", ".join(uncap(x, names) for x in lead)
     first = rest[0]
     pron = _OBJECT_PRONOUN.search(joined)
@@ -321,6 +330,18 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
             return tail
         return [_finish(cap(joined)), *tail]
     return _led(joined, rest, names)
+
+
+def _later(lx: Lex, clause: str) -> bool:
+    """ "then tilt up to reveal the skyline": a move told after what comes before it stays there."""
+    c = clause.lstrip(" ,")
+    return lx.seq.may(c[:20].lower()) and any(h.start() == 0 and h.lastgroup == "step" for h in lx.seq.hits(c[:20]))
+
+
+def _only_technique(lx: Lex, clause: str) -> bool:
+    """Whether a camera clause is only a time effect ("slow-mo", "time-lapse"), no framing or move."""
+    frames = find_framing(lx, clause)
+    return bool(frames) and all(f.kind == "technique" for f in frames) and not find_moves(lx, clause)
 
 
 def _led(joined: str, rest: list[list[tuple[str, str]]], names: frozenset[str]) -> list[str]:

@@ -22,6 +22,7 @@ from skill.prompt.grammar import (
     base_of,
     find_entities,
     ing_form,
+    looks_clause,
     looks_like_place,
     np_end,
     split_subject,
@@ -134,6 +135,8 @@ def _subjectless(lx: Lex, text: str) -> bool:
         return True
     nxt = toks[1].lower().strip(",.") if len(toks) > 1 else ""
     verb_like = w in lx.verbs or (w.endswith("s") and not w.endswith("ss") and w not in lx.s_nouns)
+    if verb_like and w not in lx.verbs and looks_clause(lx, toks):
+        return False  # "kids in animal costumes take a bow": a plural subject, its verb further on
     return verb_like and (not nxt or nxt in lx.function_words or nxt in lx.grammar_particles or nxt in ("it", "them"))
 
 
@@ -151,6 +154,22 @@ def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
         name = cap(name) if m.start() == 0 else name
         return text[: m.start()] + name + text[m.end():]
     return text
+
+
+def _name_it(lx: Lex, text: str, before: Beat) -> str:
+    """ "It slips down a drain" after "the boat races along the water": a later shot opening on
+    "it" says what it is, the thing the shot before was about (never a person: they are "she")."""
+    toks = text.split()
+    if len(toks) < 2 or toks[0].lower() != "it" or toks[1].lower() in lx.function_words:
+        return text
+    subj = _subject(lx, before)
+    words = subj.split()
+    if not words or words[0].lower() not in lx.dets or words[0].lower() in lx.pronouns:
+        return text
+    head = base_of(words[-1].lower())
+    if head in lx.people or words[-1].lower() in lx.people or words[-1].lower().endswith("s"):
+        return text
+    return cap(definite(lx, subj)) + text[2:]
 
 
 def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
@@ -247,7 +266,7 @@ def _restate_one(lx: Lex, story: Story, k: int, known: list[Entity]) -> Restated
                      if _subject(lx, b) and not _subjectless(lx, b.text)), "")  # "then catches a wave" has none
         if subj and subj.lower() not in lx.pronouns:
             text = f"{definite(lx, subj)} {text}"
-    text = _name_pronoun(lx, _name_possessive(lx, text, known), known)
+    text = _name_it(lx, _name_pronoun(lx, _name_possessive(lx, text, known), known), story.beats[k - 1])
     text = _name_object(lx, text, story.beats[:k])
     place, time = _place_of(lx, story, k)
     low = beat.text.lower()
@@ -339,6 +358,10 @@ def _name_subject(r: Restated, np: str) -> None:
 
 def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
     prev: Line | None = None
+    names = frozenset(  # the speakers' names ("Hale"), not a capitalised article or noun ("The", "Girl")
+        w for x in items if isinstance(x, Line) for w in x.speaker.split()
+        if w[:1].isupper() and w.lower() not in lx.function_words and w.lower() not in lx.dets and w.lower() not in lx.people
+    )
     for n, it in enumerate(items):
         if not isinstance(it, Line):
             continue
@@ -347,7 +370,7 @@ def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
             word = lx.linking["reply" if it.reply else "other"]
             before = items[n - 1] if n > 0 else None
             if isinstance(before, str) and not before.lower().startswith(tuple(w.lower() for w in lx.linking.values())):
-                items[n - 1] = f"{word} {uncap(before)}"
+                items[n - 1] = f"{word} {uncap(before, names)}"  # "After a pause, Hale leans back"
             else:
                 it.link = word
         prev = it

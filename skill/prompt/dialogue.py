@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from skill.prompt.camera import find_framing
-from skill.prompt.editing import request_phrases
+from skill.prompt.editing import lead_in, request_phrases
 from skill.prompt.grammar import adjective_of, base_of, split_subject, word_of
 from skill.prompt.lexicon import Lex
 from skill.prompt.text import cap, norm_space
@@ -95,11 +95,20 @@ def _speaker_of(lx: Lex, carry: str) -> str:
     if nps:
         specific = [p for p in nps if word_of(p.split()[_head_at(lx, p.split())]) not in lx.generic_people]
         return (specific or nps)[0]
-    for p in reversed(pieces):
-        subject = split_subject(lx, p.split())[0]
-        if subject and _opens_np(lx, p):
+    for n in range(len(pieces) - 1, -1, -1):
+        subject = split_subject(lx, pieces[n].split())[0]
+        if subject and _opens_np(lx, pieces[n]):
+            if n and _is_name(lx, pieces[n - 1]) and word_of(subject[0]) in lx.dets:
+                return pieces[n - 1]  # "Amara, a home cook in her 30s, ... says": the name is who speaks
             return " ".join(subject)
     return " ".join(split_subject(lx, pieces[-1].split())[0])
+
+
+def _is_name(lx: Lex, piece: str) -> bool:
+    """ "Amara", "Grandpa Joe": one to three capitalised words, none an article or pronoun."""
+    toks = piece.split()
+    return 0 < len(toks) <= 3 and all(t[:1].isupper() for t in toks) and not any(
+        word_of(t) in lx.dets or word_of(t) in lx.pronouns or word_of(t) in lx.function_words for t in toks)
 
 
 def _is_np(lx: Lex, toks: list[str]) -> bool:
@@ -177,6 +186,11 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
             if _is_text_quote(lx, sentence[: m.start()], g("sverb").lower()):
                 continue
             text, line = _says(lx, m, carry, audio_on)
+        elif g("aline") is not None:
+            acted = _acted(lx, m, carry, audio_on)
+            if acted is None:
+                continue
+            text, line = acted
         elif g("rline") is not None:
             items.append(carry)
             text, line = _reversed(lx, m, audio_on)
@@ -199,12 +213,43 @@ def split_dialogue(lx: Lex, sentence: str, audio_on: bool) -> list[str | Line]:
     return _ordered(lx, items)
 
 
+def _acted(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, Line | None] | None:
+    """'Hale, calm, leans back: "Knowing isn't a crime."': the line is said by the subject of the
+    action before the colon (its apposition, "calm", is the tone); None when the words before the
+    colon are no person acting ('The ink reads: "Dear Thomas"', 'A sign: "OPEN"')."""
+    before = carry.rstrip()
+    prev = before.rsplit(" ", 1)[-1].lower().strip(",") if before else ""
+    if not before or prev in lx.not_speech or not _has_action(lx, _LEADING_CONJ.sub("", before)):
+        return None
+    speaker = _speaker_of(lx, before)
+    toks = speaker.split()
+    head = word_of(toks[-1]) if toks else ""
+    said = m.group("aline")
+    if head in lx.not_speakers or _is_request(lx, said):
+        return None  # 'Agent relaying for a theatre company: "turn our poster into ..."': a request relayed
+    person = head in lx.pronouns or head in lx.people or base_of(head) in lx.people or head.endswith(lx.person_endings)
+    if not person and not (toks and toks[-1][:1].isupper() and head not in lx.function_words):
+        return None
+    pieces = [p.strip() for p in _PIECES.split(before)]
+    tone = next((p for p in pieces[1:-1] if re.fullmatch(r"[a-z]+(?:\s+and\s+[a-z]+)?", p) and p not in lx.function_words), "")
+    if tone and pieces[0].strip() == speaker:
+        before = re.sub(rf",\s*{re.escape(tone)}\s*,", "", before, count=1)  # "Hale, calm, leans back": the tag says "calm"
+    line = Line(speaker, _tone(tone), _said(said))
+    return (before, line) if audio_on else (before, None)
+
+
+def _is_request(lx: Lex, said: str) -> bool:
+    """Whether quoted words are a request relayed, not a line anyone in the video says ("pls do a
+    preview of ...", "video of my cat as a pro gamer", "animate the photo ...")."""
+    return bool(lx.quoted_request.search(said) or request_phrases(lx, said)[1] or lead_in(lx, said)[1])
+
+
 def _silent_tagged(lx: Lex, speaker: str, last: str, said: str) -> str:
     """What is seen of a tagged line with audio off: its speaker speaking ("The girl speaks."), or
     answering when another speaker's line came just before; a name stays a name ("Sam speaks.").
     A "line" that is a request relayed ('Slack: "pls do a preview of ..."') is no one speaking."""
     low = speaker.strip().lower()
-    if not low or request_phrases(lx, said)[1]:
+    if not low or _is_request(lx, said) or low.split()[-1] in lx.not_speakers:
         return ""
     person = low in lx.people or base_of(low) in lx.people or low.endswith(lx.person_endings)
     who = f"the {low}" if person and " " not in low else (speaker.title() if speaker.isupper() else speaker)
@@ -224,7 +269,7 @@ def _ordered(lx: Lex, items: list[str | Line]) -> list[str | Line]:
         if not piece.strip(" .!?\""):
             continue
         bare = _LEADING_CONJ.sub("", piece)
-        first = bare.split(" ", 1)[0].lower()
+        first = bare.split(" ", 1)[0].lower().rstrip(".!?,;:")
         if out and isinstance(out[-1], Line) and len(out) >= 2 and isinstance(out[-2], str) and _starts_with_verb(lx, first):
             out[-2] = f"{out[-2]} {piece if piece != bare else 'and ' + bare}"
             continue

@@ -17,7 +17,7 @@ from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK, MARK_SPACED
 from skill.prompt.text import cap, cleanup, lift_with_prefix, tidy
 
-__all__ = ["causative", "clear_marks", "drop_hype", "lead_in", "request_phrases", "requester_to_the"]
+__all__ = ["causative", "clear_marks", "drop_hype", "lead_in", "request_heading", "request_phrases", "requester_to_the"]
 
 _QUOTED = re.compile(r'"[^"\n]*"')
 _ADJECTIVE_END = ("ous", "ful", "ive", "al", "ic", "able", "ible", "less", "er", "ish", "ed", "ing", "est", "le")
@@ -29,6 +29,30 @@ def lead_in(lx: Lex, text: str) -> tuple[str, str]:
     if not m or m.end() == 0 or not any(ch.isalpha() for ch in m.group(0)):
         return text, ""
     return MARK_SPACED + text[m.end():], " ".join(m.group(0).replace(MARK, " ").split()).strip(" ,:-")
+
+
+_HEAD_END = re.compile(r"[.!?\n]")
+
+
+def request_heading(lx: Lex, text: str) -> tuple[str, str]:
+    """ "I'm putting together a slideshow for my parents' anniversary and would love a short clip
+    to open it: an old couple ...": a first sentence ending in a colon, in the requester's own
+    person and naming the deliverable, is the request; the scene starts after the colon. Not when
+    the deliverable is "of" something (that is the scene: "We need a clip of our cafe: ...")."""
+    colon = text.find(":")
+    if colon < 0 or '"' in text[:colon]:
+        return text, ""
+    start = max((m.end() for m in _HEAD_END.finditer(text, 0, colon)), default=0)
+    if text[:start].strip(f" {MARK},;!?.\n"):
+        return text, ""  # a sentence of the scene comes before
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", text[start:colon].lower())
+    own = any(w in lx.relay_persons or w.split("'")[0] in ("i", "we") for w in words)
+    made = [n for n, w in enumerate(words) if w in lx.containers]
+    if not own or not made or len(words) > 40:
+        return text, ""
+    if any(w in lx.scene_connectors for w in words[made[0] + 1:]):
+        return text, ""
+    return MARK_SPACED + text[colon + 1:], " ".join(text[start:colon].split())
 
 
 def request_phrases(lx: Lex, text: str) -> tuple[str, list[str]]:
@@ -86,10 +110,17 @@ def requester_to_the(lx: Lex, text: str) -> str:
     return _outside_quotes(text, lx.requester, "the")
 
 
-def _bare_verb_at(lx: Lex, words: list[str], k: int) -> bool:
+def _bare_verb_at(lx: Lex, words: list[str], k: int, listed: bool = False) -> bool:
+    """Whether words[k] is a bare verb; ``listed``: it follows another verb in a list ("blinks, and
+    give a nod"), so a word the request also uses ("give", "keep") is the verb."""
     w = words[k].lower().strip(",.;:!?")
-    if not w.isalpha() or w in lx.function_words or w in lx.request_words or w in lx.grammar_particles:
+    after = words[k + 1].lower().strip(",.;:!?") if k + 1 < len(words) else ""
+    if w in lx.request_words and after in lx.particles and words[k][-1:] not in ",.;:!?":
+        return True  # "make him look up": a verb with its particle, not "make it look amazing"
+    if not w.isalpha() or w in lx.function_words or (w in lx.request_words and not listed) or w in lx.grammar_particles:
         return False
+    if listed and w in lx.verbs:
+        return True  # "and give a nod": a known verb ("give" ends like an adjective)
     if words[k][:1].isupper():
         return False  # "our new SUV": a name or an acronym, not a verb
     adjective = w.endswith(_ADJECTIVE_END) or (len(w) > 3 and w.endswith("y") and w[-2] not in "aeiou")
@@ -112,6 +143,8 @@ def causative(lx: Lex, sentence: str) -> str:
     first = words[0].lower()
     if first in lx.object_pronouns:
         subject, k = [lx.object_pronouns[first]], 1
+        if len(words) > 2 and words[1].lower() == "to":
+            del words[1]  # "make him to blink": the learner's "to" goes
         plural = subject[0].lower() in ("they", "we", "i")
     elif first in lx.dets and first not in lx.pronouns:
         k = next((j for j in range(2, min(len(words), 6)) if _bare_verb_at(lx, words, j)), 0)
@@ -138,9 +171,17 @@ def _conjugated(word: str) -> str:
 
 
 def _conjugate_coordinated(lx: Lex, words: list[str], k: int) -> None:
-    """ "flickers and slowly sway" -> "flickers and slowly sways"."""
+    """ "flickers and slowly sway" -> "flickers and slowly sways"; a list of verbs too ("looks up
+    ..., blink, and give a nod" -> "..., blinks, and gives a nod")."""
     j = k + 1
-    while j < len(words) and not words[j - 1].endswith((",", ".", ";", "!", "?")):
+    while j < len(words) and not words[j - 1].endswith((".", ";", "!", "?")):
+        if words[j - 1].endswith(","):
+            nxt = j + 1 if words[j].lower() == "and" else j
+            if nxt < len(words) and words[nxt].lower() not in lx.function_words and _bare_verb_at(lx, words, nxt, True):
+                words[nxt] = _conjugated(words[nxt])
+                j = nxt + 1
+                continue
+            return  # ", a bird flies over": the list of verbs ended
         if words[j].lower() == "and":
             nxt = j + 1
             if nxt < len(words) and words[nxt].lower().endswith("ly"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from skill.prompt.camera import find_framing, find_moves
 from skill.prompt.grammar import looks_clause
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
@@ -268,12 +269,19 @@ def _runs(text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> list[tu
     return out
 
 
+def _purpose(lx: Lex, run: str) -> bool:
+    """ "for the pitch", "for the school play trailer": what the request is for, after its span
+    ("Rough animatic for the pitch"); it goes with the clause, never keeps it."""
+    words = [w.lower().strip(",.;:!?\"'") for w in run.split()]
+    return len(words) >= 2 and words[0] in ("for", "as") and (words[-1] in lx.containers or words[-1] in lx.request_words)
+
+
 def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> bool:
     """Whether what a clause keeps once its spans go is only a modifier of them: a word or two
     glued to the span ("totally silent", "Instagram square", "storyboard pass", "Ten seconds is
     plenty", "for LinkedIn mobile" after "portrait orientation"). Never a phrase with its own
     article ("a [4K] sunset"), a clause, an "of" phrase, a motion ("blinking", "gently"), or style."""
-    runs = _runs(text, cs, ce, inside)
+    runs = [r for r in _runs(text, cs, ce, inside) if not (r[1] == "after" and _purpose(lx, r[0]))]
     if not runs or not all(glued for _w, _s, glued in runs):
         return False
     words = [w for run, _s, _g in runs for w in run.split()]
@@ -294,6 +302,8 @@ def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]
             own += run.split()
     low = " ".join(words).lower()
     styled = lx.style.may(low) and lx.style.search(" ".join(words)) is not None
+    if find_moves(lx, " ".join(words)) or find_framing(lx, " ".join(words)):
+        return False  # "animate [the image] static camera": camera language is the shot's, never the span's
     return not styled and not (len(own) > 1 and looks_clause(lx, own))
 
 

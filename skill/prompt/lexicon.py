@@ -144,6 +144,9 @@ class Lex:
         self.relay_quote = compile_pattern(v.agent.relay_quote, f)
         self.relay_head = compile_pattern(v.agent.relay_head, f)
         self.relay_persons = frozenset(w.lower() for w in v.agent.relay_persons)
+        self.scene_connectors = frozenset(w.lower() for w in v.agent.scene_connectors)
+        self.clients = frozenset(w.lower() for w in v.lead_in.clients)
+        self.generic_kept = frozenset(w.lower() for w in v.identity.generic_kept)
         self.quoted_request = compile_pattern("|".join(f"(?:{p})" for p in v.agent.quoted_request), f)
         self.span_suffix = compile_pattern(rf"-(?:{alternation(rq.span_suffixes)})(?![\w-])", f)
         self.shifting_words = frozenset(w.lower() for w in v.dialogue.shifting_words)
@@ -250,7 +253,9 @@ class Lex:
             + r"(?i:\s*,?\s*(?P<rspk>she|he|they|i|we|(?:the|a|an|her|his|their)\s+[\w'-]+(?:\s+[\w'-]+)?|[a-z][\w'-]+)\s+"
             rf"(?:(?P<radv1>\w+ly)\s+)?(?P<rverb>{sv})(?![\w'])(?:\s+(?P<radv2>\w+ly))?(?:\s+in\s+(?P<rlang>{langs}))?)"
         )
-        self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})")
+        # 'Reyes slams a file on the table: "You knew."': a line after a colon ends the action of its speaker
+        acted = r"\s*:\s*" + line("a") + r"(?=\s*(?:[.!?]\s|[.!?]?$|\n))"
+        self.dialogue = compile_pattern(f"(?:{tagged})|(?:{colon})|(?:{says})|(?:{rev})|(?:{acted})")
         # reported speech: "the seller calls out that mangoes are two for a dollar while he ..."
         self.reported = compile_pattern(
             rf"(?i:(?<![\w'])(?P<verb>{sv})\s+that\s+(?P<said>[^,;:\"\n]+?))"
@@ -258,6 +263,7 @@ class Lex:
         )
         self.not_speech = {w.lower() for w in d.not_speech_before}
         self.generic_people = frozenset(w.lower() for w in d.generic_speakers)
+        self.not_speakers = frozenset(w.lower() for w in d.not_speakers)
         self.pronoun_speakers = {k.lower(): w for k, w in d.pronoun_speakers.items()}
 
 
@@ -314,7 +320,7 @@ class Lex:
             self.cam_forms.append(("noun", Rx(bounded(rf"(?:{'|'.join(noun_groups)})" + suffix("a", False)), f)))
         if imp_groups:
             self.cam_forms.append(
-                ("imp", Rx(rf"(?:(?P<pc>{pace_alt})\s+)?(?:{'|'.join(imp_groups)})" + suffix("c", False), f, clause=True))
+                ("imp", Rx(rf"(?:(?P<pc>{pace_alt})\s+)?(?:{'|'.join(imp_groups)})(?![\w'])" + suffix("c", False), f, clause=True))
             )
 
 
@@ -542,6 +548,7 @@ class Lex:
             f,
         )
         self.subject_starts = frozenset(w.lower() for w in sq.subject_starts)
+        self.viewer = compile_pattern(rf"^(?:{alternation(sq.viewer)})\s+(?=\w)", f)
         an = v.anchor
         self.products = frozenset(w.lower() for w in an.products)
         self.animals = frozenset(w.lower() for w in an.animals)
@@ -550,6 +557,8 @@ class Lex:
         self.buildings = frozenset(w.lower() for w in an.buildings)
         self.wardrobe = frozenset(w.lower() for w in an.wardrobe)
         self.transformation = Rx(bounded(alternation(an.transformations)), f)
+        self.time_change = Rx(bounded(alternation(an.time_changes)), f)
+        self.end_state = Rx(bounded(alternation(an.end_states)), f)
         self.moving_words = compile_pattern(bounded(alternation(an.moving)), f)
         br = v.brief
         self.brief_parts = {" ".join(re.split(r"[\s_-]+", k.lower())): part for part, keys in br.keys.items() for k in keys}

@@ -27,6 +27,8 @@ def _sentence(value: Any) -> str:
     s = s[0].upper() + s[1:]
     if s[-1] == "?" and '"' not in s:
         return s[:-1].rstrip() + "."  # a question to the tool ("... in the windows?") is a description
+    if s.endswith(('."', '!"', '?"')):
+        return s  # 'The ink reads: "... Margaret."': the quote's own mark ends the sentence
     return s if s[-1] in ".!?" else s + "."
 
 

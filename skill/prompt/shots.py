@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from skill.prompt.camera import find_moves
 from skill.prompt.grammar import looks_clause
 from skill.prompt.lexicon import Lex, get_lex
 from skill.prompt.patterns import Hit, Rx
@@ -115,6 +116,8 @@ def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
         before = flat[: h.start()]
         word = (flat[h.end():].split(" ", 1)[0] or "").lower().strip(",")
         subject_follows = word in lx.subject_starts or word[:1].isdigit()
+        if h.lastgroup == "step" and _camera_moves_on(lx, flat[h.end():]):
+            continue  # "..., then tilt up to reveal the skyline": the camera moves on in the same take
         if h.lastgroup == "op":
             ok = _SENTENCE_START.search(before) is not None
         elif h.lastgroup == "cut":
@@ -127,6 +130,13 @@ def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
         if ok:
             out.append(h)
     return out
+
+
+def _camera_moves_on(lx: Lex, after: str) -> bool:
+    """Whether the words after a "then" open on a camera move ("tilt up to reveal ...", "the
+    camera pulls back"): a move continues the shot; a cut ("cut to") or a new action makes one."""
+    head = after.lstrip(" ,")[:80]
+    return any(mv.start == 0 for mv in find_moves(lx, head))
 
 
 def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
@@ -144,7 +154,10 @@ def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
     pieces.append(body[pos:])
     if cuts[0].lastgroup == "op" and _trim(pieces[0]):
         pre = f"{pre} {pieces.pop(0)}".strip()  # "A film about a cellist. It opens on ...": said before the shots
-    beats = [b for p in pieces for b in _framed(lx, _trim(p)) or [_trim(p)] if b]
+    beats = [lx.viewer.sub("", b) for p in pieces for b in _framed(lx, _trim(p)) or [_trim(p)] if b]
+    if len(beats) == 1 and cuts[0].lastgroup == "op" and not pre and cuts[0].start() == 0:
+        # "Start with the camera low ..., then tilt up ...": one take; its opener says nothing more
+        return Split(pre, [_shot_body(lx, beats[0])], False)
     if len(beats) < 2:
         return None
     return Split(pre, [_shot_body(lx, b) for b in beats], True)

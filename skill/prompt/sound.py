@@ -64,6 +64,9 @@ class Exclusion:
     sound_items: tuple[str, ...] = ()  # the caller's words for those sounds ("music"): negatives too
 
 
+_DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
+
+
 def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
     """The exclusion a clause states ("no text overlays", "without watermarks or subtitles")."""
     low = clause.lower()
@@ -83,7 +86,8 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
     sound: list[str] = []
     said: list[str] = []
     camera = False
-    for raw in _SPLIT_ITEMS.split(clause[m.end():]):
+    # a dash ends what is refused ("no music - a sword drawn slowly ..."): what follows is the scene
+    for raw in _SPLIT_ITEMS.split(_DASH.split(clause[m.end():], maxsplit=1)[0]):
         item = lx.trigger_word.sub("", " " + raw).strip()
         item = _ITEM_ARTICLE.sub("", item).strip(" ,.;:!?")
         toks = item.split()

@@ -24,6 +24,7 @@ from skill.prompt.camera import (
     find_framing,
     find_moves,
     lead_buried_move,
+    leads_with_camera,
     say_camera_subject,
 )
 from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
@@ -33,6 +34,7 @@ from skill.prompt.editing import (
     clear_marks,
     drop_hype,
     lead_in,
+    request_heading,
     request_phrases,
     requester_to_the,
 )
@@ -103,6 +105,9 @@ class Story:
     as_written: bool = False
 
 
+_DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
+
+
 def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) -> str:
     """The text without its exclusion clauses, and without its sound clauses when audio is on
     (they go to the audio part); with audio off sound words stay where the caller put them."""
@@ -115,6 +120,9 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
             story.exclusions += [x for x in (*ex.items, *ex.sound_items)
                                  if x.lower() not in (e.lower() for e in story.exclusions)]
             story.no_audio |= set(ex.sound)
+            after = _DASH.split(c, maxsplit=1)
+            if len(after) == 2 and after[1].strip(" .!?"):
+                out.append((after[1].strip(), sep))  # "no music - a sword drawn ...": the scene after the dash stays
             continue  # a sound refused is in the negative prompt (and the audio line), not the picture
         cue = sound_cue(lx, body)
         if cue is not None:
@@ -183,6 +191,27 @@ def _kept_positively(lx: Lex, sentence: str) -> str:
     return idn.keep_say.format(what=what)
 
 
+_POINTS_BACK = re.compile(r"(?<![\w'])(?:he|she|it|they|him|her|them|his|its|their)(?![\w'])", re.IGNORECASE)
+
+
+def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
+    """ "Luxury watch on black velvet. Slow push-in to the dial while the second hand ticks." ->
+    the camera's sentence first, whole: after a scene set by noun phrases only, the sentence
+    that opens on the camera leads (not when it points back with a pronoun: "it" would come
+    before what it names)."""
+    if not sentences or leads_with_camera(lx, split_clauses(sentences[0])[0][0] if split_clauses(sentences[0]) else ""):
+        return sentences
+    for k, s in enumerate(sentences[1:], 1):
+        if looks_clause(lx, sentences[k - 1].rstrip(".!?").split()) or '"' in sentences[k - 1]:
+            return sentences  # a sentence with a verb before: the caller's order is the story's
+        first = split_clauses(s)[0][0] if split_clauses(s) else ""
+        if first and leads_with_camera(lx, first):
+            if _POINTS_BACK.search(s):
+                return sentences
+            return [s, *sentences[:k], *sentences[k + 1:]]
+    return sentences
+
+
 def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
     beat = Beat(items=[], duration=duration, raw=text)
     for sentence in split_sentences(text):
@@ -198,7 +227,7 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
             lead += len(later)
     if lead:
         moved = camera_first(lx, [str(x) for x in beat.items[:lead]])
-        beat.items[:lead] = moved
+        beat.items[:lead] = _camera_sentence_first(lx, moved)
     joined = beat.text
     beat.moves, beat.frames = find_moves(lx, joined), find_framing(lx, joined)
     if len(beat.items) == 1 and len(beat.frames) == 1 and joined[beat.frames[0].start: beat.frames[0].end].strip() == joined.strip(" .!?"):
@@ -217,7 +246,14 @@ def _detect(lx: Lex, story: Story, text: str) -> None:
     for find in (extract_lighting, extract_atmosphere, extract_style, extract_identity):
         find(lx, text, story.cues, low)
     if lx.implied_speech.may(low):
-        story.speech = story.speech or lx.implied_speech.search(text) is not None
+        story.speech = story.speech or any(not _refused(lx, text, h.start(), h.end()) for h in lx.implied_speech.hits(text))
+
+
+def _refused(lx: Lex, text: str, start: int, end: int) -> bool:
+    """ "dialogue none", "no dialogue", "without any talking": the word is said to be refused."""
+    before = re.findall(r"[\w']+", text[max(0, start - 14): start].lower())[-2:]
+    after = re.findall(r"[\w']+", text[end: end + 10].lower())[:1]
+    return any(w in lx.negations for w in before) or any(w in lx.negations or w == "off" for w in after)
 
 
 def _framing_removed(lx: Lex, text: str, story: Story) -> str:
@@ -230,6 +266,11 @@ def _framing_removed(lx: Lex, text: str, story: Story) -> str:
     first = causative(lx, text)
     if first == text:
         text, framing = lead_in(lx, text)
+        if not framing:
+            text, framing = request_heading(lx, text)
+        else:
+            text, again = lead_in(lx, text)  # "Morning team, quick one for the deck: need a shot of ..."
+            framing = f"{framing} {again}".strip()
         if framing:
             story.meta.append(framing)
     else:
@@ -249,6 +290,9 @@ def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
                 story.meta.append(it)  # "Generate:" before the list: the request's, not the film's
                 continue
             toks = it.rstrip(".!?:").split()
+            if toks and toks[0].lower() in lx.dets and toks[-1].lower() in lx.clients and not looks_clause(lx, toks):
+                story.meta.append(it)  # "an ad for my sneaker brand:": whom the video is for, not what it shows
+                continue
             if toks and toks[0].lower() in lx.dets and not looks_clause(lx, toks):
                 # it names the film's subject(s): their descriptions are restated, not the phrase
                 story.subject_nps.append(" ".join(toks))
@@ -263,7 +307,15 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
     """A brief's parts in Kling's order: the description (or subject and action), the setting, light
     and details, the style; the camera goes first (it is a bare camera clause); the request's own
     keys stay out (their values are the router's)."""
-    body = ", ".join(x for x in [*brief.get("subject"), *brief.get("action")] if x)
+    subjects, actions = brief.get("subject"), brief.get("action")
+    if subjects and actions:
+        # "Subject: an old sailor / Action: he coils a rope" -> "An old sailor coils a rope": the
+        # subject said, its pronoun goes (after a comma when the subject has its own apposition)
+        first, _, rest = actions[0].partition(" ")
+        if first.lower() in lx.v.brief.action_pronouns and rest:
+            glue = ", " if "," in subjects[-1] else " "
+            subjects, actions = [*subjects[:-1], f"{subjects[-1].rstrip(' ,')}{glue}{rest}"], actions[1:]
+    body = ", ".join(x for x in [*subjects, *actions] if x)
     first = ", ".join(x for x in [body, *brief.get("setting"), *brief.get("lighting"), *brief.get("details")] if x)
     sentences = [*brief.get("description"), first, ", ".join(brief.get("style")), ", ".join(brief.get("camera"))]
     for k, item in enumerate((x for v in brief.get("shots") for x in re.split(r"\s*[|;]\s*", v.strip("[] ")) if x), 1):

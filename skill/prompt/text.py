@@ -60,9 +60,16 @@ _QUOTES = str.maketrans(
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+# Emoji and pictographs (with their joiners and variation selectors): a chat's tone, no picture
+# Kling reads ("need a shot of the atrium \U0001F44B", "\U0001F64F thx").
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u20E3]")
+
+
 def scrub(text: str) -> str:
-    """The caller's text without the builder's marker character (same length, same offsets)."""
-    return text.replace(MARK, " ")
+    """The caller's text without the builder's marker character and without emoji (same length,
+    same offsets)."""
+    text = text.replace(MARK, " ")
+    return _EMOJI.sub(" ", text) if not text.isascii() else text
 
 
 # A quote in single marks: an opening mark after a boundary, the nearest closing mark that is not

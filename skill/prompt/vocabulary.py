@@ -49,6 +49,7 @@ class _LeadIn(_V):
     containers: list[str]
     connectors: list[str]
     stand_ins: list[str]
+    clients: list[str]
 
 
 class _Request(_V):
@@ -72,6 +73,7 @@ class _Agent(_V):
     relay_head: str
     relay_persons: list[str]
     quoted_request: list[str]
+    scene_connectors: list[str]
 
 
 class _ShotHeaders(_V):
@@ -84,6 +86,7 @@ class _Sequence(_V):
     steps: list[str]
     subject_starts: list[str]
     count_heads: list[str]
+    viewer: list[str]
 
 
 class _Move(_V):
@@ -203,6 +206,7 @@ class _Dialogue(_V):
     default_speaker: str
     pronoun_speakers: dict[str, str]
     generic_speakers: list[str]
+    not_speakers: list[str]
     max_line_chars: int = Field(ge=1)
     shifting_words: list[str]
 
@@ -220,6 +224,7 @@ class _Identity(_V):
     items: list[_Item]
     keep_say: str
     list_and: dict[str, str]
+    generic_kept: list[str]
 
 
 class _Scene(_V):
@@ -267,6 +272,8 @@ class _Anchor(_V):
     places: list[str]
     buildings: list[str]
     transformations: list[str]
+    time_changes: list[str]
+    end_states: list[str]
     wardrobe: list[str]
     moving: list[str]
 
@@ -279,6 +286,7 @@ _Part = Literal[
 
 class _Brief(_V):
     keys: dict[_Part, list[str]]
+    action_pronouns: list[str]
     min_keys: int = Field(ge=1)
     named_by_key: list[str]
 

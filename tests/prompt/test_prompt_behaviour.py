@@ -541,7 +541,7 @@ def test_key_value_briefs_are_parsed_into_parts() -> None:
     assert built.prompt == "Slow pan: a red kite, windy beach, noon."
     assert built.negative_prompt == "birds, text"
     lines = build("Subject: an old sailor\nAction: he coils a rope\nLighting: golden hour\nStyle: 35mm film\nAvoid: logos")
-    assert lines.prompt == "An old sailor, he coils a rope, golden hour. 35mm film."
+    assert lines.prompt == "An old sailor coils a rope, golden hour. 35mm film."
     assert lines.negative_prompt == "logos"
 
 
