@@ -140,16 +140,10 @@ def find_framing(lx: Lex, s: str) -> list[Frame]:
     return out
 
 
-_CAMERA_SUBJECT = re.compile(
-    r"^(?:and\s+|while\s+|as\s+)?(?:the\s+)?camera(?!\s+(?:crew|operators?|bags?|shops?|phones?|store|flash))\s+\w",
-    re.IGNORECASE,
-)
-
-
 def _covered(lx: Lex, clause: str) -> bool:
     """Whether every content word of the clause is camera language (a bare camera clause), or the
     clause is about the camera itself ("camera is go slowly from left to right side")."""
-    if _CAMERA_SUBJECT.match(clause.strip()) and '"' not in clause:
+    if lx.cam_clause_subject.match(clause.strip()) and '"' not in clause:
         return True
     spans = [(m.start, m.end) for m in find_moves(lx, clause)] + [(f.start, f.end) for f in find_framing(lx, clause)]
     if not spans:
@@ -199,16 +193,6 @@ def say_camera_subject(lx: Lex, sentence: str) -> str:
     return sentence
 
 
-# "as the camera tracks her", "while we slowly pull back", ", with the camera pushing in": a move
-# said in a subordinate clause whose subject is the camera (or "we", the crew)
-_BURIED = re.compile(
-    r"(?:,\s*)?(?<![\w'])(?:as|while|whilst|when|with|and)\s+(?:the\s+|our\s+)?(?:camera|we|lens)(?![\w'])",
-    re.IGNORECASE,
-)
-_POINTS_BACK = re.compile(
-    r"\s+(?:(?:following|around|on|of|toward|towards|at|past|with|behind|alongside)\s+)?(?:her|him|them|it)(?![\w'])",
-    re.IGNORECASE,
-)
 _BREAK_AFTER = re.compile(r"[,;.!?]|$")
 
 
@@ -217,13 +201,13 @@ def lead_buried_move(lx: Lex, sentence: str) -> str:
     of the caller's sentence kept whole after a colon: "A woman walks through the market as the
     camera slowly tracks her" -> "Slow tracking shot: a woman walks through the market." A pronoun
     the move points back with goes (the subject it names follows)."""
-    if '"' in sentence or not _BURIED.search(sentence):
+    if '"' in sentence or not lx.cam_buried.search(sentence):
         return sentence
     first = split_clauses(sentence)[0][0] if split_clauses(sentence) else ""
     if leads_with_camera(lx, first):
         return sentence
     for mv in find_moves(lx, sentence):
-        conj = next((m for m in _BURIED.finditer(sentence) if mv.start - 30 <= m.start() <= mv.start + 8 and m.end() <= mv.end), None)
+        conj = next((m for m in lx.cam_buried.finditer(sentence) if mv.start - 30 <= m.start() <= mv.start + 8 and m.end() <= mv.end), None)
         if conj is None or not sentence[: conj.start()].strip(" ,"):
             continue
         if conj.group(0).strip(" ,").lower().startswith("and "):
@@ -234,16 +218,13 @@ def lead_buried_move(lx: Lex, sentence: str) -> str:
         words = [w for w in re.findall(r"[^\W\d_]{3,}", sentence[conj.end(): mv.end].lower()) if w not in lx.function_words]
         if any(w[:3] not in said.lower() for w in words):  # "arcs" said as "orbit": keep the caller's words
             said = re.sub(r"^\s*,?\s*\w+\s+", "", sentence[conj.start(): mv.end])
-        lead = _POINTS_BACK.sub("", said + tail).strip(" ,")
+        lead = lx.cam_points_back.sub("", said + tail).strip(" ,")
         rest = norm_space(sentence[: conj.start()] + sentence[stop:]).strip()
         rest = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r",\s*(?=[,.;:!?]|$)", "", rest)).strip(" ,")
         if not lead or not re.search(r"[^\W\d_]{3}", rest):
             return sentence
         return f"{cap(lead)}: {uncap(rest)}" + ("" if rest[-1:] in ".!?" else ".")
     return sentence
-
-
-_SUBORDINATE = re.compile(r"^\s*,?\s*(?:while|as|and|then|and\s+then|before|until)\s+(?:the\s+)?camera\b", re.IGNORECASE)
 
 
 def drop_stacked(lx: Lex, sentence: str) -> tuple[str, list[str]]:
@@ -261,7 +242,7 @@ def drop_stacked(lx: Lex, sentence: str) -> tuple[str, list[str]]:
         if cut and mv.start <= cut[-1][1] + 12 and not sentence[cut[-1][1]: mv.start].strip(" ,"):
             cut[-1] = (cut[-1][0], mv.end)  # "... and pans left" after the first dropped move
             continue
-        if _SUBORDINATE.match(sentence[mv.start: mv.end]) or (cut and _AND_NEXT.match(sentence[cut[-1][1]: mv.end])):
+        if lx.cam_subordinate.match(sentence[mv.start: mv.end]) or (cut and lx.cam_and_next.match(sentence[cut[-1][1]: mv.end])):
             cut.append((mv.start, mv.end))
     if not cut:
         return sentence, []
@@ -274,9 +255,6 @@ def drop_stacked(lx: Lex, sentence: str) -> tuple[str, list[str]]:
     return re.sub(r"\s+([,.;:!?])", r"\1", norm_space("".join(out))), dropped
 
 
-_SAME_PERSON = {"him": "he", "her": "she", "them": "they"}
-_AND_NEXT = re.compile(r"^\s*,?\s*(?:and\s+then|and|then)\s", re.IGNORECASE)
-_OBJECT_PRONOUN = re.compile(r"(?<![\w'])(it|them|him|her)(?![\w'])", re.IGNORECASE)
 
 
 def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozenset()) -> list[str]:
@@ -309,13 +287,13 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     lead.sort(key=lambda c: _only_technique(lx, c))  # "slow-mo, close shot" -> "close shot, slow-mo": the framing first
     joined = ", ".join(uncap(x, names) for x in lead)
     first = rest[0]
-    pron = _OBJECT_PRONOUN.search(joined)
-    if pron and _SAME_PERSON.get(pron.group(1).lower()) == first[0][0].split(" ", 1)[0].lower():
+    pron = lx.cam_object_pronoun.search(joined)
+    if pron and lx.cam_same_person.get(pron.group(1).lower()) == first[0][0].split(" ", 1)[0].lower():
         pron = None  # "camera follows him from behind: he walks to the shop": the next word says who
     if pron:
         subject = first[0][0].rstrip(".!?")
         if not _bare_np(lx, subject):
-            if pron.group(1).lower() in _SAME_PERSON:
+            if pron.group(1).lower() in lx.cam_same_person:
                 return _led(joined, rest, names)  # "the camera tracks her: a woman in a red coat walks ..."
             named = _named_subject(lx, subject)
             if not named:
@@ -353,7 +331,6 @@ def _led(joined: str, rest: list[list[tuple[str, str]]], names: frozenset[str]) 
 
 
 _DASH = re.compile(r"\s[-\u2013\u2014]\s|\s?\u2014\s?")
-_AFTER_MOVE = re.compile(r"\s+(?=(?:while|as|and|with|until|before|after)\s)|\s*,\s*", re.IGNORECASE)
 
 
 def _dash_camera(lx: Lex, sentence: str, names: frozenset[str]) -> str:
@@ -363,7 +340,7 @@ def _dash_camera(lx: Lex, sentence: str, names: frozenset[str]) -> str:
     if m is None or '"' in sentence or leads_with_camera(lx, sentence[: m.start()]):
         return sentence
     head, tail = sentence[: m.start()].strip(), sentence[m.end():].strip()
-    cut = _AFTER_MOVE.search(tail)
+    cut = lx.cam_after_move.search(tail)
     move, rest = (tail[: cut.start()], tail[cut.end():]) if cut else (tail.rstrip(".!?"), "")
     if not head or not _covered(lx, move.rstrip(".!?")):
         return sentence

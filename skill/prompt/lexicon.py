@@ -283,6 +283,7 @@ class Lex:
             "imp": Which([mv.imperative for mv in cam.moves]),
         }
         self.particles = frozenset(d.lower() for d in cam.verb_particles)
+        self._compile_camera_clauses(v)
         direction = rf"(?:\s+(?:to\s+the\s+)?(?P<dir{{s}}>{word_alternation(cam.directions)}))?".replace("{{s}}", "{s}")
         tprep = alternation(word_alternation([p]) for p in cam.target_preps)
         boundary = rf"(?=\s*(?:[,.;:!?\n{MARK}]|$)|\s+(?:as|while|and|then|before|until|where|when|who|to\s+reveal|revealing)(?![\w']))"
@@ -323,6 +324,26 @@ class Lex:
                 ("imp", Rx(rf"(?:(?P<pc>{pace_alt})\s+)?(?:{'|'.join(imp_groups)})(?![\w'])" + suffix("c", False), f, clause=True))
             )
 
+
+    def _compile_camera_clauses(self, v: Vocabulary) -> None:
+        """camera.py's clause patterns, from the vocabulary's lists (in their order)."""
+        f = re.IGNORECASE
+        cc, word = v.camera.clauses, v.camera.subject_word
+        alt = "|".join
+        cam = re.escape(word)
+        self.cam_clause_subject = compile_pattern(
+            rf"^(?:(?:{alt(cc.subject_conjunctions)})\s+)?(?:the\s+)?{cam}(?!\s+(?:{alt(cc.not_camera)}))\s+\w", f
+        )
+        self.cam_buried = compile_pattern(
+            rf"(?:,\s*)?(?<![\w'])(?:{alt(cc.buried_conjunctions)})\s+(?:(?:{alt(cc.crew_dets)})\s+)?(?:{alt(cc.crew)})(?![\w'])", f
+        )
+        pron = alt(cc.object_pronouns)
+        self.cam_points_back = compile_pattern(rf"\s+(?:(?:{alt(cc.points_back_preps)})\s+)?(?:{pron})(?![\w'])", f)
+        self.cam_subordinate = compile_pattern(rf"^\s*,?\s*(?:{alt(cc.stacking_conjunctions)})\s+(?:the\s+)?{cam}\b", f)
+        self.cam_and_next = compile_pattern(rf"^\s*,?\s*(?:{alt(cc.next_conjunctions)})\s", f)
+        self.cam_object_pronoun = compile_pattern(rf"(?<![\w'])({pron})(?![\w'])", f)
+        self.cam_after_move = compile_pattern(rf"\s+(?=(?:{alt(cc.after_move)})\s)|\s*,\s*", f)
+        self.cam_same_person = {k.lower(): v.lower() for k, v in cc.same_person.items()}
 
     def _compile_framing(self, v: Vocabulary) -> None:
         f = re.IGNORECASE

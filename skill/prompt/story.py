@@ -39,7 +39,7 @@ from skill.prompt.editing import (
     requester_to_the,
 )
 from skill.prompt.foreign import edit_foreign
-from skill.prompt.grammar import looks_clause
+from skill.prompt.grammar import adjective_of, looks_clause
 from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
@@ -153,6 +153,10 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
         story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
         return []
+    bare = sentence.strip(" .;,!")
+    if bare.lower() in lx.v.editing.manner_adverbs:
+        # "[Animate the painting] gently;": the manner of the motion the request asked for
+        return [lx.v.editing.manner_say.format(how=cap(adjective_of(bare, lx.adverbs)))]
     s = requester_to_the(lx, _kept_positively(lx, causative(lx, sentence)))
     s, hype = drop_hype(lx, s)
     if hype:
@@ -191,9 +195,6 @@ def _kept_positively(lx: Lex, sentence: str) -> str:
     return idn.keep_say.format(what=what)
 
 
-_POINTS_BACK = re.compile(r"(?<![\w'])(?:he|she|it|they|him|her|them|his|its|their)(?![\w'])", re.IGNORECASE)
-
-
 def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
     """ "Luxury watch on black velvet. Slow push-in to the dial while the second hand ticks." ->
     the camera's sentence first, whole: after a scene set by noun phrases only, the sentence
@@ -206,7 +207,8 @@ def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
             return sentences  # a sentence with a verb before: the caller's order is the story's
         first = split_clauses(s)[0][0] if split_clauses(s) else ""
         if first and leads_with_camera(lx, first):
-            if _POINTS_BACK.search(s):
+            back = lx.pronouns | set(lx.object_pronouns) | set(lx.possessives) | set(lx.possessives.values())
+            if any(w in back or w == "its" for w in re.findall(r"[a-z]+", s.lower())):
                 return sentences
             return [s, *sentences[:k], *sentences[k + 1:]]
     return sentences

@@ -99,10 +99,26 @@ class _Move(_V):
     imperative: list[str] = Field(default_factory=list)
 
 
+class _CameraClauses(_V):
+    """The English of camera clauses: each list is one alternation of a pattern in camera.py."""
+    subject_conjunctions: list[str]
+    not_camera: list[str]
+    buried_conjunctions: list[str]
+    crew: list[str]
+    crew_dets: list[str]
+    points_back_preps: list[str]
+    object_pronouns: list[str]
+    same_person: dict[str, str]
+    stacking_conjunctions: list[str]
+    next_conjunctions: list[str]
+    after_move: list[str]
+
+
 class _Camera(_V):
     pace: dict[str, str]
     subject_word: str
     subject_prefix: list[str]
+    clauses: _CameraClauses
     directions: list[str]
     verb_particles: list[str]
     target_preps: list[str]
@@ -263,6 +279,8 @@ class _Editing(_V):
     object_pronouns: dict[str, str]
     verbs_like_adjectives: list[str]
     adverbs: dict[str, str]
+    manner_say: str
+    manner_adverbs: list[str]
 
 
 class _Anchor(_V):

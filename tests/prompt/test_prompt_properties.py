@@ -54,6 +54,10 @@ REQUESTS = [
 ]
 _TOKEN = re.compile(r"[^\W\d_]{3,}(?:'[^\W\d_]+)?")
 _BRIEF_KEY_END = re.compile(r"(?:_\w+)?[\"']?\s*[:=]")
+# A key stands where a brief puts one: at a line's start (after a list mark), after "{", ",", ";",
+# "|" or an opening quote, so a word before a colon inside a sentence ("Wide shot: a knight ...",
+# "MAGICIAN:") is still checked.
+_BRIEF_KEY_START = re.compile(r"(?:^|[\n{,;|(])[ \t]*(?:(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|--)[ \t]*)?[\"']?$")
 
 
 @cache
@@ -106,7 +110,8 @@ def _lost(req: dict[str, Any], p: Any) -> list[str]:
     routing = _routing_words(text)
     for m in _TOKEN.finditer(text):
         w = m.group().lower()
-        if w in removed or w in routing or _stem(w) & have or _BRIEF_KEY_END.match(text, m.end()):
+        key = _BRIEF_KEY_END.match(text, m.end()) and _BRIEF_KEY_START.search(text, 0, m.start())
+        if w in removed or w in routing or _stem(w) & have or key:
             continue  # (a key of a brief is its structure: "scene:", "listing_id:", '"vehicle":')
         if quiet and _inside_quotes(text, m.start()):
             continue
