@@ -36,7 +36,6 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
 # Corpus requests the builder is known to garble, each with the defect it shows (issue 11 is open).
 # Strict, so a fix shows up as XPASS and its line is removed.
 KNOWN_BAD = {
-    "routing_dev_aa:aa079": "'Rough' left as a fragment when the routing span 'animatic' is removed from 'Rough animatic for the pitch'",
     "routing_dev_aa:aa096": "'would be lovely' removed from a sound wish with audio off, leaving 'Background jazz.' as a fragment",
     "routing_dev_l:i101": "a hedged lead-in ('Let me think... draft first? No,') garbled",
     "routing_dev_l:i120": "a sarcastic aside's routing words removed, leaving fragments",
@@ -47,7 +46,6 @@ KNOWN_BAD = {
     "routing_dev_ac:ac079": "'dialogue none' read as a wish for dialogue: 'Spoken dialogue between the characters' added and 'none' lost",
     "routing_dev_ac:ac146": "a quoted greeting after the action left as the fragment '\"welcome\".' instead of a speaker line",
     "routing_dev_ad:ad122": "'Smiles.' left as a fragment after a speaker line",
-    "routing_dev_ad:ad129": "the routing word 'Rough' restated as a fragment in every shot",
     "routing_dev_ae:ae049": "'Swirling sky.' left as a fragment of 'animate the swirling sky'",
     "routing_dev_ae:ae056": "an i2v request whose only content is the note about the file: 'point' lost, the note kept as the prompt",
     "routing_dev_af:af001": "'16:9.' left in the prompt as a fragment",
