@@ -50,7 +50,7 @@ KNOWN_BAD = {
     "routing_dev_ae:ae056": "an i2v request whose only content is the note about the file: 'point' lost, the note kept as the prompt",
     "routing_dev_af:af001": "'16:9.' left in the prompt as a fragment",
     "routing_dev_af:af218": "a deferred 4K clause kept as 'master later once this is approved' and 'camera creeping forward' reduced to 'Push-in forward'",
-    "routing_dev_af:af227": "'Please include the dialogue.' removed with 'include' lost",
+    "routing_dev_ae:ae146": "'mastered at 1080p' leaves the fragment 'Mastered.' once the routing word '1080p' is removed",
     "routing_dev_ah:ah144": "'SFX only, no music - a sword drawn slowly from its scabbard' loses the whole scene after the dash",
 }
 REQUESTS = [
