@@ -743,8 +743,8 @@ def test_the_last_ratio_said_is_the_request(text: str, ratio: str) -> None:
 
 
 def test_the_last_length_said_is_the_request() -> None:
-    plan = make_plan({"text": "Ten seconds? Twelve? I'll take twelve, landscape. A heron fishing in a marsh."})
-    assert plan.params.duration == 12
+    plan = make_plan({"text": "Ten seconds of a heron fishing. Hmm, 7 seconds is better."})
+    assert plan.params.duration == 7
 
 
 def test_a_resolution_limit_rules_4k_out_and_the_next_rule_decides() -> None:
