@@ -135,8 +135,11 @@ def _subjectless(lx: Lex, text: str) -> bool:
         return True
     nxt = toks[1].lower().strip(",.") if len(toks) > 1 else ""
     verb_like = w in lx.verbs or (w.endswith("s") and not w.endswith("ss") and w not in lx.s_nouns)
-    if verb_like and w not in lx.verbs and looks_clause(lx, toks):
-        return False  # "kids in animal costumes take a bow": a plural subject, its verb further on
+    # "kids in animal costumes take a bow": a plural subject, its verb further on (but not a verb
+    # after "where": "spins into a puddle where a boot splashes down" opens on its verb)
+    main = next((toks[:n] for n, t in enumerate(toks) if n and t.lower().strip(",.") in lx.conj), toks)
+    if verb_like and w not in lx.verbs and looks_clause(lx, main):
+        return False
     return verb_like and (not nxt or nxt in lx.function_words or nxt in lx.grammar_particles or nxt in ("it", "them"))
 
 
