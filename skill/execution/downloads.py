@@ -425,8 +425,11 @@ class _Sink:
             block = self._to_hash.get()
             if block is None:
                 return
-            for part in block if isinstance(block, list) else [block]:
-                self._hash.update(part)
+            try:
+                for part in block if isinstance(block, list) else [block]:
+                    self._hash.update(part)
+            except Exception as exc:  # keep draining: the writer must never block on a dead hasher
+                self._error = exc
 
     def _write_block(self, block: _Block, *, hashed: bool = False) -> None:
         """Write ``block`` (and hash it, unless the hasher thread does: ``hashed``)."""
