@@ -439,35 +439,61 @@ def _chained_total(signals: list[Signal]) -> int | None:
 
 _PREFILTER = False
 
-
 @dataclass(frozen=True)
 class _Prescan:
     """What one scan of a text tells about every signal pattern of a rule book.
 
-    ``literals`` finds, at each position, the longest substring some pattern needs that starts
-    there; ``covers`` maps it to every needed substring it starts with, so the set of those
-    present is exactly what ``needed in text`` would say for each of them.
+    The signal patterns are numbered in order (every pattern of every signal); one that joins
+    alternatives keeps them, each compiled alone, in ``parts``. ``literals`` finds, at each
+    position, the longest substring some pattern or alternative needs that starts there;
+    ``lights`` maps it to the patterns it makes possible: (number, bits), bit i standing for
+    alternative i (bit 0 for a pattern of its own). ``always`` has the bits of those whose need
+    is unknown. So a scan yields, for each pattern, exactly the alternatives whose needed
+    substrings the text holds.
     """
 
     literals: re.Pattern[str]
-    covers: dict[str, frozenset[str]]
-    needs: dict[re.Pattern[str], frozenset[str] | None]
+    lights: dict[str, tuple[tuple[int, int], ...]]
+    always: tuple[int, ...]
+    parts: tuple[tuple[re.Pattern[str], ...] | None, ...]
 
-    def present(self, text: str) -> set[str]:
-        found: set[str] = set()
+    def live(self, text: str) -> list[int]:
+        masks = list(self.always)
         for lit in set(self.literals.findall(text)):
-            found |= self.covers[lit]
-        return found
+            for u, bits in self.lights[lit]:
+                masks[u] |= bits
+        return masks
+
+    def finditer(self, u: int, mask: int, pattern: re.Pattern[str], text: str) -> Iterable[re.Match[str]]:
+        """``pattern.finditer(text)`` for pattern number ``u``, leaving out what cannot match: the
+        whole pattern, or its alternatives outside ``mask`` (the others find the same matches)."""
+        if not mask:
+            return ()
+        parts = self.parts[u]
+        if parts is None or mask == (1 << len(parts)) - 1:
+            return pattern.finditer(text)
+        if not mask & (mask - 1):
+            return parts[mask.bit_length() - 1].finditer(text)
+        live = []
+        while mask:
+            low = mask & -mask
+            live.append(parts[low.bit_length() - 1])
+            mask ^= low
+        from skill.textmatch import alternation_finditer
+
+        return alternation_finditer(live, text)
 
 
 _PRESCANS: dict[int, tuple[CompiledRules, _Prescan]] = {}
 
 
 def enable_prefilter() -> None:
-    """Skip a signal's scan when a substring every match needs is absent from the text.
+    """Skip a signal's scan, or the alternatives of it, when a substring every match needs is
+    absent from the text.
 
-    Worth it for batches: working out those substrings costs a parse of each pattern once,
-    which a single plan would not win back. The result is identical either way (tested).
+    Worth it for batches: working out those substrings costs a parse and a compile of each
+    pattern once (kept in the start-up cache), which a single plan would not win back. The
+    result is identical either way (tested).
     """
     global _PREFILTER
     _PREFILTER = True
@@ -477,14 +503,61 @@ def _prescan(rules: CompiledRules) -> _Prescan:
     got = _PRESCANS.get(id(rules))
     if got is not None and got[0] is rules:
         return got[1]
-    from skill.textmatch import required_substrings, trie_longest
+    from skill import rulebook, startup_cache, textmatch
 
-    needs = {p: required_substrings(p.pattern, p.flags & ~re.UNICODE) for c in rules.signals for _v, p in c.patterns}
-    lits = sorted({n for ns in needs.values() if ns for n in ns})
-    covers = {lit: frozenset(x for x in lits if lit.startswith(x)) for lit in lits}
-    scan = _Prescan(re.compile(f"(?=({trie_longest(lits)}))" if lits else "(?!)"), covers, needs)
+    sources = repr([(s.name, s.values, s.value, s.patterns) for s in rules.data.signals])
+    k = startup_cache.key(sources, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
+                          code=(__file__, rulebook.__file__, textmatch.__file__))
+    scan = startup_cache.memo("prescan", k, lambda: _build_prescan(rules), lambda x: isinstance(x, _Prescan))
     _PRESCANS[id(rules)] = (rules, scan)
     return scan
+
+
+def _build_prescan(rules: CompiledRules) -> _Prescan:
+    from skill import startup_cache
+    from skill.rulebook import signal_alternatives
+    from skill.textmatch import required_substrings, trie_longest
+
+    def needs(p: str, flags: int = 0) -> frozenset[str] | None:
+        return required_substrings(p, flags & ~re.UNICODE)
+
+    parts: list[tuple[re.Pattern[str], ...] | None] = []
+    always: list[int] = []
+    bits_of: dict[str, dict[int, int]] = {}  # a needed substring -> the bits it lights, by number
+    for csig, alts in zip(rules.signals, signal_alternatives(rules.data), strict=True):
+        for (_v, p), sources in zip(csig.patterns, alts, strict=True):
+            u = len(parts)
+            split = sources is not None and len(sources) > 1 and all(_never_empty(a) for a in sources)
+            sources = sources if split and sources is not None else None
+            parts.append(tuple(startup_cache.compile_pattern(a) for a in sources) if sources is not None else None)
+            always.append(0)
+            for i, ns in enumerate([needs(a) for a in sources] if sources is not None else [needs(p.pattern, p.flags)]):
+                if ns is None:
+                    always[u] |= 1 << i
+                for n in ns or ():
+                    by = bits_of.setdefault(n, {})
+                    by[u] = by.get(u, 0) | 1 << i
+    lits = sorted(bits_of)
+    lights: dict[str, tuple[tuple[int, int], ...]] = {}
+    for lit in lits:
+        merged: dict[int, int] = {}
+        for x in (x for x in lits if lit.startswith(x)):
+            for u, b in bits_of[x].items():
+                merged[u] = merged.get(u, 0) | b
+        lights[lit] = tuple(sorted(merged.items()))
+    literals = startup_cache.compile_pattern(f"(?=({trie_longest(lits)}))" if lits else "(?!)")
+    return _Prescan(literals, lights, tuple(always), tuple(parts))
+
+
+def _never_empty(pattern: str) -> bool:
+    """Whether no match of ``pattern`` can be empty (the split scan relies on it)."""
+    from skill.textmatch import regex_internals
+
+    internals = regex_internals()
+    if internals is None:  # pragma: no cover
+        return False
+    lo, _hi = internals[0].parse(pattern, 0).getwidth()
+    return bool(lo > 0)
 
 
 def _lower(text: str) -> str:
@@ -619,7 +692,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
 
     prescan = _prescan(rules) if _PREFILTER else None
-    present = prescan.present(scan) if prescan is not None else set()
+    live = prescan.live(scan) if prescan is not None else None
+    u = -1
     excludes: dict[str, str] = {}
     for csig in rules.signals:
         spec = csig.spec
@@ -627,9 +701,9 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             excludes[spec.name] = spec.excludes
         taken: list[tuple[int, int]] = []
         for fixed, pattern in csig.patterns:
-            if prescan is not None and (needs := prescan.needs[pattern]) is not None and needs.isdisjoint(present):
-                continue
-            for m in pattern.finditer(scan):
+            u += 1
+            found = pattern.finditer(scan) if prescan is None or live is None else prescan.finditer(u, live[u], pattern, scan)
+            for m in found:
                 if m.end() == m.start():
                     continue
                 if any(m.start() < e and s < m.end() for s, e in taken):
