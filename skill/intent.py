@@ -146,7 +146,9 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
     leading = _WORD.findall(before)
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
     depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
-    opens_clause = heading or depicts or all(w in mod.video_nouns for w in leading)
+    # a spec item: "<place> LED screen, portrait, 10 s" (a bare noun phrase that is its own clause)
+    item = len(leading) <= 3 and not any(w in mod.function_words for w in leading) and not _WORD.findall(after)
+    opens_clause = heading or depicts or item or all(w in mod.video_nouns for w in leading)
     introduced = any(w in mod.targets for w in leading[-5:])  # "for the flower show's video wall"
     return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
 
@@ -680,6 +682,37 @@ def _mask_urls(rules: CompiledRules, lowered: str) -> str:
     return "".join(parts)
 
 
+def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Iterable[re.Match[str]]]], scan: str,
+          text: str, back: list[int] | None) -> list[Signal]:
+    """One signal's cues from the matches of its patterns (``scans``: each pattern's value and
+    matches, in order). An earlier match keeps its words, except that a later match holding it
+    whole replaces it: "music bed" is one cue, not "music" and a leftover "bed"."""
+    spec = csig.spec
+    kept: list[Signal] = []
+    spans: list[tuple[int, int]] = []
+    for fixed, found in scans:
+        for m in found:
+            a, b = m.start(), m.end()
+            if a == b:
+                continue
+            hit = [i for i, (s, e) in enumerate(spans) if a < e and s < b]
+            if hit and not all(a <= spans[i][0] and spans[i][1] <= b and (a, b) != spans[i] for i in hit):
+                continue
+            value = _value(rules, csig, fixed, m)
+            if value is None:
+                continue
+            state, lo, hi = _state(rules, spec.modifiers, scan, a, b) if spec.modifiers else ("plain", a, b)
+            start, end = (back[a], back[b]) if back else (a, b)
+            if back:
+                lo, hi = back[lo], back[hi]
+            for i in reversed(hit):
+                del spans[i], kept[i]
+            spans.append((a, b))
+            kept.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
+                               extent=(lo, hi), instruction=spec.instruction, bounds=_bounds(rules, csig, m)))
+    return kept
+
+
 def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None] | None = None) -> Intent:
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
@@ -699,27 +732,12 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
         spec = csig.spec
         if spec.excludes:
             excludes[spec.name] = spec.excludes
-        taken: list[tuple[int, int]] = []
+        scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
         for fixed, pattern in csig.patterns:
             u += 1
             found = pattern.finditer(scan) if prescan is None or live is None else prescan.finditer(u, live[u], pattern, scan)
-            for m in found:
-                if m.end() == m.start():
-                    continue
-                if any(m.start() < e and s < m.end() for s, e in taken):
-                    continue
-                value = _value(rules, csig, fixed, m)
-                if value is None:
-                    continue
-                state, lo, hi = _state(rules, spec.modifiers, scan, m.start(), m.end()) if spec.modifiers else ("plain", m.start(), m.end())
-                taken.append((m.start(), m.end()))
-                if back:
-                    start, end, lo, hi = back[m.start()], back[m.end()], back[lo], back[hi]
-                else:
-                    start, end = m.start(), m.end()
-                signals.append(Signal(spec.name, value, text[start:end].strip(), start, end, state,
-                                      extent=(lo, hi), instruction=spec.instruction,
-                                      bounds=_bounds(rules, csig, m)))
+            scans.append((fixed, found))
+        signals.extend(_cues(rules, csig, scans, scan, text, back))
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
     signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))

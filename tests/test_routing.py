@@ -711,3 +711,24 @@ def test_a_speech_cue_opening_quoted_words_relayed_by_an_agent_is_no_dialogue() 
     assert relayed.params.generate_audio is False
     spoken = plan("A barber says 'Next!' and a boy answers 'Me!'")
     assert spoken.params.generate_audio is True
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a rule list written twice loses the first."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        assert key not in seen, f"duplicate key {key!r} at line {key_node.start_mark.line + 1}"
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+@pytest.mark.parametrize("path", [data_path("routing_rules.yaml"), *sorted(data_path("").glob("*.yaml"))], ids=str)
+def test_data_files_have_no_duplicate_keys(path: Path) -> None:
+    yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)

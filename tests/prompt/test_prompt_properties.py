@@ -36,7 +36,6 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
 # Corpus requests the builder is known to garble, each with the defect it shows (issue 11 is open).
 # Strict, so a fix shows up as XPASS and its line is removed.
 KNOWN_BAD = {
-    "routing_dev_aa:aa079": "'Rough' left as a fragment when the routing span 'animatic' is removed from 'Rough animatic for the pitch'",
     "routing_dev_aa:aa096": "'would be lovely' removed from a sound wish with audio off, leaving 'Background jazz.' as a fragment",
     "routing_dev_l:i101": "a hedged lead-in ('Let me think... draft first? No,') garbled",
     "routing_dev_l:i120": "a sarcastic aside's routing words removed, leaving fragments",
@@ -44,6 +43,15 @@ KNOWN_BAD = {
     "routing_dev_n:k233": "a prompt reduced to 'In motion.' once the instruction is removed",
     "routing_dev_t:t012": "builder on a new development text: no orphan labels: Shot 3: Scene:",
     "routing_dev_t:t086": "builder on a new development text: no fragments: Gently.",
+    "routing_dev_ac:ac079": "'dialogue none' read as a wish for dialogue: 'Spoken dialogue between the characters' added and 'none' lost",
+    "routing_dev_ac:ac146": "a quoted greeting after the action left as the fragment '\"welcome\".' instead of a speaker line",
+    "routing_dev_ad:ad122": "'Smiles.' left as a fragment after a speaker line",
+    "routing_dev_ae:ae049": "'Swirling sky.' left as a fragment of 'animate the swirling sky'",
+    "routing_dev_ae:ae056": "an i2v request whose only content is the note about the file: 'point' lost, the note kept as the prompt",
+    "routing_dev_af:af001": "'16:9.' left in the prompt as a fragment",
+    "routing_dev_af:af218": "a deferred 4K clause kept as 'master later once this is approved' and 'camera creeping forward' reduced to 'Push-in forward'",
+    "routing_dev_ae:ae146": "'mastered at 1080p' leaves the fragment 'Mastered.' once the routing word '1080p' is removed",
+    "routing_dev_ah:ah144": "'SFX only, no music - a sword drawn slowly from its scabbard' loses the whole scene after the dash",
 }
 REQUESTS = [
     pytest.param(n, r, id=n, marks=pytest.mark.xfail(reason=KNOWN_BAD[n], strict=True)) if n in KNOWN_BAD
