@@ -51,6 +51,15 @@ KNOWN_BAD = {
     "routing_dev_af:af001": "'16:9.' left in the prompt as a fragment",
     "routing_dev_af:af218": "a deferred 4K clause kept as 'master later once this is approved' and 'camera creeping forward' reduced to 'Push-in forward'",
     "routing_dev_ae:ae146": "'mastered at 1080p' leaves the fragment 'Mastered.' once the routing word '1080p' is removed",
+    "routing_dev_ag:ag005": "a letter's framing ('I'm doing', 'Don't overspend.') kept as fragments once the budget words go",
+    "routing_dev_ag:ag078": "'Obviously.' left alone once the 4K words around it are removed",
+    "routing_dev_ag:ag088": "'They high-five.' is a whole clause the fragment test reads as a subject-less fragment",
+    "routing_dev_ag:ag092": "non-native 'music soft' kept as the fragment 'Music soft.' instead of going to the audio line",
+    "routing_dev_ag:ag250": "'with hoofbeats' left as the fragment 'Hoofbeats.' instead of going to the audio line",
+    "routing_dev_ai:ai001": "an agent's relay line ('Passing along a request from a user...') kept as content and 'other' lost",
+    "routing_dev_ai:ai096": "a tier named and withdrawn ('Was going to ask for Kling 4K but skip it') kept in the prompt; 'Plan accordingly.' left as a fragment",
+    "routing_dev_ai:ai174": "a spec's 'resolution:' key left as an orphan label before 'scene:'",
+    "routing_dev_ai:ai187": "a relayed note about audio reduced to 'User explicitly asked a question.' and 'silence' lost",
     "routing_dev_ah:ah144": "'SFX only, no music - a sword drawn slowly from its scabbard' loses the whole scene after the dash",
 }
 REQUESTS = [
