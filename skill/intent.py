@@ -183,28 +183,37 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     return _modifies_scene_noun(mod, before, following)
 
 
-def _first(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
+def _first(patterns: Iterable[re.Pattern[str]], text: str, any_of: re.Pattern[str] | None = None) -> re.Match[str] | None:
+    """The match of the first of ``patterns`` that matches; ``any_of``, their alternation, can
+    tell in one search that none does."""
+    if any_of is not None and any_of.search(text) is None:
+        return None
     return next((m for m in (p.search(text) for p in patterns) if m), None)
 
 
-def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> tuple[str, int, int]:
+_NO_ALTERNATIONS = (None, None, None, None)
+
+
+def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int,
+           prescan: _Prescan | None = None) -> tuple[str, int, int]:
     """The cue's state and the extent of the words that gave it ("not" ... "4K"), so the prompt
     builder can remove an instruction together with its negation."""
     for name in spec_mods:
         mod = rules.modifiers[name]
+        any_before, any_after, any_text, any_sentence = prescan.any_of.get(name, _NO_ALTERNATIONS) if prescan else _NO_ALTERNATIONS
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
-        if (m := _first(mod.before, before)) is not None:
+        if (m := _first(mod.before, before, any_before)) is not None:
             return name, start - len(before) + m.start(), end
-        if (m := _first(mod.after, after)) is not None:
+        if (m := _first(mod.after, after, any_after)) is not None:
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
-        if (m := _first(mod.after_text, text[end : end + mod.window])) is not None:
+        if (m := _first(mod.after_text, text[end : end + mod.window], any_text)) is not None:
             return name, start, end + m.end()
         if mod.after_sentence:
             sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
-            if (m := _first(mod.after_sentence, sentence)) is not None:
+            if (m := _first(mod.after_sentence, sentence, any_sentence)) is not None:
                 return name, start, end + m.end()
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name, start, end
@@ -451,13 +460,16 @@ class _Prescan:
     ``lights`` maps it to the patterns it makes possible: (number, bits), bit i standing for
     alternative i (bit 0 for a pattern of its own). ``always`` has the bits of those whose need
     is unknown. So a scan yields, for each pattern, exactly the alternatives whose needed
-    substrings the text holds.
+    substrings the text holds. ``any_of`` has, for each modifier, the alternation of its
+    ``before``, ``after``, ``after_text`` and ``after_sentence`` patterns (None for fewer than two):
+    one search that fails says none of them matches.
     """
 
     literals: re.Pattern[str]
     lights: dict[str, tuple[tuple[int, int], ...]]
     always: tuple[int, ...]
     parts: tuple[tuple[re.Pattern[str], ...] | None, ...]
+    any_of: dict[str, tuple[re.Pattern[str] | None, ...]]
 
     def live(self, text: str) -> list[int]:
         masks = list(self.always)
@@ -548,7 +560,25 @@ def _build_prescan(rules: CompiledRules) -> _Prescan:
                 merged[u] = merged.get(u, 0) | b
         lights[lit] = tuple(sorted(merged.items()))
     literals = startup_cache.compile_pattern(f"(?=({trie_longest(lits)}))" if lits else "(?!)")
-    return _Prescan(literals, lights, tuple(always), tuple(parts))
+    any_of = {name: tuple(_alternation_of(ps) for ps in (m.before, m.after, m.after_text, m.after_sentence))
+              for name, m in rules.modifiers.items()}
+    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of)
+
+
+_GROUP_REF = re.compile(r"\\\d|\(\?P=|\(\?\(")
+
+
+def _alternation_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of ``patterns`` does (None: fewer than two, or they
+    cannot be joined: group references, clashing names, different flags)."""
+    from skill import startup_cache
+
+    if len(patterns) < 2 or len({p.flags for p in patterns}) > 1 or any(_GROUP_REF.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return startup_cache.compile_pattern("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags & ~re.UNICODE)
+    except re.error:
+        return None
 
 
 def _never_empty(pattern: str) -> bool:
@@ -660,9 +690,10 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     spec = rules.data.language
     if not spec.other:
         return None
+    english_words, other_words = rules.language_words
     words = _WORD.findall(masked)
-    other = [w for w in words if w in spec.other]
-    english = sum(w in spec.english for w in words)
+    other = [w for w in words if w in other_words]
+    english = sum(w in english_words for w in words)
     if len(other) < spec.min_other or len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
@@ -683,7 +714,7 @@ def _mask_urls(rules: CompiledRules, lowered: str) -> str:
 
 
 def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Iterable[re.Match[str]]]], scan: str,
-          text: str, back: list[int] | None) -> list[Signal]:
+          text: str, back: list[int] | None, prescan: _Prescan | None) -> list[Signal]:
     """One signal's cues from the matches of its patterns (``scans``: each pattern's value and
     matches, in order). An earlier match keeps its words, except that a later match holding it
     whole replaces it: "music bed" is one cue, not "music" and a leftover "bed"."""
@@ -701,7 +732,7 @@ def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Ite
             value = _value(rules, csig, fixed, m)
             if value is None:
                 continue
-            state, lo, hi = _state(rules, spec.modifiers, scan, a, b) if spec.modifiers else ("plain", a, b)
+            state, lo, hi = _state(rules, spec.modifiers, scan, a, b, prescan) if spec.modifiers else ("plain", a, b)
             start, end = (back[a], back[b]) if back else (a, b)
             if back:
                 lo, hi = back[lo], back[hi]
@@ -735,9 +766,11 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
         scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
         for fixed, pattern in csig.patterns:
             u += 1
-            found = pattern.finditer(scan) if prescan is None or live is None else prescan.finditer(u, live[u], pattern, scan)
-            scans.append((fixed, found))
-        signals.extend(_cues(rules, csig, scans, scan, text, back))
+            if live is None or prescan is None:
+                scans.append((fixed, pattern.finditer(scan)))
+            elif live[u]:  # else a substring every match needs is absent
+                scans.append((fixed, prescan.finditer(u, live[u], pattern, scan)))
+        signals.extend(_cues(rules, csig, scans, scan, text, back, prescan))
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
     signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))

@@ -406,6 +406,7 @@ class CompiledRules:
     content_states: frozenset[str] = frozenset({"quoted"})
     supersede_leads: tuple[re.Pattern[str], ...] = ()
     kinds: dict[str, str] = field(default_factory=dict)
+    language_words: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # (english, other)
 
     def kind_of(self, signal: str) -> str:
         """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
@@ -570,6 +571,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
         supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
         kinds={name: group[0] for group in data.supersede.kinds for name in group},
+        language_words=(frozenset(data.language.english), frozenset(data.language.other)),
     )
 
 
