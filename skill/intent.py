@@ -53,6 +53,7 @@ class Intent:
     text: str
     signals: tuple[Signal, ...]
     excludes: dict[str, str] = field(default_factory=dict)
+    ruling_out: frozenset[str] = frozenset()  # signals whose plain cues rule their value out
     shots_total: int | None = None
     shot_count: int = 0
     by_name: dict[str, tuple[Signal, ...]] = field(default_factory=dict)
@@ -759,10 +760,13 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     live = prescan.live(scan) if prescan is not None else None
     u = -1
     excludes: dict[str, str] = {}
+    ruling: set[str] = set()
     for csig in rules.signals:
         spec = csig.spec
         if spec.excludes:
             excludes[spec.name] = spec.excludes
+        if spec.rules_out:
+            ruling.add(spec.name)
         scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
         for fixed, pattern in csig.patterns:
             u += 1
@@ -820,6 +824,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
         text=text,
         signals=tuple(signals),
         excludes=excludes,
+        ruling_out=frozenset(ruling),
         shots_total=shots_total,
         shot_count=len({s.value for s in markers}),
     )

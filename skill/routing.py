@@ -120,7 +120,8 @@ class _Evaluator:
         if "first_allowed" in src:
             return next((v for v in src["first_allowed"] if v not in excluded), None)
         scope = src.get("scope", "anywhere")
-        for sig in self._signals(src["signal"], "plain", scope):
+        found = self._signals(src["signal"], "plain", scope)
+        for sig in reversed(found) if src.get("pick") == "last" else found:
             if sig.value not in excluded:
                 return sig.value
         return None
@@ -131,7 +132,8 @@ def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outco
     outcome = Outcome()
     for sig in intent.signals:
         spec_excludes = intent.excludes.get(sig.name)
-        if sig.state == "negated" and spec_excludes:
+        ruling = sig.state == "negated" or (sig.state == "plain" and sig.name in intent.ruling_out)
+        if ruling and spec_excludes:
             bucket = outcome.excluded.setdefault(spec_excludes, [])
             if sig.value not in bucket:
                 bucket.append(sig.value)

@@ -201,6 +201,11 @@ class SignalSpec(_Model):
     units: dict[str, float] | None = None
     modifiers: list[str] = Field(default_factory=list)
     excludes: str | None = None
+    rules_out: bool = Field(
+        default=False,
+        description="A plain cue rules its value out of the `excludes` slot, the way a negated cue of "
+        "another signal does: \"1080p is plenty\" says no 4K without a negation word.",
+    )
     instruction: bool = Field(
         default=True,
         description="The words are addressed to the tool (the prompt builder removes them); false for "
@@ -324,8 +329,10 @@ class RulesFile(_Model):
                 ref = rule.set.get("signal")
                 if ref is not None and ref not in names:
                     raise ValueError(f"rule {rule.id!r}: sets from unknown signal {ref!r}")
-                if len(set(rule.set) - {"field", "signal", "slot", "shots_total", "first_allowed", "scope"}) > 0:
+                if len(set(rule.set) - {"field", "signal", "slot", "shots_total", "first_allowed", "scope", "pick"}) > 0:
                     raise ValueError(f"rule {rule.id!r}: unknown value source {sorted(rule.set)}")
+                if rule.set.get("pick", "first") not in ("first", "last"):
+                    raise ValueError(f"rule {rule.id!r}: pick is 'first' or 'last', not {rule.set['pick']!r}")
         return self
 
 

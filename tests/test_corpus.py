@@ -88,7 +88,8 @@ def _scored(path: Path) -> tuple[float, float]:
 # score now, so a change may not lower them; every other set is held at 0.98.
 FLOORS = {"routing_dev_y": (0.98, 0.98), "routing_dev_z": (0.98, 0.98),
           "routing_dev_zz": (0.98, 0.98), "routing_dev_ab": (0.96, 0.98), "routing_dev_ah": (0.97, 0.99),
-          "routing_dev_th": (0.97, 0.96), "routing_dev_ag": (0.98, 0.97)}
+          "routing_dev_th": (0.97, 0.96), "routing_dev_ag": (0.98, 0.97),
+          "routing_dev_mx": (0.85, 0.92)}
 
 
 @pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.stem)

@@ -732,3 +732,23 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 @pytest.mark.parametrize("path", [data_path("routing_rules.yaml"), *sorted(data_path("").glob("*.yaml"))], ids=str)
 def test_data_files_have_no_duplicate_keys(path: Path) -> None:
     yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+
+
+@pytest.mark.parametrize(("text", "ratio"), [
+    ("Landscape, no, portrait, no - square. A cat batting at a dangling string.", "1:1"),
+    ("Square or vertical? Vertical, definitely. A serum dropper falling into a bottle.", "9:16"),
+])
+def test_the_last_ratio_said_is_the_request(text: str, ratio: str) -> None:
+    assert make_plan({"text": text}).params.aspect_ratio == ratio
+
+
+def test_the_last_length_said_is_the_request() -> None:
+    plan = make_plan({"text": "Ten seconds of a heron fishing. Hmm, 7 seconds is better."})
+    assert plan.params.duration == 7
+
+
+def test_a_resolution_limit_rules_4k_out_and_the_next_rule_decides() -> None:
+    plan = make_plan({"text": "For the LED wall in the lobby, but honestly 1080p is plenty. "
+                              "A final client deliverable: a bride walking down an aisle."})
+    assert plan.tier == "pro"
+    assert make_plan({"text": "a cat on a sofa, 1080p is plenty"}).tier == "standard"

@@ -60,6 +60,12 @@ KNOWN_BAD = {
     "routing_dev_ai:ai096": "a tier named and withdrawn ('Was going to ask for Kling 4K but skip it') kept in the prompt; 'Plan accordingly.' left as a fragment",
     "routing_dev_ai:ai174": "a spec's 'resolution:' key left as an orphan label before 'scene:'",
     "routing_dev_ai:ai187": "a relayed note about audio reduced to 'User explicitly asked a question.' and 'silence' lost",
+    "routing_dev_mx:mx057": "a correction's answer ('Hmm, no.') left as a fragment and 'Let's do' kept before the subject",
+    "routing_dev_mx:mx066": "a question about sound answered 'Eh, no.' leaves the orphan label 'Sound.' and the fragment",
+    "routing_dev_mx:mx084": "a ratio choice ('Vertical or square? Reels wins.') leaves 'Or square.' as a fragment",
+    "routing_dev_mx:mx126": "'Music: none. Voiceover: none.' kept as orphan labels instead of turning audio off",
+    "routing_dev_mx:mx223": "a relayed quote of routing words kept whole and the verb 'Route.' left as a fragment",
+    "routing_dev_mx:mx234": "a client's quoted note about the scene reduced to 'The client's note speaks.' and the hotel lobby lost",
     "routing_dev_ah:ah144": "'SFX only, no music - a sword drawn slowly from its scabbard' loses the whole scene after the dash",
 }
 REQUESTS = [
