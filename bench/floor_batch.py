@@ -2,8 +2,10 @@
 
 asyncio and ONE httpx.AsyncClient: each job submits, polls its status at the same cadence as
 ``kling3 batch`` (a poll right after the submit, then one every ``--poll`` seconds), reads the
-result and streams the video into a file. No planning, journal, checks or events: what is left
-is the HTTP work itself, the yardstick ``kling3 batch`` is compared with (bench/batch_cpu.py).
+result and streams the video into a file, then fsyncs that file (kling3 makes every saved video
+durable before it reports it, so the floor pays for the same flush). No planning, journal, checks
+or events: what is left is the HTTP work itself and the one flush, the yardstick ``kling3 batch``
+is compared with (bench/batch_cpu.py).
 
 The API base and token come from RUNCOMFY_MODEL_API_BASE and RUNCOMFY_TOKEN, as for kling3.
 Run: python bench/floor_batch.py [--jobs 200] [--concurrency 8] [--poll 0.1] [--out DIR]
@@ -42,6 +44,8 @@ async def one_job(
         async with client.stream("GET", url) as response:
             async for chunk in response.aiter_raw():
                 size += f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
     return size
 
 

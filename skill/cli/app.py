@@ -208,7 +208,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if handler is None:
             parser.print_help(sys.stderr)
             return 64
-        return handler(args)
+        code = handler(args)
     except Kling3Error as exc:
         return _report_error(exc, as_json)
     except KeyboardInterrupt:
@@ -225,6 +225,11 @@ def _main(argv: Sequence[str] | None) -> int:
     finally:
         settings.use_journal_url(None)
         _warn_token_file(as_json)
+    if argv is None and getattr(args, "exit_now", False):  # the console script, done: no teardown
+        from skill.cli.quick_exit import exit_now
+
+        exit_now(code)
+    return code
 
 
 def _no_missing_streams() -> None:

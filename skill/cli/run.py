@@ -181,10 +181,14 @@ def add_batch_parser(sub: SubParsers) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """Run every line of FILE as one budget-checked batch; one JSON line per job with --json."""
+    """Run every line of FILE as one budget-checked batch; one JSON line per job with --json.
+    Once it has answered, the process ends without the interpreter's teardown (see
+    :mod:`skill.cli.quick_exit`): a batch of quick jobs would otherwise pay it on top."""
     from skill.execution.batch import read_jsonl
 
-    return _run_batch_and_report(read_jsonl(args.file), args, one_document=False)
+    code = _run_batch_and_report(read_jsonl(args.file), args, one_document=False)
+    args.exit_now = True
+    return code
 
 
 def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, *, one_document: bool) -> int:

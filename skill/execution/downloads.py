@@ -365,9 +365,11 @@ class _Sink:
     """The temporary file of one try.
 
     The network side (:meth:`add`) counts, caps and reports progress, and gathers chunks into
-    1 MiB blocks; a writer thread (started with the first full block) hashes and writes them. Hashing and writing release the GIL,
-    so disk and network overlap (the bounded queue keeps memory flat), and the asyncio twin
-    never blocks its loop on the disk.
+    1 MiB blocks; a writer thread (started with the first full block) writes them and hands
+    each to a hasher thread, which computes the SHA-256 beside the write. Hashing and writing
+    release the GIL, so network, disk and hash overlap on as many cores as there are (the
+    bounded queues keep memory flat: at most ``2 * _QUEUE_BLOCKS`` blocks wait), and the
+    asyncio twin never blocks its loop on the disk.
     """
 
     def __init__(self, job: _Job, total: int | None) -> None:
@@ -383,6 +385,8 @@ class _Sink:
         self._hash = hashlib.sha256()
         self._last_progress = 0.0
         self._queue: queue.Queue[_Block | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self._to_hash: queue.Queue[_Block | None] = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self._hasher: threading.Thread | None = None
         self._error: Exception | None = None
         self.tmp = job.dest_dir / f".{job.name}.part-{secrets.token_hex(6)}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -393,10 +397,15 @@ class _Sink:
         self._written = self._flushed = 0
 
     def _start_writer(self) -> None:
-        """The writer thread, started with the first full block: a file under one block (most
-        outputs of a batch) is written by :meth:`finish` alone, with no thread to start."""
+        """The writer and hasher threads, started with the first full block: a file under one
+        block (most outputs of a batch) is hashed and written by :meth:`finish` alone, with no
+        thread to start."""
         if not self._started:
             self._started = True
+            self._hasher = threading.Thread(
+                target=self._hash_blocks, name="kling3-download-hasher", daemon=True
+            )
+            self._hasher.start()
             self._thread = threading.Thread(
                 target=self._writer, name="kling3-download-writer", daemon=True
             )
@@ -405,18 +414,32 @@ class _Sink:
     def _writer(self) -> None:
         while True:
             block = self._queue.get()
+            self._to_hash.put(block)  # every block, in order; None ends the hasher too
             if block is None:
                 return
             if self._error is None:  # else keep draining: the network side must never block
-                self._write_block(block)
+                self._write_block(block, hashed=True)
 
-    def _write_block(self, block: _Block) -> None:
+    def _hash_blocks(self) -> None:
+        while True:
+            block = self._to_hash.get()
+            if block is None:
+                return
+            try:
+                for part in block if isinstance(block, list) else [block]:
+                    self._hash.update(part)
+            except Exception as exc:  # keep draining: the writer must never block on a dead hasher
+                self._error = exc
+
+    def _write_block(self, block: _Block, *, hashed: bool = False) -> None:
+        """Write ``block`` (and hash it, unless the hasher thread does: ``hashed``)."""
         fd = self._fd
         assert fd is not None
         try:
             parts = block if isinstance(block, list) else [block]
-            for part in parts:
-                self._hash.update(part)
+            if not hashed:
+                for part in parts:
+                    self._hash.update(part)
             self._written += _write_all(fd, parts)
             if _FADVISE and self._written - self._flushed >= _WRITEBACK_BYTES:
                 # Start writeback now and drop the pages: the final fsync is then nearly
@@ -488,6 +511,9 @@ class _Sink:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._hasher is not None:  # the writer passed it the end: it finishes the hash
+            self._hasher.join()
+            self._hasher = None
 
     def finish(self) -> DownloadedFile:
         """Write the rest, flush to disk, verify what it is, move it to its final name (or keep

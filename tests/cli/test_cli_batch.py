@@ -128,3 +128,18 @@ def test_batch_exit_codes_are_those_of_run(make_emulator: Callable[..., Emulator
     assert item["status"] == "timeout" and item["error"]["resume_command"].startswith("kling3 resume ")
     lines = [json.loads(x) for x in t.err.splitlines()]  # --json: stderr carries JSON lines only
     assert lines[0]["event"] == "batch_plan" and lines[0]["message"] == "1 job, $0.42 planned, 1 at a time"
+
+
+def test_batch_ends_without_teardown_but_with_its_output_and_at_exit_work(make_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    """The batch command leaves through skill.cli.quick_exit: the whole report still reaches
+    stdout, the exit code is the batch's, and the at-exit handlers run (the start-up cache
+    stores the patterns this first run compiled only then)."""
+    emu = make_emulator()
+    f = tmp_path / "b.jsonl"
+    f.write_text("".join(json.dumps({"text": f"a paper boat number {i} on a pond"}) + "\n" for i in range(3)))
+    env = env_for(emu, tmp_path)
+    r = run_cli("batch", str(f), "--poll-interval", "0.05", "--output-dir", str(tmp_path / "o"), "--json", env=env)
+    assert r.code == 0, r.err
+    assert [json.loads(x)["status"] for x in r.out.splitlines()] == ["completed"] * 3
+    assert [json.loads(x)["event"] for x in r.err.splitlines()] == ["batch_plan", "gallery"]
+    assert list((tmp_path / "home" / "cache").glob("regexes-*.k3c")), "the at-exit save of the start-up cache did not run"

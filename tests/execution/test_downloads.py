@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -130,6 +131,37 @@ def test_large_file_streams_with_throttled_progress(
     assert saved[0].size == 24 << 20
     assert len(calls) <= 2 + elapsed * 10
     assert saved[0].sha256 == hashlib.sha256(saved[0].path.read_bytes()).hexdigest()
+
+
+def _download_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("kling3-download")]
+
+
+def test_a_many_block_file_is_hashed_beside_its_write_by_both_twins(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """Blocks go to the writer, which hands each on to the hasher: the SHA-256 is the file's
+    whatever order the two threads run in, and neither thread outlives the download."""
+    emu = make_emulator(output_bytes=9 << 20)
+    output = _output(emu)
+    sync = _download(emu, output, tmp_path / "sync")[0]
+    delivery = asyncio.run(adeliver(output, tmp_path / "async", api_base=emu.base_url))
+    (other,) = delivery.files
+    for saved in (sync, other):
+        data = saved.path.read_bytes()
+        assert saved.size == len(data) >= 9 << 20
+        assert saved.sha256 == hashlib.sha256(data).hexdigest()
+    assert _download_threads() == []
+
+
+def test_a_many_block_download_cut_short_stops_both_threads(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emu = make_emulator(output_bytes=9 << 20, faults=[Fault(route="download", kind="truncate", times=0)])
+    with pytest.raises(DownloadError):
+        _download(emu, _output(emu), tmp_path)
+    _assert_nothing_written(tmp_path)
+    assert _download_threads() == []
 
 
 def test_no_output_urls_means_no_files_and_says_so(emulator: Emulator, tmp_path: Path) -> None:
