@@ -154,47 +154,8 @@ def _wants_json(argv: Sequence[str]) -> bool:
     return "--json" in argv
 
 
-_QUICK_EXIT_COMMANDS = frozenset({"plan"})
-"""Commands whose process may end without the interpreter's teardown: they hold no open file,
-connection or thread once they return."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kling3`` console script; returns the exit code.
-
-    Called without ``argv`` (the console script, ``python -m skill.cli``) for a command of
-    ``_QUICK_EXIT_COMMANDS``, it ends the process itself once the answer is out (see :func:`_quick_exit`).
-    """
-    code = _main(argv)
-    if argv is None and _command_of(sys.argv[1:]) in _QUICK_EXIT_COMMANDS:
-        _quick_exit(code)
-    return code
-
-
-def _quick_exit(code: int) -> None:
-    """End the process with ``code`` now, skipping the interpreter's teardown.
-
-    Freeing every module, compiled pattern and cached vocabulary one object at a time costs a
-    cold ``kling3 plan`` a large share of its CPU and changes nothing a caller sees: exit
-    handlers still run, stdout and stderr are flushed, and the exit code is the same. Returns
-    (leaving the usual exit to happen) when another thread still runs or a flush fails, so
-    Python reports that as it always does.
-    """
-    import atexit
-    import threading
-
-    if threading.active_count() > 1:
-        return
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        return
-    os._exit(code)
-
-
-def _main(argv: Sequence[str] | None) -> int:
+    """Entry point of the ``kling3`` console script; returns the exit code."""
     # The CLI uses no pydantic plugin; not scanning entry points for them saves start-up time.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _no_missing_streams()
