@@ -37,6 +37,10 @@ with startup_cache.prebuilding(Path(sys.argv[2])):
             code = main(args)
         if code != 0:
             raise SystemExit(f"prebuild: kling3 {args[0]} exited {code}")
+    from skill.intent import enable_prefilter
+    enable_prefilter()  # what `plan --batch` reads: each signal pattern's needed substrings
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["plan", "warm the batch prefilter", "--json"])
     from skill.prompt import render
     env = render._env_for(None)
     for name in sorted(p.name for p in Path(render._bundled_templates()).glob("*.j2")):

@@ -184,28 +184,37 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     return _modifies_scene_noun(mod, before, following)
 
 
-def _first(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
+def _first(patterns: Iterable[re.Pattern[str]], text: str, any_of: re.Pattern[str] | None = None) -> re.Match[str] | None:
+    """The match of the first of ``patterns`` that matches; ``any_of``, their alternation, can
+    tell in one search that none does."""
+    if any_of is not None and any_of.search(text) is None:
+        return None
     return next((m for m in (p.search(text) for p in patterns) if m), None)
 
 
-def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int) -> tuple[str, int, int]:
+_NO_ALTERNATIONS = (None, None, None, None)
+
+
+def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int,
+           prescan: _Prescan | None = None) -> tuple[str, int, int]:
     """The cue's state and the extent of the words that gave it ("not" ... "4K"), so the prompt
     builder can remove an instruction together with its negation."""
     for name in spec_mods:
         mod = rules.modifiers[name]
+        any_before, any_after, any_text, any_sentence = prescan.any_of.get(name, _NO_ALTERNATIONS) if prescan else _NO_ALTERNATIONS
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
-        if (m := _first(mod.before, before)) is not None:
+        if (m := _first(mod.before, before, any_before)) is not None:
             return name, start - len(before) + m.start(), end
-        if (m := _first(mod.after, after)) is not None:
+        if (m := _first(mod.after, after, any_after)) is not None:
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
-        if (m := _first(mod.after_text, text[end : end + mod.window])) is not None:
+        if (m := _first(mod.after_text, text[end : end + mod.window], any_text)) is not None:
             return name, start, end + m.end()
         if mod.after_sentence:
             sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
-            if (m := _first(mod.after_sentence, sentence)) is not None:
+            if (m := _first(mod.after_sentence, sentence, any_sentence)) is not None:
                 return name, start, end + m.end()
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name, start, end
@@ -442,35 +451,64 @@ def _chained_total(signals: list[Signal]) -> int | None:
 
 _PREFILTER = False
 
-
 @dataclass(frozen=True)
 class _Prescan:
     """What one scan of a text tells about every signal pattern of a rule book.
 
-    ``literals`` finds, at each position, the longest substring some pattern needs that starts
-    there; ``covers`` maps it to every needed substring it starts with, so the set of those
-    present is exactly what ``needed in text`` would say for each of them.
+    The signal patterns are numbered in order (every pattern of every signal); one that joins
+    alternatives keeps them, each compiled alone, in ``parts``. ``literals`` finds, at each
+    position, the longest substring some pattern or alternative needs that starts there;
+    ``lights`` maps it to the patterns it makes possible: (number, bits), bit i standing for
+    alternative i (bit 0 for a pattern of its own). ``always`` has the bits of those whose need
+    is unknown. So a scan yields, for each pattern, exactly the alternatives whose needed
+    substrings the text holds. ``any_of`` has, for each modifier, the alternation of its
+    ``before``, ``after``, ``after_text`` and ``after_sentence`` patterns (None for fewer than two):
+    one search that fails says none of them matches.
     """
 
     literals: re.Pattern[str]
-    covers: dict[str, frozenset[str]]
-    needs: dict[re.Pattern[str], frozenset[str] | None]
+    lights: dict[str, tuple[tuple[int, int], ...]]
+    always: tuple[int, ...]
+    parts: tuple[tuple[re.Pattern[str], ...] | None, ...]
+    any_of: dict[str, tuple[re.Pattern[str] | None, ...]]
 
-    def present(self, text: str) -> set[str]:
-        found: set[str] = set()
+    def live(self, text: str) -> list[int]:
+        masks = list(self.always)
         for lit in set(self.literals.findall(text)):
-            found |= self.covers[lit]
-        return found
+            for u, bits in self.lights[lit]:
+                masks[u] |= bits
+        return masks
+
+    def finditer(self, u: int, mask: int, pattern: re.Pattern[str], text: str) -> Iterable[re.Match[str]]:
+        """``pattern.finditer(text)`` for pattern number ``u``, leaving out what cannot match: the
+        whole pattern, or its alternatives outside ``mask`` (the others find the same matches)."""
+        if not mask:
+            return ()
+        parts = self.parts[u]
+        if parts is None or mask == (1 << len(parts)) - 1:
+            return pattern.finditer(text)
+        if not mask & (mask - 1):
+            return parts[mask.bit_length() - 1].finditer(text)
+        live = []
+        while mask:
+            low = mask & -mask
+            live.append(parts[low.bit_length() - 1])
+            mask ^= low
+        from skill.textmatch import alternation_finditer
+
+        return alternation_finditer(live, text)
 
 
 _PRESCANS: dict[int, tuple[CompiledRules, _Prescan]] = {}
 
 
 def enable_prefilter() -> None:
-    """Skip a signal's scan when a substring every match needs is absent from the text.
+    """Skip a signal's scan, or the alternatives of it, when a substring every match needs is
+    absent from the text.
 
-    Worth it for batches: working out those substrings costs a parse of each pattern once,
-    which a single plan would not win back. The result is identical either way (tested).
+    Worth it for batches: working out those substrings costs a parse and a compile of each
+    pattern once (kept in the start-up cache), which a single plan would not win back. The
+    result is identical either way (tested).
     """
     global _PREFILTER
     _PREFILTER = True
@@ -480,14 +518,79 @@ def _prescan(rules: CompiledRules) -> _Prescan:
     got = _PRESCANS.get(id(rules))
     if got is not None and got[0] is rules:
         return got[1]
-    from skill.textmatch import required_substrings, trie_longest
+    from skill import rulebook, startup_cache, textmatch
 
-    needs = {p: required_substrings(p.pattern, p.flags & ~re.UNICODE) for c in rules.signals for _v, p in c.patterns}
-    lits = sorted({n for ns in needs.values() if ns for n in ns})
-    covers = {lit: frozenset(x for x in lits if lit.startswith(x)) for lit in lits}
-    scan = _Prescan(re.compile(f"(?=({trie_longest(lits)}))" if lits else "(?!)"), covers, needs)
+    sources = repr([(s.name, s.values, s.value, s.patterns) for s in rules.data.signals])
+    k = startup_cache.key(sources, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
+                          code=(__file__, rulebook.__file__, textmatch.__file__))
+    scan = startup_cache.memo("prescan", k, lambda: _build_prescan(rules), lambda x: isinstance(x, _Prescan))
     _PRESCANS[id(rules)] = (rules, scan)
     return scan
+
+
+def _build_prescan(rules: CompiledRules) -> _Prescan:
+    from skill import startup_cache
+    from skill.rulebook import signal_alternatives
+    from skill.textmatch import required_substrings, trie_longest
+
+    def needs(p: str, flags: int = 0) -> frozenset[str] | None:
+        return required_substrings(p, flags & ~re.UNICODE)
+
+    parts: list[tuple[re.Pattern[str], ...] | None] = []
+    always: list[int] = []
+    bits_of: dict[str, dict[int, int]] = {}  # a needed substring -> the bits it lights, by number
+    for csig, alts in zip(rules.signals, signal_alternatives(rules.data), strict=True):
+        for (_v, p), sources in zip(csig.patterns, alts, strict=True):
+            u = len(parts)
+            split = sources is not None and len(sources) > 1 and all(_never_empty(a) for a in sources)
+            sources = sources if split and sources is not None else None
+            parts.append(tuple(startup_cache.compile_pattern(a) for a in sources) if sources is not None else None)
+            always.append(0)
+            for i, ns in enumerate([needs(a) for a in sources] if sources is not None else [needs(p.pattern, p.flags)]):
+                if ns is None:
+                    always[u] |= 1 << i
+                for n in ns or ():
+                    by = bits_of.setdefault(n, {})
+                    by[u] = by.get(u, 0) | 1 << i
+    lits = sorted(bits_of)
+    lights: dict[str, tuple[tuple[int, int], ...]] = {}
+    for lit in lits:
+        merged: dict[int, int] = {}
+        for x in (x for x in lits if lit.startswith(x)):
+            for u, b in bits_of[x].items():
+                merged[u] = merged.get(u, 0) | b
+        lights[lit] = tuple(sorted(merged.items()))
+    literals = startup_cache.compile_pattern(f"(?=({trie_longest(lits)}))" if lits else "(?!)")
+    any_of = {name: tuple(_alternation_of(ps) for ps in (m.before, m.after, m.after_text, m.after_sentence))
+              for name, m in rules.modifiers.items()}
+    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of)
+
+
+_GROUP_REF = re.compile(r"\\\d|\(\?P=|\(\?\(")
+
+
+def _alternation_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of ``patterns`` does (None: fewer than two, or they
+    cannot be joined: group references, clashing names, different flags)."""
+    from skill import startup_cache
+
+    if len(patterns) < 2 or len({p.flags for p in patterns}) > 1 or any(_GROUP_REF.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return startup_cache.compile_pattern("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags & ~re.UNICODE)
+    except re.error:
+        return None
+
+
+def _never_empty(pattern: str) -> bool:
+    """Whether no match of ``pattern`` can be empty (the split scan relies on it)."""
+    from skill.textmatch import regex_internals
+
+    internals = regex_internals()
+    if internals is None:  # pragma: no cover
+        return False
+    lo, _hi = internals[0].parse(pattern, 0).getwidth()
+    return bool(lo > 0)
 
 
 def _lower(text: str) -> str:
@@ -588,9 +691,10 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     spec = rules.data.language
     if not spec.other:
         return None
+    english_words, other_words = rules.language_words
     words = _WORD.findall(masked)
-    other = [w for w in words if w in spec.other]
-    english = sum(w in spec.english for w in words)
+    other = [w for w in words if w in other_words]
+    english = sum(w in english_words for w in words)
     if len(other) < spec.min_other or len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
@@ -610,18 +714,16 @@ def _mask_urls(rules: CompiledRules, lowered: str) -> str:
     return "".join(parts)
 
 
-def _cues(rules: CompiledRules, csig: CompiledSignal, scan: str, text: str, back: list[int] | None,
-          prescan: Any, present: set[str]) -> list[Signal]:
-    """One signal's cues. Patterns are read in their order and an earlier match keeps its words,
-    except that a later match holding it whole replaces it: "music bed" is one cue, not "music"
-    and a leftover "bed"."""
+def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Iterable[re.Match[str]]]], scan: str,
+          text: str, back: list[int] | None, prescan: _Prescan | None) -> list[Signal]:
+    """One signal's cues from the matches of its patterns (``scans``: each pattern's value and
+    matches, in order). An earlier match keeps its words, except that a later match holding it
+    whole replaces it: "music bed" is one cue, not "music" and a leftover "bed"."""
     spec = csig.spec
     kept: list[Signal] = []
     spans: list[tuple[int, int]] = []
-    for fixed, pattern in csig.patterns:
-        if prescan is not None and (needs := prescan.needs[pattern]) is not None and needs.isdisjoint(present):
-            continue
-        for m in pattern.finditer(scan):
+    for fixed, found in scans:
+        for m in found:
             a, b = m.start(), m.end()
             if a == b:
                 continue
@@ -631,7 +733,7 @@ def _cues(rules: CompiledRules, csig: CompiledSignal, scan: str, text: str, back
             value = _value(rules, csig, fixed, m)
             if value is None:
                 continue
-            state, lo, hi = _state(rules, spec.modifiers, scan, a, b) if spec.modifiers else ("plain", a, b)
+            state, lo, hi = _state(rules, spec.modifiers, scan, a, b, prescan) if spec.modifiers else ("plain", a, b)
             start, end = (back[a], back[b]) if back else (a, b)
             if back:
                 lo, hi = back[lo], back[hi]
@@ -655,7 +757,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
 
     prescan = _prescan(rules) if _PREFILTER else None
-    present = prescan.present(scan) if prescan is not None else set()
+    live = prescan.live(scan) if prescan is not None else None
+    u = -1
     excludes: dict[str, str] = {}
     ruling: set[str] = set()
     for csig in rules.signals:
@@ -664,7 +767,14 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
             excludes[spec.name] = spec.excludes
         if spec.rules_out:
             ruling.add(spec.name)
-        signals.extend(_cues(rules, csig, scan, text, back, prescan, present))
+        scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
+        for fixed, pattern in csig.patterns:
+            u += 1
+            if live is None or prescan is None:
+                scans.append((fixed, pattern.finditer(scan)))
+            elif live[u]:  # else a substring every match needs is absent
+                scans.append((fixed, prescan.finditer(u, live[u], pattern, scan)))
+        signals.extend(_cues(rules, csig, scans, scan, text, back, prescan))
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
     signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))

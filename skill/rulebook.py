@@ -36,6 +36,7 @@ __all__ = [
     "Slots",
     "compile_rules",
     "load_rules",
+    "signal_alternatives",
 ]
 
 URL_MASK = "\ue000"
@@ -412,6 +413,7 @@ class CompiledRules:
     content_states: frozenset[str] = frozenset({"quoted"})
     supersede_leads: tuple[re.Pattern[str], ...] = ()
     kinds: dict[str, str] = field(default_factory=dict)
+    language_words: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # (english, other)
 
     def kind_of(self, signal: str) -> str:
         """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
@@ -498,16 +500,45 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
     )
 
 
+def _value_groups(spec: SignalSpec) -> list[tuple[Any, list[str]]]:
+    return list(spec.values.items()) if spec.values is not None else [(spec.value, spec.patterns or [])]
+
+
+def _plain_and_named(plist: list[str], number_re: str) -> tuple[list[str], list[str]]:
+    """A value's patterns, expanded: those without named groups (scanned as one) and the others."""
+    plain = [_guarded(p, number_re) for p in plist if "(?P<" not in p]
+    named = [_guarded(p, number_re) for p in plist if "(?P<" in p]
+    return plain, named
+
+
+def signal_alternatives(data: RulesFile) -> tuple[tuple[tuple[str, ...] | None, ...], ...]:
+    """For each signal and each of its compiled patterns (in the order of ``CompiledSignal.patterns``),
+    the patterns that one scan joins, in order, as compiled; None for a pattern scanned on its own.
+
+    The batch prefilter reads them: an alternative whose every match needs a word the text lacks
+    can be left out of the scan, and the scan of the rest finds the same matches.
+    """
+    number_re = _number_pattern(data)
+    out = []
+    for spec in data.signals:
+        per: list[tuple[str, ...] | None] = []
+        for _value, plist in _value_groups(spec):
+            plain, named = _plain_and_named(plist, number_re)
+            if plain:
+                per.append(tuple(plain))
+            per.extend(None for _ in named)
+        out.append(tuple(per))
+    return tuple(out)
+
+
 def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
     number_re = _number_pattern(data)
     signals = []
     for spec in data.signals:
         where = f"signal {spec.name!r}"
-        groups = spec.values.items() if spec.values is not None else [(spec.value, spec.patterns or [])]
         pats: list[tuple[Any, re.Pattern[str]]] = []
-        for value, plist in groups:
-            plain = [_guarded(p, number_re) for p in plist if "(?P<" not in p]
-            named = [_guarded(p, number_re) for p in plist if "(?P<" in p]
+        for value, plist in _value_groups(spec):
+            plain, named = _plain_and_named(plist, number_re)
             if plain:
                 # One scan per value instead of one per pattern: the batch path depends on it.
                 try:
@@ -547,6 +578,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
         supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
         kinds={name: group[0] for group in data.supersede.kinds for name in group},
+        language_words=(frozenset(data.language.english), frozenset(data.language.other)),
     )
 
 

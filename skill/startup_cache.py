@@ -237,15 +237,17 @@ def pattern_ingredients(pattern: str, flags: int = 0, tree: Any = None) -> tuple
         return None
     parser, compiler, _sre = internals
     flags = int(flags)
-    if tree is None:
-        from skill.textmatch import dispatch_branches, regex_internals
+    from skill.textmatch import dispatch_branches, first_char_skipped, regex_internals
 
+    consts = regex_internals()
+    if tree is None:
         tree = parser.parse(pattern, flags)
-        consts = regex_internals()
         if consts is not None:  # the same matches, found with fewer tests per position
             tree = dispatch_branches(tree, consts[2])
     try:
         code = compiler._code(tree, flags)  # as re._compiler.compile does it
+        if consts is not None:  # and positions where no match can start skipped in C
+            code = first_char_skipped(code, tree, flags | tree.state.flags, consts)
         groupindex = dict(tree.state.groupdict)
         indexgroup: list[str | None] = [None] * tree.state.groups
         for name, i in groupindex.items():

@@ -11,16 +11,18 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
     "alternation",
+    "alternation_finditer",
     "boundary_factored",
     "bounded",
     "build_trie",
     "dispatch_branches",
     "first_char_guarded",
+    "first_char_skipped",
     "regex_internals",
     "required_substrings",
     "tree_needs",
@@ -54,6 +56,31 @@ def alternation(patterns: Iterable[str], *, ordered: bool = False) -> str:
         for k, tails in groups.items()
     ]
     return "|".join([*(f"(?:{x})" for x in out), *(f"(?:{p})" for p in rest)])
+
+
+def alternation_finditer(patterns: Sequence[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+    """The matches ``re.compile("|".join(f"(?:{p.pattern})" ...)).finditer(text)`` finds, from
+    the patterns scanned one by one; for patterns that never match empty.
+
+    The alternation's next match starts at the first position where any pattern matches, and is
+    the match of the first such pattern in order; each pattern's leftmost match from the current
+    position stays valid until the position passes its start, so each is searched again only then.
+    A caller that knows some patterns cannot match a text (a word they all need is absent) scans
+    the others alone and gets the joined pattern's matches.
+    """
+    found = [rx.search(text) for rx in patterns]
+    pos = 0
+    while True:
+        best: re.Match[str] | None = None
+        for i, m in enumerate(found):
+            if m is not None and m.start() < pos:
+                m = found[i] = patterns[i].search(text, pos)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            return
+        yield best
+        pos = best.end()
 
 
 def word_alternation(words: Iterable[str]) -> str:
@@ -129,6 +156,70 @@ def first_char_guarded(p: str) -> str:
     if first is None or first[1] or not first[0]:
         return p
     return f"(?=[{''.join(sorted(first[0]))}])(?:{p})"
+
+
+def first_char_skipped(code: list[int], tree: Any, flags: int, internals: tuple[Any, Any, Any, Any]) -> list[int]:
+    """``code`` (what ``re`` compiled from ``tree``) told which characters every match starts with.
+
+    ``re`` records that set only when a pattern opens with a letter, a class or an alternation of
+    letters; one that opens with ``\\b`` or a lookbehind is then tried at every position, running
+    its assertions there. The set, worked out past those zero-width items, lets the search skip in
+    C to the next position holding one of its characters and try the whole pattern there: the
+    same matches, found without entering the pattern where none can start. Code that cannot be
+    told (a match may be empty, a first character may be anything) is returned as it was.
+    """
+    _parser, compiler, c, _sre = internals
+    try:
+        if code[0] != c.INFO or code[2] or flags & (re.IGNORECASE | re.LOCALE):
+            return code
+        lo, hi = tree.getwidth()
+        first = _first_items(list(tree), c)
+        if lo == 0 or first is None or first[1] or not first[0]:
+            return code
+        charset, hascased = compiler._optimize_charset(first[0])
+        if hascased:  # pragma: no cover - only with IGNORECASE, refused above
+            return code
+        info = [c.INFO, 0, c.SRE_INFO_CHARSET, min(lo, compiler.MAXCODE), min(hi, compiler.MAXCODE)]
+        compiler._compile_charset(charset, flags, info)
+    except Exception:  # pragma: no cover - unfamiliar internals: the code as re built it
+        return code
+    info[1] = len(info) - 1
+    return info + code[1 + code[1] :]
+
+
+def _first_items(items: list[Any], c: Any) -> tuple[list[tuple[Any, Any]], bool] | None:
+    """The class items (parser form) a match of the sequence can start with, and whether it may
+    be empty; None when a first character may be anything (a negated class, ``.``, a group
+    reference, case-insensitive parts)."""
+    out: list[tuple[Any, Any]] = []
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT} | ({c.POSSESSIVE_REPEAT} if hasattr(c, "POSSESSIVE_REPEAT") else set())
+    for op, av in items:
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue
+        if op is c.LITERAL:
+            return [*out, (op, av)], False
+        if op is c.IN:
+            if not all(iop in (c.LITERAL, c.RANGE, c.CATEGORY) for iop, _a in av):
+                return None
+            return [*out, *av], False
+        sub: tuple[list[tuple[Any, Any]], bool] | None
+        if op is c.SUBPATTERN:
+            sub = None if av[1] & (re.IGNORECASE | re.LOCALE) else _first_items(list(av[-1]), c)
+        elif op is c.BRANCH:
+            alts = [_first_items(list(a), c) for a in av[1]]
+            sub = None if any(a is None for a in alts) else (
+                [x for a in alts if a for x in a[0]], any(a[1] for a in alts if a))
+        elif op in repeats:
+            body = _first_items(list(av[2]), c)
+            sub = None if body is None else (body[0], body[1] or av[0] == 0)
+        else:
+            return None
+        if sub is None:
+            return None
+        out += sub[0]
+        if not sub[1]:
+            return out, False
+    return out, True
 
 
 def _opens_zero_width(items: list[Any], c: Any) -> bool:

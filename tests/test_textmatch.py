@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skill.startup_cache import compile_pattern
+from skill.startup_cache import compile_pattern, pattern_ingredients
 from skill.textmatch import (
+    alternation_finditer,
     boundary_factored,
     dispatch_branches,
     first_char_guarded,
@@ -171,3 +172,59 @@ def test_a_url_is_read_whole_and_matches_as_before(parts: list[str]) -> None:
     for p in URL_LED:
         whole, plain = re.compile(_expand(p, "")), re.compile(p.replace("{url}", URL_MASK + "+"))
         assert _matches(whole, text) == _matches(plain, text), p
+
+
+@pytest.mark.parametrize("pattern", [*LOOKBEHIND_LED, r"\bhero\b", r"\b(?:says|whispers)\s+x", r"(?<!a)\b[\d$]+\s*k"])
+def test_a_pattern_led_by_zero_width_items_tells_re_where_a_match_can_start(pattern: str) -> None:
+    internals = regex_internals()
+    assert internals is not None
+    got = pattern_ingredients(pattern)
+    assert got is not None
+    code = got[1]
+    assert code[0] == internals[2].INFO and code[2] & internals[2].SRE_INFO_CHARSET
+
+
+@pytest.mark.parametrize("pattern", [r"(?<=a)b?", r"(?<=a)[^x]", r"(?<=a).", r"(?i)\bab", r"\b(?:x|)"])
+def test_no_start_set_where_a_match_may_start_anywhere_or_be_empty(pattern: str) -> None:
+    internals = regex_internals()
+    got = pattern_ingredients(pattern)
+    assert internals is not None and got is not None
+    assert not got[1][2] & internals[2].SRE_INFO_CHARSET  # as re leaves it
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abehiopr snot.;?!-*x2:9k$\n", max_size=60))
+def test_start_sets_change_no_match(text: str) -> None:
+    for p in [*LOOKBEHIND_LED, r"\bhero\b", r"(?<!a)\b[\d$]+\s*k", *ALTERNATIVES]:
+        assert _matches(compile_pattern(p), text) == _matches(re.compile(p), text), p
+
+
+NON_EMPTY = [r"\bhero\b", r"\bher", r"(?<!a\s)\bpro\b", r"o\s+\w+", r"pro(?=\s)", r"[a-z]+o\b", r"\bs\w", r"\w+\b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aehopr sw-\n", max_size=50), st.lists(st.sampled_from(NON_EMPTY), min_size=1, max_size=5))
+def test_alternatives_scanned_one_by_one_match_what_their_alternation_matches(text: str, parts: list[str]) -> None:
+    joined = re.compile("|".join(f"(?:{p})" for p in parts))
+    got = [m.span() for m in alternation_finditer([re.compile(p) for p in parts], text)]
+    assert got == _matches(joined, text)
+
+
+def test_the_rules_alternatives_scanned_one_by_one_match_each_signal_scan() -> None:
+    """The batch prefilter scans a signal value's alternatives apart: the same matches on every corpus text."""
+    from skill.intent import _lower
+    from skill.rulebook import load_rules, signal_alternatives
+
+    rules = load_rules()
+    texts = [_lower((c.get("request") or c).get("text", "")) for path in sorted(CORPUS.rglob("*.jsonl"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip() for c in [json.loads(line)]]
+    split = 0
+    for csig, alts in zip(rules.signals, signal_alternatives(rules.data), strict=True):
+        for (_v, combined), sources in zip(csig.patterns, alts, strict=True):
+            if sources is None or len(sources) < 2:
+                continue
+            parts = [compile_pattern(p) for p in sources]
+            for text in texts:
+                assert [m.span() for m in alternation_finditer(parts, text)] == _matches(combined, text), (csig.spec.name, text)
+            split += 1
+    assert split > 20

@@ -47,8 +47,10 @@ def add_plan_parser(sub: SubParsers) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """Print the plan (human or JSON); ``--batch`` hands the file to the batch planner."""
-
+    """Print the plan (human or JSON); ``--batch`` hands the file to the batch planner.
+    Once it has answered, the process ends without the interpreter's teardown (see
+    :mod:`skill.cli.quick_exit`): for a cold plan the teardown costs more than a third of the floor."""
+    args.exit_now = True  # read only once the command has returned (an error exits the ordinary way)
     if args.batch:
         if args.text:
             raise UsageError("kling3 plan: give either TEXT or --batch FILE, not both")
