@@ -759,14 +759,7 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     prescan = _prescan(rules) if _PREFILTER else None
     live = prescan.live(scan) if prescan is not None else None
     u = -1
-    excludes: dict[str, str] = {}
-    ruling: set[str] = set()
     for csig in rules.signals:
-        spec = csig.spec
-        if spec.excludes:
-            excludes[spec.name] = spec.excludes
-        if spec.rules_out:
-            ruling.add(spec.name)
         scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
         for fixed, pattern in csig.patterns:
             u += 1
@@ -823,8 +816,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
         by_name={k: tuple(v) for k, v in by_name.items()},
         text=text,
         signals=tuple(signals),
-        excludes=excludes,
-        ruling_out=frozenset(ruling),
+        excludes=rules.excludes,
+        ruling_out=rules.ruling_out,
         shots_total=shots_total,
         shot_count=len({s.value for s in markers}),
     )

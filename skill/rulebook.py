@@ -414,6 +414,8 @@ class CompiledRules:
     supersede_leads: tuple[re.Pattern[str], ...] = ()
     kinds: dict[str, str] = field(default_factory=dict)
     language_words: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # (english, other)
+    excludes: dict[str, str] = field(default_factory=dict)  # signal -> the slot its negated cues rule out
+    ruling_out: frozenset[str] = frozenset()  # signals whose plain cues rule their value out too
 
     def kind_of(self, signal: str) -> str:
         """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
@@ -579,6 +581,8 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
         kinds={name: group[0] for group in data.supersede.kinds for name in group},
         language_words=(frozenset(data.language.english), frozenset(data.language.other)),
+        excludes={s.name: s.excludes for s in data.signals if s.excludes},
+        ruling_out=frozenset(s.name for s in data.signals if s.rules_out),
     )
 
 
