@@ -180,6 +180,10 @@ class QuotedSpec(_Model):
         default_factory=list,
         description="'they said' opening a sentence relays too, once a relayer word came earlier in the text",
     )
+    request_keys: list[str] = Field(
+        default_factory=list,
+        description="a quote that is the value of one of these keys ('\"text\": \"...\"', 'prompt=\"...\"') is the request itself",
+    )
 
 
 class SupersedeSpec(_Model):
