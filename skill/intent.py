@@ -156,7 +156,11 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
 
 def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
-    if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
+    if not following or following[0] in mod.video_nouns:
+        return False
+    if following[0] in mod.compound_heads:
+        return True  # "a premium economy cabin": no destination makes the cue about the video
+    if following[-1] in mod.video_nouns:
         return False
     # "for a 4K TV", "for the dome's 4K projector", "it runs on the 98-inch UHD display"; "our 4K
     # projector" is the product. Only determiners, possessives, sizes and linking words stand between.
@@ -329,6 +333,7 @@ def _same_words(a: str, b: str) -> bool:
 
 
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _DECIMAL_COMMA = re.compile(r"\d+,\d{2}")
 _MIXED_FRACTION = re.compile(r"(\d+)\s+(\d)/(\d{1,2})")
 
@@ -339,6 +344,8 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
         return float(raw)
     except ValueError:
         pass
+    if timecode := _TIMECODE.fullmatch(raw):  # hours:minutes:seconds of a timecode, "00:00:09"
+        return int(timecode.group(1)) * 3600 + int(timecode.group(2)) * 60 + int(timecode.group(3))
     if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
         return int(clock.group(1)) * 60 + int(clock.group(2))
     if _DECIMAL_COMMA.fullmatch(raw):  # "1,50 dollars"
