@@ -538,7 +538,8 @@ def _prescan(rules: CompiledRules) -> _Prescan:
     from skill import rulebook, startup_cache, textmatch
 
     sources = repr([(s.name, s.values, s.value, s.patterns) for s in rules.data.signals])
-    k = startup_cache.key(sources, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
+    modifiers = repr(sorted(rules.data.modifiers.items()))  # ``any_of`` is built from them
+    k = startup_cache.key(sources, modifiers, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
                           code=(__file__, rulebook.__file__, textmatch.__file__))
     scan = startup_cache.memo("prescan", k, lambda: _build_prescan(rules), lambda x: isinstance(x, _Prescan))
     _PRESCANS[id(rules)] = (rules, scan)

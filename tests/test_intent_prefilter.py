@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from corpushelp import corpus_requests
 
-from skill import intent
+from skill import intent, rulebook
 from skill.errors import Kling3Error
 from skill.planning import make_plan
 
@@ -38,3 +41,20 @@ def test_every_corpus_plan_is_the_same_with_the_batch_prefilter() -> None:
     assert sum('"error"' not in p and '"code"' not in p for p in plain) > 500
     for req, a, b in zip(requests, plain, filtered, strict=True):
         assert a == b, req
+
+
+
+def test_a_modifier_edit_alone_gets_a_fresh_prescan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored prescan holds each modifier's alternation, so its key must cover the modifiers:
+    an edit to a modifier's patterns, and nothing else, once reused the old alternation in batches."""
+    monkeypatch.setenv("KLING3_HOME", str(tmp_path / "home"))
+    text = rulebook.data_path("routing_rules.yaml").read_text(encoding="utf-8")
+    watching = next(line for line in text.splitlines(keepends=True) if "glued)" in line)  # a venue pattern
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(text, encoding="utf-8")
+    second.write_text(text.replace(watching, "", 1), encoding="utf-8")
+    a, b = rulebook.load_rules(first), rulebook.load_rules(second)
+    assert len(a.modifiers["venue"].before) == len(b.modifiers["venue"].before) + 1 >= 3
+    before_a, before_b = intent._prescan(a).any_of["venue"][0], intent._prescan(b).any_of["venue"][0]
+    assert before_a is not None and before_b is not None
+    assert before_a.pattern != before_b.pattern
