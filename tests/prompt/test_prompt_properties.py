@@ -47,7 +47,6 @@ KNOWN_BAD = {
     "routing_dev_ae:ae049": "'Swirling sky.' left as a fragment of 'animate the swirling sky'",
     "routing_dev_ae:ae056": "an i2v request whose only content is the note about the file: 'point' lost, the note kept as the prompt",
     "routing_dev_ae:ae146": "'mastered at 1080p' leaves the fragment 'Mastered.' once the routing word '1080p' is removed",
-    "routing_dev_ag:ag005": "a letter's framing ('I'm doing', 'Don't overspend.') kept as fragments once the budget words go",
     "routing_dev_ag:ag078": "'Obviously.' left alone once the 4K words around it are removed",
     "routing_dev_ag:ag088": "'They high-five.' is a whole clause the fragment test reads as a subject-less fragment",
     "routing_dev_ag:ag092": "non-native 'music soft' kept as the fragment 'Music soft.' instead of going to the audio line",
