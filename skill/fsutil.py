@@ -33,22 +33,28 @@ def fsync_dir(path: Path) -> None:
 
 
 def check_output_dir(path: Path | str, *, sync: bool = True) -> Path:
-    """``path``, absolute, once it is proven usable: created if missing, then a probe file is
-    written, flushed and removed in it.
+    """``path``, absolute, once it is proven usable: created if missing, then (unless a recent
+    probe vouches for it) a probe file is written, flushed and removed in it.
 
     Called before anything is paid, so a folder that is a file, cannot be created, is read-only
     or is full refuses the request (:class:`~skill.errors.OutputDirError`, exit 73) instead of
-    leaving a paid video with nowhere to go. The probe is fsync'ed unless this folder or one
-    above it passed an fsync'ed probe in the last :data:`SYNCED_PROBE_WINDOW_S` seconds, or
-    ``sync=False`` (the check right before a download, which fsyncs its own file and reports
-    its own failure).
+    leaving a paid video with nowhere to go. When this folder or one above it passed an
+    fsync'ed probe in the last :data:`SYNCED_PROBE_WINDOW_S` seconds (a batch's item folders
+    under its root), that probe vouches for the filesystem: the folder is only created and
+    asked for write access (a file in the way, or a folder made read-only, is still refused).
+    Else the probe is written, and fsync'ed unless ``sync=False`` (the check right before a
+    download, which fsyncs its own file and reports its own failure).
     """
     target = Path(path).expanduser()
     try:
         target = target.resolve()
         target.mkdir(parents=True, exist_ok=True)
         now = time.monotonic()
-        vouched = not sync or _vouched(target, now)
+        if _vouched(target, now):
+            if not os.access(target, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+            return target
+        vouched = not sync
         fd, probe = tempfile.mkstemp(prefix=".kling3-probe-", dir=target)
         try:
             os.write(fd, b"kling3 output folder probe\n")

@@ -1,12 +1,14 @@
-"""The output-folder probe: each check still writes into the folder, whatever was vouched for.
+"""The output-folder probe, and what a recent one vouches for.
 
 An fsync'ed probe of a folder vouches for its filesystem for a minute (a batch probes its root
-once, then its 200 item folders without the fsync); the check itself is never skipped, so a
-folder that became a file, or a file in the way, is refused however recently its parent passed.
+once, then only creates its 200 item folders and asks for write access); the check itself is
+never skipped, so a folder that became a file, a file in the way, or a folder made read-only is
+refused however recently its parent passed.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,16 @@ def test_the_check_before_a_download_refuses_as_the_one_before_paying(tmp_path: 
     with pytest.raises(OutputDirError) as err:
         check_output_dir(tmp_path / "f", sync=False)
     assert err.value.details["reason"] == "it is a file, or under one"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_a_folder_made_read_only_under_a_vouched_root_is_refused(tmp_path: Path) -> None:
+    root = check_output_dir(tmp_path / "batch")
+    item = root / "01"
+    item.mkdir()
+    item.chmod(0o500)
+    try:
+        with pytest.raises(OutputDirError):
+            check_output_dir(item)
+    finally:
+        item.chmod(0o700)

@@ -213,6 +213,7 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
 
     def before_sending(preview: BatchPreview) -> None:
         nonlocal board
+        _settle_heap()
         if args.json:
             emit_json(preview.to_json_dict(), sys.stderr)
         else:
@@ -249,6 +250,17 @@ def _run_batch_and_report(reqs: list[dict[str, Any]], args: argparse.Namespace, 
     elif page is not None and not args.json:
         say(f"side by side: {page.as_uri()}")
     return report.exit_code
+
+
+def _settle_heap() -> None:
+    """Once every request is planned: what start-up and planning built (modules, the compiled
+    rule book, the plans) lives until the process ends, so the collector stops scanning it, and
+    runs less often while the jobs run (each poll allocates only short-lived objects). The
+    batch's garbage collection then costs what a bare script's does, not three times that."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _batch_gallery(report: Any, output_dir: Path) -> Path | None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import math
 import sys
@@ -346,13 +347,21 @@ def _label(request: Any) -> str:
 
 def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Plan | None]]:
     """Plan every request before anything is sent; a refusal is an item, not an exception,
-    so one bad line costs nothing and does not stop the rest."""
+    so one bad line costs nothing and does not stop the rest.
+
+    A plan is a pure function of its request, so identical requests are planned once (a plan
+    is never changed by running it), and the rule book's substring prefilter is switched on:
+    it pays for itself from a handful of texts on (same plans either way)."""
+    from skill.intent import enable_prefilter
+
+    enable_prefilter()
     items: list[BatchItem] = []
     plans: list[Plan | None] = []
+    made: dict[str, Plan | InputError] = {}
     for n, request in enumerate(requests, 1):
         item = BatchItem(index=n, label=_label(request))
         try:
-            plan = make_plan(request, video_tools=video_tools_available)
+            plan = _plan_once(request, made)
         except InputError as exc:
             item.status, item.error, item.exit_code = "refused", exc.to_dict(), exc.exit_code
             plans.append(None)
@@ -364,6 +373,23 @@ def _plan_all(requests: list[dict[str, Any]]) -> tuple[list[BatchItem], list[Pla
             plans.append(plan)
         items.append(item)
     return items, plans
+
+
+def _plan_once(request: Any, made: dict[str, Plan | InputError]) -> Plan:
+    """The plan of ``request``, made once per distinct request (by its canonical JSON)."""
+    try:
+        key = json.dumps(request, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return make_plan(request, video_tools=video_tools_available)
+    if key not in made:
+        try:
+            made[key] = make_plan(request, video_tools=video_tools_available)
+        except InputError as exc:
+            made[key] = exc
+    found = made[key]
+    if isinstance(found, InputError):
+        raise found
+    return found
 
 
 def _check_budget(
@@ -615,11 +641,23 @@ class _Runner:
     def notify(self, item: BatchItem) -> None:
         """Show the caller a copy, so its later changes to the item cannot reach the report."""
         if self.on_item is not None:
-            self.on_item(item.model_copy(deep=True))
+            self.on_item(_snapshot(item))
 
     def emit(self, index: int, event: Event) -> None:
         if self.on_event is not None:
             self.on_event(index, event)
+
+
+def _snapshot(item: BatchItem) -> BatchItem:
+    """A copy of ``item`` that shares nothing mutable with it: its lists and the error are
+    copied, the rest is immutable (a generic deep copy costs 5x as much, 3 times per item)."""
+    return item.model_copy(update={
+        "request_ids": list(item.request_ids),
+        "files": list(item.files),
+        "skipped": [dict(s) for s in item.skipped],
+        "warnings": list(item.warnings),
+        "error": None if item.error is None else copy.deepcopy(item.error),
+    })
 
 
 class _Tracker:

@@ -64,6 +64,7 @@ from skill.execution.events import (
     Submitted,
     Submitting,
 )
+from skill.execution.group_commit import group_commit
 from skill.execution.journal import CLAIM_SECONDS, JobRecord, Journal, new_owner
 from skill.execution.live_schema import acheck_plan, check_plan
 from skill.execution.model_api import AsyncModelApi, ModelApi
@@ -206,6 +207,9 @@ class _Ctx:
     renewed: dict[str, float] = field(default_factory=dict)
     api_base: str | None = None
     sheets: SheetMaker = field(default_factory=lambda: SheetMaker())
+    defer: Callable[[Callable[[], None]], object] | None = None
+    """Set on an event loop (:func:`_write_behind`): states and file rows that are not promises
+    are written behind (:meth:`Journal.defer_state`), several flows' in one transaction."""
 
     @property
     def claim_seconds(self) -> float:
@@ -232,6 +236,13 @@ class _Ctx:
             if exc.code != "journal_busy":
                 raise
             self.journal.note_release(self.owner)
+
+    def settle_writes(self) -> None:
+        """Write now what this flow's journal holds behind (the loop may end before its timer);
+        a journal still locked keeps it for its next write or its close."""
+        if self.defer is not None:
+            with contextlib.suppress(TransientError):
+                self.journal.flush_deferred()
 
     def remember(self, job_key: str, request_id: str) -> None:
         """Journal a confirmed submit's request_id; a journal locked by another process is tried
@@ -273,13 +284,25 @@ class _Ctx:
     ) -> None:
         """Journal a state change; a job the journal never saw (fetched by id) is not tracked,
         and while the journal is locked a state change is skipped (the request_id is kept).
-        ``durable=False``: a state polling finds again, not flushed on its own."""
-        if self.track:
+        ``durable=False``: a state polling finds again, not flushed on its own (and on an event
+        loop, written behind with the other flows')."""
+        if not self.track:
+            return
+        defer = self.defer
+        if not durable and defer is not None:
+            self._tolerant(lambda: self.journal.defer_state(ref, state, detail, schedule=defer))
+        else:
             self._tolerant(lambda: self.journal.record_state(ref, state, detail, durable=durable))
 
     def record_file(self, request_id: str, url: str, path: str, sha256: str, size: int) -> None:
-        """Journal a saved file; flushed with the job's ``downloaded`` (or failure) state."""
-        if self.track:
+        """Journal a saved file (not flushed on its own: the file is, and resume finds it by its
+        hash); on an event loop, written behind with the job's ``downloaded``."""
+        if not self.track:
+            return
+        defer = self.defer
+        if defer is not None:
+            self._tolerant(lambda: self.journal.defer_file(request_id, url, path, sha256, size, schedule=defer))
+        else:
             self._tolerant(lambda: self.journal.add_file(request_id, url, path, sha256, size, durable=False))
 
     def _tolerant(self, write: Callable[[], object]) -> None:
@@ -316,46 +339,37 @@ def _call_flow(
     """Submit one segment, journal first: the row (and the daily-cap check) exists before the
     request leaves, and a submit that may have arrived is kept as ``unconfirmed``, never lost.
     Once the submit is confirmed, whatever goes wrong names the request_id (:func:`after_submit`)."""
-    cap = settings.daily_cap_usd()
+    row = {
+        "model_id": plan.endpoint, "tier": plan.tier, "mode": plan.mode, "payload": seg.payload,
+        "cost_usd": seg.cost_usd, "output_dir": str(ctx.output_dir), "batch_id": batch_id,
+        "label": f"segment {seg.index}/{len(plan.segments)}", "daily_cap_usd": settings.daily_cap_usd(),
+        "run_id": ctx.run_id, "owner": ctx.owner, "api_base": ctx.api_base, "claim_seconds": ctx.claim_seconds,
+    }
     with _not_sent():
-        job = ctx.journal.begin(
-            plan.endpoint,
-            plan.tier,
-            plan.mode,
-            seg.payload,
-            seg.cost_usd,
-            output_dir=str(ctx.output_dir),
-            batch_id=batch_id,
-            label=f"segment {seg.index}/{len(plan.segments)}",
-            daily_cap_usd=cap,
-            run_id=ctx.run_id,
-            owner=ctx.owner,
-            api_base=ctx.api_base,
-            claim_seconds=ctx.claim_seconds,
-        )
-    ctx.renewed[job.job_key] = ctx.clock()  # the row is claimed from its start
+        job_key: str = yield ("begin", ctx.journal, row)  # durable before the submit below
+    ctx.renewed[job_key] = ctx.clock()  # the row is claimed from its start
     try:
         ctx.on_event(Submitting(endpoint=plan.endpoint, segment=seg.index, cost_usd=seg.cost_usd,
-                                job_key=job.job_key))
+                                job_key=job_key))
     except Exception as exc:  # the caller's sink failed: nothing was sent
-        ctx.journal.update_state(job.job_key, "failed", {"error": repr(exc), "sent": False})
+        ctx.journal.update_state(job_key, "failed", {"error": repr(exc), "sent": False})
         raise InternalError(f"the progress callback failed ({type(exc).__name__}: {exc}); "
                             "nothing was sent") from exc
-    sub = yield from _submit(ctx, job.job_key, plan.endpoint, seg.payload)
+    sub = yield from _submit(ctx, job_key, plan.endpoint, seg.payload)
     with _as_paid(sub.request_id):
         try:  # paid from here on: the id goes out first, so a locked journal cannot lose it
-            ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job.job_key))
+            ctx.on_event(Submitted(request_id=sub.request_id, segment=seg.index, job_key=job_key))
         finally:
-            ctx.remember(job.job_key, sub.request_id)
+            yield ("remember", ctx, job_key, sub.request_id)
         if not ctx.wait:
             return CallResult(
                 segment=seg.index,
-                job_key=job.job_key,
+                job_key=job_key,
                 request_id=sub.request_id,
                 status="submitted",
                 cost_usd=seg.cost_usd,
             )
-        return (yield from _wait_flow(ctx, job.job_key, sub.request_id, seg.index, seg.cost_usd))
+        return (yield from _wait_flow(ctx, job_key, sub.request_id, seg.index, seg.cost_usd))
 
 
 def _submit(
@@ -602,7 +616,8 @@ def _finish_flow(
     videos = sheeted
     paths = [i.path for i in videos]
     ctx.record(request_id, "downloaded", {"files": paths, "images": [i.path for i in images],
-                                          "skipped": [k.model_dump() for k in skipped]})
+                                          "skipped": [k.model_dump() for k in skipped]},
+               durable=False)  # the files are on disk, fsync'ed: resume finds them by their hash
     ctx.on_event(Done(request_id=request_id, files=paths, images=[i.path for i in images],
                       skipped=[k.model_dump() for k in skipped]))
     return CallResult(
@@ -782,6 +797,10 @@ def _download_pool(client: object) -> Any:
 def _do_sync(op: Op, client: ModelApi) -> Any:
     """Perform one yielded operation, blocking; the only place the sync flow touches I/O."""
     kind = op[0]
+    if kind == "begin":
+        return op[1].begin(**op[2]).job_key
+    if kind == "remember":
+        return op[1].remember(op[2], op[3])
     if kind == "submit":
         return client.submit(op[1], op[2])
     if kind == "status":
@@ -808,6 +827,10 @@ def _do_sync(op: Op, client: ModelApi) -> Any:
 async def _do_async(op: Op, client: AsyncModelApi) -> Any:
     """The asyncio twin of :func:`_do_sync`: the same operations, awaited."""
     kind = op[0]
+    if kind == "begin":
+        return await group_commit(op[1]).begin(op[2])
+    if kind == "remember":
+        return await group_commit(op[1].journal).remember(op[1], op[2], op[3])
     if kind == "submit":
         return await client.submit(op[1], op[2])
     if kind == "status":
@@ -1132,6 +1155,7 @@ async def arun(
     """The async twin of :func:`run`: same flow, same journal, same results."""
     plan = _plan_of(request)
     ctx = _ctx(journal, on_event, poll_interval, timeout, output_dir, wait)
+    ctx.defer = _write_behind(ctx)
     async with _aapi(client) as cl:
         _pace(ctx, cl.base_url)
         _before_paying(ctx, plan)
@@ -1141,8 +1165,21 @@ async def arun(
             try:
                 calls: list[CallResult] = await _adrive(_plan_flow(ctx, plan, batch_id), cl)
             finally:
-                ctx.let_go()
+                ctx.let_go()  # a write: what was written behind goes with it
+                ctx.settle_writes()
     return _noted(ctx, await _finish_async(plan, calls, ctx, finish_video and wait))
+
+
+WRITE_BEHIND_S = 0.25
+"""The longest a state written behind waits (less on a quicker poll: half its interval), so
+``kling3 status`` from another process sees it within a poll interval."""
+
+
+def _write_behind(ctx: _Ctx) -> Callable[[Callable[[], None]], object]:
+    """How this flow schedules the journal's writes behind: on the running loop, a fraction of
+    a poll interval ahead, so the statuses of many flows polled meanwhile share a transaction."""
+    loop = asyncio.get_running_loop()
+    return lambda write: loop.call_later(min(WRITE_BEHIND_S, ctx.poll_interval / 2), write)
 
 
 def _request_id(journal: Journal, ref: str) -> tuple[str, JobRecord | None]:

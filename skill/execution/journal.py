@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from skill import settings
-from skill.errors import InputError, TransientError
+from skill.errors import InputError, Kling3Error, TransientError
 from skill.execution.auth import redact, redact_data
 from skill.execution.journal_db import Conn, Store, open_store
 from skill.execution.journal_db.sqlite import SCHEMA_VERSION
@@ -395,6 +395,8 @@ class Journal:
         self._clock = clock
         self._lock = threading.RLock()
         self._noted_size = -1
+        self._deferred: builtins.list[Callable[[Conn], None]] = []
+        self._flush_due = False
         self._store: Store = open_store(target if isinstance(target, str) else Path(target),
                                         busy_timeout=float(busy_timeout))
         self.path = self._store.local_path
@@ -416,17 +418,109 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(Kling3Error):
+                self.flush_deferred()
             self._store.close()
 
     @contextlib.contextmanager
     def _write(self, durable: bool = True) -> Iterator[Conn]:
-        with self._lock, self._store.write(durable) as conn:
-            yield conn
+        """One write transaction; the deferred states go first in it (so they keep their order
+        before whatever this write says), and are forgotten only once it committed."""
+        with self._lock:
+            pending = builtins.list(self._deferred)
+            with self._store.write(durable) as conn:
+                self._apply_deferred(conn, pending)
+                yield conn
+            del self._deferred[: len(pending)]
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Conn]:
-        with self._lock, self._store.read() as conn:
-            yield conn
+        with self._lock:
+            if self._deferred:  # this process reads what it wrote
+                with contextlib.suppress(TransientError):
+                    self.flush_deferred()
+            with self._store.read() as conn:
+                yield conn
+
+    # -- states written behind: several jobs' observations in one transaction -----------------
+
+    def defer_state(
+        self,
+        ref: str,
+        state: str,
+        detail: Mapping[str, Any] | None,
+        *,
+        schedule: Callable[[Callable[[], None]], object],
+    ) -> None:
+        """:meth:`record_state` written behind: by the next transaction of this journal or, at
+        the latest, by the callback handed to ``schedule`` (an event loop's ``call_later`` a
+        fraction of a poll interval ahead). The statuses every flow of a batch sees meanwhile
+        then cost one transaction together, not one each.
+
+        Only for what is not a promise (a status polling finds again, ``completed``,
+        ``downloaded``): a crash before the write loses it, and ``resume`` derives it again from
+        the request_id, or from the saved file. Another process sees it once the scheduled
+        write ran."""
+        _check_state(state)
+        detail_json, at = _detail_json(detail), self._now()
+
+        def write(conn: Conn) -> None:
+            row = conn.execute(
+                "SELECT id, state FROM jobs WHERE job_key = :ref OR request_id = :ref LIMIT 1", {"ref": ref}
+            ).fetchone()
+            if row is not None:  # a job this journal never had is not tracked (as record_state refuses it)
+                self._apply_state(conn, row["id"], row["state"], state, detail_json, at)
+
+        self._defer(write, schedule)
+
+    def defer_file(
+        self,
+        request_id: str,
+        url: str,
+        path: str | os.PathLike[str],
+        sha256: str | None,
+        size: int | None,
+        *,
+        schedule: Callable[[Callable[[], None]], object],
+    ) -> None:
+        """:meth:`add_file` written behind, as :meth:`defer_state` (the file itself is on disk,
+        fsync'ed: ``resume`` finds it again by its hash)."""
+        at, file_path, shown = self._now(), os.fspath(path), redact(url)
+
+        def write(conn: Conn) -> None:
+            row = conn.execute(
+                "SELECT id FROM jobs WHERE job_key = :ref OR request_id = :ref LIMIT 1", {"ref": request_id}
+            ).fetchone()
+            if row is not None:
+                self._upsert_file(conn, row["id"], shown, file_path, sha256, size, at)
+
+        self._defer(write, schedule)
+
+    def _defer(self, write: Callable[[Conn], None], schedule: Callable[[Callable[[], None]], object]) -> None:
+        with self._lock:
+            self._deferred.append(write)
+            if self._flush_due:
+                return
+            self._flush_due = True
+        schedule(self._flush_scheduled)
+
+    def _flush_scheduled(self) -> None:
+        self._flush_due = False
+        with contextlib.suppress(Kling3Error):  # kept: the next write of this journal tries again
+            self.flush_deferred()
+
+    def flush_deferred(self) -> None:
+        """Write the deferred states now (one transaction, not flushed to disk on its own)."""
+        with self._lock:
+            if not self._deferred:
+                return
+            with self._write(durable=False):
+                pass
+
+    @staticmethod
+    def _apply_deferred(conn: Conn, pending: Iterable[Callable[[Conn], None]]) -> None:
+        for write in pending:
+            write(conn)
 
     # -- request_ids noted while the journal was busy --------------------------------------------
 
@@ -572,41 +666,82 @@ class Journal:
         (renewed with :meth:`claim`). ``api_base`` is where the job is sent; the cap counts that
         base's spend only.
         """
+        row = self._new_row(model_id, tier, mode, payload, cost_usd, output_dir, batch_id, label, run_id,
+                            owner, api_base, claim_seconds)
+        with self._write() as conn:
+            return self._reload(conn, self._insert_job(conn, row, daily_cap_usd))
+
+    def begin_many(self, jobs: Iterable[Mapping[str, Any]]) -> builtins.list[str | InputError]:
+        """:meth:`begin` for several jobs about to be submitted at once (each mapping holds
+        :meth:`begin`'s arguments), in ONE durable transaction: a group commit, one flush to disk
+        for all their rows. Each job gets its job_key, or the :class:`InputError` that refused
+        it alone (its payload, the daily cap: counted in order, so the group cannot exceed it
+        together); an error of the journal itself raises for all. Give it only jobs whose
+        submit waits for this call: a row is a "maybe submitted" promise from the moment it is
+        on disk."""
+        rows: builtins.list[dict[str, Any] | InputError] = []
+        for job in jobs:
+            try:
+                args = dict(job)
+                cap = args.pop("daily_cap_usd", None)
+                rows.append({"row": self._new_row(**args), "cap": cap})
+            except InputError as exc:
+                rows.append(exc)
+        out: builtins.list[str | InputError] = []
+        with self._write() as conn:
+            for entry in rows:
+                if isinstance(entry, InputError):
+                    out.append(entry)
+                    continue
+                try:
+                    self._insert_job(conn, entry["row"], entry["cap"])
+                except InputError as exc:
+                    out.append(exc)
+                else:
+                    out.append(str(entry["row"][0]))
+        return out
+
+    def _new_row(
+        self,
+        model_id: str,
+        tier: str,
+        mode: str,
+        payload: Mapping[str, Any],
+        cost_usd: float,
+        output_dir: str | os.PathLike[str] | None = None,
+        batch_id: str | None = None,
+        label: str | None = None,
+        run_id: str | None = None,
+        owner: str | None = None,
+        api_base: str | None = None,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> tuple[Any, ...]:
+        """The values of a new ``submitting`` row, checked (the job_key first, the cost at 5)."""
         payload_json, cost = _checked(payload, cost_usd)
         now = self._now()
-        with self._write() as conn:
-            if daily_cap_usd is not None:
-                self._check_cap(conn, cost, daily_cap_usd, api_base)
-            host, os_user, actor = who_submits()
-            job_id = self._store.insert(
-                conn,
-                "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
-                " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
-                " claimed_until, api_base, host, os_user, actor)"
-                " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    str(uuid.uuid4()),
-                    model_id,
-                    tier,
-                    mode,
-                    payload_json,
-                    cost,
-                    now,
-                    now,
-                    None if output_dir is None else os.fspath(output_dir),
-                    batch_id,
-                    label,
-                    run_id,
-                    owner or new_owner(),
-                    _iso(self._clock() + timedelta(seconds=max(float(claim_seconds), 1.0))),
-                    api_base,
-                    host,
-                    os_user,
-                    actor,
-                ),
-            )
-            self._event(conn, job_id, now, "submitting", None)
-            return self._reload(conn, job_id)
+        host, os_user, actor = who_submits()
+        return (
+            str(uuid.uuid4()), model_id, tier, mode, payload_json, cost, now, now,
+            None if output_dir is None else os.fspath(output_dir), batch_id, label, run_id,
+            owner or new_owner(),
+            _iso(self._clock() + timedelta(seconds=max(float(claim_seconds), 1.0))),
+            api_base, host, os_user, actor,
+        )
+
+    def _insert_job(self, conn: Conn, row: tuple[Any, ...], daily_cap_usd: float | None) -> int:
+        """Insert a :meth:`_new_row` (after the cap check, on this transaction); its id."""
+        if daily_cap_usd is not None:
+            self._check_cap(conn, row[5], daily_cap_usd, row[14])
+        job_id = self._store.insert(
+            conn,
+            "INSERT INTO jobs (job_key, state, model_id, tier, mode, payload_json, cost_usd,"
+            " created_at, updated_at, output_dir, batch_id, label, run_id, claimed_by,"
+            " claimed_until, api_base, host, os_user, actor)"
+            " VALUES (?, 'submitting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        self._event(conn, job_id, row[6], "submitting", None)
+        return job_id
 
     def begin_run(
         self, *, aspect_ratio: str, duration: int, segments: int, tier: str, output_dir: str | None
@@ -682,26 +817,52 @@ class Journal:
         """Attach the server's ``request_id``; the job becomes ``submitted`` unless already further."""
         now = self._now()
         with self._write() as conn:
-            row = self._require(conn, job_key)
-            if row["request_id"] not in (None, request_id):
-                raise InputError(
-                    f"job {job_key} already has request_id {row['request_id']}",
-                    code="request_id_mismatch",
-                )
-            state = "submitted" if row["state"] in ("submitting", "unconfirmed") else row["state"]
-            try:
-                conn.execute(
-                    "UPDATE jobs SET request_id = ?, state = ?, updated_at = ? WHERE id = ?",
-                    (request_id, state, now, row["id"]),
-                )
-            except self._store.integrity_errors:
-                raise InputError(
-                    f"request_id {request_id} is already recorded for another job",
-                    code="duplicate_request_id",
-                ) from None
-            if state != row["state"]:
-                self._event(conn, row["id"], now, state, None)
-            return self._reload(conn, row["id"])
+            return self._reload(conn, self._attach(conn, job_key, request_id, now))
+
+    def set_request_ids(self, pairs: Iterable[tuple[str, str]]) -> builtins.list[InputError | None]:
+        """:meth:`set_request_id` for several confirmed submits at once (``(job_key,
+        request_id)`` pairs), in ONE durable transaction: a group commit of the request_ids that
+        arrived together. Each pair gets ``None``, or the :class:`InputError` that refused it
+        alone (a mismatch, a duplicate); an error of the journal itself raises for all."""
+        now = self._now()
+        out: builtins.list[InputError | None] = []
+        with self._write() as conn:
+            for job_key, request_id in pairs:
+                try:
+                    self._attach(conn, job_key, request_id, now, check_duplicate=True)
+                except InputError as exc:
+                    out.append(exc)
+                else:
+                    out.append(None)
+        return out
+
+    def _attach(self, conn: Conn, job_key: str, request_id: str, now: str, *, check_duplicate: bool = False) -> int:
+        """Record ``request_id`` on the job ``job_key`` in this transaction; the job's id.
+        ``check_duplicate`` looks first rather than let the UNIQUE index refuse it (on
+        PostgreSQL a refused statement would end the whole transaction of a group)."""
+        row = self._require(conn, job_key)
+        if row["request_id"] not in (None, request_id):
+            raise InputError(
+                f"job {job_key} already has request_id {row['request_id']}",
+                code="request_id_mismatch",
+            )
+        duplicate = InputError(f"request_id {request_id} is already recorded for another job",
+                               code="duplicate_request_id")
+        if check_duplicate and row["request_id"] is None and conn.execute(
+            "SELECT 1 FROM jobs WHERE request_id = ?", (request_id,)
+        ).fetchone() is not None:
+            raise duplicate
+        state = "submitted" if row["state"] in ("submitting", "unconfirmed") else row["state"]
+        try:
+            conn.execute(
+                "UPDATE jobs SET request_id = ?, state = ?, updated_at = ? WHERE id = ?",
+                (request_id, state, now, row["id"]),
+            )
+        except self._store.integrity_errors:
+            raise duplicate from None
+        if state != row["state"]:
+            self._event(conn, row["id"], now, state, None)
+        return int(row["id"])
 
     def mark_unconfirmed(self, job_key: str, detail: Mapping[str, Any] | None = None) -> JobRecord:
         """The submit may or may not have reached the server: keep it, never resend it blindly."""
@@ -909,18 +1070,24 @@ class Journal:
         with self._write(durable) as conn:
             row = self._require(conn, request_id)
             file_path = os.fspath(path)
-            conn.execute(
-                "INSERT INTO files (job_id, url, path, sha256, size, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (job_id, path) DO UPDATE SET url = excluded.url,"
-                " sha256 = excluded.sha256, size = excluded.size, created_at = excluded.created_at",
-                (row["id"], redact(url), file_path, sha256, size, now),
-            )
+            self._upsert_file(conn, row["id"], redact(url), file_path, sha256, size, now)
             saved = conn.execute(
                 f"SELECT {_FILE_COLUMNS} FROM files WHERE job_id = ? AND path = ?",
                 (row["id"], file_path),
             ).fetchone()
             return _file(saved)
+
+    @staticmethod
+    def _upsert_file(
+        conn: Conn, job_id: int, url: str, path: str, sha256: str | None, size: int | None, at: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO files (job_id, url, path, sha256, size, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, path) DO UPDATE SET url = excluded.url,"
+            " sha256 = excluded.sha256, size = excluded.size, created_at = excluded.created_at",
+            (job_id, url, path, sha256, size, at),
+        )
 
     def get(self, ref: int | str) -> JobRecord | None:
         """A job by id, job_key, request_id, or a unique request_id (or job_key) prefix of 6+

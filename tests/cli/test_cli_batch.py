@@ -143,3 +143,44 @@ def test_batch_ends_without_teardown_but_with_its_output_and_at_exit_work(make_e
     assert [json.loads(x)["status"] for x in r.out.splitlines()] == ["completed"] * 3
     assert [json.loads(x)["event"] for x in r.err.splitlines()] == ["batch_plan", "gallery"]
     assert list((tmp_path / "home" / "cache").glob("regexes-*.k3c")), "the at-exit save of the start-up cache did not run"
+
+
+def test_kill_9_after_a_group_commit_leaves_only_the_rows_about_to_be_sent(
+    make_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """Three of six jobs begin together (concurrency 3): their rows are one durable group, then
+    their submits reach the API and hang unanswered; a kill -9 then leaves exactly those three
+    rows, possibly paid, and none for the three never sent. Settled with the ids the API shows,
+    resume fetches them with one submit each; the other three are simply run again."""
+    import os
+    import signal
+    import subprocess
+
+    from clihelp import kling3_cmd
+
+    from skill.testing.emulator import Fault
+
+    emu = make_emulator(queue_seconds=0.1, run_seconds=0.1)
+    emu.add_fault(Fault(route="submit", kind="slow", times=3, hang_seconds=30))
+    env = env_for(emu, tmp_path)
+    f = tmp_path / "b.jsonl"
+    f.write_text("".join(json.dumps({"text": f"a paper boat number {n} on a pond"}) + "\n" for n in range(6)))
+    proc = subprocess.Popen([*kling3_cmd(), "batch", str(f), "--concurrency", "3", "--poll-interval", "0.05",
+                             "--output-dir", str(tmp_path / "o"), "--yes", "--json"],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert emu.wait_for_requests("submit", 3, timeout=30)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    rows = run_cli("jobs", "--json", env=env).json()["jobs"]
+    assert len(rows) == 3 and all(r["state"] == "submitting" and r["possibly_paid"] for r in rows)
+    waiting = run_cli("resume", "--all", "--json", env=env).json()["resumed"]
+    assert [e["status"] for e in waiting] == ["possibly_paid"] * 3 and emu.counts["submit"] == 3
+    by_prompt = {j["body"]["prompt"]: j["request_id"] for j in emu.jobs()}
+    for row in rows:
+        settled = run_cli("jobs", "--settle", row["job_key"], "paid", "--request-id",
+                          by_prompt[row["payload"]["prompt"]], "--json", env=env)
+        assert settled.code == 0, settled.err
+    done = run_cli("resume", "--all", "--poll-interval", "0.05", "--json", env=env)
+    assert done.code == 0, done.err
+    assert sorted(o["status"] for o in done.json()["resumed"]) == ["completed"] * 3
+    assert emu.counts["submit"] == 3

@@ -1,9 +1,9 @@
 """Which journal commits are flushed on their own, and what the others still promise.
 
 A batch job used to cost ten fsync'd commits; now only the promises are durable on their own
-(the row before the submit, the request_id right after it, the ``downloaded`` state), and what
-polling can find again (a status on the way, a saved file's row until ``downloaded``, claims)
-commits without a flush. Such a commit must still be atomic and survive the process being
+(the row before the submit, the request_id right after it), and what polling or the saved file
+can tell again (a status on the way, a saved file's row, ``downloaded``, claims) commits without
+a flush. Such a commit must still be atomic and survive the process being
 killed (only a power cut may take it, and never a durable commit made before it), and the
 next durable commit must be flushed as before.
 """
