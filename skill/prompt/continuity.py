@@ -74,10 +74,17 @@ def _one(lx: Lex, text: str, known: list[Entity]) -> str:
     if not head:
         return text
     if " one" in text:
-        text = _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+        text = _ONE.sub(lambda m: m.group(0) if _named_after(text, m, head) else f"{m.group(1)} {m.group(2)}{head}", text)
     if not any(e.plural for e in known):
         return text  # "the first stars": an ordinal stands for a noun only of a group ("two friends")
     return lx.ordinal.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
+
+
+def _named_after(text: str, m: re.Match[str], head: str) -> bool:
+    """ "the billboard (the digital one): a giant wave ...": "one" points back, so a noun the text
+    names only after it is not what it stands for."""
+    rx = re.compile(rf"(?<![\w']){re.escape(head)}(?![\w'])", re.IGNORECASE)
+    return rx.search(text, m.end()) is not None and rx.search(text, 0, m.start()) is None
 
 
 def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
@@ -248,8 +255,9 @@ def _append(text: str, extra: str) -> str:
 
 
 def _place_of(lx: Lex, story: Story, upto: int) -> tuple[str, str]:
-    """The film's first place and first time of day, said before beat ``upto``."""
-    place = next((b.place for b in story.beats[:upto] if b.place), "")
+    """The place and time of day the first beat established, said before beat ``upto`` (a place
+    a later beat passes through, "tips over a little waterfall", is not where the film is)."""
+    place = story.beats[0].place if story.beats and upto > 0 else ""
     if not place:
         place = next((m.group(0) or "" for np in story.subject_nps for m in lx.place_np.hits(np)), "")
     time = story.beats[0].time if story.beats and upto > 0 else ""

@@ -46,9 +46,7 @@ KNOWN_BAD = {
     "routing_dev_ac:ac146": "a quoted greeting after the action left as the fragment '\"welcome\".' instead of a speaker line",
     "routing_dev_ae:ae049": "'Swirling sky.' left as a fragment of 'animate the swirling sky'",
     "routing_dev_ae:ae056": "an i2v request whose only content is the note about the file: 'point' lost, the note kept as the prompt",
-    "routing_dev_ae:ae146": "'mastered at 1080p' leaves the fragment 'Mastered.' once the routing word '1080p' is removed",
     "routing_dev_ag:ag005": "a letter's framing ('I'm doing', 'Don't overspend.') kept as fragments once the budget words go",
-    "routing_dev_ag:ag078": "'Obviously.' left alone once the 4K words around it are removed",
     "routing_dev_ag:ag088": "'They high-five.' is a whole clause the fragment test reads as a subject-less fragment",
     "routing_dev_ag:ag092": "non-native 'music soft' kept as the fragment 'Music soft.' instead of going to the audio line",
     "routing_dev_ag:ag250": "'with hoofbeats' left as the fragment 'Hoofbeats.' instead of going to the audio line",
@@ -61,7 +59,6 @@ KNOWN_BAD = {
     "routing_dev_mx:mx066": "a question about sound answered 'Eh, no.' leaves the orphan label 'Sound.' and the fragment",
     "routing_dev_mx:mx084": "a ratio choice ('Vertical or square? Reels wins.') leaves 'Or square.' as a fragment",
     "routing_dev_mx:mx126": "'Music: none. Voiceover: none.' kept as orphan labels instead of turning audio off",
-    "routing_dev_mx:mx223": "a relayed quote of routing words kept whole and the verb 'Route.' left as a fragment",
     "routing_dev_mx:mx234": "a client's quoted note about the scene reduced to 'The client's note speaks.' and the hotel lobby lost",
 }
 REQUESTS = [
