@@ -37,6 +37,7 @@ __all__ = ["Restated", "continuation", "definite", "restate_beats", "speaker_lab
 _INDEFINITE = re.compile(r"(?<![\w'])(?:a|an|one)(?=\s)", re.IGNORECASE)
 _ONE = re.compile(r"(?<![\w'])(the|this|that)\s+((?:[\w-]+\s+){1,2}?)one(?![\w'])", re.IGNORECASE)
 _PRONOUN = re.compile(r"(?<![\w'])(she|he|they)(?![\w'])", re.IGNORECASE)
+_ASIDE = re.compile(r"\s*\(([^()]{1,40})\)")
 _POSSESSIVE = re.compile(r"^(?:(.*?,\s*))?(his|her|their)\s+(?=\w)", re.IGNORECASE)
 
 
@@ -99,7 +100,8 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
         return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
     group = _head_of(lx, known)
-    if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and group and base_of(toks[1].lower()) == group:
+    grouped = any(e.plural and e.person for e in known)  # "his son" of one mother is no "other son"
+    if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and grouped and base_of(toks[1].lower()) == group:
         return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
@@ -376,6 +378,10 @@ def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
     for n, it in enumerate(items):
         if not isinstance(it, Line):
             continue
+        aside = _ASIDE.search(it.speaker)
+        if aside is not None:  # "Mom (cheerful) asks": the bracket is the tone, not the name
+            it.speaker = norm_space(it.speaker[: aside.start()] + it.speaker[aside.end():])
+            it.tone = ", ".join(x for x in (aside.group(1).strip(), it.tone) if x)
         it.label = speaker_label(lx, it.speaker, known)
         if prev is not None and prev.label != it.label:
             word = lx.linking["reply" if it.reply else "other"]

@@ -40,7 +40,6 @@ KNOWN_BAD = {
     "routing_dev_l:i101": "a hedged lead-in ('Let me think... draft first? No,') garbled",
     "routing_dev_l:i120": "a sarcastic aside's routing words removed, leaving fragments",
     "routing_dev_n:k233": "a prompt reduced to 'In motion.' once the instruction is removed",
-    "routing_dev_t:t012": "builder on a new development text: no orphan labels: Shot 3: Scene:",
     "routing_dev_t:t086": "builder on a new development text: no fragments: Gently.",
     "routing_dev_ac:ac079": "'dialogue none' read as a wish for dialogue: 'Spoken dialogue between the characters' added and 'none' lost",
     "routing_dev_ac:ac146": "a quoted greeting after the action left as the fragment '\"welcome\".' instead of a speaker line",
