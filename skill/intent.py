@@ -156,7 +156,11 @@ def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: l
 
 def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
-    if not following or following[0] in mod.video_nouns or following[-1] in mod.video_nouns:
+    if not following or following[0] in mod.video_nouns:
+        return False
+    if following[0] in mod.compound_heads:
+        return True  # "a premium economy cabin": no destination makes the cue about the video
+    if following[-1] in mod.video_nouns:
         return False
     # "for a 4K TV", "for the dome's 4K projector", "it runs on the 98-inch UHD display"; "our 4K
     # projector" is the product. Only determiners, possessives, sizes and linking words stand between.
@@ -313,7 +317,7 @@ def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
             sig = replace(sig, state="corrected")  # taken back later: "3s ... not 3 seconds, make it 6"
         elif sig.state == "negated" and any(
             o.name == sig.name and o.value == sig.value and o.state == "plain" and o.start > sig.end
-            and rules.clause_break.search(masked, sig.end, o.start)
+            and rules.clause_break.search(masked, sig.end, o.start) and _same_words(sig.words, o.words)
             for o in signals
         ):
             sig = replace(sig, state="corrected")
@@ -321,8 +325,17 @@ def _reaffirmed(rules: CompiledRules, masked: str, signals: list[Signal]) -> lis
     return out
 
 
+def _same_words(a: str, b: str) -> bool:
+    """Whether one cue's words hold the other's: asking for "Pro tier" again after "skip Pro" is
+    a change of mind; "cinema commercial" after "not 4K" only describes where it plays."""
+    a, b = a.lower(), b.lower()
+    return a in b or b in a
+
+
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _DECIMAL_COMMA = re.compile(r"\d+,\d{2}")
+_MIXED_FRACTION = re.compile(r"(\d+)\s+(\d)/(\d{1,2})")
 
 
 def _number(rules: CompiledRules, raw: str) -> float | None:
@@ -331,10 +344,14 @@ def _number(rules: CompiledRules, raw: str) -> float | None:
         return float(raw)
     except ValueError:
         pass
+    if timecode := _TIMECODE.fullmatch(raw):  # hours:minutes:seconds of a timecode, "00:00:09"
+        return int(timecode.group(1)) * 3600 + int(timecode.group(2)) * 60 + int(timecode.group(3))
     if clock := _CLOCK.fullmatch(raw):  # a clock time in a shot range, "0:04"
         return int(clock.group(1)) * 60 + int(clock.group(2))
     if _DECIMAL_COMMA.fullmatch(raw):  # "1,50 dollars"
         return float(raw.replace(",", "."))
+    if mixed := _MIXED_FRACTION.fullmatch(raw):  # "2 1/2 minutes"
+        return int(mixed.group(1)) + int(mixed.group(2)) / int(mixed.group(3))
     words = raw.replace("-", " ").split()
     known = rules.number_words.get(" ".join(words))
     if known is not None:
@@ -654,6 +671,7 @@ def _next_sentence(rules: CompiledRules, masked: str, end: int) -> str:
     return rest[: n.start()] if n else rest
 
 
+_KEY_BEFORE = re.compile(r"(?:[\"']([A-Za-z_]+)[\"']\s*:|\b([A-Za-z_]+)\s*=)\s*$")
 _QUOTE = re.compile(r"\"([^\"\n]{1,200})\"|(?<![\w])'((?:[^'\n]|(?<=\w)'(?=\w)){1,120})'(?![\w])")
 
 
@@ -666,11 +684,15 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> tuple[list[tuple[int, in
     cues = frozenset(spec.after_words)
     relayers = frozenset(spec.relayed_by)
     pronouns = frozenset(spec.relay_pronouns)
+    keys = frozenset(spec.request_keys)
     spoken, relayed = [], []
     for m in _QUOTE.finditer(masked):
         words = _WORD.findall(masked[max(0, m.start() - 120) : m.start()])
         near = [w.removesuffix("'s") for w in words[-spec.relay_lookback_words :]]
-        if relayers and (any(w in relayers for w in near) or _relayed_by_pronoun(masked, m.start(), words, pronouns, relayers)):
+        key = _KEY_BEFORE.search(masked, max(0, m.start() - 40), m.start())
+        if key is not None and (key.group(1) or key.group(2)).lower() in keys:
+            relayed.append((m.start(), m.end()))  # a field of a pasted call: the request itself
+        elif relayers and (any(w in relayers for w in near) or _relayed_by_pronoun(masked, m.start(), words, pronouns, relayers)):
             relayed.append((m.start(), m.end()))  # the caller's own words, passed on by an agent
         elif any(w in cues for w in words[-spec.lookback_words :]):
             spoken.append((m.start(), m.end()))

@@ -114,6 +114,11 @@ class ModifierSpec(_Model):
     determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
+    compound_heads: list[str] = Field(
+        default_factory=list,
+        description="scene nouns that make a compound with the cue right before them ('commercial kitchen', "
+        "'premium economy'): content even when a video noun ends the phrase ('a commercial kitchen scene')",
+    )
     lead_words: int = Field(default=6, ge=0, le=12)
     needs_target: bool = False
     keeps_words: bool = False
@@ -179,6 +184,10 @@ class QuotedSpec(_Model):
     relay_pronouns: list[str] = Field(
         default_factory=list,
         description="'they said' opening a sentence relays too, once a relayer word came earlier in the text",
+    )
+    request_keys: list[str] = Field(
+        default_factory=list,
+        description="a quote that is the value of one of these keys ('\"text\": \"...\"', 'prompt=\"...\"') is the request itself",
     )
 
 
@@ -375,6 +384,7 @@ class CompiledModifier:
     determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
+    compound_heads: frozenset[str] = frozenset()
     lead_words: int = 6
     needs_target: bool = False
     keeps_words: bool = False
@@ -492,6 +502,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
+        compound_heads=_words_set(m.compound_heads),
         lead_words=m.lead_words,
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
