@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from corpushelp import corpus_requests
 
 from skill import intent, rulebook

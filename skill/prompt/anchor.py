@@ -52,12 +52,12 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool, changes: bool = False) -
     if caller_kept:
         return None
     low = text.lower()
-    if changes or (lx.end_state.may(low) and lx.end_state.search(text) is not None):
-        return Anchor("transformation")
     hits = list(_WORDS.finditer(text))
     words = [m.group(0) for m in hits]
     gaps = [""] + [text[a.end(): b.start()] for a, b in itertools.pairwise(hits)]
     lows = [w.lower() for w in words]
+    if changes or (lx.end_state.may(low) and lx.end_state.search(text) is not None):
+        return _product_moved(lx, text, words, gaps) or Anchor("transformation")
     if lx.time_change.may(low) and lx.time_change.search(text) is not None:
         buildings = any(w in lx.buildings for w in lows)
         if buildings or any(w in lx.places for w in lows):
@@ -81,6 +81,20 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool, changes: bool = False) -
     if lows and not buildings and not any(w in lx.places or w in lx.scene_one for w in lows):
         return None  # nothing the image fixes is named ("slow push-in"): no boilerplate
     return Anchor("place", buildings=buildings)
+
+
+def _product_moved(lx: Lex, text: str, words: list[str], gaps: list[str]) -> Anchor | None:
+    """ "starting on the closed lipstick, ending on the lipstick fully twisted up": a product that
+    only moves between the frames (no change of what it is) keeps its shape, label and colours."""
+    low = text.lower()
+    if (lx.transformation.may(low) and lx.transformation.search(text) is not None) or (
+            lx.time_change.may(low) and lx.time_change.search(text) is not None):
+        return None
+    lows = [w.lower() for w in words]
+    named = [k for k, w in enumerate(lows) if w in lx.products]
+    if len(named) < 2 or len({lows[k] for k in named}) != 1 or any(w in lx.people or w in lx.animals for w in lows):
+        return None  # the same product named in both frames, and no one else
+    return Anchor("product", _possessive(f"the {lows[named[0]]}"))
 
 
 def _moving_wardrobe(lx: Lex, lows: list[str], text: str) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "find_moves",
     "lead_buried_move",
     "leads_with_camera",
+    "opens_on_camera",
     "say_camera_subject",
 ]
 
@@ -167,6 +168,13 @@ def camera_only(lx: Lex, sentence: str) -> bool:
     covered = [_covered(lx, c) for c in clauses]
     fill = lx.camera_filler
     return any(covered) and all(ok or all(w in fill for w in re.findall(r"[\w'-]+", c.lower())) for ok, c in zip(covered, clauses, strict=True))
+
+
+def opens_on_camera(lx: Lex, sentence: str) -> bool:
+    """Whether a sentence's first clause is bare camera language ("Over-the-shoulder shots, tense,
+    cold light."): the sentence is the shot's framing, whatever its other clauses say of the look."""
+    clauses = split_clauses(sentence)
+    return bool(clauses) and '"' not in sentence and _covered(lx, clauses[0][0].rstrip(".!?"))
 
 
 def leads_with_camera(lx: Lex, clause: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 
 from skill.prompt.dialogue import Line
 from skill.prompt.grammar import (
@@ -31,13 +32,37 @@ from skill.prompt.lexicon import Lex
 from skill.prompt.state import Entity
 from skill.prompt.story import Beat, Item, Story
 from skill.prompt.text import cap, norm_space, uncap
+from skill.textmatch import word_alternation
 
 __all__ = ["Restated", "continuation", "definite", "restate_beats", "speaker_label"]
 
-_INDEFINITE = re.compile(r"(?<![\w'])(?:a|an|one)(?=\s)", re.IGNORECASE)
-_ONE = re.compile(r"(?<![\w'])(the|this|that)\s+((?:[\w-]+\s+){1,2}?)one(?![\w'])", re.IGNORECASE)
-_PRONOUN = re.compile(r"(?<![\w'])(she|he|they)(?![\w'])", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"^(?:(.*?,\s*))?(his|her|their)\s+(?=\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Rx:
+    """The patterns of this module, built from the vocabulary's closed word classes."""
+
+    indefinite: re.Pattern[str]
+    one: re.Pattern[str]
+    pronoun: re.Pattern[str]
+    possessive: re.Pattern[str]
+    thing: re.Pattern[str]
+    quantified: re.Pattern[str]
+
+
+@cache
+def _rx(lx: Lex) -> _Rx:
+    c, g = lx.v.closed_words, lx.v.grammar
+    return _Rx(
+        indefinite=re.compile(rf"(?<![\w'])(?:{word_alternation(g.indefinite)})(?=\s)", re.IGNORECASE),
+        one=re.compile(rf"(?<![\w'])({word_alternation(c.one_determiners)})\s+((?:[\w-]+\s+){{1,2}}?)one(?![\w'])",
+                       re.IGNORECASE),
+        pronoun=re.compile(rf"(?<![\w'])({word_alternation(g.pronouns)})(?![\w'])", re.IGNORECASE),
+        possessive=re.compile(rf"^(?:(.*?,\s*))?({word_alternation(c.possessive_determiners)})\s+(?=\w)", re.IGNORECASE),
+        thing=re.compile("|".join(rf"(?<=[a-z]s ){re.escape(w)}(?![\w'])" for w in c.thing_pronouns)),
+        quantified=re.compile(rf"(?:{word_alternation(c.quantified_of)})\s+of\s"),
+    )
+_ASIDE = re.compile(r"\s*\(([^()]{1,40})\)")
 
 
 def definite(lx: Lex, full: str) -> str:
@@ -45,9 +70,9 @@ def definite(lx: Lex, full: str) -> str:
     first, _, rest = full.partition(" ")
     if first.lower() in lx.numbers or first.isdigit():
         return f"the {full}"
-    if first.lower() in lx.requester_words or first.lower() in ("this", "that"):
+    if first.lower() in lx.requester_words or first.lower() in lx.closed["demonstratives"]:
         full = f"the {rest}"
-    return _INDEFINITE.sub("the", full)
+    return _rx(lx).indefinite.sub("the", full)
 
 
 def _referent(lx: Lex, known: list[Entity], plural: bool) -> Entity | None:
@@ -74,25 +99,33 @@ def _one(lx: Lex, text: str, known: list[Entity]) -> str:
     if not head:
         return text
     if " one" in text:
-        text = _ONE.sub(lambda m: f"{m.group(1)} {m.group(2)}{head}", text)
+        text = _rx(lx).one.sub(lambda m: m.group(0) if _named_after(text, m, head) else f"{m.group(1)} {m.group(2)}{head}", text)
     if not any(e.plural for e in known):
         return text  # "the first stars": an ordinal stands for a noun only of a group ("two friends")
     return lx.ordinal.sub(lambda m: f"{m.group(1)} {m.group(2)} {head}", text)
+
+
+def _named_after(text: str, m: re.Match[str], head: str) -> bool:
+    """ "the billboard (the digital one): a giant wave ...": "one" points back, so a noun the text
+    names only after it is not what it stands for."""
+    rx = re.compile(rf"(?<![\w']){re.escape(head)}(?![\w'])", re.IGNORECASE)
+    return rx.search(text, m.end()) is not None and rx.search(text, 0, m.start()) is None
 
 
 def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
     """The tag of a line: the speaker's noun phrase without article or attachments ("Barber")."""
     s = norm_space(_one(lx, speaker + " says", known)[: -len(" says")]).strip(" ,\"'")
     low = s.lower()
-    if re.match(r"(?:one|each|either|neither|some|any|none)\s+of\s", low):
+    if _rx(lx).quantified.match(low):
         return cap(s)  # "one of them": the phrase is the tag
-    low = lx.object_pronouns.get(low, low).lower() if low in ("me", "us", "him", "them") else low
-    if low in lx.pronouns or low in ("i", "we", "you"):
+    low = lx.object_pronouns.get(low, low).lower() if low in lx.closed["object_persons"] else low
+    if low in lx.pronouns or low in lx.closed["speaking_persons"]:
         ent = _referent(lx, known, plural=low == "they")
         return ent.label if ent else lx.pronoun_speakers.get(low, lx.v.dialogue.default_speaker)
     toks = s.split()
     group = _head_of(lx, known)
-    if len(toks) == 2 and toks[0].lower() in ("his", "her", "their") and group and base_of(toks[1].lower()) == group:
+    grouped = any(e.plural and e.person for e in known)  # "his son" of one mother is no "other son"
+    if len(toks) == 2 and toks[0].lower() in lx.closed["possessive_determiners"] and grouped and base_of(toks[1].lower()) == group:
         return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
@@ -129,7 +162,7 @@ def _subjectless(lx: Lex, text: str) -> bool:
     if not toks:
         return False
     w = toks[0].lower().strip(",.")
-    if w in lx.dets or w in lx.pronouns or w in ("i", "we", "it", "you") or (toks[0][:1].isupper() and w not in lx.verbs):
+    if w in lx.dets or w in lx.pronouns or w in lx.closed["non_subject_openers"] or (toks[0][:1].isupper() and w not in lx.verbs):
         return False
     if w.endswith("ing") and w not in lx.ing_nouns:
         return True
@@ -140,12 +173,12 @@ def _subjectless(lx: Lex, text: str) -> bool:
     main = next((toks[:n] for n, t in enumerate(toks) if n and t.lower().strip(",.") in lx.conj), toks)
     if verb_like and w not in lx.verbs and looks_clause(lx, main):
         return False
-    return verb_like and (not nxt or nxt in lx.function_words or nxt in lx.grammar_particles or nxt in ("it", "them"))
+    return verb_like and (not nxt or nxt in lx.function_words or nxt in lx.grammar_particles or nxt in lx.closed["thing_pronouns"])
 
 
 def _name_pronoun(lx: Lex, text: str, known: list[Entity]) -> str:
     """The first subject pronoun of a later shot says who it is."""
-    for m in _PRONOUN.finditer(text):
+    for m in _rx(lx).pronoun.finditer(text):
         after = text[m.end():].split()
         if not after or after[0].lower().strip(",.") in lx.function_words:
             continue
@@ -177,7 +210,7 @@ def _name_it(lx: Lex, text: str, before: Beat) -> str:
 
 def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
     """A later shot that opens on "his dog" says whose ("the boy's dog")."""
-    m = _POSSESSIVE.match(text)
+    m = _rx(lx).possessive.match(text)
     if m is None:
         return text
     ent = _referent(lx, known, plural=m.group(2).lower() == "their")
@@ -189,7 +222,6 @@ def _name_possessive(lx: Lex, text: str, known: list[Entity]) -> str:
     return text[: m.start(2)] + name + text[m.end():]
 
 
-_IT = re.compile(r"(?<=[a-z]s )it(?![\w'])|(?<=[a-z]s )them(?![\w'])")
 
 
 def _things(lx: Lex, lines: list[str]) -> list[str]:
@@ -214,7 +246,7 @@ def _things(lx: Lex, lines: list[str]) -> list[str]:
 def _name_object(lx: Lex, text: str, before: list[Beat]) -> str:
     """ "a wave washes it away": a later shot's object pronoun names the one thing the earlier
     shots named ("the sandcastle"); with two candidates ("the kettle", "the tea") it stays."""
-    m = _IT.search(text)
+    m = _rx(lx).thing.search(text)
     if m is None:
         return text
     plural = m.group(0) == "them"
@@ -248,8 +280,9 @@ def _append(text: str, extra: str) -> str:
 
 
 def _place_of(lx: Lex, story: Story, upto: int) -> tuple[str, str]:
-    """The film's first place and first time of day, said before beat ``upto``."""
-    place = next((b.place for b in story.beats[:upto] if b.place), "")
+    """The place and time of day the first beat established, said before beat ``upto`` (a place
+    a later beat passes through, "tips over a little waterfall", is not where the film is)."""
+    place = story.beats[0].place if story.beats and upto > 0 else ""
     if not place:
         place = next((m.group(0) or "" for np in story.subject_nps for m in lx.place_np.hits(np)), "")
     time = story.beats[0].time if story.beats and upto > 0 else ""
@@ -368,6 +401,10 @@ def _label_lines(lx: Lex, items: list[Item], known: list[Entity]) -> None:
     for n, it in enumerate(items):
         if not isinstance(it, Line):
             continue
+        aside = _ASIDE.search(it.speaker)
+        if aside is not None:  # "Mom (cheerful) asks": the bracket is the tone, not the name
+            it.speaker = norm_space(it.speaker[: aside.start()] + it.speaker[aside.end():])
+            it.tone = ", ".join(x for x in (aside.group(1).strip(), it.tone) if x)
         it.label = speaker_label(lx, it.speaker, known)
         if prev is not None and prev.label != it.label:
             word = lx.linking["reply" if it.reply else "other"]
@@ -402,4 +439,4 @@ def continuation(lx: Lex, story: Story, nth: int = 1) -> list[Item]:
         said = f"{definite(lx, ' '.join(subj))} {goes} {verb} {' '.join(rest[1:])}"
     else:
         said = f"{cont.more_of} {definite(lx, uncap(' '.join(toks)))}"
-    return [cap(f"{lead}{norm_space(_INDEFINITE.sub('the', said))}".rstrip(" ,") + ".")]
+    return [cap(f"{lead}{norm_space(_rx(lx).indefinite.sub('the', said))}".rstrip(" ,") + ".")]

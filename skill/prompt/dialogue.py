@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from skill.prompt.camera import find_framing
 from skill.prompt.editing import lead_in, request_phrases
 from skill.prompt.grammar import adjective_of, base_of, split_subject, word_of
 from skill.prompt.lexicon import Lex
 from skill.prompt.text import cap, norm_space
+from skill.textmatch import word_alternation
 
 __all__ = ["Line", "split_dialogue"]
 
 _PIECES = re.compile(r",|;|:|\s[-\u2013\u2014]\s|\u2014")
-_CAUSED = re.compile(r"^(?:make|let|have|get)\s+(?=(?:me|him|her|them|us)$)", re.IGNORECASE)  # "Make me say ..."
-_LEADING_CONJ = re.compile(r"^(?:\s*(?:and|then|but|as|while|so|,)\s+)+", re.IGNORECASE)
+
+
+@cache
+def _caused(lx: Lex) -> re.Pattern[str]:
+    """ "Make me say ...": the causer before the speaker."""
+    c = lx.v.closed_words
+    return re.compile(rf"^(?:{word_alternation(c.causers)})\s+(?=(?:{word_alternation(c.caused_objects)})$)", re.IGNORECASE)
+
+
+@cache
+def _leading_conj(lx: Lex) -> re.Pattern[str]:
+    return re.compile(rf"^(?:\s*(?:{word_alternation(lx.v.closed_words.leading_conjunctions)}|,)\s+)+", re.IGNORECASE)
 
 
 @dataclass
@@ -51,7 +63,7 @@ def _said(line: str) -> str:
 
 def _is_text_quote(lx: Lex, before: str, verb: str) -> bool:
     prev = before.rstrip().rsplit(" ", 1)[-1].lower().strip(",") if before.strip() else ""
-    return prev in lx.not_speech or prev in ("that", "which") or verb in lx.not_speech
+    return prev in lx.not_speech or prev in lx.closed["relatives"] or verb in lx.not_speech
 
 
 def _has_action(lx: Lex, carry: str) -> bool:
@@ -59,7 +71,7 @@ def _has_action(lx: Lex, carry: str) -> bool:
     whose verb follows its subject ("the chef slams the bell"), not a noun phrase with its
     attachments ("the customer, a tired nurse in scrubs")."""
     for piece in _PIECES.split(carry):
-        toks = _LEADING_CONJ.sub("", piece.strip()).split()
+        toks = _leading_conj(lx).sub("", piece.strip()).split()
         if not toks or _is_np(lx, toks) or find_framing(lx, piece):
             continue  # a noun phrase, or camera language ("Reverse shot,")
         _subj, rest = split_subject(lx, toks)
@@ -75,14 +87,14 @@ def _adj(lx: Lex, adverb: str | None) -> str | None:
 def _opens_np(lx: Lex, piece: str) -> bool:
     first = piece.split(" ", 1)[0]
     low = first.lower()
-    return low in lx.dets or low in lx.pronouns or low in ("i", "we", "you") or first[:1].isupper()
+    return low in lx.dets or low in lx.pronouns or low in lx.closed["speaking_persons"] or first[:1].isupper()
 
 
 def _speaker_of(lx: Lex, carry: str) -> str:
     """Who speaks: the noun phrase(s) the carrying words end on ("the customer, a tired nurse in
     scrubs," -> the more specific of the two), else the subject of the last clause that has one
     ("He looks into the lens, nods, and" -> "He")."""
-    pieces = [_CAUSED.sub("", _LEADING_CONJ.sub("", p.strip())) for p in _PIECES.split(carry)]
+    pieces = [_caused(lx).sub("", _leading_conj(lx).sub("", p.strip())) for p in _PIECES.split(carry)]
     pieces = [p for p in pieces if p]
     if not pieces:
         return ""
@@ -139,7 +151,7 @@ def _says(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, L
     seen = seen.rstrip(" ,:")
     if not audio_on:
         return carry + seen + (g("sto") or ""), None
-    if _has_action(lx, _LEADING_CONJ.sub("", carry)):
+    if _has_action(lx, _leading_conj(lx).sub("", carry)):
         return carry, line
     return carry + seen, line
 
@@ -219,7 +231,7 @@ def _acted(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, 
     colon are no person acting ('The ink reads: "Dear Thomas"', 'A sign: "OPEN"')."""
     before = carry.rstrip()
     prev = before.rsplit(" ", 1)[-1].lower().strip(",") if before else ""
-    if not before or prev in lx.not_speech or not _has_action(lx, _LEADING_CONJ.sub("", before)):
+    if not before or prev in lx.not_speech or not _has_action(lx, _leading_conj(lx).sub("", before)):
         return None
     speaker = _speaker_of(lx, before)
     toks = speaker.split()
@@ -268,7 +280,7 @@ def _ordered(lx: Lex, items: list[str | Line]) -> list[str | Line]:
         piece = it.strip(" ,;:")
         if not piece.strip(" .!?\""):
             continue
-        bare = _LEADING_CONJ.sub("", piece)
+        bare = _leading_conj(lx).sub("", piece)
         first = bare.split(" ", 1)[0].lower().rstrip(".!?,;:")
         if out and isinstance(out[-1], Line) and len(out) >= 2 and isinstance(out[-2], str) and _starts_with_verb(lx, first):
             out[-2] = f"{out[-2]} {piece if piece != bare else 'and ' + bare}"
@@ -278,6 +290,6 @@ def _ordered(lx: Lex, items: list[str | Line]) -> list[str | Line]:
 
 
 def _starts_with_verb(lx: Lex, word: str) -> bool:
-    if not word or word in lx.dets or word in lx.pronouns or word in ("i", "we", "you", "it"):
+    if not word or word in lx.dets or word in lx.pronouns or word in lx.closed["non_subject_openers"]:
         return False
     return (word.endswith(("s", "ed")) and not word.endswith("ss")) or word in lx.verbs

@@ -32,21 +32,21 @@ class ForeignEdit:
 
 
 @cache
-def _patterns(lx: Lex) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+def _patterns(lx: Lex) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     f = lx.v.foreign
     container = re.compile(rf"(?<![\w])(?:{word_alternation(f.containers)})(?![\w])", re.IGNORECASE)
     negation = re.compile(rf"^(?:{word_alternation(sorted(f.negations, key=len, reverse=True))})\s+(?P<rest>\S.*)$",
                           re.IGNORECASE)
     camera = re.compile(rf"(?<![\w])(?:{word_alternation(f.camera_nouns)})(?![\w])", re.IGNORECASE)
-    return container, negation, camera
+    items = re.compile(rf"\s*(?:,|;|/|\s(?:{word_alternation(f.item_joiners)})\s)\s*", re.IGNORECASE)
+    return container, negation, camera, items
 
 
-_ITEMS = re.compile(r"\s*(?:,|;|/|\s(?:y|o|und|oder|et|ou|e|ni|noch|en|of)\s)\s*", re.IGNORECASE)
 
 
 def edit_foreign(lx: Lex, text: str) -> ForeignEdit:
     """The text with its request head, negation sentences and camera clause handled (pure)."""
-    container, negation, camera = _patterns(lx)
+    container, negation, camera, items = _patterns(lx)
     removed: list[str] = []
     negatives: list[str] = []
     head, sep, rest = text.partition(":")
@@ -63,7 +63,7 @@ def edit_foreign(lx: Lex, text: str) -> ForeignEdit:
     for sentence in split_sentences(text):
         m = negation.match(sentence.strip())
         if m and '"' not in sentence:
-            negatives += [x for x in _ITEMS.split(m.group("rest").rstrip(" .!?")) if x.strip()]
+            negatives += [x for x in items.split(m.group("rest").rstrip(" .!?")) if x.strip()]
             continue
         kept.append(sentence)
     if kept:

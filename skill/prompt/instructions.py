@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
 from skill.prompt.camera import find_framing, find_moves
 from skill.prompt.grammar import looks_clause
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
 from skill.prompt.sound import sound_cue
+from skill.textmatch import word_alternation
 
 __all__ = ["quoted_regions", "strip_instructions"]
 
@@ -91,14 +93,20 @@ def _is_json(text: str) -> bool:
     return s.startswith("{") and s.endswith("}")
 
 
-_TIMED_HEADER = re.compile(r"(?i)\b(?:shot|scene|beat|clip)\s+\w{1,3}\s*\(\s*[\d.\s\-\u2013]+s(?:ec(?:onds?)?)?\s*\)")
+
+
+@cache
+def _timed_header(lx: Lex) -> re.Pattern[str]:
+    """ "Shot 1 (0-3s)": a header with its times, structure the spans never reach into."""
+    words = word_alternation(lx.v.closed_words.timed_header_words)
+    return re.compile(rf"(?i)\b(?:{words})\s+\w{{1,3}}\s*\(\s*[\d.\s\-\u2013]+s(?:ec(?:onds?)?)?\s*\)")
 
 
 def _protected(lx: Lex, text: str) -> list[tuple[int, int]]:
     regions = [] if _is_json(text) else quoted_regions(text)  # a JSON brief's quotes are syntax
     if lx.header.may(text.lower()):
         regions += [(h.start(), h.end()) for h in lx.header.hits(text)]
-    regions += [m.span() for m in _TIMED_HEADER.finditer(text)]  # "Shot 1 (0-3s) close on hands"
+    regions += [m.span() for m in _timed_header(lx).finditer(text)]  # "Shot 1 (0-3s) close on hands"
     return regions
 
 
@@ -170,7 +178,8 @@ def strip_instructions(
         rest = text[cs:ce]
         for a, b in sorted(inside, reverse=True):
             rest = rest[: a - cs] + " " * (b - a) + rest[b - cs:]
-        left = [w for w in _words(rest) if _is_content(lx, w)]
+        left = [w for w in _words(rest) if _is_content(lx, w)
+                and not (whole_clauses_only and w in lx.foreign_request_words)]  # "Bitte [in 4K]"
         opener = _words(text[cs:ce])[:1]
         if opener and lx.brief_parts.get(opener[0]) == "request" and not _is_json(text):
             left = []  # "format carre (square)": a clause that opens on a request key is the request's
@@ -273,7 +282,7 @@ def _purpose(lx: Lex, run: str) -> bool:
     """ "for the pitch", "for the school play trailer": what the request is for, after its span
     ("Rough animatic for the pitch"); it goes with the clause, never keeps it."""
     words = [w.lower().strip(",.;:!?\"'") for w in run.split()]
-    return len(words) >= 2 and words[0] in ("for", "as") and (words[-1] in lx.containers or words[-1] in lx.request_words)
+    return len(words) >= 2 and words[0] in lx.closed["purpose_preps"] and (words[-1] in lx.containers or words[-1] in lx.request_words)
 
 
 def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]) -> bool:
@@ -307,10 +316,15 @@ def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]
     return not styled and not (len(own) > 1 and looks_clause(lx, own))
 
 
+_ORPHAN_POSSESSIVE = re.compile(r"(?:^|\s)['\u2019]s?(?![\w'])")
+
+
 def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:
     """Whether the clause is still English once its spans are gone: no article or preposition
     left hanging ("a [span] about ..."), and the verb, if it had one, still there."""
     toks = [t for t in re.split(r"\s+", rest.strip()) if t]
+    if _ORPHAN_POSSESSIVE.search(rest):
+        return False  # "[For our client]'s museum installation": the span owns what follows it
     words = [t.lower().strip(",;:.!?\"'") for t in toks]
     gaps = [m.start() for m in re.finditer(r"\S\s{2,}(?=\S)|\s{2,}$", rest)]
     for g in gaps:
@@ -320,7 +334,7 @@ def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:
         dangling = not nxt or nxt in lx.function_words or (nxt in lx.request_words and nxt not in lx.containers)
         if before in lx.dets and before not in lx.pronouns and nxt != "of" and dangling:
             return False
-    if toks and words[0] in lx.conj - {"then"} and not any(_is_content(lx, w) for w in words[1:2]):
+    if toks and words[0] in lx.conj - lx.closed["clause_joiners_kept"] and not any(_is_content(lx, w) for w in words[1:2]):
         return False
     whole = [t for t in clause.split() if t]
     return not (looks_clause(lx, whole) and not looks_clause(lx, toks)) if len(toks) > 1 else True

@@ -50,6 +50,10 @@ class Lex:
 
     def __init__(self, v: Vocabulary) -> None:
         self.v = v
+        # the closed word classes the mechanisms name, lower-cased ("demonstratives", "relatives", ...)
+        self.closed: dict[str, frozenset[str]] = {
+            name: frozenset(w.lower() for w in words) for name, words in v.closed_words
+        }
         g = v.grammar
         self.dets = {w.lower() for w in g.determiners}
         self.indef = {w.lower() for w in g.indefinite}
@@ -138,6 +142,7 @@ class Lex:
         # --- request framing ----------------------------------------------------------------
         rq = v.request
         self.request_words = frozenset(w.lower() for w in rq.words)
+        self.foreign_request_words = frozenset(w.lower() for w in v.foreign.request_words)
         self.request = Rx(bounded(alternation(rq.phrases)), f)
         self.request_prefix = frozenset(w.lower() for w in rq.prefix)
         self.sign_off = compile_pattern(rq.sign_off)

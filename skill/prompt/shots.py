@@ -104,8 +104,10 @@ _CLAUSE_START = re.compile(r"(?:^|[,.!?;:]\s*)$")
 
 def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
     """The sequencers that cut the story: openers and cuts always; "then" (and "next", "finally")
-    at a clause start when the story is sequenced, or before a new subject ("then she pours").
-    ``eager`` (a film longer than one call, which needs its beats): every clause-start step cuts."""
+    at a clause start or before a new subject ("then she pours") when the story is sequenced (an
+    opener, a cut or a second step). A lone "then" links two actions of one take ("she points at
+    one, then he pulls it out of her ear"). ``eager`` (a film longer than one call, which needs
+    its beats): every clause-start step cuts."""
     if not lx.seq.may(flat.lower()):
         return []
     quotes = [m.span() for m in _QUOTED.finditer(flat)] if '"' in flat or "\u201c" in flat else []
@@ -124,9 +126,7 @@ def _cuts(lx: Lex, flat: str, eager: bool = False) -> list[Hit]:
             ok = True
         else:
             at_clause = _CLAUSE_START.search(before) is not None
-            ok = (at_clause or subject_follows) and (
-                strong or eager or _SENTENCE_START.search(before) is not None or subject_follows
-            )
+            ok = (at_clause or subject_follows) and (strong or eager)
         if ok:
             out.append(h)
     return out

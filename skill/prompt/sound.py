@@ -12,25 +12,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from skill.prompt.cues import extract_audio
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
 from skill.prompt.state import Seg
+from skill.textmatch import alternation, word_alternation
 
 __all__ = ["Exclusion", "exclusion_of", "sound_cue"]
 
-_SPLIT_ITEMS = re.compile(r"\s*(?:,|\bor\b|\bnor\b|\band\b|&|/)\s*", re.IGNORECASE)
-_ITEM_ARTICLE = re.compile(r"^(?:any|the|a|an|other|visible|more)\s+", re.IGNORECASE)
 
 
-_SOUND_OF = re.compile(r"^(?:(?:and|with|plus)\s+)?(?:the\s+)?(?:sounds?|noises?)\s+of\s+\S", re.IGNORECASE)
+@cache
+def _patterns(lx: Lex) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The item splitter ("no text or logos"), the item article ("no visible logos") and "the
+    sound of ..." ("with the sound of rain"), from the vocabulary's closed word classes."""
+    c = lx.v.closed_words
+    joiners = "|".join(rf"\b{re.escape(w)}\b" for w in c.item_splitters)
+    split = re.compile(rf"\s*(?:,|{joiners}|&|/)\s*", re.IGNORECASE)
+    article = re.compile(rf"^(?:{word_alternation(c.item_articles)})\s+", re.IGNORECASE)
+    sound_of = re.compile(rf"^(?:(?:{word_alternation(c.sound_joiners)})\s+)?(?:the\s+)?(?:{alternation(c.sound_nouns)})\s+of\s+\S",
+                          re.IGNORECASE)
+    return split, article, sound_of
 
 
 def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
     """(kind, cue) when every content word of ``clause`` names a sound, else None."""
     low = clause.lower()
-    if _SOUND_OF.match(clause.strip()) and '"' not in clause:
+    if _patterns(lx)[2].match(clause.strip()) and '"' not in clause:
         return "effects", _strip_prefix(lx, clause)
     if '"' in clause or not lx.audio.may(low):
         return None
@@ -73,7 +83,7 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
     if not lx.excl_trigger.may(low):
         return None
     m = lx.excl_trigger.search(clause)
-    if m is None or clause[: m.start()].strip(" ,").lower() not in ("", "and", "but", "or", "with", "also", "and with"):
+    if m is None or clause[: m.start()].strip(" ,").lower() not in lx.closed["exclusion_openers"]:
         return None
     trig = (m.group("t") or "").lower()
     words = clause[m.end():].split()
@@ -87,9 +97,10 @@ def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
     said: list[str] = []
     camera = False
     # a dash ends what is refused ("no music - a sword drawn slowly ..."): what follows is the scene
-    for raw in _SPLIT_ITEMS.split(_DASH.split(clause[m.end():], maxsplit=1)[0]):
+    split_items, item_article, _sound_of = _patterns(lx)
+    for raw in split_items.split(_DASH.split(clause[m.end():], maxsplit=1)[0]):
         item = lx.trigger_word.sub("", " " + raw).strip()
-        item = _ITEM_ARTICLE.sub("", item).strip(" ,.;:!?")
+        item = item_article.sub("", item).strip(" ,.;:!?")
         toks = item.split()
         if not toks or all(w.lower() in lx.function_words for w in toks):
             continue

@@ -25,6 +25,7 @@ from skill.prompt.camera import (
     find_moves,
     lead_buried_move,
     leads_with_camera,
+    opens_on_camera,
     say_camera_subject,
 )
 from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
@@ -124,6 +125,9 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
             if len(after) == 2 and after[1].strip(" .!?"):
                 out.append((after[1].strip(), sep))  # "no music - a sword drawn ...": the scene after the dash stays
             continue  # a sound refused is in the negative prompt (and the audio line), not the picture
+        if '"' not in body and _about_request(lx, body) and not lx.negations & set(body.lower().split()):  # "no change" stays
+            story.meta.append(c.strip())  # "..., normal quality is ok": a clause about the request
+            continue
         cue = sound_cue(lx, body)
         if cue is not None:
             beat.sounds.append(cue)
@@ -138,6 +142,15 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
     return joined + ("." if out and not joined.endswith((".", "!", "?", '"')) else "")
 
 
+def _about_request(lx: Lex, text: str) -> bool:
+    """Whether every word is request framing or a function word ("Too pricey, skip it.")."""
+    words = re.findall(r"[^\W_]+", text.lower())
+    if any(not w.isalpha() for w in words):
+        return False  # "1960s": a number left once the routing spans are gone is the caller's
+    return bool(words) and all(
+        w in lx.request_words or w in lx.function_words or w in lx.containers for w in words)
+
+
 def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: Beat) -> list[Item]:
     label = lx.brief_key.match(sentence)
     part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", label.group("key").lower()))) if label else None
@@ -149,8 +162,7 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
         said = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip(" .")) for x in re.split(r"[,;]|\bor\b", sentence[label.end():]))
         story.exclusions += [x for x in said if x and x.lower() not in (e.lower() for e in story.exclusions)]
         return []
-    words = re.findall(r"[^\W\d_]+", sentence.lower())
-    if words and all(w in lx.request_words or w in lx.function_words or w in lx.containers for w in words):
+    if _about_request(lx, sentence):
         story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
         return []
     bare = sentence.strip(" .;,!")
@@ -162,6 +174,8 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if hype:
         story.hype += hype
         s = clear_marks(lx, s)
+        if _about_request(lx, s):
+            return []  # "Make it STUNNING and viral!": once the hype goes, only the order is left
     s = say_camera_subject(lx, s)
     s, dropped = drop_stacked(lx, s)
     story.dropped += dropped
@@ -214,6 +228,12 @@ def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
     return sentences
 
 
+def _speaker_names(beat: Beat) -> frozenset[str]:
+    """The capitalised words of the speakers' names ("Amara"): a name stays capitalised after a
+    camera clause moved before it ("Medium close-up: Amara, a home cook ...")."""
+    return frozenset(w for ln in beat.items if isinstance(ln, Line) for w in ln.speaker.split() if w[:1].isupper())
+
+
 def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: Story) -> Beat:
     beat = Beat(items=[], duration=duration, raw=text)
     for sentence in split_sentences(text):
@@ -224,11 +244,15 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
     if lead and lead < len(beat.items):
         # a camera sentence after the lines ("... [Leo]: "Like this?" Medium shot, static.") leads too
         later = [x for x in beat.items[lead:] if isinstance(x, str) and camera_only(lx, x)]
-        if later:
-            beat.items = [*beat.items[:lead], *later, *(x for x in beat.items[lead:] if not any(x is y for y in later))]
-            lead += len(later)
+        # one whose first clause is the camera's ("Handheld close-ups, bright midday sun.") leads whole
+        framing = [x for x in beat.items[lead:] if isinstance(x, str) and not camera_only(lx, x) and opens_on_camera(lx, x)]
+        if later or framing:
+            moved = [*later, *framing]
+            rest = [x for x in beat.items[lead:] if not any(x is y for y in moved)]
+            beat.items = [*framing[:1], *beat.items[:lead], *later, *framing[1:], *rest]
+            lead += len(moved)
     if lead:
-        moved = camera_first(lx, [str(x) for x in beat.items[:lead]])
+        moved = camera_first(lx, [str(x) for x in beat.items[:lead]], _speaker_names(beat))
         beat.items[:lead] = _camera_sentence_first(lx, moved)
     joined = beat.text
     beat.moves, beat.frames = find_moves(lx, joined), find_framing(lx, joined)
@@ -292,8 +316,12 @@ def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
                 story.meta.append(it)  # "Generate:" before the list: the request's, not the film's
                 continue
             toks = it.rstrip(".!?:").split()
-            if toks and toks[0].lower() in lx.dets and toks[-1].lower() in lx.clients and not looks_clause(lx, toks):
-                story.meta.append(it)  # "an ad for my sneaker brand:": whom the video is for, not what it shows
+            head = toks[-1].lower() if toks else ""
+            named = head in lx.containers and len(toks) <= 4  # "a cooking short" ("cooking" is no verb here)
+            if toks and toks[0].lower() in lx.dets and (named or (head in lx.clients and not looks_clause(lx, toks))):
+                # "an ad for my sneaker brand:", "a cooking short:": whom the video is for, or the
+                # deliverable itself, not what it shows
+                story.meta.append(it)
                 continue
             if toks and toks[0].lower() in lx.dets and not looks_clause(lx, toks):
                 # it names the film's subject(s): their descriptions are restated, not the phrase

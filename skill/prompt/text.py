@@ -227,13 +227,27 @@ def _punct(m: re.Match[str]) -> str:
     return m.group(1)
 
 
+_DOUBLE_QUOTED = re.compile(r'"[^"\n]*"')
+
+
+def _punct_outside_quotes(s: str) -> str:
+    """Runs of marks collapsed, except inside a spoken line ("...the dog?" is what is said)."""
+    if '"' not in s:
+        return _PUNCT_RUN.sub(_punct, s)
+    out, pos = [], 0
+    for m in _DOUBLE_QUOTED.finditer(s):
+        out += [_PUNCT_RUN.sub(_punct, s[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join([*out, _PUNCT_RUN.sub(_punct, s[pos:])])
+
+
 def tidy(s: str) -> str:
     s = _SPACES.sub(" ", s)
     if "(" in s or "[" in s:
         s = _PARENS.sub("", s)
     if "-" in s or "\u2013" in s or "\u2014" in s:
         s = _DANGLING_DASH.sub("", s)
-    s = _PUNCT_RUN.sub(_punct, s)
+    s = _punct_outside_quotes(s)
     return s.strip().lstrip(",.;:!?-— ").rstrip(",;:-— ")
 
 

@@ -313,6 +313,32 @@ class _Foreign(_V):
     containers: list[str]
     negations: list[str]
     camera_nouns: list[str]
+    request_words: list[str]
+    item_joiners: list[str]
+
+
+class _ClosedWords(_V):
+    """Closed classes of English words the builder's mechanisms name (pronouns, joiners, openers)."""
+    demonstratives: list[str]
+    one_determiners: list[str]
+    quantified_of: list[str]
+    object_persons: list[str]
+    speaking_persons: list[str]
+    possessive_determiners: list[str]
+    non_subject_openers: list[str]
+    thing_pronouns: list[str]
+    causers: list[str]
+    caused_objects: list[str]
+    leading_conjunctions: list[str]
+    relatives: list[str]
+    item_articles: list[str]
+    sound_joiners: list[str]
+    sound_nouns: list[str]
+    exclusion_openers: list[str]
+    item_splitters: list[str]
+    timed_header_words: list[str]
+    purpose_preps: list[str]
+    clause_joiners_kept: list[str]
 
 
 class Vocabulary(_V):
@@ -341,4 +367,5 @@ class Vocabulary(_V):
     anchor: _Anchor
     brief: _Brief
     foreign: _Foreign
+    closed_words: _ClosedWords
     lint: _Lint

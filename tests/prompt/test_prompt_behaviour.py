@@ -247,7 +247,7 @@ def test_later_shots_restate_what_the_first_established_without_inventing() -> N
     assert all("small cafe" in s.prompt for s in built.shots)
     they = build("Shot 1: two kids in raincoats jump into puddles. Shot 2: close-up, they laugh.", duration=6)
     assert "the two kids in raincoats laugh" in they.shots[1].prompt
-    bus = build("A young woman in a yellow raincoat waits at a bus stop in the rain. Then she boards a tram.", duration=6)
+    bus = build("First a young woman in a yellow raincoat waits at a bus stop in the rain. Then she boards a tram.", duration=6)
     assert " bus " not in f" {bus.shots[1].prompt} ".replace("bus stop", "")
     field = build_prompt(PromptInput(shots=[
         Shot(prompt="Wide shot of a foggy harbor at dawn, a fisherman in a yellow raincoat unties his boat"),
