@@ -784,7 +784,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     language = _other_language(rules, masked)
     if language is not None:
         signals.append(language)
-    scan, back = rules.speller.correct(masked)  # matching reads through typos; spans map back
+    # matching reads through typos and identifiers ("hero_video"); spans map back
+    scan, back = rules.speller.correct(masked.translate(rules.joiners) if rules.joiners else masked)
 
     prescan = _prescan(rules) if _PREFILTER else None
     live = prescan.live(scan) if prescan is not None else None

@@ -296,6 +296,8 @@ class BudgetSpec(_Model):
 class RulesFile(_Model):
     version: int
     clause_break: str
+    word_joiners: str = ""
+    """Characters that join words in identifiers ("hero_video"), read as spaces by the cue patterns."""
     modifiers: dict[str, ModifierSpec]
     number_words: dict[str, int]
     number_grammar: NumberGrammar = Field(default_factory=lambda: NumberGrammar())
@@ -427,6 +429,7 @@ class CompiledRules:
     excludes: dict[str, str] = field(default_factory=dict)  # signal -> the slot its negated cues rule out
     ruling_out: frozenset[str] = frozenset()  # signals whose plain cues rule their value out too
     slots: dict[str, frozenset[str]] = field(default_factory=dict)  # signal -> the slots its rules decide
+    joiners: dict[int, str] = field(default_factory=dict)  # str.translate table: word joiners -> spaces
 
     def kind_of(self, signal: str) -> str:
         """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
@@ -596,6 +599,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         excludes={s.name: s.excludes for s in data.signals if s.excludes},
         ruling_out=frozenset(s.name for s in data.signals if s.rules_out),
         slots=_slots_of_signals(data.rules),
+        joiners={ord(ch): " " for ch in data.word_joiners},
     )
 
 

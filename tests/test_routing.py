@@ -735,6 +735,14 @@ def test_a_price_shown_in_the_scene_is_no_cap() -> None:
     assert plan("Keep the price of this under $1: a fox in snow").params.max_cost_usd == 1
 
 
+def test_the_words_of_an_identifier_are_read_as_words() -> None:
+    assert plan("task=hero_video sku=CUP-1 dur=10").tier == "pro"
+    assert plan("placement=airport_led_wall; seconds=10").tier == "4k"
+    assert refusal("task=animate_product_shot sku=WTCH-77 src= dur=5").code == "missing_image"
+    kept = plan("tier_hint: pro, a kettle boiling")
+    assert kept.tier == "pro" and "tier_hint" in kept.decision.signals[0]["words"]
+
+
 def test_every_tier_ruled_out_falls_back_to_standard_by_a_named_rule() -> None:
     p = plan("No 4K tier, no pro tier, no standard tier. A goldfish bowl filling, 5s.")
     assert p.tier == "standard"
