@@ -35,6 +35,7 @@ from skill.prompt.vocabulary import Vocabulary
 from skill.textmatch import (
     alternation,
     bounded,
+    required_substrings,
     trie_longest,
     word_alternation,
 )
@@ -160,6 +161,8 @@ class Lex:
         self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
         self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
+        # what one of which each frame-name pattern's match contains (lowercase; None: unknown)
+        self.frame_name_needs = [required_substrings(it.match, f) for it in rq.frame_names]
 
 
     def _compile_agent(self, v: Vocabulary) -> None:
