@@ -46,6 +46,10 @@ __all__ = ["VOCABULARY_FILE", "Lex", "get_lex"]
 VOCABULARY_FILE = "prompt_vocabulary.yaml"
 
 
+def _is_needs(x: object) -> bool:
+    return x is None or (isinstance(x, frozenset) and all(isinstance(w, str) for w in x))
+
+
 class Lex:
     """The vocabulary compiled into regular expressions, once per file."""
 
@@ -162,7 +166,10 @@ class Lex:
         self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
         # what one of which each frame-name pattern's match contains (lowercase; None: unknown)
-        self.frame_name_needs = [required_substrings(it.match, f) for it in rq.frame_names]
+        self.frame_name_needs: list[frozenset[str] | None] = [
+            remember(("needs", it.match, int(f)), functools.partial(required_substrings, it.match, f), _is_needs)
+            for it in rq.frame_names
+        ]
 
 
     def _compile_agent(self, v: Vocabulary) -> None:
