@@ -108,8 +108,29 @@ def _scan(lx: Lex, rx: Rx, form: str, s: str, taken: list[tuple[int, int]], out:
             taken.append((start, m.end()))
 
 
+_MEMO_MAX = 2048
+
+
+_MOVES_MEMO: dict[tuple[Lex, str], tuple[Move, ...]] = {}
+
+
+_FRAMES_MEMO: dict[tuple[Lex, str], tuple[Frame, ...]] = {}
+
+
 def find_moves(lx: Lex, s: str) -> list[Move]:
-    """Every camera move in ``s``, in order, with its span and its phrase as Kling reads it."""
+    """Every camera move in ``s``, in order, with its span and its phrase as Kling reads it.
+
+    Memoised: one plan asks about the same sentence and clause several times (a fresh list each call).
+    """
+    got = _MOVES_MEMO.get((lx, s))
+    if got is None:
+        if len(_MOVES_MEMO) >= _MEMO_MAX:
+            _MOVES_MEMO.clear()
+        got = _MOVES_MEMO[(lx, s)] = tuple(_find_moves(lx, s))
+    return list(got)
+
+
+def _find_moves(lx: Lex, s: str) -> list[Move]:
     out: list[Move] = []
     taken: list[tuple[int, int]] = []
     for form, rx in lx.cam_forms:
@@ -124,7 +145,16 @@ def find_moves(lx: Lex, s: str) -> list[Move]:
 
 
 def find_framing(lx: Lex, s: str) -> list[Frame]:
-    """Shot sizes, angles, compositions, lenses and time effects in ``s``, in order."""
+    """Shot sizes, angles, compositions, lenses and time effects in ``s``, in order (memoised)."""
+    got = _FRAMES_MEMO.get((lx, s))
+    if got is None:
+        if len(_FRAMES_MEMO) >= _MEMO_MAX:
+            _FRAMES_MEMO.clear()
+        got = _FRAMES_MEMO[(lx, s)] = tuple(_find_framing(lx, s))
+    return list(got)
+
+
+def _find_framing(lx: Lex, s: str) -> list[Frame]:
     if not lx.framing.may(s.lower()):
         return []
     out: list[Frame] = []

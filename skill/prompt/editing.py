@@ -78,12 +78,16 @@ def request_phrases(lx: Lex, text: str) -> tuple[str, list[str]]:
 
 def _frames_named(lx: Lex, text: str, removed: list[str]) -> str:
     """ "the end frame is the empty plate" -> "ending on the empty plate": the frames' names go."""
-    for rx, say in lx.frame_names:
+    low = text.lower()
+    for (rx, say), needs in zip(lx.frame_names, lx.frame_name_needs, strict=True):
+        if needs is not None and not any(n in low for n in needs):
+            continue  # none of the words its match needs: the pattern cannot match
         def swap(m: re.Match[str], say: str = say) -> str:
             removed.append(" ".join(m.group(0).split()).strip(" ,;"))
             at_start = not m.string[: m.start()].strip() or m.string[: m.start()].rstrip()[-1:] in ".!?:\n"
             return cap(say.lstrip(" ,;")) if at_start else say
         text = rx.sub(swap, text)
+        low = text.lower()
     return text
 
 

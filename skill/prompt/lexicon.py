@@ -35,6 +35,7 @@ from skill.prompt.vocabulary import Vocabulary
 from skill.textmatch import (
     alternation,
     bounded,
+    required_substrings,
     trie_longest,
     word_alternation,
 )
@@ -43,6 +44,10 @@ __all__ = ["VOCABULARY_FILE", "Lex", "get_lex"]
 
 
 VOCABULARY_FILE = "prompt_vocabulary.yaml"
+
+
+def _is_needs(x: object) -> bool:
+    return x is None or (isinstance(x, frozenset) and all(isinstance(w, str) for w in x))
 
 
 class Lex:
@@ -160,6 +165,11 @@ class Lex:
         self.residue_joiners = frozenset(w.lower() for w in rq.residue_joiners)
         self.residue_kept = frozenset(w.lower() for w in rq.residue_kept)
         self.frame_names = [(compile_pattern(it.match, f), it.say) for it in rq.frame_names]
+        # what one of which each frame-name pattern's match contains (lowercase; None: unknown)
+        self.frame_name_needs: list[frozenset[str] | None] = [
+            remember(("needs", it.match, int(f)), functools.partial(required_substrings, it.match, f), _is_needs)
+            for it in rq.frame_names
+        ]
 
 
     def _compile_agent(self, v: Vocabulary) -> None:
