@@ -148,6 +148,10 @@ def causative(lx: Lex, sentence: str) -> str:
         plural = subject[0].lower() in ("they", "we", "i")
     elif first in lx.dets and first not in lx.pronouns:
         k = next((j for j in range(2, min(len(words), 6)) if _bare_verb_at(lx, words, j)), 0)
+        to = next((j for j in range(3, min(len(words), 7)) if words[j - 1].lower() == "to" and _bare_verb_at(lx, words, j)), 0)
+        if to and (not k or to < k):
+            del words[to - 1]  # "we want the cabin to feel lived-in": the wish's "to" goes
+            k = to - 1
         if not k or any(w.lower() in lx.function_words or not w.replace("'", "").isalpha() for w in words[1:k]):
             return sentence
         if words[k].lower().strip(",.") in lx.containers or len(words[k]) < 3:
