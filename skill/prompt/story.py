@@ -183,6 +183,8 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if _about_request(lx, sentence) or not _LETTER.search(sentence):
         story.meta.append(sentence.strip())  # "Too pricey, skip it.", "2.": about the request, not the picture
         return []
+    if "(" in sentence:
+        sentence = _asides_dropped(lx, sentence, story)
     bare = sentence.strip(" .;,!")
     if bare.lower() in lx.v.editing.manner_adverbs:
         # "[Animate the painting] gently;": the manner of the motion the request asked for
@@ -209,6 +211,19 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if not audio_on and '"' in s:
         story.quiet_lines += sum(isinstance(x, Line) for x in split_dialogue(lx, s, True))
     return items
+
+
+_ASIDE = re.compile(r"\s*\(([^()\"\n]{1,80})\)")
+
+
+def _asides_dropped(lx: Lex, sentence: str, story: Story) -> str:
+    """ "(no rush on this one)", "(sorry, last-minute ask)": an aside about the request goes whole."""
+    def drop(m: re.Match[str]) -> str:
+        if not _about_request(lx, m.group(1)):
+            return m.group(0)
+        story.meta.append(m.group(1).strip())
+        return ""
+    return _ASIDE.sub(drop, sentence)
 
 
 def _shorthand_said(lx: Lex, sentence: str) -> str:

@@ -858,3 +858,18 @@ def test_a_brief_leads_with_its_camera_and_a_quoted_title_is_not_the_scene() -> 
     refused = build("pro tier. i2v. the girl blows the dandelion seeds away. 5s. dialogue none.", mode="i2v",
                     generate_audio=True).prompt
     assert "Spoken dialogue" not in refused and "no dialogue" in refused
+
+
+def test_an_aside_a_wish_and_a_last_camera_beat_are_read_as_the_caller_meant() -> None:
+    assert build("A slow pan across the harbour at dusk, boats bobbing (no rush on this one).").prompt == (
+        "A slow pan across the harbour at dusk, boats bobbing.")
+    assert build("We want the cabin to feel lived-in. Smoke from the chimney.").prompt.startswith("The cabin feels lived-in.")
+    settles = build("Drone rises over a foggy forest, a canoe drifts across, and the camera settles on the reflection.")
+    assert settles.prompt.startswith("Drone rises over a foggy forest")
+    greeted = build("Hope your week's going well! A keeper climbing the stairs with a lantern.").prompt
+    assert "week" not in greeted and greeted.startswith("A keeper climbing")
+
+
+def test_the_ratio_not_chosen_and_a_deliverable_left_with_its_modifier_go() -> None:
+    assert build("Vertical for Reels? Or square for the feed? Reels wins. A smoothie being poured.").prompt == (
+        "A smoothie being poured.")

@@ -51,11 +51,8 @@ KNOWN_BAD = {
     "routing_dev_an:an117": "a quoted mail thread's replies ('On Fri, Sam wrote: ... Fair.') kept in the prompt (the sign-off 'Ta, Ben' and the quote marks now go)",
     "routing_dev_an:an177": "a relayed client quote's 'via email' and the whole quoted line dropped with the routing words",
     "routing_dev_f:c202": "a span inside 'this is the final deliverable for the spring campaign and it goes straight to the client' leaves the hole 'this is and it goes straight on Friday'",
-    # the routing span leaves the routing word beside it (the builder removes no routing word itself)
+    # a routing word the router's spans leave beside them (the builder removes no routing word itself)
     "routing_dev_aj:aj221": "'Landscape' said with '16:9' is no routing span, so it is left as the fragment 'Landscape.' once the purpose after it goes",
-    "routing_dev_mx:mx084": "the ratio not chosen ('Or square for the feed?') has no routing span, so 'Or square.' is left as a fragment",
-    "routing_dev_n:k233": "'key visual in motion for the autumn campaign': the deliverable 'key visual' has no span, so 'In motion.' is left",
-    "routing_dev_ap:ap202": "a JSON brief's 'Key visual motion for the perfume campaign' leaves 'Motion.' ('key visual' is the deliverable)",
     "routing_dev_ag:ag230": "'we are NOT going to use 4K or pro for this': the span takes '4K' but not 'or pro', leaving the hole 'we are or pro for this'",
     "routing_dev_an:an173": "a pasted chat thread's speaker names kept ('Amy: can someone do the fries test. Raj.')",
 }
