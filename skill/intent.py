@@ -208,7 +208,9 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
         any_before, any_after, any_text, any_sentence = prescan.any_of.get(name, _NO_ALTERNATIONS) if prescan else _NO_ALTERNATIONS
         before = _clause_before(rules, text, start, mod.window)
         after = _clause_after(rules, text, end, mod.window)
-        if (m := _first(mod.before, before, any_before)) is not None:
+        if (m := _first(mod.before, before, any_before)) is not None and not (
+            mod.cancelled_by and _first(mod.cancelled_by, before[: m.start()]) is not None  # a negated negation
+        ):
             return name, start - len(before) + m.start(), end
         if (m := _first(mod.after, after, any_after)) is not None:
             return name, start, end + m.end()
@@ -274,11 +276,16 @@ def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal
     for sig in signals:
         if sig.state == "corrected" and sig.instruction and (new := _replacement(sig, signals)) is not None:
             new_kind = kind(new.name)
-            if kind(sig.name) != new_kind and any(
+            decides, decides_new = rules.slots.get(sig.name), rules.slots.get(new.name)
+            hi = (sig.extent or (sig.start, sig.end))[1]
+            # the words that took the cue back bring, right after them, a value that decides
+            # another slot: they were about that slot
+            apart = bool(decides and decides_new and not decides & decides_new) and sig.end < hi and new.start - hi <= 2
+            if kind(sig.name) != new_kind and (apart or any(
                 o is not sig and kind(o.name) == new_kind and o.value != new.value
                 and o.end <= new.start and o.instruction
                 for o in signals
-            ):
+            )):
                 sig = replace(sig, state="plain", extent=(sig.start, sig.end))
         out.append(sig)
     return out

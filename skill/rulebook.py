@@ -426,6 +426,7 @@ class CompiledRules:
     language_words: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # (english, other)
     excludes: dict[str, str] = field(default_factory=dict)  # signal -> the slot its negated cues rule out
     ruling_out: frozenset[str] = frozenset()  # signals whose plain cues rule their value out too
+    slots: dict[str, frozenset[str]] = field(default_factory=dict)  # signal -> the slots its rules decide
 
     def kind_of(self, signal: str) -> str:
         """The parameter a signal sets, named by the first signal of its ``supersede.kinds`` group
@@ -594,7 +595,30 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         language_words=(frozenset(data.language.english), frozenset(data.language.other)),
         excludes={s.name: s.excludes for s in data.signals if s.excludes},
         ruling_out=frozenset(s.name for s in data.signals if s.rules_out),
+        slots=_slots_of_signals(data.rules),
     )
+
+
+def _slots_of_signals(rules: list[Rule]) -> dict[str, frozenset[str]]:
+    """Which slots each signal can decide: those of the slot rules that test or set it. A
+    correction whose new value decides other slots than the cue before it is not about that cue."""
+    found: dict[str, set[str]] = {}
+
+    def walk(cond: Condition | None, slot: str) -> None:
+        if cond is None:
+            return
+        if cond.signal is not None:
+            found.setdefault(cond.signal, set()).add(slot)
+        for sub in (*(cond.all_ or ()), *(cond.any_ or ()), cond.not_):
+            walk(sub, slot)
+
+    for rule in rules:
+        if rule.slot is None:
+            continue
+        walk(rule.when, rule.slot)
+        if isinstance(rule.set, dict) and isinstance(rule.set.get("signal"), str):
+            found.setdefault(rule.set["signal"], set()).add(rule.slot)
+    return {name: frozenset(slots) for name, slots in found.items()}
 
 
 def load_rules(path: Path | str | None = None) -> CompiledRules:

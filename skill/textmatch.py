@@ -541,8 +541,10 @@ def tree_needs(items: list[Any], c: Any) -> frozenset[str] | None:
 
 
 def _selectivity(st: frozenset[str]) -> tuple[int, int]:
-    """Rank a needs set: longest shortest member (a digit counts as rare), then fewest members."""
-    return (min(len(x) + (3 if x.isdigit() else 0) for x in st), -len(st))
+    """Rank a needs set: longest shortest member, then fewest members. A digit counts as common:
+    requests are full of numbers ("8 seconds", "take 3"), so a word the pattern needs beside its
+    number filters far better."""
+    return (min(len(x) - (1 if x.isdigit() else 0) for x in st), -len(st))
 
 
 def _charset(av: Any, c: Any) -> frozenset[str] | None:

@@ -699,6 +699,42 @@ def test_a_replacement_value_supersedes_its_kind(text: str, param: str, value: o
     assert getattr(plan(text).params, param) == value
 
 
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        # the correction brings a value of another slot: it was about that slot, not the tier
+        ("Kling Pro please. Actually make it twelve seconds rather than ten. A tailor chalks a line.", "pro"),
+        ("4K tier. Actually, make it 9:16. A waterfall at dawn.", "4k"),
+        # a correction that brings nothing of its own still takes the cue back
+        ("Kling Pro please. Hmm, no - scratch that. A tailor chalks a line.", "standard"),
+    ],
+)
+def test_a_correction_is_about_the_slot_of_the_value_it_brings(text: str, tier: str) -> None:
+    assert plan(text).tier == tier
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [("Don't skip the Pro tier on this one - a bakery window with bread rising", "pro"),
+     ("Do not skip the 4K tier: a bakery window with bread rising", "4k"),
+     ("skip the Pro tier: a bakery window with bread rising", "standard")],
+)
+def test_a_negated_negation_before_the_cue_affirms_it(text: str, tier: str) -> None:
+    assert plan(text).tier == tier
+
+
+@pytest.mark.parametrize("text", ["A tech reviewer holds up a box labelled 2160p in a home office.",
+                                  "A crate stamped 4K on a dock at dawn."])
+def test_words_written_on_a_thing_in_the_scene_are_content(text: str) -> None:
+    assert plan(text).tier == "standard"
+
+
+def test_a_price_shown_in_the_scene_is_no_cap() -> None:
+    p = plan("A stock ticker scrolls past showing a share price of 0.41.")
+    assert p.params.max_cost_usd is None
+    assert plan("Keep the price of this under $1: a fox in snow").params.max_cost_usd == 1
+
+
 def test_every_tier_ruled_out_falls_back_to_standard_by_a_named_rule() -> None:
     p = plan("No 4K tier, no pro tier, no standard tier. A goldfish bowl filling, 5s.")
     assert p.tier == "standard"

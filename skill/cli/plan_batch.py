@@ -8,6 +8,7 @@ gives exactly the same lines. This is a CLI mechanism only; the Python API plans
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -79,6 +80,7 @@ def plan_batch(source: str, *, rules: str | None, templates: str | None, out: Te
 
         enable_prefilter()
         _plan_line((0, '{"text": "warm up the shared caches"}'))
+        gc.freeze()  # the compiled rules stay shared: no collection touches (and copies) their pages
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for doc in pool.imap(_plan_line, lines, chunksize=64):
                 stream.write(doc + "\n")
