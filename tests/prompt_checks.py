@@ -122,8 +122,8 @@ def clauses_of(text: str) -> set[str]:
     sentences ("Moody, desaturated.") from fragments the builder made."""
     out: set[str] = set()
     for piece in re.split(r"[\n.;!?]+", text):
-        out.add(norm(piece).strip(" ,:\"'"))
-        out.update(norm(c).strip(" \"'") for c in re.split(r"[,:]", piece))
+        out.add(norm(piece).strip(" ,:\"'()[]"))
+        out.update(norm(c).strip(" \"'()[]") for c in re.split(r"[,:=]", piece))
     return {c for c in out if c}
 
 
@@ -264,8 +264,20 @@ def _shot_sentences(prompt: str) -> list[list[str]]:
     return [[s for s in _SENTENCE_END.split(c.strip()) if s.strip()] for c in chunks]
 
 
+# A hole a removal left: a verb, article or copula with nothing after it ("The projector is and
+# the piece ...", "Let's do of a shampoo bottle"), or a sentence of brackets only ("{ }.").
+_HOLE = re.compile(
+    r"(?<![\w'])(?:is|are|was|were|a|an|the)\s+(?:and|but|or)(?![\w'])|(?<![\w'])(?-i:a|an|the)\s*[,.;:!?]"
+    r"|(?<![\w'])(?:do|make|get|have|show|create|give)\s+of(?![\w'])",
+    re.IGNORECASE,
+)
+_QUOTED_LINE = re.compile(r'"[^"]*"')
+
+
 def _fragments(b: Built, caller: str) -> Check:
-    """A sentence of one or two words the builder made ("We.", "At sunrise.", "The younger one.").
+    """A sentence of one or two words the builder made ("We.", "At sunrise.", "The younger one."),
+    a hole a removal left ("The projector is and ..."), a sentence without a word ("{ }."), or a
+    line of a quoted mail thread ("> On Fri, Sam wrote:").
     Not fragments: the caller's own short sentences ("Moody, desaturated."), camera language
     ("Close-up."), a spoken line or the sound part, and a shot's opening subject ("A cat.")."""
     own = clauses_of(caller)
@@ -273,7 +285,14 @@ def _fragments(b: Built, caller: str) -> Check:
     for p in b.prompts:
         for shot in _shot_sentences(p):
             for k, s in enumerate(shot):
-                if s.startswith(("[", "Audio:")) or _CAMERA_ONLY.match(s) or norm(s).strip(" .!?\"'") in own:
+                if s.startswith(("[", "Audio:")):
+                    continue
+                unquoted = _QUOTED_LINE.sub('""', s)
+                hole = _HOLE.search(unquoted)
+                if (hole and not contains(caller, hole.group(0))) or not re.search(r"[^\W\d_]", s) or re.search(r"(?:^|\s)>\s", s):
+                    bad.append(s)
+                    continue
+                if _CAMERA_ONLY.match(s) or norm(s).strip(" .!?\"'()[]") in own:
                     continue
                 words = re.findall(r"[\w'-]+", s)
                 if len(words) > 2 or (len(words) == 2 and _VERB_ISH.search(words[1])):

@@ -39,9 +39,17 @@ def _flat(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def _part_of(lx: Lex, name: str) -> str | None:
+    """The part a key names; a request key with a suffix ("tier_text", "aspect hint") is the request's."""
+    part = lx.brief_parts.get(name)
+    if part is None and " " in name and lx.brief_parts.get(name.split(" ", 1)[0]) == "request":
+        return "request"
+    return part
+
+
 def _add(lx: Lex, brief: Brief, key: str, value: str) -> bool:
     name = " ".join(re.split(r"[\s_-]+", key.lower().strip()))
-    part = lx.brief_parts.get(name)
+    part = _part_of(lx, name)
     value = value.strip().strip(",;+&").rstrip(".").strip()
     if not value:
         return part is not None
@@ -83,7 +91,7 @@ def _add_json(lx: Lex, brief: Brief, data: dict[str, Any]) -> None:
     request or unknown key holding an object is opened; a shot list keeps one shot an item; a
     value that is an identifier ("create_video") names a tool, not a scene."""
     for key, value in data.items():
-        part = lx.brief_parts.get(" ".join(re.split(r"[\s_-]+", str(key).lower().strip())))
+        part = _part_of(lx, " ".join(re.split(r"[\s_-]+", str(key).lower().strip())))
         if isinstance(value, dict) and part in (None, "request"):
             _add_json(lx, brief, value)
         elif part == "shots" and isinstance(value, list):
@@ -101,6 +109,9 @@ _EDGES = re.compile(r"^[\s;/|,]+|[\s;/|,]+$")
 _LIST_MARK = r"(?:[-*\u2022>#]+|\(?\d{1,2}[.)]|\(?[a-hA-H]\))"
 _OTHER_KEY = re.compile(rf"^\s*(?:{_LIST_MARK}\s*)?[A-Za-z][\w ]{{0,20}}[:=]\s*(\S.*)$")
 _BARE_MARK = re.compile(rf"^\s*{_LIST_MARK}?[\s./|\ue000]*$")
+
+
+_TITLE = re.compile(r'^\s*"([^"\n]{1,40})"\s*[.:;,-]?\s+(?=\S)')
 
 
 def _content(lx: Lex, word: str) -> bool:
@@ -130,7 +141,12 @@ def _pairs(lx: Lex, text: str) -> tuple[list[tuple[str, str]], list[str]]:
             loose.append(head.rstrip(":").strip())
         for k, m in enumerate(hits):
             end = hits[k + 1].start() if k + 1 < len(hits) else len(line)
-            value = _EDGES.sub("", line[m.end(): end]).strip("\"'")
+            value = _EDGES.sub("", line[m.end(): end])
+            title = _TITLE.match(value)
+            if title is not None:  # 'Concept: "First Light". A young woman ...': the film's name, then the scene
+                pairs.append(("title", title.group(1)))
+                value = value[title.end():]
+            value = value.strip("\"'")
             if value.startswith("[") and "]" in value:  # "shots: [a | b | c] quality=..."
                 value, rest = value[1: value.index("]")], value[value.index("]") + 1:]
                 extra = _OTHER_KEY.match(rest.strip())

@@ -349,8 +349,11 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
 
 
 def _later(lx: Lex, clause: str) -> bool:
-    """ "then tilt up to reveal the skyline": a move told after what comes before it stays there."""
+    """ "then tilt up to reveal the skyline", "and the camera settles on ...": a move told after
+    what comes before it stays there."""
     c = clause.lstrip(" ,")
+    if c[:4].lower() == "and ":
+        return True  # "..., and the camera settles on the paddler's reflection": the story's last beat
     return lx.seq.may(c[:20].lower()) and any(h.start() == 0 and h.lastgroup == "step" for h in lx.seq.hits(c[:20]))
 
 

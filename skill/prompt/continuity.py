@@ -54,7 +54,8 @@ class _Rx:
 def _rx(lx: Lex) -> _Rx:
     c, g = lx.v.closed_words, lx.v.grammar
     return _Rx(
-        indefinite=re.compile(rf"(?<![\w'])(?:{word_alternation(g.indefinite)})(?=\s)", re.IGNORECASE),
+        # not "ninety-one", nor the "a" of "one and a half": a number is no article
+        indefinite=re.compile(rf"(?<![\w'-])(?<!\band )(?:{word_alternation(g.indefinite)})(?=\s)(?!\s+and\s+an?\s+half\b)", re.IGNORECASE),
         one=re.compile(rf"(?<![\w'])({word_alternation(c.one_determiners)})\s+((?:[\w-]+\s+){{1,2}}?)one(?![\w'])",
                        re.IGNORECASE),
         pronoun=re.compile(rf"(?<![\w'])({word_alternation(g.pronouns)})(?![\w'])", re.IGNORECASE),
@@ -129,8 +130,11 @@ def speaker_label(lx: Lex, speaker: str, known: list[Entity]) -> str:
         return f"Other {group}"  # "his friend" of "two old friends": the other one of the group
     if toks and (toks[0].lower() in lx.dets or toks[0].lower() in lx.requester_words):
         toks = toks[1:]
-    cut = next((n for n, t in enumerate(toks) if t.lower() in lx.attach), len(toks))
+    cut = next((n for n, t in enumerate(toks) if t.lower() in lx.attach or (n and t.lower() in lx.preps)), len(toks))
     toks = toks[:cut] or toks
+    named = [n for n, t in enumerate(toks) if n and t[:1].isupper()]
+    if named and toks[0][:1].islower():
+        return " ".join(toks[named[0]: named[-1] + 1])  # "her grandson Mateo at the table": the name is the tag
     head = toks[-1].lower() if toks else ""
     richer = [e for e in known if e.head == head and len(e.label.split()) > len(toks)]
     if richer:

@@ -160,6 +160,8 @@ def extract_audio(lx: Lex, s: str, seg: Seg, low: str) -> str:
             while nxt:  # "soft piano music"
                 end = nxt.end()
                 nxt = lx.au_music_next.match(s.lower(), end)
+            post = lx.au_music_post.match(s, end) if n == 0 else None
+            end = post.end() if post else end  # "music soft"
         elif kind == "of":
             tail = lx.au_of_tail.match(s, end)
             if not tail:

@@ -145,6 +145,7 @@ def causative(lx: Lex, sentence: str) -> str:
         return sentence
     words = sentence[m.end():].split(" ")
     first = words[0].lower()
+    infinitive = False
     if first in lx.object_pronouns:
         subject, k = [lx.object_pronouns[first]], 1
         if len(words) > 2 and words[1].lower() == "to":
@@ -152,6 +153,10 @@ def causative(lx: Lex, sentence: str) -> str:
         plural = subject[0].lower() in ("they", "we", "i")
     elif first in lx.dets and first not in lx.pronouns:
         k = next((j for j in range(2, min(len(words), 6)) if _bare_verb_at(lx, words, j)), 0)
+        to = next((j for j in range(3, min(len(words), 7)) if words[j - 1].lower() == "to" and _infinitive_at(lx, words, j)), 0)
+        if to and (not k or to <= k):
+            del words[to - 1]  # "we want the cabin to feel lived-in": the wish's "to" goes
+            k, infinitive = to - 1, True
         if not k or any(w.lower() in lx.function_words or not w.replace("'", "").isalpha() for w in words[1:k]):
             return sentence
         if words[k].lower().strip(",.") in lx.containers or len(words[k]) < 3:
@@ -161,12 +166,18 @@ def causative(lx: Lex, sentence: str) -> str:
         plural = first in lx.plural_dets or (head.endswith("s") and not head.endswith("ss"))
     else:
         return sentence
-    if k >= len(words) or not _bare_verb_at(lx, words, k):
+    if k >= len(words) or not (infinitive or _bare_verb_at(lx, words, k)):
         return sentence
     if not plural:
         words[k] = _conjugated(words[k])
         _conjugate_coordinated(lx, words, k)
     return cap(" ".join([*subject, *words[k:]]))
+
+
+def _infinitive_at(lx: Lex, words: list[str], k: int) -> bool:
+    """ "the cabin to feel lived-in": after "to", a word that is no function word is the verb."""
+    w = words[k].lower().strip(",.;:!?")
+    return w.isalpha() and w not in lx.function_words and not words[k][:1].isupper()
 
 
 def _conjugated(word: str) -> str:

@@ -197,15 +197,69 @@ def strip_instructions(
             cut.append((cs, ce))  # "totally silent", "Instagram square": the words left are the span's
             continue
         if not _leaves_a_clause(lx, text[cs:ce], rest):
+            if _only_its_purpose(lx, rest):
+                cut.append((cs, ce))  # "A [30-second] [brand film] for a coffee roaster": whom it is for
+                continue
             if text[ce:ce + 1] == ":" and text[ce + 1:].strip():
                 cut.append((cs, ce + 1))  # "not Pro but the 4K tier: a skyline": a header of instructions
             continue  # the spans are inside a content clause ("a CEO addressing camera about ..."): keep it
         for a, b in inside:
+            named = _named_as(lx, text, cs, ce, a, b)
+            if named is not None:
+                cut.append(named)  # "The photo of my wife is [the link] and ...": the image named, not shown
+                continue
+            measured = _measured_order(lx, text, cs, a, b)
+            if measured is not None:
+                cut.append(measured)  # "make [30 seconds] of calm aquarium fish": the fish are the text
+                continue
             following = text[b:ce]
             if any(x == b or (b < x and not text[b:x].strip()) for x, _y in inside):
                 following = MARK
             cut.append((_governing(lx, text, a, b, following.lstrip() or MARK), b))
     return _apply(text, cut + _labels_of(lx, text, breaks, cut))
+
+
+@cache
+def _named_patterns(lx: Lex) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The copula before a span, the "and" after it, and the order a measure follows."""
+    c = lx.v.closed_words
+    copula = re.compile(
+        rf"(?i)(?<![\w'])(?:{word_alternation(c.copulas)})(?:\s+(?:{word_alternation(c.copula_tails)}))?\s*$")
+    order = re.compile(
+        r"(?i)(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?|(?:please|pls|just)\s+)?"
+        rf"(?:{word_alternation(c.measured_orders)})\s+(?:me\s+|us\s+)?$")
+    return copula, re.compile(r"(?i)\s*(?:and|but|so)\s+([\w']+)"), order
+
+
+def _named_as(lx: Lex, text: str, cs: int, ce: int, a: int, b: int) -> tuple[int, int] | None:
+    """ "The artwork is [link]", "the video was [3 seconds] and ...": a span that was the whole
+    predicate of its clause; the clause says what the request's things are, so it goes (up to an
+    "and" that starts a clause of its own, or whole when what follows shares its subject)."""
+    copula, and_after, _order = _named_patterns(lx)
+    if copula.search(text, cs, a) is None or not text[cs:a].strip(" ,;:"):
+        return None
+    rest = text[b:ce]
+    if not rest.strip(" ,;:.!?"):
+        return cs, ce
+    m = and_after.match(rest)
+    if m is None:
+        return None
+    if m.group(1).lower() in lx.closed["auxiliaries"]:
+        return cs, ce  # "... is [link] and will be shown on a projection wall": all of it the request's
+    return cs, b + m.start(1)
+
+
+_OF_AFTER = re.compile(r"\s+of\s+(?=\S)")
+
+
+def _measured_order(lx: Lex, text: str, cs: int, a: int, b: int) -> tuple[int, int] | None:
+    """ "Please make [30 seconds] of calm aquarium fish", "could you do [a minute and a half] of a
+    train": the order and its measure go together with "of", and what it is of is the text."""
+    after = _OF_AFTER.match(text, b)
+    before = _named_patterns(lx)[2].search(text, cs, a)
+    if after is None or before is None:
+        return None
+    return before.start(), after.end()
 
 
 _REQUEST_LINE = re.compile(
@@ -316,6 +370,15 @@ def _residue(lx: Lex, text: str, cs: int, ce: int, inside: list[tuple[int, int]]
     return not styled and not (len(own) > 1 and looks_clause(lx, own))
 
 
+def _only_its_purpose(lx: Lex, rest: str) -> bool:
+    """Whether what a clause keeps is an article and the purpose of the span it lost ("a [brand
+    film] for a coffee roaster"): the deliverable and whom it is for, nothing the video shows."""
+    words = [w.lower().strip(",;:.!?\"'") for w in rest.split()]
+    while words and words[0] in lx.dets:
+        words = words[1:]
+    return len(words) >= 2 and words[0] in lx.closed["purpose_preps"] and not looks_clause(lx, words[1:])
+
+
 _ORPHAN_POSSESSIVE = re.compile(r"(?:^|\s)['\u2019]s?(?![\w'])")
 
 
@@ -337,6 +400,8 @@ def _leaves_a_clause(lx: Lex, clause: str, rest: str) -> bool:
     if toks and words[0] in lx.conj - lx.closed["clause_joiners_kept"] and not any(_is_content(lx, w) for w in words[1:2]):
         return False
     whole = [t for t in clause.split() if t]
+    if len(toks) > 1 and words[0].endswith("ing") and len(rest) - len(rest.lstrip()) > len(clause) - len(clause.lstrip()):
+        return True  # "[15-second] establishing aerial over ...": the span only modified the words after it
     return not (looks_clause(lx, whole) and not looks_clause(lx, toks)) if len(toks) > 1 else True
 
 

@@ -485,6 +485,8 @@ class Lex:
             f,
         )
         self.au_music_next = compile_pattern(rf"\s+(?:{alternation([*au.music_heads, *au.music_tails])})(?![\w'])")
+        # "music soft": a modifier after the head, at the clause's end (a non-native writer's order)
+        self.au_music_post = compile_pattern(rf"\s+(?:{alternation(au.music_mods)})(?=\s*(?:[,.;:!?]|$))", f)
         self.au_lang = compile_pattern(rf"\s+in\s+(?:{langs})(?![\w'])", f)
         self.au_of_tail = compile_pattern(
             rf"\s+of\s+(?:(?:the|a|an|her|his|their|its)\s+)?{nonstop_word}(?:\s+{nonstop_word}){{0,2}}", f
@@ -544,7 +546,7 @@ class Lex:
         # around a lifted span: "a <wide shot> of", "with <cafe sound>.", ", <camera move> as she"
         self.c_around = compile_pattern(
             rf"(?<![\w'])(?:a|an|the)\s*(?:{MARK}\s*)+of\s+"
-            rf"|(?<![\w'-])(?:{dangle})\s*(?:{MARK}\s*)+(?=[,.;:!?\n]|$|{MARK})"
+            rf"|(?<![\w'-])(?:{dangle})[ \t]*(?:{MARK}[ \t]*)+(?=[,.;:!?\n]|$|{MARK})"
             rf"|{SEG_START}\s*(?:{MARK}\s*)+(?:(?:{lead})\s+)+",
             f,
         )
@@ -558,6 +560,7 @@ class Lex:
         ed = v.editing
         self.requester_words = frozenset(w.lower() for w in ed.requester)
         self.requester = compile_pattern(rf"(?<![\w'])(?:{word_alternation(ed.requester)})(?=\s+\w)", f)
+        self.shorthand = [(compile_pattern(it.match, f), it.say) for it in ed.shorthand]
         self.causative = compile_pattern(
             rf"^[\s{MARK}]*(?:(?:please|now|just|and|then)[\s{MARK}]+)*(?:{word_alternation(ed.causative)})\s+(?=\S)", f
         )

@@ -269,7 +269,14 @@ def _split_text(lx: Lex, text: str, eager: bool) -> Split:
         pre, framed = "", _framed(lx, flat)
     if framed:
         return Split(pre, [_shot_body(lx, x) for x in framed], True)
-    return Split("", [(flat, None)], False)
+    return Split("", [(_lines_ended(text) if "\n" in text.strip() else flat, None)], False)
+
+
+def _lines_ended(text: str) -> str:
+    """A chat's lines as sentences ("steam\nslow push in\n" -> "steam. Slow push in."): a line
+    break without a mark ends what the line said."""
+    lines = [norm_space(ln) for ln in text.split("\n") if ln.strip()]
+    return " ".join(ln + "." if ln[-1:].isalnum() else ln for ln in lines)
 
 
 def _split_on(rx: Rx, s: str) -> list[str]:

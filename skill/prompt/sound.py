@@ -52,12 +52,18 @@ def sound_cue(lx: Lex, clause: str) -> tuple[str, str] | None:
     if any(w not in lx.switch_words and w not in lx.request_words for w in left):
         return None
     kind = seg.audio[0][0] if seg.audio else "dialogue"
-    return kind, _strip_prefix(lx, clause)
+    cue = _strip_prefix(lx, clause)
+    head, _, mod = cue.rpartition(" ")
+    if kind == "music" and head and " " not in head and lx.au_music_mod.fullmatch(mod) and not lx.au_music_mod.fullmatch(head):
+        cue = f"{mod} {head.lower()}"  # "music soft" -> "soft music": the modifier where English puts it
+    return kind, cue
 
 
 def _strip_prefix(lx: Lex, clause: str) -> str:
     """ "with cafe sound" -> "cafe sound": the joining words go with the clause."""
     words = " ".join(clause.split()).strip(" ,.;:").split(" ")
+    if len(words) > 2 and words[0].lower() == "keep" and words[-1].lower() in ("in", "on"):
+        words = words[:-1]  # "keep the street noise in": the sound kept is the cue
     while len(words) > 1 and words[0].lower() in lx.au_drop:
         words = words[1:]
     if len(words) > 2 and words[0].lower() in lx.au_of_bare and words[1].lower() == "of":
@@ -77,8 +83,21 @@ class Exclusion:
 _DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
 
 
+@cache
+def _postposed(lx: Lex) -> re.Pattern[str]:
+    """ "dialogue none", "music: none": the sound named, then refused."""
+    said = alternation([re.escape(w) for w in lx.v.closed_words.refused_after])
+    return re.compile(rf"(?i)^\s*([a-z][a-z -]{{1,30}}?)\s*[:=-]?\s*(?:{said})\s*[.!]?\s*$")
+
+
 def exclusion_of(lx: Lex, clause: str) -> Exclusion | None:
-    """The exclusion a clause states ("no text overlays", "without watermarks or subtitles")."""
+    """The exclusion a clause states ("no text overlays", "without watermarks or subtitles", and a
+    sound refused after its name: "dialogue none", "music: none")."""
+    post = _postposed(lx).match(clause)
+    if post is not None:
+        kind = next((k for k, rx in lx.excl_audio if rx.fullmatch(post.group(1).strip())), None)
+        if kind is not None:
+            return Exclusion((), (kind,), False, (post.group(1).strip(),))
     low = clause.lower()
     if not lx.excl_trigger.may(low):
         return None

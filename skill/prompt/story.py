@@ -107,15 +107,30 @@ class Story:
 
 
 _DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
+_LETTER = re.compile(r"[^\W\d_]")
+_MAIL_QUOTE = re.compile(r"(?m)^[ \t]*(?:>[ \t]?)+")
 
 
 def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) -> str:
     """The text without its exclusion clauses, and without its sound clauses when audio is on
-    (they go to the audio part); with audio off sound words stay where the caller put them."""
+    (they go to the audio part); with audio off sound words stay where the caller put them, but
+    a sentence that is only a sound goes (a silent video shows none of it; a warning names it)."""
     out: list[tuple[str, str]] = []
     clauses = split_clauses(text)
+    labelled = ""  # "Music: gentle acoustic guitar": what follows a sound's label is that sound
     for c, sep in clauses:
         body = c.rstrip(".!?")
+        if labelled and '"' not in body and body.strip():
+            beat.sounds.append((labelled, body.strip()))
+            if not audio_on:
+                story.meta.append(c.strip())
+            labelled = ""
+            continue
+        label = lx.brief_parts.get(body.strip().lower()) if sep == ":" else None
+        if label == "audio" and lx.au_music_mod.fullmatch(body.strip()) is None:
+            labelled = "music" if body.strip().lower() in ("music", "soundtrack") else "brief"
+            story.meta.append(c.strip())
+            continue
         ex = exclusion_of(lx, body)
         if ex is not None and not ex.camera:
             story.exclusions += [x for x in (*ex.items, *ex.sound_items)
@@ -131,6 +146,9 @@ def _clauses_kept(lx: Lex, text: str, audio_on: bool, story: Story, beat: Beat) 
         cue = sound_cue(lx, body)
         if cue is not None:
             beat.sounds.append(cue)
+            if not audio_on and len(clauses) == 1 and not looks_clause(lx, body.split()):
+                story.meta.append(c.strip())  # "Background jazz.": a sentence only heard, and nothing is
+                continue  # (the audio_cues_without_audio warning names it)
             if audio_on:
                 if out and out[-1][1] == ":" and lx.brief_parts.get(out[-1][0].strip().lower()) == "audio":
                     out.pop()  # "Sound: music.": the label goes with its sound
@@ -162,9 +180,11 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
         said = (re.sub(r"(?i)^(?:no|not|without|avoid|never)\s+", "", x.strip(" .")) for x in re.split(r"[,;]|\bor\b", sentence[label.end():]))
         story.exclusions += [x for x in said if x and x.lower() not in (e.lower() for e in story.exclusions)]
         return []
-    if _about_request(lx, sentence):
-        story.meta.append(sentence.strip())  # "Too pricey, skip it.": about the request, not the picture
+    if _about_request(lx, sentence) or not _LETTER.search(sentence):
+        story.meta.append(sentence.strip())  # "Too pricey, skip it.", "2.": about the request, not the picture
         return []
+    if "(" in sentence:
+        sentence = _asides_dropped(lx, sentence, story)
     bare = sentence.strip(" .;,!")
     if bare.lower() in lx.v.editing.manner_adverbs:
         # "[Animate the painting] gently;": the manner of the motion the request asked for
@@ -176,7 +196,7 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
         s = clear_marks(lx, s)
         if _about_request(lx, s):
             return []  # "Make it STUNNING and viral!": once the hype goes, only the order is left
-    s = say_camera_subject(lx, s)
+    s = say_camera_subject(lx, _shorthand_said(lx, s))
     s, dropped = drop_stacked(lx, s)
     story.dropped += dropped
     s = lead_buried_move(lx, s)
@@ -191,6 +211,30 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     if not audio_on and '"' in s:
         story.quiet_lines += sum(isinstance(x, Line) for x in split_dialogue(lx, s, True))
     return items
+
+
+_ASIDE = re.compile(r"\s*\(([^()\"\n]{1,80})\)")
+
+
+def _asides_dropped(lx: Lex, sentence: str, story: Story) -> str:
+    """ "(no rush on this one)", "(sorry, last-minute ask)": an aside about the request goes whole."""
+    def drop(m: re.Match[str]) -> str:
+        if not _about_request(lx, m.group(1)):
+            return m.group(0)
+        story.meta.append(m.group(1).strip())
+        return ""
+    return _ASIDE.sub(drop, sentence)
+
+
+def _shorthand_said(lx: Lex, sentence: str) -> str:
+    """ "tight on the kettle spout" -> "Tight shot on the kettle spout": the crew's shorthand said as the shot."""
+    if not sentence[:5].lower().startswith(("tight", "close")):
+        return sentence
+    for rx, say in lx.shorthand:
+        m = rx.match(sentence)
+        if m is not None:
+            return say + sentence[m.end():]
+    return sentence
 
 
 def _kept_positively(lx: Lex, sentence: str) -> str:
@@ -335,8 +379,8 @@ def _preamble(lx: Lex, text: str, audio_on: bool, story: Story) -> None:
 
 def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
     """A brief's parts in Kling's order: the description (or subject and action), the setting, light
-    and details, the style; the camera goes first (it is a bare camera clause); the request's own
-    keys stay out (their values are the router's)."""
+    and details, the style; the camera goes first (kling3.md: motion and camera lead); the request's
+    own keys stay out (their values are the router's)."""
     subjects, actions = brief.get("subject"), brief.get("action")
     if subjects and actions:
         # "Subject: an old sailor / Action: he coils a rope" -> "An old sailor coils a rope": the
@@ -347,7 +391,12 @@ def _from_brief(lx: Lex, brief: Brief, audio_on: bool, story: Story) -> None:
             subjects, actions = [*subjects[:-1], f"{subjects[-1].rstrip(' ,')}{glue}{rest}"], actions[1:]
     body = ", ".join(x for x in [*subjects, *actions] if x)
     first = ", ".join(x for x in [body, *brief.get("setting"), *brief.get("lighting"), *brief.get("details")] if x)
-    sentences = [*brief.get("description"), first, ", ".join(brief.get("style")), ", ".join(brief.get("camera"))]
+    # the camera's key leads (a bare move is led by camera_first later: "Slow pan: a red kite"), even
+    # a sentence of its own that points ahead ("slow arc from her profile to ... as the sun breaks")
+    camera = ", ".join(brief.get("camera"))
+    bare = not camera or camera_only(lx, camera)
+    sentences = [*([] if bare else [camera]), *brief.get("description"), first, ", ".join(brief.get("style")),
+                 *([camera] if bare else [])]
     for k, item in enumerate((x for v in brief.get("shots") for x in re.split(r"\s*[|;]\s*", v.strip("[] ")) if x), 1):
         head = re.match(r"(?i)(shot\s+\w+(?:\s*\([^)]*\))?)\s*[:.-]?\s*", item)
         sentences.append(f"{head.group(1)}: {item[head.end():]}" if head else f"Shot {k}: {item}")
@@ -393,6 +442,8 @@ def read_story(
     """
     quoted, relayed = _relays_unwrapped(lx, _pipes_as_lines(lx, double_quoted(scrub(text))))
     stripped, removed = strip_instructions(lx, quoted, spans, whole_clauses_only=as_written, audio_on=audio_on)
+    if ">" in stripped:
+        stripped = _MAIL_QUOTE.sub("", stripped)  # "> From: Client": a mail's quoting marks, not the scene's
     story = Story(beats=[], meta=[*relayed, *removed], as_written=as_written)
     _sounds_refused(lx, removed, story)
     flat = _emptied_items_dropped(normalise_input(stripped))
@@ -440,7 +491,8 @@ def _relays_unwrapped(lx: Lex, text: str) -> tuple[str, list[str]]:
     for m in lx.relay_head.finditer(text):
         close = text.find('"', m.end() + 1)
         inner = text[m.end() + 1: close] if close > 0 else ""
-        if not inner.strip() or lx.relay_persons & set(re.findall(r"[a-z]+", inner.lower())):
+        said = [x for x in re.split(r"[.!?]+", inner.lower()) if x.strip()]
+        if not said or all(lx.relay_persons & set(re.findall(r"[a-z]+", x)) for x in said):
             continue  # "User said 'no need for 4K'": the requester speaking, not a description
         removed.append(" ".join(m.group(0).split()))
         out = out[: m.start()] + " " * (m.end() + 1 - m.start()) + out[m.end() + 1: close] + " " + out[close + 1:]

@@ -80,6 +80,9 @@ _SINGLE_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s(:,=\[\u2014-]))'(?=[^\W_])((?:
 
 
 
+_DQ_REGION = re.compile(r'"[^"\n]*"')
+
+
 def _requoted(m: re.Match[str]) -> str:
     inner = m.group(1)
     if len(inner) < 2 or inner[-1:] == " " or get_lex().quoted_request.search(inner):  # a quoted request is not a line
@@ -91,7 +94,14 @@ def double_quoted(text: str) -> str:
     """Single-quoted lines in double quotes ('Next!' -> "Next!"), so one quote mark means speech."""
     if "'" not in text:
         return text
-    return _SINGLE_QUOTED.sub(_requoted, text)
+    if '"' not in text:
+        return _SINGLE_QUOTED.sub(_requoted, text)
+    inside = [m.span() for m in _DQ_REGION.finditer(text)]  # "...Define 'last'.": a quote within a line stays
+
+    def outside(m: re.Match[str]) -> str:
+        return m.group(0) if any(a < m.start() < b for a, b in inside) else _requoted(m)
+
+    return _SINGLE_QUOTED.sub(outside, text)
 
 
 def normalise_input(text: str) -> str:
@@ -212,6 +222,8 @@ _PUNCT_RUN = re.compile(r"\s*([,.;:!?])(?:\s*[,.;:!?])*")
 _PARENS = re.compile(r"\([\s,;:.]*\)|\[[\s,;:.]*\]|(?<=\()\s+|\s+(?=\))")
 # a dash whose other side was removed ("colours only -- [please don't animate it].")
 _DANGLING_DASH = re.compile(r"\s+[-\u2013\u2014]+(?=\s*(?:[,.;:!?]|$))")
+# a dash whose first side was removed (", — and its breath", "spotlight haze. — and he", "— —")
+_EMPTIED_DASH = re.compile(r"(?<=[,;])\s+[-\u2013\u2014]+(?=\s)|(?:^|(?<=[.!?]))\s*[\u2013\u2014]+(?=\s)|(?<=\s)[\u2013\u2014](?=\s+[\u2013\u2014]\s)")
 
 
 SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -246,9 +258,25 @@ def tidy(s: str) -> str:
     if "(" in s or "[" in s:
         s = _PARENS.sub("", s)
     if "-" in s or "\u2013" in s or "\u2014" in s:
-        s = _DANGLING_DASH.sub("", s)
+        s = _SPACES.sub(" ", _EMPTIED_DASH.sub("", _DANGLING_DASH.sub("", s)))
+    if ")" in s and s.count(")") > s.count("("):
+        s = _unmatched_closers(s)
     s = _punct_outside_quotes(s)
     return s.strip().lstrip(",.;:!?-— ").rstrip(",;:-— ")
+
+
+def _unmatched_closers(s: str) -> str:
+    """ "..., last-minute ask)": a bracket whose opening half went with a removed clause goes too."""
+    out, depth = [], 0
+    for k, ch in enumerate(s):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if not depth and s[k + 1: k + 2] in ("", ".", ",", ";", "!", "?") and re.search(r"\w{2}$", s[:k]):
+                continue  # not "a) establishing": a list's mark has no opening half
+            depth = max(0, depth - 1)
+        out.append(ch)
+    return "".join(out)
 
 
 _MARKER_RUN = re.compile(rf"[ \t]*{MARK}(?:[ \t]*{MARK})*[ \t]*")

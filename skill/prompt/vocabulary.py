@@ -281,6 +281,7 @@ class _Editing(_V):
     adverbs: dict[str, str]
     manner_say: str
     manner_adverbs: list[str]
+    shorthand: list[_Item]
 
 
 class _Anchor(_V):
@@ -339,6 +340,11 @@ class _ClosedWords(_V):
     timed_header_words: list[str]
     purpose_preps: list[str]
     clause_joiners_kept: list[str]
+    copulas: list[str]
+    copula_tails: list[str]
+    auxiliaries: list[str]
+    measured_orders: list[str]
+    refused_after: list[str]
 
 
 class Vocabulary(_V):

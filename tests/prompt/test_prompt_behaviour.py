@@ -782,3 +782,94 @@ def test_an_agents_nested_json_payload_is_read_by_its_keys(
     low = p.prompt.lower()
     assert all(k in low for k in kept) and not [g for g in gone if g in low], p.prompt
     assert len(p.segments[0].shots) == shots
+
+
+# --- asides, relayed notes and the request's own residue (issue 11g) -------------------------------
+
+
+def test_a_relayed_note_keeps_the_wish_and_drops_who_relayed_it() -> None:
+    p = plan("The director wants it handheld, following a courier through Lagos traffic. "
+             "She said fifteen seconds, keep the street noise in, and it must not look like a car ad.")
+    prompt = p.segments[0].prompt
+    assert prompt.startswith("Handheld, following a courier through Lagos traffic.")
+    assert "director" not in prompt.lower() and "she said" not in prompt.lower()
+    assert "car ad" in (p.negative_prompt or "") and "street noise" in prompt
+    relayed = plan('Forwarding from the client (Henrik): "We want the cabin to feel lived-in. Smoke from the chimney, '
+                   'a dog asleep on the porch. No cars, no power lines." He is fine with 10 seconds.')
+    assert "Forwarding" not in relayed.segments[0].prompt and "Smoke from the chimney" in relayed.segments[0].prompt
+    assert "cars" in (relayed.negative_prompt or "") and "power lines" in (relayed.negative_prompt or "")
+
+
+def test_hedges_around_the_camera_go_and_the_camera_leads() -> None:
+    p = plan("Here's my photo of the Old Man of Storr. Make the clouds move over the ridge, maybe a very slow pan "
+             "right if it looks natural? Don't change the landscape itself.", image_url=IMAGE)
+    prompt = p.segments[0].prompt
+    assert prompt.lower().startswith("a very slow pan right")
+    assert "maybe" not in prompt and "if it looks natural" not in prompt and "Here's" not in prompt
+    crane = plan("Could we get — and correct me if this is a silly idea — a crane up from a chalk drawing to reveal "
+                 "the whole block party").segments[0].prompt
+    assert crane.startswith("A crane up from a chalk drawing") and "silly" not in crane and "Could" not in crane
+
+
+def test_the_requester_introducing_themselves_is_not_the_subject_of_the_anchor() -> None:
+    p = plan("Hi, I'm a real estate agent. I want a slow pan across the living room like a walkthrough.", image_url=IMAGE)
+    assert "real estate agent" not in p.segments[0].prompt
+    assert "face" not in p.segments[0].prompt  # a room: its composition stays, nobody's face
+
+
+def test_a_sentence_only_heard_leaves_a_silent_prompt_and_a_non_native_music_cue_is_read() -> None:
+    silent = build("Couples clinking glasses on a rooftop at dusk. Background jazz.")
+    assert silent.prompt == "Couples clinking glasses on a rooftop at dusk."
+    assert "audio_cues_without_audio" in codes(silent)
+    heard = build("Waiter opens a bottle of wine by the window. Music soft.", generate_audio=True)
+    assert "Music soft" not in heard.prompt and "soft music" in heard.prompt
+
+
+def test_an_order_with_its_measure_and_a_thing_named_by_its_link_go_whole() -> None:
+    assert build("Please make 30 seconds of calm aquarium fish for the waiting room TV.").prompt.startswith(
+        "Calm aquarium fish")
+    text = "The photo of my wife is https://i.example.com/w.jpg and I'd just like her hair moving in the breeze."
+    assert "The photo" not in build(text, mode="i2v").prompt and "her hair moving" in build(text, mode="i2v").prompt
+    assert "A 30-second brand film" not in plan(
+        "A 30-second brand film for a coffee roaster. Shot 1 (0-15s): aerial over a farm. Shot 2 (15-30s): "
+        "close-up of hands picking cherries.").segments[0].prompt
+
+
+def test_a_chat_keeps_its_lines_apart_and_a_sound_label_carries_its_value() -> None:
+    chat = plan("hey!!\nso for the bakery promo\ncan u do croissants coming out of the oven, steam\nslow push in\nvertical pls")
+    assert chat.segments[0].prompt.startswith("Slow push in")
+    assert "can u do" not in chat.segments[0].prompt and "steam slow" not in chat.segments[0].prompt
+    scored = build("A barista pours milk. Music: gentle acoustic guitar.", generate_audio=True)
+    assert scored.prompt == "A barista pours milk. Audio: gentle acoustic guitar, no dialogue."
+
+
+def test_dialogue_labels_are_names_and_a_quote_inside_a_line_stays_in_it() -> None:
+    built = build('Shot 1: her grandson Mateo at the kitchen table, mouth full, answers "Si, abuela." '
+                  'Shot 2: Omar freezes. Nadia says: "Define \'last\'."', generate_audio=True, duration=10)
+    assert "[Mateo" in built.prompt and "[Grandson" not in built.prompt
+    assert "\"Define 'last'.\"" in built.prompt
+
+
+def test_a_brief_leads_with_its_camera_and_a_quoted_title_is_not_the_scene() -> None:
+    built = build('Concept: "First Light". A young woman stands on a rooftop at dawn.\n'
+                  "Camera: slow arc from her profile to a front view as the sun breaks over the roofs.\n"
+                  "Lighting: warm backlight.")
+    assert built.prompt.startswith("Slow arc from her profile") and "First Light" not in built.prompt
+    refused = build("pro tier. i2v. the girl blows the dandelion seeds away. 5s. dialogue none.", mode="i2v",
+                    generate_audio=True).prompt
+    assert "Spoken dialogue" not in refused and "no dialogue" in refused
+
+
+def test_an_aside_a_wish_and_a_last_camera_beat_are_read_as_the_caller_meant() -> None:
+    assert build("A slow pan across the harbour at dusk, boats bobbing (no rush on this one).").prompt == (
+        "A slow pan across the harbour at dusk, boats bobbing.")
+    assert build("We want the cabin to feel lived-in. Smoke from the chimney.").prompt.startswith("The cabin feels lived-in.")
+    settles = build("Drone rises over a foggy forest, a canoe drifts across, and the camera settles on the reflection.")
+    assert settles.prompt.startswith("Drone rises over a foggy forest")
+    greeted = build("Hope your week's going well! A keeper climbing the stairs with a lantern.").prompt
+    assert "week" not in greeted and greeted.startswith("A keeper climbing")
+
+
+def test_the_ratio_not_chosen_and_a_deliverable_left_with_its_modifier_go() -> None:
+    assert build("Vertical for Reels? Or square for the feed? Reels wins. A smoothie being poured.").prompt == (
+        "A smoothie being poured.")
