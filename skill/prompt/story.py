@@ -458,10 +458,12 @@ def read_story(
         return story
     flat = _agent_removed(lx, flat, story)
     brief = parse_brief(lx, clear_marks(lx, flat)) if not shots else None
-    if brief is None and not shots and flat.lstrip(f" {MARK}").startswith("{"):
-        # a JSON brief the router's spans broke ("audio": false}} cut whole): its keys already
-        # keep the request apart, so it is read as sent
-        brief = json_brief(lx, normalise_input(scrub(text)))
+    opened = flat.lstrip(f" {MARK}").startswith("{")
+    if not shots and (brief is None and opened or not opened and text.lstrip().startswith("{")):
+        # a JSON brief the router's spans broke ("audio": false}} cut whole, or its first pair
+        # '{"task": "text_to_video"' taken as one clause): its keys already keep the request
+        # apart, so it is read as sent
+        brief = json_brief(lx, normalise_input(scrub(text))) or brief
     if brief is not None:
         _from_brief(lx, brief, audio_on, story)
     else:
