@@ -743,6 +743,12 @@ def test_the_words_of_an_identifier_are_read_as_words() -> None:
     assert kept.tier == "pro" and "tier_hint" in kept.decision.signals[0]["words"]
 
 
+def test_text_to_video_ruled_out_leaves_image_to_video_which_needs_its_image() -> None:
+    assert refusal("NO TEXT2VIDEO").code == "missing_image"
+    assert plan("not text-to-video, not image-to-video: a fox").mode == "t2v"
+    assert plan("a fox in snow, no text2video", image_url="https://example.com/a.jpg").mode == "i2v"
+
+
 def test_every_tier_ruled_out_falls_back_to_standard_by_a_named_rule() -> None:
     p = plan("No 4K tier, no pro tier, no standard tier. A goldfish bowl filling, 5s.")
     assert p.tier == "standard"
