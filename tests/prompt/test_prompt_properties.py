@@ -52,7 +52,6 @@ KNOWN_BAD = {
     "routing_dev_an:an177": "a relayed client quote's 'via email' and the whole quoted line dropped with the routing words",
     "routing_dev_f:c202": "a span inside 'this is the final deliverable for the spring campaign and it goes straight to the client' leaves the hole 'this is and it goes straight on Friday'",
     # a routing word the router's spans leave beside them (the builder removes no routing word itself)
-    "routing_dev_aj:aj221": "'Landscape' said with '16:9' is no routing span, so it is left as the fragment 'Landscape.' once the purpose after it goes",
     "routing_dev_ag:ag230": "'we are NOT going to use 4K or pro for this': the span takes '4K' but not 'or pro', leaving the hole 'we are or pro for this'",
     "routing_dev_an:an173": "a pasted chat thread's speaker names kept ('Amy: can someone do the fries test. Raj.')",
 }
