@@ -459,7 +459,7 @@ def read_story(
     flat = _agent_removed(lx, flat, story)
     brief = parse_brief(lx, clear_marks(lx, flat)) if not shots else None
     opened = flat.lstrip(f" {MARK}").startswith("{")
-    if not shots and (brief is None and opened or not opened and text.lstrip().startswith("{")):
+    if not shots and ((brief is None and opened) or (not opened and text.lstrip().startswith("{"))):
         # a JSON brief the router's spans broke ("audio": false}} cut whole, or its first pair
         # '{"task": "text_to_video"' taken as one clause): its keys already keep the request
         # apart, so it is read as sent
