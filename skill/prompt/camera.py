@@ -11,7 +11,9 @@ since stacked moves jitter [I3 #912].
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from skill.prompt.grammar import is_verb, np_end, split_subject, word_of
 from skill.prompt.lexicon import Lex
@@ -115,6 +117,7 @@ _MOVES_MEMO: dict[tuple[Lex, str], tuple[Move, ...]] = {}
 
 
 _FRAMES_MEMO: dict[tuple[Lex, str], tuple[Frame, ...]] = {}
+_T = TypeVar("_T")
 
 
 def find_moves(lx: Lex, s: str) -> list[Move]:
@@ -122,12 +125,7 @@ def find_moves(lx: Lex, s: str) -> list[Move]:
 
     Memoised: one plan asks about the same sentence and clause several times (a fresh list each call).
     """
-    got = _MOVES_MEMO.get((lx, s))
-    if got is None:
-        if len(_MOVES_MEMO) >= _MEMO_MAX:
-            _MOVES_MEMO.clear()
-        got = _MOVES_MEMO[(lx, s)] = tuple(_find_moves(lx, s))
-    return list(got)
+    return _memoised(_MOVES_MEMO, lx, s, _find_moves)
 
 
 def _find_moves(lx: Lex, s: str) -> list[Move]:
@@ -146,11 +144,17 @@ def _find_moves(lx: Lex, s: str) -> list[Move]:
 
 def find_framing(lx: Lex, s: str) -> list[Frame]:
     """Shot sizes, angles, compositions, lenses and time effects in ``s``, in order (memoised)."""
-    got = _FRAMES_MEMO.get((lx, s))
+    return _memoised(_FRAMES_MEMO, lx, s, _find_framing)
+
+
+def _memoised(memo: dict[tuple[Lex, str], tuple[_T, ...]], lx: Lex, s: str,
+              find: Callable[[Lex, str], list[_T]]) -> list[_T]:
+    """``find(lx, s)`` from a bounded memo, as a fresh list (a caller may change it)."""
+    got = memo.get((lx, s))
     if got is None:
-        if len(_FRAMES_MEMO) >= _MEMO_MAX:
-            _FRAMES_MEMO.clear()
-        got = _FRAMES_MEMO[(lx, s)] = tuple(_find_framing(lx, s))
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        got = memo[(lx, s)] = tuple(find(lx, s))
     return list(got)
 
 
