@@ -142,22 +142,28 @@ def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[s
     return bool(lead) and lead[-1] not in mod.targets and any(w in mod.scene_nouns for w in lead)
 
 
-def _place_in_scene(mod: CompiledModifier, before: str, after: str, following: list[str]) -> bool:
+def _place_in_scene(mod: CompiledModifier, cue: str, before: str, after: str, following: list[str]) -> bool:
     """A place that is not the video's destination: "a giant <place> flashing above the cabs"."""
     leading = _WORD.findall(before)
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
     depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
     # a spec item: "<place> LED screen, portrait, 10 s" (a bare noun phrase that is its own clause)
-    item = len(leading) <= 3 and not any(w in mod.function_words for w in leading) and not _WORD.findall(after)
+    # ... or a sized one: "<event>, a 20-metre <place>."
+    sized = any(w[0].isdigit() for w in leading + _WORD.findall(cue)[:1])
+    item = len(leading) <= 3 and all(w not in mod.function_words or (sized and w in mod.determiners) for w in leading) and not _WORD.findall(after)
     opens_clause = heading or depicts or item or all(w in mod.video_nouns for w in leading)
     introduced = any(w in mod.targets for w in leading[-5:])  # "for the flower show's video wall"
-    return not (opens_clause or introduced or any(w in mod.video_nouns for w in following))
+    trailing = _WORD.findall(after)[:4]
+    destined = bool(trailing) and trailing[0] in mod.destination_verbs and any(w in mod.video_nouns for w in trailing[1:])
+    return not (opens_clause or introduced or destined or any(w in mod.video_nouns for w in following))
 
 
 def _modifies_scene_noun(mod: CompiledModifier, before: str, following: list[str]) -> bool:
     """An attributive cue before a noun that is not the video ("a <cue> monitor")."""
-    if not following or following[0] in mod.video_nouns:
+    if not following:
         return False
+    if following[0] in mod.video_nouns:  # "a <cue> film", unless a thing is named by it: "a <cue> film poster"
+        return len(following) > 1 and following[1] in mod.compound_tails
     if following[0] in mod.compound_heads:
         return True  # "a premium economy cabin": no destination makes the cue about the video
     if following[-1] in mod.video_nouns:
@@ -184,7 +190,7 @@ def _describes_scene(mod: CompiledModifier, cue: str, before: str, after: str) -
     if mod.scene_nouns:
         return _shown_by_scene_object(mod, before, following)
     if mod.needs_target:
-        return _place_in_scene(mod, before, after, following)
+        return _place_in_scene(mod, cue, before, after, following)
     return _modifies_scene_noun(mod, before, following)
 
 
@@ -212,7 +218,7 @@ def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, en
             mod.cancelled_by and _first(mod.cancelled_by, before[: m.start()]) is not None  # a negated negation
         ):
             return name, start - len(before) + m.start(), end
-        if (m := _first(mod.after, after, any_after)) is not None:
+        if (m := _first(mod.after, after, any_after)) is not None and _first(mod.after_unless_before, before) is None:
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
@@ -654,18 +660,36 @@ def _classify_urls(rules: CompiledRules, text: str, lowered: str, masked: str) -
     return out
 
 
+def _joined(rules: CompiledRules, between: str) -> bool:
+    """Only coordinators stand between two URLs ("URL and URL"): they share one phrase."""
+    joiners = rules.data.image_urls.coordinators
+    return all(w in joiners for w in between.replace(",", " , ").split())
+
+
 def _clause_before_urls(rules: CompiledRules, masked: str, start: int) -> str:
+    """The clause before a URL, from the previous URL on unless coordinators alone join them: in
+    "mood board URL and the actual photo URL" the mood board is the first URL's."""
     chunk = masked[max(0, start - rules.url_window) : start]
     cut = 0
     for m in _SENTENCE_BREAK.finditer(chunk):
         cut = m.end()
-    return chunk[cut:]
+    chunk = chunk[cut:]
+    at = chunk.rfind(URL_MASK)
+    if at >= 0 and not _joined(rules, chunk[at + 1 :]):
+        return chunk[at + 1 :]
+    return chunk
 
 
 def _clause_after_urls(rules: CompiledRules, masked: str, end: int) -> str:
+    """The clause after a URL, up to the next URL unless only coordinators join the two: in
+    "animate URL and use URL only as a reference" the words after the second belong to it."""
     chunk = masked[end : end + rules.url_window]
     m = _SENTENCE_BREAK.search(chunk)
-    return chunk[: m.start()] if m else chunk
+    chunk = chunk[: m.start()] if m else chunk
+    at = chunk.find(URL_MASK)
+    if at > 0 and not _joined(rules, chunk[:at]):
+        return chunk[:at]
+    return chunk
 
 
 def _next_sentence(rules: CompiledRules, masked: str, end: int) -> str:

@@ -111,6 +111,10 @@ class ModifierSpec(_Model):
     targets: list[str] = Field(default_factory=list)
     target_verbs: list[str] = Field(default_factory=list, description="targets only when a link word follows ('runs on the')")
     target_links: list[str] = Field(default_factory=list)
+    destination_verbs: list[str] = Field(
+        default_factory=list,
+        description="a place followed by one of these and a video noun is its destination ('the <place> needs a new <noun>')",
+    )
     determiners: list[str] = Field(default_factory=list)
     attributive: list[str] = Field(default_factory=list)
     scene_nouns: list[str] = Field(default_factory=list)
@@ -119,6 +123,10 @@ class ModifierSpec(_Model):
         description="scene nouns that make a compound with the cue right before them ('commercial kitchen', "
         "'premium economy'): content even when a video noun ends the phrase ('a commercial kitchen scene')",
     )
+    compound_tails: list[str] = Field(
+        default_factory=list,
+        description="things named after a cue and a video noun ('a silent film poster'): content, not the video",
+    )
     lead_words: int = Field(default=6, ge=0, le=12)
     needs_target: bool = False
     keeps_words: bool = False
@@ -126,6 +134,11 @@ class ModifierSpec(_Model):
     coordinators: list[str] = Field(default_factory=list)
     cancelled_by: list[str] = Field(default_factory=list)
     after_text: list[str] = Field(default_factory=list)
+    after_unless_before: list[str] = Field(
+        default_factory=list,
+        description="patterns read before the cue that undo an ``after`` match: in 'running on the <place> "
+        "next month' the date is the deliverable's, not a later step's",
+    )
 
 
 class RoleSpec(_Model):
@@ -141,6 +154,9 @@ class ImageUrlSpec(_Model):
     window: int = Field(gt=0, le=400)
     roles: list[RoleSpec]
     default_role: str
+    # words that join two URLs into one phrase ("URL and URL are references"): the clause read
+    # after a URL runs past the next URL only when these alone stand between them
+    coordinators: list[str] = Field(default_factory=list)
 
 
 class NumberGrammar(_Model):
@@ -383,10 +399,12 @@ class CompiledModifier:
     targets: frozenset[str] = frozenset()
     target_verbs: frozenset[str] = frozenset()
     target_links: frozenset[str] = frozenset()
+    destination_verbs: frozenset[str] = frozenset()
     determiners: frozenset[str] = frozenset()
     attributive: frozenset[str] = frozenset()
     scene_nouns: frozenset[str] = frozenset()
     compound_heads: frozenset[str] = frozenset()
+    compound_tails: frozenset[str] = frozenset()
     lead_words: int = 6
     needs_target: bool = False
     keeps_words: bool = False
@@ -394,6 +412,7 @@ class CompiledModifier:
     coordinators: frozenset[str] = frozenset()
     cancelled_by: tuple[re.Pattern[str], ...] = ()
     after_text: tuple[re.Pattern[str], ...] = ()
+    after_unless_before: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -503,10 +522,12 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         targets=_words_set(m.targets),
         target_verbs=_words_set(m.target_verbs),
         target_links=_words_set(m.target_links),
+        destination_verbs=_words_set(m.destination_verbs),
         determiners=_words_set(m.determiners),
         attributive=_words_set(m.attributive),
         scene_nouns=_words_set(m.scene_nouns),
         compound_heads=_words_set(m.compound_heads),
+        compound_tails=_words_set(m.compound_tails),
         lead_words=m.lead_words,
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
@@ -514,6 +535,7 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         coordinators=_words_set(m.coordinators),
         cancelled_by=tuple(_compile(where, p, number_re) for p in m.cancelled_by),
         after_text=tuple(_compile(where, p, number_re) for p in m.after_text),
+        after_unless_before=tuple(_compile(where, p, number_re) for p in m.after_unless_before),
     )
 
 

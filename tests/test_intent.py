@@ -51,3 +51,31 @@ def test_spans_are_ordered_disjoint_and_inside_the_text(text: str) -> None:
     spans = extract(text, RULES).routing_spans(RULES.content_states)
     assert all(0 <= a < b <= len(text) for a, b in spans)
     assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
+
+
+def _names(text: str) -> dict[str, str]:
+    return {s.name: s.state for s in extract(text, RULES).signals}
+
+
+def test_the_clause_after_a_url_ends_at_the_next_url_unless_a_coordinator_joins_them() -> None:
+    source, ref = "https://example.com/panel.jpg", "https://example.com/palette.png"
+    got = extract(f"animate {source} and use {ref} only as a colour reference", RULES).signals
+    assert {s.name: s.value for s in got if s.name.startswith("image_")} == {"image_source": source, "image_reference": ref}
+    both = extract(f"{source} and {ref} are colour references only, a fox in snow", RULES).signals
+    assert [s.name for s in both if s.name.startswith("image_")] == ["image_reference", "image_reference"]
+
+
+def test_a_run_named_before_the_cue_dates_the_deliverable_not_a_later_step() -> None:
+    assert _names("running on the Piccadilly billboard next month - a fox in snow")["needs_4k_venue"] == "plain"
+    assert _names("we do the 4K render next month; a fox in snow")["needs_4k"] == "deferred"
+
+
+def test_a_thing_named_by_a_cue_and_a_video_noun_is_content() -> None:
+    assert _names("a silent film poster peeling off a wall, with the sound of the rain")["audio_off"] == "content"
+    assert _names("a silent film of a lighthouse")["audio_off"] == "plain"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("Quinze secondes, une boulangerie", 15), ("doze segundos na praia", 12),
+                                               ("une minute, un train dans les Alpes", 60), ("um, five seconds of a cat", 5)])
+def test_number_words_of_other_languages_read_as_lengths(text: str, seconds: int) -> None:
+    assert [s.value for s in extract(text, RULES).signals if s.name == "duration"] == [seconds]
