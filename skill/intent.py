@@ -328,14 +328,19 @@ def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal
     return out
 
 
-def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+def _superseded(rules: CompiledRules, masked: str, signals: list[Signal], prescan: _Prescan | None = None) -> list[Signal]:
     """Earlier values of a kind taken back by a replacement ("No, make it 12") anywhere later."""
     if not rules.supersede_leads:
         return signals
     kind = rules.kind_of
     window = rules.data.supersede.window
-    news = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)
-            and any(p.search(masked, max(0, o.start - window), o.start) for p in rules.supersede_leads)]
+    candidates = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)]
+    if not candidates:
+        return signals
+    leads = rules.supersede_leads
+    if prescan is not None:  # a lead whose needed substrings the text lacks finds nothing in any part of it
+        leads = tuple(p for p, ns in zip(leads, prescan.lead_needs, strict=True) if _may_hold(ns, masked))
+    news = [o for o in candidates if any(p.search(masked, max(0, o.start - window), o.start) for p in leads)]
     if not news:
         return signals
     out: list[Signal] = []
@@ -536,6 +541,8 @@ class _Prescan:
     parts: tuple[tuple[re.Pattern[str], ...] | None, ...]
     any_of: dict[str, tuple[re.Pattern[str] | None, ...]]
     modifier_patterns: dict[str, tuple[int, int, int, int, int]]
+    url_needs: tuple[frozenset[str] | None, frozenset[str] | None]  # of ``image_url`` and ``any_url``
+    lead_needs: tuple[frozenset[str] | None, ...]  # of each ``supersede_leads`` pattern
 
     def live(self, text: str) -> list[int]:
         masks = list(self.always)
@@ -587,7 +594,9 @@ def _prescan(rules: CompiledRules) -> _Prescan:
 
     sources = repr([(s.name, s.values, s.value, s.patterns) for s in rules.data.signals])
     modifiers = repr(sorted(rules.data.modifiers.items()))  # ``any_of`` is built from them
-    k = startup_cache.key(sources, modifiers, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
+    # ``url_needs`` and ``lead_needs`` come from these compiled patterns
+    others = repr([(p.pattern, p.flags) for p in (rules.image_url, rules.any_url, *rules.supersede_leads)])
+    k = startup_cache.key(sources, modifiers, others, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
                           code=(__file__, rulebook.__file__, textmatch.__file__))
     scan = startup_cache.memo("prescan", k, lambda: _build_prescan(rules), lambda x: isinstance(x, _Prescan))
     _PRESCANS[id(rules)] = (rules, scan)
@@ -630,7 +639,9 @@ def _build_prescan(rules: CompiledRules) -> _Prescan:
     literals = startup_cache.compile_pattern(f"(?=({trie_longest(lits)}))" if lits else "(?!)")
     any_of = {name: tuple(_alternation_of(ps) for ps in (m.before, m.after, m.after_text, m.after_sentence))
               for name, m in rules.modifiers.items()}
-    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of, modifier_patterns)
+    url_needs = (needs(rules.image_url.pattern, rules.image_url.flags), needs(rules.any_url.pattern, rules.any_url.flags))
+    lead_needs = tuple(needs(p.pattern, p.flags) for p in rules.supersede_leads)
+    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of, modifier_patterns, url_needs, lead_needs)
 
 
 def _number_modifier(
@@ -750,7 +761,7 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> tuple[list[tuple[int, in
     """Spans of quoted words that follow a speech or label word (what is said or shown), and the
     spans of quotes relayed from the caller (instructions, though a speech word may open them)."""
     spec = rules.data.quoted
-    if not spec.after_words:
+    if not spec.after_words or ('"' not in masked and "'" not in masked):  # every match of _QUOTE holds one
         return [], []
     cues = frozenset(spec.after_words)
     relayers = frozenset(spec.relayed_by)
@@ -787,11 +798,18 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     english_words, other_words = rules.language_words
     words = _WORD.findall(masked)
     other = [w for w in words if w in other_words]
+    if len(other) < spec.min_other:
+        return None  # too few to count the English ones against
     english = sum(w in english_words for w in words)
-    if len(other) < spec.min_other or len(other) <= english:
+    if len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
     return Signal("language_other", sample, sample, 0, 0, instruction=False)
+
+
+def _may_hold(needs: frozenset[str] | None, text: str) -> bool:
+    """Whether ``text`` holds one of the substrings every match needs (None: unknown, so it may)."""
+    return needs is None or any(n in text for n in needs)
 
 
 def _mask_urls(rules: CompiledRules, lowered: str) -> str:
@@ -842,30 +860,34 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
     lowered = _lower(text)
-    masked = _mask_urls(rules, lowered)
-    signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
+    prescan = _prescan(rules) if _PREFILTER else None
+    image_needs, url_needs = prescan.url_needs if prescan is not None else (None, None)
+    any_url = _may_hold(url_needs, lowered)
+    masked = _mask_urls(rules, lowered) if any_url else lowered
+    signals: list[Signal] = _classify_urls(rules, text, lowered, masked) if any_url or _may_hold(image_needs, lowered) else []
     language = _other_language(rules, masked)
     if language is not None:
         signals.append(language)
     # matching reads through typos and identifiers ("hero_video"); spans map back
     scan, back = rules.speller.correct(masked.translate(rules.joiners) if rules.joiners else masked)
 
-    prescan = _prescan(rules) if _PREFILTER else None
     live = prescan.live(scan) if prescan is not None else None
     possible = _Possible(prescan, live)
-    u = -1
+    u = 0
     for csig in rules.signals:
+        first, u = u, u + len(csig.patterns)
+        if live is not None and not any(live[first:u]):
+            continue  # no pattern of this signal can match: it has no cue
         scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
-        for fixed, pattern in csig.patterns:
-            u += 1
+        for k, (fixed, pattern) in enumerate(csig.patterns, first):
             if live is None or prescan is None:
                 scans.append((fixed, pattern.finditer(scan)))
-            elif live[u]:  # else a substring every match needs is absent
-                scans.append((fixed, prescan.finditer(u, live[u], pattern, scan)))
+            elif live[k]:  # else a substring every match needs is absent
+                scans.append((fixed, prescan.finditer(k, live[k], pattern, scan)))
         signals.extend(_cues(rules, csig, scans, scan, text, back, prescan, possible))
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
-    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))
+    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals, prescan))
     quoted, relayed = _quoted_spans(rules, masked)
     if relayed:  # "the user said: '...'" opens the caller's words, not a line someone speaks
         signals = [s for s in signals if s.instruction or not any(s.start <= a < s.end for a, _ in relayed)]
