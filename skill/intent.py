@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -205,29 +205,66 @@ def _first(patterns: Iterable[re.Pattern[str]], text: str, any_of: re.Pattern[st
 _NO_ALTERNATIONS = (None, None, None, None)
 
 
+class _Possible:
+    """Which of a modifier's patterns can match anywhere in one scanned text.
+
+    Every window a modifier reads is a substring of that text, so a pattern whose needed
+    substrings the text lacks (the prescan's ``live``) cannot match in any window: left out, the
+    first pattern that matches is still the same one. Without a prescan every pattern is kept.
+    """
+
+    __slots__ = ("live", "prescan")
+
+    def __init__(self, prescan: _Prescan | None, live: list[int] | None) -> None:
+        self.prescan = prescan
+        self.live = live
+
+    def of(self, name: str, kind: int, patterns: tuple[re.Pattern[str], ...],
+           any_of: re.Pattern[str] | None) -> tuple[tuple[re.Pattern[str], ...], re.Pattern[str] | None]:
+        """The patterns of list ``kind`` (0 before, 1 after, 2 after_text, 3 after_sentence, 4
+        cancelled_by) that may match, with their alternation when all of them may."""
+        if self.prescan is None or self.live is None or not patterns:
+            return patterns, any_of
+        first = self.prescan.modifier_patterns[name][kind]
+        live = self.live
+        kept = tuple(p for i, p in enumerate(patterns, first) if live[i])
+        return (patterns, any_of) if len(kept) == len(patterns) else (kept, None)
+
+
+_NO_PRESCAN = _Possible(None, None)
+
+
 def _state(rules: CompiledRules, spec_mods: list[str], text: str, start: int, end: int,
-           prescan: _Prescan | None = None) -> tuple[str, int, int]:
+           prescan: _Prescan | None = None, possible: _Possible = _NO_PRESCAN) -> tuple[str, int, int]:
     """The cue's state and the extent of the words that gave it ("not" ... "4K"), so the prompt
     builder can remove an instruction together with its negation."""
+    clauses: dict[int, tuple[str, str]] = {}  # modifiers with the same window read the same clause
     for name in spec_mods:
         mod = rules.modifiers[name]
         any_before, any_after, any_text, any_sentence = prescan.any_of.get(name, _NO_ALTERNATIONS) if prescan else _NO_ALTERNATIONS
-        before = _clause_before(rules, text, start, mod.window)
-        after = _clause_after(rules, text, end, mod.window)
-        if (m := _first(mod.before, before, any_before)) is not None and not (
-            mod.cancelled_by and _first(mod.cancelled_by, before[: m.start()]) is not None  # a negated negation
-        ):
+        got = clauses.get(mod.window)
+        if got is None:
+            got = clauses[mod.window] = (_clause_before(rules, text, start, mod.window), _clause_after(rules, text, end, mod.window))
+        before, after = got
+        patterns, any_of = possible.of(name, 0, mod.before, any_before)
+        if (m := _first(patterns, before, any_of)) is not None and not (
+            mod.cancelled_by and _first(possible.of(name, 4, mod.cancelled_by, None)[0], before[: m.start()]) is not None
+        ):  # a negated negation
             return name, start - len(before) + m.start(), end
-        if (m := _first(mod.after, after, any_after)) is not None and _first(mod.after_unless_before, before) is None:
+        patterns, any_of = possible.of(name, 1, mod.after, any_after)
+        if (m := _first(patterns, after, any_of)) is not None and _first(mod.after_unless_before, before) is None:
             return name, start, end + m.end()
         if mod.triggers is not None and (at := _in_scope(mod, before)) is not None:
             return name, start - len(before) + at, end
-        if (m := _first(mod.after_text, text[end : end + mod.window], any_text)) is not None:
+        patterns, any_of = possible.of(name, 2, mod.after_text, any_text)
+        if patterns and (m := _first(patterns, text[end : end + mod.window], any_of)) is not None:
             return name, start, end + m.end()
         if mod.after_sentence:
-            sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
-            if (m := _first(mod.after_sentence, sentence, any_sentence)) is not None:
-                return name, start, end + m.end()
+            patterns, any_of = possible.of(name, 3, mod.after_sentence, any_sentence)
+            if patterns:
+                sentence = _SENTENCE_END.split(text[end : end + mod.window], 1)[0]
+                if (m := _first(patterns, sentence, any_of)) is not None:
+                    return name, start, end + m.end()
         if (mod.video_nouns or mod.scene_nouns or mod.needs_target) and _describes_scene(mod, text[start:end], before, after):
             return name, start, end
     return "plain", start, end
@@ -297,14 +334,19 @@ def _aimed_elsewhere(rules: CompiledRules, signals: list[Signal]) -> list[Signal
     return out
 
 
-def _superseded(rules: CompiledRules, masked: str, signals: list[Signal]) -> list[Signal]:
+def _superseded(rules: CompiledRules, masked: str, signals: list[Signal], prescan: _Prescan | None = None) -> list[Signal]:
     """Earlier values of a kind taken back by a replacement ("No, make it 12") anywhere later."""
     if not rules.supersede_leads:
         return signals
     kind = rules.kind_of
     window = rules.data.supersede.window
-    news = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)
-            and any(p.search(masked, max(0, o.start - window), o.start) for p in rules.supersede_leads)]
+    candidates = [o for o in signals if o.state == "plain" and o.instruction and not isinstance(o.value, bool)]
+    if not candidates:
+        return signals
+    leads = rules.supersede_leads
+    if prescan is not None:  # a lead whose needed substrings the text lacks finds nothing in any part of it
+        leads = tuple(p for p, ns in zip(leads, prescan.lead_needs, strict=True) if _may_hold(ns, masked))
+    news = [o for o in candidates if any(p.search(masked, max(0, o.start - window), o.start) for p in leads)]
     if not news:
         return signals
     out: list[Signal] = []
@@ -493,7 +535,10 @@ class _Prescan:
     is unknown. So a scan yields, for each pattern, exactly the alternatives whose needed
     substrings the text holds. ``any_of`` has, for each modifier, the alternation of its
     ``before``, ``after``, ``after_text`` and ``after_sentence`` patterns (None for fewer than two):
-    one search that fails says none of them matches.
+    one search that fails says none of them matches. The modifiers' patterns are numbered after
+    the signals' (``modifier_patterns``: each modifier's first number in its ``before``, ``after``,
+    ``after_text``, ``after_sentence`` and ``cancelled_by``), so the same scan tells which of them
+    can match in any window of the text.
     """
 
     literals: re.Pattern[str]
@@ -501,6 +546,9 @@ class _Prescan:
     always: tuple[int, ...]
     parts: tuple[tuple[re.Pattern[str], ...] | None, ...]
     any_of: dict[str, tuple[re.Pattern[str] | None, ...]]
+    modifier_patterns: dict[str, tuple[int, int, int, int, int]]
+    url_needs: tuple[frozenset[str] | None, frozenset[str] | None]  # of ``image_url`` and ``any_url``
+    lead_needs: tuple[frozenset[str] | None, ...]  # of each ``supersede_leads`` pattern
 
     def live(self, text: str) -> list[int]:
         masks = list(self.always)
@@ -552,7 +600,9 @@ def _prescan(rules: CompiledRules) -> _Prescan:
 
     sources = repr([(s.name, s.values, s.value, s.patterns) for s in rules.data.signals])
     modifiers = repr(sorted(rules.data.modifiers.items()))  # ``any_of`` is built from them
-    k = startup_cache.key(sources, modifiers, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
+    # ``url_needs`` and ``lead_needs`` come from these compiled patterns
+    others = repr([(p.pattern, p.flags) for p in (rules.image_url, rules.any_url, *rules.supersede_leads)])
+    k = startup_cache.key(sources, modifiers, others, repr(rules.data.number_grammar), repr(sorted(rules.data.number_words.items())),
                           code=(__file__, rulebook.__file__, textmatch.__file__))
     scan = startup_cache.memo("prescan", k, lambda: _build_prescan(rules), lambda x: isinstance(x, _Prescan))
     _PRESCANS[id(rules)] = (rules, scan)
@@ -583,6 +633,7 @@ def _build_prescan(rules: CompiledRules) -> _Prescan:
                 for n in ns or ():
                     by = bits_of.setdefault(n, {})
                     by[u] = by.get(u, 0) | 1 << i
+    modifier_patterns = {name: _number_modifier(m, needs, parts, always, bits_of) for name, m in rules.modifiers.items()}
     lits = sorted(bits_of)
     lights: dict[str, tuple[tuple[int, int], ...]] = {}
     for lit in lits:
@@ -594,7 +645,30 @@ def _build_prescan(rules: CompiledRules) -> _Prescan:
     literals = startup_cache.compile_pattern(f"(?=({trie_longest(lits)}))" if lits else "(?!)")
     any_of = {name: tuple(_alternation_of(ps) for ps in (m.before, m.after, m.after_text, m.after_sentence))
               for name, m in rules.modifiers.items()}
-    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of)
+    url_needs = (needs(rules.image_url.pattern, rules.image_url.flags), needs(rules.any_url.pattern, rules.any_url.flags))
+    lead_needs = tuple(needs(p.pattern, p.flags) for p in rules.supersede_leads)
+    return _Prescan(literals, lights, tuple(always), tuple(parts), any_of, modifier_patterns, url_needs, lead_needs)
+
+
+def _number_modifier(
+    mod: CompiledModifier, needs: Callable[[str, int], frozenset[str] | None], parts: list[tuple[re.Pattern[str], ...] | None],
+    always: list[int], bits_of: dict[str, dict[int, int]],
+) -> tuple[int, int, int, int, int]:
+    """Number a modifier's patterns after those already numbered, each lit by its needed
+    substrings (always live when they are unknown); returns the first number of each list."""
+    firsts: list[int] = []
+    for patterns in (mod.before, mod.after, mod.after_text, mod.after_sentence, mod.cancelled_by):
+        firsts.append(len(parts))
+        for p in patterns:
+            u = len(parts)
+            parts.append(None)
+            ns = needs(p.pattern, p.flags)
+            always.append(0 if ns and "" not in ns else 1)
+            for n in ns or ():
+                by = bits_of.setdefault(n, {})
+                by[u] = by.get(u, 0) | 1
+    a, b, c, d, e = firsts
+    return a, b, c, d, e
 
 
 _GROUP_REF = re.compile(r"\\\d|\(\?P=|\(\?\(")
@@ -711,7 +785,7 @@ def _quoted_spans(rules: CompiledRules, masked: str) -> tuple[list[tuple[int, in
     """Spans of quoted words that follow a speech or label word (what is said or shown), and the
     spans of quotes relayed from the caller (instructions, though a speech word may open them)."""
     spec = rules.data.quoted
-    if not spec.after_words:
+    if not spec.after_words or ('"' not in masked and "'" not in masked):  # every match of _QUOTE holds one
         return [], []
     cues = frozenset(spec.after_words)
     relayers = frozenset(spec.relayed_by)
@@ -748,11 +822,18 @@ def _other_language(rules: CompiledRules, masked: str) -> Signal | None:
     english_words, other_words = rules.language_words
     words = _WORD.findall(masked)
     other = [w for w in words if w in other_words]
+    if len(other) < spec.min_other:
+        return None  # too few to count the English ones against
     english = sum(w in english_words for w in words)
-    if len(other) < spec.min_other or len(other) <= english:
+    if len(other) <= english:
         return None
     sample = ", ".join(list(dict.fromkeys(other))[:5])
     return Signal("language_other", sample, sample, 0, 0, instruction=False)
+
+
+def _may_hold(needs: frozenset[str] | None, text: str) -> bool:
+    """Whether ``text`` holds one of the substrings every match needs (None: unknown, so it may)."""
+    return needs is None or any(n in text for n in needs)
 
 
 def _mask_urls(rules: CompiledRules, lowered: str) -> str:
@@ -769,7 +850,7 @@ def _mask_urls(rules: CompiledRules, lowered: str) -> str:
 
 
 def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Iterable[re.Match[str]]]], scan: str,
-          text: str, back: list[int] | None, prescan: _Prescan | None) -> list[Signal]:
+          text: str, back: list[int] | None, prescan: _Prescan | None, possible: _Possible = _NO_PRESCAN) -> list[Signal]:
     """One signal's cues from the matches of its patterns (``scans``: each pattern's value and
     matches, in order). An earlier match keeps its words, except that a later match holding it
     whole replaces it: "music bed" is one cue, not "music" and a leftover "bed"."""
@@ -787,7 +868,7 @@ def _cues(rules: CompiledRules, csig: CompiledSignal, scans: list[tuple[Any, Ite
             value = _value(rules, csig, fixed, m)
             if value is None:
                 continue
-            state, lo, hi = _state(rules, spec.modifiers, scan, a, b, prescan) if spec.modifiers else ("plain", a, b)
+            state, lo, hi = _state(rules, spec.modifiers, scan, a, b, prescan, possible) if spec.modifiers else ("plain", a, b)
             start, end = (back[a], back[b]) if back else (a, b)
             if back:
                 lo, hi = back[lo], back[hi]
@@ -803,29 +884,34 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
     lowered = _lower(text)
-    masked = _mask_urls(rules, lowered)
-    signals: list[Signal] = _classify_urls(rules, text, lowered, masked)
+    prescan = _prescan(rules) if _PREFILTER else None
+    image_needs, url_needs = prescan.url_needs if prescan is not None else (None, None)
+    any_url = _may_hold(url_needs, lowered)
+    masked = _mask_urls(rules, lowered) if any_url else lowered
+    signals: list[Signal] = _classify_urls(rules, text, lowered, masked) if any_url or _may_hold(image_needs, lowered) else []
     language = _other_language(rules, masked)
     if language is not None:
         signals.append(language)
     # matching reads through typos and identifiers ("hero_video"); spans map back
     scan, back = rules.speller.correct(masked.translate(rules.joiners) if rules.joiners else masked)
 
-    prescan = _prescan(rules) if _PREFILTER else None
     live = prescan.live(scan) if prescan is not None else None
-    u = -1
+    possible = _Possible(prescan, live)
+    u = 0
     for csig in rules.signals:
+        first, u = u, u + len(csig.patterns)
+        if live is not None and not any(live[first:u]):
+            continue  # no pattern of this signal can match: it has no cue
         scans: list[tuple[Any, Iterable[re.Match[str]]]] = []
-        for fixed, pattern in csig.patterns:
-            u += 1
+        for k, (fixed, pattern) in enumerate(csig.patterns, first):
             if live is None or prescan is None:
                 scans.append((fixed, pattern.finditer(scan)))
-            elif live[u]:  # else a substring every match needs is absent
-                scans.append((fixed, prescan.finditer(u, live[u], pattern, scan)))
-        signals.extend(_cues(rules, csig, scans, scan, text, back, prescan))
+            elif live[k]:  # else a substring every match needs is absent
+                scans.append((fixed, prescan.finditer(k, live[k], pattern, scan)))
+        signals.extend(_cues(rules, csig, scans, scan, text, back, prescan, possible))
 
     signals = _nearest_correction(_aimed_elsewhere(rules, _coordinate(rules, masked, signals)))
-    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals))
+    signals = _reaffirmed(rules, masked, _superseded(rules, masked, signals, prescan))
     quoted, relayed = _quoted_spans(rules, masked)
     if relayed:  # "the user said: '...'" opens the caller's words, not a line someone speaks
         signals = [s for s in signals if s.instruction or not any(s.start <= a < s.end for a, _ in relayed)]

@@ -8,6 +8,7 @@ plan can always say why. A refusal rule raises :class:`InputError` before anythi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,95 @@ class _Evaluator:
         return None
 
 
+_Test = Callable[[_Evaluator], bool]
+_Check = Callable[[Any], bool]
+
+
+def _value_check(c: Condition) -> _Check | None:
+    """:meth:`_Evaluator._value_ok` for ``c`` as one closure (None: every value passes)."""
+    if c.equals is None and c.in_ is None and c.not_in is None and c.lt is None and c.gt is None:
+        return None
+    eq, in_, not_in, lt, gt = c.equals, c.in_, c.not_in, c.lt, c.gt
+
+    def check(value: Any) -> bool:  # the tests of ``_value_ok``, in its order
+        if eq is not None and value != eq:
+            return False
+        if in_ is not None and value not in in_:
+            return False
+        if not_in is not None and value in not_in:
+            return False
+        if lt is not None and not (isinstance(value, (int, float)) and value < lt):
+            return False
+        if gt is not None and not (isinstance(value, (int, float)) and value > gt):  # noqa: SIM103
+            return False
+        return True
+
+    return check
+
+
+def _compile(c: Condition | None) -> _Test:
+    """:meth:`_Evaluator.test` of ``c`` as a closure, its shape read once per rule book rather than
+    on every plan; it tests the same values in the same order, so it leaves the same witness."""
+    if c is None or c.always:
+        return lambda ev: True
+    if c.all_ is not None:
+        subs = tuple(_compile(sub) for sub in c.all_)
+        return lambda ev: all(t(ev) for t in subs)
+    if c.any_ is not None:
+        subs = tuple(_compile(sub) for sub in c.any_)
+        return lambda ev: any(t(ev) for t in subs)
+    if c.not_ is not None:
+        inner = _compile(c.not_)
+        return lambda ev: not inner(ev)
+    if (field_name := c.field_) is not None:
+        return _value_test(lambda ev: ev.fields.get(field_name), _value_check(c))
+    if (slot := c.slot) is not None:
+        return _value_test(lambda ev: ev.outcome.slots.get(slot), _value_check(c))
+    if c.signal is None:
+        return lambda ev: ev.test(c)  # shots_total, or no test at all: as the evaluator reads it
+    return _signal_test(c.signal, c.state, c.scope, _value_check(c))
+
+
+def _value_test(read: Callable[[_Evaluator], Any], check: _Check | None) -> _Test:
+    """A field or slot condition: its value, when set, passes."""
+
+    def test(ev: _Evaluator) -> bool:
+        value = read(ev)
+        if value is not None and (check is None or check(value)):
+            ev.witness = value
+            return True
+        return False
+
+    return test
+
+
+def _signal_test(name: str, state: str, scope: str, check: _Check | None) -> _Test:
+    """A signal condition: the first of the signal's cues in ``state`` and ``scope`` whose value passes."""
+    any_state, anywhere = state == "any", scope == "anywhere"
+
+    def test(ev: _Evaluator) -> bool:
+        for s in ev.intent.by_name.get(name, ()):
+            if (any_state or s.state == state) and (anywhere or not s.in_shots) and (check is None or check(s.value)):
+                ev.witness = s.value
+                return True
+        return False
+
+    return test
+
+
+_COMPILED: dict[int, tuple[CompiledRules, tuple[_Test, ...]]] = {}
+"""Each rule book's compiled ``when`` tests, by rule; kept with the rule book they belong to."""
+
+
+def _tests(rules: CompiledRules) -> tuple[_Test, ...]:
+    got = _COMPILED.get(id(rules))
+    if got is not None and got[0] is rules:
+        return got[1]
+    tests = tuple(_compile(rule.when) for rule in rules.data.rules)
+    _COMPILED[id(rules)] = (rules, tests)
+    return tests
+
+
 def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outcome:
     """Walk the rules in order. Raises :class:`InputError` on the first refusal that applies."""
     outcome = Outcome()
@@ -138,11 +228,11 @@ def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outco
             if sig.value not in bucket:
                 bucket.append(sig.value)
     ev = _Evaluator(fields, intent, outcome)
-    for rule in rules.data.rules:
+    for rule, when in zip(rules.data.rules, _tests(rules), strict=True):
         if rule.slot is not None:
             if outcome.slots.is_set(rule.slot) and not rule.override:
                 continue
-            if not ev.test(rule.when):
+            if not when(ev):
                 continue
             value = ev.resolve(rule)
             if value is None:
@@ -162,7 +252,7 @@ def route(fields: dict[str, Any], intent: Intent, rules: CompiledRules) -> Outco
             outcome.decided_by[rule.slot] = rule.id
             continue
         ev.witness = None
-        if not ev.test(rule.when):
+        if not when(ev):
             continue
         if rule.refuse is not None:
             message = fill_message(rule.refuse.message, value=ev.witness)

@@ -57,3 +57,23 @@ def test_a_modifier_edit_alone_gets_a_fresh_prescan(tmp_path: Path, monkeypatch:
     before_a, before_b = intent._prescan(a).any_of["venue"][0], intent._prescan(b).any_of["venue"][0]
     assert before_a is not None and before_b is not None
     assert before_a.pattern != before_b.pattern
+
+
+def test_a_url_or_supersede_edit_alone_gets_a_fresh_prescan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored prescan holds the substrings the URL patterns and the supersede leads need, so
+    its key must cover those patterns too: else an edit to them alone would be skipped in batches."""
+    monkeypatch.setenv("KLING3_HOME", str(tmp_path / "home"))
+    text = rulebook.data_path("routing_rules.yaml").read_text(encoding="utf-8")
+    lead = next(line for line in text.splitlines(keepends=True) if "(?:make|change)\\s+that" in line)
+    any_url = next(line for line in text.splitlines(keepends=True) if line.lstrip().startswith("any_url:"))
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(text, encoding="utf-8")
+    second.write_text(text.replace(lead, "", 1).replace(any_url, any_url.replace("https?://", "(?:https?|ftp)://"), 1),
+                      encoding="utf-8")
+    a, b = rulebook.load_rules(first), rulebook.load_rules(second)
+    assert len(a.supersede_leads) == len(b.supersede_leads) + 1
+    scan_a, scan_b = intent._prescan(a), intent._prescan(b)
+    assert len(scan_a.lead_needs) == len(scan_b.lead_needs) + 1
+    assert scan_a.url_needs[1] == frozenset({"http"})
+    assert scan_b.url_needs[1] != scan_a.url_needs[1]
+

@@ -308,18 +308,23 @@ def cleanup(lx: Lex, s: str) -> str:
 _ENDS = ".!?;"
 
 
+_SENTENCE_MARKS = re.compile(r'["\n.!?;]')  # the only characters split_sentences decides on
+_CLAUSE_MARKS = re.compile(r'[",:]')  # the only characters split_clauses decides on
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of ``text``, each with its end mark; a quoted line is never cut.
 
     A sentence ends at . ! ? or ; followed by a space (or at a line break); a quote that ends
-    with . ! or ? and is followed by a capital ends its sentence too.
+    with . ! or ? and is followed by a capital ends its sentence too. Only the marks are
+    visited (one regex scan), not every character.
     """
     out: list[str] = []
     start = 0
     quoted = False
     n = len(text)
-    i = 0
-    while i < n:
+    for m in _SENTENCE_MARKS.finditer(text):
+        i = m.start()
         ch = text[i]
         if ch == '"':
             quoted = not quoted
@@ -333,7 +338,6 @@ def split_sentences(text: str) -> list[str]:
         elif ch == "\n" or (not quoted and ch in _ENDS and (i + 1 >= n or text[i + 1] in " \n")):
             out.append(text[start : i + 1])
             start = i + 1
-        i += 1
     out.append(text[start:])
     return [s.strip() for s in out if s.strip(" \n;")]
 
@@ -343,10 +347,12 @@ def split_clauses(sentence: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     start = 0
     quoted = False
-    for i, ch in enumerate(sentence):
+    for m in _CLAUSE_MARKS.finditer(sentence):
+        i = m.start()
+        ch = sentence[i]
         if ch == '"':
             quoted = not quoted
-        elif not quoted and ch in ",:" and not (ch == ":" and sentence[i + 1 : i + 2].isdigit()):
+        elif not quoted and not (ch == ":" and sentence[i + 1 : i + 2].isdigit()):
             out.append((sentence[start:i].strip(), ch))
             start = i + 1
     out.append((sentence[start:].strip(), ""))
