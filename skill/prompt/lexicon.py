@@ -197,6 +197,16 @@ class Lex:
         )
         self.agent_label = compile_pattern(rf"(?<![\w'])(?:{alternation(ag.param_labels)})\s*[:=]", f)
         self.model_id = compile_pattern(rf"(?<![\w'.-])(?:{alternation(ag.model_ids)})(?![\w'])", f)
+        rl = ag.relay
+        # "The user wants", "my client (a bakery) would like it": a relayed wish at a sentence's start
+        self.relay_wish = compile_pattern(
+            rf"(?:^|(?<=[.!?\n:;{MARK}]))[\s{MARK}]*(?P<head>(?:(?:{word_alternation(rl.dets)})\s+)?"
+            rf"(?:(?P<plain>{word_alternation(rl.requesters)})|{word_alternation(rl.maybe)})"
+            rf"(?:\s*\([^)\n]{{1,40}}\))?(?:\s+(?:{word_alternation(rl.adverbs)}))?(?:\s+|(?=['\u2019]))"
+            rf"(?:{word_alternation(rl.wishes)})(?![\w'])(?:\s+(?P<it>{word_alternation(rl.objects)})(?=\s+[\w-]))?)",
+            f,
+        )
+        self.relay_say = rl.say
 
     @staticmethod
     def brief_parts_of(v: Vocabulary) -> dict[str, str]:
@@ -527,7 +537,9 @@ class Lex:
         )
         self.place_np = Rx(
             rf"(?<![\w'])(?P<det>the|a|an|this|that|his|her|their|its|our)\s+"
-            rf"(?P<core>(?:{nonstop_word}\s+){{0,3}}?(?:{word_alternation(sc.nouns)})s?)"
+            # "a child's hand sets a boat": a noun with an -s before an article is a verb, no "set"
+            rf"(?P<core>(?:{nonstop_word}\s+){{0,3}}?(?:{word_alternation(sc.nouns)})"
+            rf"(?:s(?!\s+(?:{word_alternation(sorted(self.dets))})(?![\w'])))?)"
             rf"(?=\s*(?:[,.;:!?\n]|$)|\s+(?:{stop})(?![\w']))",
             f,
         )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from skill.prompt.agent import drop_agent_framing, unwrap_call
+from skill.prompt.agent import drop_agent_framing, relay_as_own, unwrap_call
 from skill.prompt.brief import Brief, json_brief, parse_brief
 from skill.prompt.camera import (
     Frame,
@@ -327,7 +327,10 @@ def _refused(lx: Lex, text: str, start: int, end: int) -> bool:
 
 
 def _framing_removed(lx: Lex, text: str, story: Story) -> str:
-    """The request framing of the whole text: request phrases, then a causative or lead-in at the start."""
+    """The request framing of the whole text: relayed wishes, request phrases, then a causative or
+    lead-in at the start."""
+    text, relayed = relay_as_own(lx, text)
+    story.meta += relayed
     if '"' in text and lx.relay_quote.search(text):
         story.meta += [" ".join(m.group(0).split()) for m in lx.relay_quote.finditer(text)]
         text = lx.relay_quote.sub(f" {MARK} ", text)  # "User said '...'": the request's words, relayed

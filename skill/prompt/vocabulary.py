@@ -64,7 +64,18 @@ class _Request(_V):
     residue_kept: list[str]
 
 
+class _Relay(_V):
+    requesters: list[str]
+    maybe: list[str]
+    dets: list[str]
+    adverbs: list[str]
+    wishes: list[str]
+    objects: list[str]
+    say: str
+
+
 class _Agent(_V):
+    relay: _Relay
     call_names: list[str]
     framing: list[str]
     param_labels: list[str]
