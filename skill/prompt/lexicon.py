@@ -582,6 +582,10 @@ class Lex:
         hy = v.hype
         self.soup_word = compile_pattern(bounded(alternation(hy.soup)), f)
         self.soup_head_word = compile_pattern(rf"\s*(?:{alternation(hy.soup_heads)})(?![\w])", f)
+        praise = rf"(?:(?:{word_alternation(hy.praise_intensifiers)})\s+)?(?:{alternation(hy.praise)})"
+        # "Amazing lighting", "gorgeous, perfect colours": praise and what it praises
+        unit = rf"{praise}(?:\s*(?:,|and|&)?\s*{praise})*\s+(?:{alternation(hy.praised)})"
+        self.praise = compile_pattern(bounded(rf"{unit}(?:\s*,?\s*(?:(?:and|&)\s+)?{unit})*"), f)
         d = v.dialogue
         self.silent = {k.lower(): w for k, w in d.silent.items()}
         self.implied_speech = Rx(bounded(alternation(d.implied_speech)), f)

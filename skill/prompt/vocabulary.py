@@ -189,6 +189,9 @@ class _Style(_V):
 class _Hype(_V):
     always: list[str]
     soup: list[str]
+    praise: list[str]
+    praise_intensifiers: list[str]
+    praised: list[str]
     soup_heads: list[str]
 
 
