@@ -607,6 +607,7 @@ class Lex:
         an = v.anchor
         self.products = frozenset(w.lower() for w in an.products)
         self.animals = frozenset(w.lower() for w in an.animals)
+        self.contents_links = frozenset(w.lower() for w in an.contents_links)
         self.groups = frozenset(w.lower() for w in an.groups)
         self.places = frozenset(w.lower() for w in an.places)
         self.buildings = frozenset(w.lower() for w in an.buildings)

@@ -302,6 +302,7 @@ class _Anchor(_V):
     groups: list[str]
     animals: list[str]
     products: list[str]
+    contents_links: list[str]
     places: list[str]
     buildings: list[str]
     transformations: list[str]
