@@ -265,7 +265,9 @@ class Lex:
         )
         says = (
             rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
-            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
+            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?"
+            # the one spoken to as the verb's object ("tells the orchestra", "asks his opponent")
+            rf"|\s+(?P<sobj>(?:the|her|his|their|its|a|an)\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?))?"
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
             r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
@@ -588,6 +590,8 @@ class Lex:
         self.praise = compile_pattern(bounded(rf"{unit}(?:\s*,?\s*(?:(?:and|&)\s+)?{unit})*"), f)
         d = v.dialogue
         self.silent = {k.lower(): w for k, w in d.silent.items()}
+        self.silent_addressed = {k.lower(): w for k, w in d.silent_addressed.items()}
+        self.shown_speech = compile_pattern(bounded(alternation(d.shown_speech)), re.IGNORECASE)
         self.implied_speech = Rx(bounded(alternation(d.implied_speech)), f)
         self.reply_verbs = frozenset(w.lower() for w in d.reply_verbs)
         self.linking = dict(d.linking)

@@ -106,6 +106,7 @@ class Story:
     as_written: bool = False
 
 
+_QUOTED_LINE = re.compile(r'"[^"\n]*[^\W\d_][^"\n]*"')
 _DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
 _LETTER = re.compile(r"[^\W\d_]")
 _MAIL_QUOTE = re.compile(r"(?m)^[ \t]*(?:>[ \t]?)+")
@@ -201,7 +202,11 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     story.dropped += dropped
     s = lead_buried_move(lx, s)
     items: list[Item] = []
-    for it in split_dialogue(lx, s, audio_on):
+    # a silent film's lines are seen (intertitles), lines dubbed later are mouthed: with audio off
+    # they stay as written
+    shown = not audio_on and '"' in s and any(
+        lx.shown_speech.search(t) is not None for t in (beat.raw or sentence, *story.meta))
+    for it in [s] if shown else split_dialogue(lx, s, audio_on):
         if isinstance(it, Line):
             items.append(it)
             continue
@@ -455,6 +460,8 @@ def read_story(
         story.meta += edit.removed
         story.exclusions += edit.negatives
         story.beats = [Beat(items=[edit.text] if edit.text.strip() else [], raw=flat)]
+        # a quoted line in another language is speech all the same: with audio on, no "no dialogue"
+        story.speech = _QUOTED_LINE.search(edit.text) is not None
         if shots:
             story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
             story.source = "field"

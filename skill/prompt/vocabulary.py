@@ -226,6 +226,8 @@ class _Audio(_V):
 
 class _Dialogue(_V):
     silent: dict[str, str]
+    silent_addressed: dict[str, str]
+    shown_speech: list[str]
     silent_tagged: dict[Literal["first", "reply"], str]
     implied_speech: list[str]
     reply_verbs: list[str]
