@@ -251,6 +251,8 @@ class Lex:
         sv = word_alternation(d.speech_verbs)
         langs = word_alternation(v.audio.languages)
         addressee = word_alternation(d.addressee)
+        # right after a verb whose object is the one spoken to ("tells the orchestra")
+        hearer = "|".join(rf"(?<=(?<![\w']){re.escape(w)})" for w in d.silent_addressed)
 
         def line(p: str) -> str:
             return rf"\"(?P<{p}line>[^\"\n]{{1,{d.max_line_chars}}})\""
@@ -267,7 +269,7 @@ class Lex:
             rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
             rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?"
             # the one spoken to as the verb's object ("tells the orchestra", "asks his opponent")
-            rf"|\s+(?P<sobj>(?:the|her|his|their|its|a|an)\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?))?"
+            rf"|(?:{hearer})\s+(?P<sobj>(?:the|her|his|their|its|a|an)\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?))?"
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
             r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
