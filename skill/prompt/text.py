@@ -246,7 +246,8 @@ def _punct_outside_quotes(s: str) -> str:
     """Runs of marks collapsed, except inside a spoken line ("...the dog?" is what is said)."""
     if '"' not in s:
         return _PUNCT_RUN.sub(_punct, s)
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for m in _DOUBLE_QUOTED.finditer(s):
         out += [_PUNCT_RUN.sub(_punct, _after_line(out, s[pos:m.start()])), m.group(0)]
         pos = m.end()
