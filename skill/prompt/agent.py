@@ -15,13 +15,15 @@ import json
 import re
 from typing import Any
 
+from skill.prompt.editing import causative, lead_in, request_phrases
 from skill.prompt.lexicon import Lex
-from skill.prompt.patterns import MARK
+from skill.prompt.patterns import MARK, MARK_SPACED
 
-__all__ = ["drop_agent_framing", "unwrap_call"]
+__all__ = ["drop_agent_framing", "relay_as_own", "unwrap_call"]
 
 _KEYWORD = re.compile(r"^\s*(?P<key>[A-Za-z_][\w-]{0,40})\s*(?:=|:)\s*(?P<value>.*)$", re.DOTALL)
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+_SENTENCE_END = re.compile(r"[.!?\n]")
 
 
 def _split_args(args: str) -> list[str]:
@@ -106,3 +108,46 @@ def drop_agent_framing(lx: Lex, text: str) -> tuple[str, list[str]]:
         pos = b
     out.append(text[pos:])
     return "".join(out), removed
+
+
+def relay_as_own(lx: Lex, text: str) -> tuple[str, list[str]]:
+    """The text with each relayed wish at a sentence's start ("The user wants a short clip: ...",
+    "my client would like the logo to glow") edited as the caller's own wish would be, and the
+    heads that went. The relayer's words are request framing, never the scene; cutting only the
+    head would leave a fragment ("the logo to glow"), so the sentence is read in the first person
+    and the lead-in or causative edit mends it ("The logo glows"). A relayer who may be in the scene
+    ("the customer asks for a coffee") is one only when the wish is about the video."""
+    if not lx.relay_wish.search(text):
+        return text, []
+    removed: list[str] = []
+    for m in reversed(list(lx.relay_wish.finditer(text))):
+        if text.count('"', 0, m.start("head")) % 2:
+            continue  # inside a spoken line: the speaker's words
+        end = m.end()
+        stop = _SENTENCE_END.search(text, end)
+        close = stop.start() if stop is not None else len(text)
+        rest, phrases = request_phrases(lx, text[end:close])  # "a short clip [for their Instagram]:"
+        edited = _relayed(lx, rest, m.group("plain") is not None, m.group("it") is not None)
+        if edited is None:
+            continue
+        removed += [*phrases[::-1], " ".join(m.group("head").split())]
+        text = text[: m.start("head")] + edited + text[close:]
+    return text, removed[::-1]
+
+
+def _relayed(lx: Lex, rest: str, plain: bool, video: bool) -> str | None:
+    """The sentence after a relayer's head, edited as the caller's own wish (None: not a relay)."""
+    if video:
+        return MARK_SPACED + rest.lstrip()  # "wants it slow and moody:": about the video, the head goes
+    own = lx.relay_say + rest.lstrip()
+    words = rest.split()
+    to = next((k for k in range(1, min(len(words), 6)) if words[k].lower() == "to"), 0)
+    if to and words[0].lower() in lx.dets | set(lx.object_pronouns):
+        said = causative(lx, own)
+        if said != own:
+            return said  # "wants the fox to look up" -> "The fox looks up"
+    after, framing = lead_in(lx, own)
+    framed = [w for w in re.findall(r"[a-z]+", framing.lower()) if w in lx.containers]
+    if framing and (plain or framed or framing.endswith(":")):
+        return after  # "wants a short clip of": the request's, the scene after it stays
+    return MARK_SPACED + rest.lstrip() if plain else None

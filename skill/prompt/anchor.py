@@ -73,7 +73,7 @@ def anchor_of(lx: Lex, text: str, *, caller_kept: bool, changes: bool = False) -
         if w in lx.people or single in lx.people:
             whose = _possessive(_np_at(words, k, lx, gaps))
             return Anchor("person", whose, wardrobe=not _moving_wardrobe(lx, lows, text), group=w in lx.groups or w != single)
-        if w in lx.animals:
+        if w in lx.animals and not _contents(lx, lows, k):
             return Anchor("person", _possessive(_np_at(words, k, lx, gaps)), wardrobe=False)
         if w in lx.products:
             return Anchor("product", _possessive(_np_at(words, k, lx, gaps)))
@@ -95,6 +95,20 @@ def _product_moved(lx: Lex, text: str, words: list[str], gaps: list[str]) -> Anc
     if len(named) < 2 or len({lows[k] for k in named}) != 1 or any(w in lx.people or w in lx.animals for w in lows):
         return None  # the same product named in both frames, and no one else
     return Anchor("product", _possessive(f"the {lows[named[0]]}"))
+
+
+def _contents(lx: Lex, lows: list[str], k: int) -> bool:
+    """Whether the animal lows[k] is what a product holds ("a tin of sardines", "fish in a tin",
+    "a jar full of honey bees"): the link word right after the product, or right after the animal
+    with the product close behind it ("a dog sniffs a box of treats": the dog is no contents)."""
+    def link_at(j: int) -> int:
+        """The length of the link word(s) at lows[j], 0 if none."""
+        two = " ".join(lows[j: j + 2])
+        return 2 if two in lx.contents_links else int(j < len(lows) and lows[j] in lx.contents_links)
+    after = link_at(k + 1)
+    if after and any(w in lx.products for w in lows[k + 1 + after: k + 4 + after]):
+        return True
+    return any(lows[j] in lx.products and link_at(j + 1) for j in range(max(0, k - 4), k - 1))
 
 
 def _moving_wardrobe(lx: Lex, lows: list[str], text: str) -> bool:

@@ -147,7 +147,8 @@ def _says(lx: Lex, m: re.Match[str], carry: str, audio_on: bool) -> tuple[str, L
     line = Line(speaker, tone, _said(g("sline")), reply=verb in lx.reply_verbs)
     # up to the opening quote, without the manner the tag now carries ("replies, wistful,")
     lead = m.string[m.start(): m.start("smanner") if g("smanner") else m.start("sline") - 1]
-    seen = re.sub(rf"(?<![\w']){re.escape(g('sverb'))}(?![\w'])", lx.silent.get(verb, g("sverb")), lead, count=1)
+    silent = lx.silent_addressed if g("sobj") else lx.silent  # "tells the orchestra" -> "turns to the orchestra"
+    seen = re.sub(rf"(?<![\w']){re.escape(g('sverb'))}(?![\w'])", silent.get(verb, g("sverb")), lead, count=1)
     seen = seen.rstrip(" ,:")
     if not audio_on:
         return carry + seen + (g("sto") or ""), None

@@ -210,7 +210,12 @@ def _conjugate_coordinated(lx: Lex, words: list[str], k: int) -> None:
 def drop_hype(lx: Lex, sentence: str) -> tuple[str, list[str]]:
     """The sentence without hype and tag soup, each with its whole modifier chain, and what went."""
     low = sentence.lower()
-    hits = [(h.start(), h.end(), True) for h in lx.hype.hits(sentence)] if lx.hype.may(low) else []
+    # "Amazing lighting.": praise standing alone as its clause, nothing else said
+    hits = [(m.start(), m.end(), True) for m in lx.praise.finditer(sentence) if _alone(sentence, m.start(), m.end())]
+    if lx.hype.may(low):
+        hits += [(h.start(), h.end(), True) for h in lx.hype.hits(sentence)
+                 if not any(a < h.end() and h.start() < b for a, b, _ in hits)]
+        hits.sort()
     hits += [
         (m.start(), m.end(), False)
         for m in lx.soup_word.finditer(sentence)
@@ -222,8 +227,7 @@ def drop_hype(lx: Lex, sentence: str) -> tuple[str, list[str]]:
     removed: list[str] = []
     for a, b, strong in _runs(sentence, sorted(hits)):
         after = sentence[b:]
-        alone = re.search(r"(?:^|[,.;:!?(]\s*)$", sentence[:a]) and re.match(r"\s*(?:[,.;:!?)]|$)", after)
-        if not (strong or alone or lx.soup_head_word.match(after)):
+        if not (strong or _alone(sentence, a, b) or lx.soup_head_word.match(after)):
             continue
         cut.append((a, b))
         removed.append(sentence[a:b])
@@ -237,6 +241,11 @@ def drop_hype(lx: Lex, sentence: str) -> tuple[str, list[str]]:
         pos = b
     out.append(sentence[pos:])
     return "".join(out), removed
+
+
+def _alone(sentence: str, a: int, b: int) -> bool:
+    """Whether sentence[a:b] is a clause by itself, between separators."""
+    return bool(re.search(r"(?:^|[,.;:!?(]\s*)$", sentence[:a]) and re.match(r"\s*(?:[,.;:!?)]|$)", sentence[b:]))
 
 
 _JOIN = re.compile(r"^[\s,&/+-]*(?:and\s+|or\s+)?[\s,]*$", re.IGNORECASE)

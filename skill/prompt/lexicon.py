@@ -197,6 +197,16 @@ class Lex:
         )
         self.agent_label = compile_pattern(rf"(?<![\w'])(?:{alternation(ag.param_labels)})\s*[:=]", f)
         self.model_id = compile_pattern(rf"(?<![\w'.-])(?:{alternation(ag.model_ids)})(?![\w'])", f)
+        rl = ag.relay
+        # "The user wants", "my client (a bakery) would like it": a relayed wish at a sentence's start
+        self.relay_wish = compile_pattern(
+            rf"(?:^|(?<=[.!?\n:;{MARK}]))[\s{MARK}]*(?P<head>(?:(?:{word_alternation(rl.dets)})\s+)?"
+            rf"(?:(?P<plain>{word_alternation(rl.requesters)})|{word_alternation(rl.maybe)})"
+            rf"(?:\s*\([^)\n]{{1,40}}\))?(?:\s+(?:{word_alternation(rl.adverbs)}))?(?:\s+|(?=['\u2019]))"
+            rf"(?:{word_alternation(rl.wishes)})(?![\w'])(?:\s+(?P<it>{word_alternation(rl.objects)})(?=\s+[\w-]))?)",
+            f,
+        )
+        self.relay_say = rl.say
 
     @staticmethod
     def brief_parts_of(v: Vocabulary) -> dict[str, str]:
@@ -241,6 +251,8 @@ class Lex:
         sv = word_alternation(d.speech_verbs)
         langs = word_alternation(v.audio.languages)
         addressee = word_alternation(d.addressee)
+        # right after a verb whose object is the one spoken to ("tells the orchestra")
+        hearer = "|".join(rf"(?<=(?<![\w']){re.escape(w)})" for w in d.silent_addressed)
 
         def line(p: str) -> str:
             return rf"\"(?P<{p}line>[^\"\n]{{1,{d.max_line_chars}}})\""
@@ -255,7 +267,9 @@ class Lex:
         )
         says = (
             rf"(?i:(?:\s*,?\s*(?<![\w'])(?:and|then|before|as)\s+)?(?:(?P<sadv1>\w+ly)\s+)?(?<![\w'])(?P<sverb>{sv})(?![\w'])"
-            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?)?"
+            rf"(?:\s+(?P<sadv2>\w+ly))?(?:\s+(?:{addressee})\s+(?:(?:the|her|his|their|a|an)\s+)?[\w'-]+(?:\s+[\w'-]+){{0,2}}?"
+            # the one spoken to as the verb's object ("tells the orchestra", "asks his opponent")
+            rf"|(?:{hearer})\s+(?P<sobj>(?:the|her|his|their|its|a|an)\s+[\w'-]+(?:\s+[\w'-]+){{0,2}}?))?"
             rf"(?:\s+in\s+(?P<slang>{langs}))?(?:\s+(?P<sadv3>\w+ly))?"
             r"(?:\s*,\s*(?P<smanner>[a-z]+)(?=\s*,)|\s+(?P<swith>with\s+(?:a|an)\s+[a-z]+))?\s*[,:]?\s*"
             rf"(?:\((?P<stone>[^)\"\n]{{1,60}})\)\s*)?)" + line("s")
@@ -527,7 +541,9 @@ class Lex:
         )
         self.place_np = Rx(
             rf"(?<![\w'])(?P<det>the|a|an|this|that|his|her|their|its|our)\s+"
-            rf"(?P<core>(?:{nonstop_word}\s+){{0,3}}?(?:{word_alternation(sc.nouns)})s?)"
+            # "a child's hand sets a boat": a noun with an -s before an article is a verb, no "set"
+            rf"(?P<core>(?:{nonstop_word}\s+){{0,3}}?(?:{word_alternation(sc.nouns)})"
+            rf"(?:s(?!\s+(?:{word_alternation(sorted(self.dets))})(?![\w'])))?)"
             rf"(?=\s*(?:[,.;:!?\n]|$)|\s+(?:{stop})(?![\w']))",
             f,
         )
@@ -570,8 +586,14 @@ class Lex:
         hy = v.hype
         self.soup_word = compile_pattern(bounded(alternation(hy.soup)), f)
         self.soup_head_word = compile_pattern(rf"\s*(?:{alternation(hy.soup_heads)})(?![\w])", f)
+        praise = rf"(?:(?:{word_alternation(hy.praise_intensifiers)})\s+)?(?:{alternation(hy.praise)})"
+        # "Amazing lighting", "gorgeous, perfect colours": praise and what it praises
+        unit = rf"{praise}(?:\s*(?:,|and|&)?\s*{praise})*\s+(?:{alternation(hy.praised)})"
+        self.praise = compile_pattern(bounded(rf"{unit}(?:\s*,?\s*(?:(?:and|&)\s+)?{unit})*"), f)
         d = v.dialogue
         self.silent = {k.lower(): w for k, w in d.silent.items()}
+        self.silent_addressed = {k.lower(): w for k, w in d.silent_addressed.items()}
+        self.shown_speech = compile_pattern(bounded(alternation(d.shown_speech)), re.IGNORECASE)
         self.implied_speech = Rx(bounded(alternation(d.implied_speech)), f)
         self.reply_verbs = frozenset(w.lower() for w in d.reply_verbs)
         self.linking = dict(d.linking)
@@ -591,6 +613,7 @@ class Lex:
         an = v.anchor
         self.products = frozenset(w.lower() for w in an.products)
         self.animals = frozenset(w.lower() for w in an.animals)
+        self.contents_links = frozenset(w.lower() for w in an.contents_links)
         self.groups = frozenset(w.lower() for w in an.groups)
         self.places = frozenset(w.lower() for w in an.places)
         self.buildings = frozenset(w.lower() for w in an.buildings)

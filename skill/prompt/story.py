@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from skill.prompt.agent import drop_agent_framing, unwrap_call
+from skill.prompt.agent import drop_agent_framing, relay_as_own, unwrap_call
 from skill.prompt.brief import Brief, json_brief, parse_brief
 from skill.prompt.camera import (
     Frame,
@@ -106,6 +106,7 @@ class Story:
     as_written: bool = False
 
 
+_QUOTED_LINE = re.compile(r'"[^"\n]*[^\W\d_][^"\n]*"')
 _DASH = re.compile(r"\s[-\u2013\u2014]\s|\u2014")
 _LETTER = re.compile(r"[^\W\d_]")
 _MAIL_QUOTE = re.compile(r"(?m)^[ \t]*(?:>[ \t]?)+")
@@ -201,7 +202,11 @@ def _edit_sentence(lx: Lex, sentence: str, audio_on: bool, story: Story, beat: B
     story.dropped += dropped
     s = lead_buried_move(lx, s)
     items: list[Item] = []
-    for it in split_dialogue(lx, s, audio_on):
+    # a silent film's lines are seen (intertitles), lines dubbed later are mouthed: with audio off
+    # they stay as written
+    shown = not audio_on and '"' in s and any(
+        lx.shown_speech.search(t) is not None for t in (beat.raw or sentence, *story.meta))
+    for it in [s] if shown else split_dialogue(lx, s, audio_on):
         if isinstance(it, Line):
             items.append(it)
             continue
@@ -327,7 +332,10 @@ def _refused(lx: Lex, text: str, start: int, end: int) -> bool:
 
 
 def _framing_removed(lx: Lex, text: str, story: Story) -> str:
-    """The request framing of the whole text: request phrases, then a causative or lead-in at the start."""
+    """The request framing of the whole text: relayed wishes, request phrases, then a causative or
+    lead-in at the start."""
+    text, relayed = relay_as_own(lx, text)
+    story.meta += relayed
     if '"' in text and lx.relay_quote.search(text):
         story.meta += [" ".join(m.group(0).split()) for m in lx.relay_quote.finditer(text)]
         text = lx.relay_quote.sub(f" {MARK} ", text)  # "User said '...'": the request's words, relayed
@@ -452,6 +460,8 @@ def read_story(
         story.meta += edit.removed
         story.exclusions += edit.negatives
         story.beats = [Beat(items=[edit.text] if edit.text.strip() else [], raw=flat)]
+        # a quoted line in another language is speech all the same: with audio on, no "no dialogue"
+        story.speech = _QUOTED_LINE.search(edit.text) is not None
         if shots:
             story.beats = [Beat(items=[normalise_input(scrub(s.prompt))], duration=s.duration) for s in shots]
             story.source = "field"

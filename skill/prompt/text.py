@@ -246,11 +246,23 @@ def _punct_outside_quotes(s: str) -> str:
     """Runs of marks collapsed, except inside a spoken line ("...the dog?" is what is said)."""
     if '"' not in s:
         return _PUNCT_RUN.sub(_punct, s)
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for m in _DOUBLE_QUOTED.finditer(s):
-        out += [_PUNCT_RUN.sub(_punct, s[pos:m.start()]), m.group(0)]
+        out += [_PUNCT_RUN.sub(_punct, _after_line(out, s[pos:m.start()])), m.group(0)]
         pos = m.end()
-    return "".join([*out, _PUNCT_RUN.sub(_punct, s[pos:])])
+    return "".join([*out, _PUNCT_RUN.sub(_punct, _after_line(out, s[pos:]))])
+
+
+def _after_line(out: list[str], chunk: str) -> str:
+    """The text after a spoken line without the full stop its own stop already made
+    ('"Not even close.".')."""
+    m = _STOP_AFTER_LINE.match(chunk) if out and out[-1][-2:-1] in (".", "!", "?") else None
+    return chunk[m.end():] if m is not None else chunk
+
+
+# '"Not even close.".': the line's own stop ends the sentence, the one after it goes
+_STOP_AFTER_LINE = re.compile(r"[ \t]*\.(?!\.)")
 
 
 def tidy(s: str) -> str:

@@ -64,7 +64,18 @@ class _Request(_V):
     residue_kept: list[str]
 
 
+class _Relay(_V):
+    requesters: list[str]
+    maybe: list[str]
+    dets: list[str]
+    adverbs: list[str]
+    wishes: list[str]
+    objects: list[str]
+    say: str
+
+
 class _Agent(_V):
+    relay: _Relay
     call_names: list[str]
     framing: list[str]
     param_labels: list[str]
@@ -178,6 +189,9 @@ class _Style(_V):
 class _Hype(_V):
     always: list[str]
     soup: list[str]
+    praise: list[str]
+    praise_intensifiers: list[str]
+    praised: list[str]
     soup_heads: list[str]
 
 
@@ -212,6 +226,8 @@ class _Audio(_V):
 
 class _Dialogue(_V):
     silent: dict[str, str]
+    silent_addressed: dict[str, str]
+    shown_speech: list[str]
     silent_tagged: dict[Literal["first", "reply"], str]
     implied_speech: list[str]
     reply_verbs: list[str]
@@ -288,6 +304,7 @@ class _Anchor(_V):
     groups: list[str]
     animals: list[str]
     products: list[str]
+    contents_links: list[str]
     places: list[str]
     buildings: list[str]
     transformations: list[str]
