@@ -27,6 +27,7 @@ from skill.prompt.camera import (
     leads_with_camera,
     opens_on_camera,
     say_camera_subject,
+    told_after,
 )
 from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
 from skill.prompt.dialogue import Line, split_dialogue
@@ -254,21 +255,21 @@ def _kept_positively(lx: Lex, sentence: str) -> str:
 
 
 def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
-    """ "Luxury watch on black velvet. Slow push-in to the dial while the second hand ticks." ->
-    the camera's sentence first, whole: after a scene set by noun phrases only, the sentence
-    that opens on the camera leads (not when it points back with a pronoun: "it" would come
-    before what it names)."""
+    """ "A night market in Taipei after a downpour. Steam rises ... Handheld tracking shot moving
+    through the crowd." -> the camera's sentence first, whole, the others in the caller's order:
+    Kling reads the camera from the first words [S19][S30]. A sentence that opens on camera
+    language moves, wherever it stands; not one told after what comes before it ("then tilt
+    up ..."), nor a camera sentence that points back at a thing ("slow orbit around it": "it"
+    would come before what it names; "her" and "his" name the person the shot is about)."""
     if not sentences or leads_with_camera(lx, split_clauses(sentences[0])[0][0] if split_clauses(sentences[0]) else ""):
         return sentences
     for k, s in enumerate(sentences[1:], 1):
-        if looks_clause(lx, sentences[k - 1].rstrip(".!?").split()) or '"' in sentences[k - 1]:
-            return sentences  # a sentence with a verb before: the caller's order is the story's
         first = split_clauses(s)[0][0] if split_clauses(s) else ""
-        if first and leads_with_camera(lx, first):
-            back = lx.pronouns | set(lx.object_pronouns) | set(lx.possessives) | set(lx.possessives.values())
-            if any(w in back or w == "its" for w in re.findall(r"[a-z]+", s.lower())):
-                return sentences
-            return [s, *sentences[:k], *sentences[k + 1:]]
+        if '"' in s or not first or not leads_with_camera(lx, first) or told_after(lx, first):
+            continue
+        if lx.cam_thing_back.search(s):
+            return sentences
+        return [s, *sentences[:k], *sentences[k + 1:]]
     return sentences
 
 
