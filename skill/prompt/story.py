@@ -264,13 +264,24 @@ def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
     if not sentences or leads_with_camera(lx, split_clauses(sentences[0])[0][0] if split_clauses(sentences[0]) else ""):
         return sentences
     for k, s in enumerate(sentences[1:], 1):
-        first = split_clauses(s)[0][0] if split_clauses(s) else ""
-        if '"' in s or not first or not leads_with_camera(lx, first) or told_after(lx, first):
-            continue
-        if lx.cam_thing_back.search(s):
-            return sentences
-        return [s, *sentences[:k], *sentences[k + 1:]]
+        if _camera_led(lx, s):
+            return [s, *sentences[:k], *sentences[k + 1:]]
+        if _opens_camera(lx, s):
+            return sentences  # "Slow orbit around it.": it stays after what it names
     return sentences
+
+
+def _opens_camera(lx: Lex, sentence: str) -> bool:
+    """Whether a sentence (no spoken line in it) opens on camera language, not told after what
+    comes before it ("Then tilt up ...")."""
+    first = split_clauses(sentence)[0][0] if split_clauses(sentence) else ""
+    return bool(first) and '"' not in sentence and leads_with_camera(lx, first) and not told_after(lx, first)
+
+
+def _camera_led(lx: Lex, sentence: str) -> bool:
+    """Whether a sentence opens on camera language and may lead its shot: it does not point back
+    at a thing ("slow orbit around it")."""
+    return _opens_camera(lx, sentence) and lx.cam_thing_back.search(sentence) is None
 
 
 def _speaker_names(beat: Beat) -> frozenset[str]:
@@ -290,7 +301,9 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
         # a camera sentence after the lines ("... [Leo]: "Like this?" Medium shot, static.") leads too
         later = [x for x in beat.items[lead:] if isinstance(x, str) and camera_only(lx, x)]
         # one whose first clause is the camera's ("Handheld close-ups, bright midday sun.") leads whole
-        framing = [x for x in beat.items[lead:] if isinstance(x, str) and not camera_only(lx, x) and opens_on_camera(lx, x)]
+        # and so does one that opens on the camera ("Close-up on each face, lit by the dashboard.")
+        framing = [x for x in beat.items[lead:] if isinstance(x, str) and not camera_only(lx, x)
+                   and (opens_on_camera(lx, x) or _camera_led(lx, x))]
         if later or framing:
             moved = [*later, *framing]
             rest = [x for x in beat.items[lead:] if not any(x is y for y in moved)]
