@@ -362,6 +362,7 @@ class Lex:
         self.cam_and_next = compile_pattern(rf"^\s*,?\s*(?:{alt(cc.next_conjunctions)})\s", f)
         self.cam_object_pronoun = compile_pattern(rf"(?<![\w'])({pron})(?![\w'])", f)
         self.cam_after_move = compile_pattern(rf"\s+(?=(?:{alt(cc.after_move)})\s)|\s*,\s*", f)
+        self.cam_whole_film = compile_pattern(rf"\s*,?\s*(?<![\w'])(?:{alt(cc.whole_film)})(?![\w'])", f)
         self.cam_thing_back = compile_pattern(rf"(?<![\w'])(?:{alt(cc.points_back_things)})(?![\w'])", f)
         self.cam_same_person = {k.lower(): v.lower() for k, v in cc.same_person.items()}
 

@@ -22,6 +22,7 @@ class Split:
     preamble: str
     shots: list[tuple[str, int | None]]
     structured: bool
+    sequenced: bool = False  # cut from prose by its sequencers ("then", "next", "it opens on")
 
 
 def _dur_from(lx: Lex, txt: str | None) -> int | None:
@@ -174,7 +175,7 @@ def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
         return Split(pre, [_shot_body(lx, beats[0])], False)
     if len(beats) < 2:
         return None
-    return Split(pre, [_shot_body(lx, b) for b in beats], True)
+    return Split(pre, [_shot_body(lx, b) for b in beats], True, sequenced=True)
 
 
 def _colon_preamble(flat: str) -> tuple[str, str]:
@@ -249,7 +250,7 @@ def _counted(lx: Lex, text: str, count: int) -> Split | None:
                 if lead is None or head[lead.end():].strip(" .,:"):
                     part_pre = f"{part_pre} {head}".strip()
             if len(pieces) == count and all(re.search(r"[^\W\d_]{3}", p) for p in pieces):
-                return Split(part_pre, [_shot_body(lx, p) for p in pieces], True)
+                return Split(part_pre, [_shot_body(lx, p) for p in pieces], True, sequenced=True)
     return None
 
 

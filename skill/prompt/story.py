@@ -45,7 +45,7 @@ from skill.prompt.grammar import adjective_of, looks_clause
 from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
-from skill.prompt.shots import split_text
+from skill.prompt.shots import Split, split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
 from skill.prompt.text import (
@@ -56,6 +56,7 @@ from skill.prompt.text import (
     scrub,
     split_clauses,
     split_sentences,
+    uncap,
 )
 from skill.request import Shot
 
@@ -544,6 +545,63 @@ def _agent_removed(lx: Lex, flat: str, story: Story) -> str:
     return flat
 
 
+def _shared_camera(lx: Lex, sp: Split) -> tuple[Split, str]:
+    """The camera clause said once for the whole film, taken out of where it stands: a sentence
+    that says so ("Close-ups throughout, warm café light.") before the shots or after the last
+    one, or, in prose cut by its sequencers where no shot has camera language of its own, a
+    trailing sentence of camera language only ("... then it bows to the dolls. Slow push-in from
+    the back row."). Returns the split without it, and the clause ("" when there is none)."""
+    if not sp.structured or len(sp.shots) < 2:
+        return sp, ""
+    shared: list[str] = []
+    kept = []
+    for s in split_sentences(sp.preamble):
+        said = _whole_film(lx, s, loose=False)
+        (kept if said is None else shared).append(s if said is None else said)
+    body, dur = sp.shots[-1]
+    sentences = split_sentences(body)
+    loose = sp.sequenced and not any(find_moves(lx, t) or find_framing(lx, t) for t, _ in sp.shots[:-1])
+    tail: list[str] = []
+    while len(sentences) > 1:
+        said = _whole_film(lx, sentences[-1], loose=loose)
+        if said is None:
+            if sentences[-1].strip(f" .{MARK}"):
+                break
+            said = ""  # the router's spans emptied it ("Silent.")
+        tail.insert(0, said)
+        sentences.pop()
+    if not any(x for x in [*shared, *tail]):
+        return sp, ""
+    shots = [*sp.shots[:-1], (" ".join(sentences), dur)]
+    split = Split(" ".join(kept), shots, sp.structured, sp.sequenced)
+    return split, ", ".join(x.rstrip(".!? ") for x in [*shared, *tail] if x)
+
+
+def _whole_film(lx: Lex, sentence: str, *, loose: bool) -> str | None:
+    """The camera language of a sentence said of the whole film, its marker ("throughout") gone;
+    ``loose``: a sentence of camera language only counts without the marker. None: not one."""
+    if '"' in sentence:
+        return None
+    bare = lx.cam_whole_film.sub("", sentence).strip()
+    if bare == sentence.strip() and not loose:
+        return None
+    if not (find_moves(lx, bare) or find_framing(lx, bare)):
+        return None
+    if bare != sentence.strip():
+        return bare if camera_only(lx, bare) or _opens_camera(lx, bare) else None
+    return bare if camera_only(lx, bare) else None
+
+
+def _led_by(camera: str, body: str) -> str:
+    """A shot's text led by the film's camera clause, as its own clause before a colon
+    ("Wide shot, camera static: an empty ice rink ..."), or its own sentence when the shot's
+    first sentence has a colon already."""
+    first = split_sentences(body)[:1]
+    if first and ":" in first[0]:
+        return f"{cap(camera)}. {body}"
+    return f"{cap(camera)}: {uncap(body)}"
+
+
 def beat_count(lx: Lex, text: str) -> int:
     """How many beats the caller said the story has ("in five beats", "4 parts:"), 0 if not said."""
     m = lx.beat_count.search(text)
@@ -568,7 +626,9 @@ def _beats(
             body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
             story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
         return
-    sp = split_text(lx, flat, eager, count)
+    sp, shared = _shared_camera(lx, split_text(lx, flat, eager, count))
+    if shared:
+        sp.shots = [(_led_by(shared, body), dur) for body, dur in sp.shots]
     if sp.preamble.strip():
         _preamble(lx, sp.preamble, audio_on, story)
     story.source = "text" if sp.structured else "single"

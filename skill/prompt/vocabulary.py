@@ -113,6 +113,7 @@ class _CameraClauses(_V):
     stacking_conjunctions: list[str]
     next_conjunctions: list[str]
     after_move: list[str]
+    whole_film: list[str]
 
 
 class _Camera(_V):
