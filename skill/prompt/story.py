@@ -589,15 +589,19 @@ def _whole_film(lx: Lex, sentence: str, *, loose: bool) -> str | None:
         return None
     if bare != sentence.strip():
         return bare if camera_only(lx, bare) or _opens_camera(lx, bare) else None
-    return bare if camera_only(lx, bare) else None
+    # without the marker, a style of camera ("Wide shot, camera static."), not a move told as an
+    # event ("The camera pulls back.": the last shot's)
+    return bare if camera_only(lx, bare) and all(mv.form != "verb" for mv in find_moves(lx, bare)) else None
 
 
-def _led_by(camera: str, body: str) -> str:
+def _led_by(lx: Lex, camera: str, body: str) -> str:
     """A shot's text led by the film's camera clause, as its own clause before a colon
     ("Wide shot, camera static: an empty ice rink ..."), or its own sentence when the shot's
-    first sentence has a colon already."""
+    first sentence has a colon already. A shot that opens on its own camera keeps it alone."""
     first = split_sentences(body)[:1]
-    if first and ":" in first[0]:
+    if not camera or not first or _opens_camera(lx, first[0]):
+        return body
+    if ":" in first[0]:
         return f"{cap(camera)}. {body}"
     return f"{cap(camera)}: {uncap(body)}"
 
@@ -618,17 +622,17 @@ def _beats(
     if shots:
         sp = split_text(lx, flat) if flat.strip(f" {MARK}") else None
         pre = sp.preamble if sp is not None and sp.structured else flat
-        if pre.strip():
-            _preamble(lx, pre, audio_on, story)
+        bodies = [(clear_marks(lx, normalise_input(scrub(sh.prompt))), sh.duration) for sh in shots]
+        field, shared = _shared_camera(lx, Split(pre, bodies, True))
+        if field.preamble.strip():
+            _preamble(lx, field.preamble, audio_on, story)
         story.text_had_shots = bool(sp and sp.structured)
         story.source = "field"
-        for sh in shots:
-            body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
-            story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
+        for body, dur in field.shots:
+            story.beats.append(_read_beat(lx, _led_by(lx, shared, body), dur, audio_on, story))
         return
     sp, shared = _shared_camera(lx, split_text(lx, flat, eager, count))
-    if shared:
-        sp.shots = [(_led_by(shared, body), dur) for body, dur in sp.shots]
+    sp.shots = [(_led_by(lx, shared, body), dur) for body, dur in sp.shots]
     if sp.preamble.strip():
         _preamble(lx, sp.preamble, audio_on, story)
     story.source = "text" if sp.structured else "single"
