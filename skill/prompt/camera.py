@@ -73,8 +73,8 @@ def _phrase(lx: Lex, m: Hit, form: str, pace_word: str | None) -> tuple[str, str
         core = mv.say
         last = word_of((m.group("vv") or "").split()[-1])
         direction = direction or (last if last in lx.particles else "")
-        if direction and not core.endswith(direction):
-            core = f"{core} {direction}"
+        if direction and not core.endswith(direction) and core.rsplit("-", 1)[-1] not in lx.particles:
+            core = f"{core} {direction}"  # "pulls back" is a "pull-out", not a "pull-out back"
         if target:
             core = f"{core} {(tprep or mv.object_prep or 'on').lower()} {target}"
     else:
