@@ -215,13 +215,13 @@ class Lex:
             r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n)|(?<=\)\s)(?=[^\W\d_]))",  # "Shot 1 (0-4s) close-up of ...": the time closes it
             f,
         )
-        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
+        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[A-F]\s[-\u2013\u2014]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
         # "1. Close-up: ... 2. Overhead shot: ...": a number and a full stop where a sentence starts
         self.inline_dot = compile_pattern(r"(?:^\s*|(?<=[.!?]\s))(\d{1,2})\.\s+(?=[^\W\d_])")
         # "A) ... B) ...", "A. ... B. ...", "A - ... B - ...": a capital letter where a sentence starts
         self.inline_letter = compile_pattern(
-            r"(?:^\s*|(?<=[.!?]\s)|(?<=[.!?][\"')]\s))([A-H])(?:[.)]|\s[-\u2013\u2014])\s+(?=[\"\u201c]?[^\W\d_])"
+            r"(?:^\s*|(?<=[.!?:]\s)|(?<=[.!?][\"')]\s))([A-H])(?:[.)]|\s[-\u2013\u2014])\s+(?=[\"\u201c]?[^\W\d_])"
         )
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f

@@ -560,7 +560,7 @@ def _shared_camera(lx: Lex, sp: Split) -> tuple[Split, str]:
         (kept if said is None else shared).append(s if said is None else said)
     body, dur = sp.shots[-1]
     sentences = split_sentences(body)
-    loose = sp.sequenced and not any(find_moves(lx, t) or find_framing(lx, t) for t, _ in sp.shots[:-1])
+    loose = sp.sequenced and not any(_has_camera(lx, t) for t, _ in sp.shots[:-1])
     tail: list[str] = []
     while len(sentences) > 1:
         said = _whole_film(lx, sentences[-1], loose=loose)
@@ -577,12 +577,22 @@ def _shared_camera(lx: Lex, sp: Split) -> tuple[Split, str]:
     return split, ", ".join(x.rstrip(".!? ") for x in [*shared, *tail] if x)
 
 
+def _has_camera(lx: Lex, text: str) -> bool:
+    """Whether a clause of the text opens on camera language ("..., side-on tracking shot"); a
+    look-alike inside a clause is not one ("he tosses them in a pan")."""
+    return any(leads_with_camera(lx, c) for s in split_sentences(text) for c, _sep in split_clauses(s))
+
+
 def _whole_film(lx: Lex, sentence: str, *, loose: bool) -> str | None:
     """The camera language of a sentence said of the whole film, its marker ("throughout") gone;
     ``loose``: a sentence of camera language only counts without the marker. None: not one."""
+    sentence = sentence.strip()
     if '"' in sentence:
         return None
-    bare = lx.cam_whole_film.sub("", sentence).strip()
+    bare = lx.cam_whole_film.sub("", sentence).strip(" ,")
+    head = bare.split(" ", 1)
+    if len(head) == 2 and head[0].lower() in lx.indef and leads_with_camera(lx, head[1]):
+        bare = head[1]  # "Every shot is a close-up." -> "close-up", each shot's lead
     if bare == sentence.strip() and not loose:
         return None
     if not (find_moves(lx, bare) or find_framing(lx, bare)):
@@ -591,7 +601,8 @@ def _whole_film(lx: Lex, sentence: str, *, loose: bool) -> str | None:
         return bare if camera_only(lx, bare) or _opens_camera(lx, bare) else None
     # without the marker, a style of camera ("Wide shot, camera static."), not a move told as an
     # event ("The camera pulls back.": the last shot's)
-    return bare if camera_only(lx, bare) and all(mv.form != "verb" for mv in find_moves(lx, bare)) else None
+    style = camera_only(lx, bare) or opens_on_camera(lx, bare)
+    return bare if style and all(mv.form != "verb" for mv in find_moves(lx, bare)) else None
 
 
 def _led_by(lx: Lex, camera: str, body: str) -> str:
