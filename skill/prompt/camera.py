@@ -32,6 +32,7 @@ __all__ = [
     "leads_with_camera",
     "opens_on_camera",
     "say_camera_subject",
+    "told_after",
 ]
 
 
@@ -72,8 +73,8 @@ def _phrase(lx: Lex, m: Hit, form: str, pace_word: str | None) -> tuple[str, str
         core = mv.say
         last = word_of((m.group("vv") or "").split()[-1])
         direction = direction or (last if last in lx.particles else "")
-        if direction and not core.endswith(direction):
-            core = f"{core} {direction}"
+        if direction and not core.endswith(direction) and core.rsplit("-", 1)[-1] not in lx.particles:
+            core = f"{core} {direction}"  # "pulls back" is a "pull-out", not a "pull-out back"
         if target:
             core = f"{core} {(tprep or mv.object_prep or 'on').lower()} {target}"
     else:
@@ -318,7 +319,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
         keep = []
         whole = camera_only(lx, sentence)  # "Medium shot, static.": its filler clause goes with it
         for c, sep in clauses:
-            if (whole or _covered(lx, c.rstrip(".!?"))) and not _later(lx, c):
+            if (whole or _covered(lx, c.rstrip(".!?"))) and not told_after(lx, c):
                 lead.append(c.rstrip(".!?"))
             else:
                 keep.append((c, sep))
@@ -352,7 +353,7 @@ def camera_first(lx: Lex, sentences: list[str], names: frozenset[str] = frozense
     return _led(joined, rest, names)
 
 
-def _later(lx: Lex, clause: str) -> bool:
+def told_after(lx: Lex, clause: str) -> bool:
     """ "then tilt up to reveal the skyline", "and the camera settles on ...": a move told after
     what comes before it stays there."""
     c = clause.lstrip(" ,")

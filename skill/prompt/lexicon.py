@@ -225,10 +225,14 @@ class Lex:
             r"\s*(?:[:.\-\u2013\u2014)]\s*|(?=\n)|(?<=\)\s)(?=[^\W\d_]))",  # "Shot 1 (0-4s) close-up of ...": the time closes it
             f,
         )
-        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[-*•])\s+(.+?)\s*$")
+        self.list_item = compile_pattern(r"^\s*(?:\(?(\d{1,2}|[a-fA-F])[.)]|[A-F]\s[-\u2013\u2014]|[-*•])\s+(.+?)\s*$")
         self.inline_num = compile_pattern(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-hA-H])\)\s+")
         # "1. Close-up: ... 2. Overhead shot: ...": a number and a full stop where a sentence starts
         self.inline_dot = compile_pattern(r"(?:^\s*|(?<=[.!?]\s))(\d{1,2})\.\s+(?=[^\W\d_])")
+        # "A) ... B) ...", "A. ... B. ...", "A - ... B - ...": a capital letter where a sentence starts
+        self.inline_letter = compile_pattern(
+            r"(?:^\s*|(?<=[.!?:]\s)|(?<=[.!?][\"')]\s))([A-H])(?:[.)]|\s[-\u2013\u2014])\s+(?=[\"\u201c]?[^\W\d_])"
+        )
         self.beat_count = compile_pattern(
             rf"(?<![\w'])(?P<n>[2-9]|{num_words})[\s-]+(?:{alternation(v.sequence.count_heads)})(?![\w'])", f
         )
@@ -372,6 +376,8 @@ class Lex:
         self.cam_and_next = compile_pattern(rf"^\s*,?\s*(?:{alt(cc.next_conjunctions)})\s", f)
         self.cam_object_pronoun = compile_pattern(rf"(?<![\w'])({pron})(?![\w'])", f)
         self.cam_after_move = compile_pattern(rf"\s+(?=(?:{alt(cc.after_move)})\s)|\s*,\s*", f)
+        self.cam_whole_film = compile_pattern(rf"\s*,?\s*(?<![\w'])(?:{alt(cc.whole_film)})(?![\w'])", f)
+        self.cam_thing_back = compile_pattern(rf"(?<![\w'])(?:{alt(cc.points_back_things)})(?![\w'])", f)
         self.cam_same_person = {k.lower(): v.lower() for k, v in cc.same_person.items()}
 
     def _compile_framing(self, v: Vocabulary) -> None:

@@ -22,6 +22,7 @@ class Split:
     preamble: str
     shots: list[tuple[str, int | None]]
     structured: bool
+    sequenced: bool = False  # cut from prose by its sequencers ("then", "next", "it opens on")
 
 
 def _dur_from(lx: Lex, txt: str | None) -> int | None:
@@ -87,6 +88,8 @@ def _inline_numbers(lx: Lex, flat: str) -> Split | None:
         if nth == len(seq) + 1 and same_kind and (mark.isdigit() or m.group(0).lstrip().startswith("(")):
             seq.append(m)  # "1) ... 2)", "(1) ... (2)", "(a) ... (b)"; a bare "a)" is too often a word
     if len(seq) < 2:
+        seq = _lettered(lx, flat)
+    if len(seq) < 2:
         return None
     shots = []
     for k, m in enumerate(seq):
@@ -95,6 +98,18 @@ def _inline_numbers(lx: Lex, flat: str) -> Split | None:
         if item[0]:
             shots.append(item)
     return Split(flat[: seq[0].start()].strip(), shots, True) if len(shots) >= 2 else None
+
+
+def _lettered(lx: Lex, flat: str) -> list[re.Match[str]]:
+    """ "A) ... B) ... C) ...", "A. ...", "A - ...": capital letters in order, each where a sentence
+    starts, the first at the text's start (or after what is said before the list)."""
+    if "A" not in flat:
+        return []
+    seq: list[re.Match[str]] = []
+    for m in lx.inline_letter.finditer(flat):
+        if ord(m.group(1)) - ord("A") == len(seq) and (not seq or m.group(0)[1:2] == seq[0].group(0)[1:2]):
+            seq.append(m)  # the same mark after each letter ("A)" ... "B)"), never "A." then "B)"
+    return seq
 
 
 _QUOTED = re.compile(r'"[^"\n]*"|\u201c[^\u201d\n]*\u201d')
@@ -160,7 +175,7 @@ def _sequenced(lx: Lex, flat: str, eager: bool = False) -> Split | None:
         return Split(pre, [_shot_body(lx, beats[0])], False)
     if len(beats) < 2:
         return None
-    return Split(pre, [_shot_body(lx, b) for b in beats], True)
+    return Split(pre, [_shot_body(lx, b) for b in beats], True, sequenced=True)
 
 
 def _colon_preamble(flat: str) -> tuple[str, str]:
@@ -235,7 +250,7 @@ def _counted(lx: Lex, text: str, count: int) -> Split | None:
                 if lead is None or head[lead.end():].strip(" .,:"):
                     part_pre = f"{part_pre} {head}".strip()
             if len(pieces) == count and all(re.search(r"[^\W\d_]{3}", p) for p in pieces):
-                return Split(part_pre, [_shot_body(lx, p) for p in pieces], True)
+                return Split(part_pre, [_shot_body(lx, p) for p in pieces], True, sequenced=True)
     return None
 
 

@@ -27,6 +27,7 @@ from skill.prompt.camera import (
     leads_with_camera,
     opens_on_camera,
     say_camera_subject,
+    told_after,
 )
 from skill.prompt.cues import extract_atmosphere, extract_identity, extract_lighting, extract_style
 from skill.prompt.dialogue import Line, split_dialogue
@@ -44,7 +45,7 @@ from skill.prompt.grammar import adjective_of, looks_clause
 from skill.prompt.instructions import strip_instructions
 from skill.prompt.lexicon import Lex
 from skill.prompt.patterns import MARK
-from skill.prompt.shots import split_text
+from skill.prompt.shots import Split, split_text
 from skill.prompt.sound import exclusion_of, sound_cue
 from skill.prompt.state import Seg
 from skill.prompt.text import (
@@ -55,6 +56,7 @@ from skill.prompt.text import (
     scrub,
     split_clauses,
     split_sentences,
+    uncap,
 )
 from skill.request import Shot
 
@@ -259,22 +261,33 @@ def _kept_positively(lx: Lex, sentence: str) -> str:
 
 
 def _camera_sentence_first(lx: Lex, sentences: list[str]) -> list[str]:
-    """ "Luxury watch on black velvet. Slow push-in to the dial while the second hand ticks." ->
-    the camera's sentence first, whole: after a scene set by noun phrases only, the sentence
-    that opens on the camera leads (not when it points back with a pronoun: "it" would come
-    before what it names)."""
+    """ "A night market in Taipei after a downpour. Steam rises ... Handheld tracking shot moving
+    through the crowd." -> the camera's sentence first, whole, the others in the caller's order:
+    Kling reads the camera from the first words [S19][S30]. A sentence that opens on camera
+    language moves, wherever it stands; not one told after what comes before it ("then tilt
+    up ..."), nor a camera sentence that points back at a thing ("slow orbit around it": "it"
+    would come before what it names; "her" and "his" name the person the shot is about)."""
     if not sentences or leads_with_camera(lx, split_clauses(sentences[0])[0][0] if split_clauses(sentences[0]) else ""):
         return sentences
     for k, s in enumerate(sentences[1:], 1):
-        if looks_clause(lx, sentences[k - 1].rstrip(".!?").split()) or '"' in sentences[k - 1]:
-            return sentences  # a sentence with a verb before: the caller's order is the story's
-        first = split_clauses(s)[0][0] if split_clauses(s) else ""
-        if first and leads_with_camera(lx, first):
-            back = lx.pronouns | set(lx.object_pronouns) | set(lx.possessives) | set(lx.possessives.values())
-            if any(w in back or w == "its" for w in re.findall(r"[a-z]+", s.lower())):
-                return sentences
+        if _camera_led(lx, s):
             return [s, *sentences[:k], *sentences[k + 1:]]
+        if _opens_camera(lx, s):
+            return sentences  # "Slow orbit around it.": it stays after what it names
     return sentences
+
+
+def _opens_camera(lx: Lex, sentence: str) -> bool:
+    """Whether a sentence (no spoken line in it) opens on camera language, not told after what
+    comes before it ("Then tilt up ...")."""
+    first = split_clauses(sentence)[0][0] if split_clauses(sentence) else ""
+    return bool(first) and '"' not in sentence and leads_with_camera(lx, first) and not told_after(lx, first)
+
+
+def _camera_led(lx: Lex, sentence: str) -> bool:
+    """Whether a sentence opens on camera language and may lead its shot: it does not point back
+    at a thing ("slow orbit around it")."""
+    return _opens_camera(lx, sentence) and lx.cam_thing_back.search(sentence) is None
 
 
 def _speaker_names(beat: Beat) -> frozenset[str]:
@@ -294,7 +307,9 @@ def _read_beat(lx: Lex, text: str, duration: int | None, audio_on: bool, story: 
         # a camera sentence after the lines ("... [Leo]: "Like this?" Medium shot, static.") leads too
         later = [x for x in beat.items[lead:] if isinstance(x, str) and camera_only(lx, x)]
         # one whose first clause is the camera's ("Handheld close-ups, bright midday sun.") leads whole
-        framing = [x for x in beat.items[lead:] if isinstance(x, str) and not camera_only(lx, x) and opens_on_camera(lx, x)]
+        # and so does one that opens on the camera ("Close-up on each face, lit by the dashboard.")
+        framing = [x for x in beat.items[lead:] if isinstance(x, str) and not camera_only(lx, x)
+                   and (opens_on_camera(lx, x) or _camera_led(lx, x))]
         if later or framing:
             moved = [*later, *framing]
             rest = [x for x in beat.items[lead:] if not any(x is y for y in moved)]
@@ -540,6 +555,78 @@ def _agent_removed(lx: Lex, flat: str, story: Story) -> str:
     return flat
 
 
+def _shared_camera(lx: Lex, sp: Split) -> tuple[Split, str]:
+    """The camera clause said once for the whole film, taken out of where it stands: a sentence
+    that says so ("Close-ups throughout, warm café light.") before the shots or after the last
+    one, or, in prose cut by its sequencers where no shot has camera language of its own, a
+    trailing sentence of camera language only ("... then it bows to the dolls. Slow push-in from
+    the back row."). Returns the split without it, and the clause ("" when there is none)."""
+    if not sp.structured or len(sp.shots) < 2:
+        return sp, ""
+    shared: list[str] = []
+    kept = []
+    for s in split_sentences(sp.preamble):
+        said = _whole_film(lx, s, loose=False)
+        (kept if said is None else shared).append(s if said is None else said)
+    body, dur = sp.shots[-1]
+    sentences = split_sentences(body)
+    loose = sp.sequenced and not any(_has_camera(lx, t) for t, _ in sp.shots[:-1])
+    tail: list[str] = []
+    while len(sentences) > 1:
+        said = _whole_film(lx, sentences[-1], loose=loose)
+        if said is None:
+            if sentences[-1].strip(f" .{MARK}"):
+                break
+            said = ""  # the router's spans emptied it ("Silent.")
+        tail.insert(0, said)
+        sentences.pop()
+    if not any(x for x in [*shared, *tail]):
+        return sp, ""
+    shots = [*sp.shots[:-1], (" ".join(sentences), dur)]
+    split = Split(" ".join(kept), shots, sp.structured, sp.sequenced)
+    return split, ", ".join(x.rstrip(".!? ") for x in [*shared, *tail] if x)
+
+
+def _has_camera(lx: Lex, text: str) -> bool:
+    """Whether a clause of the text opens on camera language ("..., side-on tracking shot"); a
+    look-alike inside a clause is not one ("he tosses them in a pan")."""
+    return any(leads_with_camera(lx, c) for s in split_sentences(text) for c, _sep in split_clauses(s))
+
+
+def _whole_film(lx: Lex, sentence: str, *, loose: bool) -> str | None:
+    """The camera language of a sentence said of the whole film, its marker ("throughout") gone;
+    ``loose``: a sentence of camera language only counts without the marker. None: not one."""
+    sentence = sentence.strip()
+    if '"' in sentence:
+        return None
+    bare = lx.cam_whole_film.sub("", sentence).strip(" ,")
+    head = bare.split(" ", 1)
+    if len(head) == 2 and head[0].lower() in lx.indef and leads_with_camera(lx, head[1]):
+        bare = head[1]  # "Every shot is a close-up." -> "close-up", each shot's lead
+    if bare == sentence.strip() and not loose:
+        return None
+    if not (find_moves(lx, bare) or find_framing(lx, bare)):
+        return None
+    if bare != sentence.strip():
+        return bare if camera_only(lx, bare) or _opens_camera(lx, bare) else None
+    # without the marker, a style of camera ("Wide shot, camera static."), not a move told as an
+    # event ("The camera pulls back.": the last shot's)
+    style = camera_only(lx, bare) or opens_on_camera(lx, bare)
+    return bare if style and all(mv.form != "verb" for mv in find_moves(lx, bare)) else None
+
+
+def _led_by(lx: Lex, camera: str, body: str) -> str:
+    """A shot's text led by the film's camera clause, as its own clause before a colon
+    ("Wide shot, camera static: an empty ice rink ..."), or its own sentence when the shot's
+    first sentence has a colon already. A shot that opens on its own camera keeps it alone."""
+    first = split_sentences(body)[:1]
+    if not camera or not first or _opens_camera(lx, first[0]):
+        return body
+    if ":" in first[0]:
+        return f"{cap(camera)}. {body}"
+    return f"{cap(camera)}: {uncap(body)}"
+
+
 def beat_count(lx: Lex, text: str) -> int:
     """How many beats the caller said the story has ("in five beats", "4 parts:"), 0 if not said."""
     m = lx.beat_count.search(text)
@@ -556,15 +643,17 @@ def _beats(
     if shots:
         sp = split_text(lx, flat) if flat.strip(f" {MARK}") else None
         pre = sp.preamble if sp is not None and sp.structured else flat
-        if pre.strip():
-            _preamble(lx, pre, audio_on, story)
+        bodies = [(clear_marks(lx, normalise_input(scrub(sh.prompt))), sh.duration) for sh in shots]
+        field, shared = _shared_camera(lx, Split(pre, bodies, True))
+        if field.preamble.strip():
+            _preamble(lx, field.preamble, audio_on, story)
         story.text_had_shots = bool(sp and sp.structured)
         story.source = "field"
-        for sh in shots:
-            body = clear_marks(lx, normalise_input(scrub(sh.prompt)))
-            story.beats.append(_read_beat(lx, body, sh.duration, audio_on, story))
+        for body, dur in field.shots:
+            story.beats.append(_read_beat(lx, _led_by(lx, shared, body), dur, audio_on, story))
         return
-    sp = split_text(lx, flat, eager, count)
+    sp, shared = _shared_camera(lx, split_text(lx, flat, eager, count))
+    sp.shots = [(_led_by(lx, shared, body), dur) for body, dur in sp.shots]
     if sp.preamble.strip():
         _preamble(lx, sp.preamble, audio_on, story)
     story.source = "text" if sp.structured else "single"

@@ -118,11 +118,13 @@ class _CameraClauses(_V):
     crew: list[str]
     crew_dets: list[str]
     points_back_preps: list[str]
+    points_back_things: list[str]
     object_pronouns: list[str]
     same_person: dict[str, str]
     stacking_conjunctions: list[str]
     next_conjunctions: list[str]
     after_move: list[str]
+    whole_film: list[str]
 
 
 class _Camera(_V):
