@@ -564,7 +564,7 @@ def _shared_camera(lx: Lex, sp: Split) -> tuple[Split, str]:
     if not sp.structured or len(sp.shots) < 2:
         return sp, ""
     shared: list[str] = []
-    kept = []
+    kept: list[str] = []
     for s in split_sentences(sp.preamble):
         said = _whole_film(lx, s, loose=False)
         (kept if said is None else shared).append(s if said is None else said)
