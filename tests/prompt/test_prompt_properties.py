@@ -36,6 +36,16 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
 # Corpus requests the builder is known to garble, each with the defect it shows (issue 11 is open).
 # Strict, so a fix shows up as XPASS and its line is removed.
 KNOWN_BAD = {
+    "routing_dev_ax:ax009": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_ay:ay069": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_ay:ay166": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_az:az036": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_az:az071": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_az:az109": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_ba:ba026": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_ba:ba109": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_bb:bb036": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
+    "routing_dev_bb:bb149": "builder on a development text added 2026-12-02 (issue 11 open): a content word lost or a fragment left",
     "routing_dev_l:i120": "a sarcastic aside's routing words removed, leaving fragments",
     "routing_dev_t:t086": "builder on a new development text: no fragments: Gently.",
     "routing_dev_ac:ac146": "a quoted greeting after the action left as the fragment '\"welcome\".' instead of a speaker line",
