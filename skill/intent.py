@@ -144,17 +144,16 @@ def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[s
 
 def _place_in_scene(mod: CompiledModifier, cue: str, before: str, after: str, following: list[str]) -> bool:
     """A place that is not the video's destination: "a giant <place> flashing above the cabs"."""
-    leading = _WORD.findall(before)
+    leading, trailing = _WORD.findall(before), _WORD.findall(after)
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
-    depicts = not following and _WORD.findall(after)[:1] == ["of"]  # "a <place> of a city"
+    depicts = not following and trailing[:1] == ["of"]  # "a <place> of a city"
     # a spec item: "<place> LED screen, portrait, 10 s" (a bare noun phrase that is its own clause)
     # ... or a sized one: "<event>, a 20-metre <place>."
     sized = any(w[0].isdigit() for w in leading + _WORD.findall(cue)[:1])
-    item = len(leading) <= 3 and all(w not in mod.function_words or (sized and w in mod.determiners) for w in leading) and not _WORD.findall(after)
+    item = len(leading) <= 3 and all(w not in mod.function_words or (sized and w in mod.determiners) for w in leading) and not trailing
     opens_clause = heading or depicts or item or all(w in mod.video_nouns for w in leading)
     introduced = any(w in mod.targets for w in leading[-5:])  # "for the flower show's video wall"
-    trailing = _WORD.findall(after)[:4]
-    destined = bool(trailing) and trailing[0] in mod.destination_verbs and any(w in mod.video_nouns for w in trailing[1:])
+    destined = bool(trailing) and trailing[0] in mod.destination_verbs and any(w in mod.video_nouns for w in trailing[1:4])
     return not (opens_clause or introduced or destined or any(w in mod.video_nouns for w in following))
 
 
@@ -667,8 +666,8 @@ def _number_modifier(
             for n in ns or ():
                 by = bits_of.setdefault(n, {})
                 by[u] = by.get(u, 0) | 1
-    a, b, c, d, e = firsts
-    return a, b, c, d, e
+    before, after, after_text, after_sentence, cancelled_by = firsts
+    return before, after, after_text, after_sentence, cancelled_by
 
 
 _GROUP_REF = re.compile(r"\\\d|\(\?P=|\(\?\(")
