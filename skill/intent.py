@@ -19,6 +19,10 @@ from skill.rulebook import URL_MASK, CompiledModifier, CompiledRules, CompiledSi
 __all__ = ["Intent", "Signal", "enable_prefilter", "extract"]
 
 _TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+# A pictograph is no word and ends a phrase where it stands ("<platform> \U0001f3a4 talking head"):
+# the scan reads it as a comma, one character for one, so offsets do not move.
+_PICTOGRAPH_RANGES = ((0x1F000, 0x1FAFF), (0x2300, 0x23FF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE0F, 0xFE0F), (0x200D, 0x200D), (0x20E3, 0x20E3))
+_PICTOGRAPHS = {c: "," for lo, hi in _PICTOGRAPH_RANGES for c in range(lo, hi + 1)}
 
 
 # URL roles read a whole sentence ("start from A, end on B"), so commas do not cut there.
@@ -144,7 +148,8 @@ def _shown_by_scene_object(mod: CompiledModifier, before: str, following: list[s
 
 def _place_in_scene(mod: CompiledModifier, cue: str, before: str, after: str, following: list[str]) -> bool:
     """A place that is not the video's destination: "a giant <place> flashing above the cabs"."""
-    leading, trailing = _WORD.findall(before), _WORD.findall(after)
+    # a heading before it ends the phrase: "<trade> agent: <place> on the motorway - <scene>"
+    leading, trailing = _WORD.findall(before.rpartition(":")[2]), _WORD.findall(_PHRASE_END.split(after, 1)[0])
     heading = ":" in after  # the place names a heading: "<place> on the highway: <scene>"
     depicts = not following and trailing[:1] == ["of"]  # "a <place> of a city"
     # a spec item: "<place> LED screen, portrait, 10 s" (a bare noun phrase that is its own clause)
@@ -709,9 +714,10 @@ def _classify_urls(rules: CompiledRules, text: str, lowered: str, masked: str) -
     out: list[Signal] = []
     have_source = False
     for m in rules.image_url.finditer(lowered):
-        before = _clause_before_urls(rules, masked, m.start())
-        after = _clause_after_urls(rules, masked, m.end())
-        following = _next_sentence(rules, masked, m.end())
+        # a URL's label is read through typos like any cue: "last frmae URL"
+        before = rules.speller.correct(_clause_before_urls(rules, masked, m.start()))[0]
+        after = rules.speller.correct(_clause_after_urls(rules, masked, m.end()))[0]
+        following = rules.speller.correct(_next_sentence(rules, masked, m.end()))[0]
         role = rules.default_role
         for r in rules.roles:
             if (any(p.search(before) for p in r.before) or any(p.search(after) for p in r.after)
@@ -761,7 +767,7 @@ def _clause_after_urls(rules: CompiledRules, masked: str, end: int) -> str:
     chunk = chunk[: m.start()] if m else chunk
     at = chunk.find(URL_MASK)
     if at > 0 and not _joined(rules, chunk[:at]):
-        return chunk[:at]
+        return chunk[: at + 1]  # the next URL's mark stays: a label right before it is that URL's
     return chunk
 
 
@@ -883,6 +889,8 @@ def extract(text: str, rules: CompiledRules, *, shot_durations: list[int | None]
     """All signals in ``text``, in order of appearance. Pure and deterministic."""
     text = text.translate(_TRANSLATE)
     lowered = _lower(text)
+    if not lowered.isascii():
+        lowered = lowered.translate(_PICTOGRAPHS)
     prescan = _prescan(rules) if _PREFILTER else None
     image_needs, url_needs = prescan.url_needs if prescan is not None else (None, None)
     any_url = _may_hold(url_needs, lowered)

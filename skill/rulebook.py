@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -456,25 +457,29 @@ class CompiledRules:
         return self.kinds.get(signal, signal)
 
 
-def _expand(pattern: str, number_re: str) -> str:
-    """``{number}`` and ``{url}`` written out. ``{url}`` is one whole masked URL, from the start
-    of its run to its end, never a part of it: a pattern led by it does not restart at each of
+def _expand(pattern: str, subs: Mapping[str, str]) -> str:
+    """The placeholders written out: ``{number}``, ``{url}`` and ``{video_noun}`` (any noun of
+    the content test's ``video_nouns``: "shorts {video_noun}" is about the video ordered).
+
+    ``{url}`` is one whole masked URL, from the start of its run to its end, never a part of it: a pattern led by it does not restart at each of
     the URL's characters, nor hand characters back to a gap that follows ("{url}[^?!]{0,40}..."
     was cubic in the URL's length: 4x the CPU of a whole plan on the corpus)."""
-    return pattern.replace("{number}", number_re).replace("{url}", _URL_RUN)
+    for name, written in subs.items():
+        pattern = pattern.replace(name, written)
+    return pattern
 
 
 _URL_RUN = f"(?<!{URL_MASK}){URL_MASK}" + ("++" if sys.version_info >= (3, 11) else "+")  # possessive from 3.11
 
 
-def _guarded(pattern: str, number_re: str) -> str:
+def _guarded(pattern: str, subs: Mapping[str, str]) -> str:
     """A signal pattern expanded; one that opens with lookbehinds reads its first character
     before them (same matches, no lookbehind run at every position of the text)."""
-    return textmatch.first_char_guarded(_expand(pattern, number_re))
+    return textmatch.first_char_guarded(_expand(pattern, subs))
 
 
-def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
-    expanded = _expand(pattern, number_re)
+def _compile(where: str, pattern: str, subs: Mapping[str, str]) -> re.Pattern[str]:
+    expanded = _expand(pattern, subs)
     literal = re.sub(r"\\.|\(\?P[<=]\w+>?|\{\w+\}", "", pattern)
     if any(ch.isupper() for ch in literal):
         raise ValueError(f"{where}: write patterns in lower case (text is lower-cased first): {pattern!r}")
@@ -482,6 +487,13 @@ def _compile(where: str, pattern: str, number_re: str) -> re.Pattern[str]:
         return startup_cache.compile_pattern(expanded)
     except re.error as exc:
         raise ValueError(f"{where}: bad regex {pattern!r}: {exc}") from None
+
+
+def _placeholders(data: RulesFile) -> dict[str, str]:
+    content = data.modifiers.get("content")
+    nouns = sorted(content.video_nouns or [], key=len, reverse=True) if content else []
+    video_noun = "(?:" + "|".join(re.escape(w) for w in nouns) + ")" if nouns else "(?!)"
+    return {"{number}": _number_pattern(data), "{url}": _URL_RUN, "{video_noun}": video_noun}
 
 
 def _number_pattern(data: RulesFile) -> str:
@@ -504,16 +516,16 @@ def _words_set(items: list[str]) -> frozenset[str]:
     return frozenset(w.lower() for w in items)
 
 
-def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledModifier:
+def _compile_modifier(name: str, m: ModifierSpec, subs: Mapping[str, str]) -> CompiledModifier:
     where = f"modifier {name!r}"
     triggers = None
     if m.triggers:
-        triggers = _compile(where, "|".join(f"(?:{p})" for p in m.triggers), number_re)
+        triggers = _compile(where, "|".join(f"(?:{p})" for p in m.triggers), subs)
     return CompiledModifier(
         name,
         m.window,
-        tuple(_compile(where, p, number_re) for p in m.before),
-        tuple(_compile(where, p, number_re) for p in m.after),
+        tuple(_compile(where, p, subs) for p in m.before),
+        tuple(_compile(where, p, subs) for p in m.after),
         triggers=triggers,
         fillers=_words_set(m.fillers),
         scope_words=m.scope_words,
@@ -531,11 +543,11 @@ def _compile_modifier(name: str, m: ModifierSpec, number_re: str) -> CompiledMod
         lead_words=m.lead_words,
         needs_target=m.needs_target,
         keeps_words=m.keeps_words,
-        after_sentence=tuple(_compile(where, p, number_re) for p in m.after_sentence),
+        after_sentence=tuple(_compile(where, p, subs) for p in m.after_sentence),
         coordinators=_words_set(m.coordinators),
-        cancelled_by=tuple(_compile(where, p, number_re) for p in m.cancelled_by),
-        after_text=tuple(_compile(where, p, number_re) for p in m.after_text),
-        after_unless_before=tuple(_compile(where, p, number_re) for p in m.after_unless_before),
+        cancelled_by=tuple(_compile(where, p, subs) for p in m.cancelled_by),
+        after_text=tuple(_compile(where, p, subs) for p in m.after_text),
+        after_unless_before=tuple(_compile(where, p, subs) for p in m.after_unless_before),
     )
 
 
@@ -543,10 +555,10 @@ def _value_groups(spec: SignalSpec) -> list[tuple[Any, list[str]]]:
     return list(spec.values.items()) if spec.values is not None else [(spec.value, spec.patterns or [])]
 
 
-def _plain_and_named(plist: list[str], number_re: str) -> tuple[list[str], list[str]]:
+def _plain_and_named(plist: list[str], subs: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """A value's patterns, expanded: those without named groups (scanned as one) and the others."""
-    plain = [_guarded(p, number_re) for p in plist if "(?P<" not in p]
-    named = [_guarded(p, number_re) for p in plist if "(?P<" in p]
+    plain = [_guarded(p, subs) for p in plist if "(?P<" not in p]
+    named = [_guarded(p, subs) for p in plist if "(?P<" in p]
     return plain, named
 
 
@@ -557,12 +569,12 @@ def signal_alternatives(data: RulesFile) -> tuple[tuple[tuple[str, ...] | None, 
     The batch prefilter reads them: an alternative whose every match needs a word the text lacks
     can be left out of the scan, and the scan of the rest finds the same matches.
     """
-    number_re = _number_pattern(data)
+    subs = _placeholders(data)
     out = []
     for spec in data.signals:
         per: list[tuple[str, ...] | None] = []
         for _value, plist in _value_groups(spec):
-            plain, named = _plain_and_named(plist, number_re)
+            plain, named = _plain_and_named(plist, subs)
             if plain:
                 per.append(tuple(plain))
             per.extend(None for _ in named)
@@ -571,40 +583,40 @@ def signal_alternatives(data: RulesFile) -> tuple[tuple[tuple[str, ...] | None, 
 
 
 def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
-    number_re = _number_pattern(data)
+    subs = _placeholders(data)
     signals = []
     for spec in data.signals:
         where = f"signal {spec.name!r}"
         pats: list[tuple[Any, re.Pattern[str]]] = []
         for value, plist in _value_groups(spec):
-            plain, named = _plain_and_named(plist, number_re)
+            plain, named = _plain_and_named(plist, subs)
             if plain:
                 # One scan per value instead of one per pattern: the batch path depends on it.
                 try:
-                    combined = _compile(where, textmatch.boundary_factored(plain), number_re)
+                    combined = _compile(where, textmatch.boundary_factored(plain), subs)
                 except ValueError:
                     for p in plist:
-                        _compile(where, p, number_re)  # raises naming the bad pattern
+                        _compile(where, p, subs)  # raises naming the bad pattern
                     raise
                 pats.append((value, combined))
-            pats.extend((value, _compile(where, p, number_re)) for p in named)
+            pats.extend((value, _compile(where, p, subs)) for p in named)
         signals.append(CompiledSignal(spec, tuple(pats)))
-    modifiers = {name: _compile_modifier(name, m, number_re) for name, m in data.modifiers.items()}
+    modifiers = {name: _compile_modifier(name, m, subs) for name, m in data.modifiers.items()}
     roles = tuple(
         CompiledRole(
             r.role,
-            tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.before),
-            tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.after),
-            tuple(_compile(f"image_urls role {r.role!r}", p, number_re) for p in r.next_sentence),
+            tuple(_compile(f"image_urls role {r.role!r}", p, subs) for p in r.before),
+            tuple(_compile(f"image_urls role {r.role!r}", p, subs) for p in r.after),
+            tuple(_compile(f"image_urls role {r.role!r}", p, subs) for p in r.next_sentence),
         )
         for r in data.image_urls.roles
     )
     return CompiledRules(
         source=source,
         data=data,
-        clause_break=_compile("clause_break", data.clause_break, number_re),
-        image_url=_compile("image_urls.pattern", data.image_urls.pattern, number_re),
-        any_url=_compile("image_urls.any_url", data.image_urls.any_url, number_re),
+        clause_break=_compile("clause_break", data.clause_break, subs),
+        image_url=_compile("image_urls.pattern", data.image_urls.pattern, subs),
+        any_url=_compile("image_urls.any_url", data.image_urls.any_url, subs),
         url_window=data.image_urls.window,
         roles=roles,
         default_role=data.image_urls.default_role,
@@ -615,7 +627,7 @@ def compile_rules(data: RulesFile, source: Path) -> CompiledRules:
         speller=Speller(data.typos.words, data.typos.min_length, (data.typos.joined_first, data.typos.joined_second),
                         real_words=data.typos.real_words),
         content_states=frozenset({"quoted", *(n for n, m in data.modifiers.items() if m.keeps_words)}),
-        supersede_leads=tuple(_compile("supersede.leads", p, number_re) for p in data.supersede.leads),
+        supersede_leads=tuple(_compile("supersede.leads", p, subs) for p in data.supersede.leads),
         kinds={name: group[0] for group in data.supersede.kinds for name in group},
         language_words=(frozenset(data.language.english), frozenset(data.language.other)),
         excludes={s.name: s.excludes for s in data.signals if s.excludes},

@@ -56,13 +56,16 @@ def test_the_rewrite_agrees_on_any_text(text: str) -> None:
 def test_the_rules_signals_agree_on_the_whole_corpus() -> None:
     """Every signal value of routing_rules.yaml, joined plainly and factored, over every corpus text."""
     from skill.data import data_path, load_yaml
-    from skill.rulebook import URL_MASK, RulesFile, _guarded, _number_pattern
+    from skill.rulebook import URL_MASK, RulesFile, _guarded, _placeholders
 
     data = RulesFile.model_validate(load_yaml(data_path("routing_rules.yaml")))
-    number_re = _number_pattern(data)
+    number_re = _placeholders(data)
+    plain_subs = {**number_re, "{url}": URL_MASK + "+"}
 
     def expand(p: str) -> re.Pattern[str]:
-        return re.compile(p.replace("{number}", number_re).replace("{url}", URL_MASK + "+"))
+        for name, written in plain_subs.items():
+            p = p.replace(name, written)
+        return re.compile(p)
 
     texts = []
     for path in sorted(CORPUS.rglob("*.jsonl")):
@@ -166,11 +169,11 @@ URL_LED = [
 @given(st.lists(st.sampled_from(["\ue000" * 3, "\ue000", " ", ".", "?", ",", "please ", "animate ", "it", "animated", "of x:", "from", "to",
                                  "pic ", "can you "]), max_size=14))
 def test_a_url_is_read_whole_and_matches_as_before(parts: list[str]) -> None:
-    from skill.rulebook import URL_MASK, _expand
+    from skill.rulebook import _URL_RUN, URL_MASK, _expand
 
     text = "".join(parts)
     for p in URL_LED:
-        whole, plain = re.compile(_expand(p, "")), re.compile(p.replace("{url}", URL_MASK + "+"))
+        whole, plain = re.compile(_expand(p, {"{url}": _URL_RUN})), re.compile(p.replace("{url}", URL_MASK + "+"))
         assert _matches(whole, text) == _matches(plain, text), p
 
 
