@@ -92,7 +92,7 @@ FLOORS = {"routing_dev_y": (0.98, 0.98), "routing_dev_z": (0.98, 0.98),
           "routing_dev_mx": (0.94, 0.94), "routing_dev_ak": (0.99, 0.99), "routing_dev_al": (0.95, 0.97),
           "routing_dev_am": (0.98, 0.99), "routing_dev_an": (0.94, 0.98), "routing_dev_ao": (0.95, 0.98),
           "routing_dev_aq": (0.99, 0.99), "routing_dev_ap": (0.97, 0.99),
-          "routing_dev_ar": (0.98, 0.97)}
+          "routing_dev_ar": (0.98, 0.97), "routing_dev_bc": (0.98, 0.99), "routing_dev_bd": (0.97, 0.99)}
 
 
 @pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.stem)
