@@ -461,9 +461,10 @@ def _expand(pattern: str, subs: Mapping[str, str]) -> str:
     """The placeholders written out: ``{number}``, ``{url}`` and ``{video_noun}`` (any noun of
     the content test's ``video_nouns``: "shorts {video_noun}" is about the video ordered).
 
-    ``{url}`` is one whole masked URL, from the start of its run to its end, never a part of it: a pattern led by it does not restart at each of
-    the URL's characters, nor hand characters back to a gap that follows ("{url}[^?!]{0,40}..."
-    was cubic in the URL's length: 4x the CPU of a whole plan on the corpus)."""
+    ``{url}`` is one whole masked URL, from the start of its run to its end, never a part of it:
+    a pattern led by it does not restart at each of the URL's characters, nor hand characters
+    back to a gap that follows ("{url}[^?!]{0,40}..." was cubic in the URL's length: 4x the CPU
+    of a whole plan on the corpus)."""
     for name, written in subs.items():
         pattern = pattern.replace(name, written)
     return pattern
@@ -490,6 +491,7 @@ def _compile(where: str, pattern: str, subs: Mapping[str, str]) -> re.Pattern[st
 
 
 def _placeholders(data: RulesFile) -> dict[str, str]:
+    """What each placeholder stands for, derived from the rules file once per compile."""
     content = data.modifiers.get("content")
     nouns = sorted(content.video_nouns or [], key=len, reverse=True) if content else []
     video_noun = "(?:" + "|".join(re.escape(w) for w in nouns) + ")" if nouns else "(?!)"

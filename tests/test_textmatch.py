@@ -56,16 +56,14 @@ def test_the_rewrite_agrees_on_any_text(text: str) -> None:
 def test_the_rules_signals_agree_on_the_whole_corpus() -> None:
     """Every signal value of routing_rules.yaml, joined plainly and factored, over every corpus text."""
     from skill.data import data_path, load_yaml
-    from skill.rulebook import URL_MASK, RulesFile, _guarded, _placeholders
+    from skill.rulebook import URL_MASK, RulesFile, _expand, _guarded, _placeholders
 
     data = RulesFile.model_validate(load_yaml(data_path("routing_rules.yaml")))
-    number_re = _placeholders(data)
-    plain_subs = {**number_re, "{url}": URL_MASK + "+"}
+    subs = _placeholders(data)
+    plain_subs = {**subs, "{url}": URL_MASK + "+"}
 
     def expand(p: str) -> re.Pattern[str]:
-        for name, written in plain_subs.items():
-            p = p.replace(name, written)
-        return re.compile(p)
+        return re.compile(_expand(p, plain_subs))
 
     texts = []
     for path in sorted(CORPUS.rglob("*.jsonl")):
@@ -79,7 +77,7 @@ def test_the_rules_signals_agree_on_the_whole_corpus() -> None:
         groups = spec.values.values() if spec.values is not None else [spec.patterns or []]
         for plist in groups:
             for p in (p for p in plist if "(?P<" in p):  # compiled alone, maybe guarded
-                if (g := _guarded(p, number_re)) != expand(p).pattern:
+                if (g := _guarded(p, subs)) != expand(p).pattern:
                     named, rx = expand(p), compile_pattern(g)
                     assert all(_matches(rx, t) == _matches(named, t) for t in texts), (spec.name, p)
                     guarded += 1
@@ -87,7 +85,7 @@ def test_the_rules_signals_agree_on_the_whole_corpus() -> None:
             if len(parts) < 2:
                 continue
             plain = expand("|".join(f"(?:{p})" for p in parts))
-            factored = compile_pattern(boundary_factored(_guarded(p, number_re) for p in parts))  # as the rule book does
+            factored = compile_pattern(boundary_factored(_guarded(p, subs) for p in parts))  # as the rule book does
             for text in texts:
                 assert _matches(factored, text) == _matches(plain, text), (spec.name, text)
             checked += 1
